@@ -1,0 +1,212 @@
+/** The capture queue: a bounded batch processor in the OpenTelemetry mould that never loses events silently. */
+import type { CaptureEvent } from '@provml/schemas';
+import type { CaptureExporter, ExportResult } from './CaptureExporter.ts';
+import { withRetry, type RetryOptions } from './retry.ts';
+
+/** What happens when the queue is full. */
+export type OverflowPolicy = 'block' | 'drop';
+
+/** Settings of the batch processor (the paper's queue size is `maxBatchSize`). */
+export interface BatchProcessorOptions {
+  /** Events held before the overflow policy applies. Default 65536. */
+  maxQueueSize?: number;
+  /** Events per export; 1 publishes every event on its own (the paper's queue size 1). Default 512. */
+  maxBatchSize?: number;
+  /** Longest time an event waits before its batch is exported, in ms. Default 200. */
+  scheduledDelayMs?: number;
+  /** Each export races this timeout (ms); a timeout is retryable. Default 30000. */
+  exportTimeoutMs?: number;
+  /**
+   * `drop`: an event arriving at a full queue is dropped and counted in `stats.dropped`.
+   * `block`: it is still queued (counted in `stats.overflowed`) and `whenWritable()` holds callers
+   * that await it (the scoped task helper does) until the queue has drained below its limit.
+   * Default `block`.
+   */
+  overflow?: OverflowPolicy;
+  retry?: RetryOptions;
+  /** Background errors go here, never to the caller. */
+  onError?: (error: Error) => void;
+}
+
+/** Counters of the batch processor, read by metrics. */
+export interface BatchProcessorStats {
+  enqueued: number;
+  exported: number;
+  dropped: number;
+  overflowed: number;
+  failed: number;
+  batches: number;
+  queueDepth: number;
+  /** Duration of the last export in ms. */
+  lastExportMs: number;
+}
+
+const timeout = (ms: number): { promise: Promise<ExportResult>; cancel: () => void } => {
+  let timer: NodeJS.Timeout | undefined;
+  const promise = new Promise<ExportResult>((resolve) => {
+    timer = setTimeout(() => resolve({ kind: 'retryable', error: new Error(`export timed out after ${ms} ms`) }), ms);
+    timer.unref();
+  });
+  return { promise, cancel: () => clearTimeout(timer) };
+};
+
+/** Batches events in the background; the caller's thread only appends to an array. */
+export class BatchProcessor {
+  private queue: CaptureEvent[] = [];
+  private inFlight: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
+  private shutdownPromise: Promise<void> | undefined;
+  private waiters: (() => void)[] = [];
+  private readonly maxQueueSize: number;
+  private readonly maxBatchSize: number;
+  private readonly scheduledDelayMs: number;
+  private readonly exportTimeoutMs: number;
+  private readonly overflow: OverflowPolicy;
+  private readonly retry: RetryOptions;
+  private readonly onError: (error: Error) => void;
+  readonly stats: BatchProcessorStats = {
+    enqueued: 0,
+    exported: 0,
+    dropped: 0,
+    overflowed: 0,
+    failed: 0,
+    batches: 0,
+    queueDepth: 0,
+    lastExportMs: 0,
+  };
+
+  constructor(
+    private readonly exporter: CaptureExporter,
+    options: BatchProcessorOptions = {},
+  ) {
+    this.maxQueueSize = options.maxQueueSize ?? 65_536;
+    this.maxBatchSize = options.maxBatchSize ?? 512;
+    this.scheduledDelayMs = options.scheduledDelayMs ?? 200;
+    this.exportTimeoutMs = options.exportTimeoutMs ?? 30_000;
+    this.overflow = options.overflow ?? 'block';
+    this.retry = options.retry ?? {};
+    this.onError = options.onError ?? (() => undefined);
+    if (!(this.maxBatchSize >= 1 && this.maxQueueSize >= this.maxBatchSize))
+      throw new RangeError('maxBatchSize must be >= 1 and <= maxQueueSize');
+  }
+
+  /** Appends an event. Returns false if it was dropped (policy `drop`, queue full, or shut down). */
+  enqueue(event: CaptureEvent): boolean {
+    if (this.shutdownPromise !== undefined) {
+      this.stats.dropped++;
+      return false;
+    }
+    if (this.queue.length >= this.maxQueueSize) {
+      if (this.overflow === 'drop') {
+        this.stats.dropped++;
+        return false;
+      }
+      this.stats.overflowed++;
+    }
+    this.queue.push(event);
+    this.stats.enqueued++;
+    if (this.queue.length >= this.maxBatchSize) this.scheduleNow();
+    else if (this.timer === undefined) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.pump();
+      }, this.scheduledDelayMs);
+      this.timer.unref();
+    }
+    return true;
+  }
+
+  /** Resolves once the queue is below its limit (at once when it is). */
+  whenWritable(): Promise<void> {
+    if (this.queue.length < this.maxQueueSize) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Exports everything queued so far; resolves when it has been handed to the exporter. */
+  async flush(): Promise<void> {
+    while (this.queue.length > 0 || this.inFlight !== undefined) {
+      if (this.inFlight === undefined) this.pump();
+      await this.inFlight;
+    }
+  }
+
+  /** Flushes, then shuts the exporter down. Idempotent. */
+  shutdown(): Promise<void> {
+    this.shutdownPromise ??= (async () => {
+      await this.flush();
+      if (this.timer !== undefined) clearTimeout(this.timer);
+      if (this.immediate !== undefined) clearImmediate(this.immediate);
+      await this.exporter.shutdown();
+    })();
+    return this.shutdownPromise;
+  }
+
+  /** Runs an export off the caller's stack. */
+  private scheduleNow(): void {
+    if (this.immediate !== undefined || this.inFlight !== undefined) return;
+    this.immediate = setImmediate(() => {
+      this.immediate = undefined;
+      this.pump();
+    });
+  }
+
+  /** Starts one export if none is in flight; chains the next while batches are full. */
+  private pump(): void {
+    if (this.inFlight !== undefined || this.queue.length === 0) return;
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    let batch: CaptureEvent[];
+    if (this.queue.length <= this.maxBatchSize) {
+      batch = this.queue;
+      this.queue = [];
+    } else batch = this.queue.splice(0, this.maxBatchSize);
+    this.stats.queueDepth = this.queue.length;
+    this.inFlight = this.exportBatch(batch).finally(() => {
+      this.inFlight = undefined;
+      this.stats.queueDepth = this.queue.length;
+      this.releaseWaiters();
+      if (this.queue.length >= this.maxBatchSize) this.scheduleNow();
+      else if (this.queue.length > 0 && this.timer === undefined && this.shutdownPromise === undefined) {
+        this.timer = setTimeout(() => {
+          this.timer = undefined;
+          this.pump();
+        }, this.scheduledDelayMs);
+        this.timer.unref();
+      }
+    });
+  }
+
+  private async exportBatch(batch: CaptureEvent[]): Promise<void> {
+    const started = performance.now();
+    const result = await withRetry(async () => {
+      const t = timeout(this.exportTimeoutMs);
+      try {
+        return await Promise.race([
+          this.exporter.exportEvents(batch).catch(
+            (error: unknown): ExportResult => ({ kind: 'retryable', error: error as Error }),
+          ),
+          t.promise,
+        ]);
+      } finally {
+        t.cancel();
+      }
+    }, this.retry);
+    this.stats.lastExportMs = performance.now() - started;
+    this.stats.batches++;
+    if (result.kind === 'success') this.stats.exported += batch.length;
+    else {
+      this.stats.failed += batch.length;
+      this.onError(new Error(`export of ${batch.length} events failed: ${result.error.message}`, { cause: result.error }));
+    }
+  }
+
+  private releaseWaiters(): void {
+    if (this.queue.length >= this.maxQueueSize) return;
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w();
+  }
+}

@@ -1,0 +1,263 @@
+/** The capture library: init with a spec, then begin/end of nested tasks; the caller's thread only enqueues. */
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import {
+  compileSpec,
+  ValidationError,
+  type CaptureEvent,
+  type CaptureValue,
+  type CompiledSpec,
+  type DataRef,
+  type ExecutionStatus,
+} from '@provml/schemas';
+import { BatchProcessor, type BatchProcessorOptions, type BatchProcessorStats } from './BatchProcessor.ts';
+import type { CaptureExporter } from './CaptureExporter.ts';
+import { collectExecutionContext } from './executionContext.ts';
+import { withRetry } from './retry.ts';
+
+/** Data references as an array of `{name, uri, store?}` or as `{ name: uri }`. */
+export type DataRefsInput = readonly { name: string; uri: string; store?: string | null }[] | Record<string, string>;
+
+/** What a begin or end call may carry. */
+export interface TaskValues {
+  values?: Record<string, CaptureValue>;
+  dataRefs?: DataRefsInput;
+}
+
+/** What an end call may carry. */
+export interface EndValues extends TaskValues {
+  /** Default `finished`. */
+  status?: ExecutionStatus;
+}
+
+/** Options of `init`. */
+export interface CaptureOptions extends BatchProcessorOptions {
+  /** The prospective spec: an object, or the path of a JSON/YAML file. */
+  spec: unknown;
+  /** Where events go (in-process log, Kafka, sidecar, ...). */
+  exporter: CaptureExporter;
+  /** Environment for the execution context (scheduler job ids, GPUs). Default: none. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Extra execution context merged over the collected one. */
+  context?: Record<string, string>;
+}
+
+const nowMicros = (): number => Math.round((performance.timeOrigin + performance.now()) * 1000);
+
+function toDataRefs(input: DataRefsInput | undefined): DataRef[] {
+  if (input === undefined) return [];
+  if (Array.isArray(input))
+    return (input as readonly { name: string; uri: string; store?: string | null }[]).map((d) => ({
+      name: d.name,
+      uri: d.uri,
+      store: d.store ?? null,
+    }));
+  return Object.entries(input as Record<string, string>).map(([name, uri]) => ({ name, uri, store: null }));
+}
+
+/** One execution of a task; create children with `begin`/`run`, close with `end`. */
+export class TaskRun {
+  private ended = false;
+  private pendingValues: Record<string, CaptureValue> | undefined;
+  private pendingRefs: DataRef[] | undefined;
+
+  /** @internal use `WorkflowRun.begin` or `TaskRun.begin`. */
+  constructor(
+    private readonly workflowRun: WorkflowRun,
+    /** Task id from the spec. */
+    readonly task: string,
+    /** Unique id of this task execution. */
+    readonly id: string,
+  ) {}
+
+  /** Records a value for the end event (e.g. a loss computed inside a scoped helper). */
+  set(name: string, value: CaptureValue): this {
+    (this.pendingValues ??= {})[name] = value;
+    return this;
+  }
+
+  /** Records a data reference for the end event (e.g. the model file written). */
+  addDataRef(name: string, uri: string, store: string | null = null): this {
+    (this.pendingRefs ??= []).push({ name, uri, store });
+    return this;
+  }
+
+  /** Begins a child task execution. */
+  begin(task: string, values: TaskValues = {}): TaskRun {
+    return this.workflowRun.beginTask(task, this.id, values);
+  }
+
+  /** Runs `fn` as a child task: ended as finished when it returns, as failed when it throws. */
+  run<T>(task: string, values: TaskValues, fn: (t: TaskRun) => Promise<T> | T): Promise<T> {
+    return this.workflowRun.runTask(task, this.id, values, fn);
+  }
+
+  /** Ends this task execution. A second call is ignored. */
+  end(values: EndValues = {}): void {
+    if (this.ended) return;
+    this.ended = true;
+    let v = values.values ?? {};
+    if (this.pendingValues !== undefined) v = { ...this.pendingValues, ...v };
+    let refs = toDataRefs(values.dataRefs);
+    if (this.pendingRefs !== undefined) refs = [...this.pendingRefs, ...refs];
+    this.workflowRun.emit(this.task, this.id, null, 'end', v, refs, values.status ?? 'finished');
+  }
+}
+
+/** One execution of the workflow: the root of its task executions and the Kafka key. */
+export class WorkflowRun {
+  private readonly parents = new Map<string, string | null>();
+
+  /** @internal use `Capture.workflowExecution`. */
+  constructor(
+    private readonly capture: Capture,
+    /** The workflow execution id. */
+    readonly id: string,
+  ) {}
+
+  /** Begins a top-level task execution. */
+  begin(task: string, values: TaskValues = {}): TaskRun {
+    return this.beginTask(task, null, values);
+  }
+
+  /** Runs `fn` as a top-level task: ended as finished when it returns, as failed when it throws. */
+  run<T>(task: string, values: TaskValues, fn: (t: TaskRun) => Promise<T> | T): Promise<T> {
+    return this.runTask(task, null, values, fn);
+  }
+
+  /** @internal */
+  beginTask(task: string, parent: string | null, values: TaskValues): TaskRun {
+    this.capture.assertTask(task);
+    const id = this.capture.nextId('t');
+    this.parents.set(id, parent);
+    this.emit(task, id, parent, 'begin', values.values ?? {}, toDataRefs(values.dataRefs), null);
+    return new TaskRun(this, task, id);
+  }
+
+  /** @internal */
+  async runTask<T>(
+    task: string,
+    parent: string | null,
+    values: TaskValues,
+    fn: (t: TaskRun) => Promise<T> | T,
+  ): Promise<T> {
+    await this.capture.whenWritable();
+    const t = this.beginTask(task, parent, values);
+    let result: T;
+    try {
+      result = await fn(t);
+    } catch (error) {
+      t.end({ status: 'failed' });
+      throw error;
+    }
+    t.end();
+    return result;
+  }
+
+  /** @internal */
+  emit(
+    task: string,
+    taskExecution: string,
+    parent: string | null,
+    phase: 'begin' | 'end',
+    values: Record<string, CaptureValue>,
+    dataRefs: DataRef[],
+    status: ExecutionStatus | null,
+  ): void {
+    const parentTaskExecution = phase === 'begin' ? parent : (this.parents.get(taskExecution) ?? null);
+    if (phase === 'end') this.parents.delete(taskExecution);
+    this.capture.record({
+      eventId: this.capture.nextId('e'),
+      workflow: this.capture.workflow,
+      workflowExecution: this.id,
+      task,
+      taskExecution,
+      parentTaskExecution,
+      phase,
+      time: nowMicros(),
+      values,
+      dataRefs,
+      status,
+      // only top-level begins carry the execution context, to keep batch events small
+      context: phase === 'begin' && parent === null ? this.capture.context : {},
+    });
+  }
+}
+
+/** A capture session for one workflow spec. Create with `init`. */
+export class Capture {
+  private counter = 0;
+  private readonly prefix = randomBytes(6).toString('hex');
+
+  /** @internal use `init`. */
+  constructor(
+    private readonly compiled: CompiledSpec,
+    private readonly processor: BatchProcessor,
+    /** Execution context attached to top-level task executions. */
+    readonly context: Record<string, string>,
+  ) {}
+
+  /** The workflow id of the spec. */
+  get workflow(): string {
+    return this.compiled.spec.workflow;
+  }
+
+  /** Counters of the background queue. */
+  get stats(): Readonly<BatchProcessorStats> {
+    return this.processor.stats;
+  }
+
+  /** Starts a workflow execution; `id` defaults to `<workflow>-<time>-<random>`. */
+  workflowExecution(id?: string): WorkflowRun {
+    return new WorkflowRun(this, id ?? `${this.workflow}-${Date.now().toString(36)}-${this.prefix}${(this.counter++).toString(36)}`);
+  }
+
+  /** Exports everything captured so far. */
+  flush(): Promise<void> {
+    return this.processor.flush();
+  }
+
+  /** Flushes and closes the transport. Idempotent. */
+  shutdown(): Promise<void> {
+    return this.processor.shutdown();
+  }
+
+  /** @internal */
+  assertTask(task: string): void {
+    if (!this.compiled.tasks.has(task))
+      throw new ValidationError(`unknown task '${task}' in workflow '${this.workflow}'`, [
+        { path: 'task', message: `declared tasks: ${[...this.compiled.tasks.keys()].join(', ')}` },
+      ]);
+  }
+
+  /** @internal */
+  nextId(kind: string): string {
+    return `${this.prefix}.${kind}${(this.counter++).toString(36)}`;
+  }
+
+  /** @internal */
+  record(event: CaptureEvent): void {
+    this.processor.enqueue(event);
+  }
+
+  /** @internal */
+  whenWritable(): Promise<void> {
+    return this.processor.whenWritable();
+  }
+}
+
+/**
+ * Validates the spec, publishes it through the exporter and returns a capture session.
+ * @throws ValidationError for an invalid spec; Error when the spec cannot be published.
+ */
+export async function init(options: CaptureOptions): Promise<Capture> {
+  const source = typeof options.spec === 'string' ? await readFile(options.spec, 'utf8') : options.spec;
+  const compiled = compileSpec(source);
+  const published = await withRetry(() => options.exporter.exportSpec(compiled.spec), options.retry);
+  if (published.kind !== 'success')
+    throw new Error(`could not publish spec '${compiled.spec.workflow}': ${published.error.message}`, {
+      cause: published.error,
+    });
+  const context = { ...collectExecutionContext(options.env ?? {}), ...options.context };
+  return new Capture(compiled, new BatchProcessor(options.exporter, options), context);
+}

@@ -1,0 +1,98 @@
+/** The query API (DESIGN.md contract 4): the read-only SPARQL 1.1 Protocol endpoint, health and metrics. */
+import express, { type Request, type Response } from 'express';
+import type { Registry } from 'prom-client';
+import type { Logger } from '@provml/schemas';
+import { isGraphForm, QueryError, queryForm, type ResultFormat, type TripleStore } from '@provml/sinks';
+
+/** Settings of the query app. */
+export interface QueryAppOptions {
+  store: TripleStore;
+  registry: Registry;
+  logger: Logger;
+  /** Largest query accepted, in bytes. Default 100 kB. */
+  maxQueryBytes?: number;
+  /** Observes each query's duration (for metrics). */
+  onQuery?: (outcome: 'ok' | 'error', seconds: number) => void;
+  /** Extra health checks; each returns null when healthy or a reason. */
+  health?: () => Record<string, string | null>;
+}
+
+const ACCEPT: readonly [string, ResultFormat][] = [
+  ['application/sparql-results+json', 'json'],
+  ['application/json', 'json'],
+  ['application/sparql-results+xml', 'xml'],
+  ['text/csv', 'csv'],
+  ['text/tab-separated-values', 'tsv'],
+  ['application/n-triples', 'n-triples'],
+  ['text/turtle', 'turtle'],
+];
+const GRAPH_FORMATS = new Set<ResultFormat>(['n-triples', 'turtle']);
+
+/** Picks the result format from the Accept header and the query form (SELECT/ASK vs CONSTRUCT/DESCRIBE). */
+function negotiate(req: Request, graphForm: boolean): ResultFormat {
+  const accept = req.get('accept') ?? '';
+  for (const [media, format] of ACCEPT)
+    if (accept.includes(media) && GRAPH_FORMATS.has(format) === graphForm) return format;
+  return graphForm ? 'n-triples' : 'json';
+}
+
+function problem(res: Response, status: number, error: string, message: string): void {
+  res.status(status).json({ error, message });
+}
+
+/** Creates the query app. Updates are refused: this endpoint is read-only. */
+export function createQueryApp(options: QueryAppOptions): express.Express {
+  const { store, registry, logger } = options;
+  const maxBytes = options.maxQueryBytes ?? 100_000;
+  const app = express();
+  app.disable('x-powered-by');
+  const form = express.urlencoded({ extended: false, limit: maxBytes });
+  const sparqlBody = express.text({ type: 'application/sparql-query', limit: maxBytes });
+
+  const handle = async (req: Request, res: Response): Promise<void> => {
+    const params = { ...(req.query as Record<string, unknown>), ...(typeof req.body === 'object' ? (req.body as Record<string, unknown>) : {}) };
+    if (req.is('application/sparql-update') || params.update !== undefined)
+      return problem(res, 403, 'read-only', 'this endpoint is read-only: SPARQL updates are not accepted');
+    if (params['default-graph-uri'] !== undefined || params['named-graph-uri'] !== undefined)
+      return problem(res, 400, 'unsupported', 'default-graph-uri and named-graph-uri are not supported: the default graph is the union of all graphs; use GRAPH or FROM in the query');
+    const query = typeof req.body === 'string' && req.is('application/sparql-query') ? req.body : params.query;
+    if (typeof query !== 'string' || query.trim() === '')
+      return problem(res, 400, 'missing-query', "give the query as ?query=, a form field 'query', or an application/sparql-query body");
+    if (Buffer.byteLength(query) > maxBytes) return problem(res, 413, 'too-large', `query longer than ${maxBytes} bytes`);
+    const started = performance.now();
+    try {
+      const result = await store.query(query, negotiate(req, isGraphForm(queryForm(query))));
+      options.onQuery?.('ok', (performance.now() - started) / 1000);
+      res.type(result.contentType).send(result.body);
+    } catch (error) {
+      options.onQuery?.('error', (performance.now() - started) / 1000);
+      if (error instanceof QueryError) return problem(res, 400, 'invalid-query', error.message);
+      logger.error('query failed', { error });
+      problem(res, 503, 'store-unavailable', 'the store could not answer; try again');
+    }
+  };
+
+  app.get('/sparql', (req, res, next) => void handle(req, res).catch(next));
+  app.post('/sparql', form, sparqlBody, (req, res, next) => void handle(req, res).catch(next));
+
+  app.get('/healthz', (_req, res) => {
+    const checks = options.health?.() ?? {};
+    const failing = Object.entries(checks).filter(([, reason]) => reason !== null);
+    res.status(failing.length === 0 ? 200 : 503).json({ status: failing.length === 0 ? 'ok' : 'degraded', checks });
+  });
+
+  app.get('/metrics', (_req, res, next) => {
+    registry
+      .metrics()
+      .then((text) => res.type(registry.contentType).send(text))
+      .catch(next);
+  });
+
+  app.use((req, res) => problem(res, 404, 'not-found', `no route ${req.method} ${req.path}`));
+  app.use((error: Error & { type?: string }, _req: Request, res: Response, _next: express.NextFunction) => {
+    if (error.type === 'entity.too.large') return problem(res, 413, 'too-large', error.message);
+    logger.error('request failed', { error });
+    problem(res, 500, 'internal', 'internal error');
+  });
+  return app;
+}

@@ -1,0 +1,44 @@
+/** The CaptureEvent contract (DESIGN.md, contract 1) as a TypeScript type. */
+
+/** A value captured with an event: its PROV-ML meaning is declared in the prospective spec. */
+export type CaptureValue = boolean | number | string | number[];
+
+/** A reference to data held in a file system, object store or database. */
+export interface DataRef {
+  /** Input/output name from the spec (e.g. `training_set`). */
+  name: string;
+  /** Absolute URI of the data; the same URI is the same entity in every workflow. */
+  uri: string;
+  /** Data store holding it (e.g. `lustre`, `s3://bucket`); null when not given. */
+  store: string | null;
+}
+
+/** Begin or end of one task execution. */
+export type Phase = 'begin' | 'end';
+
+/** Outcome of a task execution, on `end` events. */
+export type ExecutionStatus = 'finished' | 'failed';
+
+/** One capture event, as carried in Avro on Kafka and as JSON at the HTTP ingest. */
+export interface CaptureEvent {
+  /** Unique id; the idempotency key. */
+  eventId: string;
+  /** Prospective workflow id. */
+  workflow: string;
+  /** Id of this run of the workflow; the partitioning key. */
+  workflowExecution: string;
+  /** Task id from the spec. */
+  task: string;
+  /** Unique id of this task execution. */
+  taskExecution: string;
+  /** Enclosing task execution, or null for a top-level task. */
+  parentTaskExecution: string | null;
+  phase: Phase;
+  /** Microseconds since the Unix epoch. */
+  time: number;
+  values: Record<string, CaptureValue>;
+  dataRefs: DataRef[];
+  status: ExecutionStatus | null;
+  /** Execution data: host, pid, jobId, scheduler, user, gpu, ... */
+  context: Record<string, string>;
+}

@@ -1,0 +1,67 @@
+/** Public API of the schemas package: contracts, codecs, vocabulary and shared errors. */
+export type { CaptureEvent, CaptureValue, DataRef, Phase, ExecutionStatus } from './CaptureEvent.ts';
+export {
+  compileSpec,
+  SEMANTICS,
+  REFERENCE_SEMANTICS,
+  LIFECYCLE_PHASES,
+  LEARNING_STAGES,
+} from './ProspectiveSpec.ts';
+export type {
+  ProspectiveSpec,
+  CompiledSpec,
+  TaskSpec,
+  AttributeSpec,
+  ResolvedAttribute,
+  AttributeDirection,
+  Semantics,
+  LifecyclePhase,
+  LearningStage,
+} from './ProspectiveSpec.ts';
+export {
+  parseEventJson,
+  checkEventAgainstSpec,
+  isAbsoluteIri,
+  isoToMicros,
+  microsToIso,
+  EVENT_LIMITS,
+} from './validateEvent.ts';
+export type { EventCheck } from './validateEvent.ts';
+export { ProvmlError, ValidationError, DecodeError, DependencyError } from './errors.ts';
+export type { ErrorContext, ValidationIssue } from './errors.ts';
+export { silentLogger, createJsonLogger } from './Logger.ts';
+export type { Logger, LogFields, LogLevel } from './Logger.ts';
+export {
+  PROVML,
+  PROV,
+  MLS,
+  RDF,
+  RDFS,
+  XSD,
+  PROVML_NS,
+  PROV_NS,
+  MLS_NS,
+  RDF_NS,
+  RDFS_NS,
+  XSD_NS,
+  DCTERMS_NS,
+} from './vocabulary.ts';
+export {
+  SingleObjectCodec,
+  captureEventCodec,
+  encodeCaptureEvent,
+  decodeCaptureEvent,
+  isSingleObjectEncoded,
+  SINGLE_OBJECT_MARKER,
+} from './avro/SingleObjectCodec.ts';
+export type { DecodeOutcome, SingleObjectCodecOptions } from './avro/SingleObjectCodec.ts';
+export {
+  CAPTURE_EVENT_SCHEMA,
+  captureEventType,
+  createAvroType,
+  parsingCanonicalForm,
+  schemaFingerprint,
+} from './avro/captureEventSchema.ts';
+export type { AvroSchema } from './avro/captureEventSchema.ts';
+export { crc64Avro, CRC64_AVRO_EMPTY } from './avro/crc64Avro.ts';
+export { PROVML_ONTOLOGY_PATH, PROVML_SHAPES_PATH, readOntologyTurtle, readShapesTurtle } from './ontology/files.ts';

@@ -1,0 +1,168 @@
+/** Validation of capture events: the JSON form at the ingest, and events against their workflow's spec. */
+import { z } from 'zod';
+import type { CaptureEvent } from './CaptureEvent.ts';
+import type { ValidationIssue } from './errors.ts';
+import { REFERENCE_SEMANTICS, type CompiledSpec } from './ProspectiveSpec.ts';
+
+/** Limits on one event; larger input is rejected, not truncated. */
+export const EVENT_LIMITS = {
+  idLength: 256,
+  stringValueLength: 65_536,
+  arrayValueLength: 100_000,
+  valueCount: 1_000,
+  dataRefCount: 1_000,
+  contextEntries: 100,
+} as const;
+
+const MIN_TIME_US = 0;
+const MAX_TIME_US = Date.UTC(2200, 0, 1) * 1000;
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/;
+
+/** Converts an ISO-8601 timestamp to microseconds since the epoch, keeping sub-millisecond digits. */
+export function isoToMicros(iso: string): number | undefined {
+  const m = ISO_8601.exec(iso);
+  if (m === null) return undefined;
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) return undefined;
+  const fraction = (m[2] ?? '').padEnd(6, '0').slice(0, 6);
+  return Math.floor(ms / 1000) * 1_000_000 + Number(fraction);
+}
+
+/** Formats microseconds since the epoch as an `xsd:dateTime` with microsecond precision. */
+export function microsToIso(us: number): string {
+  const seconds = Math.floor(us / 1_000_000);
+  const micros = us - seconds * 1_000_000;
+  return `${new Date(seconds * 1000).toISOString().slice(0, 19)}.${String(micros).padStart(6, '0')}Z`;
+}
+
+const INVALID_IRI_CHARS = /[\s<>"{}|\\^`\u0000-\u001f]/;
+const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
+
+/** Whether `uri` is an absolute URI usable as an RDF IRI (scheme, no forbidden characters). */
+export function isAbsoluteIri(uri: string): boolean {
+  if (uri.length === 0 || uri.length > 8192 || !SCHEME.test(uri) || INVALID_IRI_CHARS.test(uri)) return false;
+  try {
+    new URL(uri);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const id = z.string().min(1).max(EVENT_LIMITS.idLength);
+const finite = z.number().refine(Number.isFinite, 'must be a finite number');
+const value = z.union([
+  z.boolean(),
+  finite,
+  z.string().max(EVENT_LIMITS.stringValueLength),
+  z.array(finite).max(EVENT_LIMITS.arrayValueLength),
+]);
+const time = z.union([
+  z.number().int().min(MIN_TIME_US).max(MAX_TIME_US),
+  z
+    .string()
+    .transform((s, ctx) => {
+      const us = isoToMicros(s);
+      if (us === undefined || us < MIN_TIME_US || us > MAX_TIME_US) {
+        ctx.addIssue({ code: 'custom', message: 'must be microseconds since the epoch or an ISO-8601 date-time' });
+        return z.NEVER;
+      }
+      return us;
+    }),
+]);
+
+const eventJsonSchema = z
+  .object({
+    eventId: id,
+    workflow: id,
+    workflowExecution: id,
+    task: id,
+    taskExecution: id,
+    parentTaskExecution: id.nullable().optional(),
+    phase: z.enum(['begin', 'end']),
+    time,
+    values: z
+      .record(z.string().min(1).max(200), value)
+      .refine((v) => Object.keys(v).length <= EVENT_LIMITS.valueCount, 'too many values')
+      .optional(),
+    dataRefs: z
+      .array(
+        z
+          .object({
+            name: z.string().min(1).max(200),
+            uri: z.string().refine(isAbsoluteIri, 'must be an absolute URI (scheme, no spaces or <>"{}|\\^`)'),
+            store: z.string().min(1).max(500).nullable().optional(),
+          })
+          .strict(),
+      )
+      .max(EVENT_LIMITS.dataRefCount)
+      .optional(),
+    status: z.enum(['finished', 'failed']).nullable().optional(),
+    context: z
+      .record(z.string().min(1).max(100), z.string().max(4096))
+      .refine((v) => Object.keys(v).length <= EVENT_LIMITS.contextEntries, 'too many context entries')
+      .optional(),
+  })
+  .strict();
+
+/** Result of checking one JSON record: the event, or every problem with it. */
+export type EventCheck = { ok: true; event: CaptureEvent } | { ok: false; issues: ValidationIssue[] };
+
+/** Validates one capture event in its JSON form and normalises it (defaults filled, time in µs). */
+export function parseEventJson(raw: unknown): EventCheck {
+  const r = eventJsonSchema.safeParse(raw);
+  if (!r.success)
+    return {
+      ok: false,
+      issues: r.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
+    };
+  const e = r.data;
+  return {
+    ok: true,
+    event: {
+      eventId: e.eventId,
+      workflow: e.workflow,
+      workflowExecution: e.workflowExecution,
+      task: e.task,
+      taskExecution: e.taskExecution,
+      parentTaskExecution: e.parentTaskExecution ?? null,
+      phase: e.phase,
+      time: e.time,
+      values: e.values ?? {},
+      dataRefs: (e.dataRefs ?? []).map((d) => ({ name: d.name, uri: d.uri, store: d.store ?? null })),
+      status: e.status ?? null,
+      context: e.context ?? {},
+    },
+  };
+}
+
+/**
+ * Checks an event against its workflow's spec: the task exists, every value and data reference
+ * is declared by the task, values are not references and references are not values.
+ * Returns the problems found (empty when the event fits).
+ */
+export function checkEventAgainstSpec(event: CaptureEvent, spec: CompiledSpec): ValidationIssue[] {
+  const attrs = spec.attributes.get(event.task);
+  if (attrs === undefined)
+    return [{ path: 'task', message: `unknown task '${event.task}' in workflow '${event.workflow}'` }];
+  const issues: ValidationIssue[] = [];
+  for (const name of Object.keys(event.values)) {
+    const a = attrs.get(name);
+    if (a === undefined)
+      issues.push({ path: `values.${name}`, message: `'${name}' is not declared by task '${event.task}'` });
+    else if (REFERENCE_SEMANTICS.has(a.semantics))
+      issues.push({ path: `values.${name}`, message: `'${name}' is a ${a.semantics}: send it in dataRefs` });
+  }
+  event.dataRefs.forEach((d, i) => {
+    const a = attrs.get(d.name);
+    if (a === undefined)
+      issues.push({ path: `dataRefs.${i}.name`, message: `'${d.name}' is not declared by task '${event.task}'` });
+    else if (!REFERENCE_SEMANTICS.has(a.semantics))
+      issues.push({ path: `dataRefs.${i}.name`, message: `'${d.name}' is a ${a.semantics}, not a reference` });
+  });
+  if (event.phase === 'begin' && event.status !== null)
+    issues.push({ path: 'status', message: 'status is only allowed on end events' });
+  if (event.parentTaskExecution === event.taskExecution)
+    issues.push({ path: 'parentTaskExecution', message: 'a task execution cannot be its own parent' });
+  return issues;
+}

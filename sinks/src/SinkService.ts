@@ -1,0 +1,144 @@
+/** The sink: consumes PROV-ML quads and bulk-loads them, committing offsets only after the store acknowledged. */
+import { silentLogger, type Logger } from '@provml/schemas';
+import {
+  DEFAULT_TOPICS,
+  deadLetter,
+  type ConsumedRecord,
+  type EventLog,
+  type LogConsumer,
+  type ProducedRecord,
+  type RecordBatch,
+  type TopicNames,
+} from '@provml/stream-processors';
+import type { TripleStore } from './TripleStore.ts';
+
+/** Settings of a sink. */
+export interface SinkOptions {
+  topics?: TopicNames;
+  /** Consumer group id. Default `provml-sink`. */
+  groupId?: string;
+  /** Records handed to one load at most. Default 2000. */
+  maxBatchSize?: number;
+  /** First and largest pause (ms) while the store reports retryable failures. Defaults 100 and 10000. */
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+  logger?: Logger;
+}
+
+/** Counters of a sink, read by metrics. */
+export interface SinkStats {
+  batchesLoaded: number;
+  recordsLoaded: number;
+  bytesLoaded: number;
+  retries: number;
+  deadLettered: number;
+  /** Duration of the last successful load, ms. */
+  lastLoadMs: number;
+  /** Whether consumption is paused because the store is failing. */
+  paused: boolean;
+}
+
+/** One sink: a member of the sink consumer group. */
+export class SinkService {
+  readonly stats: SinkStats = {
+    batchesLoaded: 0,
+    recordsLoaded: 0,
+    bytesLoaded: 0,
+    retries: 0,
+    deadLettered: 0,
+    lastLoadMs: 0,
+    paused: false,
+  };
+  private readonly topics: TopicNames;
+  private readonly logger: Logger;
+  private readonly producer;
+  private consumer: LogConsumer | undefined;
+  private running: Promise<void> | undefined;
+  private stopping = false;
+  private wakeBackoff: (() => void) | undefined;
+
+  constructor(
+    private readonly log: EventLog,
+    private readonly store: TripleStore,
+    private readonly options: SinkOptions = {},
+  ) {
+    this.topics = options.topics ?? DEFAULT_TOPICS;
+    this.logger = options.logger ?? silentLogger;
+    this.producer = log.producer();
+  }
+
+  /** Starts consuming in the background. */
+  start(): Promise<void> {
+    if (this.running !== undefined) return Promise.resolve();
+    this.consumer = this.log.consumer({
+      groupId: this.options.groupId ?? 'provml-sink',
+      topics: [this.topics.triples],
+      maxBatchSize: this.options.maxBatchSize ?? 2000,
+    });
+    this.running = this.consumer.run((batch) => this.loadBatch(batch)).catch((error: unknown) => {
+      this.logger.error('sink stopped', { error });
+    });
+    return Promise.resolve();
+  }
+
+  /** Stops after the batch in hand (a batch waiting for the store is not committed). Idempotent. */
+  async shutdown(): Promise<void> {
+    this.stopping = true;
+    this.wakeBackoff?.();
+    await this.consumer?.stop();
+    await this.running;
+  }
+
+  /**
+   * Loads one batch, waiting out retryable store failures. A batch the store rejects for good is
+   * split until the poison records are found; those go to the dead-letter topic, the rest is loaded.
+   */
+  async loadBatch(batch: RecordBatch): Promise<void> {
+    const dead: ProducedRecord[] = [];
+    await this.loadRecords(batch.records, dead);
+    if (dead.length > 0) {
+      await this.producer.send(this.topics.deadLetters, dead);
+      this.stats.deadLettered += dead.length;
+    }
+  }
+
+  private async loadRecords(records: readonly ConsumedRecord[], dead: ProducedRecord[]): Promise<void> {
+    const body = records.map((r) => r.value.toString('utf8')).join('\n');
+    let backoff = this.options.initialBackoffMs ?? 100;
+    for (;;) {
+      const started = performance.now();
+      const result = await this.store.load(body);
+      if (result.kind === 'success') {
+        this.stats.paused = false;
+        this.stats.lastLoadMs = performance.now() - started;
+        this.stats.batchesLoaded++;
+        this.stats.recordsLoaded += records.length;
+        this.stats.bytesLoaded += body.length;
+        return;
+      }
+      if (result.kind === 'failure') {
+        if (records.length === 1) {
+          this.logger.warn('record rejected by the store', { error: result.error, offset: records[0]!.offset });
+          dead.push(deadLetter(records[0]!, result.error, 'load'));
+          return;
+        }
+        const half = Math.ceil(records.length / 2);
+        await this.loadRecords(records.slice(0, half), dead);
+        await this.loadRecords(records.slice(half), dead);
+        return;
+      }
+      if (this.stopping) throw new Error('sink stopping with an unloaded batch; it will be delivered again');
+      this.stats.paused = true;
+      this.stats.retries++;
+      this.logger.warn('store unavailable, pausing consumption', { error: result.error, backoffMs: backoff });
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, backoff * (0.5 + Math.random() / 2));
+        this.wakeBackoff = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      backoff = Math.min(backoff * 2, this.options.maxBackoffMs ?? 10_000);
+    }
+  }
+}

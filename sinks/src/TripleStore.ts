@@ -1,0 +1,58 @@
+/** The triple-store port: bulk loads of N-Quads and read-only SPARQL queries over the union of all graphs. */
+
+/** Outcome of a load: expected failures are values. */
+export type StoreResult =
+  | { kind: 'success' }
+  | { kind: 'retryable'; error: Error }
+  | { kind: 'failure'; error: Error };
+
+/** Result formats a query may be asked for. */
+export type ResultFormat = 'json' | 'xml' | 'csv' | 'tsv' | 'n-triples' | 'turtle';
+
+/** A query's answer, already serialised. */
+export interface QueryResponse {
+  contentType: string;
+  body: string;
+}
+
+/** A SPARQL query form, as detected before running it. */
+export type QueryForm = 'SELECT' | 'ASK' | 'CONSTRUCT' | 'DESCRIBE';
+
+/** A triple store (embedded Oxigraph, RDF4J/GraphDB, any SPARQL 1.1 store). */
+export interface TripleStore {
+  /** Loads N-Quads (each quad in its own named graph). Loading the same quads twice adds nothing. */
+  load(nquads: string): Promise<StoreResult>;
+  /**
+   * Runs a read-only query with the union of all graphs as default graph.
+   * @param format wanted format: `json` for SELECT/ASK, `n-triples` or `turtle` for CONSTRUCT/DESCRIBE.
+   * @throws QueryError for a syntax error or an update.
+   */
+  query(sparql: string, format?: ResultFormat): Promise<QueryResponse>;
+  /** Number of quads held, when the store can tell cheaply. */
+  size(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** The SPARQL JSON results of a SELECT. */
+export interface SparqlJsonResults {
+  head: { vars: string[] };
+  results: { bindings: Record<string, { type: string; value: string; datatype?: string; 'xml:lang'?: string }>[] };
+}
+
+/** Runs a SELECT and returns plain rows (variable → value string), for internal callers and tests. */
+export async function selectRows(store: TripleStore, sparql: string): Promise<Record<string, string>[]> {
+  const response = await store.query(sparql, 'json');
+  const parsed = JSON.parse(response.body) as SparqlJsonResults;
+  return parsed.results.bindings.map((b) => Object.fromEntries(Object.entries(b).map(([k, v]) => [k, v.value])));
+}
+
+const PROLOGUE_THEN_FORM =
+  /^\s*(?:(?:PREFIX\s+[^\s:]*:\s*<[^>]*>|BASE\s+<[^>]*>|#[^\n]*)\s*)*(SELECT|ASK|CONSTRUCT|DESCRIBE)\b/i;
+
+/** The form of a query (after its prologue), or undefined when it is none of the four read forms. */
+export function queryForm(sparql: string): QueryForm | undefined {
+  return PROLOGUE_THEN_FORM.exec(sparql)?.[1]?.toUpperCase() as QueryForm | undefined;
+}
+
+/** Whether a query form answers with a graph (CONSTRUCT/DESCRIBE) rather than results. */
+export const isGraphForm = (form: QueryForm | undefined): boolean => form === 'CONSTRUCT' || form === 'DESCRIBE';

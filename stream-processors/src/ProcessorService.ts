@@ -1,0 +1,227 @@
+/** The stream processor: consumes capture events, joins them with specs and annotations, emits PROV-ML quads. */
+import type { Quad } from 'n3';
+import {
+  checkEventAgainstSpec,
+  compileSpec,
+  ProvmlError,
+  silentLogger,
+  type CaptureEvent,
+  type Logger,
+} from '@provml/schemas';
+import type { ConsumedRecord, EventLog, LogConsumer, ProducedRecord, RecordBatch } from './log/ports.ts';
+import { IriMinter } from './mapping/IriMinter.ts';
+import { indexAnnotations, parseAnnotations } from './mapping/mapAnnotations.ts';
+import { mapEvent } from './mapping/mapEvent.ts';
+import { MappingState } from './mapping/MappingState.ts';
+import { mapSpec } from './mapping/mapSpec.ts';
+import { toNQuads } from './mapping/nquads.ts';
+import { SpecRegistry } from './SpecRegistry.ts';
+import { ANNOTATION_SOURCE_HEADER, DEFAULT_TOPICS, DLQ_HEADERS, type TopicNames } from './topics.ts';
+
+/** Settings of a processor. */
+export interface ProcessorOptions {
+  /** Decodes an events-topic value; throws DecodeError for bytes it cannot read. */
+  decodeEvent: (value: Buffer) => CaptureEvent;
+  topics?: TopicNames;
+  /** Consumer group id. Default `provml-processor`. */
+  groupId?: string;
+  iris?: IriMinter;
+  logger?: Logger;
+}
+
+/** Counters of a processor, read by metrics. */
+export interface ProcessorStats {
+  eventsProcessed: number;
+  quadsEmitted: number;
+  deadLettered: number;
+  specsLoaded: number;
+  annotationsLoaded: number;
+  batches: number;
+  /** Capture time → mapped, in ms, of the last event processed. */
+  lastEventAgeMs: number;
+}
+
+/** Builds a dead-letter record for a record that could not be processed. */
+export function deadLetter(record: ConsumedRecord, error: unknown, stage: string): ProducedRecord {
+  const e = error instanceof ProvmlError ? error : undefined;
+  const detail =
+    e !== undefined && 'issues' in e
+      ? (e as ProvmlError & { issues: { path: string; message: string }[] }).issues
+          .map((i) => (i.path ? `${i.path}: ${i.message}` : i.message))
+          .join('; ')
+      : '';
+  const message = error instanceof Error ? error.message : String(error);
+  return {
+    key: record.key,
+    value: record.value,
+    headers: {
+      ...record.headers,
+      [DLQ_HEADERS.reason]: detail ? `${message}: ${detail}` : message,
+      [DLQ_HEADERS.code]: e?.code ?? 'internal',
+      [DLQ_HEADERS.sourceTopic]: record.topic,
+      [DLQ_HEADERS.sourcePartition]: String(record.partition),
+      [DLQ_HEADERS.sourceOffset]: record.offset,
+      [DLQ_HEADERS.stage]: stage,
+    },
+  };
+}
+
+/** One processor: a member of the processor consumer group. */
+export class ProcessorService {
+  readonly specs = new SpecRegistry();
+  readonly state = new MappingState();
+  readonly stats: ProcessorStats = {
+    eventsProcessed: 0,
+    quadsEmitted: 0,
+    deadLettered: 0,
+    specsLoaded: 0,
+    annotationsLoaded: 0,
+    batches: 0,
+    lastEventAgeMs: 0,
+  };
+  private readonly topics: TopicNames;
+  private readonly iris: IriMinter;
+  private readonly logger: Logger;
+  private readonly producer;
+  private readonly specReader;
+  private readonly annotationReader;
+  private consumer: LogConsumer | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(
+    private readonly log: EventLog,
+    private readonly options: ProcessorOptions,
+  ) {
+    this.topics = options.topics ?? DEFAULT_TOPICS;
+    this.iris = options.iris ?? new IriMinter();
+    this.logger = options.logger ?? silentLogger;
+    this.producer = log.producer();
+    this.specReader = log.tableReader(this.topics.specs);
+    this.annotationReader = log.tableReader(this.topics.annotations);
+  }
+
+  /** Starts consuming in the background. */
+  start(): Promise<void> {
+    if (this.running !== undefined) return Promise.resolve();
+    this.consumer = this.log.consumer({
+      groupId: this.options.groupId ?? 'provml-processor',
+      topics: [this.topics.specs, this.topics.annotations, this.topics.events],
+    });
+    this.running = this.consumer.run((batch) => this.processBatch(batch)).catch((error: unknown) => {
+      this.logger.error('processor stopped', { error });
+    });
+    return Promise.resolve();
+  }
+
+  /** Stops after the batch in hand. Idempotent. */
+  async shutdown(): Promise<void> {
+    await this.consumer?.stop();
+    await this.running;
+  }
+
+  /**
+   * Handles one batch: spec and annotation batches are emitted as quads (once per group);
+   * event batches are mapped after this member's spec and annotation state has caught up.
+   * The batch's offsets are committed when this resolves.
+   */
+  async processBatch(batch: RecordBatch): Promise<void> {
+    const out: ProducedRecord[] = [];
+    const dead: ProducedRecord[] = [];
+    await this.catchUpState();
+    if (batch.topic === this.topics.specs) this.emitSpecs(batch.records, out, dead);
+    else if (batch.topic === this.topics.annotations) this.emitAnnotations(batch.records, out, dead);
+    else this.mapEvents(batch.records, out, dead);
+    if (out.length > 0) await this.producer.send(this.topics.triples, out);
+    if (dead.length > 0) {
+      await this.producer.send(this.topics.deadLetters, dead);
+      this.stats.deadLettered += dead.length;
+      for (const d of dead) this.logger.warn('dead-lettered', { reason: d.headers?.[DLQ_HEADERS.reason] });
+    }
+    this.stats.batches++;
+  }
+
+  private mapEvents(records: readonly ConsumedRecord[], out: ProducedRecord[], dead: ProducedRecord[]): void {
+    const byExecution = new Map<string, Quad[]>();
+    let lastTime = 0;
+    for (const record of records) {
+      let event: CaptureEvent;
+      try {
+        event = this.options.decodeEvent(record.value);
+      } catch (error) {
+        dead.push(deadLetter(record, error, 'decode'));
+        continue;
+      }
+      const spec = this.specs.get(event.workflow);
+      const problems =
+        spec === undefined
+          ? [{ path: 'workflow', message: `unknown workflow '${event.workflow}' (no spec registered)` }]
+          : checkEventAgainstSpec(event, spec);
+      if (spec === undefined || problems.length > 0) {
+        const reason = problems.map((p) => `${p.path}: ${p.message}`).join('; ');
+        dead.push(deadLetter(record, new ProvmlError('invalid-event', `event ${event.eventId}: ${reason}`), 'validate'));
+        continue;
+      }
+      const quads = mapEvent(event, spec, this.state, this.iris);
+      let list = byExecution.get(event.workflowExecution);
+      if (list === undefined) byExecution.set(event.workflowExecution, (list = []));
+      for (const q of quads) list.push(q);
+      this.stats.eventsProcessed++;
+      lastTime = Math.max(lastTime, event.time);
+    }
+    for (const [execution, quads] of byExecution) {
+      out.push({ key: execution, value: Buffer.from(toNQuads(quads)) });
+      this.stats.quadsEmitted += quads.length;
+    }
+    if (lastTime > 0) this.stats.lastEventAgeMs = Date.now() - lastTime / 1000;
+  }
+
+  private emitSpecs(records: readonly ConsumedRecord[], out: ProducedRecord[], dead: ProducedRecord[]): void {
+    for (const record of records) {
+      try {
+        const compiled = compileSpec(JSON.parse(record.value.toString('utf8')));
+        const quads = mapSpec(compiled, this.iris);
+        out.push({ key: record.key, value: Buffer.from(toNQuads(quads)) });
+        this.stats.quadsEmitted += quads.length;
+      } catch (error) {
+        dead.push(deadLetter(record, error, 'spec'));
+      }
+    }
+  }
+
+  private emitAnnotations(records: readonly ConsumedRecord[], out: ProducedRecord[], dead: ProducedRecord[]): void {
+    for (const record of records) {
+      try {
+        const quads = parseAnnotations(record.value.toString('utf8'), this.sourceOf(record), this.iris);
+        out.push({ key: record.key, value: Buffer.from(toNQuads(quads)) });
+        this.stats.quadsEmitted += quads.length;
+      } catch (error) {
+        dead.push(deadLetter(record, error, 'annotations'));
+      }
+    }
+  }
+
+  /** Brings this member's spec registry and annotation index up to the ends of their topics. */
+  private async catchUpState(): Promise<void> {
+    await this.specReader.catchUp((record) => {
+      try {
+        this.specs.set(compileSpec(JSON.parse(record.value.toString('utf8'))));
+        this.stats.specsLoaded++;
+      } catch {
+        // dead-lettered by the member that emits it
+      }
+    });
+    await this.annotationReader.catchUp((record) => {
+      try {
+        indexAnnotations(parseAnnotations(record.value.toString('utf8'), this.sourceOf(record), this.iris), this.state);
+        this.stats.annotationsLoaded++;
+      } catch {
+        // dead-lettered by the member that emits it
+      }
+    });
+  }
+
+  private sourceOf(record: ConsumedRecord): string | undefined {
+    const source = record.headers[ANNOTATION_SOURCE_HEADER];
+    return source === undefined || source === '' ? undefined : source;
+  }
+}

@@ -1,0 +1,67 @@
+/** The log ports: what processors and sinks need from a partitioned log (Kafka or the embedded one). */
+
+/** A record to append. */
+export interface ProducedRecord {
+  /** Partitioning key; records with the same key stay ordered on one partition. */
+  key: string | null;
+  value: Buffer;
+  headers?: Record<string, string>;
+}
+
+/** A record read back, with its position. */
+export interface ConsumedRecord {
+  topic: string;
+  partition: number;
+  /** Offset as a decimal string, as Kafka clients give it. */
+  offset: string;
+  key: string | null;
+  value: Buffer;
+  headers: Record<string, string>;
+  /** Append time, ms since the epoch. */
+  timestamp: number;
+}
+
+/** Consecutive records of one partition, handed to a consumer's handler at once. */
+export interface RecordBatch {
+  topic: string;
+  partition: number;
+  records: ConsumedRecord[];
+}
+
+/** Appends records to topics. */
+export interface LogProducer {
+  send(topic: string, records: readonly ProducedRecord[]): Promise<void>;
+}
+
+/** A member of a consumer group. Offsets are committed only after the handler resolves. */
+export interface LogConsumer {
+  /**
+   * Hands batches to `handler` until `stop()`. A batch's offsets are committed once the handler
+   * resolves; if it rejects, the batch is delivered again (at-least-once).
+   */
+  run(handler: (batch: RecordBatch) => Promise<void>): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Reads a (compacted) topic as a table, from the start, catching up to its current end on demand. */
+export interface TableReader {
+  /** Calls `apply` for every record appended since the last call, then resolves. */
+  catchUp(apply: (record: ConsumedRecord) => void): Promise<void>;
+}
+
+/** Consumer settings. */
+export interface ConsumerOptions {
+  groupId: string;
+  topics: readonly string[];
+  /** Largest batch handed to the handler. Default 1000. */
+  maxBatchSize?: number;
+}
+
+/** A partitioned log: the embedded one or a Kafka cluster. */
+export interface EventLog {
+  /** Creates the topic if missing. */
+  ensureTopic(topic: string, partitions: number): Promise<void>;
+  producer(): LogProducer;
+  consumer(options: ConsumerOptions): LogConsumer;
+  tableReader(topic: string): TableReader;
+}

@@ -1,0 +1,64 @@
+/** Deterministic IRIs for everything the mapper emits: the same input always gives the same IRI. */
+
+const seg = (s: string): string => encodeURIComponent(s);
+
+/** Default base of instance IRIs. Configurable per deployment (e.g. an https namespace of the team). */
+export const DEFAULT_IRI_BASE = 'urn:provml:';
+
+/**
+ * Mints instance IRIs under a base. Data entities are NOT minted: a data reference's own URI is its
+ * IRI, which is what makes the same file the same entity in every workflow.
+ */
+export class IriMinter {
+  constructor(readonly base: string = DEFAULT_IRI_BASE) {}
+
+  workflow(workflow: string): string {
+    return `${this.base}workflow/${seg(workflow)}`;
+  }
+  task(workflow: string, task: string): string {
+    return `${this.base}workflow/${seg(workflow)}/task/${seg(task)}`;
+  }
+  attribute(workflow: string, task: string, name: string): string {
+    return `${this.base}workflow/${seg(workflow)}/task/${seg(task)}/attribute/${seg(name)}`;
+  }
+  workflowExecution(workflowExecution: string): string {
+    return `${this.base}execution/${seg(workflowExecution)}`;
+  }
+  taskExecution(workflowExecution: string, taskExecution: string): string {
+    return `${this.base}execution/${seg(workflowExecution)}/${seg(taskExecution)}`;
+  }
+  /** A value, usage or generation node of a task execution, by attribute name. */
+  executionPart(taskExecutionIri: string, name: string): string {
+    return `${taskExecutionIri}/${seg(name)}`;
+  }
+  contextValue(taskExecutionIri: string, key: string): string {
+    return `${taskExecutionIri}/context/${seg(key)}`;
+  }
+  dataStore(store: string): string {
+    return `${this.base}store/${seg(store)}`;
+  }
+  hostAgent(host: string): string {
+    return `${this.base}agent/host/${seg(host)}`;
+  }
+  userAgent(user: string): string {
+    return `${this.base}agent/user/${seg(user)}`;
+  }
+  executionGraph(workflowExecution: string): string {
+    return `${this.base}graph/execution/${seg(workflowExecution)}`;
+  }
+  specGraph(workflow: string): string {
+    return `${this.base}graph/spec/${seg(workflow)}`;
+  }
+  /** The graph holding domain annotations (a named one per source when given). */
+  domainGraph(source?: string): string {
+    return source === undefined ? `${this.base}graph/domain` : `${this.base}graph/domain/${seg(source)}`;
+  }
+}
+
+/** The data store of a URI when the event names none: the scheme plus authority (`s3://bucket`, `file`). */
+export function defaultStoreOf(uri: string): string {
+  const m = /^([A-Za-z][A-Za-z0-9+.-]*):(\/\/([^/?#]*))?/.exec(uri);
+  if (m === null) return 'unknown';
+  const scheme = m[1]!.toLowerCase();
+  return m[3] ? `${scheme}://${m[3]}` : scheme;
+}

@@ -1,0 +1,47 @@
+/** The bounded state the event mapper keeps between events: open executions, generators, annotations. */
+
+/** What is remembered of a task execution between its begin and its end. */
+export interface OpenExecution {
+  startUs: number;
+  /** IRIs of the data entities it (or an ancestor) used: what its outputs derive from. */
+  inputs: string[];
+}
+
+/** A Map that forgets its oldest entries past a size limit. */
+export class BoundedMap<K, V> extends Map<K, V> {
+  constructor(private readonly limit: number) {
+    super();
+  }
+  override set(key: K, value: V): this {
+    if (this.size >= this.limit && !this.has(key)) {
+      const oldest = this.keys().next();
+      if (oldest.done !== true) this.delete(oldest.value);
+    }
+    return super.set(key, value);
+  }
+}
+
+/** Size limits of the mapping state. */
+export interface MappingStateLimits {
+  openExecutions?: number;
+  generators?: number;
+  workflowExecutions?: number;
+}
+
+/** Everything the mapper remembers. Losing it (restart) loses only derived links, never events. */
+export class MappingState {
+  /** taskExecution IRI → open execution. */
+  readonly open: BoundedMap<string, OpenExecution>;
+  /** data entity IRI → IRI of the activity that generated it. */
+  readonly generatedBy: BoundedMap<string, string>;
+  /** workflow execution IRIs already described. */
+  readonly workflowExecutions: BoundedMap<string, true>;
+  /** data entity IRI → IRIs of the domain annotation resources about it. */
+  readonly annotations = new Map<string, Set<string>>();
+
+  constructor(limits: MappingStateLimits = {}) {
+    this.open = new BoundedMap(limits.openExecutions ?? 1_000_000);
+    this.generatedBy = new BoundedMap(limits.generators ?? 1_000_000);
+    this.workflowExecutions = new BoundedMap(limits.workflowExecutions ?? 100_000);
+  }
+}

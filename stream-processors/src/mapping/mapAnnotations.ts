@@ -1,0 +1,60 @@
+/** Pure mapping of domain annotations (Turtle from domain scientists) into the domain graph, with their join index. */
+import { createHash } from 'node:crypto';
+import { DataFactory, Parser, type Quad, type Term } from 'n3';
+import { PROVML, ValidationError } from '@provml/schemas';
+import type { IriMinter } from './IriMinter.ts';
+import type { MappingState } from './MappingState.ts';
+import { iri } from './terms.ts';
+
+const { quad, namedNode } = DataFactory;
+
+/** Largest annotation document accepted, in characters. */
+export const MAX_ANNOTATION_LENGTH = 10_000_000;
+
+/**
+ * Parses Turtle and places every triple in the domain graph (`source` names a graph of its own).
+ * Blank nodes are replaced by IRIs derived from the document's hash, so loading it twice adds nothing.
+ * Each `X provml:annotates D` also yields `D provml:hasDomainAnnotation X`, and `state` learns that
+ * data entity D has annotation X, so later events about D link to it.
+ * @throws ValidationError naming the line of a syntax error.
+ */
+export function parseAnnotations(turtle: string, source: string | undefined, iris: IriMinter): Quad[] {
+  if (turtle.length > MAX_ANNOTATION_LENGTH)
+    throw new ValidationError('annotation document too large', [
+      { path: '', message: `more than ${MAX_ANNOTATION_LENGTH} characters` },
+    ]);
+  const graph = iri(iris.domainGraph(source));
+  const genid = `${iris.domainGraph(source)}/genid/${createHash('sha256').update(turtle).digest('hex').slice(0, 16)}-`;
+  const skolem = <T extends Term>(t: T): T | ReturnType<typeof namedNode> =>
+    t.termType === 'BlankNode' ? namedNode(genid + encodeURIComponent(t.value)) : t;
+  let parsed: Quad[];
+  try {
+    parsed = new Parser({ format: 'text/turtle' }).parse(turtle);
+  } catch (cause) {
+    const message = (cause as Error).message;
+    const line = /on line (\d+)/.exec(message)?.[1];
+    throw new ValidationError('invalid Turtle in annotations', [
+      { path: '', message, ...(line === undefined ? {} : { line: Number(line) }) },
+    ]);
+  }
+  const out: Quad[] = [];
+  const annotates = iri(PROVML.annotates);
+  const hasAnnotation = iri(PROVML.hasDomainAnnotation);
+  for (const q of parsed) {
+    const s = skolem(q.subject) as Quad['subject'];
+    const o = skolem(q.object) as Quad['object'];
+    out.push(quad(s, q.predicate, o, graph));
+    if (q.predicate.equals(annotates) && o.termType === 'NamedNode') out.push(quad(o, hasAnnotation, s, graph));
+  }
+  return out;
+}
+
+/** Teaches the mapping state which data entities the annotation quads describe. */
+export function indexAnnotations(quads: readonly Quad[], state: MappingState): void {
+  for (const q of quads) {
+    if (q.predicate.value !== PROVML.hasDomainAnnotation) continue;
+    let set = state.annotations.get(q.subject.value);
+    if (set === undefined) state.annotations.set(q.subject.value, (set = new Set()));
+    set.add(q.object.value);
+  }
+}

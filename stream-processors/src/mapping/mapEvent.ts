@@ -1,0 +1,193 @@
+/** Pure mapping of one capture event, joined with its spec and the domain annotations, to PROV-ML quads. */
+import type { NamedNode, Quad } from 'n3';
+import {
+  MLS,
+  PROV,
+  PROVML,
+  RDFS,
+  type CaptureEvent,
+  type CompiledSpec,
+  type DataRef,
+  type ResolvedAttribute,
+  type Semantics,
+} from '@provml/schemas';
+import { defaultStoreOf, type IriMinter } from './IriMinter.ts';
+import type { MappingState } from './MappingState.ts';
+import { dateTime, dbl, iri, QuadCollector, str, valueLiteral } from './terms.ts';
+
+/** The retrospective class of each value semantics (the paper's Table II, right column). */
+export const RETROSPECTIVE_VALUE_CLASS: Readonly<Partial<Record<Semantics, string>>> = {
+  hyperparameter: PROVML.LearningHyperParameterSetting,
+  'model-hyperparameter': PROVML.ModelHyperParameterValue,
+  'evaluation-measure': PROVML.ModelEvaluation,
+  'dataset-characteristic': PROVML.DatasetCharacteristicValue,
+  parameter: PROVML.ParameterValue,
+  'output-value': PROVML.OutputValueValue,
+};
+
+const REFERENCE_CLASS: Readonly<Partial<Record<Semantics, string>>> = {
+  'dataset-reference': PROVML.LearningDatasetReferenceValue,
+  'model-reference': PROVML.ModelReferenceValue,
+};
+
+/** Most derivation links written for one output (guards against huge fan-in). */
+const MAX_DERIVATIONS = 64;
+
+/** Context keys mapped to their own properties; every other key becomes an ExecutionContextValue. */
+const CONTEXT_PROPERTIES: Readonly<Record<string, string>> = {
+  host: PROVML.hostName,
+  pid: PROVML.processId,
+  jobId: PROVML.jobId,
+};
+
+/**
+ * Maps an event already checked against `spec` to quads in its workflow execution's named graph.
+ * Reads and updates `state` (open executions, generators, annotations); does no I/O.
+ */
+export function mapEvent(event: CaptureEvent, spec: CompiledSpec, state: MappingState, iris: IriMinter): Quad[] {
+  const graph = iri(iris.executionGraph(event.workflowExecution));
+  const out = new QuadCollector(graph);
+  const wfExecIri = iris.workflowExecution(event.workflowExecution);
+  const texIri = iris.taskExecution(event.workflowExecution, event.taskExecution);
+  const tex = iri(texIri);
+  const attrs = spec.attributes.get(event.task)!;
+  const taskSpec = spec.tasks.get(event.task)!;
+
+  if (!state.workflowExecutions.has(wfExecIri)) {
+    state.workflowExecutions.set(wfExecIri, true);
+    const w = iri(wfExecIri);
+    out.type(w, PROVML.WorkflowExecution, PROV.Activity);
+    if (spec.spec.phase === 'learning') out.type(w, PROVML.LearningProcessExecution, MLS.Run);
+    out.add(w, PROVML.executesWorkflow, iri(iris.workflow(event.workflow)));
+    out.add(w, RDFS.label, str(event.workflowExecution));
+  }
+
+  let inputs: string[];
+  if (event.phase === 'begin') {
+    const parentIri =
+      event.parentTaskExecution === null
+        ? wfExecIri
+        : iris.taskExecution(event.workflowExecution, event.parentTaskExecution);
+    out.type(tex, PROVML.TaskExecution, PROV.Activity);
+    if (taskSpec.stage !== undefined) out.type(tex, PROVML.LearningStageExecution);
+    out.add(tex, PROVML.executesTask, iri(iris.task(event.workflow, event.task)));
+    out.add(tex, PROVML.partOfExecution, iri(parentIri));
+    out.add(tex, PROV.startedAtTime, dateTime(event.time));
+    mapContext(event.context, tex, texIri, out, iris);
+    inputs = [...(state.open.get(parentIri)?.inputs ?? [])];
+    state.open.set(texIri, { startUs: event.time, inputs });
+  } else {
+    out.add(tex, PROV.endedAtTime, dateTime(event.time));
+    out.add(tex, PROVML.status, str(event.status ?? 'finished'));
+    const open = state.open.get(texIri);
+    if (open !== undefined) {
+      out.add(tex, PROVML.durationSeconds, dbl(Math.max(0, event.time - open.startUs) / 1e6));
+      state.open.delete(texIri);
+    }
+    inputs = open?.inputs ?? [];
+  }
+
+  const refsBySemantics = new Map<Semantics, DataRef[]>();
+  const outputs: string[] = [];
+  for (const ref of event.dataRefs) {
+    const a = attrs.get(ref.name)!;
+    let list = refsBySemantics.get(a.semantics);
+    if (list === undefined) refsBySemantics.set(a.semantics, (list = []));
+    list.push(ref);
+    mapDataRef(ref, a, event, tex, texIri, out, state, iris);
+    if (a.direction === 'input') inputs.push(ref.uri);
+    else outputs.push(ref.uri);
+  }
+  for (const o of outputs)
+    for (const i of inputs.slice(0, MAX_DERIVATIONS)) if (i !== o) out.add(iri(o), PROV.wasDerivedFrom, iri(i));
+
+  const model = refsBySemantics.get('model-reference')?.[0]?.uri;
+  for (const [name, value] of Object.entries(event.values)) {
+    const a = attrs.get(name)!;
+    const v = iri(iris.executionPart(texIri, name));
+    out.type(v, PROVML.AttributeValue, RETROSPECTIVE_VALUE_CLASS[a.semantics]!);
+    out.add(v, MLS.specifiedBy, iri(iris.attribute(event.workflow, event.task, name)));
+    out.add(v, PROVML.valueName, str(name));
+    out.add(v, PROV.value, valueLiteral(value));
+    out.add(tex, a.direction === 'input' ? MLS.hasInput : MLS.hasOutput, v);
+    if (a.semantics === 'evaluation-measure' && model !== undefined) out.add(v, PROVML.evaluatesModel, iri(model));
+    if (a.semantics === 'model-hyperparameter' && model !== undefined)
+      out.add(iri(model), PROVML.hasModelHyperParameterValue, v);
+    if (a.semantics === 'dataset-characteristic') {
+      const datasets = refsBySemantics.get('dataset-reference') ?? [];
+      const target =
+        a.characterizes !== undefined ? datasets.find((d) => d.name === a.characterizes) : datasets.length === 1 ? datasets[0] : undefined;
+      if (target !== undefined) out.add(v, PROVML.characterizesDataset, iri(target.uri));
+    }
+  }
+  return out.quads;
+}
+
+function mapDataRef(
+  ref: DataRef,
+  a: ResolvedAttribute,
+  event: CaptureEvent,
+  tex: NamedNode,
+  texIri: string,
+  out: QuadCollector,
+  state: MappingState,
+  iris: IriMinter,
+): void {
+  const entity = iri(ref.uri);
+  out.type(entity, PROV.Entity, PROVML.DataEntity);
+  const cls = REFERENCE_CLASS[a.semantics];
+  if (cls !== undefined) out.type(entity, cls);
+  const storeName = ref.store ?? defaultStoreOf(ref.uri);
+  const store = iri(iris.dataStore(storeName));
+  out.add(entity, PROVML.storedIn, store);
+  out.type(store, PROVML.DataStoreInstance);
+  out.add(store, RDFS.label, str(storeName));
+  const role = iri(iris.attribute(event.workflow, event.task, ref.name));
+  const qualified = iri(iris.executionPart(texIri, ref.name));
+  if (a.direction === 'input') {
+    out.add(tex, PROV.used, entity);
+    out.add(tex, PROV.qualifiedUsage, qualified);
+    out.type(qualified, PROV.Usage);
+    const generator = state.generatedBy.get(ref.uri);
+    if (generator !== undefined && generator !== texIri) out.add(tex, PROV.wasInformedBy, iri(generator));
+  } else {
+    out.add(entity, PROV.wasGeneratedBy, tex);
+    out.add(entity, PROV.qualifiedGeneration, qualified);
+    out.type(qualified, PROV.Generation);
+    out.add(qualified, PROV.activity, tex);
+    state.generatedBy.set(ref.uri, texIri);
+  }
+  out.add(qualified, PROV.entity, entity);
+  out.add(qualified, PROV.hadRole, role);
+  for (const annotation of state.annotations.get(ref.uri) ?? []) out.add(entity, PROVML.hasDomainAnnotation, iri(annotation));
+}
+
+function mapContext(
+  context: Record<string, string>,
+  tex: NamedNode,
+  texIri: string,
+  out: QuadCollector,
+  iris: IriMinter,
+): void {
+  for (const [key, value] of Object.entries(context)) {
+    const property = CONTEXT_PROPERTIES[key];
+    if (property !== undefined) out.add(tex, property, str(value));
+    if (key === 'host') {
+      const agent = iri(iris.hostAgent(value));
+      out.add(tex, PROV.wasAssociatedWith, agent);
+      out.type(agent, PROVML.ComputeNode, PROV.Agent);
+      out.add(agent, RDFS.label, str(value));
+    } else if (key === 'user') {
+      const agent = iri(iris.userAgent(value));
+      out.add(tex, PROV.wasAssociatedWith, agent);
+      out.type(agent, PROV.Person, PROV.Agent);
+      out.add(agent, RDFS.label, str(value));
+    } else if (property === undefined) {
+      const c = iri(iris.contextValue(texIri, key));
+      out.type(c, PROVML.ExecutionContextValue);
+      out.add(c, PROVML.contextKey, str(key));
+      out.add(c, PROV.value, str(value));
+      out.add(tex, PROVML.hasValue, c);
+    }
+  }
+}

@@ -1,0 +1,37 @@
+/** Topic names and dead-letter headers: configuration shared by every service. */
+
+/** Names of the topics the system uses. */
+export interface TopicNames {
+  /** Capture events (Avro), keyed by workflow execution. */
+  events: string;
+  /** Prospective specs (JSON), compacted, keyed by workflow id. */
+  specs: string;
+  /** Domain annotations (Turtle), compacted, keyed by annotation source. */
+  annotations: string;
+  /** PROV-ML quads (N-Quads), keyed by workflow execution. */
+  triples: string;
+  /** Poison messages with the reason in headers. */
+  deadLetters: string;
+}
+
+/** Default topic names. */
+export const DEFAULT_TOPICS: TopicNames = {
+  events: 'provml.events',
+  specs: 'provml.specs',
+  annotations: 'provml.annotations',
+  triples: 'provml.triples',
+  deadLetters: 'provml.dlq',
+};
+
+/** Header names of a dead-letter record. */
+export const DLQ_HEADERS = {
+  reason: 'provml-dlq-reason',
+  code: 'provml-dlq-code',
+  sourceTopic: 'provml-dlq-source-topic',
+  sourcePartition: 'provml-dlq-source-partition',
+  sourceOffset: 'provml-dlq-source-offset',
+  stage: 'provml-dlq-stage',
+} as const;
+
+/** Header naming the source (graph) of an annotation record. */
+export const ANNOTATION_SOURCE_HEADER = 'provml-annotation-source';
