@@ -75,7 +75,7 @@ function minimalEvent(overrides: Partial<CaptureEvent> = {}): CaptureEvent {
 const V2_SCHEMA = {
   ...(CAPTURE_EVENT_SCHEMA as Record<string, unknown>),
   fields: [
-    ...((CAPTURE_EVENT_SCHEMA as { fields: unknown[] }).fields as unknown[]),
+    ...(CAPTURE_EVENT_SCHEMA as { fields: unknown[] }).fields,
     { name: 'attempt', type: ['null', 'int'], default: null, doc: 'Retry number of the task execution.' },
   ],
 } as AvroSchema;
@@ -203,8 +203,8 @@ describe('Parsing Canonical Form and fingerprints: the Avro project test vectors
     // Docs are not part of the canonical form, so a doc-only edit keeps the fingerprint.
     const withoutDocs = JSON.parse(
       JSON.stringify(CAPTURE_EVENT_SCHEMA, (k, v: unknown) => (k === 'doc' ? undefined : v)),
-    );
-    expect(schemaFingerprint(withoutDocs as AvroSchema)).toBe(CAPTURE_EVENT_V1_FINGERPRINT);
+    ) as AvroSchema;
+    expect(schemaFingerprint(withoutDocs)).toBe(CAPTURE_EVENT_V1_FINGERPRINT);
   });
 });
 
@@ -377,6 +377,9 @@ describe('decode errors', () => {
     );
     expect(decodeError(goldenBytes.subarray(0, 5)).message).toBe(
       'Not Avro single-object encoded: the header needs 10 bytes, got 5 bytes: c3 01 1b d5 6b',
+    );
+    expect(decodeError(Buffer.from([0x7b])).message).toBe(
+      'Not Avro single-object encoded: expected marker c3 01, got 1 byte: 7b',
     );
     expect(isSingleObjectEncoded(goldenBytes.subarray(0, 9))).toBe(false);
   });

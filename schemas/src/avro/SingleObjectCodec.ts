@@ -9,6 +9,7 @@ import {
   parsingCanonicalForm,
   schemaFingerprint,
 } from './captureEventSchema.ts';
+import { crc64Avro } from './crc64Avro.ts';
 import type { AvroSchema } from './captureEventSchema.ts';
 
 /*
@@ -77,7 +78,7 @@ export class SingleObjectCodec<T> {
    */
   addWriterSchema(schema: AvroSchema): bigint {
     const canonical = parsingCanonicalForm(schema);
-    const fingerprint = schemaFingerprint(schema);
+    const fingerprint = crc64Avro(Buffer.from(canonical, 'utf8'));
     if (this.writers.has(fingerprint)) return fingerprint;
     let resolver: KnownWriter['resolver'];
     if (fingerprint !== this.fingerprint) {
@@ -132,7 +133,7 @@ export class SingleObjectCodec<T> {
     if (!isSingleObjectEncoded(buf)) {
       const seen = `${buf.length} byte${buf.length === 1 ? '' : 's'}${buf.length > 0 ? `: ${preview(buf)}` : ''}`;
       throw new DecodeError(
-        buf.length < HEADER_LENGTH && (buf.length < 2 || (buf[0] === 0xc3 && buf[1] === 0x01))
+        buf.length < HEADER_LENGTH && startsLikeMarker(buf)
           ? `Not Avro single-object encoded: the header needs ${HEADER_LENGTH} bytes, got ${seen}`
           : `Not Avro single-object encoded: expected marker c3 01, got ${seen}`,
       );
@@ -175,6 +176,11 @@ export class SingleObjectCodec<T> {
       throw error;
     }
   }
+}
+
+/** Whether the bytes there are (possibly fewer than two) agree with the marker. */
+function startsLikeMarker(buf: Uint8Array): boolean {
+  return (buf.length < 1 || buf[0] === 0xc3) && (buf.length < 2 || buf[1] === 0x01);
 }
 
 function hex(fingerprint: bigint): string {

@@ -80,10 +80,14 @@ export class EmbeddedLog implements EventLog {
     let running = false;
     let wake: (() => void) | undefined;
     const maxBatch = options.maxBatchSize ?? 1000;
+    // topics in the order given (state topics first); partitions of a topic taken in turn, so none starves
+    let turn = 0;
     const nextBatch = (): RecordBatch | undefined => {
+      turn++;
       for (const topic of options.topics) {
         const partitions = this.topics.get(topic) ?? [];
-        for (let p = 0; p < partitions.length; p++) {
+        for (let i = 0; i < partitions.length; i++) {
+          const p = (turn + i) % partitions.length;
           const from = this.position(options.groupId, topic, p);
           const partition = partitions[p]!;
           if (from < partition.length)
