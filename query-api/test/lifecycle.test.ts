@@ -168,7 +168,7 @@ describe('lifecycle in embedded mode', () => {
       `${PREFIXES}
       SELECT DISTINCT ?c WHERE { ?x a ?c FILTER(STRSTARTS(STR(?c), STR(provml:))) }`,
     );
-    expect(classes.map((r) => r.c.replace('https://w3id.org/provml/ns#', '')).sort()).toEqual(
+    expect(classes.map((r) => r.c!.replace('https://w3id.org/provml/ns#', '')).sort()).toEqual(
       expect.arrayContaining([
         'LearningProcess',
         'LearningProcessExecution',

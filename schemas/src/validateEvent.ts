@@ -1,6 +1,6 @@
 /** Validation of capture events: the JSON form at the ingest, and events against their workflow's spec. */
 import { z } from 'zod';
-import type { CaptureEvent } from './CaptureEvent.ts';
+import type { CaptureEvent, CaptureValue } from './CaptureEvent.ts';
 import type { ValidationIssue } from './errors.ts';
 import { REFERENCE_SEMANTICS, type CompiledSpec } from './ProspectiveSpec.ts';
 
@@ -50,26 +50,31 @@ export function isAbsoluteIri(uri: string): boolean {
 }
 
 const id = z.string().min(1).max(EVENT_LIMITS.idLength);
-const finite = z.number().refine(Number.isFinite, 'must be a finite number');
-const value = z.union([
-  z.boolean(),
-  finite,
-  z.string().max(EVENT_LIMITS.stringValueLength),
-  z.array(finite).max(EVENT_LIMITS.arrayValueLength),
-]);
-const time = z.union([
-  z.number().int().min(MIN_TIME_US).max(MAX_TIME_US),
-  z
-    .string()
-    .transform((s, ctx) => {
-      const us = isoToMicros(s);
-      if (us === undefined || us < MIN_TIME_US || us > MAX_TIME_US) {
-        ctx.addIssue({ code: 'custom', message: 'must be microseconds since the epoch or an ISO-8601 date-time' });
-        return z.NEVER;
-      }
-      return us;
-    }),
-]);
+const value = z.unknown().superRefine((v, ctx) => {
+  const ok =
+    typeof v === 'boolean' ||
+    (typeof v === 'number' && Number.isFinite(v)) ||
+    (typeof v === 'string' && v.length <= EVENT_LIMITS.stringValueLength) ||
+    (Array.isArray(v) &&
+      v.length <= EVENT_LIMITS.arrayValueLength &&
+      v.every((x) => typeof x === 'number' && Number.isFinite(x)));
+  if (!ok)
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be a boolean, a finite number, a string (≤ ${EVENT_LIMITS.stringValueLength} chars) or an array of numbers (≤ ${EVENT_LIMITS.arrayValueLength})`,
+    });
+}) as z.ZodType<CaptureValue>;
+const time = z.unknown().transform((v, ctx): number => {
+  const us = typeof v === 'number' ? v : typeof v === 'string' ? isoToMicros(v) : undefined;
+  if (us === undefined || !Number.isSafeInteger(us) || us < MIN_TIME_US || us > MAX_TIME_US) {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'must be integer microseconds since the epoch or an ISO-8601 date-time with time zone, before 2200',
+    });
+    return z.NEVER;
+  }
+  return us;
+});
 
 const eventJsonSchema = z
   .object({
