@@ -25,8 +25,14 @@ export function parseAnnotations(turtle: string, source: string | undefined, iri
     ]);
   const graph = iri(iris.domainGraph(source));
   const genid = `${iris.domainGraph(source)}/genid/${createHash('sha256').update(turtle).digest('hex').slice(0, 16)}-`;
-  const skolem = <T extends Term>(t: T): T | ReturnType<typeof namedNode> =>
-    t.termType === 'BlankNode' ? namedNode(genid + encodeURIComponent(t.value)) : t;
+  // blank nodes numbered by first appearance: the same document always gives the same IRIs
+  const blanks = new Map<string, number>();
+  const skolem = <T extends Term>(t: T): T | ReturnType<typeof namedNode> => {
+    if (t.termType !== 'BlankNode') return t;
+    let n = blanks.get(t.value);
+    if (n === undefined) blanks.set(t.value, (n = blanks.size));
+    return namedNode(`${genid}${n}`);
+  };
   let parsed: Quad[];
   try {
     parsed = new Parser({ format: 'text/turtle' }).parse(turtle);

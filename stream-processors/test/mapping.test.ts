@@ -1,0 +1,198 @@
+/** Golden tests of the pure PROV-ML mapping: one per spec semantics, plus specs, begin/end state and annotations. */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { Parser, Writer, type Quad } from 'n3';
+import { compileSpec, SEMANTICS, type CaptureEvent, type Semantics } from '@provml/schemas';
+import {
+  indexAnnotations,
+  IriMinter,
+  mapEvent,
+  MappingState,
+  mapSpec,
+  parseAnnotations,
+} from '@provml/stream-processors';
+
+const UPDATE = process.env.UPDATE_GOLDEN === '1';
+const iris = new IriMinter();
+const golden = (name: string): string => new URL(`./golden/${name}.trig`, import.meta.url).pathname;
+
+const PREFIXES = {
+  prov: 'http://www.w3.org/ns/prov#',
+  provml: 'https://w3id.org/provml/ns#',
+  mls: 'http://www.w3.org/ns/mls#',
+  rdfs: 'http://www.w3.org/2000/01/rdf-schema#',
+  xsd: 'http://www.w3.org/2001/XMLSchema#',
+};
+
+/** Canonical, order-independent form of quads (the mapper mints no blank nodes). */
+const canonical = (quads: readonly Quad[]): string[] =>
+  [...new Set(new Writer({ format: 'N-Quads' }).quadsToString(quads as Quad[]).split('\n').filter(Boolean))].sort();
+
+/** Compares with the golden TriG file; UPDATE_GOLDEN=1 rewrites it (review the diff before committing). */
+function expectGolden(name: string, quads: Quad[]): void {
+  const path = golden(name);
+  if (UPDATE || !existsSync(path)) {
+    if (!UPDATE) throw new Error(`missing golden file ${path}: run with UPDATE_GOLDEN=1 and review it`);
+    const writer = new Writer({ format: 'application/trig', prefixes: PREFIXES });
+    writer.addQuads(quads);
+    writer.end((error, trig: string) => {
+      if (error) throw error;
+      writeFileSync(path, trig);
+    });
+  }
+  const expected = new Parser({ format: 'application/trig' }).parse(readFileSync(path, 'utf8'));
+  expect(canonical(quads)).toEqual(canonical(expected));
+}
+
+const REFERENCE = new Set<Semantics>(['dataset-reference', 'model-reference', 'data-reference']);
+
+/** A one-task spec declaring `name` with `semantics` (plus a model/dataset reference where the semantics links to one). */
+function specFor(semantics: Semantics) {
+  const outputs: { name: string; semantics: Semantics; characterizes?: string }[] = [];
+  const inputs: { name: string; semantics: Semantics }[] = [];
+  const input = semantics === 'hyperparameter' || semantics === 'parameter' || semantics === 'dataset-reference';
+  (input ? inputs : outputs).push({ name: 'x', semantics });
+  if (semantics === 'evaluation-measure' || semantics === 'model-hyperparameter') outputs.push({ name: 'model', semantics: 'model-reference' });
+  if (semantics === 'dataset-characteristic') outputs.push({ name: 'ds', semantics: 'dataset-reference' });
+  return compileSpec({ workflow: 'g', phase: 'learning', tasks: [{ id: 'train', stage: 'training', inputs, outputs }] });
+}
+
+const baseEvent = (over: Partial<CaptureEvent>): CaptureEvent => ({
+  eventId: 'e1',
+  workflow: 'g',
+  workflowExecution: 'run',
+  task: 'train',
+  taskExecution: 't1',
+  parentTaskExecution: null,
+  phase: 'end',
+  time: 1_767_225_601_500_000,
+  values: {},
+  dataRefs: [],
+  status: 'finished',
+  context: {},
+  ...over,
+});
+
+describe('event mapping, one golden file per spec semantics', () => {
+  it.each(SEMANTICS)('%s', (semantics) => {
+    const spec = specFor(semantics);
+    const state = new MappingState();
+    state.workflowExecutions.set(iris.workflowExecution('run'), true); // keep the goldens to the value itself
+    const dataRefs = REFERENCE.has(semantics) ? [{ name: 'x', uri: 'file:///data/x.bin', store: null }] : [];
+    if (semantics === 'evaluation-measure' || semantics === 'model-hyperparameter')
+      dataRefs.push({ name: 'model', uri: 'file:///models/m.pt', store: 'models' });
+    if (semantics === 'dataset-characteristic') dataRefs.push({ name: 'ds', uri: 's3://bucket/ds.npz', store: null });
+    const values = REFERENCE.has(semantics) ? {} : { x: semantics === 'output-value' ? [1, 2.5] : 0.25 };
+    const quads = mapEvent(baseEvent({ values, dataRefs }), spec, state, iris);
+    expectGolden(`event-${semantics}`, quads);
+  });
+});
+
+describe('prospective mapping', () => {
+  it('maps the training spec example to its golden graph', () => {
+    const spec = compileSpec(readFileSync(new URL('../../schemas/examples/seismic-training.yaml', import.meta.url), 'utf8'));
+    expectGolden('spec-seismic-training', mapSpec(spec, iris));
+  });
+});
+
+describe('execution structure', () => {
+  const spec = compileSpec({
+    workflow: 'w',
+    phase: 'learning',
+    tasks: [
+      { id: 'train', stage: 'training', inputs: [{ name: 'data', semantics: 'dataset-reference' }] },
+      { id: 'epoch', parent: 'train', outputs: [{ name: 'model', semantics: 'model-reference' }] },
+    ],
+  });
+
+  it('maps begin, nested begin/end and end with context, duration and derivations to the golden graph', () => {
+    const state = new MappingState();
+    const quads = [
+      ...mapEvent(
+        baseEvent({
+          workflow: 'w',
+          phase: 'begin',
+          status: null,
+          time: 1_000_000,
+          dataRefs: [{ name: 'data', uri: 'file:///d/train.npz', store: null }],
+          context: { host: 'gpu-node-7', pid: '4242', jobId: '991', user: 'alice', gpus: '0,1' },
+        }),
+        spec,
+        state,
+        iris,
+      ),
+      ...mapEvent(
+        baseEvent({ workflow: 'w', task: 'epoch', taskExecution: 't2', parentTaskExecution: 't1', phase: 'begin', status: null, time: 1_500_000 }),
+        spec,
+        state,
+        iris,
+      ),
+      ...mapEvent(
+        baseEvent({ workflow: 'w', task: 'epoch', taskExecution: 't2', time: 2_750_000, dataRefs: [{ name: 'model', uri: 'file:///m/e0.pt', store: null }] }),
+        spec,
+        state,
+        iris,
+      ),
+      ...mapEvent(baseEvent({ workflow: 'w', time: 3_000_000, status: 'failed' }), spec, state, iris),
+    ];
+    expectGolden('execution-structure', quads);
+    expect(state.open.size).toBe(0);
+  });
+
+  it('omits the duration of an end whose begin it never saw, and still maps the end', () => {
+    const quads = mapEvent(baseEvent({ workflow: 'w' }), spec, new MappingState(), iris);
+    const predicates = quads.map((q) => q.predicate.value);
+    expect(predicates).toContain('http://www.w3.org/ns/prov#endedAtTime');
+    expect(predicates).not.toContain('https://w3id.org/provml/ns#durationSeconds');
+  });
+
+  it('links a use of an entity to the activity that generated it (wasInformedBy) across workflows', () => {
+    const state = new MappingState();
+    const producer = compileSpec({ workflow: 'p', phase: 'learning-data-preparation', tasks: [{ id: 'prep', outputs: [{ name: 'out', semantics: 'dataset-reference' }] }] });
+    mapEvent(baseEvent({ workflow: 'p', task: 'prep', workflowExecution: 'p1', dataRefs: [{ name: 'out', uri: 'file:///d/train.npz', store: null }] }), producer, state, iris);
+    const quads = mapEvent(
+      baseEvent({ workflow: 'w', phase: 'begin', status: null, dataRefs: [{ name: 'data', uri: 'file:///d/train.npz', store: null }] }),
+      spec,
+      state,
+      iris,
+    );
+    const informed = quads.find((q) => q.predicate.value === 'http://www.w3.org/ns/prov#wasInformedBy');
+    expect(informed?.object.value).toBe('urn:provml:execution/p1/t1');
+  });
+
+  it('mints the same entity IRI for the same data URI in every workflow and graph', () => {
+    const a = mapEvent(baseEvent({ workflow: 'w', phase: 'begin', status: null, workflowExecution: 'r1', dataRefs: [{ name: 'data', uri: 'file:///d/x', store: null }] }), spec, new MappingState(), iris);
+    const b = mapEvent(baseEvent({ workflow: 'w', phase: 'begin', status: null, workflowExecution: 'r2', dataRefs: [{ name: 'data', uri: 'file:///d/x', store: null }] }), spec, new MappingState(), iris);
+    const used = (qs: Quad[]) => qs.find((q) => q.predicate.value === 'http://www.w3.org/ns/prov#used')!;
+    expect(used(a).object.value).toBe('file:///d/x');
+    expect(used(b).object.value).toBe('file:///d/x');
+    expect(used(a).graph.value).not.toBe(used(b).graph.value);
+  });
+
+  it('is deterministic: the same event twice gives the same quads', () => {
+    const event = baseEvent({ workflow: 'w', phase: 'begin', status: null, context: { host: 'h' } });
+    expect(canonical(mapEvent(event, spec, new MappingState(), iris))).toEqual(canonical(mapEvent(event, spec, new MappingState(), iris)));
+  });
+});
+
+describe('domain annotations', () => {
+  const turtle = `@prefix geo: <https://example.org/geo#> .
+@prefix provml: <https://w3id.org/provml/ns#> .
+<https://example.org/s> geo:basin "North Sea" ; geo:notes [ geo:text "a" ] ; provml:annotates <file:///raw.sgy> .`;
+
+  it('maps annotations into the domain graph with an inverse link and stable skolem IRIs', () => {
+    const quads = parseAnnotations(turtle, undefined, iris);
+    expectGolden('annotations', quads);
+    expect(canonical(parseAnnotations(turtle, undefined, iris))).toEqual(canonical(quads));
+  });
+
+  it('joins later events on an annotated data entity to its annotations', () => {
+    const state = new MappingState();
+    indexAnnotations(parseAnnotations(turtle, undefined, iris), state);
+    const spec = compileSpec({ workflow: 'c', phase: 'data-curation', tasks: [{ id: 'cur', inputs: [{ name: 'raw', semantics: 'data-reference' }] }] });
+    const quads = mapEvent(baseEvent({ workflow: 'c', task: 'cur', phase: 'begin', status: null, dataRefs: [{ name: 'raw', uri: 'file:///raw.sgy', store: null }] }), spec, state, iris);
+    const link = quads.find((q) => q.predicate.value === 'https://w3id.org/provml/ns#hasDomainAnnotation');
+    expect(link?.subject.value).toBe('file:///raw.sgy');
+    expect(link?.object.value).toBe('https://example.org/s');
+  });
+});
