@@ -55,7 +55,7 @@ const sum = (list: readonly Readonly<BatchProcessorStats>[] | undefined, key: ke
 /** Creates a registry with process metrics and every component's counters. */
 export function createMetrics(sources: MetricSources): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'provml_process_' });
+  collectDefaultMetrics({ register: registry, prefix: 'provml_' });
   const cap = () => sources.capture?.();
   mirroredCounter(registry, 'provml_capture_events_total', 'Events captured by in-process capture libraries', () => sum(cap(), 'enqueued'));
   mirroredCounter(registry, 'provml_capture_published_total', 'Events published by capture libraries', () => sum(cap(), 'exported'));
