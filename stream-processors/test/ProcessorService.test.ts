@@ -1,0 +1,116 @@
+/** The processor service over the embedded log: mapping to the triples topic, poison messages to the dead-letter topic. */
+import { afterEach, describe, expect, it } from 'vitest';
+import { decodeCaptureEvent, encodeCaptureEvent, type CaptureEvent } from '@provml/schemas';
+import {
+  ANNOTATION_SOURCE_HEADER,
+  DEFAULT_TOPICS,
+  DLQ_HEADERS,
+  EmbeddedLog,
+  ProcessorService,
+} from '@provml/stream-processors';
+
+const T = DEFAULT_TOPICS;
+const SPEC = {
+  workflow: 'w',
+  phase: 'learning',
+  tasks: [{ id: 'train', stage: 'training', inputs: [{ name: 'lr', semantics: 'hyperparameter' }] }],
+};
+const event = (over: Partial<CaptureEvent> = {}): CaptureEvent => ({
+  eventId: 'e1',
+  workflow: 'w',
+  workflowExecution: 'run-1',
+  task: 'train',
+  taskExecution: 't1',
+  parentTaskExecution: null,
+  phase: 'begin',
+  time: 1_700_000_000_000_000,
+  values: { lr: 0.1 },
+  dataRefs: [],
+  status: null,
+  context: {},
+  ...over,
+});
+
+async function until(check: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe('ProcessorService', () => {
+  let processor: ProcessorService | undefined;
+  afterEach(() => processor?.shutdown());
+
+  function start(log: EmbeddedLog): ProcessorService {
+    processor = new ProcessorService(log, { decodeEvent: decodeCaptureEvent });
+    void processor.start();
+    return processor;
+  }
+
+  it('maps events of a registered workflow to N-Quads on the triples topic, keyed by workflow execution', async () => {
+    const log = new EmbeddedLog(2);
+    log.append(T.specs, [{ key: 'w', value: Buffer.from(JSON.stringify(SPEC)) }]);
+    log.append(T.events, [{ key: 'run-1', value: encodeCaptureEvent(event()) }]);
+    const p = start(log);
+    await until(() => p.stats.eventsProcessed === 1, 'the event');
+    const triples = log.records(T.triples);
+    expect(triples.map((r) => r.key).sort()).toEqual(['run-1', 'w']);
+    const run = triples.find((r) => r.key === 'run-1')!.value.toString();
+    expect(run).toContain('<urn:provml:execution/run-1/t1> <http://www.w3.org/ns/prov#startedAtTime>');
+    expect(run).toContain('<urn:provml:graph/execution/run-1> .');
+  });
+
+  it('dead-letters poison messages with reason and source position, and keeps processing', async () => {
+    const log = new EmbeddedLog(1);
+    log.append(T.specs, [{ key: 'w', value: Buffer.from(JSON.stringify(SPEC)) }]);
+    const good = encodeCaptureEvent(event());
+    const unknownFingerprint = Buffer.from(good);
+    unknownFingerprint[2] ^= 0xff;
+    const poison: [string, Buffer][] = [
+      ['garbage', Buffer.from('definitely not avro')],
+      ['wrong magic', Buffer.concat([Buffer.from([0x00, 0x01]), good.subarray(2)])],
+      ['unknown schema fingerprint', unknownFingerprint],
+      ['truncated body', good.subarray(0, good.length - 5)],
+      ['unknown workflow', encodeCaptureEvent(event({ workflow: 'nope', eventId: 'e2' }))],
+      ['undeclared value', encodeCaptureEvent(event({ values: { momentum: 0.9 }, eventId: 'e3' }))],
+    ];
+    log.append(T.events, poison.map(([, value]) => ({ key: 'run-1', value })));
+    log.append(T.events, [{ key: 'run-1', value: encodeCaptureEvent(event({ eventId: 'e4', taskExecution: 't9' })) }]);
+    const p = start(log);
+    await until(() => p.stats.eventsProcessed === 1 && p.stats.deadLettered === poison.length, 'all records');
+    const dead = log.records(T.deadLetters);
+    expect(dead).toHaveLength(poison.length);
+    dead.forEach((d, i) => {
+      expect(d.value.equals(poison[i]![1])).toBe(true);
+      expect(d.headers[DLQ_HEADERS.sourceTopic]).toBe(T.events);
+      expect(d.headers[DLQ_HEADERS.sourcePartition]).toBe('0');
+      expect(d.headers[DLQ_HEADERS.sourceOffset]).toBe(String(i));
+      expect(d.headers[DLQ_HEADERS.reason]!.length).toBeGreaterThan(10);
+    });
+    expect(dead.slice(0, 4).map((d) => d.headers[DLQ_HEADERS.stage])).toEqual(['decode', 'decode', 'decode', 'decode']);
+    expect(dead[1]!.headers[DLQ_HEADERS.reason]).toMatch(/marker|single-object/i);
+    expect(dead[2]!.headers[DLQ_HEADERS.reason]).toMatch(/fingerprint/i);
+    expect(dead[4]!.headers[DLQ_HEADERS.reason]).toContain("unknown workflow 'nope'");
+    expect(dead[5]!.headers[DLQ_HEADERS.reason]).toContain("'momentum' is not declared");
+    expect(log.records(T.triples).some((r) => r.value.toString().includes('<urn:provml:execution/run-1/t9>'))).toBe(true);
+  });
+
+  it('dead-letters an invalid spec and malformed annotations, and still loads the valid ones', async () => {
+    const log = new EmbeddedLog(1);
+    log.append(T.specs, [
+      { key: 'bad', value: Buffer.from('{"workflow":"bad","phase":"sometime","tasks":[]}') },
+      { key: 'w', value: Buffer.from(JSON.stringify(SPEC)) },
+    ]);
+    log.append(T.annotations, [
+      { key: 'x', value: Buffer.from('<urn:a> <urn:b> "unterminated .'), headers: { [ANNOTATION_SOURCE_HEADER]: 'x' } },
+      { key: 'y', value: Buffer.from('<urn:a> <urn:b> "fine" .'), headers: { [ANNOTATION_SOURCE_HEADER]: 'y' } },
+    ]);
+    const p = start(log);
+    await until(() => p.stats.deadLettered === 2 && log.records(T.triples).length === 2, 'specs and annotations');
+    expect(log.records(T.deadLetters).map((d) => d.headers[DLQ_HEADERS.stage])).toEqual(['spec', 'annotations']);
+    expect(p.specs.workflows()).toEqual(['w']);
+    expect(log.records(T.triples).map((r) => r.key)).toEqual(['w', 'y']);
+  });
+});
