@@ -35,6 +35,8 @@ export function microsToIso(us: number): string {
   return `${new Date(seconds * 1000).toISOString().slice(0, 19)}.${String(micros).padStart(6, '0')}Z`;
 }
 
+// control characters are exactly what must be refused in an IRI
+// eslint-disable-next-line no-control-regex
 const INVALID_IRI_CHARS = /[\s<>"{}|\\^`\u0000-\u001f]/;
 const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
 

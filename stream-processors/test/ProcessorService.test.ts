@@ -67,7 +67,7 @@ describe('ProcessorService', () => {
     log.append(T.specs, [{ key: 'w', value: Buffer.from(JSON.stringify(SPEC)) }]);
     const good = encodeCaptureEvent(event());
     const unknownFingerprint = Buffer.from(good);
-    unknownFingerprint[2] ^= 0xff;
+    unknownFingerprint[2] = unknownFingerprint[2]! ^ 0xff;
     const poison: [string, Buffer][] = [
       ['garbage', Buffer.from('definitely not avro')],
       ['wrong magic', Buffer.concat([Buffer.from([0x00, 0x01]), good.subarray(2)])],

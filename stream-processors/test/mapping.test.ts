@@ -78,11 +78,11 @@ describe('event mapping, one golden file per spec semantics', () => {
     const spec = specFor(semantics);
     const state = new MappingState();
     state.workflowExecutions.set(iris.workflowExecution('run'), true); // keep the goldens to the value itself
-    const dataRefs = REFERENCE.has(semantics) ? [{ name: 'x', uri: 'file:///data/x.bin', store: null }] : [];
+    const dataRefs: CaptureEvent['dataRefs'] = REFERENCE.has(semantics) ? [{ name: 'x', uri: 'file:///data/x.bin', store: null }] : [];
     if (semantics === 'evaluation-measure' || semantics === 'model-hyperparameter')
       dataRefs.push({ name: 'model', uri: 'file:///models/m.pt', store: 'models' });
     if (semantics === 'dataset-characteristic') dataRefs.push({ name: 'ds', uri: 's3://bucket/ds.npz', store: null });
-    const values = REFERENCE.has(semantics) ? {} : { x: semantics === 'output-value' ? [1, 2.5] : 0.25 };
+    const values: CaptureEvent['values'] = REFERENCE.has(semantics) ? {} : { x: semantics === 'output-value' ? [1, 2.5] : 0.25 };
     const quads = mapEvent(baseEvent({ values, dataRefs }), spec, state, iris);
     expectGolden(`event-${semantics}`, quads);
   });

@@ -71,7 +71,8 @@ export class EmbeddedStack {
 
   /** Creates the topics, starts processor and sink, and listens on both ports. */
   async start(): Promise<void> {
-    for (const topic of Object.values(DEFAULT_TOPICS)) await this.log.ensureTopic(topic, this.config.partitions);
+    const T = DEFAULT_TOPICS;
+    for (const topic of [T.events, T.specs, T.annotations, T.triples, T.deadLetters]) await this.log.ensureTopic(topic, this.config.partitions);
     await this.processor.start();
     await this.sink.start();
     const { registry, queryDuration, ingestRequests } = this.metrics;

@@ -32,7 +32,7 @@ function records(text: string): { records: { line: number; value: unknown }[]; i
     try {
       const value: unknown = JSON.parse(text);
       if (!Array.isArray(value)) return { records: [], issues: [{ path: '', message: 'expected a JSON array' }] };
-      return { records: value.map((v, i) => ({ line: i + 1, value: v })), issues: [] };
+      return { records: (value as unknown[]).map((v, i) => ({ line: i + 1, value: v })), issues: [] };
     } catch (error) {
       return { records: [], issues: [jsonError(text, error)] };
     }

@@ -1,12 +1,11 @@
 /** Pure mapping of domain annotations (Turtle from domain scientists) into the domain graph, with their join index. */
 import { createHash } from 'node:crypto';
-import { DataFactory, Parser, type Quad, type Term } from 'n3';
+import { Parser, type Quad, type Term } from 'n3';
 import { PROVML, ValidationError } from '@provml/schemas';
 import type { IriMinter } from './IriMinter.ts';
 import type { MappingState } from './MappingState.ts';
-import { iri } from './terms.ts';
+import { iri, namedNode, quad } from './terms.ts';
 
-const { quad, namedNode } = DataFactory;
 
 /** Largest annotation document accepted, in characters. */
 export const MAX_ANNOTATION_LENGTH = 10_000_000;
@@ -27,7 +26,7 @@ export function parseAnnotations(turtle: string, source: string | undefined, iri
   const genid = `${iris.domainGraph(source)}/genid/${createHash('sha256').update(turtle).digest('hex').slice(0, 16)}-`;
   // blank nodes numbered by first appearance: the same document always gives the same IRIs
   const blanks = new Map<string, number>();
-  const skolem = <T extends Term>(t: T): T | ReturnType<typeof namedNode> => {
+  const skolem = (t: Term): Term => {
     if (t.termType !== 'BlankNode') return t;
     let n = blanks.get(t.value);
     if (n === undefined) blanks.set(t.value, (n = blanks.size));

@@ -2,7 +2,12 @@
 import { DataFactory, type Literal, type NamedNode, type Quad, type Quad_Object } from 'n3';
 import { microsToIso, XSD, RDF, type CaptureValue } from '@provml/schemas';
 
-const { namedNode, literal, quad } = DataFactory;
+/** n3's term constructors, bound (they are methods of DataFactory). */
+export const namedNode = (value: string): NamedNode => DataFactory.namedNode(value);
+const literal = (value: string, datatype: NamedNode): Literal => DataFactory.literal(value, datatype);
+/** A quad in a named graph. */
+export const quad = (s: Quad['subject'], p: Quad['predicate'], o: Quad['object'], g: Quad['graph']): Quad =>
+  DataFactory.quad(s, p, o, g);
 
 const nodes = new Map<string, NamedNode>();
 /** A named node, cached for vocabulary IRIs used on every event. */
