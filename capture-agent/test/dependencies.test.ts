@@ -1,10 +1,12 @@
 /** The capture library is installed into training environments: its dependency closure stays small. */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const FORBIDDEN = ['n3', 'express', 'oxigraph', 'prom-client'];
+
+const readName = (path: string): string => (JSON.parse(readFileSync(path, 'utf8')) as { name?: string }).name ?? '';
 
 /** Every package reachable through `dependencies` from a package.json, resolved as Node would. */
 function closure(packageJson: string, seen = new Map<string, string>()): Map<string, string> {
@@ -16,9 +18,9 @@ function closure(packageJson: string, seen = new Map<string, string>()): Map<str
     try {
       resolved = require.resolve(`${name}/package.json`);
     } catch {
-      // packages whose exports hide package.json: find it next to the entry point
+      // packages whose exports hide package.json: the nearest package.json above the entry point
       let dir = dirname(require.resolve(name));
-      while (!dir.endsWith(join('node_modules', name)) && dir !== dirname(dir)) dir = dirname(dir);
+      while (!existsSync(join(dir, 'package.json')) || readName(join(dir, 'package.json')) !== name) dir = dirname(dir);
       resolved = join(dir, 'package.json');
     }
     seen.set(name, resolved);
