@@ -44,8 +44,12 @@ export interface CaptureOptions extends BatchProcessorOptions {
 
 const nowMicros = (): number => Math.round((performance.timeOrigin + performance.now()) * 1000);
 
+const NO_REFS = Object.freeze([]) as unknown as DataRef[];
+const NO_VALUES = Object.freeze({}) as Record<string, CaptureValue>;
+const NO_CONTEXT = Object.freeze({}) as Record<string, string>;
+
 function toDataRefs(input: DataRefsInput | undefined): DataRef[] {
-  if (input === undefined) return [];
+  if (input === undefined) return NO_REFS;
   if (Array.isArray(input))
     return (input as readonly { name: string; uri: string; store?: string | null }[]).map((d) => ({
       name: d.name,
@@ -68,6 +72,8 @@ export class TaskRun {
     readonly task: string,
     /** Unique id of this task execution. */
     readonly id: string,
+    /** The enclosing task execution, or null for a top-level task. */
+    readonly parent: string | null,
   ) {}
 
   /** Records a value for the end event (e.g. a loss computed inside a scoped helper). */
@@ -96,18 +102,16 @@ export class TaskRun {
   end(values: EndValues = {}): void {
     if (this.ended) return;
     this.ended = true;
-    let v = values.values ?? {};
+    let v = values.values ?? NO_VALUES;
     if (this.pendingValues !== undefined) v = { ...this.pendingValues, ...v };
     let refs = toDataRefs(values.dataRefs);
     if (this.pendingRefs !== undefined) refs = [...this.pendingRefs, ...refs];
-    this.workflowRun.emit(this.task, this.id, null, 'end', v, refs, values.status ?? 'finished');
+    this.workflowRun.emit(this.task, this.id, this.parent, 'end', v, refs, values.status ?? 'finished');
   }
 }
 
 /** One execution of the workflow: the root of its task executions and the Kafka key. */
 export class WorkflowRun {
-  private readonly parents = new Map<string, string | null>();
-
   /** @internal use `Capture.workflowExecution`. */
   constructor(
     private readonly capture: Capture,
@@ -129,9 +133,8 @@ export class WorkflowRun {
   beginTask(task: string, parent: string | null, values: TaskValues): TaskRun {
     this.capture.assertTask(task);
     const id = this.capture.nextId('t');
-    this.parents.set(id, parent);
-    this.emit(task, id, parent, 'begin', values.values ?? {}, toDataRefs(values.dataRefs), null);
-    return new TaskRun(this, task, id);
+    this.emit(task, id, parent, 'begin', values.values ?? NO_VALUES, toDataRefs(values.dataRefs), null);
+    return new TaskRun(this, task, id, parent);
   }
 
   /** @internal */
@@ -164,22 +167,20 @@ export class WorkflowRun {
     dataRefs: DataRef[],
     status: ExecutionStatus | null,
   ): void {
-    const parentTaskExecution = phase === 'begin' ? parent : (this.parents.get(taskExecution) ?? null);
-    if (phase === 'end') this.parents.delete(taskExecution);
     this.capture.record({
       eventId: this.capture.nextId('e'),
       workflow: this.capture.workflow,
       workflowExecution: this.id,
       task,
       taskExecution,
-      parentTaskExecution,
+      parentTaskExecution: parent,
       phase,
       time: nowMicros(),
       values,
       dataRefs,
       status,
       // only top-level begins carry the execution context, to keep batch events small
-      context: phase === 'begin' && parent === null ? this.capture.context : {},
+      context: phase === 'begin' && parent === null ? this.capture.context : NO_CONTEXT,
     });
   }
 }
