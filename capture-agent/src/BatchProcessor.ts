@@ -185,9 +185,10 @@ export class BatchProcessor {
       const t = timeout(this.exportTimeoutMs);
       try {
         return await Promise.race([
-          this.exporter.exportEvents(batch).catch(
-            (error: unknown): ExportResult => ({ kind: 'retryable', error: error as Error }),
-          ),
+          // an exporter that throws (even synchronously) is treated as a retryable outcome
+          Promise.resolve()
+            .then(() => this.exporter.exportEvents(batch))
+            .catch((error: unknown): ExportResult => ({ kind: 'retryable', error: error as Error })),
           t.promise,
         ]);
       } finally {

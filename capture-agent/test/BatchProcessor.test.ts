@@ -43,7 +43,8 @@ class ScriptedExporter implements CaptureExporter {
   inFlight = 0;
   maxInFlight = 0;
   shutdownCalls = 0;
-  respond: (call: number, events: readonly CaptureEvent[]) => Promise<ExportResult> = () => Promise.resolve(SUCCESS);
+  respond: (call: number, events: readonly CaptureEvent[]) => Promise<ExportResult> = () =>
+    Promise.resolve(SUCCESS);
 
   get calls(): number {
     return this.batches.length;
@@ -144,20 +145,30 @@ describe('BatchProcessor batching', () => {
       gates.push(d);
       return d.promise;
     };
-    const p = make(exporter, { maxBatchSize: 2, maxQueueSize: 100 });
-    for (let i = 0; i < 6; i++) p.enqueue(event(i));
+    const p = make(exporter, { maxBatchSize: 3, maxQueueSize: 100, scheduledDelayMs: 1000 });
+    for (let i = 0; i < 3; i++) p.enqueue(event(i));
     await vi.advanceTimersByTimeAsync(0);
     expect(exporter.calls).toBe(1);
-    // the next batches are full, yet wait for the first export
+    // a partial batch whose timer fires while the first export is in flight waits for it
+    p.enqueue(event(3));
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(exporter.calls).toBe(1);
+    // so does a full one
+    for (let i = 4; i < 7; i++) p.enqueue(event(i));
     await vi.advanceTimersByTimeAsync(5000);
     expect(exporter.calls).toBe(1);
     for (let n = 1; n <= 3; n++) {
       gates[n - 1]?.resolve(SUCCESS);
-      await vi.advanceTimersByTimeAsync(0);
+      await vi.advanceTimersByTimeAsync(1000);
       expect(exporter.calls).toBe(Math.min(n + 1, 3));
     }
     expect(exporter.maxInFlight).toBe(1);
-    expect(p.stats.exported).toBe(6);
+    expect(exporter.batches.map((b) => b.map((e) => e.eventId))).toEqual([
+      ['e0', 'e1', 'e2'],
+      ['e3', 'e4', 'e5'],
+      ['e6'],
+    ]);
+    expect(p.stats.exported).toBe(7);
   });
 
   it('preserves event order across batches', async () => {
@@ -309,7 +320,8 @@ describe('BatchProcessor export outcomes', () => {
 
   it('treats an exporter that rejects as retryable', async () => {
     const exporter = new ScriptedExporter();
-    exporter.respond = (call) => (call === 0 ? Promise.reject(new Error('socket closed')) : Promise.resolve(SUCCESS));
+    exporter.respond = (call) =>
+      call === 0 ? Promise.reject(new Error('socket closed')) : Promise.resolve(SUCCESS);
     const onError = vi.fn();
     const p = make(exporter, { onError });
     p.enqueue(event(0));
@@ -319,11 +331,8 @@ describe('BatchProcessor export outcomes', () => {
     expect(onError).not.toHaveBeenCalled();
   });
 
-  // BUG (BatchProcessor.ts exportBatch): `this.exporter.exportEvents(batch).catch(...)` only catches
-  // rejections; an exporter method that throws synchronously (a non-async method, as
-  // InMemoryCaptureExporter's are) escapes withRetry, rejects `inFlight` and reaches flush()'s caller
-  // (or becomes an unhandled rejection when the timer pumped).
-  it.fails('treats an exporter that throws synchronously as retryable', async () => {
+  // regression: a synchronous throw used to escape withRetry and reject flush()
+  it('treats an exporter that throws synchronously as retryable', async () => {
     let calls = 0;
     const exporter: CaptureExporter = {
       exportSpec: () => Promise.resolve(SUCCESS),
@@ -343,7 +352,8 @@ describe('BatchProcessor export outcomes', () => {
 
   it('treats an export that outlasts exportTimeoutMs as retryable', async () => {
     const exporter = new ScriptedExporter();
-    exporter.respond = (call) => (call === 0 ? new Promise<ExportResult>(() => undefined) : Promise.resolve(SUCCESS));
+    exporter.respond = (call) =>
+      call === 0 ? new Promise<ExportResult>(() => undefined) : Promise.resolve(SUCCESS);
     const { retry, sleeps } = fakeRetry();
     const onError = vi.fn();
     const p = make(exporter, { exportTimeoutMs: 5000, retry, onError });

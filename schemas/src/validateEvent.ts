@@ -16,15 +16,20 @@ export const EVENT_LIMITS = {
 
 const MIN_TIME_US = 0;
 const MAX_TIME_US = Date.UTC(2200, 0, 1) * 1000;
-const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/;
+const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.(\d{1,9}))?(Z|[+-](\d{2}):(\d{2}))$/;
 
 /** Converts an ISO-8601 timestamp to microseconds since the epoch, keeping sub-millisecond digits. */
 export function isoToMicros(iso: string): number | undefined {
   const m = ISO_8601.exec(iso);
   if (m === null) return undefined;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  const offsetOk = m[9] === 'Z' || (Number(m[10]) <= 23 && Number(m[11]) <= 59);
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth || hour > 23 || minute > 59 || second > 59 || !offsetOk)
+    return undefined;
   const ms = Date.parse(iso);
   if (Number.isNaN(ms)) return undefined;
-  const fraction = (m[2] ?? '').padEnd(6, '0').slice(0, 6);
+  const fraction = (m[8] ?? '').padEnd(6, '0').slice(0, 6);
   return Math.floor(ms / 1000) * 1_000_000 + Number(fraction);
 }
 

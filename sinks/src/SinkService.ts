@@ -113,7 +113,7 @@ export class SinkService {
         this.stats.lastLoadMs = performance.now() - started;
         this.stats.batchesLoaded++;
         this.stats.recordsLoaded += records.length;
-        this.stats.bytesLoaded += body.length;
+        this.stats.bytesLoaded += Buffer.byteLength(body, 'utf8');
         return;
       }
       if (result.kind === 'failure') {

@@ -47,7 +47,7 @@ export async function selectRows(store: TripleStore, sparql: string): Promise<Re
 }
 
 const PROLOGUE_THEN_FORM =
-  /^\s*(?:(?:PREFIX\s+[^\s:]*:\s*<[^>]*>|BASE\s+<[^>]*>|#[^\n]*)\s*)*(SELECT|ASK|CONSTRUCT|DESCRIBE)\b/i;
+  /^\s*(?:(?:PREFIX\s+[^\s:]*:\s*<[^>]*>|BASE\s+<[^>]*>|#[^\n]*(?:\n|$))\s*)*(SELECT|ASK|CONSTRUCT|DESCRIBE)\b/i;
 
 /** The form of a query (after its prologue), or undefined when it is none of the four read forms. */
 export function queryForm(sparql: string): QueryForm | undefined {
