@@ -1,5 +1,6 @@
 /** Public API of the stream processors: the log ports, the embedded log, the PROV-ML mapping and the processor. */
 export { EmbeddedLog } from './log/EmbeddedLog.ts';
+export type { EmbeddedLogOptions } from './log/EmbeddedLog.ts';
 export { murmur2, partitionFor } from './log/murmur2.ts';
 export type {
   EventLog,
@@ -10,6 +11,7 @@ export type {
   ConsumedRecord,
   RecordBatch,
   ConsumerOptions,
+  TopicOptions,
 } from './log/ports.ts';
 export { IriMinter, DEFAULT_IRI_BASE, defaultStoreOf } from './mapping/IriMinter.ts';
 export { MappingState, BoundedMap } from './mapping/MappingState.ts';

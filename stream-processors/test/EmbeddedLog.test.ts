@@ -74,7 +74,7 @@ afterEach(async () => {
 
 describe('EmbeddedLog producing', () => {
   it('keeps records with the same key on one partition, in order, with consecutive offsets', async () => {
-    const log = new EmbeddedLog(4);
+    const log = new EmbeddedLog({ defaultPartitions: 4 });
     await log.ensureTopic(TOPIC, 4);
     const key = 'workflow-execution-42';
     const expected = partitionFor(key, 4);
@@ -146,7 +146,7 @@ describe('EmbeddedLog producing', () => {
   });
 
   it('creates topics with the partition count asked for, once; appends to an unknown topic use the default', async () => {
-    const log = new EmbeddedLog(5);
+    const log = new EmbeddedLog({ defaultPartitions: 5 });
     await log.ensureTopic('three', 3);
     await log.ensureTopic('one', 1);
     expect(log.endOffsets('three')).toEqual([0, 0, 0]);
@@ -477,12 +477,40 @@ describe('EmbeddedLog table reader', () => {
   });
 
   it('reads a topic created after the reader', async () => {
-    const log = new EmbeddedLog(2);
+    const log = new EmbeddedLog({ defaultPartitions: 2 });
     const reader = log.tableReader('later');
     const applied: string[] = [];
     await reader.catchUp((r) => void applied.push(text(r)));
     log.append('later', [rec(null, 'x'), rec(null, 'y')]);
     await reader.catchUp((r) => void applied.push(text(r)));
     expect(applied.sort()).toEqual(['x', 'y']);
+  });
+});
+
+describe('EmbeddedLog retention (releaseConsumed)', () => {
+  it('releases records every consuming group has committed, keeps compacted topics whole, keeps offsets', async () => {
+    const log = new EmbeddedLog({ defaultPartitions: 1, releaseConsumed: true });
+    await log.ensureTopic('table', 1, { compacted: true });
+    log.append('events', [1, 2, 3].map((n) => ({ key: 'k', value: Buffer.from(String(n)) })));
+    log.append('table', [{ key: 'k', value: Buffer.from('spec') }]);
+    const a = log.consumer({ groupId: 'a', topics: ['events', 'table'] });
+    const b = log.consumer({ groupId: 'b', topics: ['events'] });
+    const seenA: string[] = [];
+    const seenB: string[] = [];
+    const runA = a.run(async (batch) => void seenA.push(...batch.records.map((r) => r.offset)));
+    const deadline = Date.now() + 5000;
+    while (seenA.length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    expect(log.records('events')).toHaveLength(3); // group b has not committed yet
+    const runB = b.run(async (batch) => void seenB.push(...batch.records.map((r) => r.offset)));
+    while ((seenB.length < 3 || log.records('events').length > 0) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 5));
+    expect(seenB).toEqual(['0', '1', '2']);
+    expect(log.records('events')).toHaveLength(0);
+    expect(log.records('table')).toHaveLength(1);
+    expect(log.endOffsets('events')).toEqual([3]);
+    expect(log.append('events', [{ key: 'k', value: Buffer.from('4') }])).toEqual(['3']);
+    await a.stop();
+    await b.stop();
+    await Promise.all([runA, runB]);
   });
 });

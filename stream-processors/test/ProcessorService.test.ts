@@ -50,7 +50,7 @@ describe('ProcessorService', () => {
   }
 
   it('maps events of a registered workflow to N-Quads on the triples topic, keyed by workflow execution', async () => {
-    const log = new EmbeddedLog(2);
+    const log = new EmbeddedLog({ defaultPartitions: 2 });
     log.append(T.specs, [{ key: 'w', value: Buffer.from(JSON.stringify(SPEC)) }]);
     log.append(T.events, [{ key: 'run-1', value: encodeCaptureEvent(event()) }]);
     const p = start(log);
@@ -63,7 +63,7 @@ describe('ProcessorService', () => {
   });
 
   it('dead-letters poison messages with reason and source position, and keeps processing', async () => {
-    const log = new EmbeddedLog(1);
+    const log = new EmbeddedLog({ defaultPartitions: 1 });
     log.append(T.specs, [{ key: 'w', value: Buffer.from(JSON.stringify(SPEC)) }]);
     const good = encodeCaptureEvent(event());
     const unknownFingerprint = Buffer.from(good);
@@ -98,7 +98,7 @@ describe('ProcessorService', () => {
   });
 
   it('dead-letters an invalid spec and malformed annotations, and still loads the valid ones', async () => {
-    const log = new EmbeddedLog(1);
+    const log = new EmbeddedLog({ defaultPartitions: 1 });
     log.append(T.specs, [
       { key: 'bad', value: Buffer.from('{"workflow":"bad","phase":"sometime","tasks":[]}') },
       { key: 'w', value: Buffer.from(JSON.stringify(SPEC)) },

@@ -52,7 +52,7 @@ export class EmbeddedStack {
     readonly config: EmbeddedConfig,
     private readonly logger: Logger = silentLogger,
   ) {
-    this.log = new EmbeddedLog(config.partitions);
+    this.log = new EmbeddedLog({ defaultPartitions: config.partitions, releaseConsumed: true });
     this.iris = new IriMinter(config.iriBase);
     this.processor = new ProcessorService(this.log, {
       decodeEvent: decodeCaptureEvent,
@@ -72,7 +72,9 @@ export class EmbeddedStack {
   /** Creates the topics, starts processor and sink, and listens on both ports. */
   async start(): Promise<void> {
     const T = DEFAULT_TOPICS;
-    for (const topic of [T.events, T.specs, T.annotations, T.triples, T.deadLetters]) await this.log.ensureTopic(topic, this.config.partitions);
+    for (const topic of [T.events, T.triples, T.deadLetters]) await this.log.ensureTopic(topic, this.config.partitions);
+    for (const topic of [T.specs, T.annotations])
+      await this.log.ensureTopic(topic, this.config.partitions, { compacted: true });
     await this.processor.start();
     await this.sink.start();
     const { registry, queryDuration, ingestRequests } = this.metrics;

@@ -57,10 +57,20 @@ export interface ConsumerOptions {
   maxBatchSize?: number;
 }
 
+/** How a topic keeps its records. */
+export interface TopicOptions {
+  /**
+   * Compacted topics (specs, annotations) are tables: records are kept for readers from the start.
+   * Other topics keep records until every consumer group has committed past them (embedded mode)
+   * or for the broker's retention time (Kafka).
+   */
+  compacted?: boolean;
+}
+
 /** A partitioned log: the embedded one or a Kafka cluster. */
 export interface EventLog {
   /** Creates the topic if missing. */
-  ensureTopic(topic: string, partitions: number): Promise<void>;
+  ensureTopic(topic: string, partitions: number, options?: TopicOptions): Promise<void>;
   producer(): LogProducer;
   consumer(options: ConsumerOptions): LogConsumer;
   tableReader(topic: string): TableReader;
