@@ -19,7 +19,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['**/cli/**/*.ts', 'bench/**/*.ts', '**/*.test.ts', '**/test/**/*.ts'],
+    files: ['**/cli/**/*.ts', 'bench/**/*.ts', '**/examples/**/*.ts', '**/*.test.ts', '**/test/**/*.ts'],
     rules: { 'no-console': 'off' },
   },
   {
@@ -29,6 +29,7 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-assignment': 'off',
       '@typescript-eslint/no-unsafe-member-access': 'off',
       '@typescript-eslint/no-unsafe-argument': 'off',
+      '@typescript-eslint/require-await': 'off',
     },
   },
 );
