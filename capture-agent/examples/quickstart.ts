@@ -17,7 +17,10 @@ for (let e = 0; e < 2; e++) {
   // the scoped helper ends the task as failed if the callback throws
   await training.run('epoch', {}, (epoch) => {
     for (let b = 0; b < 35; b++) epoch.begin('batch').end({ values: { batch_loss: 1 / (b + 1) } });
-    epoch.set('epoch', e).set('loss', 0.5 / (e + 1)).set('accuracy', 0.7 + e / 10);
+    epoch
+      .set('epoch', e)
+      .set('loss', 0.5 / (e + 1))
+      .set('accuracy', 0.7 + e / 10);
     epoch.addDataRef('model', `file:///models/${run.id}/epoch-${e}.pt`);
   });
 }

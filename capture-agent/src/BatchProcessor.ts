@@ -44,7 +44,10 @@ export interface BatchProcessorStats {
 const timeout = (ms: number): { promise: Promise<ExportResult>; cancel: () => void } => {
   let timer: NodeJS.Timeout | undefined;
   const promise = new Promise<ExportResult>((resolve) => {
-    timer = setTimeout(() => resolve({ kind: 'retryable', error: new Error(`export timed out after ${ms} ms`) }), ms);
+    timer = setTimeout(
+      () => resolve({ kind: 'retryable', error: new Error(`export timed out after ${ms} ms`) }),
+      ms,
+    );
     timer.unref();
   });
   return { promise, cancel: () => clearTimeout(timer) };
@@ -106,6 +109,7 @@ export class BatchProcessor {
     }
     this.queue.push(event);
     this.stats.enqueued++;
+    this.stats.queueDepth = this.queue.length;
     if (this.queue.length >= this.maxBatchSize) this.scheduleNow();
     else if (this.timer === undefined) {
       this.timer = setTimeout(() => {
@@ -200,7 +204,15 @@ export class BatchProcessor {
     if (result.kind === 'success') this.stats.exported += batch.length;
     else {
       this.stats.failed += batch.length;
-      this.onError(new Error(`export of ${batch.length} events failed: ${result.error.message}`, { cause: result.error }));
+      try {
+        this.onError(
+          new Error(`export of ${batch.length} events failed: ${result.error.message}`, {
+            cause: result.error,
+          }),
+        );
+      } catch {
+        // a throwing error handler must not break the export loop
+      }
     }
   }
 

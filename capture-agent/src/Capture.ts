@@ -16,7 +16,8 @@ import { collectExecutionContext } from './executionContext.ts';
 import { withRetry } from './retry.ts';
 
 /** Data references as an array of `{name, uri, store?}` or as `{ name: uri }`. */
-export type DataRefsInput = readonly { name: string; uri: string; store?: string | null }[] | Record<string, string>;
+export type DataRefsInput =
+  readonly { name: string; uri: string; store?: string | null }[] | Record<string, string>;
 
 /** What a begin or end call may carry. */
 export interface TaskValues {
@@ -36,7 +37,10 @@ export interface CaptureOptions extends BatchProcessorOptions {
   spec: unknown;
   /** Where events go (in-process log, Kafka, sidecar, ...). */
   exporter: CaptureExporter;
-  /** Environment for the execution context (scheduler job ids, GPUs). Default: none. */
+  /**
+   * Environment for the execution context (SLURM/PBS/LSF job ids, visible GPUs). `init` is the
+   * capture library's entry point, so it defaults to `process.env`; pass `{}` to capture none.
+   */
   env?: Readonly<Record<string, string | undefined>>;
   /** Extra execution context merged over the collected one. */
   context?: Record<string, string>;
@@ -210,7 +214,10 @@ export class Capture {
 
   /** Starts a workflow execution; `id` defaults to `<workflow>-<time>-<random>`. */
   workflowExecution(id?: string): WorkflowRun {
-    return new WorkflowRun(this, id ?? `${this.workflow}-${Date.now().toString(36)}-${this.prefix}${(this.counter++).toString(36)}`);
+    return new WorkflowRun(
+      this,
+      id ?? `${this.workflow}-${Date.now().toString(36)}-${this.prefix}${(this.counter++).toString(36)}`,
+    );
   }
 
   /** Exports everything captured so far. */
@@ -259,6 +266,6 @@ export async function init(options: CaptureOptions): Promise<Capture> {
     throw new Error(`could not publish spec '${compiled.spec.workflow}': ${published.error.message}`, {
       cause: published.error,
     });
-  const context = { ...collectExecutionContext(options.env ?? {}), ...options.context };
+  const context = { ...collectExecutionContext(options.env ?? process.env), ...options.context };
   return new Capture(compiled, new BatchProcessor(options.exporter, options), context);
 }

@@ -3,9 +3,7 @@ import type { CaptureEvent, ProspectiveSpec } from '@provml/schemas';
 
 /** Outcome of one export: expected failures are values, not exceptions. */
 export type ExportResult =
-  | { kind: 'success' }
-  | { kind: 'retryable'; error: Error }
-  | { kind: 'failure'; error: Error };
+  { kind: 'success' } | { kind: 'retryable'; error: Error } | { kind: 'failure'; error: Error };
 
 /** A capture transport (in-process log, Kafka, sidecar agent, spool file, ...). */
 export interface CaptureExporter {

@@ -12,8 +12,14 @@ const SCHEDULERS: readonly { scheduler: string; jobId: string; nodes?: string }[
  * Collects host, pid, user, cluster job id and scheduler (SLURM, PBS or LSF, when their
  * variables are set) and visible GPUs. `env` is passed in by the caller (an entry point).
  */
-export function collectExecutionContext(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
-  const context: Record<string, string> = { host: hostname(), pid: String(process.pid), runtime: `node ${process.version}` };
+export function collectExecutionContext(
+  env: Readonly<Record<string, string | undefined>>,
+): Record<string, string> {
+  const context: Record<string, string> = {
+    host: hostname(),
+    pid: String(process.pid),
+    runtime: `node ${process.version}`,
+  };
   try {
     context.user = userInfo().username;
   } catch {

@@ -23,7 +23,10 @@ const defaultSleep = (ms: number): Promise<void> =>
  * Runs `attempt` until it succeeds, fails for good, or the deadline passes.
  * Only `retryable` outcomes are tried again; the decision is taken from the outcome alone.
  */
-export async function withRetry(attempt: () => Promise<ExportResult>, options: RetryOptions = {}): Promise<ExportResult> {
+export async function withRetry(
+  attempt: () => Promise<ExportResult>,
+  options: RetryOptions = {},
+): Promise<ExportResult> {
   const initial = options.initialDelayMs ?? 100;
   const max = options.maxDelayMs ?? 5000;
   const deadline = Date.now() + (options.deadlineMs ?? 30_000);
@@ -34,7 +37,10 @@ export async function withRetry(attempt: () => Promise<ExportResult>, options: R
     if (result.kind !== 'retryable') return result;
     const delay = Math.min(max, initial * 2 ** n) * random();
     if (Date.now() + delay > deadline)
-      return { kind: 'failure', error: new Error(`gave up after ${n + 1} attempts: ${result.error.message}`, { cause: result.error }) };
+      return {
+        kind: 'failure',
+        error: new Error(`gave up after ${n + 1} attempts: ${result.error.message}`, { cause: result.error }),
+      };
     await sleep(delay);
   }
 }

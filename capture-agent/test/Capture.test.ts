@@ -3,8 +3,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Capture, collectExecutionContext, InMemoryCaptureExporter, init } from '@provml/capture-agent';
-import type { CaptureOptions, ExportResult } from '@provml/capture-agent';
+import { collectExecutionContext, InMemoryCaptureExporter, init } from '@provml/capture-agent';
+import type { Capture, CaptureOptions, ExportResult } from '@provml/capture-agent';
 import { ValidationError } from '@provml/schemas';
 import type { CaptureEvent, ProspectiveSpec } from '@provml/schemas';
 
@@ -99,7 +99,11 @@ describe('init', () => {
 
   it('rejects an invalid spec with a ValidationError listing its issues, publishing nothing', async () => {
     const exporter = new RecordingExporter();
-    const bad = { workflow: 'w', phase: 'sleeping', tasks: [{ id: 't', inputs: [{ name: 'x', semantics: 'vibe' }] }] };
+    const bad = {
+      workflow: 'w',
+      phase: 'sleeping',
+      tasks: [{ id: 't', inputs: [{ name: 'x', semantics: 'vibe' }] }],
+    };
     const error = await init({ spec: bad, exporter }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ValidationError);
     const paths = (error as ValidationError).issues.map((i) => i.path);
@@ -184,7 +188,12 @@ describe('events', () => {
     });
 
     const te = only(events, 'training', 'end');
-    expect(te).toMatchObject({ taskExecution: t.id, parentTaskExecution: null, status: 'failed', values: {} });
+    expect(te).toMatchObject({
+      taskExecution: t.id,
+      parentTaskExecution: null,
+      status: 'failed',
+      values: {},
+    });
     expect(t.id).not.toBe(e.id);
     expect(events.map((x) => x.phase)).toEqual(['begin', 'begin', 'end', 'end']);
     expect(te.time).toBeGreaterThanOrEqual(tb.time);
@@ -334,13 +343,15 @@ describe('execution context', () => {
       expect(e.context).toEqual({});
   });
 
-  it('does not read process.env when no env is given', async () => {
+  it('reads process.env when no env is given, and none of it with env {}', async () => {
     const previous = process.env.SLURM_JOB_ID;
     process.env.SLURM_JOB_ID = 'from-process-env';
     try {
-      const { capture } = await start();
-      expect(capture.context.jobId).toBeUndefined();
-      expect(capture.context.scheduler).toBeUndefined();
+      const byDefault = (await start()).capture;
+      expect(byDefault.context).toMatchObject({ scheduler: 'slurm', jobId: 'from-process-env' });
+      const none = (await start({ env: {} })).capture;
+      expect(none.context.jobId).toBeUndefined();
+      expect(none.context.scheduler).toBeUndefined();
     } finally {
       if (previous === undefined) delete process.env.SLURM_JOB_ID;
       else process.env.SLURM_JOB_ID = previous;
@@ -360,7 +371,9 @@ describe('execution context', () => {
       jobId: '1',
       nodes: 'n[1-2]',
     });
-    expect(collectExecutionContext({ PBS_JOBID: '2.pbs01', PBS_NODEFILE: '/var/spool/pbs/aux/2' })).toMatchObject({
+    expect(
+      collectExecutionContext({ PBS_JOBID: '2.pbs01', PBS_NODEFILE: '/var/spool/pbs/aux/2' }),
+    ).toMatchObject({
       scheduler: 'pbs',
       jobId: '2.pbs01',
       nodes: '/var/spool/pbs/aux/2',
@@ -372,6 +385,10 @@ describe('execution context', () => {
       scheduler: 'pbs',
       jobId: '4',
     });
+    // the first scheduler found wins, and its nodes are not mixed with another's
+    const both = collectExecutionContext({ SLURM_JOB_ID: '5', LSB_JOBID: '6', LSB_HOSTS: 'h1 h2' });
+    expect(both).toMatchObject({ scheduler: 'slurm', jobId: '5' });
+    expect(both).not.toHaveProperty('nodes');
     expect(collectExecutionContext({ CUDA_VISIBLE_DEVICES: '0,1' }).gpus).toBe('0,1');
     expect(collectExecutionContext({ CUDA_VISIBLE_DEVICES: '' })).not.toHaveProperty('gpus');
   });

@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 
 const FORBIDDEN = ['n3', 'express', 'oxigraph', 'prom-client'];
 
-const readName = (path: string): string => (JSON.parse(readFileSync(path, 'utf8')) as { name?: string }).name ?? '';
+const readName = (path: string): string =>
+  (JSON.parse(readFileSync(path, 'utf8')) as { name?: string }).name ?? '';
 
 /** Every package reachable through `dependencies` from a package.json, resolved as Node would. */
 function closure(packageJson: string, seen = new Map<string, string>()): Map<string, string> {
@@ -20,7 +21,8 @@ function closure(packageJson: string, seen = new Map<string, string>()): Map<str
     } catch {
       // packages whose exports hide package.json: the nearest package.json above the entry point
       let dir = dirname(require.resolve(name));
-      while (!existsSync(join(dir, 'package.json')) || readName(join(dir, 'package.json')) !== name) dir = dirname(dir);
+      while (!existsSync(join(dir, 'package.json')) || readName(join(dir, 'package.json')) !== name)
+        dir = dirname(dir);
       resolved = join(dir, 'package.json');
     }
     seen.set(name, resolved);

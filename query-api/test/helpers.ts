@@ -10,7 +10,8 @@ export async function startStack(): Promise<EmbeddedStack> {
 }
 
 /** Path of a file in schemas/examples. */
-export const example = (name: string): string => new URL(`../../schemas/examples/${name}`, import.meta.url).pathname;
+export const example = (name: string): string =>
+  new URL(`../../schemas/examples/${name}`, import.meta.url).pathname;
 
 /** Runs a SELECT through the SPARQL protocol endpoint and returns rows of plain values. */
 export async function sparql(queryUrl: string, query: string): Promise<Record<string, string>[]> {
@@ -23,7 +24,9 @@ export async function sparql(queryUrl: string, query: string): Promise<Record<st
   const json = (await response.json()) as {
     results: { bindings: Record<string, { value: string }>[] };
   };
-  return json.results.bindings.map((b) => Object.fromEntries(Object.entries(b).map(([k, v]) => [k, v.value])));
+  return json.results.bindings.map((b) =>
+    Object.fromEntries(Object.entries(b).map(([k, v]) => [k, v.value])),
+  );
 }
 
 /** Prefixes used by test queries. */

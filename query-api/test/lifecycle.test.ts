@@ -32,12 +32,16 @@ describe('lifecycle in embedded mode', () => {
     const curation = await stack.capture({ spec: example('seismic-curation.json') });
     const c = curation.workflowExecution('curation-1');
     await c.run('curate', { values: { coordinate_check: true }, dataRefs: { raw_file: RAW } }, (t) => {
-      t.set('num_inlines', 651).set('num_crosslines', 951).set('bounding_box', [605_835, 6_073_556, 629_576, 6_090_300]);
+      t.set('num_inlines', 651)
+        .set('num_crosslines', 951)
+        .set('bounding_box', [605_835, 6_073_556, 629_576, 6_090_300]);
       t.addDataRef('curated_file', CURATED, 'lustre');
     });
 
     // 2. the model trainer's preparation, linked to curation only through the curated file's URI
-    const preparation = await stack.capture({ spec: JSON.parse(readFileSync(example('seismic-preparation.json'), 'utf8')) });
+    const preparation = await stack.capture({
+      spec: JSON.parse(readFileSync(example('seismic-preparation.json'), 'utf8')),
+    });
     const p = preparation.workflowExecution('preparation-1');
     const prep = p.begin('prepare', {
       values: { inline_start: 100, inline_end: 200, tile_size: 64, noise_threshold: 0.25 },
@@ -62,7 +66,11 @@ describe('lifecycle in embedded mode', () => {
         const batch = epoch.begin('batch');
         batch.end({ values: { batch_loss: 1 / (e * BATCHES + b + 1) } });
       }
-      await epoch.run('validation', { dataRefs: { validation_set: VALID } }, (v) => void v.set('val_accuracy', 0.5 + e / 10));
+      await epoch.run(
+        'validation',
+        { dataRefs: { validation_set: VALID } },
+        (v) => void v.set('val_accuracy', 0.5 + e / 10),
+      );
       const loss = 1 / (e + 1);
       losses.push(loss);
       epoch.end({
@@ -203,17 +211,22 @@ describe('lifecycle in embedded mode', () => {
         FILTER(STRENDS(STR(?x), "${encodeURIComponent(trainingExecution)}"))
       }`,
     );
-    expect(rows).toEqual([{ stage: 'https://w3id.org/provml/ns#Training', host: expect.any(String), pid: String(process.pid) }]);
+    expect(rows).toEqual([
+      { stage: 'https://w3id.org/provml/ns#Training', host: expect.any(String), pid: String(process.pid) },
+    ]);
   });
 
   it('produces a graph that conforms to the PROV-ML SHACL shapes', async () => {
     const dump = stack.store.store.dump({ format: 'application/n-quads' });
     const data = new Store();
     // validate the union of all graphs, as queries see it
-    for (const q of new Parser({ format: 'N-Quads' }).parse(dump)) data.addQuad(q.subject, q.predicate, q.object);
+    for (const q of new Parser({ format: 'N-Quads' }).parse(dump))
+      data.addQuad(q.subject, q.predicate, q.object);
     const shapes = new Store(new Parser({ format: 'text/turtle' }).parse(readShapesTurtle()));
     const report = await new SHACLValidator(shapes).validate(data);
-    const problems = report.results.map((r) => `${r.focusNode?.value} ${r.path?.value}: ${r.message.map((m) => m.value).join()}`);
+    const problems = report.results.map(
+      (r) => `${r.focusNode?.value} ${r.path?.value}: ${r.message.map((m) => m.value).join()}`,
+    );
     expect(problems).toEqual([]);
     expect(report.conforms).toBe(true);
   });

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EmbeddedStack } from '../src/embedded/EmbeddedStack.ts';
 import { startStack } from './helpers.ts';
 
-const SELECT = 'SELECT ?label WHERE { ?w a <https://w3id.org/provml/ns#Workflow> ; <http://www.w3.org/2000/01/rdf-schema#label> ?label }';
+const SELECT =
+  'SELECT ?label WHERE { ?w a <https://w3id.org/provml/ns#Workflow> ; <http://www.w3.org/2000/01/rdf-schema#label> ?label }';
 
 describe('query API', () => {
   let stack: EmbeddedStack;
@@ -14,7 +15,12 @@ describe('query API', () => {
     url = stack.queryUrl;
     const response = await fetch(`${stack.ingestUrl}/v1/workflows`, {
       method: 'POST',
-      body: JSON.stringify({ workflow: 'q', name: 'Query test', phase: 'data-curation', tasks: [{ id: 'a' }] }),
+      body: JSON.stringify({
+        workflow: 'q',
+        name: 'Query test',
+        phase: 'data-curation',
+        tasks: [{ id: 'a' }],
+      }),
     });
     expect(response.status).toBe(201);
     await stack.settle();
@@ -29,7 +35,9 @@ describe('query API', () => {
   };
 
   it('answers GET with ?query=', async () => {
-    expect(await labels(await fetch(`${url}/sparql?query=${encodeURIComponent(SELECT)}`))).toEqual(['Query test']);
+    expect(await labels(await fetch(`${url}/sparql?query=${encodeURIComponent(SELECT)}`))).toEqual([
+      'Query test',
+    ]);
   });
 
   it('answers POST with a form body', async () => {
@@ -47,14 +55,20 @@ describe('query API', () => {
   });
 
   it('negotiates CSV for SELECT and N-Triples or Turtle for CONSTRUCT', async () => {
-    const csv = await fetch(`${url}/sparql?query=${encodeURIComponent(SELECT)}`, { headers: { accept: 'text/csv' } });
+    const csv = await fetch(`${url}/sparql?query=${encodeURIComponent(SELECT)}`, {
+      headers: { accept: 'text/csv' },
+    });
     expect(csv.headers.get('content-type')).toContain('text/csv');
     expect(await csv.text()).toBe('label\r\nQuery test\r\n');
     const construct = 'CONSTRUCT { ?w ?p ?o } WHERE { ?w a <https://w3id.org/provml/ns#Workflow> ; ?p ?o }';
     const nt = await fetch(`${url}/sparql?query=${encodeURIComponent(construct)}`);
     expect(nt.headers.get('content-type')).toContain('application/n-triples');
-    expect(await nt.text()).toContain('<urn:provml:workflow/q> <http://www.w3.org/2000/01/rdf-schema#label> "Query test" .');
-    const ttl = await fetch(`${url}/sparql?query=${encodeURIComponent(construct)}`, { headers: { accept: 'text/turtle' } });
+    expect(await nt.text()).toContain(
+      '<urn:provml:workflow/q> <http://www.w3.org/2000/01/rdf-schema#label> "Query test" .',
+    );
+    const ttl = await fetch(`${url}/sparql?query=${encodeURIComponent(construct)}`, {
+      headers: { accept: 'text/turtle' },
+    });
     expect(ttl.headers.get('content-type')).toContain('text/turtle');
   });
 
@@ -73,7 +87,10 @@ describe('query API', () => {
       body: 'INSERT DATA { <urn:a> <urn:b> <urn:c> }',
     });
     expect(asUpdate.status).toBe(403);
-    const asForm = await fetch(`${url}/sparql`, { method: 'POST', body: new URLSearchParams({ update: 'CLEAR ALL' }) });
+    const asForm = await fetch(`${url}/sparql`, {
+      method: 'POST',
+      body: new URLSearchParams({ update: 'CLEAR ALL' }),
+    });
     expect(asForm.status).toBe(403);
     const asQuery = await fetch(`${url}/sparql?query=${encodeURIComponent('DELETE WHERE { ?s ?p ?o }')}`);
     expect(asQuery.status).toBe(400);

@@ -43,19 +43,31 @@ describe('README', () => {
     expect(printed.lang).toBe('');
     expect((await sh(shell[2]!.body)).replaceAll('\r\n', '\n')).toBe(printed.body);
     const rejected = JSON.parse(await sh(shell[3]!.body)) as { issues: { path: string; line: number }[] };
-    const documented = shell[3]!.body.split('\n').filter((l) => l.startsWith('# ')).map((l) => l.slice(2)).join('');
+    const documented = shell[3]!.body
+      .split('\n')
+      .filter((l) => l.startsWith('# '))
+      .map((l) => l.slice(2))
+      .join('');
     expect(rejected).toEqual(JSON.parse(documented));
   });
 
   it('shows the capture library as the quickstart example runs it', async () => {
     const ts = blocks.find((b) => b.lang === 'ts')!.body;
     const example = readFileSync(`${ROOT}capture-agent/examples/quickstart.ts`, 'utf8');
-    for (const line of ['run.begin(\'training\', {', "epoch.begin('batch').end({ values: { batch_loss: 1 / (b + 1) } });", "training.end({ values: { final_loss: 0.25 } });"]) {
+    for (const line of [
+      "run.begin('training', {",
+      "epoch.begin('batch').end({ values: { batch_loss: 1 / (b + 1) } });",
+      'training.end({ values: { final_loss: 0.25 } });',
+    ]) {
       expect(ts).toContain(line);
       expect(example).toContain(line);
     }
-    const { stdout } = await run(`${ROOT}node_modules/.bin/tsx`, ['capture-agent/examples/quickstart.ts'], { cwd: ROOT });
-    const json = JSON.parse(stdout) as { results: { bindings: { model: { value: string }; dataset: { value: string } }[] } };
+    const { stdout } = await run(`${ROOT}node_modules/.bin/tsx`, ['capture-agent/examples/quickstart.ts'], {
+      cwd: ROOT,
+    });
+    const json = JSON.parse(stdout) as {
+      results: { bindings: { model: { value: string }; dataset: { value: string } }[] };
+    };
     expect(json.results.bindings).toHaveLength(2);
     expect(json.results.bindings.every((b) => b.dataset.value === 'file:///data/tiles/train.npz')).toBe(true);
   });

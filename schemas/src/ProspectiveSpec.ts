@@ -110,7 +110,10 @@ function crossChecks(spec: ProspectiveSpec): ValidationIssue[] {
     const all = [...t.inputs, ...t.outputs];
     for (const a of all) {
       if (names.has(a.name))
-        issues.push({ path: `tasks.${i}`, message: `attribute '${a.name}' declared twice in task '${t.id}'` });
+        issues.push({
+          path: `tasks.${i}`,
+          message: `attribute '${a.name}' declared twice in task '${t.id}'`,
+        });
       names.add(a.name);
     }
     for (const a of all) {
@@ -158,7 +161,9 @@ export function compileSpec(input: unknown): CompiledSpec {
   const spec = parsed.data;
   const issues = crossChecks(spec);
   if (issues.length > 0)
-    throw new ValidationError(`invalid prospective spec '${spec.workflow}'`, issues, { workflow: spec.workflow });
+    throw new ValidationError(`invalid prospective spec '${spec.workflow}'`, issues, {
+      workflow: spec.workflow,
+    });
   const tasks = new Map(spec.tasks.map((t) => [t.id, t]));
   const attributes = new Map(
     spec.tasks.map((t) => [

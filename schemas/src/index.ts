@@ -64,4 +64,9 @@ export {
 } from './avro/captureEventSchema.ts';
 export type { AvroSchema } from './avro/captureEventSchema.ts';
 export { crc64Avro, CRC64_AVRO_EMPTY } from './avro/crc64Avro.ts';
-export { PROVML_ONTOLOGY_PATH, PROVML_SHAPES_PATH, readOntologyTurtle, readShapesTurtle } from './ontology/files.ts';
+export {
+  PROVML_ONTOLOGY_PATH,
+  PROVML_SHAPES_PATH,
+  readOntologyTurtle,
+  readShapesTurtle,
+} from './ontology/files.ts';

@@ -22,10 +22,26 @@ const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.(\d{1,9}))?
 export function isoToMicros(iso: string): number | undefined {
   const m = ISO_8601.exec(iso);
   if (m === null) return undefined;
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
   const offsetOk = m[9] === 'Z' || (Number(m[10]) <= 23 && Number(m[11]) <= 59);
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth || hour > 23 || minute > 59 || second > 59 || !offsetOk)
+  if (
+    month < 1 ||
+    month > 12 ||
+    day < 1 ||
+    day > daysInMonth ||
+    hour > 23 ||
+    minute > 59 ||
+    second > 59 ||
+    !offsetOk
+  )
     return undefined;
   const ms = Date.parse(iso);
   if (Number.isNaN(ms)) return undefined;
@@ -76,7 +92,8 @@ const time = z.unknown().transform((v, ctx): number => {
   if (us === undefined || !Number.isSafeInteger(us) || us < MIN_TIME_US || us > MAX_TIME_US) {
     ctx.addIssue({
       code: 'custom',
-      message: 'must be integer microseconds since the epoch or an ISO-8601 date-time with time zone, before 2200',
+      message:
+        'must be integer microseconds since the epoch or an ISO-8601 date-time with time zone, before 2200',
     });
     return z.NEVER;
   }
@@ -102,7 +119,9 @@ const eventJsonSchema = z
         z
           .object({
             name: z.string().min(1).max(200),
-            uri: z.string().refine(isAbsoluteIri, 'must be an absolute URI (scheme, no spaces or <>"{}|\\^`)'),
+            uri: z
+              .string()
+              .refine(isAbsoluteIri, 'must be an absolute URI (scheme, no spaces or <>"{}|\\^`)'),
             store: z.string().min(1).max(500).nullable().optional(),
           })
           .strict(),
@@ -168,9 +187,15 @@ export function checkEventAgainstSpec(event: CaptureEvent, spec: CompiledSpec): 
   event.dataRefs.forEach((d, i) => {
     const a = attrs.get(d.name);
     if (a === undefined)
-      issues.push({ path: `dataRefs.${i}.name`, message: `'${d.name}' is not declared by task '${event.task}'` });
+      issues.push({
+        path: `dataRefs.${i}.name`,
+        message: `'${d.name}' is not declared by task '${event.task}'`,
+      });
     else if (!REFERENCE_SEMANTICS.has(a.semantics))
-      issues.push({ path: `dataRefs.${i}.name`, message: `'${d.name}' is a ${a.semantics}, not a reference` });
+      issues.push({
+        path: `dataRefs.${i}.name`,
+        message: `'${d.name}' is a ${a.semantics}, not a reference`,
+      });
   });
   if (event.phase === 'begin' && event.status !== null)
     issues.push({ path: 'status', message: 'status is only allowed on end events' });

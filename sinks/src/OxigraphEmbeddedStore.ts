@@ -1,7 +1,14 @@
 /** The embedded store adapter: Oxigraph (WebAssembly) in process, loaded in batches without transactions. */
 import oxigraph from 'oxigraph';
 import { ProvmlError } from '@provml/schemas';
-import { isGraphForm, queryForm, type QueryResponse, type ResultFormat, type StoreResult, type TripleStore } from './TripleStore.ts';
+import {
+  isGraphForm,
+  queryForm,
+  type QueryResponse,
+  type ResultFormat,
+  type StoreResult,
+  type TripleStore,
+} from './TripleStore.ts';
 
 /** A query the store refused: syntax error or not a read-only query. */
 export class QueryError extends ProvmlError {

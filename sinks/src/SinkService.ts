@@ -75,9 +75,11 @@ export class SinkService {
       topics: [this.topics.triples],
       maxBatchSize: this.options.maxBatchSize ?? 2000,
     });
-    this.running = this.consumer.run((batch) => this.loadBatch(batch)).catch((error: unknown) => {
-      this.logger.error('sink stopped', { error });
-    });
+    this.running = this.consumer
+      .run((batch) => this.loadBatch(batch))
+      .catch((error: unknown) => {
+        this.logger.error('sink stopped', { error });
+      });
     return Promise.resolve();
   }
 
@@ -118,7 +120,10 @@ export class SinkService {
       }
       if (result.kind === 'failure') {
         if (records.length === 1) {
-          this.logger.warn('record rejected by the store', { error: result.error, offset: records[0]!.offset });
+          this.logger.warn('record rejected by the store', {
+            error: result.error,
+            offset: records[0]!.offset,
+          });
           dead.push(deadLetter(records[0]!, result.error, 'load'));
           return;
         }

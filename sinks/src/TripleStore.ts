@@ -2,9 +2,7 @@
 
 /** Outcome of a load: expected failures are values. */
 export type StoreResult =
-  | { kind: 'success' }
-  | { kind: 'retryable'; error: Error }
-  | { kind: 'failure'; error: Error };
+  { kind: 'success' } | { kind: 'retryable'; error: Error } | { kind: 'failure'; error: Error };
 
 /** Result formats a query may be asked for. */
 export type ResultFormat = 'json' | 'xml' | 'csv' | 'tsv' | 'n-triples' | 'turtle';
@@ -36,14 +34,18 @@ export interface TripleStore {
 /** The SPARQL JSON results of a SELECT. */
 export interface SparqlJsonResults {
   head: { vars: string[] };
-  results: { bindings: Record<string, { type: string; value: string; datatype?: string; 'xml:lang'?: string }>[] };
+  results: {
+    bindings: Record<string, { type: string; value: string; datatype?: string; 'xml:lang'?: string }>[];
+  };
 }
 
 /** Runs a SELECT and returns plain rows (variable → value string), for internal callers and tests. */
 export async function selectRows(store: TripleStore, sparql: string): Promise<Record<string, string>[]> {
   const response = await store.query(sparql, 'json');
   const parsed = JSON.parse(response.body) as SparqlJsonResults;
-  return parsed.results.bindings.map((b) => Object.fromEntries(Object.entries(b).map(([k, v]) => [k, v.value])));
+  return parsed.results.bindings.map((b) =>
+    Object.fromEntries(Object.entries(b).map(([k, v]) => [k, v.value])),
+  );
 }
 
 const PROLOGUE_THEN_FORM =
@@ -55,4 +57,5 @@ export function queryForm(sparql: string): QueryForm | undefined {
 }
 
 /** Whether a query form answers with a graph (CONSTRUCT/DESCRIBE) rather than results. */
-export const isGraphForm = (form: QueryForm | undefined): boolean => form === 'CONSTRUCT' || form === 'DESCRIBE';
+export const isGraphForm = (form: QueryForm | undefined): boolean =>
+  form === 'CONSTRUCT' || form === 'DESCRIBE';

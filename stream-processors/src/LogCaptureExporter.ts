@@ -33,7 +33,9 @@ export class LogCaptureExporter implements CaptureExporter {
       return { kind: 'success' };
     } catch (error) {
       const retriable = (error as { retriable?: boolean }).retriable ?? true;
-      return retriable ? { kind: 'retryable', error: error as Error } : { kind: 'failure', error: error as Error };
+      return retriable
+        ? { kind: 'retryable', error: error as Error }
+        : { kind: 'failure', error: error as Error };
     }
   }
 }

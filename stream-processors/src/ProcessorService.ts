@@ -107,9 +107,11 @@ export class ProcessorService {
       groupId: this.options.groupId ?? 'provml-processor',
       topics: [this.topics.specs, this.topics.annotations, this.topics.events],
     });
-    this.running = this.consumer.run((batch) => this.processBatch(batch)).catch((error: unknown) => {
-      this.logger.error('processor stopped', { error });
-    });
+    this.running = this.consumer
+      .run((batch) => this.processBatch(batch))
+      .catch((error: unknown) => {
+        this.logger.error('processor stopped', { error });
+      });
     return Promise.resolve();
   }
 
@@ -158,7 +160,13 @@ export class ProcessorService {
           : checkEventAgainstSpec(event, spec);
       if (spec === undefined || problems.length > 0) {
         const reason = problems.map((p) => `${p.path}: ${p.message}`).join('; ');
-        dead.push(deadLetter(record, new ProvmlError('invalid-event', `event ${event.eventId}: ${reason}`), 'validate'));
+        dead.push(
+          deadLetter(
+            record,
+            new ProvmlError('invalid-event', `event ${event.eventId}: ${reason}`),
+            'validate',
+          ),
+        );
         continue;
       }
       const quads = mapEvent(event, spec, this.state, this.iris);
@@ -188,7 +196,11 @@ export class ProcessorService {
     }
   }
 
-  private emitAnnotations(records: readonly ConsumedRecord[], out: ProducedRecord[], dead: ProducedRecord[]): void {
+  private emitAnnotations(
+    records: readonly ConsumedRecord[],
+    out: ProducedRecord[],
+    dead: ProducedRecord[],
+  ): void {
     for (const record of records) {
       try {
         const quads = parseAnnotations(record.value.toString('utf8'), this.sourceOf(record), this.iris);
@@ -212,7 +224,10 @@ export class ProcessorService {
     });
     await this.annotationReader.catchUp((record) => {
       try {
-        indexAnnotations(parseAnnotations(record.value.toString('utf8'), this.sourceOf(record), this.iris), this.state);
+        indexAnnotations(
+          parseAnnotations(record.value.toString('utf8'), this.sourceOf(record), this.iris),
+          this.state,
+        );
         this.stats.annotationsLoaded++;
       } catch {
         // dead-lettered by the member that emits it

@@ -491,7 +491,10 @@ describe('EmbeddedLog retention (releaseConsumed)', () => {
   it('releases records every consuming group has committed, keeps compacted topics whole, keeps offsets', async () => {
     const log = new EmbeddedLog({ defaultPartitions: 1, releaseConsumed: true });
     await log.ensureTopic('table', 1, { compacted: true });
-    log.append('events', [1, 2, 3].map((n) => ({ key: 'k', value: Buffer.from(String(n)) })));
+    log.append(
+      'events',
+      [1, 2, 3].map((n) => ({ key: 'k', value: Buffer.from(String(n)) })),
+    );
     log.append('table', [{ key: 'k', value: Buffer.from('spec') }]);
     const a = log.consumer({ groupId: 'a', topics: ['events', 'table'] });
     const b = log.consumer({ groupId: 'b', topics: ['events'] });

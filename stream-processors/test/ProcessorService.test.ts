@@ -76,8 +76,13 @@ describe('ProcessorService', () => {
       ['unknown workflow', encodeCaptureEvent(event({ workflow: 'nope', eventId: 'e2' }))],
       ['undeclared value', encodeCaptureEvent(event({ values: { momentum: 0.9 }, eventId: 'e3' }))],
     ];
-    log.append(T.events, poison.map(([, value]) => ({ key: 'run-1', value })));
-    log.append(T.events, [{ key: 'run-1', value: encodeCaptureEvent(event({ eventId: 'e4', taskExecution: 't9' })) }]);
+    log.append(
+      T.events,
+      poison.map(([, value]) => ({ key: 'run-1', value })),
+    );
+    log.append(T.events, [
+      { key: 'run-1', value: encodeCaptureEvent(event({ eventId: 'e4', taskExecution: 't9' })) },
+    ]);
     const p = start(log);
     await until(() => p.stats.eventsProcessed === 1 && p.stats.deadLettered === poison.length, 'all records');
     const dead = log.records(T.deadLetters);
@@ -89,12 +94,19 @@ describe('ProcessorService', () => {
       expect(d.headers[DLQ_HEADERS.sourceOffset]).toBe(String(i));
       expect(d.headers[DLQ_HEADERS.reason]!.length).toBeGreaterThan(10);
     });
-    expect(dead.slice(0, 4).map((d) => d.headers[DLQ_HEADERS.stage])).toEqual(['decode', 'decode', 'decode', 'decode']);
+    expect(dead.slice(0, 4).map((d) => d.headers[DLQ_HEADERS.stage])).toEqual([
+      'decode',
+      'decode',
+      'decode',
+      'decode',
+    ]);
     expect(dead[1]!.headers[DLQ_HEADERS.reason]).toMatch(/marker|single-object/i);
     expect(dead[2]!.headers[DLQ_HEADERS.reason]).toMatch(/fingerprint/i);
     expect(dead[4]!.headers[DLQ_HEADERS.reason]).toContain("unknown workflow 'nope'");
     expect(dead[5]!.headers[DLQ_HEADERS.reason]).toContain("'momentum' is not declared");
-    expect(log.records(T.triples).some((r) => r.value.toString().includes('<urn:provml:execution/run-1/t9>'))).toBe(true);
+    expect(
+      log.records(T.triples).some((r) => r.value.toString().includes('<urn:provml:execution/run-1/t9>')),
+    ).toBe(true);
   });
 
   it('dead-letters an invalid spec and malformed annotations, and still loads the valid ones', async () => {
@@ -104,12 +116,26 @@ describe('ProcessorService', () => {
       { key: 'w', value: Buffer.from(JSON.stringify(SPEC)) },
     ]);
     log.append(T.annotations, [
-      { key: 'x', value: Buffer.from('<urn:a> <urn:b> "unterminated .'), headers: { [ANNOTATION_SOURCE_HEADER]: 'x' } },
-      { key: 'y', value: Buffer.from('<urn:a> <urn:b> "fine" .'), headers: { [ANNOTATION_SOURCE_HEADER]: 'y' } },
+      {
+        key: 'x',
+        value: Buffer.from('<urn:a> <urn:b> "unterminated .'),
+        headers: { [ANNOTATION_SOURCE_HEADER]: 'x' },
+      },
+      {
+        key: 'y',
+        value: Buffer.from('<urn:a> <urn:b> "fine" .'),
+        headers: { [ANNOTATION_SOURCE_HEADER]: 'y' },
+      },
     ]);
     const p = start(log);
-    await until(() => p.stats.deadLettered === 2 && log.records(T.triples).length === 2, 'specs and annotations');
-    expect(log.records(T.deadLetters).map((d) => d.headers[DLQ_HEADERS.stage])).toEqual(['spec', 'annotations']);
+    await until(
+      () => p.stats.deadLettered === 2 && log.records(T.triples).length === 2,
+      'specs and annotations',
+    );
+    expect(log.records(T.deadLetters).map((d) => d.headers[DLQ_HEADERS.stage])).toEqual([
+      'spec',
+      'annotations',
+    ]);
     expect(p.specs.workflows()).toEqual(['w']);
     expect(log.records(T.triples).map((r) => r.key)).toEqual(['w', 'y']);
   });

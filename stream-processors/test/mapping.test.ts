@@ -26,7 +26,14 @@ const PREFIXES = {
 
 /** Canonical, order-independent form of quads (the mapper mints no blank nodes). */
 const canonical = (quads: readonly Quad[]): string[] =>
-  [...new Set(new Writer({ format: 'N-Quads' }).quadsToString(quads as Quad[]).split('\n').filter(Boolean))].sort();
+  [
+    ...new Set(
+      new Writer({ format: 'N-Quads' })
+        .quadsToString(quads as Quad[])
+        .split('\n')
+        .filter(Boolean),
+    ),
+  ].sort();
 
 /** Compares with the golden TriG file; UPDATE_GOLDEN=1 rewrites it (review the diff before committing). */
 function expectGolden(name: string, quads: Quad[]): void {
@@ -50,11 +57,17 @@ const REFERENCE = new Set<Semantics>(['dataset-reference', 'model-reference', 'd
 function specFor(semantics: Semantics) {
   const outputs: { name: string; semantics: Semantics; characterizes?: string }[] = [];
   const inputs: { name: string; semantics: Semantics }[] = [];
-  const input = semantics === 'hyperparameter' || semantics === 'parameter' || semantics === 'dataset-reference';
+  const input =
+    semantics === 'hyperparameter' || semantics === 'parameter' || semantics === 'dataset-reference';
   (input ? inputs : outputs).push({ name: 'x', semantics });
-  if (semantics === 'evaluation-measure' || semantics === 'model-hyperparameter') outputs.push({ name: 'model', semantics: 'model-reference' });
+  if (semantics === 'evaluation-measure' || semantics === 'model-hyperparameter')
+    outputs.push({ name: 'model', semantics: 'model-reference' });
   if (semantics === 'dataset-characteristic') outputs.push({ name: 'ds', semantics: 'dataset-reference' });
-  return compileSpec({ workflow: 'g', phase: 'learning', tasks: [{ id: 'train', stage: 'training', inputs, outputs }] });
+  return compileSpec({
+    workflow: 'g',
+    phase: 'learning',
+    tasks: [{ id: 'train', stage: 'training', inputs, outputs }],
+  });
 }
 
 const baseEvent = (over: Partial<CaptureEvent>): CaptureEvent => ({
@@ -78,11 +91,16 @@ describe('event mapping, one golden file per spec semantics', () => {
     const spec = specFor(semantics);
     const state = new MappingState();
     state.workflowExecutions.set(iris.workflowExecution('run'), true); // keep the goldens to the value itself
-    const dataRefs: CaptureEvent['dataRefs'] = REFERENCE.has(semantics) ? [{ name: 'x', uri: 'file:///data/x.bin', store: null }] : [];
+    const dataRefs: CaptureEvent['dataRefs'] = REFERENCE.has(semantics)
+      ? [{ name: 'x', uri: 'file:///data/x.bin', store: null }]
+      : [];
     if (semantics === 'evaluation-measure' || semantics === 'model-hyperparameter')
       dataRefs.push({ name: 'model', uri: 'file:///models/m.pt', store: 'models' });
-    if (semantics === 'dataset-characteristic') dataRefs.push({ name: 'ds', uri: 's3://bucket/ds.npz', store: null });
-    const values: CaptureEvent['values'] = REFERENCE.has(semantics) ? {} : { x: semantics === 'output-value' ? [1, 2.5] : 0.25 };
+    if (semantics === 'dataset-characteristic')
+      dataRefs.push({ name: 'ds', uri: 's3://bucket/ds.npz', store: null });
+    const values: CaptureEvent['values'] = REFERENCE.has(semantics)
+      ? {}
+      : { x: semantics === 'output-value' ? [1, 2.5] : 0.25 };
     const quads = mapEvent(baseEvent({ values, dataRefs }), spec, state, iris);
     expectGolden(`event-${semantics}`, quads);
   });
@@ -90,7 +108,9 @@ describe('event mapping, one golden file per spec semantics', () => {
 
 describe('prospective mapping', () => {
   it('maps the training spec example to its golden graph', () => {
-    const spec = compileSpec(readFileSync(new URL('../../schemas/examples/seismic-training.yaml', import.meta.url), 'utf8'));
+    const spec = compileSpec(
+      readFileSync(new URL('../../schemas/examples/seismic-training.yaml', import.meta.url), 'utf8'),
+    );
     expectGolden('spec-seismic-training', mapSpec(spec, iris));
   });
 });
@@ -122,13 +142,27 @@ describe('execution structure', () => {
         iris,
       ),
       ...mapEvent(
-        baseEvent({ workflow: 'w', task: 'epoch', taskExecution: 't2', parentTaskExecution: 't1', phase: 'begin', status: null, time: 1_500_000 }),
+        baseEvent({
+          workflow: 'w',
+          task: 'epoch',
+          taskExecution: 't2',
+          parentTaskExecution: 't1',
+          phase: 'begin',
+          status: null,
+          time: 1_500_000,
+        }),
         spec,
         state,
         iris,
       ),
       ...mapEvent(
-        baseEvent({ workflow: 'w', task: 'epoch', taskExecution: 't2', time: 2_750_000, dataRefs: [{ name: 'model', uri: 'file:///m/e0.pt', store: null }] }),
+        baseEvent({
+          workflow: 'w',
+          task: 'epoch',
+          taskExecution: 't2',
+          time: 2_750_000,
+          dataRefs: [{ name: 'model', uri: 'file:///m/e0.pt', store: null }],
+        }),
         spec,
         state,
         iris,
@@ -148,10 +182,29 @@ describe('execution structure', () => {
 
   it('links a use of an entity to the activity that generated it (wasInformedBy) across workflows', () => {
     const state = new MappingState();
-    const producer = compileSpec({ workflow: 'p', phase: 'learning-data-preparation', tasks: [{ id: 'prep', outputs: [{ name: 'out', semantics: 'dataset-reference' }] }] });
-    mapEvent(baseEvent({ workflow: 'p', task: 'prep', workflowExecution: 'p1', dataRefs: [{ name: 'out', uri: 'file:///d/train.npz', store: null }] }), producer, state, iris);
+    const producer = compileSpec({
+      workflow: 'p',
+      phase: 'learning-data-preparation',
+      tasks: [{ id: 'prep', outputs: [{ name: 'out', semantics: 'dataset-reference' }] }],
+    });
+    mapEvent(
+      baseEvent({
+        workflow: 'p',
+        task: 'prep',
+        workflowExecution: 'p1',
+        dataRefs: [{ name: 'out', uri: 'file:///d/train.npz', store: null }],
+      }),
+      producer,
+      state,
+      iris,
+    );
     const quads = mapEvent(
-      baseEvent({ workflow: 'w', phase: 'begin', status: null, dataRefs: [{ name: 'data', uri: 'file:///d/train.npz', store: null }] }),
+      baseEvent({
+        workflow: 'w',
+        phase: 'begin',
+        status: null,
+        dataRefs: [{ name: 'data', uri: 'file:///d/train.npz', store: null }],
+      }),
       spec,
       state,
       iris,
@@ -161,8 +214,30 @@ describe('execution structure', () => {
   });
 
   it('mints the same entity IRI for the same data URI in every workflow and graph', () => {
-    const a = mapEvent(baseEvent({ workflow: 'w', phase: 'begin', status: null, workflowExecution: 'r1', dataRefs: [{ name: 'data', uri: 'file:///d/x', store: null }] }), spec, new MappingState(), iris);
-    const b = mapEvent(baseEvent({ workflow: 'w', phase: 'begin', status: null, workflowExecution: 'r2', dataRefs: [{ name: 'data', uri: 'file:///d/x', store: null }] }), spec, new MappingState(), iris);
+    const a = mapEvent(
+      baseEvent({
+        workflow: 'w',
+        phase: 'begin',
+        status: null,
+        workflowExecution: 'r1',
+        dataRefs: [{ name: 'data', uri: 'file:///d/x', store: null }],
+      }),
+      spec,
+      new MappingState(),
+      iris,
+    );
+    const b = mapEvent(
+      baseEvent({
+        workflow: 'w',
+        phase: 'begin',
+        status: null,
+        workflowExecution: 'r2',
+        dataRefs: [{ name: 'data', uri: 'file:///d/x', store: null }],
+      }),
+      spec,
+      new MappingState(),
+      iris,
+    );
     const used = (qs: Quad[]) => qs.find((q) => q.predicate.value === 'http://www.w3.org/ns/prov#used')!;
     expect(used(a).object.value).toBe('file:///d/x');
     expect(used(b).object.value).toBe('file:///d/x');
@@ -171,7 +246,9 @@ describe('execution structure', () => {
 
   it('is deterministic: the same event twice gives the same quads', () => {
     const event = baseEvent({ workflow: 'w', phase: 'begin', status: null, context: { host: 'h' } });
-    expect(canonical(mapEvent(event, spec, new MappingState(), iris))).toEqual(canonical(mapEvent(event, spec, new MappingState(), iris)));
+    expect(canonical(mapEvent(event, spec, new MappingState(), iris))).toEqual(
+      canonical(mapEvent(event, spec, new MappingState(), iris)),
+    );
   });
 });
 
@@ -189,8 +266,23 @@ describe('domain annotations', () => {
   it('joins later events on an annotated data entity to its annotations', () => {
     const state = new MappingState();
     indexAnnotations(parseAnnotations(turtle, undefined, iris), state);
-    const spec = compileSpec({ workflow: 'c', phase: 'data-curation', tasks: [{ id: 'cur', inputs: [{ name: 'raw', semantics: 'data-reference' }] }] });
-    const quads = mapEvent(baseEvent({ workflow: 'c', task: 'cur', phase: 'begin', status: null, dataRefs: [{ name: 'raw', uri: 'file:///raw.sgy', store: null }] }), spec, state, iris);
+    const spec = compileSpec({
+      workflow: 'c',
+      phase: 'data-curation',
+      tasks: [{ id: 'cur', inputs: [{ name: 'raw', semantics: 'data-reference' }] }],
+    });
+    const quads = mapEvent(
+      baseEvent({
+        workflow: 'c',
+        task: 'cur',
+        phase: 'begin',
+        status: null,
+        dataRefs: [{ name: 'raw', uri: 'file:///raw.sgy', store: null }],
+      }),
+      spec,
+      state,
+      iris,
+    );
     const link = quads.find((q) => q.predicate.value === 'https://w3id.org/provml/ns#hasDomainAnnotation');
     expect(link?.subject.value).toBe('file:///raw.sgy');
     expect(link?.object.value).toBe('https://example.org/s');

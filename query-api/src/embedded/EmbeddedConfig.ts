@@ -16,7 +16,10 @@ const schema = z
     /** Base of instance IRIs. Default `urn:provml:`. */
     iriBase: z
       .string()
-      .regex(/^[A-Za-z][A-Za-z0-9+.-]*:\S*$/, 'must be an absolute IRI prefix such as urn:provml: or https://example.org/prov/')
+      .regex(
+        /^[A-Za-z][A-Za-z0-9+.-]*:\S*$/,
+        'must be an absolute IRI prefix such as urn:provml: or https://example.org/prov/',
+      )
       .default(DEFAULT_IRI_BASE),
     /** Partitions of each embedded topic. Default 4. */
     partitions: z.coerce.number().int().min(1).max(1024).default(4),

@@ -20,7 +20,11 @@ import type { EmbeddedConfig } from './EmbeddedConfig.ts';
 const PROCESSOR_GROUP = 'provml-processor';
 const SINK_GROUP = 'provml-sink';
 
-function listen(app: { listen: (port: number, host: string) => Server }, port: number, host: string): Promise<Server> {
+function listen(
+  app: { listen: (port: number, host: string) => Server },
+  port: number,
+  host: string,
+): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = app.listen(port, host);
     server.once('listening', () => resolve(server));
@@ -72,7 +76,8 @@ export class EmbeddedStack {
   /** Creates the topics, starts processor and sink, and listens on both ports. */
   async start(): Promise<void> {
     const T = DEFAULT_TOPICS;
-    for (const topic of [T.events, T.triples, T.deadLetters]) await this.log.ensureTopic(topic, this.config.partitions);
+    for (const topic of [T.events, T.triples, T.deadLetters])
+      await this.log.ensureTopic(topic, this.config.partitions);
     for (const topic of [T.specs, T.annotations])
       await this.log.ensureTopic(topic, this.config.partitions, { compacted: true });
     await this.processor.start();
@@ -111,7 +116,10 @@ export class EmbeddedStack {
 
   /** A capture session whose events go through this stack's log (the in-process transport). */
   async capture(options: Omit<CaptureOptions, 'exporter'>): Promise<Capture> {
-    const c = await init({ ...options, exporter: new LogCaptureExporter(this.log.producer(), encodeCaptureEvent) });
+    const c = await init({
+      ...options,
+      exporter: new LogCaptureExporter(this.log.producer(), encodeCaptureEvent),
+    });
     this.captures.push(c);
     return c;
   }
@@ -120,7 +128,10 @@ export class EmbeddedStack {
   lag(): { processor: number; sink: number } {
     const t = DEFAULT_TOPICS;
     return {
-      processor: [t.specs, t.annotations, t.events].reduce((s, topic) => s + this.log.lag(PROCESSOR_GROUP, topic), 0),
+      processor: [t.specs, t.annotations, t.events].reduce(
+        (s, topic) => s + this.log.lag(PROCESSOR_GROUP, topic),
+        0,
+      ),
       sink: this.log.lag(SINK_GROUP, t.triples),
     };
   }
@@ -132,7 +143,8 @@ export class EmbeddedStack {
     for (;;) {
       const lag = this.lag();
       if (lag.processor === 0 && lag.sink === 0) return;
-      if (Date.now() > deadline) throw new Error(`not settled after ${timeoutMs} ms: lag ${JSON.stringify(lag)}`);
+      if (Date.now() > deadline)
+        throw new Error(`not settled after ${timeoutMs} ms: lag ${JSON.stringify(lag)}`);
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
   }
@@ -141,7 +153,9 @@ export class EmbeddedStack {
   shutdown(): Promise<void> {
     this.shutdownPromise ??= (async () => {
       for (const c of this.captures) await c.shutdown();
-      await this.settle().catch((error: unknown) => this.logger.warn('shutdown before the pipeline drained', { error }));
+      await this.settle().catch((error: unknown) =>
+        this.logger.warn('shutdown before the pipeline drained', { error }),
+      );
       await Promise.all([close(this.querySrv), close(this.ingestSrv)]);
       await this.processor.shutdown();
       await this.sink.shutdown();

@@ -67,7 +67,11 @@ export class LogIngestTarget implements IngestTarget {
 
   publishAnnotations(turtle: string, source: string | undefined): Promise<void> {
     return this.producer.send(this.topics.annotations, [
-      { key: source ?? '', value: Buffer.from(turtle), headers: source === undefined ? {} : { [ANNOTATION_SOURCE_HEADER]: source } },
+      {
+        key: source ?? '',
+        value: Buffer.from(turtle),
+        headers: source === undefined ? {} : { [ANNOTATION_SOURCE_HEADER]: source },
+      },
     ]);
   }
 }

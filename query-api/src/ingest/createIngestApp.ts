@@ -86,9 +86,12 @@ export function createIngestApp(options: IngestAppOptions): express.Express {
     try {
       const text = bodyText(req, res);
       if (text === undefined) return;
-      const source = typeof req.query.source === 'string' && req.query.source !== '' ? req.query.source : undefined;
+      const source =
+        typeof req.query.source === 'string' && req.query.source !== '' ? req.query.source : undefined;
       if (source !== undefined && !/^[A-Za-z0-9._~-]{1,200}$/.test(source))
-        return reject(res, 'invalid source', [{ path: 'source', message: 'use letters, digits and . _ ~ - only' }]);
+        return reject(res, 'invalid source', [
+          { path: 'source', message: 'use letters, digits and . _ ~ - only' },
+        ]);
       let triples: number;
       try {
         triples = parseAnnotations(text, source, iris).length;
@@ -111,11 +114,20 @@ export function createIngestApp(options: IngestAppOptions): express.Express {
   app.use((req, res) => {
     res.status(404).json({ error: 'not-found', message: `no route ${req.method} ${req.path}` });
   });
-  app.use((error: Error & { status?: number; type?: string }, _req: Request, res: Response, _next: express.NextFunction) => {
-    if (error.type === 'entity.too.large')
-      return void res.status(413).json({ error: 'too-large', message: error.message });
-    logger.error('ingest failed', { error });
-    res.status(503).json({ error: 'unavailable', message: 'could not publish; nothing was acknowledged, try again' });
-  });
+  app.use(
+    (
+      error: Error & { status?: number; type?: string },
+      _req: Request,
+      res: Response,
+      _next: express.NextFunction,
+    ) => {
+      if (error.type === 'entity.too.large')
+        return void res.status(413).json({ error: 'too-large', message: error.message });
+      logger.error('ingest failed', { error });
+      res
+        .status(503)
+        .json({ error: 'unavailable', message: 'could not publish; nothing was acknowledged, try again' });
+    },
+  );
   return app;
 }

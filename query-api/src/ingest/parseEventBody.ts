@@ -31,7 +31,8 @@ function records(text: string): { records: { line: number; value: unknown }[]; i
   if (trimmed.startsWith('[')) {
     try {
       const value: unknown = JSON.parse(text);
-      if (!Array.isArray(value)) return { records: [], issues: [{ path: '', message: 'expected a JSON array' }] };
+      if (!Array.isArray(value))
+        return { records: [], issues: [{ path: '', message: 'expected a JSON array' }] };
       return { records: (value as unknown[]).map((v, i) => ({ line: i + 1, value: v })), issues: [] };
     } catch (error) {
       return { records: [], issues: [jsonError(text, error)] };
@@ -55,7 +56,10 @@ function records(text: string): { records: { line: number; value: unknown }[]; i
  * Parses and validates a body against the registered specs. Either every event is valid and
  * returned, or none is and every problem is reported with its line.
  */
-export function parseEventBody(text: string, specs: (workflow: string) => CompiledSpec | undefined): ParsedBody {
+export function parseEventBody(
+  text: string,
+  specs: (workflow: string) => CompiledSpec | undefined,
+): ParsedBody {
   const { records: recs, issues } = records(text);
   if (issues.length === 0 && recs.length === 0) issues.push({ path: '', message: 'no events in the body' });
   if (recs.length > MAX_EVENTS_PER_REQUEST)
@@ -74,7 +78,11 @@ export function parseEventBody(text: string, specs: (workflow: string) => Compil
     seen.set(event.eventId, line);
     const spec = specs(event.workflow);
     if (spec === undefined) {
-      issues.push({ path: 'workflow', message: `unknown workflow '${event.workflow}': POST its spec to /v1/workflows first`, line });
+      issues.push({
+        path: 'workflow',
+        message: `unknown workflow '${event.workflow}': POST its spec to /v1/workflows first`,
+        line,
+      });
       continue;
     }
     for (const issue of checkEventAgainstSpec(event, spec)) issues.push({ ...issue, line });

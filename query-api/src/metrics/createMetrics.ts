@@ -21,7 +21,12 @@ export interface Metrics {
 }
 
 /** A counter mirroring a monotonically growing total read at scrape time. */
-function mirroredCounter(registry: Registry, name: string, help: string, read: () => number | undefined): void {
+function mirroredCounter(
+  registry: Registry,
+  name: string,
+  help: string,
+  read: () => number | undefined,
+): void {
   let last = 0;
   new Counter({
     name,
@@ -49,34 +54,84 @@ function gauge(registry: Registry, name: string, help: string, read: () => numbe
   });
 }
 
-const sum = (list: readonly Readonly<BatchProcessorStats>[] | undefined, key: keyof BatchProcessorStats): number | undefined =>
-  list?.reduce((s, x) => s + x[key], 0);
+const sum = (
+  list: readonly Readonly<BatchProcessorStats>[] | undefined,
+  key: keyof BatchProcessorStats,
+): number | undefined => list?.reduce((s, x) => s + x[key], 0);
 
 /** Creates a registry with process metrics and every component's counters. */
 export function createMetrics(sources: MetricSources): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'provml_' });
   const cap = () => sources.capture?.();
-  mirroredCounter(registry, 'provml_capture_events_total', 'Events captured by in-process capture libraries', () => sum(cap(), 'enqueued'));
-  mirroredCounter(registry, 'provml_capture_published_total', 'Events published by capture libraries', () => sum(cap(), 'exported'));
-  mirroredCounter(registry, 'provml_capture_dropped_total', 'Events dropped by the overflow policy', () => sum(cap(), 'dropped'));
-  mirroredCounter(registry, 'provml_capture_failed_total', 'Events whose export failed for good', () => sum(cap(), 'failed'));
-  gauge(registry, 'provml_capture_queue_depth', 'Events waiting in capture queues', () => sum(cap(), 'queueDepth'));
+  mirroredCounter(
+    registry,
+    'provml_capture_events_total',
+    'Events captured by in-process capture libraries',
+    () => sum(cap(), 'enqueued'),
+  );
+  mirroredCounter(registry, 'provml_capture_published_total', 'Events published by capture libraries', () =>
+    sum(cap(), 'exported'),
+  );
+  mirroredCounter(registry, 'provml_capture_dropped_total', 'Events dropped by the overflow policy', () =>
+    sum(cap(), 'dropped'),
+  );
+  mirroredCounter(registry, 'provml_capture_failed_total', 'Events whose export failed for good', () =>
+    sum(cap(), 'failed'),
+  );
+  gauge(registry, 'provml_capture_queue_depth', 'Events waiting in capture queues', () =>
+    sum(cap(), 'queueDepth'),
+  );
   gauge(registry, 'provml_capture_publish_latency_seconds', 'Duration of the last capture export', () => {
     const l = cap();
     return l === undefined || l.length === 0 ? undefined : Math.max(...l.map((s) => s.lastExportMs)) / 1000;
   });
-  mirroredCounter(registry, 'provml_processor_events_total', 'Events mapped to PROV-ML', () => sources.processor?.()?.eventsProcessed);
-  mirroredCounter(registry, 'provml_processor_quads_total', 'Quads emitted by processors', () => sources.processor?.()?.quadsEmitted);
-  mirroredCounter(registry, 'provml_processor_dead_letters_total', 'Records sent to the dead-letter topic by processors', () => sources.processor?.()?.deadLettered);
+  mirroredCounter(
+    registry,
+    'provml_processor_events_total',
+    'Events mapped to PROV-ML',
+    () => sources.processor?.()?.eventsProcessed,
+  );
+  mirroredCounter(
+    registry,
+    'provml_processor_quads_total',
+    'Quads emitted by processors',
+    () => sources.processor?.()?.quadsEmitted,
+  );
+  mirroredCounter(
+    registry,
+    'provml_processor_dead_letters_total',
+    'Records sent to the dead-letter topic by processors',
+    () => sources.processor?.()?.deadLettered,
+  );
   gauge(registry, 'provml_processor_event_age_seconds', 'Capture-to-mapped age of the last event', () => {
     const p = sources.processor?.();
     return p === undefined ? undefined : p.lastEventAgeMs / 1000;
   });
-  mirroredCounter(registry, 'provml_sink_records_total', 'Triple records loaded into the store', () => sources.sink?.()?.recordsLoaded);
-  mirroredCounter(registry, 'provml_sink_batches_total', 'Loads acknowledged by the store', () => sources.sink?.()?.batchesLoaded);
-  mirroredCounter(registry, 'provml_sink_retries_total', 'Loads retried after a retryable store failure', () => sources.sink?.()?.retries);
-  mirroredCounter(registry, 'provml_sink_dead_letters_total', 'Records the store rejected for good', () => sources.sink?.()?.deadLettered);
+  mirroredCounter(
+    registry,
+    'provml_sink_records_total',
+    'Triple records loaded into the store',
+    () => sources.sink?.()?.recordsLoaded,
+  );
+  mirroredCounter(
+    registry,
+    'provml_sink_batches_total',
+    'Loads acknowledged by the store',
+    () => sources.sink?.()?.batchesLoaded,
+  );
+  mirroredCounter(
+    registry,
+    'provml_sink_retries_total',
+    'Loads retried after a retryable store failure',
+    () => sources.sink?.()?.retries,
+  );
+  mirroredCounter(
+    registry,
+    'provml_sink_dead_letters_total',
+    'Records the store rejected for good',
+    () => sources.sink?.()?.deadLettered,
+  );
   gauge(registry, 'provml_sink_load_latency_seconds', 'Duration of the last load', () => {
     const s = sources.sink?.();
     return s === undefined ? undefined : s.lastLoadMs / 1000;
@@ -85,8 +140,18 @@ export function createMetrics(sources: MetricSources): Metrics {
     const s = sources.sink?.();
     return s === undefined ? undefined : Number(s.paused);
   });
-  gauge(registry, 'provml_processor_lag_records', 'Records not yet processed by the processor group', () => sources.lag?.().processor);
-  gauge(registry, 'provml_sink_lag_records', 'Records not yet loaded by the sink group', () => sources.lag?.().sink);
+  gauge(
+    registry,
+    'provml_processor_lag_records',
+    'Records not yet processed by the processor group',
+    () => sources.lag?.().processor,
+  );
+  gauge(
+    registry,
+    'provml_sink_lag_records',
+    'Records not yet loaded by the sink group',
+    () => sources.lag?.().sink,
+  );
   const queryDuration = new Histogram({
     name: 'provml_query_duration_seconds',
     help: 'SPARQL query latency',

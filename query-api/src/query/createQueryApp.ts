@@ -50,15 +50,30 @@ export function createQueryApp(options: QueryAppOptions): express.Express {
   const sparqlBody = express.text({ type: 'application/sparql-query', limit: maxBytes });
 
   const handle = async (req: Request, res: Response): Promise<void> => {
-    const params = { ...(req.query as Record<string, unknown>), ...(typeof req.body === 'object' ? (req.body as Record<string, unknown>) : {}) };
+    const params = {
+      ...(req.query as Record<string, unknown>),
+      ...(typeof req.body === 'object' ? (req.body as Record<string, unknown>) : {}),
+    };
     if (req.is('application/sparql-update') || params.update !== undefined)
       return problem(res, 403, 'read-only', 'this endpoint is read-only: SPARQL updates are not accepted');
     if (params['default-graph-uri'] !== undefined || params['named-graph-uri'] !== undefined)
-      return problem(res, 400, 'unsupported', 'default-graph-uri and named-graph-uri are not supported: the default graph is the union of all graphs; use GRAPH or FROM in the query');
-    const query = typeof req.body === 'string' && req.is('application/sparql-query') ? req.body : params.query;
+      return problem(
+        res,
+        400,
+        'unsupported',
+        'default-graph-uri and named-graph-uri are not supported: the default graph is the union of all graphs; use GRAPH or FROM in the query',
+      );
+    const query =
+      typeof req.body === 'string' && req.is('application/sparql-query') ? req.body : params.query;
     if (typeof query !== 'string' || query.trim() === '')
-      return problem(res, 400, 'missing-query', "give the query as ?query=, a form field 'query', or an application/sparql-query body");
-    if (Buffer.byteLength(query) > maxBytes) return problem(res, 413, 'too-large', `query longer than ${maxBytes} bytes`);
+      return problem(
+        res,
+        400,
+        'missing-query',
+        "give the query as ?query=, a form field 'query', or an application/sparql-query body",
+      );
+    if (Buffer.byteLength(query) > maxBytes)
+      return problem(res, 413, 'too-large', `query longer than ${maxBytes} bytes`);
     const started = performance.now();
     try {
       const result = await store.query(query, negotiate(req, isGraphForm(queryForm(query))));
@@ -78,7 +93,9 @@ export function createQueryApp(options: QueryAppOptions): express.Express {
   app.get('/healthz', (_req, res) => {
     const checks = options.health?.() ?? {};
     const failing = Object.entries(checks).filter(([, reason]) => reason !== null);
-    res.status(failing.length === 0 ? 200 : 503).json({ status: failing.length === 0 ? 'ok' : 'degraded', checks });
+    res
+      .status(failing.length === 0 ? 200 : 503)
+      .json({ status: failing.length === 0 ? 'ok' : 'degraded', checks });
   });
 
   app.get('/metrics', (_req, res, next) => {

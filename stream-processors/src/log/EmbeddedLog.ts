@@ -90,10 +90,21 @@ export class EmbeddedLog implements EventLog {
     const t = this.topics.get(topic) ?? this.createTopic(topic, this.defaultPartitions, false);
     const now = Date.now();
     const offsets = records.map((r) => {
-      const p = r.key === null ? this.nextRoundRobin(topic, t.partitions.length) : partitionFor(r.key, t.partitions.length);
+      const p =
+        r.key === null
+          ? this.nextRoundRobin(topic, t.partitions.length)
+          : partitionFor(r.key, t.partitions.length);
       const partition = t.partitions[p]!;
       const offset = String(partition.base + partition.records.length);
-      partition.records.push({ topic, partition: p, offset, key: r.key, value: r.value, headers: r.headers ?? {}, timestamp: now });
+      partition.records.push({
+        topic,
+        partition: p,
+        offset,
+        key: r.key,
+        value: r.value,
+        headers: r.headers ?? {},
+        timestamp: now,
+      });
       return offset;
     });
     const wakeups = this.wakeups;
@@ -104,7 +115,9 @@ export class EmbeddedLog implements EventLog {
 
   consumer(options: ConsumerOptions): LogConsumer {
     for (const topic of options.topics)
-      (this.topics.get(topic) ?? this.createTopic(topic, this.defaultPartitions, false)).groups.add(options.groupId);
+      (this.topics.get(topic) ?? this.createTopic(topic, this.defaultPartitions, false)).groups.add(
+        options.groupId,
+      );
     let running = false;
     let wake: (() => void) | undefined;
     const maxBatch = options.maxBatchSize ?? 1000;
@@ -162,7 +175,8 @@ export class EmbeddedLog implements EventLog {
       catchUp: (apply) => {
         (this.topics.get(topic)?.partitions ?? []).forEach((partition, p) => {
           const end = partition.base + partition.records.length;
-          for (let o = Math.max(positions[p] ?? 0, partition.base); o < end; o++) apply(partition.records[o - partition.base]!);
+          for (let o = Math.max(positions[p] ?? 0, partition.base); o < end; o++)
+            apply(partition.records[o - partition.base]!);
           positions[p] = end;
         });
         return Promise.resolve();

@@ -6,7 +6,6 @@ import type { IriMinter } from './IriMinter.ts';
 import type { MappingState } from './MappingState.ts';
 import { iri, namedNode, quad } from './terms.ts';
 
-
 /** Largest annotation document accepted, in characters. */
 export const MAX_ANNOTATION_LENGTH = 10_000_000;
 
@@ -49,7 +48,8 @@ export function parseAnnotations(turtle: string, source: string | undefined, iri
     const s = skolem(q.subject) as Quad['subject'];
     const o = skolem(q.object) as Quad['object'];
     out.push(quad(s, q.predicate, o, graph));
-    if (q.predicate.equals(annotates) && o.termType === 'NamedNode') out.push(quad(o, hasAnnotation, s, graph));
+    if (q.predicate.equals(annotates) && o.termType === 'NamedNode')
+      out.push(quad(o, hasAnnotation, s, graph));
   }
   return out;
 }

@@ -44,7 +44,12 @@ const CONTEXT_PROPERTIES: Readonly<Record<string, string>> = {
  * Maps an event already checked against `spec` to quads in its workflow execution's named graph.
  * Reads and updates `state` (open executions, generators, annotations); does no I/O.
  */
-export function mapEvent(event: CaptureEvent, spec: CompiledSpec, state: MappingState, iris: IriMinter): Quad[] {
+export function mapEvent(
+  event: CaptureEvent,
+  spec: CompiledSpec,
+  state: MappingState,
+  iris: IriMinter,
+): Quad[] {
   const graph = iri(iris.executionGraph(event.workflowExecution));
   const out = new QuadCollector(graph);
   const wfExecIri = iris.workflowExecution(event.workflowExecution);
@@ -99,7 +104,8 @@ export function mapEvent(event: CaptureEvent, spec: CompiledSpec, state: Mapping
     else outputs.push(ref.uri);
   }
   for (const o of outputs)
-    for (const i of inputs.slice(0, MAX_DERIVATIONS)) if (i !== o) out.add(iri(o), PROV.wasDerivedFrom, iri(i));
+    for (const i of inputs.slice(0, MAX_DERIVATIONS))
+      if (i !== o) out.add(iri(o), PROV.wasDerivedFrom, iri(i));
 
   const model = refsBySemantics.get('model-reference')?.[0]?.uri;
   for (const [name, value] of Object.entries(event.values)) {
@@ -110,13 +116,18 @@ export function mapEvent(event: CaptureEvent, spec: CompiledSpec, state: Mapping
     out.add(v, PROVML.valueName, str(name));
     out.add(v, PROV.value, valueLiteral(value));
     out.add(tex, a.direction === 'input' ? MLS.hasInput : MLS.hasOutput, v);
-    if (a.semantics === 'evaluation-measure' && model !== undefined) out.add(v, PROVML.evaluatesModel, iri(model));
+    if (a.semantics === 'evaluation-measure' && model !== undefined)
+      out.add(v, PROVML.evaluatesModel, iri(model));
     if (a.semantics === 'model-hyperparameter' && model !== undefined)
       out.add(iri(model), PROVML.hasModelHyperParameterValue, v);
     if (a.semantics === 'dataset-characteristic') {
       const datasets = refsBySemantics.get('dataset-reference') ?? [];
       const target =
-        a.characterizes !== undefined ? datasets.find((d) => d.name === a.characterizes) : datasets.length === 1 ? datasets[0] : undefined;
+        a.characterizes !== undefined
+          ? datasets.find((d) => d.name === a.characterizes)
+          : datasets.length === 1
+            ? datasets[0]
+            : undefined;
       if (target !== undefined) out.add(v, PROVML.characterizesDataset, iri(target.uri));
     }
   }
@@ -159,7 +170,8 @@ function mapDataRef(
   }
   out.add(qualified, PROV.entity, entity);
   out.add(qualified, PROV.hadRole, role);
-  for (const annotation of state.annotations.get(ref.uri) ?? []) out.add(entity, PROVML.hasDomainAnnotation, iri(annotation));
+  for (const annotation of state.annotations.get(ref.uri) ?? [])
+    out.add(entity, PROVML.hasDomainAnnotation, iri(annotation));
 }
 
 function mapContext(

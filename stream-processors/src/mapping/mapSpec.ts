@@ -1,6 +1,14 @@
 /** Pure mapping of a prospective spec to PROV-ML prospective quads in the spec's named graph. */
 import type { Quad } from 'n3';
-import { PROV, PROVML, RDFS, type CompiledSpec, type LearningStage, type LifecyclePhase, type Semantics } from '@provml/schemas';
+import {
+  PROV,
+  PROVML,
+  RDFS,
+  type CompiledSpec,
+  type LearningStage,
+  type LifecyclePhase,
+  type Semantics,
+} from '@provml/schemas';
 import type { IriMinter } from './IriMinter.ts';
 import { iri, QuadCollector, str } from './terms.ts';
 

@@ -39,7 +39,8 @@ export const dateTime = (us: number): Literal => literal(microsToIso(us), xsdDat
 /** The literal of a captured value: booleans, integers, doubles, strings, number arrays as `rdf:JSON`. */
 export function valueLiteral(v: CaptureValue): Literal {
   if (typeof v === 'boolean') return literal(String(v), xsdBoolean);
-  if (typeof v === 'number') return Number.isSafeInteger(v) ? literal(String(v), xsdInteger) : literal(String(v), xsdDouble);
+  if (typeof v === 'number')
+    return Number.isSafeInteger(v) ? literal(String(v), xsdInteger) : literal(String(v), xsdDouble);
   if (typeof v === 'string') return literal(v, xsdString);
   return literal(JSON.stringify(v), rdfJson);
 }
