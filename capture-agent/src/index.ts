@@ -8,3 +8,4 @@ export type { CaptureExporter, ExportResult } from './CaptureExporter.ts';
 export { withRetry } from './retry.ts';
 export type { RetryOptions } from './retry.ts';
 export { collectExecutionContext } from './executionContext.ts';
+export { MultiCaptureExporter } from './MultiCaptureExporter.ts';

@@ -9,6 +9,7 @@ import {
   EmbeddedLog,
   IriMinter,
   LogCaptureExporter,
+  parseAnnotations,
   ProcessorService,
 } from '@provml/stream-processors';
 import { createIngestApp } from '../ingest/createIngestApp.ts';
@@ -47,6 +48,8 @@ export class EmbeddedStack {
   readonly sink: SinkService;
   readonly metrics: Metrics;
   readonly iris: IriMinter;
+  /** Where the ingest and `annotate` publish specs, events and annotations. */
+  readonly ingest: LogIngestTarget;
   private readonly captures: Capture[] = [];
   private querySrv: Server | undefined;
   private ingestSrv: Server | undefined;
@@ -65,6 +68,7 @@ export class EmbeddedStack {
       logger: logger.child('processor'),
     });
     this.sink = new SinkService(this.log, this.store, { groupId: SINK_GROUP, logger: logger.child('sink') });
+    this.ingest = new LogIngestTarget(this.log, encodeCaptureEvent);
     this.metrics = createMetrics({
       capture: () => this.captures.map((c) => c.stats),
       processor: () => this.processor.stats,
@@ -95,7 +99,7 @@ export class EmbeddedStack {
     );
     this.ingestSrv = await listen(
       createIngestApp({
-        target: new LogIngestTarget(this.log, encodeCaptureEvent),
+        target: this.ingest,
         logger: this.logger.child('ingest'),
         onResult: (route, outcome, n) => ingestRequests.inc({ route, outcome }, n),
       }),
@@ -122,6 +126,16 @@ export class EmbeddedStack {
     });
     this.captures.push(c);
     return c;
+  }
+
+  /**
+   * Publishes domain annotations (Turtle) into the domain graph, `urn:provml:graph/domain[/source]`.
+   * @returns the number of triples. @throws ValidationError for malformed Turtle.
+   */
+  async annotate(turtle: string, source?: string): Promise<number> {
+    const triples = parseAnnotations(turtle, source, this.iris).length;
+    await this.ingest.publishAnnotations(turtle, source);
+    return triples;
   }
 
   /** Records not yet handled by the processor and the sink. */
