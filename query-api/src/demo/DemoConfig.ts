@@ -96,7 +96,7 @@ export const DEFAULT_DEMO: Omit<DemoConfig, 'outputDir'> = {
       inlineStart: 100,
       inlineEnd: 131,
       tileSize: 16,
-      noiseThreshold: 0.9,
+      noiseThreshold: 0.3,
       validationFraction: 0.2,
     },
     {

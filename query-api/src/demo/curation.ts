@@ -7,7 +7,7 @@ import type { DemoConfig } from './DemoConfig.ts';
 import { fileUri, writeFileDeep } from './files.ts';
 import { encodeSegy } from './segy/writeSegy.ts';
 import { decodeSegy, surveyFromSegy } from './segy/readSegy.ts';
-import type { LayerModel, SeismicCube } from './survey.ts';
+import type { LayerModel } from './survey.ts';
 
 /** What curation found and wrote. */
 export interface CurationResult {
@@ -102,10 +102,12 @@ export async function runCuration(
       const inlineRange: [number, number] = [g.firstInline, g.firstInline + g.inlines - 1];
       const crosslineRange: [number, number] = [g.firstCrossline, g.firstCrossline + g.crosslines - 1];
       const textHeader = [
-        ...file.textHeader.slice(0, 36),
+        ...file.textHeader.slice(0, 37),
         `CURATED BY PROVML DEMO: GRID CHECKED TO ${tolerance} M`,
+        'SEG Y REV1',
+        'END TEXTUAL HEADER',
       ];
-      await writeFileDeep(curatedPath, encodeSegy(cube as SeismicCube, textHeader));
+      await writeFileDeep(curatedPath, encodeSegy(cube, textHeader));
       await writeFileDeep(
         indexPath,
         JSON.stringify({ geometry: g, traces: file.traces.map((tr) => [tr.inline, tr.crossline]) }),

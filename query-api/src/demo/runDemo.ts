@@ -63,7 +63,7 @@ export async function runDemo(
     await session(curationSpec),
     config,
     { segyPath: rawSegyPath, horizonsPath: rawHorizonsPath },
-    host.annotate,
+    (turtle) => host.annotate(turtle),
   );
   progress(
     `curation    ${curation.numTraces} traces, inlines ${curation.inlineRange.join('–')}, ${curation.annotationTriples} annotation triples`,

@@ -59,8 +59,8 @@ const ORIGIN_Y = 6073556;
 const BIN_M = 25;
 const ROTATION_DEG = 1.6;
 const COORDINATE_SCALAR = -100;
-/** Half-length of the wavelet in seconds (the Ricker is below 1e-8 of its peak beyond it at ≥ 20 Hz). */
-const WAVELET_HALF_S = 0.08;
+/** Half-length of the wavelet in periods of its peak frequency: beyond it the Ricker is below e⁻²² of its peak. */
+const WAVELET_HALF_PERIODS = 1.5;
 
 /**
  * Generates a plausible layered subsurface and its post-stack seismic response (pure, deterministic per
@@ -185,7 +185,7 @@ export function generateSurvey(options: GenerateSurveyOptions): GeneratedSurvey 
     const a = (Math.PI * waveletHz * seconds) ** 2;
     return (1 - 2 * a) * Math.exp(-a);
   };
-  const half = Math.ceil(WAVELET_HALF_S / dt);
+  const half = Math.ceil(WAVELET_HALF_PERIODS / waveletHz / dt);
   const wavelet = Float64Array.from({ length: 2 * half + 1 }, (_, i) => ricker((i - half) * dt));
 
   const data = new Float32Array(traces * samples);
