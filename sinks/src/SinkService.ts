@@ -5,6 +5,7 @@ import {
   deadLetter,
   type ConsumedRecord,
   type EventLog,
+  type BatchOutput,
   type LogConsumer,
   type ProducedRecord,
   type RecordBatch,
@@ -51,7 +52,6 @@ export class SinkService {
   };
   private readonly topics: TopicNames;
   private readonly logger: Logger;
-  private readonly producer;
   private consumer: LogConsumer | undefined;
   private running: Promise<void> | undefined;
   private stopping = false;
@@ -64,7 +64,6 @@ export class SinkService {
   ) {
     this.topics = options.topics ?? DEFAULT_TOPICS;
     this.logger = options.logger ?? silentLogger;
-    this.producer = log.producer();
   }
 
   /** Starts consuming in the background. */
@@ -76,7 +75,7 @@ export class SinkService {
       maxBatchSize: this.options.maxBatchSize ?? 2000,
     });
     this.running = this.consumer
-      .run((batch) => this.loadBatch(batch))
+      .run((batch, output) => this.loadBatch(batch, output))
       .catch((error: unknown) => {
         this.logger.error('sink stopped', { error });
       });
@@ -95,11 +94,11 @@ export class SinkService {
    * Loads one batch, waiting out retryable store failures. A batch the store rejects for good is
    * split until the poison records are found; those go to the dead-letter topic, the rest is loaded.
    */
-  async loadBatch(batch: RecordBatch): Promise<void> {
+  async loadBatch(batch: RecordBatch, output: BatchOutput): Promise<void> {
     const dead: ProducedRecord[] = [];
     await this.loadRecords(batch.records, dead);
     if (dead.length > 0) {
-      await this.producer.send(this.topics.deadLetters, dead);
+      await output.send(this.topics.deadLetters, dead);
       this.stats.deadLettered += dead.length;
     }
   }

@@ -337,7 +337,7 @@ describe('SinkService', () => {
     const value = Buffer.from(`<${EX}entity/ü> <${EX}value> "zweiter Lauf – ü 🚀" <${EX}graph/wf> .\n`);
     log.append(TRIPLES, [{ key: 'wf', value }]);
     const records = log.records(TRIPLES);
-    await sink.loadBatch({ topic: TRIPLES, partition: records[0]!.partition, records });
+    await sink.loadBatch({ topic: TRIPLES, partition: records[0]!.partition, records }, log.producer());
     expect(await store.size()).toBe(1);
     expect(sink.stats.bytesLoaded).toBe(value.length);
   });
@@ -350,7 +350,7 @@ describe('SinkService', () => {
     const records = log.append(TRIPLES, [tripleRecord(1, 'wf'), tripleRecord(2, 'wf')]);
     expect(records).toEqual(['0', '1']);
     const batch = log.records(TRIPLES);
-    await sink.loadBatch({ topic: TRIPLES, partition: batch[0]!.partition, records: batch });
+    await sink.loadBatch({ topic: TRIPLES, partition: batch[0]!.partition, records: batch }, log.producer());
     expect(sink.stats.retries).toBe(2);
     expect(await store.size()).toBe(2);
     // loadBatch commits nothing by itself: that is the consumer's job

@@ -8,7 +8,7 @@ import {
   type CaptureEvent,
   type Logger,
 } from '@provml/schemas';
-import type { ConsumedRecord, EventLog, LogConsumer, ProducedRecord, RecordBatch } from './log/ports.ts';
+import type { BatchOutput, ConsumedRecord, EventLog, LogConsumer, ProducedRecord, RecordBatch } from './log/ports.ts';
 import { IriMinter } from './mapping/IriMinter.ts';
 import { indexAnnotations, parseAnnotations } from './mapping/mapAnnotations.ts';
 import { mapEvent } from './mapping/mapEvent.ts';
@@ -82,7 +82,6 @@ export class ProcessorService {
   private readonly topics: TopicNames;
   private readonly iris: IriMinter;
   private readonly logger: Logger;
-  private readonly producer;
   private readonly specReader;
   private readonly annotationReader;
   private consumer: LogConsumer | undefined;
@@ -95,7 +94,6 @@ export class ProcessorService {
     this.topics = options.topics ?? DEFAULT_TOPICS;
     this.iris = options.iris ?? new IriMinter();
     this.logger = options.logger ?? silentLogger;
-    this.producer = log.producer();
     this.specReader = log.tableReader(this.topics.specs);
     this.annotationReader = log.tableReader(this.topics.annotations);
   }
@@ -106,9 +104,10 @@ export class ProcessorService {
     this.consumer = this.log.consumer({
       groupId: this.options.groupId ?? 'provml-processor',
       topics: [this.topics.specs, this.topics.annotations, this.topics.events],
+      transactional: true,
     });
     this.running = this.consumer
-      .run((batch) => this.processBatch(batch))
+      .run((batch, output) => this.processBatch(batch, output))
       .catch((error: unknown) => {
         this.logger.error('processor stopped', { error });
       });
@@ -126,16 +125,16 @@ export class ProcessorService {
    * event batches are mapped after this member's spec and annotation state has caught up.
    * The batch's offsets are committed when this resolves.
    */
-  async processBatch(batch: RecordBatch): Promise<void> {
+  async processBatch(batch: RecordBatch, output: BatchOutput): Promise<void> {
     const out: ProducedRecord[] = [];
     const dead: ProducedRecord[] = [];
     await this.catchUpState();
     if (batch.topic === this.topics.specs) this.emitSpecs(batch.records, out, dead);
     else if (batch.topic === this.topics.annotations) this.emitAnnotations(batch.records, out, dead);
     else this.mapEvents(batch.records, out, dead);
-    if (out.length > 0) await this.producer.send(this.topics.triples, out);
+    if (out.length > 0) await output.send(this.topics.triples, out);
     if (dead.length > 0) {
-      await this.producer.send(this.topics.deadLetters, dead);
+      await output.send(this.topics.deadLetters, dead);
       this.stats.deadLettered += dead.length;
       for (const d of dead) this.logger.warn('dead-lettered', { reason: d.headers?.[DLQ_HEADERS.reason] });
     }

@@ -6,6 +6,7 @@ export type {
   EventLog,
   LogProducer,
   LogConsumer,
+  BatchOutput,
   TableReader,
   ProducedRecord,
   ConsumedRecord,

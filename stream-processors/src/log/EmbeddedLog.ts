@@ -152,7 +152,15 @@ export class EmbeddedLog implements EventLog {
               });
               continue;
             }
-            await handler(batch);
+            const pending: [string, readonly ProducedRecord[]][] = [];
+            await handler(batch, {
+              send: (topic, records) => {
+                pending.push([topic, records]);
+                return Promise.resolve();
+              },
+            });
+            // output and offsets in one synchronous step: nothing of a failed batch is visible
+            for (const [topic, records] of pending) this.append(topic, records);
             const last = batch.records[batch.records.length - 1]!;
             this.commit(options.groupId, batch.topic, batch.partition, Number(last.offset) + 1);
           }

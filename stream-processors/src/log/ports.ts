@@ -33,13 +33,22 @@ export interface LogProducer {
   send(topic: string, records: readonly ProducedRecord[]): Promise<void>;
 }
 
+/**
+ * Where a batch handler sends what it produces. The output is committed together with the batch's
+ * offsets: in Kafka inside one transaction when the consumer is transactional (consume-transform-
+ * produce, exactly once), in the embedded log in one synchronous step.
+ */
+export interface BatchOutput {
+  send(topic: string, records: readonly ProducedRecord[]): Promise<void>;
+}
+
 /** A member of a consumer group. Offsets are committed only after the handler resolves. */
 export interface LogConsumer {
   /**
-   * Hands batches to `handler` until `stop()`. A batch's offsets are committed once the handler
-   * resolves; if it rejects, the batch is delivered again (at-least-once).
+   * Hands batches to `handler` until `stop()`. A batch's offsets (and its output) are committed once
+   * the handler resolves; if it rejects, nothing of the batch is committed and it is delivered again.
    */
-  run(handler: (batch: RecordBatch) => Promise<void>): Promise<void>;
+  run(handler: (batch: RecordBatch, output: BatchOutput) => Promise<void>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -55,6 +64,11 @@ export interface ConsumerOptions {
   topics: readonly string[];
   /** Largest batch handed to the handler. Default 1000. */
   maxBatchSize?: number;
+  /**
+   * Commit each batch's output and offsets atomically (Kafka transactions; the processor's
+   * consume-transform-produce). Consumers of transactional output read only committed records.
+   */
+  transactional?: boolean;
 }
 
 /** How a topic keeps its records. */
