@@ -54,6 +54,9 @@ const portOpen = (port: number): Promise<boolean> =>
     socket.once('error', () => done(false));
   });
 
+/** Whether a broker accepts connections on the port (default 19092). */
+export const kafkaReachable = (port = 19092): Promise<boolean> => portOpen(port);
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Fetches the broker's jars (once) with Maven into `.cache/stack/kafka/lib`. */
@@ -63,7 +66,15 @@ export function fetchKafka(): void {
   const pom = join(ROOT, 'deploy/local/maven/kafka/pom.xml');
   const mvn = spawnSync(
     'mvn',
-    ['-q', '-B', '-f', pom, 'dependency:copy-dependencies', `-DoutputDirectory=${LIB}`, '-DincludeScope=runtime'],
+    [
+      '-q',
+      '-B',
+      '-f',
+      pom,
+      'dependency:copy-dependencies',
+      `-DoutputDirectory=${LIB}`,
+      '-DincludeScope=runtime',
+    ],
     { encoding: 'utf8' },
   );
   if (mvn.error !== undefined || mvn.status !== 0)
@@ -138,7 +149,14 @@ export async function ensureKafka(ports: KafkaPorts = {}): Promise<KafkaEndpoint
   const props = writeConfig(port, controllerPort);
   if (!existsSync(join(DATA, 'meta.properties'))) {
     mkdirSync(DATA, { recursive: true });
-    const format = java(['kafka.tools.StorageTool', 'format', '-t', randomUUID().replaceAll('-', '').slice(0, 22), '-c', props]);
+    const format = java([
+      'kafka.tools.StorageTool',
+      'format',
+      '-t',
+      randomUUID().replaceAll('-', '').slice(0, 22),
+      '-c',
+      props,
+    ]);
     if (format.status !== 0) throw new Error(`formatting Kafka storage failed: ${format.output}`);
   }
   const log = openSync(LOG, 'a');
@@ -161,7 +179,8 @@ export async function ensureKafka(ports: KafkaPorts = {}): Promise<KafkaEndpoint
   const deadline = Date.now() + 90_000;
   while (Date.now() < deadline) {
     if (!isAlive(child.pid!)) break;
-    if ((await portOpen(port)) && readFileSync(LOG, 'utf8').includes('Kafka Server started')) return { bootstrap };
+    if ((await portOpen(port)) && readFileSync(LOG, 'utf8').includes('Kafka Server started'))
+      return { bootstrap };
     await sleep(250);
   }
   const tail = readFileSync(LOG, 'utf8').split('\n').slice(-30).join('\n');
@@ -190,11 +209,14 @@ export function killKafka(): void {
 }
 
 async function main(command: string | undefined): Promise<void> {
-  const port = process.env.PROVML_KAFKA_PORT === undefined ? undefined : Number(process.env.PROVML_KAFKA_PORT);
+  const port =
+    process.env.PROVML_KAFKA_PORT === undefined ? undefined : Number(process.env.PROVML_KAFKA_PORT);
   if (command === 'up') {
     const started = performance.now();
     const { bootstrap } = await ensureKafka({ port });
-    process.stdout.write(`kafka   ${bootstrap}   (ready after ${((performance.now() - started) / 1000).toFixed(1)} s; log ${LOG})\n`);
+    process.stdout.write(
+      `kafka   ${bootstrap}   (ready after ${((performance.now() - started) / 1000).toFixed(1)} s; log ${LOG})\n`,
+    );
   } else if (command === 'down') {
     await stopKafka();
     process.stdout.write('kafka   stopped\n');

@@ -8,7 +8,14 @@ import {
   type CaptureEvent,
   type Logger,
 } from '@provml/schemas';
-import type { BatchOutput, ConsumedRecord, EventLog, LogConsumer, ProducedRecord, RecordBatch } from './log/ports.ts';
+import type {
+  BatchOutput,
+  ConsumedRecord,
+  EventLog,
+  LogConsumer,
+  ProducedRecord,
+  RecordBatch,
+} from './log/ports.ts';
 import { IriMinter } from './mapping/IriMinter.ts';
 import { indexAnnotations, parseAnnotations } from './mapping/mapAnnotations.ts';
 import { mapEvent } from './mapping/mapEvent.ts';

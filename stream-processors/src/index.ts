@@ -27,3 +27,5 @@ export { SpecRegistry } from './SpecRegistry.ts';
 export { DEFAULT_TOPICS, DLQ_HEADERS, ANNOTATION_SOURCE_HEADER } from './topics.ts';
 export type { TopicNames } from './topics.ts';
 export { LogCaptureExporter } from './LogCaptureExporter.ts';
+export { KafkaEventLog } from './kafka/KafkaEventLog.ts';
+export type { KafkaLogOptions } from './kafka/KafkaEventLog.ts';

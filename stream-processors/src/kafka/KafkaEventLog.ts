@@ -1,0 +1,323 @@
+/** The Kafka adapter of the log ports (kafkajs): idempotent producers, consumer groups, transactions, table readers. */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import {
+  CompressionTypes,
+  Kafka,
+  logLevel,
+  type Admin,
+  type Consumer,
+  type KafkaConfig,
+  type LogEntry,
+  type Producer,
+} from 'kafkajs';
+import { DependencyError, silentLogger, type Logger } from '@provml/schemas';
+import type {
+  BatchOutput,
+  ConsumedRecord,
+  ConsumerOptions,
+  EventLog,
+  LogConsumer,
+  LogProducer,
+  ProducedRecord,
+  TableReader,
+  TopicOptions,
+} from '../log/ports.ts';
+
+/** Settings of the Kafka adapter; TLS and SASL are passed to kafkajs unchanged. */
+export interface KafkaLogOptions {
+  brokers: string[];
+  /** Default `provml`. */
+  clientId?: string;
+  ssl?: KafkaConfig['ssl'];
+  sasl?: KafkaConfig['sasl'];
+  /** Compression of produced batches. Default `none` (gzip is built into kafkajs). */
+  compression?: 'none' | 'gzip';
+  /** Replication factor of topics this adapter creates. Default 1. */
+  replicationFactor?: number;
+  /**
+   * Identity of this process among the members of its groups; with the group id it forms the
+   * transactional id, so a restarted processor fences its predecessor's open transaction.
+   * Default `<hostname>-<pid>`.
+   */
+  instanceId?: string;
+  /** Transactions not committed within this time are aborted by the broker (ms). Default 15000. */
+  transactionTimeoutMs?: number;
+  logger?: Logger;
+}
+
+const toRecord = (
+  topic: string,
+  partition: number,
+  m: {
+    offset: string;
+    key: Buffer | null;
+    value: Buffer | null;
+    headers?: Record<string, Buffer | string | (Buffer | string)[] | undefined>;
+    timestamp: string;
+  },
+): ConsumedRecord => {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(m.headers ?? {}))
+    if (v !== undefined) headers[k] = Array.isArray(v) ? String(v[v.length - 1]) : String(v);
+  return {
+    topic,
+    partition,
+    offset: m.offset,
+    key: m.key === null ? null : m.key.toString('utf8'),
+    value: m.value ?? Buffer.alloc(0),
+    headers,
+    timestamp: Number(m.timestamp),
+  };
+};
+
+const toMessages = (records: readonly ProducedRecord[]) =>
+  records.map((r) => ({ key: r.key, value: r.value, headers: r.headers }));
+
+/** Maps kafkajs log entries to the injected logger (its noisy startup retries go to debug). */
+function logCreator(logger: Logger) {
+  return () =>
+    ({ level, log }: LogEntry): void => {
+      const { message, ...fields } = log;
+      if (
+        level === logLevel.ERROR &&
+        /coordinator is not available|not the correct|Rebalancing|leader/i.test(
+          String(fields.error ?? message),
+        )
+      )
+        logger.debug(message, fields);
+      else if (level === logLevel.ERROR) logger.error(message, fields);
+      else if (level === logLevel.WARN) logger.warn(message, fields);
+      else logger.debug(message, fields);
+    };
+}
+
+/** A Kafka cluster as an EventLog. */
+export class KafkaEventLog implements EventLog {
+  readonly kafka: Kafka;
+  private admin: Admin | undefined;
+  private sharedProducer: Promise<Producer> | undefined;
+  private readonly closers: (() => Promise<void>)[] = [];
+  private readonly logger: Logger;
+  private readonly compression: CompressionTypes;
+  readonly instanceId: string;
+
+  constructor(private readonly options: KafkaLogOptions) {
+    this.logger = options.logger ?? silentLogger;
+    this.kafka = new Kafka({
+      brokers: options.brokers,
+      clientId: options.clientId ?? 'provml',
+      ssl: options.ssl,
+      sasl: options.sasl,
+      logLevel: logLevel.WARN,
+      logCreator: logCreator(this.logger),
+      retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 5000 },
+    });
+    this.compression = options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
+    this.instanceId = options.instanceId ?? `${hostname()}-${process.pid}`;
+  }
+
+  /** A connected admin client (created once). */
+  async adminClient(): Promise<Admin> {
+    if (this.admin === undefined) {
+      const admin = this.kafka.admin();
+      await admin.connect();
+      this.admin = admin;
+    }
+    return this.admin;
+  }
+
+  async ensureTopic(topic: string, partitions: number, options: TopicOptions = {}): Promise<void> {
+    const admin = await this.adminClient();
+    try {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: [
+          {
+            topic,
+            numPartitions: partitions,
+            replicationFactor: this.options.replicationFactor ?? 1,
+            configEntries: options.compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : [],
+          },
+        ],
+      });
+    } catch (error) {
+      throw new DependencyError(
+        'kafka-topic',
+        `could not create topic ${topic}: ${(error as Error).message}`,
+        {
+          retriable: true,
+          cause: error,
+          context: { topic },
+        },
+      );
+    }
+  }
+
+  /** The idempotent producer shared by this log's `producer()` callers (acks from all replicas). */
+  private shared(): Promise<Producer> {
+    this.sharedProducer ??= (async () => {
+      const p = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+      await p.connect();
+      return p;
+    })();
+    return this.sharedProducer;
+  }
+
+  producer(): LogProducer {
+    return {
+      send: async (topic, records) => {
+        const p = await this.shared();
+        await p.send({ topic, acks: -1, compression: this.compression, messages: toMessages(records) });
+      },
+    };
+  }
+
+  consumer(options: ConsumerOptions): LogConsumer {
+    let consumer: Consumer | undefined;
+    let txProducer: Producer | undefined;
+    let stopped: (() => void) | undefined;
+    const maxBatch = options.maxBatchSize ?? 1000;
+    const stop = async (): Promise<void> => {
+      await consumer?.disconnect();
+      await txProducer?.disconnect();
+      stopped?.();
+    };
+    return {
+      run: async (handler) => {
+        consumer = this.kafka.consumer({
+          groupId: options.groupId,
+          readUncommitted: false,
+          allowAutoTopicCreation: false,
+        });
+        await consumer.connect();
+        await consumer.subscribe({ topics: [...options.topics], fromBeginning: true });
+        if (options.transactional) {
+          txProducer = this.kafka.producer({
+            transactionalId: `${options.groupId}-${this.instanceId}`,
+            idempotent: true,
+            maxInFlightRequests: 1,
+            transactionTimeout: this.options.transactionTimeoutMs ?? 15_000,
+          });
+          await txProducer.connect();
+        }
+        const direct = this.producer();
+        const c = consumer;
+        const tx = txProducer;
+        const done = new Promise<void>((resolve) => (stopped = resolve));
+        await c.run({
+          autoCommit: false,
+          eachBatchAutoResolve: false,
+          eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+            for (let i = 0; i < batch.messages.length; i += maxBatch) {
+              if (!isRunning() || isStale()) return;
+              const chunk = batch.messages.slice(i, i + maxBatch);
+              const records = chunk.map((m) => toRecord(batch.topic, batch.partition, m));
+              const last = records[records.length - 1]!;
+              const next = String(BigInt(last.offset) + 1n);
+              const offsets = [
+                { topic: batch.topic, partitions: [{ partition: batch.partition, offset: next }] },
+              ];
+              const recordBatch = { topic: batch.topic, partition: batch.partition, records };
+              if (tx !== undefined) {
+                const transaction = await tx.transaction();
+                try {
+                  const output: BatchOutput = {
+                    send: async (topic, rs) => {
+                      await transaction.send({
+                        topic,
+                        acks: -1,
+                        compression: this.compression,
+                        messages: toMessages(rs),
+                      });
+                    },
+                  };
+                  await handler(recordBatch, output);
+                  await transaction.sendOffsets({ consumerGroupId: options.groupId, topics: offsets });
+                  await transaction.commit();
+                } catch (error) {
+                  await transaction.abort().catch(() => undefined);
+                  throw error;
+                }
+              } else {
+                await handler(recordBatch, direct);
+                await c.commitOffsets(offsets.map((o) => ({ topic: o.topic, ...o.partitions[0]! })));
+              }
+              resolveOffset(last.offset);
+              await heartbeat();
+            }
+          },
+        });
+        await done;
+      },
+      stop,
+    };
+  }
+
+  tableReader(topic: string): TableReader {
+    const buffer: ConsumedRecord[] = [];
+    const positions = new Map<number, bigint>();
+    let waiters: (() => void)[] = [];
+    let started: Promise<void> | undefined;
+    const start = (): Promise<void> =>
+      (started ??= (async () => {
+        const consumer = this.kafka.consumer({
+          groupId: `provml-table-${topic}-${randomUUID()}`,
+          allowAutoTopicCreation: false,
+        });
+        await consumer.connect();
+        await consumer.subscribe({ topics: [topic], fromBeginning: true });
+        await consumer.run({
+          autoCommit: false,
+          eachBatch: async ({ batch }) => {
+            for (const m of batch.messages) buffer.push(toRecord(batch.topic, batch.partition, m));
+            const last = batch.messages[batch.messages.length - 1];
+            if (last !== undefined) positions.set(batch.partition, BigInt(last.offset) + 1n);
+            const w = waiters;
+            waiters = [];
+            for (const f of w) f();
+            return Promise.resolve();
+          },
+        });
+        this.closers.push(() => consumer.disconnect());
+      })());
+    return {
+      catchUp: async (apply) => {
+        await start();
+        const admin = await this.adminClient();
+        const ends = await admin.fetchTopicOffsets(topic);
+        const deadline = Date.now() + 30_000;
+        const behind = (): boolean =>
+          ends.some(
+            (e) =>
+              BigInt(e.high) > BigInt(e.low) &&
+              (positions.get(e.partition) ?? BigInt(e.low)) < BigInt(e.high),
+          );
+        while (behind()) {
+          if (Date.now() > deadline)
+            throw new DependencyError('kafka-table', `could not read ${topic} to its end within 30 s`, {
+              retriable: true,
+              context: { topic },
+            });
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, 200);
+            waiters.push(() => {
+              clearTimeout(timer);
+              resolve();
+            });
+          });
+        }
+        for (const record of buffer.splice(0)) apply(record);
+      },
+    };
+  }
+
+  /** Disconnects every client this log created. Idempotent. */
+  async close(): Promise<void> {
+    for (const close of this.closers.splice(0)) await close().catch(() => undefined);
+    if (this.sharedProducer !== undefined) await (await this.sharedProducer).disconnect();
+    this.sharedProducer = undefined;
+    await this.admin?.disconnect();
+    this.admin = undefined;
+  }
+}
