@@ -208,9 +208,10 @@ export class KafkaEventLog implements EventLog {
         await c.run({
           autoCommit: false,
           eachBatchAutoResolve: false,
-          eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+          eachBatch: async (payload) => {
+            const { batch } = payload;
             for (let i = 0; i < batch.messages.length; i += maxBatch) {
-              if (!isRunning() || isStale()) return;
+              if (!payload.isRunning() || payload.isStale()) return;
               const chunk = batch.messages.slice(i, i + maxBatch);
               const records = chunk.map((m) => toRecord(batch.topic, batch.partition, m));
               const last = records[records.length - 1]!;
@@ -243,8 +244,8 @@ export class KafkaEventLog implements EventLog {
                 await handler(recordBatch, direct);
                 await c.commitOffsets(offsets.map((o) => ({ topic: o.topic, ...o.partitions[0]! })));
               }
-              resolveOffset(last.offset);
-              await heartbeat();
+              payload.resolveOffset(last.offset);
+              await payload.heartbeat();
             }
           },
         });
