@@ -43,6 +43,14 @@ export interface KafkaLogOptions {
   instanceId?: string;
   /** Transactions not committed within this time are aborted by the broker (ms). Default 15000. */
   transactionTimeoutMs?: number;
+  /**
+   * Longest time a fetch waits for data (ms): bounds event-to-store latency when traffic is light.
+   * Default 100.
+   */
+  maxWaitTimeMs?: number;
+  /** Consumer group session timeout and heartbeat interval (ms). Defaults 10000 and 1000. */
+  sessionTimeoutMs?: number;
+  heartbeatIntervalMs?: number;
   logger?: Logger;
 }
 
@@ -115,6 +123,16 @@ export class KafkaEventLog implements EventLog {
     });
     this.compression = options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
     this.instanceId = options.instanceId ?? `${hostname()}-${process.pid}`;
+  }
+
+  private consumerSettings() {
+    return {
+      allowAutoTopicCreation: false,
+      maxWaitTimeInMs: this.options.maxWaitTimeMs ?? 100,
+      sessionTimeout: this.options.sessionTimeoutMs ?? 10_000,
+      rebalanceTimeout: this.options.sessionTimeoutMs ?? 10_000,
+      heartbeatInterval: this.options.heartbeatIntervalMs ?? 1000,
+    };
   }
 
   /** A connected admin client (created once). */
