@@ -1,5 +1,4 @@
 /** The stream processor: consumes capture events, joins them with specs and annotations, emits PROV-ML quads. */
-import type { Quad } from 'n3';
 import {
   checkEventAgainstSpec,
   compileSpec,
@@ -24,6 +23,9 @@ import { mapSpec } from './mapping/mapSpec.ts';
 import { toNQuads } from './mapping/nquads.ts';
 import { SpecRegistry } from './SpecRegistry.ts';
 import { ANNOTATION_SOURCE_HEADER, DEFAULT_TOPICS, DLQ_HEADERS, type TopicNames } from './topics.ts';
+
+/** Output records are cut at about this many characters (Kafka's default message limit is 1 MB). */
+const MAX_OUTPUT_RECORD_CHARS = 256 * 1024;
 
 /** Settings of a processor. */
 export interface ProcessorOptions {
@@ -149,7 +151,14 @@ export class ProcessorService {
   }
 
   private mapEvents(records: readonly ConsumedRecord[], out: ProducedRecord[], dead: ProducedRecord[]): void {
-    const byExecution = new Map<string, Quad[]>();
+    // one output record per workflow execution and batch, split to stay well under Kafka's message size limit
+    const open = new Map<string, { parts: string[]; bytes: number }>();
+    const flush = (execution: string): void => {
+      const chunk = open.get(execution);
+      if (chunk === undefined || chunk.parts.length === 0) return;
+      out.push({ key: execution, value: Buffer.from(chunk.parts.join('')) });
+      open.delete(execution);
+    };
     let lastTime = 0;
     for (const record of records) {
       let event: CaptureEvent;
@@ -176,16 +185,17 @@ export class ProcessorService {
         continue;
       }
       const quads = mapEvent(event, spec, this.state, this.iris);
-      let list = byExecution.get(event.workflowExecution);
-      if (list === undefined) byExecution.set(event.workflowExecution, (list = []));
-      for (const q of quads) list.push(q);
+      const text = toNQuads(quads);
+      let chunk = open.get(event.workflowExecution);
+      if (chunk === undefined) open.set(event.workflowExecution, (chunk = { parts: [], bytes: 0 }));
+      chunk.parts.push(text);
+      chunk.bytes += text.length;
+      if (chunk.bytes >= MAX_OUTPUT_RECORD_CHARS) flush(event.workflowExecution);
+      this.stats.quadsEmitted += quads.length;
       this.stats.eventsProcessed++;
       lastTime = Math.max(lastTime, event.time);
     }
-    for (const [execution, quads] of byExecution) {
-      out.push({ key: execution, value: Buffer.from(toNQuads(quads)) });
-      this.stats.quadsEmitted += quads.length;
-    }
+    for (const execution of [...open.keys()]) flush(execution);
     if (lastTime > 0) this.stats.lastEventAgeMs = Date.now() - lastTime / 1000;
   }
 

@@ -4,22 +4,107 @@ import { createJsonLogger, ValidationError } from '@provml/schemas';
 import { answerQueries, formatAnswers } from '../demo/answers.ts';
 import { resolveDemoConfig } from '../demo/DemoConfig.ts';
 import { runDemo } from '../demo/runDemo.ts';
+import { resolveServiceConfig } from '../distributed/ServiceConfig.ts';
+import {
+  openStore,
+  startAgent,
+  startProcessor,
+  startQueryApi,
+  startSink,
+  type RunningService,
+} from '../distributed/services.ts';
 import { resolveEmbeddedConfig } from '../embedded/EmbeddedConfig.ts';
 import { EmbeddedStack } from '../embedded/EmbeddedStack.ts';
 
 const USAGE = `usage: provml [embedded|demo] [--no-demo] [--seed N] [--output-dir DIR]
               [--host H] [--query-port N] [--ingest-port N] [--iri-base IRI] [--partitions N] [--log-level L]
+       provml processor|sink|query-api|agent [--config FILE] [--kafka HOST:PORT,...] [--topic-prefix P]
+              [--instance-id ID] [--store rdf4j|sparql|oxigraph-embedded] [--store-url URL] [--repository ID]
+              [--host H] [--port N] [--log-level L]
 
   embedded   the whole system in one process: ingest, in-process log, processor, sink,
              embedded Oxigraph store and the query API (default); runs the O&G lifecycle
              demo into it first and prints the answers to Q1–Q6, unless --no-demo
   demo       the same demo, then exit (for scripts)
 
+Distributed mode (Kafka; start a local broker with npm run stack:up):
+  processor  maps capture events to PROV-ML quads (consumer group, Kafka transactions)
+  sink       loads quads into the store, committing after the store acknowledged
+  query-api  SPARQL endpoint, health and metrics over the store
+  agent      HTTP ingest (/v1/events, /v1/workflows, /v1/annotations) publishing to Kafka
+
   --seed N          seed of the demo's survey, splits and training (default 42)
   --output-dir DIR  where the demo writes its files (default .data/demo)
 
 Environment: PROVML_HOST, PROVML_QUERY_PORT, PROVML_INGEST_PORT, PROVML_IRI_BASE,
-PROVML_PARTITIONS, PROVML_LOG_LEVEL (command-line options win).`;
+PROVML_PARTITIONS, PROVML_LOG_LEVEL; distributed: PROVML_KAFKA_BROKERS, PROVML_KAFKA_SSL,
+PROVML_KAFKA_SASL_MECHANISM|USERNAME|PASSWORD, PROVML_INSTANCE_ID, PROVML_TOPIC_PREFIX, PROVML_STORE,
+PROVML_STORE_URL, PROVML_STORE_REPOSITORY, PROVML_HTTP_HOST, PROVML_HTTP_PORT (options win over the
+environment, the environment over --config).`;
+
+type ServiceName = 'processor' | 'sink' | 'query-api' | 'agent';
+
+/** Runs one distributed service until SIGTERM/SIGINT, then flushes and stops it. */
+async function service(name: ServiceName, argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      config: { type: 'string' },
+      kafka: { type: 'string' },
+      'topic-prefix': { type: 'string' },
+      'instance-id': { type: 'string' },
+      store: { type: 'string' },
+      'store-url': { type: 'string' },
+      repository: { type: 'string' },
+      host: { type: 'string' },
+      port: { type: 'string' },
+      'log-level': { type: 'string' },
+    },
+    strict: true,
+  });
+  const config = resolveServiceConfig(
+    {
+      kafka: { brokers: values.kafka?.split(','), instanceId: values['instance-id'] },
+      topics: { prefix: values['topic-prefix'] },
+      store: { kind: values.store, url: values['store-url'], repository: values.repository },
+      http: { host: values.host, port: values.port === undefined ? undefined : Number(values.port) },
+      logLevel: values['log-level'],
+    },
+    process.env,
+    values.config,
+  );
+  const logger = createJsonLogger(`provml.${name}`, { level: config.logLevel });
+  let running: RunningService;
+  if (name === 'processor') running = await startProcessor(config, logger);
+  else if (name === 'agent') running = await startAgent(config, logger);
+  else if (name === 'sink') running = await startSink(config, await openStore(config), logger);
+  else running = await startQueryApi(config, await openStore(config), logger);
+  console.log(
+    `provml ${name} running${running.url === undefined ? '' : ` at ${running.url}`} (Kafka ${config.kafka.brokers.join(',')})`,
+  );
+  onSignals(() => running.shutdown(), logger);
+}
+
+/** Flushes and stops on SIGTERM/SIGINT, exiting 0 (1 if stopping failed). */
+function onSignals(
+  shutdown: () => Promise<void>,
+  logger: { error: (m: string, f?: Record<string, unknown>) => void },
+): void {
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${signal}: flushing and stopping...`);
+    shutdown()
+      .then(() => process.exit(0))
+      .catch((error: unknown) => {
+        logger.error('shutdown failed', { error });
+        process.exit(1);
+      });
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
 
 async function embedded(argv: string[], mode: 'serve' | 'demo'): Promise<void> {
   const { values } = parseArgs({
@@ -87,21 +172,7 @@ async function embedded(argv: string[], mode: 'serve' | 'demo'): Promise<void> {
   health     ${stack.queryUrl}/healthz
   ingest     ${stack.ingestUrl}/v1/events   /v1/workflows   /v1/annotations
 Press Ctrl-C to stop.`);
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`\n${signal}: flushing and stopping...`);
-    stack
-      .shutdown()
-      .then(() => process.exit(0))
-      .catch((error: unknown) => {
-        logger.error('shutdown failed', { error });
-        process.exit(1);
-      });
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
+  onSignals(() => stack.shutdown(), logger);
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -110,6 +181,8 @@ async function main(argv: string[]): Promise<void> {
   if (command === undefined || command.startsWith('--')) return embedded(argv, 'serve');
   if (command === 'embedded') return embedded(rest, 'serve');
   if (command === 'demo') return embedded(rest, 'demo');
+  if (command === 'processor' || command === 'sink' || command === 'query-api' || command === 'agent')
+    return service(command, rest);
   console.error(`provml: unknown command '${command}'\n\n${USAGE}`);
   process.exit(2);
 }

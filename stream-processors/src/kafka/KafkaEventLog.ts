@@ -82,6 +82,27 @@ const toRecord = (
 const toMessages = (records: readonly ProducedRecord[]) =>
   records.map((r) => ({ key: r.key, value: r.value, headers: r.headers }));
 
+/** Bytes per produce request at most: a request's batch for one partition must fit the broker's 1 MB default. */
+const MAX_REQUEST_BYTES = 512 * 1024;
+
+/** Splits records into runs whose values add up to at most MAX_REQUEST_BYTES (a larger single record goes alone). */
+function chunks(records: readonly ProducedRecord[]): ProducedRecord[][] {
+  const out: ProducedRecord[][] = [];
+  let current: ProducedRecord[] = [];
+  let bytes = 0;
+  for (const r of records) {
+    if (current.length > 0 && bytes + r.value.length > MAX_REQUEST_BYTES) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(r);
+    bytes += r.value.length;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
 /** Maps kafkajs log entries to the injected logger (its noisy startup retries go to debug). */
 function logCreator(logger: Logger) {
   return () =>
@@ -186,7 +207,8 @@ export class KafkaEventLog implements EventLog {
     return {
       send: async (topic, records) => {
         const p = await this.shared();
-        await p.send({ topic, acks: -1, compression: this.compression, messages: toMessages(records) });
+        for (const part of chunks(records))
+          await p.send({ topic, acks: -1, compression: this.compression, messages: toMessages(part) });
       },
     };
   }
@@ -243,12 +265,13 @@ export class KafkaEventLog implements EventLog {
                 try {
                   const output: BatchOutput = {
                     send: async (topic, rs) => {
-                      await transaction.send({
-                        topic,
-                        acks: -1,
-                        compression: this.compression,
-                        messages: toMessages(rs),
-                      });
+                      for (const part of chunks(rs))
+                        await transaction.send({
+                          topic,
+                          acks: -1,
+                          compression: this.compression,
+                          messages: toMessages(part),
+                        });
                     },
                   };
                   await handler(recordBatch, output);

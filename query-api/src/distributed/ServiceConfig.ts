@@ -1,0 +1,173 @@
+/** The one typed configuration of the distributed services: command-line options over environment over a config file over defaults. */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ValidationError } from '@provml/schemas';
+import { DEFAULT_IRI_BASE, DEFAULT_TOPICS, type TopicNames } from '@provml/stream-processors';
+
+const schema = z
+  .object({
+    kafka: z
+      .object({
+        /** Bootstrap brokers, `host:port`. Default `127.0.0.1:19092` (the local stack). */
+        brokers: z
+          .array(z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port'))
+          .min(1)
+          .default(['127.0.0.1:19092']),
+        clientId: z.string().default('provml'),
+        /** TLS on (true) or off; certificates come from the Node defaults or NODE_EXTRA_CA_CERTS. */
+        ssl: z.boolean().default(false),
+        /** SASL credentials, passed to kafkajs; never logged. */
+        sasl: z
+          .object({
+            mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
+            username: z.string(),
+            password: z.string(),
+          })
+          .optional(),
+        /** This member's identity in its groups (part of the transactional id). Default `<host>-<pid>`. */
+        instanceId: z.string().optional(),
+        compression: z.enum(['none', 'gzip']).default('none'),
+      })
+      .strict()
+      .default({ brokers: ['127.0.0.1:19092'], clientId: 'provml', ssl: false, compression: 'none' }),
+    /** Topic names; `prefix` is put in front of each default name (e.g. `team-a.`). */
+    topics: z
+      .object({ prefix: z.string().default(''), partitions: z.number().int().min(1).max(1000).default(4) })
+      .strict()
+      .default({ prefix: '', partitions: 4 }),
+    /** The triple store for `sink` and `query-api`. */
+    store: z
+      .object({
+        kind: z.enum(['oxigraph-embedded', 'rdf4j', 'sparql']).default('rdf4j'),
+        url: z.string().optional(),
+        repository: z.string().optional(),
+      })
+      .strict()
+      .default({ kind: 'rdf4j' }),
+    http: z
+      .object({
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(7070),
+      })
+      .strict()
+      .default({ host: '127.0.0.1', port: 7070 }),
+    iriBase: z.string().default(DEFAULT_IRI_BASE),
+    logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  })
+  .strict();
+
+/** Configuration of a distributed service process. */
+export type ServiceConfig = z.infer<typeof schema>;
+
+/** Environment variables read, and the setting each fills. */
+export const SERVICE_ENV = {
+  PROVML_KAFKA_BROKERS: 'kafka.brokers (comma-separated)',
+  PROVML_KAFKA_SSL: 'kafka.ssl (true|false)',
+  PROVML_KAFKA_SASL_MECHANISM: 'kafka.sasl.mechanism',
+  PROVML_KAFKA_SASL_USERNAME: 'kafka.sasl.username',
+  PROVML_KAFKA_SASL_PASSWORD: 'kafka.sasl.password',
+  PROVML_INSTANCE_ID: 'kafka.instanceId',
+  PROVML_TOPIC_PREFIX: 'topics.prefix',
+  PROVML_PARTITIONS: 'topics.partitions',
+  PROVML_STORE: 'store.kind',
+  PROVML_STORE_URL: 'store.url',
+  PROVML_STORE_REPOSITORY: 'store.repository',
+  PROVML_HTTP_HOST: 'http.host',
+  PROVML_HTTP_PORT: 'http.port',
+  PROVML_IRI_BASE: 'iriBase',
+  PROVML_LOG_LEVEL: 'logLevel',
+} as const;
+
+type Json = Record<string, unknown>;
+
+/** Deep merge: values of `over` win; arrays are replaced. */
+function merge(base: Json, over: Json): Json {
+  const out: Json = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    if (v === undefined) continue;
+    const b = out[k];
+    out[k] =
+      typeof v === 'object' &&
+      v !== null &&
+      !Array.isArray(v) &&
+      typeof b === 'object' &&
+      b !== null &&
+      !Array.isArray(b)
+        ? merge(b as Json, v as Json)
+        : v;
+  }
+  return out;
+}
+
+function fromEnv(env: Readonly<Record<string, string | undefined>>): Json {
+  const e = (k: keyof typeof SERVICE_ENV): string | undefined => (env[k] === '' ? undefined : env[k]);
+  const num = (v: string | undefined): number | string | undefined =>
+    v === undefined || !/^\d+$/.test(v) ? v : Number(v);
+  const sasl =
+    e('PROVML_KAFKA_SASL_MECHANISM') === undefined
+      ? undefined
+      : {
+          mechanism: e('PROVML_KAFKA_SASL_MECHANISM'),
+          username: e('PROVML_KAFKA_SASL_USERNAME'),
+          password: e('PROVML_KAFKA_SASL_PASSWORD'),
+        };
+  return {
+    kafka: {
+      brokers: e('PROVML_KAFKA_BROKERS')
+        ?.split(',')
+        .map((b) => b.trim()),
+      ssl: e('PROVML_KAFKA_SSL') === undefined ? undefined : e('PROVML_KAFKA_SSL') === 'true',
+      sasl,
+      instanceId: e('PROVML_INSTANCE_ID'),
+    },
+    topics: { prefix: e('PROVML_TOPIC_PREFIX'), partitions: num(e('PROVML_PARTITIONS')) },
+    store: { kind: e('PROVML_STORE'), url: e('PROVML_STORE_URL'), repository: e('PROVML_STORE_REPOSITORY') },
+    http: { host: e('PROVML_HTTP_HOST'), port: num(e('PROVML_HTTP_PORT')) },
+    iriBase: e('PROVML_IRI_BASE'),
+    logLevel: e('PROVML_LOG_LEVEL'),
+  };
+}
+
+/**
+ * Resolves the configuration once, in `main`.
+ * @param options values from the command line (highest precedence)
+ * @param env the process environment (see SERVICE_ENV)
+ * @param file path of a JSON or YAML config file, if any
+ * @throws ValidationError naming each bad setting
+ */
+export function resolveServiceConfig(
+  options: Json,
+  env: Readonly<Record<string, string | undefined>>,
+  file?: string,
+): ServiceConfig {
+  let fileValues: Json = {};
+  if (file !== undefined) {
+    try {
+      fileValues = (parseYaml(readFileSync(file, 'utf8')) ?? {}) as Json;
+    } catch (error) {
+      throw new ValidationError(`cannot read config file ${file}`, [
+        { path: '', message: (error as Error).message },
+      ]);
+    }
+  }
+  const parsed = schema.safeParse(merge(merge(fileValues, fromEnv(env)), options));
+  if (!parsed.success)
+    throw new ValidationError(
+      'invalid configuration',
+      parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
+    );
+  return parsed.data;
+}
+
+/** The topic names of a configuration. */
+export function topicNames(config: ServiceConfig): TopicNames {
+  const p = config.topics.prefix;
+  return {
+    events: p + DEFAULT_TOPICS.events,
+    specs: p + DEFAULT_TOPICS.specs,
+    annotations: p + DEFAULT_TOPICS.annotations,
+    triples: p + DEFAULT_TOPICS.triples,
+    deadLetters: p + DEFAULT_TOPICS.deadLetters,
+  };
+}

@@ -1,0 +1,160 @@
+/** The distributed services, each a process of its own over Kafka: processor, sink, query API and HTTP ingest agent. */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { decodeCaptureEvent, encodeCaptureEvent, type Logger } from '@provml/schemas';
+import type { TripleStore } from '@provml/sinks';
+import { OxigraphEmbeddedStore, SinkService } from '@provml/sinks';
+import { IriMinter, KafkaEventLog, ProcessorService } from '@provml/stream-processors';
+import { createIngestApp } from '../ingest/createIngestApp.ts';
+import { LogIngestTarget } from '../ingest/IngestTarget.ts';
+import { createMetrics } from '../metrics/createMetrics.ts';
+import { createQueryApp } from '../query/createQueryApp.ts';
+import { topicNames, type ServiceConfig } from './ServiceConfig.ts';
+
+/** A started service: where it listens (if it does) and how to stop it. */
+export interface RunningService {
+  /** Base URL of its HTTP server, when it has one. */
+  url?: string;
+  /** Flushes and stops. Idempotent. */
+  shutdown(): Promise<void>;
+}
+
+/** The Kafka log of a configuration, with every topic created (specs and annotations compacted). */
+export async function connectLog(config: ServiceConfig, logger: Logger): Promise<KafkaEventLog> {
+  const log = new KafkaEventLog({
+    brokers: config.kafka.brokers,
+    clientId: config.kafka.clientId,
+    ssl: config.kafka.ssl,
+    sasl: config.kafka.sasl as never,
+    instanceId: config.kafka.instanceId,
+    compression: config.kafka.compression,
+    logger: logger.child('kafka'),
+  });
+  const t = topicNames(config);
+  const n = config.topics.partitions;
+  for (const topic of [t.events, t.triples, t.deadLetters]) await log.ensureTopic(topic, n);
+  for (const topic of [t.specs, t.annotations]) await log.ensureTopic(topic, 1, { compacted: true });
+  return log;
+}
+
+const once = (f: () => Promise<void>): (() => Promise<void>) => {
+  let p: Promise<void> | undefined;
+  return () => (p ??= f());
+};
+
+function listen(
+  app: { listen: (port: number, host: string) => Server },
+  config: ServiceConfig,
+): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(config.http.port, config.http.host);
+    server.once('listening', () => resolve(server));
+    server.once('error', reject);
+  });
+}
+
+const urlOf = (server: Server): string => {
+  const a = server.address() as AddressInfo;
+  return `http://${a.address}:${a.port}`;
+};
+
+const closeServer = (server: Server): Promise<void> =>
+  new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+
+/** Starts a processor: a member of the processor group, exactly-once through Kafka transactions. */
+export async function startProcessor(config: ServiceConfig, logger: Logger): Promise<RunningService> {
+  const log = await connectLog(config, logger);
+  const processor = new ProcessorService(log, {
+    decodeEvent: decodeCaptureEvent,
+    topics: topicNames(config),
+    iris: new IriMinter(config.iriBase),
+    logger: logger.child('processor'),
+  });
+  await processor.start();
+  return {
+    shutdown: once(async () => {
+      await processor.shutdown();
+      await log.close();
+    }),
+  };
+}
+
+/** Starts a sink into `store`: a member of the sink group, committing after the store acknowledged. */
+export async function startSink(
+  config: ServiceConfig,
+  store: TripleStore,
+  logger: Logger,
+): Promise<RunningService> {
+  const log = await connectLog(config, logger);
+  const sink = new SinkService(log, store, { topics: topicNames(config), logger: logger.child('sink') });
+  await sink.start();
+  const metrics = createMetrics({ sink: () => sink.stats });
+  const server = await listen(
+    createQueryApp({ store, registry: metrics.registry, logger: logger.child('http') }),
+    config,
+  );
+  return {
+    url: urlOf(server),
+    shutdown: once(async () => {
+      await closeServer(server);
+      await sink.shutdown();
+      await log.close();
+      await store.close();
+    }),
+  };
+}
+
+/** Starts the query API over `store`. */
+export async function startQueryApi(
+  config: ServiceConfig,
+  store: TripleStore,
+  logger: Logger,
+): Promise<RunningService> {
+  const metrics = createMetrics({});
+  const server = await listen(
+    createQueryApp({
+      store,
+      registry: metrics.registry,
+      logger: logger.child('query'),
+      onQuery: (outcome, seconds) => metrics.queryDuration.observe({ outcome }, seconds),
+    }),
+    config,
+  );
+  return {
+    url: urlOf(server),
+    shutdown: once(async () => {
+      await closeServer(server);
+      await store.close();
+    }),
+  };
+}
+
+/** Starts the HTTP ingest agent publishing to Kafka (the durable local spool is the sidecar's next step). */
+export async function startAgent(config: ServiceConfig, logger: Logger): Promise<RunningService> {
+  const log = await connectLog(config, logger);
+  const metrics = createMetrics({});
+  const server = await listen(
+    createIngestApp({
+      target: new LogIngestTarget(log, encodeCaptureEvent, topicNames(config)),
+      logger: logger.child('ingest'),
+      onResult: (route, outcome, n) => metrics.ingestRequests.inc({ route, outcome }, n),
+    }),
+    config,
+  );
+  return {
+    url: urlOf(server),
+    shutdown: once(async () => {
+      await closeServer(server);
+      await log.close();
+    }),
+  };
+}
+
+/** Opens the configured store. */
+export function openStore(config: ServiceConfig): Promise<TripleStore> {
+  if (config.store.kind === 'oxigraph-embedded') return Promise.resolve(new OxigraphEmbeddedStore());
+  return Promise.reject(new Error(`store '${config.store.kind}' is not wired yet`));
+}
