@@ -9,7 +9,6 @@ import {
   ProcessorService,
   type ConsumedRecord,
   type KafkaEventLog,
-  type LogConsumer,
   type TopicNames,
 } from '@provml/stream-processors';
 import {
