@@ -6,6 +6,7 @@
  */
 import type { TestProject } from 'vitest/node';
 import { ensureKafka, kafkaReachable, stopKafka } from './kafka.ts';
+import { ccompatUrl, ensureRegistry, stopRegistry } from './registry.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -13,6 +14,10 @@ declare module 'vitest' {
     kafkaBootstrap: string;
     /** Why Kafka is unavailable ('' when it is). */
     kafkaUnavailable: string;
+    /** Confluent-compatible API of the schema registry, or '' when unavailable. */
+    registryUrl: string;
+    /** Why the registry is unavailable ('' when it is). */
+    registryUnavailable: string;
   }
 }
 
@@ -32,7 +37,22 @@ export default async function setup(project: TestProject): Promise<() => Promise
     project.provide('kafkaBootstrap', '');
     project.provide('kafkaUnavailable', reason);
   }
+  let startedRegistry = false;
+  try {
+    const probe = await fetch(`${ccompatUrl(18081)}/subjects`).catch(() => undefined);
+    const { url } = await ensureRegistry(18081);
+    startedRegistry = probe?.ok !== true;
+    project.provide('registryUrl', url);
+    project.provide('registryUnavailable', '');
+  } catch (error) {
+    const reason = `the schema registry could not be started: ${(error as Error).message}`;
+    if (ci) throw new Error(`${reason} (CI=true: integration tests may not be skipped)`);
+    project.provide('registryUrl', '');
+    project.provide('registryUnavailable', reason);
+  }
   return async () => {
-    if (startedKafka && process.env.PROVML_KEEP_STACK !== '1') await stopKafka();
+    if (process.env.PROVML_KEEP_STACK === '1') return;
+    if (startedKafka) await stopKafka();
+    if (startedRegistry) await stopRegistry();
   };
 }

@@ -8,7 +8,7 @@ import { DEFAULT_TOPICS, type TopicNames } from './topics.ts';
 export class LogCaptureExporter implements CaptureExporter {
   constructor(
     private readonly producer: LogProducer,
-    private readonly encodeEvent: (event: CaptureEvent) => Buffer,
+    private readonly encodeEvent: (event: CaptureEvent) => Buffer | Promise<Buffer>,
     private readonly topics: Pick<TopicNames, 'events' | 'specs'> = DEFAULT_TOPICS,
   ) {}
 
@@ -17,9 +17,15 @@ export class LogCaptureExporter implements CaptureExporter {
   }
 
   async exportEvents(events: readonly CaptureEvent[]): Promise<ExportResult> {
+    let values: Buffer[];
+    try {
+      values = await Promise.all(events.map((e) => this.encodeEvent(e)));
+    } catch (error) {
+      return { kind: 'retryable', error: error as Error };
+    }
     return this.send(
       this.topics.events,
-      events.map((e) => ({ key: e.workflowExecution, value: this.encodeEvent(e) })),
+      events.map((e, i) => ({ key: e.workflowExecution, value: values[i]! })),
     );
   }
 

@@ -2,6 +2,7 @@
 import {
   checkEventAgainstSpec,
   compileSpec,
+  DecodeError,
   ProvmlError,
   silentLogger,
   type CaptureEvent,
@@ -29,8 +30,12 @@ const MAX_OUTPUT_RECORD_CHARS = 256 * 1024;
 
 /** Settings of a processor. */
 export interface ProcessorOptions {
-  /** Decodes an events-topic value; throws DecodeError for bytes it cannot read. */
-  decodeEvent: (value: Buffer) => CaptureEvent;
+  /**
+   * Decodes an events-topic value (synchronously, or asynchronously when a schema registry is asked).
+   * A DecodeError sends the record to the dead-letter topic; any other error fails the batch, which
+   * is then delivered again (e.g. the registry is unreachable).
+   */
+  decodeEvent: (value: Buffer) => CaptureEvent | Promise<CaptureEvent>;
   topics?: TopicNames;
   /** Consumer group id. Default `provml-processor`. */
   groupId?: string;
@@ -140,7 +145,7 @@ export class ProcessorService {
     await this.catchUpState();
     if (batch.topic === this.topics.specs) this.emitSpecs(batch.records, out, dead);
     else if (batch.topic === this.topics.annotations) this.emitAnnotations(batch.records, out, dead);
-    else this.mapEvents(batch.records, out, dead);
+    else await this.mapEvents(batch.records, out, dead);
     if (out.length > 0) await output.send(this.topics.triples, out);
     if (dead.length > 0) {
       await output.send(this.topics.deadLetters, dead);
@@ -150,7 +155,7 @@ export class ProcessorService {
     this.stats.batches++;
   }
 
-  private mapEvents(records: readonly ConsumedRecord[], out: ProducedRecord[], dead: ProducedRecord[]): void {
+  private async mapEvents(records: readonly ConsumedRecord[], out: ProducedRecord[], dead: ProducedRecord[]): Promise<void> {
     // one output record per workflow execution and batch, split to stay well under Kafka's message size limit
     const open = new Map<string, { parts: string[]; bytes: number }>();
     const flush = (execution: string): void => {
@@ -163,8 +168,9 @@ export class ProcessorService {
     for (const record of records) {
       let event: CaptureEvent;
       try {
-        event = this.options.decodeEvent(record.value);
+        event = await this.options.decodeEvent(record.value);
       } catch (error) {
+        if (!(error instanceof DecodeError)) throw error;
         dead.push(deadLetter(record, error, 'decode'));
         continue;
       }

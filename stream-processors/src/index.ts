@@ -29,3 +29,5 @@ export type { TopicNames } from './topics.ts';
 export { LogCaptureExporter } from './LogCaptureExporter.ts';
 export { KafkaEventLog } from './kafka/KafkaEventLog.ts';
 export type { KafkaLogOptions } from './kafka/KafkaEventLog.ts';
+export { RegistryEventCodec, isConfluentEncoded, CONFLUENT_MAGIC } from './kafka/RegistryEventCodec.ts';
+export type { RegistryCodecOptions } from './kafka/RegistryEventCodec.ts';
