@@ -19,7 +19,7 @@ export class LogCaptureExporter implements CaptureExporter {
   async exportEvents(events: readonly CaptureEvent[]): Promise<ExportResult> {
     let values: Buffer[];
     try {
-      values = await Promise.all(events.map((e) => this.encodeEvent(e)));
+      values = await Promise.all(events.map(async (e) => this.encodeEvent(e)));
     } catch (error) {
       return { kind: 'retryable', error: error as Error };
     }

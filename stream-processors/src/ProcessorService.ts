@@ -155,7 +155,11 @@ export class ProcessorService {
     this.stats.batches++;
   }
 
-  private async mapEvents(records: readonly ConsumedRecord[], out: ProducedRecord[], dead: ProducedRecord[]): Promise<void> {
+  private async mapEvents(
+    records: readonly ConsumedRecord[],
+    out: ProducedRecord[],
+    dead: ProducedRecord[],
+  ): Promise<void> {
     // one output record per workflow execution and batch, split to stay well under Kafka's message size limit
     const open = new Map<string, { parts: string[]; bytes: number }>();
     const flush = (execution: string): void => {

@@ -36,6 +36,11 @@ const schema = z
       .object({ prefix: z.string().default(''), partitions: z.number().int().min(1).max(1000).default(4) })
       .strict()
       .default({ prefix: '', partitions: 4 }),
+    /** A Confluent-compatible schema registry: events are then written in the Confluent wire format. */
+    registry: z
+      .object({ url: z.string().url().optional(), subject: z.string().optional() })
+      .strict()
+      .default({}),
     /** The triple store for `sink` and `query-api`. */
     store: z
       .object({
@@ -70,6 +75,7 @@ export const SERVICE_ENV = {
   PROVML_INSTANCE_ID: 'kafka.instanceId',
   PROVML_TOPIC_PREFIX: 'topics.prefix',
   PROVML_PARTITIONS: 'topics.partitions',
+  PROVML_REGISTRY_URL: 'registry.url (Confluent-compatible API base)',
   PROVML_STORE: 'store.kind',
   PROVML_STORE_URL: 'store.url',
   PROVML_STORE_REPOSITORY: 'store.repository',
@@ -122,6 +128,7 @@ function fromEnv(env: Readonly<Record<string, string | undefined>>): Json {
       instanceId: e('PROVML_INSTANCE_ID'),
     },
     topics: { prefix: e('PROVML_TOPIC_PREFIX'), partitions: num(e('PROVML_PARTITIONS')) },
+    registry: { url: e('PROVML_REGISTRY_URL') },
     store: { kind: e('PROVML_STORE'), url: e('PROVML_STORE_URL'), repository: e('PROVML_STORE_REPOSITORY') },
     http: { host: e('PROVML_HTTP_HOST'), port: num(e('PROVML_HTTP_PORT')) },
     iriBase: e('PROVML_IRI_BASE'),

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { decodeCaptureEvent, encodeCaptureEvent, type Logger } from '@provml/schemas';
 import type { TripleStore } from '@provml/sinks';
 import { OxigraphEmbeddedStore, SinkService } from '@provml/sinks';
-import { IriMinter, KafkaEventLog, ProcessorService } from '@provml/stream-processors';
+import { IriMinter, KafkaEventLog, ProcessorService, RegistryEventCodec } from '@provml/stream-processors';
 import { createIngestApp } from '../ingest/createIngestApp.ts';
 import { LogIngestTarget } from '../ingest/IngestTarget.ts';
 import { createMetrics } from '../metrics/createMetrics.ts';
@@ -37,6 +37,14 @@ export async function connectLog(config: ServiceConfig, logger: Logger): Promise
   return log;
 }
 
+/** The registry codec when a registry is configured (events in the Confluent wire format). */
+function registryCodec(config: ServiceConfig): RegistryEventCodec | undefined {
+  const { url, subject } = config.registry;
+  return url === undefined
+    ? undefined
+    : new RegistryEventCodec({ url, subject: subject ?? `${topicNames(config).events}-value` });
+}
+
 const once = (f: () => Promise<void>): (() => Promise<void>) => {
   let p: Promise<void> | undefined;
   return () => (p ??= f());
@@ -67,8 +75,9 @@ const closeServer = (server: Server): Promise<void> =>
 /** Starts a processor: a member of the processor group, exactly-once through Kafka transactions. */
 export async function startProcessor(config: ServiceConfig, logger: Logger): Promise<RunningService> {
   const log = await connectLog(config, logger);
+  const codec = registryCodec(config);
   const processor = new ProcessorService(log, {
-    decodeEvent: decodeCaptureEvent,
+    decodeEvent: codec === undefined ? decodeCaptureEvent : (bytes) => codec.decode(bytes),
     topics: topicNames(config),
     iris: new IriMinter(config.iriBase),
     logger: logger.child('processor'),
@@ -135,10 +144,15 @@ export async function startQueryApi(
 /** Starts the HTTP ingest agent publishing to Kafka (the durable local spool is the sidecar's next step). */
 export async function startAgent(config: ServiceConfig, logger: Logger): Promise<RunningService> {
   const log = await connectLog(config, logger);
+  const codec = registryCodec(config);
   const metrics = createMetrics({});
   const server = await listen(
     createIngestApp({
-      target: new LogIngestTarget(log, encodeCaptureEvent, topicNames(config)),
+      target: new LogIngestTarget(
+        log,
+        codec === undefined ? encodeCaptureEvent : (event) => codec.encode(event),
+        topicNames(config),
+      ),
       logger: logger.child('ingest'),
       onResult: (route, outcome, n) => metrics.ingestRequests.inc({ route, outcome }, n),
     }),

@@ -30,7 +30,7 @@ export class LogIngestTarget implements IngestTarget {
 
   constructor(
     log: EventLog,
-    private readonly encodeEvent: (event: CaptureEvent) => Buffer,
+    private readonly encodeEvent: (event: CaptureEvent) => Buffer | Promise<Buffer>,
     private readonly topics: TopicNames = DEFAULT_TOPICS,
   ) {
     this.producer = log.producer();
@@ -58,10 +58,11 @@ export class LogIngestTarget implements IngestTarget {
     this.registry.set(compiled);
   }
 
-  publishEvents(events: readonly CaptureEvent[]): Promise<void> {
-    return this.producer.send(
+  async publishEvents(events: readonly CaptureEvent[]): Promise<void> {
+    const values = await Promise.all(events.map(async (e) => this.encodeEvent(e)));
+    await this.producer.send(
       this.topics.events,
-      events.map((e) => ({ key: e.workflowExecution, value: this.encodeEvent(e) })),
+      events.map((e, i) => ({ key: e.workflowExecution, value: values[i]! })),
     );
   }
 

@@ -18,7 +18,8 @@ import {
 export const CONFLUENT_MAGIC = 0x00;
 
 /** Whether bytes start like the Confluent wire format (magic 0 and a 4-byte schema id). */
-export const isConfluentEncoded = (bytes: Uint8Array): boolean => bytes.length > 5 && bytes[0] === CONFLUENT_MAGIC;
+export const isConfluentEncoded = (bytes: Uint8Array): boolean =>
+  bytes.length > 5 && bytes[0] === CONFLUENT_MAGIC;
 
 /** Settings of the registry codec. */
 export interface RegistryCodecOptions {
@@ -59,10 +60,14 @@ export class RegistryEventCodec {
       .then((r) => r.id)
       .catch((error: unknown) => {
         this.id = undefined;
-        throw new DependencyError('registry-unavailable', `cannot register the event schema: ${(error as Error).message}`, {
-          retriable: !isHttp4xx(error),
-          cause: error,
-        });
+        throw new DependencyError(
+          'registry-unavailable',
+          `cannot register the event schema: ${(error as Error).message}`,
+          {
+            retriable: !isHttp4xx(error),
+            cause: error,
+          },
+        );
       });
     return this.id;
   }
@@ -85,15 +90,31 @@ export class RegistryEventCodec {
       );
     const id = bytes.readInt32BE(1);
     try {
-      return (await this.registry.decode(bytes, { [SchemaType.AVRO]: { readerSchema: this.reader as never } })) as CaptureEvent;
+      return (await this.registry.decode(bytes, {
+        [SchemaType.AVRO]: { readerSchema: this.reader as never },
+      })) as CaptureEvent;
     } catch (error) {
-      if (isHttp4xx(error)) throw new DecodeError(`unknown schema id ${id} in the registry`, { cause: error, context: { schemaId: id } });
-      if ((error as { status?: number }).status !== undefined || /ECONNREFUSED|fetch failed|socket/i.test(String(error)))
-        throw new DependencyError('registry-unavailable', `schema registry unreachable: ${(error as Error).message}`, {
-          retriable: true,
+      if (isHttp4xx(error))
+        throw new DecodeError(`unknown schema id ${id} in the registry`, {
           cause: error,
+          context: { schemaId: id },
         });
-      throw new DecodeError(`corrupt Avro body for schema id ${id}: ${(error as Error).message}`, { cause: error, context: { schemaId: id } });
+      if (
+        (error as { status?: number }).status !== undefined ||
+        /ECONNREFUSED|fetch failed|socket/i.test(String(error))
+      )
+        throw new DependencyError(
+          'registry-unavailable',
+          `schema registry unreachable: ${(error as Error).message}`,
+          {
+            retriable: true,
+            cause: error,
+          },
+        );
+      throw new DecodeError(`corrupt Avro body for schema id ${id}: ${(error as Error).message}`, {
+        cause: error,
+        context: { schemaId: id },
+      });
     }
   }
 }
