@@ -347,57 +347,89 @@ export function isPortOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
 }
 
 /** How to wait for a server. */
-export interface WaitForHttpOptions {
+export interface WaitOptions {
   /** Give up after this long, ms. Default 120000. */
   timeoutMs?: number;
   /** Pause between probes, ms. Default 100. */
   intervalMs?: number;
-  /** Request to send. Default a GET. */
-  init?: RequestInit;
-  /** Whether a response means ready. Default: a 2xx status. */
-  ready?: (response: Response) => boolean | Promise<boolean>;
   /** The server's pid file: waiting stops early, with an error, when its process has died. */
   pidFile?: string;
   /** The server's log: its tail is put in the error message. */
   logFile?: string;
-  /** Name used in messages. Default the URL. */
+  /** Name used in messages. Default: what is probed. */
   name?: string;
 }
 
 /**
- * Polls `url` until it answers ready, the process behind it dies, or time runs out.
+ * Calls `probe` until it answers `true`, the process behind it dies, or time runs out. `probe` answers
+ * `true` when ready, or a short text saying what it saw (put in the error message).
  *
  * @returns the milliseconds waited
  * @throws DependencyError `not-ready` (retriable) with the log's tail in its message
  */
-export async function waitForHttp(url: string, options: WaitForHttpOptions = {}): Promise<number> {
+export async function waitUntil(
+  probe: () => Promise<true | string>,
+  what: string,
+  options: WaitOptions = {},
+): Promise<number> {
   const started = Date.now();
   const deadline = started + (options.timeoutMs ?? 120_000);
-  const name = options.name ?? url;
-  let last = 'no answer yet';
   for (;;) {
-    try {
-      const response = await fetch(url, { ...options.init, signal: AbortSignal.timeout(5000) });
-      const ready = await (options.ready ?? ((r: Response) => r.ok))(response);
-      if (!response.bodyUsed) await response.body?.cancel();
-      if (ready) return Date.now() - started;
-      last = `HTTP ${response.status}`;
-    } catch (error) {
-      last = String((error as Error).cause ?? error);
-    }
+    const last = await probe().catch((error: unknown) => String((error as Error).cause ?? error));
+    if (last === true) return Date.now() - started;
     const died = options.pidFile !== undefined && isRunning(options.pidFile) === undefined;
     if (died || Date.now() > deadline) {
       const tail = options.logFile === undefined ? '' : await tailFile(options.logFile);
       const why = died ? 'its process exited' : `not ready after ${Date.now() - started} ms`;
       throw new DependencyError(
         'not-ready',
-        `${name}: ${why} (last probe of ${url}: ${last})` +
+        `${options.name ?? what}: ${why} (last probe of ${what}: ${last})` +
           (tail === '' ? '' : `\n--- last lines of ${options.logFile}:\n${tail}`),
         { retriable: true },
       );
     }
     await sleep(options.intervalMs ?? 100);
   }
+}
+
+/** How to wait for an HTTP server. */
+export interface WaitForHttpOptions extends WaitOptions {
+  /** Request to send. Default a GET. */
+  init?: RequestInit;
+  /** Whether a response means ready. Default: a 2xx status. */
+  ready?: (response: Response) => boolean | Promise<boolean>;
+}
+
+/**
+ * Polls `url` until it answers ready (see {@link waitUntil}).
+ *
+ * @returns the milliseconds waited
+ * @throws DependencyError `not-ready` (retriable) with the log's tail in its message
+ */
+export function waitForHttp(url: string, options: WaitForHttpOptions = {}): Promise<number> {
+  const probe = async (): Promise<true | string> => {
+    const response = await fetch(url, { ...options.init, signal: AbortSignal.timeout(5000) });
+    const ready = await (options.ready ?? ((r: Response) => r.ok))(response);
+    if (!response.bodyUsed) await response.body?.cancel();
+    return ready ? true : `HTTP ${response.status}`;
+  };
+  return waitUntil(probe, url, options);
+}
+
+/**
+ * Waits until something accepts TCP connections on `host:port` (a broker, a database; see
+ * {@link waitUntil}).
+ *
+ * @returns the milliseconds waited
+ * @throws DependencyError `not-ready` (retriable) with the log's tail in its message
+ */
+export function waitForPort(port: number, options: WaitOptions & { host?: string } = {}): Promise<number> {
+  const host = options.host ?? '127.0.0.1';
+  return waitUntil(
+    async () => ((await isPortOpen(port, host)) ? true : 'connection refused'),
+    `${host}:${port}`,
+    options,
+  );
 }
 
 /**

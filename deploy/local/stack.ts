@@ -18,7 +18,9 @@ async function up(): Promise<void> {
   for (const [name, start] of steps) {
     const started = performance.now();
     const where = await start();
-    process.stdout.write(`${name.padEnd(9)} ${where}   (ready after ${((performance.now() - started) / 1000).toFixed(1)} s)\n`);
+    process.stdout.write(
+      `${name.padEnd(9)} ${where}   (ready after ${((performance.now() - started) / 1000).toFixed(1)} s)\n`,
+    );
   }
 }
 
@@ -30,7 +32,9 @@ async function down(): Promise<void> {
 }
 
 async function status(): Promise<void> {
-  process.stdout.write(`kafka     ${(await kafkaReachable()) ? 'reachable on 127.0.0.1:19092' : 'not running'}\n`);
+  process.stdout.write(
+    `kafka     ${(await kafkaReachable()) ? 'reachable on 127.0.0.1:19092' : 'not running'}\n`,
+  );
   for (const s of await storeStatus()) process.stdout.write(`${JSON.stringify(s)}\n`);
 }
 

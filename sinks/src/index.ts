@@ -11,3 +11,20 @@ export type {
 export { OxigraphEmbeddedStore, QueryError } from './OxigraphEmbeddedStore.ts';
 export { SinkService } from './SinkService.ts';
 export type { SinkOptions, SinkStats } from './SinkService.ts';
+export {
+  Rdf4jStore,
+  listRepositories,
+  createRdf4jRepository,
+  deleteRdf4jRepository,
+  rdf4jNativeRepositoryConfig,
+} from './Rdf4jStore.ts';
+export type { Rdf4jStoreOptions } from './Rdf4jStore.ts';
+export {
+  SparqlProtocolStore,
+  RESULT_MEDIA_TYPES,
+  defaultResultFormat,
+  isRetryableStatus,
+} from './SparqlProtocolStore.ts';
+export type { SparqlProtocolStoreOptions, UnionDefaultGraph } from './SparqlProtocolStore.ts';
+export { createStore, parseStoreConfig } from './createStore.ts';
+export type { StoreConfig, ResolvedStoreConfig, CreateStoreOptions } from './createStore.ts';

@@ -77,8 +77,8 @@ async function service(name: ServiceName, argv: string[]): Promise<void> {
   let running: RunningService;
   if (name === 'processor') running = await startProcessor(config, logger);
   else if (name === 'agent') running = await startAgent(config, logger);
-  else if (name === 'sink') running = await startSink(config, await openStore(config), logger);
-  else running = await startQueryApi(config, await openStore(config), logger);
+  else if (name === 'sink') running = await startSink(config, await openStore(config, logger), logger);
+  else running = await startQueryApi(config, await openStore(config, logger), logger);
   console.log(
     `provml ${name} running${running.url === undefined ? '' : ` at ${running.url}`} (Kafka ${config.kafka.brokers.join(',')})`,
   );

@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { decodeCaptureEvent, encodeCaptureEvent, type Logger } from '@provml/schemas';
 import type { TripleStore } from '@provml/sinks';
-import { OxigraphEmbeddedStore, SinkService } from '@provml/sinks';
+import { createStore, SinkService, type StoreConfig } from '@provml/sinks';
 import { IriMinter, KafkaEventLog, ProcessorService, RegistryEventCodec } from '@provml/stream-processors';
 import { createIngestApp } from '../ingest/createIngestApp.ts';
 import { LogIngestTarget } from '../ingest/IngestTarget.ts';
@@ -167,8 +167,14 @@ export async function startAgent(config: ServiceConfig, logger: Logger): Promise
   };
 }
 
-/** Opens the configured store. */
-export function openStore(config: ServiceConfig): Promise<TripleStore> {
-  if (config.store.kind === 'oxigraph-embedded') return Promise.resolve(new OxigraphEmbeddedStore());
-  return Promise.reject(new Error(`store '${config.store.kind}' is not wired yet`));
+/** Opens the configured store, checking that it answers and the repository exists. */
+export function openStore(config: ServiceConfig, logger: Logger): Promise<TripleStore> {
+  const { kind, url, repository } = config.store;
+  const store =
+    kind === 'oxigraph-embedded'
+      ? { store: kind }
+      : kind === 'rdf4j'
+        ? { store: kind, url, repository, createRepository: true }
+        : { store: kind, url };
+  return createStore(store as StoreConfig, { logger: logger.child('store') });
 }
