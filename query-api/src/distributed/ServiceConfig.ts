@@ -36,6 +36,14 @@ const schema = z
       .object({ prefix: z.string().default(''), partitions: z.number().int().min(1).max(1000).default(4) })
       .strict()
       .default({ prefix: '', partitions: 4 }),
+    /** Consumer group ids of the processors and the sinks. */
+    groups: z
+      .object({
+        processor: z.string().min(1).default('provml-processor'),
+        sink: z.string().min(1).default('provml-sink'),
+      })
+      .strict()
+      .default({ processor: 'provml-processor', sink: 'provml-sink' }),
     /** A Confluent-compatible schema registry: events are then written in the Confluent wire format. */
     registry: z
       .object({ url: z.string().url().optional(), subject: z.string().optional() })
@@ -76,6 +84,8 @@ export const SERVICE_ENV = {
   PROVML_TOPIC_PREFIX: 'topics.prefix',
   PROVML_PARTITIONS: 'topics.partitions',
   PROVML_REGISTRY_URL: 'registry.url (Confluent-compatible API base)',
+  PROVML_PROCESSOR_GROUP: 'groups.processor',
+  PROVML_SINK_GROUP: 'groups.sink',
   PROVML_STORE: 'store.kind',
   PROVML_STORE_URL: 'store.url',
   PROVML_STORE_REPOSITORY: 'store.repository',
@@ -129,6 +139,7 @@ function fromEnv(env: Readonly<Record<string, string | undefined>>): Json {
     },
     topics: { prefix: e('PROVML_TOPIC_PREFIX'), partitions: num(e('PROVML_PARTITIONS')) },
     registry: { url: e('PROVML_REGISTRY_URL') },
+    groups: { processor: e('PROVML_PROCESSOR_GROUP'), sink: e('PROVML_SINK_GROUP') },
     store: { kind: e('PROVML_STORE'), url: e('PROVML_STORE_URL'), repository: e('PROVML_STORE_REPOSITORY') },
     http: { host: e('PROVML_HTTP_HOST'), port: num(e('PROVML_HTTP_PORT')) },
     iriBase: e('PROVML_IRI_BASE'),

@@ -79,6 +79,7 @@ export async function startProcessor(config: ServiceConfig, logger: Logger): Pro
   const processor = new ProcessorService(log, {
     decodeEvent: codec === undefined ? decodeCaptureEvent : (bytes) => codec.decode(bytes),
     topics: topicNames(config),
+    groupId: config.groups.processor,
     iris: new IriMinter(config.iriBase),
     logger: logger.child('processor'),
   });
@@ -98,7 +99,11 @@ export async function startSink(
   logger: Logger,
 ): Promise<RunningService> {
   const log = await connectLog(config, logger);
-  const sink = new SinkService(log, store, { topics: topicNames(config), logger: logger.child('sink') });
+  const sink = new SinkService(log, store, {
+    topics: topicNames(config),
+    groupId: config.groups.sink,
+    logger: logger.child('sink'),
+  });
   await sink.start();
   const metrics = createMetrics({ sink: () => sink.stats });
   const server = await listen(

@@ -1,5 +1,6 @@
 /** A processor process killed with SIGKILL mid-stream and restarted yields every triple exactly once (Kafka transactions). */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, openSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeCaptureEvent, type CaptureEvent } from '@provml/schemas';
 import type { ConsumedRecord, KafkaEventLog } from '@provml/stream-processors';
@@ -17,6 +18,8 @@ const SPEC = {
 };
 
 function startProcessor(prefix: string, instanceId: string): ChildProcess {
+  mkdirSync(`${ROOT}test-output`, { recursive: true });
+  const log = openSync(`${ROOT}test-output/crash-${instanceId}.log`, 'a');
   return spawn(
     `${ROOT}node_modules/.bin/tsx`,
     [
@@ -31,7 +34,11 @@ function startProcessor(prefix: string, instanceId: string): ChildProcess {
       '--log-level',
       'warn',
     ],
-    { cwd: ROOT, stdio: 'ignore' },
+    {
+      cwd: ROOT,
+      stdio: ['ignore', log, log],
+      env: { ...process.env, PROVML_PROCESSOR_GROUP: `processor-${instanceId}` },
+    },
   );
 }
 
