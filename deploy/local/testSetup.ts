@@ -4,6 +4,9 @@
  * When a server cannot be had, tests that need it skip with the reason — except under CI=true,
  * where this setup fails instead.
  */
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { ensureKafka, kafkaReachable, stopKafka } from './kafka.ts';
 import { ccompatUrl, ensureRegistry, stopRegistry } from './registry.ts';
@@ -21,14 +24,54 @@ declare module 'vitest' {
   }
 }
 
+/** Whether a container engine may be there (checked cheaply before asking Testcontainers). */
+const mayHaveContainerEngine = (): boolean =>
+  process.env.DOCKER_HOST !== undefined ||
+  existsSync('/var/run/docker.sock') ||
+  existsSync(join(homedir(), '.docker/run/docker.sock')) ||
+  existsSync(join(homedir(), '.testcontainers.properties'));
+
+/**
+ * Kafka from Testcontainers (Confluent's cp-kafka 8.0 image: Kafka 4.0, KRaft) where a container
+ * engine answers; undefined where none does, or when PROVML_TEST_KAFKA=process asks for the
+ * process-based broker.
+ */
+async function containerKafka(): Promise<{ bootstrap: string; stop: () => Promise<void> } | undefined> {
+  if (process.env.PROVML_TEST_KAFKA === 'process' || !mayHaveContainerEngine()) return undefined;
+  try {
+    const { getContainerRuntimeClient } = await import('testcontainers');
+    await getContainerRuntimeClient();
+  } catch {
+    return undefined;
+  }
+  const { KafkaContainer } = await import('@testcontainers/kafka');
+  const container = await new KafkaContainer('confluentinc/cp-kafka:8.0.0').withKraft().start();
+  return {
+    bootstrap: `${container.getHost()}:${container.getMappedPort(9093)}`,
+    stop: async () => void (await container.stop()),
+  };
+}
+
 /** Starts Kafka for the run unless one is already there; returns the teardown. */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const ci = process.env.CI === 'true';
   let startedKafka = false;
+  let stopContainer: (() => Promise<void>) | undefined;
   try {
-    const wasRunning = await kafkaReachable();
-    const { bootstrap } = await ensureKafka();
-    startedKafka = !wasRunning;
+    const container = await containerKafka();
+    let bootstrap: string;
+    if (container !== undefined) {
+      bootstrap = container.bootstrap;
+      stopContainer = container.stop;
+      process.stdout.write(`kafka: Testcontainers (cp-kafka 8.0) at ${bootstrap}\n`);
+    } else {
+      const wasRunning = await kafkaReachable();
+      bootstrap = (await ensureKafka()).bootstrap;
+      startedKafka = !wasRunning;
+      process.stdout.write(
+        `kafka: local process-based broker at ${bootstrap}${wasRunning ? ' (already running)' : ''}\n`,
+      );
+    }
     project.provide('kafkaBootstrap', bootstrap);
     project.provide('kafkaUnavailable', '');
   } catch (error) {
@@ -53,6 +96,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   return async () => {
     if (process.env.PROVML_KEEP_STACK === '1') return;
     if (startedKafka) await stopKafka();
+    if (stopContainer !== undefined) await stopContainer();
     if (startedRegistry) await stopRegistry();
   };
 }
