@@ -260,30 +260,39 @@ export class KafkaEventLog implements EventLog {
                 { topic: batch.topic, partitions: [{ partition: batch.partition, offset: next }] },
               ];
               const recordBatch = { topic: batch.topic, partition: batch.partition, records };
-              if (tx !== undefined) {
-                const transaction = await tx.transaction();
-                try {
-                  const output: BatchOutput = {
-                    send: async (topic, rs) => {
-                      for (const part of chunks(rs))
-                        await transaction.send({
-                          topic,
-                          acks: -1,
-                          compression: this.compression,
-                          messages: toMessages(part),
-                        });
-                    },
-                  };
-                  await handler(recordBatch, output);
-                  await transaction.sendOffsets({ consumerGroupId: options.groupId, topics: offsets });
-                  await transaction.commit();
-                } catch (error) {
-                  await transaction.abort().catch(() => undefined);
-                  throw error;
+              // keep the membership alive while a handler waits (e.g. a sink waiting out a store outage)
+              const beat = setInterval(
+                () => void payload.heartbeat().catch(() => undefined),
+                this.options.heartbeatIntervalMs ?? 1000,
+              );
+              try {
+                if (tx !== undefined) {
+                  const transaction = await tx.transaction();
+                  try {
+                    const output: BatchOutput = {
+                      send: async (topic, rs) => {
+                        for (const part of chunks(rs))
+                          await transaction.send({
+                            topic,
+                            acks: -1,
+                            compression: this.compression,
+                            messages: toMessages(part),
+                          });
+                      },
+                    };
+                    await handler(recordBatch, output);
+                    await transaction.sendOffsets({ consumerGroupId: options.groupId, topics: offsets });
+                    await transaction.commit();
+                  } catch (error) {
+                    await transaction.abort().catch(() => undefined);
+                    throw error;
+                  }
+                } else {
+                  await handler(recordBatch, direct);
+                  await c.commitOffsets(offsets.map((o) => ({ topic: o.topic, ...o.partitions[0]! })));
                 }
-              } else {
-                await handler(recordBatch, direct);
-                await c.commitOffsets(offsets.map((o) => ({ topic: o.topic, ...o.partitions[0]! })));
+              } finally {
+                clearInterval(beat);
               }
               payload.resolveOffset(last.offset);
               await payload.heartbeat();
