@@ -3,11 +3,11 @@
  * plain Java process: jars resolved from Maven Central by `mvn`, data in `.data/stack/kafka`.
  * CLI: `npx tsx deploy/local/kafka.ts up|down|status`.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { isPortOpen, isRunning, startProcess, stopProcess, waitUntil, withLock } from './processes.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const CACHE = join(ROOT, '.cache/stack/kafka');
@@ -29,35 +29,8 @@ export interface KafkaPorts {
   controllerPort?: number;
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function runningPid(): number | undefined {
-  if (!existsSync(PID)) return undefined;
-  const pid = Number(readFileSync(PID, 'utf8'));
-  return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : undefined;
-}
-
-const portOpen = (port: number): Promise<boolean> =>
-  new Promise((done) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      done(true);
-    });
-    socket.once('error', () => done(false));
-  });
-
 /** Whether a broker accepts connections on the port (default 19092). */
-export const kafkaReachable = (port = 19092): Promise<boolean> => portOpen(port);
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+export const kafkaReachable = (port = 19092): Promise<boolean> => isPortOpen(port);
 
 /** Fetches the broker's jars (once) with Maven into `.cache/stack/kafka/lib`. */
 export function fetchKafka(): void {
@@ -143,68 +116,53 @@ export async function ensureKafka(ports: KafkaPorts = {}): Promise<KafkaEndpoint
   const port = ports.port ?? 19092;
   const controllerPort = ports.controllerPort ?? 19093;
   const bootstrap = `127.0.0.1:${port}`;
-  if (runningPid() !== undefined && (await portOpen(port))) return { bootstrap };
-  if (await portOpen(port)) return { bootstrap }; // a broker started some other way
-  fetchKafka();
-  const props = writeConfig(port, controllerPort);
-  if (!existsSync(join(DATA, 'meta.properties'))) {
-    mkdirSync(DATA, { recursive: true });
-    const format = java([
-      'kafka.tools.StorageTool',
-      'format',
-      '-t',
-      randomUUID().replaceAll('-', '').slice(0, 22),
-      '-c',
-      props,
-    ]);
-    if (format.status !== 0) throw new Error(`formatting Kafka storage failed: ${format.output}`);
-  }
-  const log = openSync(LOG, 'a');
-  const child = spawn(
-    'java',
-    [
-      '-Xms256m',
-      '-Xmx768m',
-      '-XX:+UseG1GC',
-      `-Dlog4j2.configurationFile=${join(RUN, 'kafka-log4j2.properties')}`,
-      '-cp',
-      `${LIB}/*`,
-      'kafka.Kafka',
-      props,
-    ],
-    { detached: true, stdio: ['ignore', log, log] },
-  );
-  child.unref();
-  writeFileSync(PID, String(child.pid));
-  const deadline = Date.now() + 90_000;
-  while (Date.now() < deadline) {
-    if (!isAlive(child.pid!)) break;
-    if ((await portOpen(port)) && readFileSync(LOG, 'utf8').includes('Kafka Server started'))
-      return { bootstrap };
-    await sleep(250);
-  }
-  const tail = readFileSync(LOG, 'utf8').split('\n').slice(-30).join('\n');
-  await stopKafka();
-  throw new Error(`Kafka did not start on ${bootstrap} within 90 s. Log tail (${LOG}):\n${tail}`);
+  if (await isPortOpen(port)) return { bootstrap }; // ours, or a broker started some other way
+  return withLock(join(RUN, 'kafka.lock'), async () => {
+    if (isRunning(PID) === undefined) {
+      fetchKafka();
+      const props = writeConfig(port, controllerPort);
+      if (!existsSync(join(DATA, 'meta.properties'))) {
+        mkdirSync(DATA, { recursive: true });
+        const clusterId = randomUUID().replaceAll('-', '').slice(0, 22);
+        const format = java(['kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props]);
+        if (format.status !== 0) throw new Error(`formatting Kafka storage failed: ${format.output}`);
+      }
+      await startProcess({
+        command: 'java',
+        args: [
+          '-Xms256m',
+          '-Xmx768m',
+          '-XX:+UseG1GC',
+          `-Dlog4j2.configurationFile=${join(RUN, 'kafka-log4j2.properties')}`,
+          '-cp',
+          `${LIB}/*`,
+          'kafka.Kafka',
+          props,
+        ],
+        pidFile: PID,
+        logFile: LOG,
+      });
+    }
+    await waitUntil(
+      async () =>
+        (await isPortOpen(port)) && readFileSync(LOG, 'utf8').includes('Kafka Server started')
+          ? true
+          : 'not started yet',
+      `Kafka on ${bootstrap}`,
+      { pidFile: PID, logFile: LOG, timeoutMs: 90_000, intervalMs: 250 },
+    );
+    return { bootstrap };
+  });
 }
 
 /** Stops the broker started by `ensureKafka` (SIGTERM, then SIGKILL); leaves nothing running. */
 export async function stopKafka(): Promise<void> {
-  const pid = runningPid();
-  if (pid === undefined) return;
-  try {
-    process.kill(-pid, 'SIGTERM');
-  } catch {
-    process.kill(pid, 'SIGTERM');
-  }
-  const deadline = Date.now() + 30_000;
-  while (isAlive(pid) && Date.now() < deadline) await sleep(200);
-  if (isAlive(pid)) process.kill(-pid, 'SIGKILL');
+  await stopProcess(PID, { graceMs: 30_000 });
 }
 
 /** Kills the broker at once (fault injection), without a clean shutdown. */
 export function killKafka(): void {
-  const pid = runningPid();
+  const pid = isRunning(PID);
   if (pid !== undefined) process.kill(-pid, 'SIGKILL');
 }
 
@@ -221,7 +179,7 @@ async function main(command: string | undefined): Promise<void> {
     await stopKafka();
     process.stdout.write('kafka   stopped\n');
   } else if (command === 'status') {
-    const pid = runningPid();
+    const pid = isRunning(PID);
     process.stdout.write(pid === undefined ? 'kafka   not running\n' : `kafka   running (pid ${pid})\n`);
   } else {
     process.stderr.write('usage: tsx deploy/local/kafka.ts up|down|status\n');

@@ -1,5 +1,7 @@
 /** The distributed services, each a process of its own over Kafka: processor, sink, query API and HTTP ingest agent. */
 import type { Server } from 'node:http';
+import express from 'express';
+import type { Registry } from 'prom-client';
 import type { AddressInfo } from 'node:net';
 import { decodeCaptureEvent, encodeCaptureEvent, type Logger } from '@provml/schemas';
 import type { TripleStore } from '@provml/sinks';
@@ -72,6 +74,23 @@ const closeServer = (server: Server): Promise<void> =>
     server.closeAllConnections();
   });
 
+/** A service's operations endpoints: `/healthz` and `/metrics`. */
+function opsApp(registry: Registry, healthy: () => boolean): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/healthz', (_req, res) => {
+    const ok = healthy();
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'stopped' });
+  });
+  app.get('/metrics', (_req, res, next) => {
+    registry
+      .metrics()
+      .then((text) => res.type(registry.contentType).send(text))
+      .catch(next);
+  });
+  return app;
+}
+
 /** Starts a processor: a member of the processor group, exactly-once through Kafka transactions. */
 export async function startProcessor(config: ServiceConfig, logger: Logger): Promise<RunningService> {
   const log = await connectLog(config, logger);
@@ -84,8 +103,17 @@ export async function startProcessor(config: ServiceConfig, logger: Logger): Pro
     logger: logger.child('processor'),
   });
   await processor.start();
+  let stopped = false;
+  const metrics = createMetrics({ processor: () => processor.stats });
+  const server = await listen(
+    opsApp(metrics.registry, () => !stopped),
+    config,
+  );
   return {
+    url: urlOf(server),
     shutdown: once(async () => {
+      stopped = true;
+      await closeServer(server);
       await processor.shutdown();
       await log.close();
     }),

@@ -37,7 +37,7 @@ function startProcessor(prefix: string, instanceId: string): ChildProcess {
     {
       cwd: ROOT,
       stdio: ['ignore', log, log],
-      env: { ...process.env, PROVML_PROCESSOR_GROUP: `processor-${instanceId}` },
+      env: { ...process.env, PROVML_PROCESSOR_GROUP: `processor-${instanceId}`, PROVML_HTTP_PORT: '0' },
     },
   );
 }

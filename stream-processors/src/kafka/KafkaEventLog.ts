@@ -181,6 +181,13 @@ export class KafkaEventLog implements EventLog {
         ],
       });
     } catch (error) {
+      // another service created it at the same moment
+      const e = error as { type?: string; errors?: { type?: string }[] };
+      if (
+        e.type === 'TOPIC_ALREADY_EXISTS' ||
+        e.errors?.every((x) => x.type === 'TOPIC_ALREADY_EXISTS') === true
+      )
+        return;
       throw new DependencyError(
         'kafka-topic',
         `could not create topic ${topic}: ${(error as Error).message}`,
