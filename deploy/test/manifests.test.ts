@@ -306,7 +306,6 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
 
   it('probes /healthz on the port each HTTP service listens on', () => {
     for (const { where, container, env } of containersOf(manifests)) {
-      if (container.args?.[0] === 'processor') continue; // serves no HTTP
       const port = Number(env.PROVML_HTTP_PORT);
       const declared = container.ports?.find((p) => p.containerPort === port);
       expect(declared, `${where}: containerPort ${port}`).toBeDefined();

@@ -38,3 +38,63 @@ PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
 PREFIX xsd: <http://www.w3.org/2001/XMLSchema#>
 PREFIX geo: <https://example.org/geo#>
 `;
+
+/** The PROV-ML classes (Table II and the lifecycle) a curation → preparation → training lifecycle must produce. */
+export const LIFECYCLE_CLASSES = [
+  'LearningProcess',
+  'LearningProcessExecution',
+  'LearningStage',
+  'LearningStageExecution',
+  'LearningHyperParameter',
+  'LearningHyperParameterSetting',
+  'ModelHyperParameter',
+  'ModelHyperParameterValue',
+  'EvaluationMeasure',
+  'ModelEvaluation',
+  'LearningDatasetReference',
+  'LearningDatasetReferenceValue',
+  'DatasetCharacteristic',
+  'DatasetCharacteristicValue',
+  'ModelReference',
+  'ModelReferenceValue',
+  'DataStoreInstance',
+  'DataCurationWorkflow',
+  'LearningDataPreparationWorkflow',
+] as const;
+
+/** The local names of the provml: classes used in the store behind `queryUrl`. */
+export async function provmlClasses(queryUrl: string): Promise<Set<string>> {
+  const rows = await sparql(
+    queryUrl,
+    `${PREFIXES} SELECT DISTINCT ?c WHERE { ?x a ?c FILTER(STRSTARTS(STR(?c), STR(provml:))) }`,
+  );
+  return new Set(rows.map((r) => r.c!.replace('https://w3id.org/provml/ns#', '')));
+}
+
+/** A small demo configuration (seconds to run) for tests that compare runs or stores. */
+export const SMALL_DEMO = {
+  survey: { name: 'small', inlines: 32, crosslines: 32, samples: 64 },
+  preparations: [
+    {
+      name: 'a',
+      inlineStart: 100,
+      inlineEnd: 115,
+      tileSize: 8,
+      noiseThreshold: 0.6,
+      validationFraction: 0.2,
+    },
+    {
+      name: 'b',
+      inlineStart: 116,
+      inlineEnd: 131,
+      tileSize: 8,
+      noiseThreshold: 0.6,
+      validationFraction: 0.2,
+    },
+  ],
+  trainings: [
+    { name: 'r1', preparation: 'a', learningRate: 0.1, epochs: 2, batchSize: 32, hiddenUnits: 8 },
+    { name: 'r2', preparation: 'a', learningRate: 0.05, epochs: 2, batchSize: 16, hiddenUnits: 8 },
+    { name: 'r3', preparation: 'b', learningRate: 0.1, epochs: 2, batchSize: 32, hiddenUnits: 8 },
+  ],
+};

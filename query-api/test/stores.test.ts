@@ -9,7 +9,7 @@ import { answerQueries, type Answer } from '../src/demo/answers.ts';
 import { resolveDemoConfig } from '../src/demo/DemoConfig.ts';
 import { runDemo, type DemoReport } from '../src/demo/runDemo.ts';
 import type { EmbeddedStack } from '../src/embedded/EmbeddedStack.ts';
-import { startStack } from './helpers.ts';
+import { SMALL_DEMO, startStack } from './helpers.ts';
 
 const RDF4J = { instance: 'rdf4j-queries', port: 18092 };
 const OXIGRAPH = { instance: 'oxigraph-queries', port: 17881 };
@@ -31,33 +31,7 @@ describe('Q1–Q6 across stores', () => {
     stack = await startStack();
     report = await runDemo(
       { capture: (spec) => stack.capture({ spec, env: {} }), annotate: (t) => stack.annotate(t) },
-      resolveDemoConfig({
-        outputDir: dir,
-        survey: { name: 'stores', inlines: 32, crosslines: 32, samples: 64 },
-        preparations: [
-          {
-            name: 'a',
-            inlineStart: 100,
-            inlineEnd: 115,
-            tileSize: 8,
-            noiseThreshold: 0.6,
-            validationFraction: 0.2,
-          },
-          {
-            name: 'b',
-            inlineStart: 116,
-            inlineEnd: 131,
-            tileSize: 8,
-            noiseThreshold: 0.6,
-            validationFraction: 0.2,
-          },
-        ],
-        trainings: [
-          { name: 'r1', preparation: 'a', learningRate: 0.1, epochs: 2, batchSize: 32, hiddenUnits: 8 },
-          { name: 'r2', preparation: 'a', learningRate: 0.05, epochs: 2, batchSize: 16, hiddenUnits: 8 },
-          { name: 'r3', preparation: 'b', learningRate: 0.1, epochs: 2, batchSize: 32, hiddenUnits: 8 },
-        ],
-      }),
+      resolveDemoConfig({ ...SMALL_DEMO, outputDir: dir }),
     );
     await stack.settle();
     quads = stack.store.store.dump({ format: 'application/n-quads' });

@@ -10,7 +10,7 @@ import { answerQueries, demoParameters, type Answer } from '../../src/demo/answe
 import { resolveDemoConfig, type DemoConfig } from '../../src/demo/DemoConfig.ts';
 import { runDemo, type DemoReport } from '../../src/demo/runDemo.ts';
 import type { EmbeddedStack } from '../../src/embedded/EmbeddedStack.ts';
-import { PREFIXES, sparql, startStack } from '../helpers.ts';
+import { LIFECYCLE_CLASSES, provmlClasses, startStack } from '../helpers.ts';
 
 interface Scenario {
   stack: EmbeddedStack;
@@ -232,33 +232,8 @@ describe.each(SCENARIOS)('demo lifecycle: %s', (_, overrides) => {
   });
 
   it('uses the Table II classes the lifecycle exercises', async () => {
-    const rows = await sparql(
-      s.stack.queryUrl,
-      `${PREFIXES} SELECT DISTINCT ?c WHERE { ?x a ?c FILTER(STRSTARTS(STR(?c), STR(provml:))) }`,
-    );
-    const classes = new Set(rows.map((r) => r.c!.replace('https://w3id.org/provml/ns#', '')));
-    for (const c of [
-      'LearningProcess',
-      'LearningProcessExecution',
-      'LearningStage',
-      'LearningStageExecution',
-      'LearningHyperParameter',
-      'LearningHyperParameterSetting',
-      'ModelHyperParameter',
-      'ModelHyperParameterValue',
-      'EvaluationMeasure',
-      'ModelEvaluation',
-      'LearningDatasetReference',
-      'LearningDatasetReferenceValue',
-      'DatasetCharacteristic',
-      'DatasetCharacteristicValue',
-      'ModelReference',
-      'ModelReferenceValue',
-      'DataStoreInstance',
-      'DataCurationWorkflow',
-      'LearningDataPreparationWorkflow',
-    ])
-      expect(classes.has(c), c).toBe(true);
+    const classes = await provmlClasses(s.stack.queryUrl);
+    for (const c of LIFECYCLE_CLASSES) expect(classes.has(c), c).toBe(true);
   });
 });
 

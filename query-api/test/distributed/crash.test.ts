@@ -20,9 +20,12 @@ const SPEC = {
 function startProcessor(prefix: string, instanceId: string): ChildProcess {
   mkdirSync(`${ROOT}test-output`, { recursive: true });
   const log = openSync(`${ROOT}test-output/crash-${instanceId}.log`, 'a');
+  // one process (node with the tsx loader), so SIGKILL kills the processor itself, not a wrapper
   return spawn(
-    `${ROOT}node_modules/.bin/tsx`,
+    process.execPath,
     [
+      '--import',
+      'tsx',
       'query-api/src/cli/main.ts',
       'processor',
       '--kafka',

@@ -11,7 +11,7 @@ import { answerQueries, type Answer } from '../../src/demo/answers.ts';
 import { resolveDemoConfig } from '../../src/demo/DemoConfig.ts';
 import { runDemo } from '../../src/demo/runDemo.ts';
 import { LogIngestTarget } from '../../src/ingest/IngestTarget.ts';
-import { startStack } from '../helpers.ts';
+import { SMALL_DEMO, startStack } from '../helpers.ts';
 import {
   kafka,
   kafkaLog,
@@ -20,33 +20,7 @@ import {
   until,
 } from '../../../stream-processors/test/kafka/kafkaTest.ts';
 
-const CONFIG = {
-  seed: 11,
-  survey: { name: 'dist-demo', inlines: 24, crosslines: 24, samples: 64 },
-  preparations: [
-    {
-      name: 'a',
-      inlineStart: 100,
-      inlineEnd: 111,
-      tileSize: 8,
-      noiseThreshold: 0.6,
-      validationFraction: 0.2,
-    },
-    {
-      name: 'b',
-      inlineStart: 112,
-      inlineEnd: 123,
-      tileSize: 8,
-      noiseThreshold: 0.6,
-      validationFraction: 0.2,
-    },
-  ],
-  trainings: [
-    { name: 'r1', preparation: 'a', learningRate: 0.1, epochs: 2, batchSize: 32, hiddenUnits: 8 },
-    { name: 'r2', preparation: 'a', learningRate: 0.05, epochs: 2, batchSize: 16, hiddenUnits: 8 },
-    { name: 'r3', preparation: 'b', learningRate: 0.1, epochs: 2, batchSize: 32, hiddenUnits: 8 },
-  ],
-};
+const CONFIG = { ...SMALL_DEMO, seed: 11 };
 
 /** Answers with the run-specific parts (output folder, random execution ids) replaced by placeholders. */
 function normalise(answers: Answer[], dir: string): Record<string, Record<string, string>[]> {
