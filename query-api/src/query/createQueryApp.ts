@@ -1,8 +1,10 @@
 /** The query API (DESIGN.md contract 4): the read-only SPARQL 1.1 Protocol endpoint, health and metrics. */
 import express, { type Request, type Response } from 'express';
 import type { Registry } from 'prom-client';
-import type { Logger } from '@provml/schemas';
+import { ValidationError, type Logger } from '@provml/schemas';
 import { isGraphForm, QueryError, queryForm, type ResultFormat, type TripleStore } from '@provml/sinks';
+import { openApiDocument } from './openApi.ts';
+import { loadQueries, PARAMETER_KINDS, runQuery, type QueryName } from '../queries/QueryCatalog.ts';
 
 /** Settings of the query app. */
 export interface QueryAppOptions {
@@ -89,6 +91,46 @@ export function createQueryApp(options: QueryAppOptions): express.Express {
 
   app.get('/sparql', (req, res, next) => void handle(req, res).catch(next));
   app.post('/sparql', form, sparqlBody, (req, res, next) => void handle(req, res).catch(next));
+
+  const catalogue = loadQueries();
+
+  app.get('/v1/queries', (_req, res) => {
+    res.json(
+      [...catalogue.values()].map((q) => ({
+        name: q.name,
+        title: q.title,
+        parameters: q.parameters.map((p) => ({ name: p, kind: PARAMETER_KINDS[p] })),
+        href: `/v1/queries/${q.name}`,
+      })),
+    );
+  });
+
+  app.get('/v1/queries/:name', (req, res, next) => {
+    const query = catalogue.get(req.params.name as QueryName);
+    if (query === undefined)
+      return problem(res, 404, 'not-found', `no query '${req.params.name}': see GET /v1/queries`);
+    const params: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(req.query)) params[k] = v;
+    const started = performance.now();
+    Promise.resolve()
+      .then(() => runQuery(store, query, params))
+      .then((rows) => {
+        options.onQuery?.('ok', (performance.now() - started) / 1000);
+        res.json({ query: query.name, title: query.title, parameters: params, rows });
+      })
+      .catch((error: unknown) => {
+        if (error instanceof ValidationError)
+          return void res
+            .status(400)
+            .json({ error: 'invalid-parameter', message: error.message, issues: error.issues });
+        options.onQuery?.('error', (performance.now() - started) / 1000);
+        next(error);
+      });
+  });
+
+  app.get('/openapi.json', (_req, res) => {
+    res.json(openApiDocument(catalogue));
+  });
 
   app.get('/healthz', (_req, res) => {
     const checks = options.health?.() ?? {};
