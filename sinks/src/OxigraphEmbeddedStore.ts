@@ -3,6 +3,7 @@ import oxigraph from 'oxigraph';
 import { ProvmlError } from '@provml/schemas';
 import {
   isGraphForm,
+  RESULT_MEDIA_TYPES,
   queryForm,
   type QueryResponse,
   type ResultFormat,
@@ -16,15 +17,6 @@ export class QueryError extends ProvmlError {
     super('invalid-query', message, { cause });
   }
 }
-
-const MEDIA: Readonly<Record<ResultFormat, string>> = {
-  json: 'application/sparql-results+json',
-  xml: 'application/sparql-results+xml',
-  csv: 'text/csv',
-  tsv: 'text/tab-separated-values',
-  'n-triples': 'application/n-triples',
-  turtle: 'text/turtle',
-};
 
 /** Oxigraph in memory. Loads use `no_transaction` (much faster; a failed load may leave part of it). */
 export class OxigraphEmbeddedStore implements TripleStore {
@@ -43,9 +35,12 @@ export class OxigraphEmbeddedStore implements TripleStore {
     const graphForm = isGraphForm(queryForm(sparql));
     const f: ResultFormat = format ?? (graphForm ? 'n-triples' : 'json');
     try {
-      const body = this.store.query(sparql, { use_default_graph_as_union: true, results_format: MEDIA[f] });
+      const body = this.store.query(sparql, {
+        use_default_graph_as_union: true,
+        results_format: RESULT_MEDIA_TYPES[f],
+      });
       if (typeof body !== 'string') throw new Error('unexpected non-serialised result');
-      return Promise.resolve({ contentType: MEDIA[f], body });
+      return Promise.resolve({ contentType: RESULT_MEDIA_TYPES[f], body });
     } catch (error) {
       return Promise.reject(new QueryError((error as Error).message, error));
     }

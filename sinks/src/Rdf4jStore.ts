@@ -2,13 +2,14 @@
 import graphdb from 'graphdb';
 import { DependencyError, ValidationError, silentLogger, type Logger } from '@provml/schemas';
 import { QueryError } from './OxigraphEmbeddedStore.ts';
+import { baseType, defaultResultFormat, isRetryableStatus } from './SparqlProtocolStore.ts';
 import {
   RESULT_MEDIA_TYPES,
-  baseType,
-  defaultResultFormat,
-  isRetryableStatus,
-} from './SparqlProtocolStore.ts';
-import type { QueryResponse, ResultFormat, StoreResult, TripleStore } from './TripleStore.ts';
+  type QueryResponse,
+  type ResultFormat,
+  type StoreResult,
+  type TripleStore,
+} from './TripleStore.ts';
 
 const { RDFRepositoryClient, RepositoryClientConfig } = graphdb.repository;
 const { HttpRequestBuilder } = graphdb.http;

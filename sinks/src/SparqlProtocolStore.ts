@@ -5,21 +5,12 @@ import { QueryError } from './OxigraphEmbeddedStore.ts';
 import {
   isGraphForm,
   queryForm,
+  RESULT_MEDIA_TYPES,
   type QueryResponse,
   type ResultFormat,
   type StoreResult,
   type TripleStore,
 } from './TripleStore.ts';
-
-/** Media type asked for each result format (the `Accept` header of a query). */
-export const RESULT_MEDIA_TYPES: Readonly<Record<ResultFormat, string>> = {
-  json: 'application/sparql-results+json',
-  xml: 'application/sparql-results+xml',
-  csv: 'text/csv',
-  tsv: 'text/tab-separated-values',
-  'n-triples': 'application/n-triples',
-  turtle: 'text/turtle',
-};
 
 /** The format a query gets when none is asked: N-Triples for CONSTRUCT/DESCRIBE, JSON otherwise. */
 export const defaultResultFormat = (sparql: string): ResultFormat =>

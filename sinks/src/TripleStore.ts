@@ -7,6 +7,16 @@ export type StoreResult =
 /** Result formats a query may be asked for. */
 export type ResultFormat = 'json' | 'xml' | 'csv' | 'tsv' | 'n-triples' | 'turtle';
 
+/** Media type asked for each result format (the `Accept` header of a query). */
+export const RESULT_MEDIA_TYPES: Readonly<Record<ResultFormat, string>> = {
+  json: 'application/sparql-results+json',
+  xml: 'application/sparql-results+xml',
+  csv: 'text/csv',
+  tsv: 'text/tab-separated-values',
+  'n-triples': 'application/n-triples',
+  turtle: 'text/turtle',
+};
+
 /** A query's answer, already serialised. */
 export interface QueryResponse {
   contentType: string;

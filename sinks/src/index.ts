@@ -1,5 +1,5 @@
 /** Public API of the sinks: the triple-store port, its adapters and the sink service. */
-export { selectRows, queryForm, isGraphForm } from './TripleStore.ts';
+export { selectRows, queryForm, isGraphForm, RESULT_MEDIA_TYPES } from './TripleStore.ts';
 export type {
   TripleStore,
   StoreResult,
@@ -19,12 +19,7 @@ export {
   rdf4jNativeRepositoryConfig,
 } from './Rdf4jStore.ts';
 export type { Rdf4jStoreOptions } from './Rdf4jStore.ts';
-export {
-  SparqlProtocolStore,
-  RESULT_MEDIA_TYPES,
-  defaultResultFormat,
-  isRetryableStatus,
-} from './SparqlProtocolStore.ts';
+export { SparqlProtocolStore, defaultResultFormat, isRetryableStatus } from './SparqlProtocolStore.ts';
 export type { SparqlProtocolStoreOptions, UnionDefaultGraph } from './SparqlProtocolStore.ts';
 export { createStore, parseStoreConfig } from './createStore.ts';
 export type { StoreConfig, ResolvedStoreConfig, CreateStoreOptions } from './createStore.ts';
