@@ -15,6 +15,7 @@ import {
 import { createIngestApp } from '../ingest/createIngestApp.ts';
 import { LogIngestTarget } from '../ingest/IngestTarget.ts';
 import { createMetrics, type Metrics } from '../metrics/createMetrics.ts';
+import { LiveFeed } from '../live/LiveFeed.ts';
 import { createQueryApp } from '../query/createQueryApp.ts';
 import type { EmbeddedConfig } from './EmbeddedConfig.ts';
 
@@ -47,6 +48,7 @@ export class EmbeddedStack {
   readonly processor: ProcessorService;
   readonly sink: SinkService;
   readonly metrics: Metrics;
+  readonly live: LiveFeed;
   readonly iris: IriMinter;
   /** Where the ingest and `annotate` publish specs, events and annotations. */
   readonly ingest: LogIngestTarget;
@@ -69,6 +71,7 @@ export class EmbeddedStack {
     });
     this.sink = new SinkService(this.log, this.store, { groupId: SINK_GROUP, logger: logger.child('sink') });
     this.ingest = new LogIngestTarget(this.log, encodeCaptureEvent);
+    this.live = new LiveFeed(this.log, { decodeEvent: decodeCaptureEvent, logger: logger.child('live') });
     this.metrics = createMetrics({
       capture: () => this.captures.map((c) => c.stats),
       processor: () => this.processor.stats,
@@ -86,12 +89,14 @@ export class EmbeddedStack {
       await this.log.ensureTopic(topic, this.config.partitions, { compacted: true });
     await this.processor.start();
     await this.sink.start();
+    await this.live.start();
     const { registry, queryDuration, ingestRequests } = this.metrics;
     this.querySrv = await listen(
       createQueryApp({
         store: this.store,
         registry,
         logger: this.logger.child('query'),
+        live: this.live,
         onQuery: (outcome, seconds) => queryDuration.observe({ outcome }, seconds),
       }),
       this.config.queryPort,
@@ -171,6 +176,7 @@ export class EmbeddedStack {
         this.logger.warn('shutdown before the pipeline drained', { error }),
       );
       await Promise.all([close(this.querySrv), close(this.ingestSrv)]);
+      await this.live.shutdown();
       await this.processor.shutdown();
       await this.sink.shutdown();
       await this.store.close();

@@ -15,6 +15,8 @@ export interface QueryAppOptions {
   maxQueryBytes?: number;
   /** Observes each query's duration (for metrics). */
   onQuery?: (outcome: 'ok' | 'error', seconds: number) => void;
+  /** The live feed served at `/v1/live`, when this process has one. */
+  live?: { handle(req: Request, res: Response): void };
   /** Extra health checks; each returns null when healthy or a reason. */
   health?: () => Record<string, string | null>;
 }
@@ -126,6 +128,11 @@ export function createQueryApp(options: QueryAppOptions): express.Express {
         options.onQuery?.('error', (performance.now() - started) / 1000);
         next(error);
       });
+  });
+
+  app.get('/v1/live', (req, res) => {
+    if (options.live === undefined) return problem(res, 404, 'not-found', 'no live feed in this process');
+    options.live.handle(req, res);
   });
 
   app.get('/openapi.json', (_req, res) => {
