@@ -216,6 +216,7 @@ describe('store choice as configuration', () => {
   });
 
   it('says when the URL is not an RDF4J server, or the repository is missing, and can create it', async (ctx) => {
+    // skips only outside CI: under CI=true an unavailable server throws in beforeAll instead
     if (rdf4j.unavailable !== undefined || oxigraph.unavailable !== undefined)
       ctx.skip('servers unavailable');
     await expect(createStore({ store: 'rdf4j', url: oxigraphUrl, repository: 'r' })).rejects.toThrow(
@@ -249,6 +250,7 @@ describe('store choice as configuration', () => {
   });
 
   it('checks that a SPARQL URL is a SPARQL endpoint', async (ctx) => {
+    // skips only outside CI: under CI=true an unavailable server throws in beforeAll instead
     if (rdf4j.unavailable !== undefined || oxigraph.unavailable !== undefined)
       ctx.skip('servers unavailable');
     await expect(createStore({ store: 'sparql', url: rdf4jUrl })).rejects.toThrow(
