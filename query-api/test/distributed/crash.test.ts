@@ -5,7 +5,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { encodeCaptureEvent, type CaptureEvent } from '@provml/schemas';
 import type { ConsumedRecord, KafkaEventLog } from '@provml/stream-processors';
 import { resolveServiceConfig, topicNames } from '../../src/distributed/ServiceConfig.ts';
-import { kafka, kafkaLog, unique, until } from '../../../stream-processors/test/kafka/kafkaTest.ts';
+import {
+  kafka,
+  kafkaLog,
+  startsPerExecution,
+  unique,
+  until,
+} from '../../../stream-processors/test/kafka/kafkaTest.ts';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
 const SPEC = {
@@ -119,16 +125,7 @@ describe.skipIf(kafka.bootstrap === '')(`processor crash on a real broker ${kafk
     const triples: ConsumedRecord[] = [];
     const reader = log.consumer({ groupId: `reader-${id}`, topics: [topics.triples] });
     void reader.run(async (batch) => void triples.push(...batch.records));
-    const starts = (): Map<string, number> => {
-      const counts = new Map<string, number>();
-      for (const r of triples)
-        for (const line of r.value.toString().split('\n'))
-          if (line.includes('<http://www.w3.org/ns/prov#startedAtTime>')) {
-            const s = line.slice(1, line.indexOf('>'));
-            counts.set(s, (counts.get(s) ?? 0) + 1);
-          }
-      return counts;
-    };
+    const starts = (): Map<string, number> => startsPerExecution(triples);
 
     const first = startProcessor(prefix, `crash-${id}`);
     children.push(first);

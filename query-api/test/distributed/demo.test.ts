@@ -102,25 +102,8 @@ describe.skipIf(kafka.bootstrap === '')(`demo in distributed mode ${kafka.unavai
       const shape = (rows: Record<string, string>[] = [], keys: string[]) =>
         rows.map((r) => keys.map((k) => r[k]));
       expect(shape(distributed.q4, ['batches'])).toEqual(shape(embedded.q4, ['batches']));
-      expect(
-        shape(distributed.q5, [
-          'trainingSet',
-          'learningRate',
-          'batchSize',
-          'epochs',
-          'finalLoss',
-          'finalAccuracy',
-        ]).sort(),
-      ).toEqual(
-        shape(embedded.q5, [
-          'trainingSet',
-          'learningRate',
-          'batchSize',
-          'epochs',
-          'finalLoss',
-          'finalAccuracy',
-        ]).sort(),
-      );
+      const q5 = ['trainingSet', 'learningRate', 'batchSize', 'epochs', 'finalLoss', 'finalAccuracy'];
+      expect(shape(distributed.q5, q5).sort()).toEqual(shape(embedded.q5, q5).sort());
     } finally {
       await sink.shutdown();
       await processor.shutdown();

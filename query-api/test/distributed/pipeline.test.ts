@@ -14,6 +14,7 @@ import {
 import {
   kafka,
   kafkaLog,
+  startsPerExecution,
   testTopics,
   unique,
   until,
@@ -40,18 +41,6 @@ async function readAll(log: KafkaEventLog, topic: string, count: number): Promis
     await c.stop();
   }
   return out;
-}
-
-/** Counts each task execution's prov:startedAtTime quads in the triples topic: exactly-once means 1 each. */
-function startsPerExecution(records: readonly ConsumedRecord[]): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const r of records)
-    for (const line of r.value.toString().split('\n'))
-      if (line.includes('<http://www.w3.org/ns/prov#startedAtTime>')) {
-        const subject = line.slice(1, line.indexOf('>'));
-        counts.set(subject, (counts.get(subject) ?? 0) + 1);
-      }
-  return counts;
 }
 
 // Skips only when the global test setup could not start Kafka outside CI; under CI=true that setup fails the run instead.
