@@ -72,3 +72,20 @@ export class DependencyError extends ProvmlError {
     super(code, message, options);
   }
 }
+
+/**
+ * The local spool holds its size cap of unpublished data (policy `reject`): nothing of the batch
+ * was kept. Retriable: the writer keeps the batch and tries again once the publisher caught up.
+ */
+export class SpoolFullError extends ProvmlError {
+  constructor(message: string, context: ErrorContext = {}) {
+    super('spool-full', message, { retriable: true, context });
+  }
+}
+
+/** Another live process holds the spool's LOCK (its pid is in `context.pid`). */
+export class SpoolLockedError extends ProvmlError {
+  constructor(message: string, context: ErrorContext = {}) {
+    super('spool-locked', message, { retriable: false, context });
+  }
+}

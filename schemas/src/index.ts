@@ -27,7 +27,14 @@ export {
   EVENT_LIMITS,
 } from './validateEvent.ts';
 export type { EventCheck } from './validateEvent.ts';
-export { ProvmlError, ValidationError, DecodeError, DependencyError } from './errors.ts';
+export {
+  ProvmlError,
+  ValidationError,
+  DecodeError,
+  DependencyError,
+  SpoolFullError,
+  SpoolLockedError,
+} from './errors.ts';
 export type { ErrorContext, ValidationIssue } from './errors.ts';
 export { silentLogger, createJsonLogger } from './Logger.ts';
 export type { Logger, LogFields, LogLevel } from './Logger.ts';
