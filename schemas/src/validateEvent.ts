@@ -73,6 +73,22 @@ export function isAbsoluteIri(uri: string): boolean {
 }
 
 const id = z.string().min(1).max(EVENT_LIMITS.idLength);
+const key = (max: number) => z.string().min(1).max(max);
+
+/**
+ * Own `__proto__` keys (JSON.parse creates them) in the maps of an event: zod skips them, so the
+ * entry would vanish unvalidated; they are refused instead.
+ */
+function protoKeys(raw: unknown): ValidationIssue[] {
+  if (typeof raw !== 'object' || raw === null) return [];
+  const issues: ValidationIssue[] = [];
+  for (const field of ['values', 'context'] as const) {
+    const map = (raw as Record<string, unknown>)[field];
+    if (typeof map === 'object' && map !== null && Object.hasOwn(map, '__proto__'))
+      issues.push({ path: `${field}.__proto__`, message: 'the name __proto__ is not allowed' });
+  }
+  return issues;
+}
 const value = z.unknown().superRefine((v, ctx) => {
   const ok =
     typeof v === 'boolean' ||
@@ -111,7 +127,7 @@ const eventJsonSchema = z
     phase: z.enum(['begin', 'end']),
     time,
     values: z
-      .record(z.string().min(1).max(200), value)
+      .record(key(200), value)
       .refine((v) => Object.keys(v).length <= EVENT_LIMITS.valueCount, 'too many values')
       .optional(),
     dataRefs: z
@@ -130,7 +146,7 @@ const eventJsonSchema = z
       .optional(),
     status: z.enum(['finished', 'failed']).nullable().optional(),
     context: z
-      .record(z.string().min(1).max(100), z.string().max(4096))
+      .record(key(100), z.string().max(4096))
       .refine((v) => Object.keys(v).length <= EVENT_LIMITS.contextEntries, 'too many context entries')
       .optional(),
   })
@@ -142,10 +158,14 @@ export type EventCheck = { ok: true; event: CaptureEvent } | { ok: false; issues
 /** Validates one capture event in its JSON form and normalises it (defaults filled, time in µs). */
 export function parseEventJson(raw: unknown): EventCheck {
   const r = eventJsonSchema.safeParse(raw);
-  if (!r.success)
+  const proto = protoKeys(raw);
+  if (!r.success || proto.length > 0)
     return {
       ok: false,
-      issues: r.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
+      issues: [
+        ...proto,
+        ...(r.error?.issues ?? []).map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
+      ],
     };
   const e = r.data;
   return {

@@ -51,6 +51,11 @@ export interface ProcessorStats {
   specsLoaded: number;
   annotationsLoaded: number;
   batches: number;
+  /**
+   * End events whose begin this processor never saw (sent without one, or begun before a restart):
+   * mapped with their end time and status, without a duration.
+   */
+  unmatchedEnds: number;
   /** Capture time → mapped, in ms, of the last event processed. */
   lastEventAgeMs: number;
 }
@@ -91,6 +96,7 @@ export class ProcessorService {
     specsLoaded: 0,
     annotationsLoaded: 0,
     batches: 0,
+    unmatchedEnds: 0,
     lastEventAgeMs: 0,
   };
   private readonly topics: TopicNames;
@@ -193,6 +199,13 @@ export class ProcessorService {
           ),
         );
         continue;
+      }
+      if (
+        event.phase === 'end' &&
+        !this.state.open.has(this.iris.taskExecution(event.workflowExecution, event.taskExecution))
+      ) {
+        this.stats.unmatchedEnds++;
+        this.logger.debug('end without a begin', { eventId: event.eventId, topic: record.topic });
       }
       const quads = mapEvent(event, spec, this.state, this.iris);
       const text = toNQuads(quads);

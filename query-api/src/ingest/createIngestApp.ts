@@ -32,6 +32,13 @@ function bodyText(req: Request, res: Response): string | undefined {
   }
 }
 
+/** The counter label of each route. */
+const ROUTES: Readonly<Record<string, string>> = {
+  '/v1/events': 'events',
+  '/v1/workflows': 'workflows',
+  '/v1/annotations': 'annotations',
+};
+
 function reject(res: Response, message: string, issues: readonly ValidationIssue[]): void {
   res.status(400).json({ error: 'invalid-input', message, issues });
 }
@@ -66,13 +73,14 @@ export function createIngestApp(options: IngestAppOptions): express.Express {
   app.post('/v1/workflows', raw, async (req, res, next) => {
     try {
       const text = bodyText(req, res);
-      if (text === undefined) return;
+      if (text === undefined) return count('workflows', 'rejected', 1);
       let compiled;
       try {
         compiled = compileSpec(text);
       } catch (error) {
-        if (error instanceof ValidationError) return reject(res, error.message, error.issues);
-        throw error;
+        if (!(error instanceof ValidationError)) throw error;
+        count('workflows', 'rejected', 1);
+        return reject(res, error.message, error.issues);
       }
       await target.publishSpec(compiled);
       count('workflows', 'accepted', 1);
@@ -85,19 +93,22 @@ export function createIngestApp(options: IngestAppOptions): express.Express {
   app.post('/v1/annotations', raw, async (req, res, next) => {
     try {
       const text = bodyText(req, res);
-      if (text === undefined) return;
+      if (text === undefined) return count('annotations', 'rejected', 1);
       const source =
         typeof req.query.source === 'string' && req.query.source !== '' ? req.query.source : undefined;
-      if (source !== undefined && !/^[A-Za-z0-9._~-]{1,200}$/.test(source))
+      if (source !== undefined && !/^[A-Za-z0-9._~-]{1,200}$/.test(source)) {
+        count('annotations', 'rejected', 1);
         return reject(res, 'invalid source', [
           { path: 'source', message: 'use letters, digits and . _ ~ - only' },
         ]);
+      }
       let triples: number;
       try {
         triples = parseAnnotations(text, source, iris).length;
       } catch (error) {
-        if (error instanceof ValidationError) return reject(res, error.message, error.issues);
-        throw error;
+        if (!(error instanceof ValidationError)) throw error;
+        count('annotations', 'rejected', 1);
+        return reject(res, error.message, error.issues);
       }
       await target.publishAnnotations(text, source);
       count('annotations', 'accepted', 1);
@@ -117,12 +128,14 @@ export function createIngestApp(options: IngestAppOptions): express.Express {
   app.use(
     (
       error: Error & { status?: number; type?: string },
-      _req: Request,
+      req: Request,
       res: Response,
       _next: express.NextFunction,
     ) => {
-      if (error.type === 'entity.too.large')
+      if (error.type === 'entity.too.large') {
+        count(ROUTES[req.path] ?? 'other', 'rejected', 1);
         return void res.status(413).json({ error: 'too-large', message: error.message });
+      }
       logger.error('ingest failed', { error });
       res
         .status(503)

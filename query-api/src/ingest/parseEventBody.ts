@@ -52,6 +52,51 @@ function records(text: string): { records: { line: number; value: unknown }[]; i
   return { records: out, issues };
 }
 
+/** Where a task execution's begin and end appear in one request. */
+interface Phases {
+  begin?: { line: number; time: number };
+  end?: { line: number; time: number };
+}
+
+/**
+ * Checks the begin/end order of each task execution within one request: at most one begin and one
+ * end, the end not before the begin (by line or by time). An end whose begin came in an earlier
+ * request is fine: the ingest keeps no state between requests (the processor maps such an end and
+ * counts it in `unmatchedEnds` when it never saw the begin).
+ */
+function orderIssues(events: readonly { line: number; event: CaptureEvent }[]): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  const phases = new Map<string, Phases>();
+  for (const { line, event } of events) {
+    const key = JSON.stringify([event.workflowExecution, event.taskExecution]);
+    let p = phases.get(key);
+    if (p === undefined) phases.set(key, (p = {}));
+    const seen = p[event.phase];
+    if (seen !== undefined) {
+      issues.push({
+        path: 'phase',
+        message: `second ${event.phase} of task execution '${event.taskExecution}' (first on line ${seen.line})`,
+        line,
+      });
+      continue;
+    }
+    p[event.phase] = { line, time: event.time };
+    if (event.phase === 'begin' && p.end !== undefined)
+      issues.push({
+        path: 'phase',
+        message: `end of task execution '${event.taskExecution}' (line ${p.end.line}) comes before its begin`,
+        line: p.end.line,
+      });
+    if (p.begin !== undefined && p.end !== undefined && p.end.time < p.begin.time)
+      issues.push({
+        path: 'time',
+        message: `task execution '${event.taskExecution}' ends before it begins (begin on line ${p.begin.line})`,
+        line: p.end.line,
+      });
+  }
+  return issues;
+}
+
 /**
  * Parses and validates a body against the registered specs. Either every event is valid and
  * returned, or none is and every problem is reported with its line.
@@ -65,6 +110,7 @@ export function parseEventBody(
   if (recs.length > MAX_EVENTS_PER_REQUEST)
     issues.push({ path: '', message: `more than ${MAX_EVENTS_PER_REQUEST} events in one request` });
   const events: CaptureEvent[] = [];
+  const lined: { line: number; event: CaptureEvent }[] = [];
   const seen = new Map<string, number>();
   for (const { line, value } of recs) {
     const checked = parseEventJson(value);
@@ -87,6 +133,8 @@ export function parseEventBody(
     }
     for (const issue of checkEventAgainstSpec(event, spec)) issues.push({ ...issue, line });
     events.push(event);
+    lined.push({ line, event });
   }
+  issues.push(...orderIssues(lined));
   return issues.length > 0 ? { ok: false, issues } : { ok: true, events };
 }

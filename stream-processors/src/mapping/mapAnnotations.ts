@@ -1,7 +1,7 @@
 /** Pure mapping of domain annotations (Turtle from domain scientists) into the domain graph, with their join index. */
 import { createHash } from 'node:crypto';
 import { Parser, type Quad, type Term } from 'n3';
-import { PROVML, ValidationError } from '@provml/schemas';
+import { isAbsoluteIri, PROVML, ValidationError, type ValidationIssue } from '@provml/schemas';
 import type { IriMinter } from './IriMinter.ts';
 import type { MappingState } from './MappingState.ts';
 import { iri, namedNode, quad } from './terms.ts';
@@ -14,7 +14,8 @@ export const MAX_ANNOTATION_LENGTH = 10_000_000;
  * Blank nodes are replaced by IRIs derived from the document's hash, so loading it twice adds nothing.
  * Each `X provml:annotates D` also yields `D provml:hasDomainAnnotation X`, and `state` learns that
  * data entity D has annotation X, so later events about D link to it.
- * @throws ValidationError naming the line of a syntax error.
+ * @throws ValidationError naming the line of a syntax error, or each IRI that is relative or not a
+ *   valid IRI (Turtle without `@base` keeps `<foo>` relative; no store can load it).
  */
 export function parseAnnotations(turtle: string, source: string | undefined, iris: IriMinter): Quad[] {
   if (turtle.length > MAX_ANNOTATION_LENGTH)
@@ -41,6 +42,8 @@ export function parseAnnotations(turtle: string, source: string | undefined, iri
       { path: '', message, ...(line === undefined ? {} : { line: Number(line) }) },
     ]);
   }
+  const issues = invalidIris(parsed);
+  if (issues.length > 0) throw new ValidationError('invalid IRIs in annotations', issues);
   const out: Quad[] = [];
   const annotates = iri(PROVML.annotates);
   const hasAnnotation = iri(PROVML.hasDomainAnnotation);
@@ -52,6 +55,33 @@ export function parseAnnotations(turtle: string, source: string | undefined, iri
       out.push(quad(o, hasAnnotation, s, graph));
   }
   return out;
+}
+
+/** Most IRI problems reported for one document. */
+const MAX_IRI_ISSUES = 20;
+
+/** Every named node and literal datatype that is not an absolute IRI, by triple (1-based) and position. */
+function invalidIris(quads: readonly Quad[]): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  const check = (term: Term, where: string): void => {
+    const value =
+      term.termType === 'NamedNode'
+        ? term.value
+        : term.termType === 'Literal'
+          ? term.datatype.value
+          : undefined;
+    if (value === undefined || isAbsoluteIri(value) || issues.length >= MAX_IRI_ISSUES) return;
+    issues.push({
+      path: where,
+      message: `<${value}> is not an absolute IRI (add @base or write it in full)`,
+    });
+  };
+  quads.forEach((q, i) => {
+    check(q.subject, `triple ${i + 1} subject`);
+    check(q.predicate, `triple ${i + 1} predicate`);
+    check(q.object, `triple ${i + 1} object`);
+  });
+  return issues;
 }
 
 /** Teaches the mapping state which data entities the annotation quads describe. */
