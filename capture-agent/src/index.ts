@@ -9,3 +9,32 @@ export { withRetry } from './retry.ts';
 export type { RetryOptions } from './retry.ts';
 export { collectExecutionContext } from './executionContext.ts';
 export { MultiCaptureExporter } from './MultiCaptureExporter.ts';
+export { SpoolWriter } from './spool/SpoolWriter.ts';
+export type { SpoolOptions, SpoolStats, FsyncPolicy, CapPolicy } from './spool/SpoolWriter.ts';
+export { SpoolReader } from './spool/SpoolReader.ts';
+export type { SpoolRecord, SpoolRead, ReadLimits } from './spool/SpoolReader.ts';
+export { SpoolPublisher } from './spool/SpoolPublisher.ts';
+export type { SpoolPublishPort, SpoolPublisherOptions, SpoolPublisherStats } from './spool/SpoolPublisher.ts';
+export { SpoolCaptureExporter, ExporterPublishPort } from './spool/SpoolCaptureExporter.ts';
+export { recoverSpool, listSegments } from './spool/recoverSpool.ts';
+export type { SegmentInfo, SpoolPosition, RecoveryReport } from './spool/recoverSpool.ts';
+export { acquireLock, releaseLock, readPublished, writePublished } from './spool/spoolFiles.ts';
+export {
+  encodeRecord,
+  encodeEnvelope,
+  decodeEnvelope,
+  classifyEnvelope,
+  scanRecords,
+  segmentName,
+  parseSegmentName,
+  parsePublished,
+  RECORD_HEADER_BYTES,
+  MAX_PAYLOAD_BYTES,
+} from './spool/spoolFormat.ts';
+export type {
+  SpoolEnvelope,
+  EnvelopeKind,
+  ScanResult,
+  ScanStop,
+  ScannedRecord,
+} from './spool/spoolFormat.ts';

@@ -1,0 +1,221 @@
+/** Publishes a spool in order through an injected port, advancing `published` only after the port acknowledged. */
+import {
+  compileSpec,
+  parseEventJson,
+  silentLogger,
+  type CaptureEvent,
+  type Logger,
+  type ProspectiveSpec,
+} from '@provml/schemas';
+import type { ExportResult } from '../CaptureExporter.ts';
+import { SpoolReader, type SpoolRecord } from './SpoolReader.ts';
+import { decodeEnvelope, type EnvelopeKind } from './spoolFormat.ts';
+import type { SpoolWriter } from './SpoolWriter.ts';
+
+/** Where a spool's records go (Kafka topics in the agent; any capture exporter in the library). */
+export interface SpoolPublishPort {
+  /** Events, in order, keyed by workflow execution. */
+  publishEvents(events: readonly CaptureEvent[]): Promise<ExportResult>;
+  publishSpec(spec: ProspectiveSpec): Promise<ExportResult>;
+  publishAnnotations(turtle: string, source: string | undefined): Promise<ExportResult>;
+}
+
+/** Settings of the publisher. */
+export interface SpoolPublisherOptions {
+  /** Records read and sent per step. Default 5000. */
+  maxRecords?: number;
+  /** Wait when there is nothing to send, ms (an append's `notify()` ends it early). Default 50. */
+  pollMs?: number;
+  /** Backoff between attempts after a failed send, ms. Defaults 100 and 5000. */
+  initialDelayMs?: number;
+  maxDelayMs?: number;
+  logger?: Logger;
+}
+
+/** Counters of a publisher. */
+export interface SpoolPublisherStats {
+  /** Records acknowledged by the port, by kind. */
+  events: number;
+  specs: number;
+  annotations: number;
+  /** Records that are not valid envelopes (skipped, counted, logged). */
+  invalid: number;
+  /** Sequence numbers passed over (moved to corrupt/ or dropped). */
+  skipped: number;
+  /** Failed sends that were tried again. */
+  retries: number;
+  /** The position of the next record to send. */
+  position: number;
+}
+
+type Item =
+  | { kind: 'event'; event: CaptureEvent }
+  | { kind: 'spec'; spec: ProspectiveSpec }
+  | { kind: 'annotations'; turtle: string; source: string | undefined };
+
+/** Reads records from the spool's `published` cursor on and sends them in order. */
+export class SpoolPublisher {
+  readonly stats: SpoolPublisherStats = {
+    events: 0,
+    specs: 0,
+    annotations: 0,
+    invalid: 0,
+    skipped: 0,
+    retries: 0,
+    position: 0,
+  };
+  private readonly reader: SpoolReader;
+  private readonly logger: Logger;
+  private position;
+  private loop: Promise<void> | undefined;
+  private stopped = false;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly writer: SpoolWriter,
+    private readonly port: SpoolPublishPort,
+    private readonly options: SpoolPublisherOptions = {},
+  ) {
+    this.reader = new SpoolReader(writer.dir);
+    this.logger = options.logger ?? silentLogger;
+    this.position = writer.publishedPosition;
+    this.stats.position = this.position.sequence;
+  }
+
+  /** Starts publishing in the background until `shutdown()`. */
+  start(): void {
+    this.loop ??= (async () => {
+      while (!this.stopped) {
+        const sent = await this.step();
+        if (sent === 0 && !this.stopped) await this.sleep(this.options.pollMs ?? 50);
+      }
+    })();
+  }
+
+  /** Ends a wait for new records at once (call after an append). */
+  notify(): void {
+    this.wake?.();
+  }
+
+  /** Publishes everything durable in the spool now, then resolves (for replay and flush). */
+  async drain(): Promise<void> {
+    const end = this.writer.durableEnd;
+    while (!this.stopped && this.position.sequence < end) {
+      if ((await this.step()) === 0 && this.position.sequence < end)
+        await this.sleep(this.options.pollMs ?? 50);
+    }
+  }
+
+  /** Stops after the send in flight (whose records stay unpublished if not acknowledged). Idempotent. */
+  async shutdown(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await this.loop;
+  }
+
+  /** Reads one batch and sends it; returns the number of records handled. */
+  private async step(): Promise<number> {
+    if (this.position.sequence < this.writer.publishedPosition.sequence)
+      this.position = this.writer.publishedPosition; // records dropped under the cap
+    const read = this.reader.read(this.position, {
+      maxRecords: this.options.maxRecords ?? 5000,
+      limit: this.writer.durableEnd,
+    });
+    this.stats.skipped += read.skipped;
+    if (read.records.length > 0) {
+      for (const run of this.runs(read.records)) if (!(await this.send(run))) return 0;
+    }
+    if (read.next.sequence > this.position.sequence) {
+      this.writer.markPublished(read.next);
+      this.position = read.next;
+      this.stats.position = read.next.sequence;
+    }
+    return read.records.length + read.skipped;
+  }
+
+  /** Decodes records and groups consecutive ones of a kind (events are sent many per request). */
+  private runs(records: readonly SpoolRecord[]): Item[][] {
+    const out: Item[][] = [];
+    for (const r of records) {
+      const item = this.decode(r);
+      if (item === undefined) continue;
+      const last = out[out.length - 1];
+      if (last !== undefined && item.kind === 'event' && last[0]!.kind === 'event') last.push(item);
+      else out.push([item]);
+    }
+    return out;
+  }
+
+  private decode(record: SpoolRecord): Item | undefined {
+    const d = decodeEnvelope(record.payload);
+    const invalid = (why: string): undefined => {
+      this.stats.invalid++;
+      this.logger.error('skipping an invalid spool record', { sequence: record.sequence, why });
+      return undefined;
+    };
+    if (d === undefined) return invalid('not an envelope');
+    const e = d.envelope as Record<EnvelopeKind, unknown> & { source?: string };
+    if (d.kind === 'event') {
+      const parsed = parseEventJson(e.event);
+      return parsed.ok
+        ? { kind: 'event', event: parsed.event }
+        : invalid(parsed.issues[0]?.message ?? 'bad event');
+    }
+    if (d.kind === 'spec') {
+      try {
+        return { kind: 'spec', spec: compileSpec(e.spec).spec };
+      } catch (error) {
+        return invalid((error as Error).message);
+      }
+    }
+    return { kind: 'annotations', turtle: e.annotations as string, source: e.source };
+  }
+
+  /** Sends one run until the port acknowledges it; false when stopped first. */
+  private async send(run: Item[]): Promise<boolean> {
+    let delay = this.options.initialDelayMs ?? 100;
+    for (;;) {
+      const first = run[0]!;
+      let result: ExportResult;
+      try {
+        result =
+          first.kind === 'event'
+            ? await this.port.publishEvents(run.map((i) => (i as { event: CaptureEvent }).event))
+            : first.kind === 'spec'
+              ? await this.port.publishSpec(first.spec)
+              : await this.port.publishAnnotations(first.turtle, first.source);
+      } catch (error) {
+        result = { kind: 'retryable', error: error as Error };
+      }
+      if (result.kind === 'success') {
+        this.stats[first.kind === 'event' ? 'events' : first.kind === 'spec' ? 'specs' : 'annotations'] +=
+          run.length;
+        return true;
+      }
+      if (this.stopped) return false;
+      this.stats.retries++;
+      this.logger.warn('publishing from the spool failed; retrying', {
+        records: run.length,
+        error: result.error.message,
+        delayMs: Math.round(delay),
+      });
+      await this.sleep(delay * (0.5 + Math.random() / 2));
+      if (this.stopped) return false;
+      delay = Math.min(this.options.maxDelayMs ?? 5000, delay * 2);
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = undefined;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+    });
+  }
+}

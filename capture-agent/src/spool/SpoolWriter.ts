@@ -1,0 +1,315 @@
+/** The spool's one writer: appends batches of records to segments, fsyncs per policy, enforces the cap, owns the `published` cursor. */
+import { closeSync, fdatasync, fsyncSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { silentLogger, SpoolFullError, type Logger } from '@provml/schemas';
+import { recoverSpool, type SegmentInfo, type SpoolPosition } from './recoverSpool.ts';
+import { acquireLock, fsyncDir, readPublished, releaseLock, writePublished } from './spoolFiles.ts';
+import { encodeEnvelope, encodeRecord, segmentName, type SpoolEnvelope } from './spoolFormat.ts';
+
+/** When appended records are forced to disk. */
+export type FsyncPolicy = 'batch' | 'interval' | 'never';
+/** What happens when unpublished data reaches `maxBytes`. */
+export type CapPolicy = 'reject' | 'drop-oldest';
+
+/** Settings of a spool (defaults from AGENT.md). */
+export interface SpoolOptions {
+  /** `batch` (default): fsync before an append resolves; `interval`: every `fsyncIntervalMs`; `never`. */
+  fsync?: FsyncPolicy;
+  /** Default 200. */
+  fsyncIntervalMs?: number;
+  /** A new segment starts when the current one reaches this size. Default 16 MiB. */
+  segmentBytes?: number;
+  /** Cap on unpublished bytes. Default 1 GiB. */
+  maxBytes?: number;
+  /** Default `reject` (nothing lost; the writer retries). */
+  policy?: CapPolicy;
+  logger?: Logger;
+}
+
+/** Counters of a spool, read by metrics. */
+export interface SpoolStats {
+  appendedRecords: number;
+  appendedBatches: number;
+  rejectedBatches: number;
+  droppedRecords: number;
+  /** Records passed over because recovery moved them to `corrupt/`. */
+  corruptTails: number;
+  corruptBytes: number;
+  tornBytes: number;
+  /** Unpublished records and bytes. */
+  depthRecords: number;
+  depthBytes: number;
+  /** Seconds since the oldest unpublished record was appended (0 when none). */
+  lagSeconds: number;
+  /** The `published` cursor and the next sequence number. */
+  published: number;
+  next: number;
+}
+
+/** Appends to one spool directory; holds its LOCK until `close()`. Create with `SpoolWriter.open`. */
+export class SpoolWriter {
+  private fd: number | undefined;
+  private activeBytes = 0;
+  private durable: number;
+  private syncing: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  /** (end sequence, append time) of recent batches, for the publish lag. */
+  private marks: { end: number; at: number }[] = [];
+  private readonly stats_ = { appendedRecords: 0, appendedBatches: 0, rejectedBatches: 0, droppedRecords: 0 };
+  private readonly fsync: FsyncPolicy;
+  private readonly segmentBytes: number;
+  private readonly maxBytes: number;
+  private readonly policy: CapPolicy;
+
+  private constructor(
+    /** The spool directory. */
+    readonly dir: string,
+    private readonly segments: SegmentInfo[],
+    private next: number,
+    private published: number,
+    private publishedPos: SpoolPosition,
+    private readonly recovery: { corruptTails: number; corruptBytes: number; tornBytes: number },
+    options: SpoolOptions,
+  ) {
+    this.fsync = options.fsync ?? 'batch';
+    this.segmentBytes = options.segmentBytes ?? 16 << 20;
+    this.maxBytes = options.maxBytes ?? 1 << 30;
+    this.policy = options.policy ?? 'reject';
+    this.durable = next;
+    if (next > 0) this.marks.push({ end: next, at: Date.now() });
+    if (this.fsync === 'interval') {
+      this.timer = setInterval(
+        () => void this.syncTo(this.next).catch(() => undefined),
+        options.fsyncIntervalMs ?? 200,
+      );
+      this.timer.unref();
+    }
+  }
+
+  /**
+   * Takes the LOCK (a stale one is taken over), recovers torn tails and corrupt records and opens
+   * the spool for appending.
+   * @throws SpoolLockedError when a live process holds the LOCK
+   */
+  static open(dir: string, options: SpoolOptions = {}): SpoolWriter {
+    const logger = options.logger ?? silentLogger;
+    mkdirSync(dir, { recursive: true });
+    const lock = acquireLock(dir);
+    if (lock.tookOver) logger.warn('took over a stale spool lock', { dir, pid: lock.previousPid });
+    try {
+      const published = readPublished(dir);
+      const r = recoverSpool(dir, published);
+      if (r.tornBytes > 0) logger.warn('truncated a torn write', { dir, bytes: r.tornBytes });
+      if (r.corruptTails > 0)
+        logger.error('moved corrupt records to corrupt/', {
+          dir,
+          segments: r.corruptTails,
+          bytes: r.corruptBytes,
+        });
+      const last = r.segments[r.segments.length - 1];
+      const next = Math.max(published, last === undefined ? 0 : last.first + last.count);
+      const writer = new SpoolWriter(dir, r.segments, next, published, r.publishedPosition, r, options);
+      if (last !== undefined && last.first + last.count === next && last.bytes < writer.segmentBytes) {
+        writer.fd = openSync(join(dir, 'segments', segmentName(last.first)), 'a');
+        writer.activeBytes = last.bytes;
+      }
+      return writer;
+    } catch (error) {
+      releaseLock(dir);
+      throw error;
+    }
+  }
+
+  /** Sequence numbers below this are on disk per the fsync policy: what a publisher may send. */
+  get durableEnd(): number {
+    return this.fsync === 'never' ? this.next : this.durable;
+  }
+
+  /** The `published` cursor and where its record lies. */
+  get publishedPosition(): SpoolPosition {
+    return this.publishedPos;
+  }
+
+  /** Counters for metrics. */
+  get stats(): SpoolStats {
+    const depthRecords = this.segments.reduce(
+      (n, s) => n + Math.max(0, s.first + s.count - Math.max(s.first, this.published)),
+      0,
+    );
+    const depthBytes = this.depthBytes();
+    const oldest = this.marks.find((m) => m.end > this.published);
+    return {
+      ...this.stats_,
+      ...this.recovery,
+      depthRecords,
+      depthBytes,
+      lagSeconds: oldest === undefined || depthRecords === 0 ? 0 : (Date.now() - oldest.at) / 1000,
+      published: this.published,
+      next: this.next,
+    };
+  }
+
+  private depthBytes(): number {
+    let n = 0;
+    for (const s of this.segments)
+      if (s.first + s.count > this.published)
+        n += s.bytes - (s.first === this.publishedPos.segment ? this.publishedPos.offset : 0);
+    return n;
+  }
+
+  /** Appends envelopes as one batch. See `appendPayloads`. */
+  append(envelopes: readonly SpoolEnvelope[]): Promise<{ first: number; count: number }> {
+    return this.appendRecords(envelopes.map(encodeEnvelope));
+  }
+
+  /** Appends UTF-8 JSON payloads (already-validated envelopes) as one batch. */
+  appendPayloads(payloads: readonly Buffer[]): Promise<{ first: number; count: number }> {
+    return this.appendRecords(payloads.map(encodeRecord));
+  }
+
+  /**
+   * Appends framed records, resolving once they are durable per the fsync policy.
+   * @throws SpoolFullError (retriable) when the cap holds and the policy is `reject`; nothing was kept
+   */
+  private async appendRecords(records: readonly Buffer[]): Promise<{ first: number; count: number }> {
+    if (this.closed) throw new Error(`spool ${this.dir} is closed`);
+    const total = records.reduce((n, r) => n + r.length, 0);
+    if (this.depthBytes() + total > this.maxBytes) {
+      if (this.policy === 'drop-oldest') while (this.dropOldest(total));
+      if (this.depthBytes() + total > this.maxBytes) {
+        this.stats_.rejectedBatches++;
+        throw new SpoolFullError(`spool ${this.dir} holds its cap of ${this.maxBytes} unpublished bytes`, {
+          path: this.dir,
+          depthBytes: this.depthBytes(),
+        });
+      }
+    }
+    const first = this.next;
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    const writePending = (): void => {
+      if (pending.length === 0) return;
+      const buf = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+      let off = 0;
+      while (off < buf.length) off += writeSync(this.fd!, buf, off, buf.length - off);
+      pending = [];
+      pendingBytes = 0;
+    };
+    for (const r of records) {
+      if (
+        this.fd === undefined ||
+        (this.activeBytes > 0 && this.activeBytes + r.length > this.segmentBytes)
+      ) {
+        writePending();
+        this.rotate();
+      }
+      pending.push(r);
+      pendingBytes += r.length;
+      this.activeBytes += r.length;
+      const seg = this.segments[this.segments.length - 1]!;
+      seg.count++;
+      seg.bytes += r.length;
+      this.next++;
+    }
+    writePending();
+    this.stats_.appendedRecords += records.length;
+    this.stats_.appendedBatches++;
+    // coarse marks (one per 100 ms) are enough for the lag gauge and keep this array short
+    const now = Date.now();
+    const lastMark = this.marks[this.marks.length - 1];
+    if (lastMark === undefined || now - lastMark.at > 100) this.marks.push({ end: this.next, at: now });
+    else lastMark.end = this.next;
+    if (this.fsync === 'batch') await this.syncTo(this.next);
+    return { first, count: records.length };
+  }
+
+  /** Closes the active segment (fsynced) and starts a new one named after the next sequence number. */
+  private rotate(): void {
+    if (this.fd !== undefined) {
+      if (this.fsync !== 'never') fsyncSync(this.fd);
+      closeSync(this.fd);
+      this.durable = this.next;
+    }
+    this.fd = openSync(join(this.dir, 'segments', segmentName(this.next)), 'a');
+    this.activeBytes = 0;
+    this.segments.push({ first: this.next, count: 0, bytes: 0 });
+    fsyncDir(join(this.dir, 'segments'));
+  }
+
+  /** Group commit: one fdatasync covers every append made before it started. */
+  private async syncTo(target: number): Promise<void> {
+    while (this.durable < target && this.fd !== undefined) {
+      this.syncing ??= (async () => {
+        const upTo = this.next;
+        const fd = this.fd!;
+        await new Promise<void>((resolve, reject) =>
+          fdatasync(fd, (e) => (e && fd === this.fd ? reject(e) : resolve())),
+        );
+        this.durable = Math.max(this.durable, upTo);
+      })().finally(() => (this.syncing = undefined));
+      await this.syncing;
+    }
+  }
+
+  /** Deletes the oldest segment holding unpublished records (policy `drop-oldest`); false if none can go. */
+  private dropOldest(incoming: number): boolean {
+    if (this.depthBytes() + incoming <= this.maxBytes) return false;
+    const i = this.segments.findIndex((s) => s.first + s.count > this.published);
+    const s = this.segments[i];
+    if (s === undefined) return false;
+    if (i === this.segments.length - 1 && this.fd !== undefined) {
+      closeSync(this.fd);
+      this.fd = undefined;
+    }
+    const dropped = s.first + s.count - Math.max(s.first, this.published);
+    this.segments.splice(i, 1);
+    rmSync(join(this.dir, 'segments', segmentName(s.first)), { force: true });
+    this.stats_.droppedRecords += dropped;
+    const after = this.segments[i];
+    this.setPublished(
+      after === undefined
+        ? { sequence: this.next, segment: this.next, offset: 0 }
+        : { sequence: after.first, segment: after.first, offset: 0 },
+    );
+    return true;
+  }
+
+  /**
+   * Advances the `published` cursor (written atomically) after the broker acknowledged every record
+   * before `position.sequence`, and deletes segments wholly below it. Going backwards is ignored.
+   */
+  markPublished(position: SpoolPosition): void {
+    if (position.sequence <= this.published || this.closed) return;
+    this.setPublished(position);
+    let deleted = false;
+    while (this.segments.length > 1 && this.segments[0]!.first + this.segments[0]!.count <= this.published) {
+      rmSync(join(this.dir, 'segments', segmentName(this.segments.shift()!.first)), { force: true });
+      deleted = true;
+    }
+    if (deleted) fsyncDir(join(this.dir, 'segments'));
+    this.marks = this.marks.filter((m) => m.end > this.published);
+  }
+
+  private setPublished(position: SpoolPosition): void {
+    this.published = position.sequence;
+    this.publishedPos = position;
+    writePublished(this.dir, position.sequence);
+  }
+
+  /** Forces everything appended to disk. */
+  async flush(): Promise<void> {
+    if (this.fsync !== 'never') await this.syncTo(this.next);
+  }
+
+  /** Flushes, closes the active segment and releases the LOCK. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.flush().catch(() => undefined);
+    this.closed = true;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+    releaseLock(this.dir);
+  }
+}
