@@ -86,7 +86,7 @@ describe('SpoolWriter and SpoolReader', () => {
     const path = join(dir, 'segments', first);
     const bytes = readFileSync(path);
     const recordSize = bytes.length / 2; // two records of equal size in the first segment
-    bytes[recordSize + 12] ^= 0xff; // the second record's payload
+    bytes[recordSize + 12]! ^= 0xff; // the second record's payload
     writeFileSync(path, bytes);
     const w2 = openSpool(dir, { segmentBytes: 200 });
     expect(w2.stats).toMatchObject({ corruptTails: 1, corruptBytes: recordSize });

@@ -32,7 +32,7 @@ describe('spool record format', () => {
     expect(torn.records).toHaveLength(1);
 
     const badCrc = Buffer.concat([a, b]);
-    badCrc[a.length + 10] ^= 0xff;
+    badCrc[a.length + 10]! ^= 0xff;
     expect(scanRecords(badCrc)).toMatchObject({ stop: 'bad-crc', end: a.length });
 
     const badLength = Buffer.concat([a, Buffer.from([0, 0, 0, 0, 1, 2, 3, 4])]);
