@@ -29,6 +29,11 @@ export default tseslint.config(
     },
   },
   {
+    // plain-JavaScript worker entry points (started by node:worker_threads without a TS loader)
+    files: ['**/*.mjs'],
+    extends: [tseslint.configs.disableTypeChecked],
+  },
+  {
     files: ['**/cli/**/*.ts', 'bench/**/*.ts', '**/examples/**/*.ts', '**/*.test.ts', '**/test/**/*.ts'],
     rules: { 'no-console': 'off' },
   },

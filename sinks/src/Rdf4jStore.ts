@@ -1,10 +1,11 @@
 /** The GraphDB / RDF4J Server store adapter: the `graphdb` client over the RDF4J REST protocol. */
 import graphdb from 'graphdb';
 import { DependencyError, ValidationError, silentLogger, type Logger } from '@provml/schemas';
-import { QueryError } from './OxigraphEmbeddedStore.ts';
+import { QueryError, QueryTimeoutError } from './QueryErrors.ts';
 import { baseType, defaultResultFormat, isRetryableStatus } from './SparqlProtocolStore.ts';
 import {
   RESULT_MEDIA_TYPES,
+  type QueryOptions,
   type QueryResponse,
   type ResultFormat,
   type StoreResult,
@@ -132,13 +133,19 @@ export class Rdf4jStore implements TripleStore {
     }
   }
 
-  async query(sparql: string, format?: ResultFormat): Promise<QueryResponse> {
+  async query(sparql: string, format?: ResultFormat, options: QueryOptions = {}): Promise<QueryResponse> {
     const f = format ?? defaultResultFormat(sparql);
+    const { timeoutMs } = options;
+    // the server stops evaluating at `timeout` (whole seconds); the client stops waiting a little later
+    const form = new URLSearchParams({ query: sparql });
+    if (timeoutMs !== undefined) form.set('timeout', String(Math.max(1, Math.ceil(timeoutMs / 1000))));
     const builder = HttpRequestBuilder.httpPost('')
-      .setData(new URLSearchParams({ query: sparql }).toString())
+      .setData(form.toString())
       .addContentTypeHeader('application/x-www-form-urlencoded')
       .addAcceptHeader(RESULT_MEDIA_TYPES[f])
       .setResponseType('stream');
+    if (timeoutMs !== undefined) builder.setTimeout(timeoutMs + 1000);
+    const started = performance.now();
     try {
       const response = await this.client.send(builder);
       const headers = response.getHeaders() as Record<string, string | undefined>;
@@ -150,6 +157,14 @@ export class Rdf4jStore implements TripleStore {
       const e = error as HttpFailure;
       const status = e.response?.status;
       const detail = await bodyText(e.response?.data);
+      // RDF4J answers 503 when evaluation passes the `timeout` parameter (QueryInterruptedException),
+      // or 500 while the interrupted evaluation is still winding down
+      const late = timeoutMs !== undefined && performance.now() - started >= timeoutMs;
+      if (
+        timeoutMs !== undefined &&
+        (e.code === 'ECONNABORTED' || (late && (status === 503 || status === 500)))
+      )
+        throw new QueryTimeoutError(timeoutMs, error);
       if (status === 400) throw new QueryError(detail || e.message, error);
       if (status === 406)
         throw new QueryError(`no ${RESULT_MEDIA_TYPES[f]} answer for this query: ${detail}`, error);

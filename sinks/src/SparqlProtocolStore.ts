@@ -1,11 +1,12 @@
 /** The store adapter for any SPARQL 1.1 server (Oxigraph server, Fuseki): Graph Store Protocol loads, Protocol queries. */
 import { DataFactory, Parser, Writer, type Quad } from 'n3';
 import { DependencyError, silentLogger, type Logger } from '@provml/schemas';
-import { QueryError } from './OxigraphEmbeddedStore.ts';
+import { QueryError, QueryTimeoutError } from './QueryErrors.ts';
 import {
   isGraphForm,
   queryForm,
   RESULT_MEDIA_TYPES,
+  type QueryOptions,
   type QueryResponse,
   type ResultFormat,
   type StoreResult,
@@ -139,17 +140,30 @@ export class SparqlProtocolStore implements TripleStore {
     return { kind: error.retriable ? 'retryable' : 'failure', error };
   }
 
-  async query(sparql: string, format?: ResultFormat): Promise<QueryResponse> {
+  async query(sparql: string, format?: ResultFormat, options: QueryOptions = {}): Promise<QueryResponse> {
     const f = format ?? defaultResultFormat(sparql);
-    const response = await this.ask(sparql, RESULT_MEDIA_TYPES[f], this.union);
-    return {
-      contentType: baseType(response.headers.get('content-type')) ?? RESULT_MEDIA_TYPES[f],
-      body: await response.text(),
-    };
+    const limit = options.timeoutMs;
+    const signal = AbortSignal.timeout(limit ?? this.timeoutMs);
+    try {
+      const response = await this.ask(sparql, RESULT_MEDIA_TYPES[f], this.union, signal);
+      return {
+        contentType: baseType(response.headers.get('content-type')) ?? RESULT_MEDIA_TYPES[f],
+        body: await response.text(),
+      };
+    } catch (error) {
+      // closing the connection is all the protocol offers: the server may finish the query unseen
+      if (limit !== undefined && signal.aborted) throw new QueryTimeoutError(limit, error);
+      throw error;
+    }
   }
 
   /** Sends a query (form-encoded POST); answers the OK response or throws QueryError / DependencyError. */
-  private async ask(sparql: string, accept: string, extra: readonly [string, string][]): Promise<Response> {
+  private async ask(
+    sparql: string,
+    accept: string,
+    extra: readonly [string, string][],
+    signal = AbortSignal.timeout(this.timeoutMs),
+  ): Promise<Response> {
     const form = new URLSearchParams([['query', sparql], ...extra]);
     let response: Response;
     try {
@@ -157,9 +171,10 @@ export class SparqlProtocolStore implements TripleStore {
         method: 'POST',
         headers: { ...this.options.headers, 'content-type': 'application/x-www-form-urlencoded', accept },
         body: form,
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal,
       });
     } catch (error) {
+      if (signal.aborted) throw error;
       throw unreachable(this.options.queryEndpoint, error);
     }
     if (response.ok) return response;

@@ -23,6 +23,12 @@ export interface QueryResponse {
   body: string;
 }
 
+/** Per-query settings. */
+export interface QueryOptions {
+  /** Longest the query may run, ms; past it the adapter stops waiting and throws QueryTimeoutError. */
+  timeoutMs?: number;
+}
+
 /** A SPARQL query form, as detected before running it. */
 export type QueryForm = 'SELECT' | 'ASK' | 'CONSTRUCT' | 'DESCRIBE';
 
@@ -33,9 +39,9 @@ export interface TripleStore {
   /**
    * Runs a read-only query with the union of all graphs as default graph.
    * @param format wanted format: `json` for SELECT/ASK, `n-triples` or `turtle` for CONSTRUCT/DESCRIBE.
-   * @throws QueryError for a syntax error or an update.
+   * @throws QueryError for a syntax error or an update; QueryTimeoutError past `options.timeoutMs`.
    */
-  query(sparql: string, format?: ResultFormat): Promise<QueryResponse>;
+  query(sparql: string, format?: ResultFormat, options?: QueryOptions): Promise<QueryResponse>;
   /** Number of quads held, when the store can tell cheaply. */
   size(): Promise<number>;
   close(): Promise<void>;

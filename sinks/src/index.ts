@@ -6,9 +6,12 @@ export type {
   QueryResponse,
   ResultFormat,
   QueryForm,
+  QueryOptions,
   SparqlJsonResults,
 } from './TripleStore.ts';
-export { OxigraphEmbeddedStore, QueryError } from './OxigraphEmbeddedStore.ts';
+export { OxigraphEmbeddedStore } from './OxigraphEmbeddedStore.ts';
+export type { OxigraphEmbeddedStoreOptions } from './OxigraphEmbeddedStore.ts';
+export { QueryError, QueryTimeoutError } from './QueryErrors.ts';
 export { SinkService } from './SinkService.ts';
 export type { SinkOptions, SinkStats } from './SinkService.ts';
 export {

@@ -2,7 +2,14 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Parser } from 'n3';
 import { DEFAULT_TOPICS, EmbeddedLog, type ProducedRecord } from '@provml/stream-processors';
-import { QueryError, SinkService, selectRows, type SparqlJsonResults, type TripleStore } from '@provml/sinks';
+import {
+  QueryError,
+  QueryTimeoutError,
+  SinkService,
+  selectRows,
+  type SparqlJsonResults,
+  type TripleStore,
+} from '@provml/sinks';
 
 /** How the suite gets at one kind of store. */
 export interface StoreFixture {
@@ -19,6 +26,8 @@ export interface StoreFixture {
   /** Stops the server process (servers only); `start` brings it back on the same data. */
   stop?(): Promise<void>;
   start?(): Promise<void>;
+  /** Whether the store keeps query deadlines (`timeoutMs`). Default true. */
+  deadlines?: boolean;
   /** A new adapter on the repository of `store` (after a restart). Default: `store` itself. */
   reopen?(store: TripleStore): TripleStore;
 }
@@ -192,6 +201,35 @@ export function storeContract(fixture: StoreFixture): void {
       expect((error as QueryError).code).toBe('invalid-query');
       expect(await store.size()).toBe(BATCH_SIZE);
     });
+
+    if (fixture.deadlines !== false)
+      it('stops a query at its deadline with a QueryTimeoutError and keeps answering', async () => {
+        // 300 triples cubed: 27 million solutions, seconds of work for any store
+        const many = Array.from({ length: 300 }, (_, i) => `<${EX}s${i}> <${EX}p> "${i}" <${G1}> .`).join(
+          '\n',
+        );
+        expect(await store.load(many)).toEqual({ kind: 'success' });
+        const slow = 'SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }';
+        const error = await store.query(slow, 'json', { timeoutMs: 500 }).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(error).toBeInstanceOf(QueryTimeoutError);
+        expect((error as QueryTimeoutError).code).toBe('query-timeout');
+        // a server may still be winding the stopped query down for a moment (RDF4J drops connections)
+        const count = `SELECT (COUNT(*) AS ?n) WHERE { ?s <${EX}p> ?o }`;
+        let rows: Record<string, string>[] = [];
+        await waitFor(
+          () =>
+            selectRows(store, count).then(
+              (r) => ((rows = r), true),
+              () => false,
+            ),
+          'the store to answer again',
+          30_000,
+        );
+        expect(rows).toEqual([{ n: '300' }]);
+      }, 60_000);
 
     if (fixture.restart !== undefined)
       it('keeps its data across a server restart', async () => {

@@ -52,6 +52,13 @@ async function provision(
 storeContract({
   name: 'embedded Oxigraph',
   fresh: () => Promise.resolve(new OxigraphEmbeddedStore()),
+  deadlines: false, // queries run on the caller's thread
+});
+
+storeContract({
+  name: 'embedded Oxigraph (query thread)',
+  fresh: () => Promise.resolve(new OxigraphEmbeddedStore({ queryThread: true })),
+  release: (store) => store.close(),
 });
 
 // RDF4J Server: a new repository (native store, on disk) per test
