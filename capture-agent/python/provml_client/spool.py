@@ -1,0 +1,377 @@
+"""The spool format of capture-agent/AGENT.md: segment files of length+CRC-framed JSON envelopes.
+
+``SpoolWriter`` is what the client uses in the offline settings (C and F) to write the spool itself;
+``read_spool`` and ``read_segment`` read one back (tests, tools). The ``published`` cursor belongs
+to the publisher (``provml agent`` / ``provml replay``): the writer never touches it.
+"""
+
+import errno
+import os
+import shutil
+import struct
+import time
+import zlib
+from typing import Iterator, List, Optional, Sequence, Tuple
+
+_HEADER = struct.Struct(">II")
+HEADER_BYTES = _HEADER.size
+#: Largest payload of one record (AGENT.md).
+MAX_RECORD_BYTES = 1048576
+DEFAULT_SEGMENT_BYTES = 16 * 1024 * 1024
+DEFAULT_MAX_BYTES = 1024 * 1024 * 1024
+SEGMENT_SUFFIX = ".seg"
+FSYNC_POLICIES = ("batch", "interval", "never")
+FULL_POLICIES = ("reject", "drop-oldest")
+
+
+class SpoolError(Exception):
+    """A spool cannot be opened or written."""
+
+
+class SpoolLockedError(SpoolError):
+    """Another live process holds the spool's LOCK."""
+
+
+class SpoolFullError(SpoolError):
+    """The spool reached its cap under the ``reject`` policy; nothing of the batch was written."""
+
+
+class RecordTooLargeError(SpoolError):
+    """One payload is larger than MAX_RECORD_BYTES."""
+
+
+def encode_record(payload: bytes) -> bytes:
+    """One record: u32 BE length, u32 BE CRC-32 of the payload, the payload."""
+    n = len(payload)
+    if n < 1 or n > MAX_RECORD_BYTES:
+        raise RecordTooLargeError("a record payload must be 1 … %d bytes, got %d" % (MAX_RECORD_BYTES, n))
+    return _HEADER.pack(n, zlib.crc32(payload) & 0xFFFFFFFF) + payload
+
+
+def segment_name(seq: int) -> str:
+    """The file name of the segment whose first record has sequence number ``seq``."""
+    return "%020d%s" % (seq, SEGMENT_SUFFIX)
+
+
+def scan_segment(data: bytes) -> Tuple[List[bytes], int]:
+    """The valid records at the start of ``data`` and the byte offset where they end.
+
+    Stops at the first record whose length is out of range or runs past the end, or whose CRC
+    does not match: nothing after a bad record can be trusted.
+    """
+    out: List[bytes] = []
+    pos, end = 0, len(data)
+    while pos + HEADER_BYTES <= end:
+        n, crc = _HEADER.unpack_from(data, pos)
+        if n < 1 or n > MAX_RECORD_BYTES or pos + HEADER_BYTES + n > end:
+            break
+        payload = data[pos + HEADER_BYTES : pos + HEADER_BYTES + n]
+        if zlib.crc32(payload) & 0xFFFFFFFF != crc:
+            break
+        out.append(payload)
+        pos += HEADER_BYTES + n
+    return out, pos
+
+
+def read_segment(path: str) -> Tuple[List[bytes], int, int]:
+    """(payloads, valid bytes, file size) of one segment file."""
+    with open(path, "rb") as f:
+        data = f.read()
+    records, valid = scan_segment(data)
+    return records, valid, len(data)
+
+
+def list_segments(directory: str) -> List[Tuple[int, str]]:
+    """(first sequence number, path) of each segment, in order."""
+    seg_dir = os.path.join(directory, "segments")
+    try:
+        names = os.listdir(seg_dir)
+    except FileNotFoundError:
+        return []
+    out = []
+    for name in names:
+        stem = name[: -len(SEGMENT_SUFFIX)]
+        if name.endswith(SEGMENT_SUFFIX) and len(stem) == 20 and stem.isdigit():
+            out.append((int(stem), os.path.join(seg_dir, name)))
+    out.sort()
+    return out
+
+
+def read_spool(directory: str) -> Iterator[Tuple[int, bytes]]:
+    """Every valid record of a spool as (sequence number, payload), in order."""
+    for first, path in list_segments(directory):
+        records, _, _ = read_segment(path)
+        for i, payload in enumerate(records):
+            yield first + i, payload
+
+
+def read_published(directory: str) -> int:
+    """The ``published`` cursor (0 when absent)."""
+    try:
+        with open(os.path.join(directory, "published"), encoding="ascii") as f:
+            return int(f.read().strip() or "0")
+    except FileNotFoundError:
+        return 0
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except OSError as e:
+        return e.errno == errno.EPERM  # exists, owned by someone else
+    return True
+
+
+def _fsync_dir(path: str) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class SpoolWriter:
+    """Appends envelopes to a spool directory it holds the LOCK of.
+
+    Not thread-safe: the client's one background thread is its only caller.
+    """
+
+    def __init__(
+        self,
+        directory: str,
+        segment_bytes: int = DEFAULT_SEGMENT_BYTES,
+        fsync: str = "batch",
+        fsync_interval: float = 0.2,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        full_policy: str = "reject",
+    ) -> None:
+        if fsync not in FSYNC_POLICIES:
+            raise ValueError("fsync must be one of %s" % ", ".join(FSYNC_POLICIES))
+        if full_policy not in FULL_POLICIES:
+            raise ValueError("full_policy must be one of %s" % ", ".join(FULL_POLICIES))
+        if segment_bytes < HEADER_BYTES + 1:
+            raise ValueError("segment_bytes is too small")
+        self.directory = os.path.abspath(directory)
+        self.segment_bytes = segment_bytes
+        self.fsync = fsync
+        self.fsync_interval = fsync_interval
+        self.max_bytes = max_bytes
+        self.full_policy = full_policy
+        #: Records whose segment was deleted by the drop-oldest policy.
+        self.dropped = 0
+        #: Records found corrupt in earlier segments on open (moved to corrupt/).
+        self.corrupt = 0
+        #: Bytes of a torn write truncated from the last segment on open.
+        self.truncated_bytes = 0
+        self._seg_dir = os.path.join(self.directory, "segments")
+        os.makedirs(self._seg_dir, exist_ok=True)
+        self._lock_path = os.path.join(self.directory, "LOCK")
+        self._pid = os.getpid()
+        self._acquire_lock()
+        self._file = None  # type: Optional[object]
+        self._last_sync = time.monotonic()
+        self._dirty = False
+        try:
+            self._recover()
+        except BaseException:
+            self._release_lock()
+            raise
+
+    # -- lock -----------------------------------------------------------------------------------
+
+    def _acquire_lock(self) -> None:
+        mine = ("%d\n" % self._pid).encode("ascii")
+        for _ in range(5):
+            try:
+                fd = os.open(self._lock_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                holder = self._lock_holder()
+                if holder is not None and holder != self._pid and _pid_alive(holder):
+                    raise SpoolLockedError(
+                        "spool %s is locked by live process %d" % (self.directory, holder)
+                    ) from None
+                # stale (or unreadable, or our own pid from a previous writer): take it over atomically
+                tmp = "%s.%d.tmp" % (self._lock_path, self._pid)
+                with open(tmp, "wb") as f:
+                    f.write(mine)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, self._lock_path)
+                time.sleep(0.001)  # let a concurrent taker's rename land, then check who won
+                if self._lock_holder() == self._pid:
+                    return
+                continue
+            try:
+                os.write(fd, mine)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            return
+        raise SpoolLockedError("could not take the LOCK of %s" % self.directory)
+
+    def _lock_holder(self) -> Optional[int]:
+        try:
+            with open(self._lock_path, "rb") as f:
+                return int(f.read().decode("ascii").strip())
+        except (OSError, ValueError, UnicodeDecodeError):
+            return None
+
+    def _release_lock(self) -> None:
+        if self._lock_holder() == self._pid:
+            try:
+                os.unlink(self._lock_path)
+            except FileNotFoundError:
+                pass
+
+    # -- recovery -------------------------------------------------------------------------------
+
+    def _recover(self) -> None:
+        segments = list_segments(self.directory)
+        self._bytes = 0
+        self._segments: List[Tuple[int, str, int]] = []  # (first seq, path, size)
+        for k, (first, path) in enumerate(segments):
+            records, valid, size = read_segment(path)
+            if valid < size:
+                if k == len(segments) - 1:
+                    self.truncated_bytes += size - valid  # a torn write
+                else:
+                    corrupt_dir = os.path.join(self.directory, "corrupt")
+                    os.makedirs(corrupt_dir, exist_ok=True)
+                    with open(path, "rb") as f:
+                        f.seek(valid)
+                        rest = f.read()
+                    with open(os.path.join(corrupt_dir, "%s.%d" % (os.path.basename(path), valid)), "wb") as f:
+                        f.write(rest)
+                    self.corrupt += 1
+                with open(path, "r+b") as f:
+                    f.truncate(valid)
+                    os.fsync(f.fileno())
+                size = valid
+            self._segments.append((first, path, size))
+            self._bytes += size
+            if k == len(segments) - 1:
+                self._next_seq = first + len(records)
+        if not segments:
+            self._next_seq = read_published(self.directory)
+            self._open_segment(self._next_seq)
+        else:
+            first, path, size = self._segments[-1]
+            self._file = open(path, "ab")
+            self._seg_size = size
+
+    def _open_segment(self, seq: int) -> None:
+        path = os.path.join(self._seg_dir, segment_name(seq))
+        self._file = open(path, "ab")
+        self._seg_size = 0
+        self._segments.append((seq, path, 0))
+        _fsync_dir(self._seg_dir)
+
+    # -- writing --------------------------------------------------------------------------------
+
+    @property
+    def next_seq(self) -> int:
+        """Sequence number the next record gets."""
+        return self._next_seq
+
+    @property
+    def size_bytes(self) -> int:
+        """Bytes in the spool's segments (published or not: the writer does not read the cursor)."""
+        return self._bytes
+
+    def append(self, payloads: Sequence[bytes]) -> int:
+        """Appends records (all or, with SpoolFullError, none); returns the first one's sequence number.
+
+        Raises RecordTooLargeError (nothing written) when one payload is over the limit.
+        """
+        if self._file is None:
+            raise SpoolError("spool writer is closed")
+        records = [encode_record(p) for p in payloads]
+        total = sum(len(r) for r in records)
+        if self._bytes + total > self.max_bytes:
+            if self.full_policy == "reject":
+                raise SpoolFullError(
+                    "spool %s is full (%d of %d bytes)" % (self.directory, self._bytes, self.max_bytes)
+                )
+            self._drop_oldest(total)
+        first_seq = self._next_seq
+        chunk: List[bytes] = []
+        chunk_bytes = 0
+        for r in records:
+            if self._seg_size + chunk_bytes + len(r) > self.segment_bytes and self._seg_size + chunk_bytes > 0:
+                self._write(chunk, chunk_bytes)
+                chunk, chunk_bytes = [], 0
+                self._roll()
+            chunk.append(r)
+            chunk_bytes += len(r)
+            self._next_seq += 1
+        if chunk:
+            self._write(chunk, chunk_bytes)
+        self._dirty = True
+        if self.fsync == "batch":
+            self.sync()
+        elif self.fsync == "interval" and time.monotonic() - self._last_sync >= self.fsync_interval:
+            self.sync()
+        else:
+            self._file.flush()  # type: ignore[attr-defined]
+        return first_seq
+
+    def _write(self, chunk: List[bytes], n: int) -> None:
+        self._file.write(b"".join(chunk))  # type: ignore[attr-defined]
+        self._seg_size += n
+        self._bytes += n
+        first, path, _ = self._segments[-1]
+        self._segments[-1] = (first, path, self._seg_size)
+
+    def _roll(self) -> None:
+        f = self._file
+        f.flush()  # type: ignore[attr-defined]
+        if self.fsync != "never":
+            os.fsync(f.fileno())  # type: ignore[attr-defined]
+        f.close()  # type: ignore[attr-defined]
+        self._open_segment(self._next_seq)
+
+    def _drop_oldest(self, needed: int) -> None:
+        while self._bytes + needed > self.max_bytes and len(self._segments) > 1:
+            first, path, size = self._segments.pop(0)
+            nxt = self._segments[0][0]
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+            self._bytes -= size
+            self.dropped += nxt - first
+
+    def sync(self) -> None:
+        """Flushes and fsyncs the current segment."""
+        if self._file is None:
+            return
+        self._file.flush()  # type: ignore[attr-defined]
+        if self.fsync != "never" and self._dirty:
+            os.fsync(self._file.fileno())  # type: ignore[attr-defined]
+        self._dirty = False
+        self._last_sync = time.monotonic()
+
+    def close(self) -> None:
+        """Fsyncs (unless ``never``), closes and releases the LOCK. Idempotent."""
+        if self._file is None:
+            return
+        try:
+            self._file.flush()  # type: ignore[attr-defined]
+            if self.fsync != "never":
+                os.fsync(self._file.fileno())  # type: ignore[attr-defined]
+            self._file.close()  # type: ignore[attr-defined]
+        finally:
+            self._file = None
+            self._release_lock()
+
+
+def remove_spool(directory: str) -> None:
+    """Deletes a spool directory (tests and tools)."""
+    shutil.rmtree(directory, ignore_errors=True)
