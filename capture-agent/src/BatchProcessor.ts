@@ -41,21 +41,20 @@ export interface BatchProcessorStats {
   lastExportMs: number;
 }
 
-const timeout = (ms: number): { promise: Promise<ExportResult>; cancel: () => void } => {
-  let timer: NodeJS.Timeout | undefined;
-  const promise = new Promise<ExportResult>((resolve) => {
-    timer = setTimeout(
-      () => resolve({ kind: 'retryable', error: new Error(`export timed out after ${ms} ms`) }),
-      ms,
-    );
-    timer.unref();
-  });
-  return { promise, cancel: () => clearTimeout(timer) };
-};
+/** Exports chained in one go (microtasks) before yielding to the event loop once. */
+const MAX_CHAINED_EXPORTS = 64;
 
 /** Batches events in the background; the caller's thread only appends to an array. */
 export class BatchProcessor {
+  /** Queued events are `queue[head…]`; taking a batch moves `head` instead of splicing (O(1)). */
   private queue: CaptureEvent[] = [];
+  private head = 0;
+  private chained = 0;
+  /** One timer for every export's timeout, re-armed with `refresh()`: no allocation per export. */
+  private watchdog: NodeJS.Timeout | undefined;
+  private onTimeout: (() => void) | undefined;
+  private current: readonly CaptureEvent[] = [];
+  private readonly attemptCurrent = (): Promise<ExportResult> => this.attempt(this.current);
   private inFlight: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
@@ -94,13 +93,18 @@ export class BatchProcessor {
       throw new RangeError('maxBatchSize must be >= 1 and <= maxQueueSize');
   }
 
+  /** Events waiting in the queue. */
+  private get depth(): number {
+    return this.queue.length - this.head;
+  }
+
   /** Appends an event. Returns false if it was dropped (policy `drop`, queue full, or shut down). */
   enqueue(event: CaptureEvent): boolean {
     if (this.shutdownPromise !== undefined) {
       this.stats.dropped++;
       return false;
     }
-    if (this.queue.length >= this.maxQueueSize) {
+    if (this.depth >= this.maxQueueSize) {
       if (this.overflow === 'drop') {
         this.stats.dropped++;
         return false;
@@ -109,8 +113,9 @@ export class BatchProcessor {
     }
     this.queue.push(event);
     this.stats.enqueued++;
-    this.stats.queueDepth = this.queue.length;
-    if (this.queue.length >= this.maxBatchSize) this.scheduleNow();
+    const depth = this.depth;
+    this.stats.queueDepth = depth;
+    if (depth >= this.maxBatchSize) this.scheduleNow();
     else if (this.timer === undefined) {
       this.timer = setTimeout(() => {
         this.timer = undefined;
@@ -123,13 +128,13 @@ export class BatchProcessor {
 
   /** Resolves once the queue is below its limit (at once when it is). */
   whenWritable(): Promise<void> {
-    if (this.queue.length < this.maxQueueSize) return Promise.resolve();
+    if (this.depth < this.maxQueueSize) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
   /** Exports everything queued so far; resolves when it has been handed to the exporter. */
   async flush(): Promise<void> {
-    while (this.queue.length > 0 || this.inFlight !== undefined) {
+    while (this.depth > 0 || this.inFlight !== undefined) {
       if (this.inFlight === undefined) this.pump();
       await this.inFlight;
     }
@@ -141,6 +146,7 @@ export class BatchProcessor {
       await this.flush();
       if (this.timer !== undefined) clearTimeout(this.timer);
       if (this.immediate !== undefined) clearImmediate(this.immediate);
+      if (this.watchdog !== undefined) clearTimeout(this.watchdog);
       await this.exporter.shutdown();
     })();
     return this.shutdownPromise;
@@ -151,29 +157,48 @@ export class BatchProcessor {
     if (this.immediate !== undefined || this.inFlight !== undefined) return;
     this.immediate = setImmediate(() => {
       this.immediate = undefined;
+      this.chained = 0;
       this.pump();
     });
   }
 
   /** Starts one export if none is in flight; chains the next while batches are full. */
   private pump(): void {
-    if (this.inFlight !== undefined || this.queue.length === 0) return;
+    if (this.inFlight !== undefined || this.depth === 0) return;
     if (this.timer !== undefined) {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
     let batch: CaptureEvent[];
-    if (this.queue.length <= this.maxBatchSize) {
+    if (this.head === 0 && this.queue.length <= this.maxBatchSize) {
       batch = this.queue;
       this.queue = [];
-    } else batch = this.queue.splice(0, this.maxBatchSize);
-    this.stats.queueDepth = this.queue.length;
+    } else {
+      const end = Math.min(this.queue.length, this.head + this.maxBatchSize);
+      batch = this.queue.slice(this.head, end);
+      this.head = end;
+      if (this.head === this.queue.length) {
+        this.queue = [];
+        this.head = 0;
+      } else if (this.head >= 4096 && this.head * 2 >= this.queue.length) {
+        this.queue = this.queue.slice(this.head);
+        this.head = 0;
+      }
+    }
+    this.stats.queueDepth = this.depth;
     this.inFlight = this.exportBatch(batch).finally(() => {
       this.inFlight = undefined;
-      this.stats.queueDepth = this.queue.length;
+      const depth = this.depth;
+      this.stats.queueDepth = depth;
       this.releaseWaiters();
-      if (this.queue.length >= this.maxBatchSize) this.scheduleNow();
-      else if (this.queue.length > 0 && this.timer === undefined && this.shutdownPromise === undefined) {
+      if (depth >= this.maxBatchSize) {
+        // full batches follow each other at once, yielding to the event loop now and then
+        if (this.chained++ < MAX_CHAINED_EXPORTS) this.pump();
+        else {
+          this.chained = 0;
+          this.scheduleNow();
+        }
+      } else if (depth > 0 && this.timer === undefined && this.shutdownPromise === undefined) {
         this.timer = setTimeout(() => {
           this.timer = undefined;
           this.pump();
@@ -183,22 +208,43 @@ export class BatchProcessor {
     });
   }
 
+  /** One attempt: the exporter's outcome, an exception as retryable, or a timeout as retryable. */
+  private attempt(batch: readonly CaptureEvent[]): Promise<ExportResult> {
+    return new Promise<ExportResult>((resolve) => {
+      let settled = false;
+      const settle = (result: ExportResult): void => {
+        if (settled) return;
+        settled = true;
+        this.onTimeout = undefined;
+        resolve(result);
+      };
+      this.onTimeout = () =>
+        settle({
+          kind: 'retryable',
+          error: new Error(`export timed out after ${this.exportTimeoutMs} ms`),
+        });
+      if (this.watchdog === undefined) {
+        this.watchdog = setTimeout(() => this.onTimeout?.(), this.exportTimeoutMs);
+        this.watchdog.unref();
+      } else this.watchdog.refresh();
+      try {
+        // an exporter that throws (even synchronously) is treated as a retryable outcome
+        this.exporter
+          .exportEvents(batch)
+          .then(settle, (error: unknown) => settle({ kind: 'retryable', error: error as Error }));
+      } catch (error) {
+        settle({ kind: 'retryable', error: error as Error });
+      }
+    });
+  }
+
   private async exportBatch(batch: CaptureEvent[]): Promise<void> {
     const started = performance.now();
-    const result = await withRetry(async () => {
-      const t = timeout(this.exportTimeoutMs);
-      try {
-        return await Promise.race([
-          // an exporter that throws (even synchronously) is treated as a retryable outcome
-          Promise.resolve()
-            .then(() => this.exporter.exportEvents(batch))
-            .catch((error: unknown): ExportResult => ({ kind: 'retryable', error: error as Error })),
-          t.promise,
-        ]);
-      } finally {
-        t.cancel();
-      }
-    }, this.retry);
+    this.current = batch;
+    const first = await this.attempt(batch);
+    // the fast path: one attempt; the retry decorator only when it is worth retrying
+    const result =
+      first.kind === 'retryable' ? await withRetry(this.attemptCurrent, this.retry, first) : first;
     this.stats.lastExportMs = performance.now() - started;
     this.stats.batches++;
     if (result.kind === 'success') this.stats.exported += batch.length;
@@ -217,7 +263,7 @@ export class BatchProcessor {
   }
 
   private releaseWaiters(): void {
-    if (this.queue.length >= this.maxQueueSize) return;
+    if (this.depth >= this.maxQueueSize) return;
     const waiters = this.waiters;
     this.waiters = [];
     for (const w of waiters) w();

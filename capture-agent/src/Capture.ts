@@ -14,6 +14,7 @@ import { BatchProcessor, type BatchProcessorOptions, type BatchProcessorStats } 
 import type { CaptureExporter } from './CaptureExporter.ts';
 import { collectExecutionContext } from './executionContext.ts';
 import { withRetry } from './retry.ts';
+import { DiskfulCaptureExporter, type DiskfulOptions } from './spool/DiskfulCaptureExporter.ts';
 
 /** Data references as an array of `{name, uri, store?}` or as `{ name: uri }`. */
 export type DataRefsInput =
@@ -35,8 +36,20 @@ export interface EndValues extends TaskValues {
 export interface CaptureOptions extends BatchProcessorOptions {
   /** The prospective spec: an object, or the path of a JSON/YAML file. */
   spec: unknown;
-  /** Where events go (in-process log, Kafka, sidecar, ...). */
-  exporter: CaptureExporter;
+  /**
+   * Where events go (in-process log, Kafka, sidecar, ...). Required unless `offline`; with `spool`
+   * it is where the background publisher ships the spool.
+   */
+  exporter?: CaptureExporter;
+  /**
+   * The paper's queue size: events gathered before one export (1 for settings A–C, ≥ 50 for D–F).
+   * The same setting as `maxBatchSize`, which it overrides. Default 512.
+   */
+  queueSize?: number;
+  /** Diskful (settings B, C, E, F): every export is written to this spool first. Default diskless. */
+  spool?: DiskfulOptions;
+  /** Offline (settings C, F): only the spool is written; `provml replay <dir>` publishes it later. Needs `spool`. */
+  offline?: boolean;
   /**
    * Environment for the execution context (SLURM/PBS/LSF job ids, visible GPUs). `init` is the
    * capture library's entry point, so it defaults to `process.env`; pass `{}` to capture none.
@@ -200,6 +213,7 @@ export class Capture {
     private readonly processor: BatchProcessor,
     /** Execution context attached to top-level task executions. */
     readonly context: Record<string, string>,
+    private readonly diskful?: DiskfulCaptureExporter,
   ) {}
 
   /** The workflow id of the spec. */
@@ -210,6 +224,11 @@ export class Capture {
   /** Counters of the background queue. */
   get stats(): Readonly<BatchProcessorStats> {
     return this.processor.stats;
+  }
+
+  /** Counters of the spool and its publisher (diskful settings only). */
+  get spoolStats(): DiskfulCaptureExporter['stats'] | undefined {
+    return this.diskful?.stats;
   }
 
   /** Starts a workflow execution; `id` defaults to `<workflow>-<time>-<random>`. */
@@ -254,18 +273,50 @@ export class Capture {
   }
 }
 
+/** The exporter of a setting: the given one (diskless), or a spool with or without a publisher. */
+function settingExporter(options: CaptureOptions): {
+  exporter: CaptureExporter;
+  diskful?: DiskfulCaptureExporter;
+} {
+  if (options.offline === true && options.spool === undefined)
+    throw new ValidationError('offline capture needs a spool', [
+      { path: 'spool', message: 'give spool.dir (offline writes only the spool)' },
+    ]);
+  if (options.spool === undefined) {
+    if (options.exporter === undefined)
+      throw new ValidationError('no exporter', [{ path: 'exporter', message: 'required unless offline' }]);
+    return { exporter: options.exporter };
+  }
+  if (options.offline !== true && options.exporter === undefined)
+    throw new ValidationError('online diskful capture needs an exporter', [
+      { path: 'exporter', message: 'the publisher ships the spool through it; or set offline: true' },
+    ]);
+  const diskful = new DiskfulCaptureExporter(
+    options.spool,
+    options.offline === true ? undefined : options.exporter,
+  );
+  return { exporter: diskful, diskful };
+}
+
 /**
  * Validates the spec, publishes it through the exporter and returns a capture session.
- * @throws ValidationError for an invalid spec; Error when the spec cannot be published.
+ * The paper's settings A–F are `queueSize` (1 or ≥ 50), `spool` (diskful) or none (diskless), and
+ * `offline`.
+ * @throws ValidationError for an invalid spec or setting; Error when the spec cannot be published.
  */
 export async function init(options: CaptureOptions): Promise<Capture> {
   const source = typeof options.spec === 'string' ? await readFile(options.spec, 'utf8') : options.spec;
   const compiled = compileSpec(source);
-  const published = await withRetry(() => options.exporter.exportSpec(compiled.spec), options.retry);
-  if (published.kind !== 'success')
+  const { exporter, diskful } = settingExporter(options);
+  const published = await withRetry(() => exporter.exportSpec(compiled.spec), options.retry);
+  if (published.kind !== 'success') {
+    await exporter.shutdown();
     throw new Error(`could not publish spec '${compiled.spec.workflow}': ${published.error.message}`, {
       cause: published.error,
     });
+  }
   const context = { ...collectExecutionContext(options.env ?? process.env), ...options.context };
-  return new Capture(compiled, new BatchProcessor(options.exporter, options), context);
+  const processorOptions =
+    options.queueSize === undefined ? options : { ...options, maxBatchSize: options.queueSize };
+  return new Capture(compiled, new BatchProcessor(exporter, processorOptions), context, diskful);
 }

@@ -38,3 +38,5 @@ export type {
   ScanStop,
   ScannedRecord,
 } from './spool/spoolFormat.ts';
+export { DiskfulCaptureExporter } from './spool/DiskfulCaptureExporter.ts';
+export type { DiskfulOptions } from './spool/DiskfulCaptureExporter.ts';

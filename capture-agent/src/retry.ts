@@ -26,6 +26,8 @@ const defaultSleep = (ms: number): Promise<void> =>
 export async function withRetry(
   attempt: () => Promise<ExportResult>,
   options: RetryOptions = {},
+  /** The outcome of a first attempt the caller already made (its fast path); tried again from there. */
+  first?: ExportResult,
 ): Promise<ExportResult> {
   const initial = options.initialDelayMs ?? 100;
   const max = options.maxDelayMs ?? 5000;
@@ -33,7 +35,7 @@ export async function withRetry(
   const sleep = options.sleep ?? defaultSleep;
   const random = options.random ?? Math.random;
   for (let n = 0; ; n++) {
-    const result = await attempt();
+    const result = n === 0 && first !== undefined ? first : await attempt();
     if (result.kind !== 'retryable') return result;
     const delay = Math.min(max, initial * 2 ** n) * random();
     if (Date.now() + delay > deadline)
