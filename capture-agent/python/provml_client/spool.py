@@ -187,32 +187,29 @@ class SpoolWriter:
     # -- lock -----------------------------------------------------------------------------------
 
     def _acquire_lock(self) -> None:
-        mine = ("%d\n" % self._pid).encode("ascii")
-        for _ in range(5):
+        """Creates LOCK exclusively with our pid; a LOCK whose pid is not alive (or unreadable) is
+        removed and the creation tried again. A live holder, this process included, is an error
+        (as capture-agent/src/spool/spoolFiles.ts)."""
+        for _ in range(3):
             try:
                 fd = os.open(self._lock_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             except FileExistsError:
                 holder = self._lock_holder()
-                if holder is not None and holder != self._pid and _pid_alive(holder):
+                if holder is not None and _pid_alive(holder):
                     raise SpoolLockedError(
                         "spool %s is locked by live process %d" % (self.directory, holder)
                     ) from None
-                # stale (or unreadable, or our own pid from a previous writer): take it over atomically
-                tmp = "%s.%d.tmp" % (self._lock_path, self._pid)
-                with open(tmp, "wb") as f:
-                    f.write(mine)
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp, self._lock_path)
-                time.sleep(0.001)  # let a concurrent taker's rename land, then check who won
-                if self._lock_holder() == self._pid:
-                    return
+                try:
+                    os.unlink(self._lock_path)  # stale: its process is gone
+                except FileNotFoundError:
+                    pass
                 continue
             try:
-                os.write(fd, mine)
+                os.write(fd, ("%d\n" % self._pid).encode("ascii"))
                 os.fsync(fd)
             finally:
                 os.close(fd)
+            _fsync_dir(self.directory)
             return
         raise SpoolLockedError("could not take the LOCK of %s" % self.directory)
 
@@ -233,38 +230,43 @@ class SpoolWriter:
     # -- recovery -------------------------------------------------------------------------------
 
     def _recover(self) -> None:
+        published = read_published(self.directory)
+        self._published = published
         segments = list_segments(self.directory)
         self._bytes = 0
         self._segments: List[Tuple[int, str, int]] = []  # (first seq, path, size)
+        last_end = 0
         for k, (first, path) in enumerate(segments):
             records, valid, size = read_segment(path)
             if valid < size:
                 if k == len(segments) - 1:
                     self.truncated_bytes += size - valid  # a torn write
-                else:
+                else:  # kept for inspection, as the agent does
                     corrupt_dir = os.path.join(self.directory, "corrupt")
                     os.makedirs(corrupt_dir, exist_ok=True)
                     with open(path, "rb") as f:
                         f.seek(valid)
                         rest = f.read()
-                    with open(os.path.join(corrupt_dir, "%s.%d" % (os.path.basename(path), valid)), "wb") as f:
+                    target = os.path.join(corrupt_dir, "%s.%d.corrupt" % (os.path.basename(path), valid))
+                    with open(target, "wb") as f:
                         f.write(rest)
+                        f.flush()
+                        os.fsync(f.fileno())
                     self.corrupt += 1
                 with open(path, "r+b") as f:
                     f.truncate(valid)
                     os.fsync(f.fileno())
                 size = valid
+            if first + len(records) > published:  # segments wholly below `published` are the publisher's to delete
+                self._bytes += size
             self._segments.append((first, path, size))
-            self._bytes += size
-            if k == len(segments) - 1:
-                self._next_seq = first + len(records)
-        if not segments:
-            self._next_seq = read_published(self.directory)
-            self._open_segment(self._next_seq)
+            last_end = first + len(records)
+        self._next_seq = max(published, last_end)
+        if segments and last_end == self._next_seq and self._segments[-1][2] < self.segment_bytes:
+            self._file = open(self._segments[-1][1], "ab")
+            self._seg_size = self._segments[-1][2]
         else:
-            first, path, size = self._segments[-1]
-            self._file = open(path, "ab")
-            self._seg_size = size
+            self._open_segment(self._next_seq)
 
     def _open_segment(self, seq: int) -> None:
         path = os.path.join(self._seg_dir, segment_name(seq))
@@ -345,8 +347,9 @@ class SpoolWriter:
                 os.unlink(path)
             except FileNotFoundError:
                 pass
-            self._bytes -= size
-            self.dropped += nxt - first
+            if nxt > self._published:
+                self._bytes -= size
+            self.dropped += nxt - max(first, self._published)
 
     def sync(self) -> None:
         """Flushes and fsyncs the current segment."""
