@@ -3,7 +3,9 @@ import {
   checkEventAgainstSpec,
   compileSpec,
   DecodeError,
+  parseEventJson,
   ProvmlError,
+  ValidationError,
   silentLogger,
   type CaptureEvent,
   type Logger,
@@ -83,6 +85,36 @@ export function deadLetter(record: ConsumedRecord, error: unknown, stage: string
       [DLQ_HEADERS.stage]: stage,
     },
   };
+}
+
+/**
+ * The fields of a decoded event as a plain object: decoders may return class instances whose
+ * prototypes carry enumerable methods, which the strict JSON-form check would take for fields.
+ */
+function plainEvent(e: CaptureEvent): Record<string, unknown> {
+  return {
+    eventId: e.eventId,
+    workflow: e.workflow,
+    workflowExecution: e.workflowExecution,
+    task: e.task,
+    taskExecution: e.taskExecution,
+    parentTaskExecution: e.parentTaskExecution,
+    phase: e.phase,
+    time: e.time,
+    values: { ...e.values },
+    dataRefs: e.dataRefs.map((d) => ({ name: d.name, uri: d.uri, store: d.store })),
+    status: e.status,
+    context: { ...e.context },
+  };
+}
+
+/** Parses a record value as JSON. @throws ValidationError saying what was not JSON. */
+function parseJson(value: Buffer, what: string): unknown {
+  try {
+    return JSON.parse(value.toString('utf8'));
+  } catch (cause) {
+    throw new ValidationError(`${what} is not JSON`, [{ path: '', message: (cause as Error).message }]);
+  }
 }
 
 /** One processor: a member of the processor consumer group. */
@@ -184,9 +216,13 @@ export class ProcessorService {
         dead.push(deadLetter(record, error, 'decode'));
         continue;
       }
+      // Avro guarantees types, not the contract: producers other than the ingest (capture libraries,
+      // other languages) may send relative URIs, NaN, over-long ids or out-of-range times.
+      const checked = parseEventJson(plainEvent(event));
       const spec = this.specs.get(event.workflow);
-      const problems =
-        spec === undefined
+      const problems = !checked.ok
+        ? checked.issues
+        : spec === undefined
           ? [{ path: 'workflow', message: `unknown workflow '${event.workflow}' (no spec registered)` }]
           : checkEventAgainstSpec(event, spec);
       if (spec === undefined || problems.length > 0) {
@@ -225,7 +261,7 @@ export class ProcessorService {
   private emitSpecs(records: readonly ConsumedRecord[], out: ProducedRecord[], dead: ProducedRecord[]): void {
     for (const record of records) {
       try {
-        const compiled = compileSpec(JSON.parse(record.value.toString('utf8')));
+        const compiled = compileSpec(parseJson(record.value, 'spec'));
         const quads = mapSpec(compiled, this.iris);
         out.push({ key: record.key, value: Buffer.from(toNQuads(quads)) });
         this.stats.quadsEmitted += quads.length;
