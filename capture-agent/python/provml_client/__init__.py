@@ -80,6 +80,7 @@ def resolve_setting(
     queue_size: Optional[int] = None,
     diskful: Optional[bool] = None,
     online: Optional[bool] = None,
+    env: Optional[Mapping[str, str]] = None,
 ) -> Dict[str, Any]:
     """The queue size, disk and publishing of a setting letter, with explicit options over it.
 
@@ -88,7 +89,7 @@ def resolve_setting(
     """
     explicit = {"queue_size": queue_size, "diskful": diskful, "online": online}
     if setting is None and all(v is None for v in explicit.values()):
-        setting = os.environ.get("PROVML_CAPTURE_SETTING") or "E"
+        setting = (os.environ if env is None else env).get("PROVML_CAPTURE_SETTING") or "E"
     out = {"setting": None, "queue_size": DEFAULT_LARGE_QUEUE, "diskful": True, "online": True}
     if setting is not None:
         key = setting.strip().upper()
@@ -192,8 +193,8 @@ def init(
     typo raises at once instead of getting a whole batch refused by the agent.
     """
     compiled = compile_spec(spec)
-    s = resolve_setting(setting, queue_size, diskful, online)
     env_map = os.environ if env is None else env
+    s = resolve_setting(setting, queue_size, diskful, online, env_map)
     if transport is None:
         transport = _make_transport(
             compiled, s, env_map, socket_path, http_url, spool_dir, timeout,

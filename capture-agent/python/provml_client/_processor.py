@@ -184,6 +184,9 @@ class BatchProcessor:
             if self._dropped == 1:
                 _log.warning("provml capture: events captured in a forked child process are dropped; call init() in the child")
             return
+        if self._closed and not self._thread.is_alive():
+            self._report_drops()  # after shutdown nobody else will: the caller reports
+            return
         self._wake.set()
 
     def _forked(self) -> None:
@@ -281,7 +284,7 @@ class BatchProcessor:
                 if self._dropped != self._reported_drops:
                     self._report_drops()
                 while q:
-                    n = min(len(q), self.batch_size)
+                    n = len(q) if self._give_up.is_set() else min(len(q), self.batch_size)
                     # a partial batch goes out when its time is up, or on flush and shutdown
                     if n < self.batch_size and not (timed_out or self._closing or self._urgent):
                         break
@@ -313,6 +316,10 @@ class BatchProcessor:
                 self._report(CaptureError("rejected", "an event cannot be encoded: %s" % err, 1, err))
         delay = self.retry_initial
         deadline = None if self.retry_deadline is None else time.monotonic() + self.retry_deadline
+        if texts and self._give_up.is_set():  # shutdown's grace time is over: count, report, move on
+            self._failed += len(texts)
+            self._report(CaptureError("failed", "%d events not exported before shutdown's timeout" % len(texts), len(texts)))
+            texts = []
         while texts:
             try:
                 self.transport.send(texts)
