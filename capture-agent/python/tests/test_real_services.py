@@ -1,0 +1,206 @@
+"""Against the real TypeScript services: the HTTP ingest (its zod validator and spec checks) and,
+once it exists, the sidecar agent's Unix socket. Skipped with a reason when the project's node
+dependencies or the agent are missing; under CI=true a missing piece fails instead."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+
+import pytest
+
+import provml_client as provml
+from conftest import REPO_ROOT, in_ci, wait_until
+
+CLI = os.path.join(REPO_ROOT, "query-api", "src", "cli", "main.ts")
+AGENT_SERVICE = os.path.join(REPO_ROOT, "query-api", "src", "distributed", "agentService.ts")
+
+
+def _need(condition, reason):
+    if condition:
+        return
+    if in_ci():
+        pytest.fail("CI=true: %s" % reason)
+    pytest.skip(reason)
+
+
+def _node_ready():
+    _need(shutil.which("node") is not None, "node is not installed")
+    _need(os.path.isdir(os.path.join(REPO_ROOT, "node_modules", "tsx")), "node_modules missing: run npm ci at the repository root")
+
+
+def _free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def _get(url, timeout=2.0):
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return r.read()
+
+
+def _stop(proc):
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def embedded_stack():
+    """`provml embedded --no-demo`: the real HTTP ingest, processor and store in one process."""
+    _node_ready()
+    ingest, query = _free_port(), _free_port()
+    out_dir = tempfile.mkdtemp(prefix="provml-py-")
+    log = open(os.path.join(out_dir, "embedded.log"), "w+")
+    proc = subprocess.Popen(
+        ["node", "--import", "tsx", CLI, "embedded", "--no-demo", "--ingest-port", str(ingest), "--query-port", str(query), "--output-dir", out_dir],
+        cwd=REPO_ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+    def up():
+        try:
+            return _get("http://127.0.0.1:%d/healthz" % ingest) and _get("http://127.0.0.1:%d/healthz" % query)
+        except OSError:
+            return proc.poll() is not None
+
+    try:
+        wait_until(up, timeout=90, interval=0.25)
+        if proc.poll() is not None:
+            log.seek(0)
+            pytest.fail("provml embedded exited: %s" % log.read()[-3000:])
+        yield "http://127.0.0.1:%d" % ingest, "http://127.0.0.1:%d" % query
+    finally:
+        _stop(proc)
+        log.close()
+        shutil.rmtree(out_dir, ignore_errors=True)
+
+
+def _sparql_count(query_url, needle):
+    q = 'SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } FILTER(CONTAINS(STR(?s), "%s")) }' % needle
+    body = json.loads(_get(query_url + "/sparql?query=" + urllib.parse.quote(q), timeout=10))
+    return int(body["results"]["bindings"][0]["n"]["value"])
+
+
+@pytest.mark.ingest
+def test_the_real_ingest_accepts_every_event_and_they_become_triples(embedded_stack, seismic_spec):
+    ingest_url, query_url = embedded_stack
+    errors = []
+    c = provml.init(seismic_spec, "D", http_url=ingest_url, env={"SLURM_JOB_ID": "77"}, on_error=errors.append, register_atexit=False)
+    run_id = "py-real-ingest-%d" % os.getpid()
+    with c.workflow_execution(run_id) as run, run.task(
+        "training",
+        values={"learning_rate": 0.01, "epochs": 2, "batch_size": 8, "hidden_units": 16, "seed": 1},
+        data_refs={"training_set": "file:///data/seismic/train.npz"},
+    ) as t:
+        for epoch in t.epochs(2):
+            for batch, _ in epoch.batches(range(3)):
+                batch.set("batch_loss", 0.5)
+            epoch.update({"loss": 0.4, "accuracy": 0.8}).add_data_ref("model", "file:///models/e%d.pt" % epoch.index, "lustre")
+        t.set("final_loss", float("nan"))  # kept as the string "NaN"
+    assert c.shutdown(20), errors
+    assert c.stats.exported == 2 + 4 + 12 and errors == []
+    assert wait_until(lambda: _sparql_count(query_url, run_id) > 0, timeout=20, interval=0.5)
+
+
+@pytest.mark.ingest
+def test_the_real_ingests_line_numbers_reject_exactly_the_bad_event(embedded_stack, seismic_spec):
+    ingest_url, _ = embedded_stack
+    errors = []
+    # not strict: the undeclared value reaches the ingest, which refuses the batch naming its line
+    c = provml.init(seismic_spec, "D", http_url=ingest_url, env={}, strict=False, on_error=errors.append, register_atexit=False)
+    run = c.workflow_execution("py-real-reject-%d" % os.getpid())
+    t = run.begin("training", values={"learning_rate": 0.1})
+    t.begin("epoch", values={"not_in_the_spec": 1}).end()
+    t.end()
+    assert c.flush(20)
+    s = c.stats
+    assert (s.rejected, s.exported) == (1, 3), errors
+    rejected = [e for e in errors if e.kind == "rejected"]
+    assert rejected and "not_in_the_spec" in str(rejected[0].__cause__.issues)
+    c.shutdown(5)
+
+
+SERVICE_CONFIG = os.path.join(REPO_ROOT, "query-api", "src", "distributed", "ServiceConfig.ts")
+
+
+def _agent_supports_socket():
+    if not (os.path.exists(AGENT_SERVICE) and os.path.exists(SERVICE_CONFIG)):
+        return False
+    with open(SERVICE_CONFIG, encoding="utf-8") as f:
+        return "PROVML_AGENT_SOCKET" in f.read()
+
+
+@pytest.mark.agent
+def test_the_real_agent_spools_what_the_socket_sends(seismic_spec):
+    """`provml agent` offline with a spool: events over the Unix socket end up as spool records."""
+    _node_ready()
+    _need(
+        _agent_supports_socket(),
+        "the sidecar agent with a spool and a Unix socket (query-api/src/distributed/agentService.ts) is not in this checkout yet",
+    )
+    from provml_client.spool import read_spool
+
+    d = tempfile.mkdtemp(prefix="pvml")
+    spool_dir = os.path.join(d, "spool")
+    sock = os.path.join(spool_dir, "agent.sock")
+    log = open(os.path.join(d, "agent.log"), "w+")
+    env = dict(os.environ)
+    env.update(
+        PROVML_AGENT_SPOOL=spool_dir,
+        PROVML_AGENT_SOCKET=sock,
+        PROVML_AGENT_OFFLINE="true",  # spool only: no Kafka needed
+        PROVML_HTTP_PORT=str(_free_port()),
+    )
+    proc = subprocess.Popen(
+        ["node", "--import", "tsx", CLI, "agent"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        if not wait_until(lambda: os.path.exists(sock) or proc.poll() is not None, timeout=60, interval=0.2) or proc.poll() is not None:
+            log.seek(0)
+            pytest.fail("the agent did not open %s: %s" % (sock, log.read()[-3000:]))
+        errors = []
+        c = provml.init(seismic_spec, "E", socket_path=sock, env={}, on_error=errors.append, register_atexit=False)
+        with c.workflow_execution("py-real-agent") as run, run.task("training", values={"learning_rate": 0.1}) as t:
+            for epoch in t.epochs(2):
+                for batch, _ in epoch.batches(range(3)):
+                    batch.set("batch_loss", 0.5)
+        assert c.shutdown(20), errors
+        assert c.stats.exported == 2 + 4 + 12 and errors == []
+        # the agent's invalid-event answer names lines (spec line included): exactly the bad event is dropped
+        errors = []
+        c = provml.init(seismic_spec, "E", socket_path=sock, env={}, strict=False, on_error=errors.append, register_atexit=False)
+        run = c.workflow_execution("py-real-agent-2")
+        t = run.begin("training")
+        t.begin("epoch", values={"not_in_the_spec": 1}).end()
+        t.end()
+        assert c.shutdown(20) is True or c.stats.rejected == 1
+        assert (c.stats.rejected, c.stats.exported) == (1, 3), errors
+        _stop(proc)
+        records = [json.loads(p) for _, p in read_spool(spool_dir)]
+        events = [r["event"] for r in records if "event" in r]
+        assert any("spec" in r for r in records)
+        assert len([e for e in events if e["workflowExecution"] == "py-real-agent"]) == 18
+        assert len([e for e in events if e["workflowExecution"] == "py-real-agent-2"]) == 3
+    finally:
+        _stop(proc)
+        log.close()
+        shutil.rmtree(d, ignore_errors=True)
