@@ -65,6 +65,42 @@ const schema = z
       })
       .strict()
       .default({ host: '127.0.0.1', port: 7070 }),
+    /** The sidecar agent (`provml agent`) and `provml replay` (capture-agent/AGENT.md). */
+    agent: z
+      .object({
+        /** The spool directory. Default `.data/agent/spool`. */
+        spoolDir: z.string().min(1).default('.data/agent/spool'),
+        /** The Unix domain socket. Default `<spoolDir>/agent.sock`. */
+        socketPath: z.string().min(1).optional(),
+        /** `batch` (default): fsync before acknowledging; `interval`; `never`. */
+        fsync: z.enum(['batch', 'interval', 'never']).default('batch'),
+        fsyncIntervalMs: z.number().int().min(1).default(200),
+        /** Cap on unpublished bytes. Default 1 GiB. */
+        maxBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(1 << 30),
+        segmentBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(16 << 20),
+        /** At the cap: `reject` (default, nothing lost) or `drop-oldest` (counted). */
+        policy: z.enum(['reject', 'drop-oldest']).default('reject'),
+        /** Spool only, never publish (replay later). Default false. */
+        offline: z.boolean().default(false),
+      })
+      .strict()
+      .default({
+        spoolDir: '.data/agent/spool',
+        fsync: 'batch',
+        fsyncIntervalMs: 200,
+        maxBytes: 1 << 30,
+        segmentBytes: 16 << 20,
+        policy: 'reject',
+        offline: false,
+      }),
     iriBase: z.string().default(DEFAULT_IRI_BASE),
     logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   })
@@ -91,6 +127,12 @@ export const SERVICE_ENV = {
   PROVML_STORE_REPOSITORY: 'store.repository',
   PROVML_HTTP_HOST: 'http.host',
   PROVML_HTTP_PORT: 'http.port',
+  PROVML_AGENT_SPOOL: 'agent.spoolDir',
+  PROVML_AGENT_SOCKET: 'agent.socketPath',
+  PROVML_AGENT_FSYNC: 'agent.fsync (batch|interval|never)',
+  PROVML_AGENT_MAX_BYTES: 'agent.maxBytes',
+  PROVML_AGENT_POLICY: 'agent.policy (reject|drop-oldest)',
+  PROVML_AGENT_OFFLINE: 'agent.offline (true|false)',
   PROVML_IRI_BASE: 'iriBase',
   PROVML_LOG_LEVEL: 'logLevel',
 } as const;
@@ -142,6 +184,14 @@ function fromEnv(env: Readonly<Record<string, string | undefined>>): Json {
     groups: { processor: e('PROVML_PROCESSOR_GROUP'), sink: e('PROVML_SINK_GROUP') },
     store: { kind: e('PROVML_STORE'), url: e('PROVML_STORE_URL'), repository: e('PROVML_STORE_REPOSITORY') },
     http: { host: e('PROVML_HTTP_HOST'), port: num(e('PROVML_HTTP_PORT')) },
+    agent: {
+      spoolDir: e('PROVML_AGENT_SPOOL'),
+      socketPath: e('PROVML_AGENT_SOCKET'),
+      fsync: e('PROVML_AGENT_FSYNC'),
+      maxBytes: num(e('PROVML_AGENT_MAX_BYTES')),
+      policy: e('PROVML_AGENT_POLICY'),
+      offline: e('PROVML_AGENT_OFFLINE') === undefined ? undefined : e('PROVML_AGENT_OFFLINE') === 'true',
+    },
     iriBase: e('PROVML_IRI_BASE'),
     logLevel: e('PROVML_LOG_LEVEL'),
   };

@@ -3,15 +3,16 @@ import type { Server } from 'node:http';
 import express from 'express';
 import type { Registry } from 'prom-client';
 import type { AddressInfo } from 'node:net';
-import { decodeCaptureEvent, encodeCaptureEvent, type Logger } from '@provml/schemas';
+import { decodeCaptureEvent, type Logger } from '@provml/schemas';
 import type { TripleStore } from '@provml/sinks';
 import { createStore, SinkService, type StoreConfig } from '@provml/sinks';
 import { IriMinter, KafkaEventLog, ProcessorService, RegistryEventCodec } from '@provml/stream-processors';
-import { createIngestApp } from '../ingest/createIngestApp.ts';
-import { LogIngestTarget } from '../ingest/IngestTarget.ts';
 import { createMetrics } from '../metrics/createMetrics.ts';
 import { createQueryApp } from '../query/createQueryApp.ts';
 import { topicNames, type ServiceConfig } from './ServiceConfig.ts';
+
+/** The sidecar agent lives in agentService.ts; re-exported for callers of this module. */
+export { startAgent } from './agentService.ts';
 
 /** A started service: where it listens (if it does) and how to stop it. */
 export interface RunningService {
@@ -170,32 +171,6 @@ export async function startQueryApi(
     shutdown: once(async () => {
       await closeServer(server);
       await store.close();
-    }),
-  };
-}
-
-/** Starts the HTTP ingest agent publishing to Kafka (the durable local spool is the sidecar's next step). */
-export async function startAgent(config: ServiceConfig, logger: Logger): Promise<RunningService> {
-  const log = await connectLog(config, logger);
-  const codec = registryCodec(config);
-  const metrics = createMetrics({});
-  const server = await listen(
-    createIngestApp({
-      target: new LogIngestTarget(
-        log,
-        codec === undefined ? encodeCaptureEvent : (event) => codec.encode(event),
-        topicNames(config),
-      ),
-      logger: logger.child('ingest'),
-      onResult: (route, outcome, n) => metrics.ingestRequests.inc({ route, outcome }, n),
-    }),
-    config,
-  );
-  return {
-    url: urlOf(server),
-    shutdown: once(async () => {
-      await closeServer(server);
-      await log.close();
     }),
   };
 }

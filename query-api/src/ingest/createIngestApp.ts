@@ -136,6 +136,8 @@ export function createIngestApp(options: IngestAppOptions): express.Express {
         count(ROUTES[req.path] ?? 'other', 'rejected', 1);
         return void res.status(413).json({ error: 'too-large', message: error.message });
       }
+      if ((error as { code?: string }).code === 'spool-full')
+        return void res.status(503).json({ error: 'spool-full', message: error.message });
       logger.error('ingest failed', { error });
       res
         .status(503)

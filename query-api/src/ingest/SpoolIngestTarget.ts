@@ -1,0 +1,115 @@
+/** The agent's ingest target: what the HTTP ingest and the socket accept is written to the spool before it is acknowledged. */
+import { SpoolReader, classifyEnvelope, type SpoolWriter } from '@provml/capture-agent';
+import {
+  compileSpec,
+  silentLogger,
+  type CaptureEvent,
+  type CompiledSpec,
+  type Logger,
+} from '@provml/schemas';
+import { SpecRegistry } from '@provml/stream-processors';
+import type { IngestTarget } from './IngestTarget.ts';
+
+/** Specs known elsewhere (the specs topic, when online). */
+export interface SpecSource {
+  spec(workflow: string): CompiledSpec | undefined;
+  refreshSpecs(): Promise<void>;
+}
+
+/** Settings of the spool ingest target. */
+export interface SpoolIngestOptions {
+  /** Specs registered through other agents (online); absent offline. */
+  remote?: SpecSource;
+  /** Longest wait for the remote specs per refresh, ms; slower answers are used next time. Default 2000. */
+  refreshTimeoutMs?: number;
+  /** Called after every append (wakes the publisher). */
+  onAppend?: () => void;
+  logger?: Logger;
+}
+
+/**
+ * Appends specs, events and annotations to the spool as envelopes. Specs are known from the
+ * spool itself (read once at start, so an offline agent keeps them across restarts) and from the
+ * remote source when online.
+ */
+export class SpoolIngestTarget implements IngestTarget {
+  private readonly local = new SpecRegistry();
+  private refreshing: Promise<void> | undefined;
+  private readonly logger: Logger;
+
+  constructor(
+    private readonly writer: SpoolWriter,
+    private readonly options: SpoolIngestOptions = {},
+  ) {
+    this.logger = options.logger ?? silentLogger;
+    this.loadSpooledSpecs();
+  }
+
+  spec(workflow: string): CompiledSpec | undefined {
+    return this.local.get(workflow) ?? this.options.remote?.spec(workflow);
+  }
+
+  /** Catches up with the remote specs, bounded by `refreshTimeoutMs`; an unreachable broker is not an error here. */
+  async refreshSpecs(): Promise<void> {
+    const remote = this.options.remote;
+    if (remote === undefined) return;
+    this.refreshing ??= remote
+      .refreshSpecs()
+      .catch((error: unknown) =>
+        this.logger.debug('specs not refreshed', { error: (error as Error).message }),
+      )
+      .finally(() => (this.refreshing = undefined));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.refreshing,
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.refreshTimeoutMs ?? 2000))),
+    ]);
+    clearTimeout(timer);
+  }
+
+  async publishSpec(compiled: CompiledSpec): Promise<void> {
+    await this.writer.append([{ spec: compiled.spec }]);
+    this.local.set(compiled);
+    this.options.onAppend?.();
+  }
+
+  async publishEvents(events: readonly CaptureEvent[]): Promise<void> {
+    await this.writer.append(events.map((event) => ({ event })));
+    this.options.onAppend?.();
+  }
+
+  async publishAnnotations(turtle: string, source: string | undefined): Promise<void> {
+    await this.writer.append([
+      source === undefined ? { annotations: turtle } : { annotations: turtle, source },
+    ]);
+    this.options.onAppend?.();
+  }
+
+  /** Appends lines already validated by `parseEnvelopeBatch`, registering the specs among them. */
+  async appendValidated(payloads: readonly Buffer[], specs: readonly CompiledSpec[]): Promise<void> {
+    await this.writer.appendPayloads(payloads);
+    for (const s of specs) this.local.set(s);
+    this.options.onAppend?.();
+  }
+
+  /** Registers every spec still in the spool (published or not). */
+  private loadSpooledSpecs(): void {
+    const reader = new SpoolReader(this.writer.dir);
+    let pos = reader.positionOf(0);
+    for (;;) {
+      const read = reader.read(pos, { limit: this.writer.stats.next });
+      if (read.records.length === 0 && read.skipped === 0) return;
+      for (const r of read.records) {
+        const text = r.payload.toString('utf8');
+        if (!text.startsWith('{"spec"')) continue; // cheap test before parsing
+        try {
+          const e = classifyEnvelope(JSON.parse(text));
+          if (e?.kind === 'spec') this.local.set(compileSpec((e.envelope as { spec: unknown }).spec));
+        } catch {
+          // an invalid spec is the publisher's to skip
+        }
+      }
+      pos = read.next;
+    }
+  }
+}

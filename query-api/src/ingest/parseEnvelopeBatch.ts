@@ -1,0 +1,114 @@
+/** Pure validation of one socket batch (capture-agent/AGENT.md): NDJSON envelopes, all or nothing, issues by line. */
+import { classifyEnvelope, MAX_PAYLOAD_BYTES } from '@provml/capture-agent';
+import {
+  checkEventAgainstSpec,
+  compileSpec,
+  parseEventJson,
+  ValidationError,
+  type CompiledSpec,
+  type ValidationIssue,
+} from '@provml/schemas';
+import { parseAnnotations, type IriMinter } from '@provml/stream-processors';
+
+/** A valid batch: the payload of each line to spool, and what it holds. */
+export interface EnvelopeBatch {
+  payloads: Buffer[];
+  /** Specs in the batch, compiled (they count for the events after them). */
+  specs: CompiledSpec[];
+  counts: { events: number; specs: number; annotations: number };
+}
+
+/** The outcome of validating a batch: every line good, or every problem with its 1-based line. */
+export type ParsedBatch = ({ ok: true } & EnvelopeBatch) | { ok: false; issues: ValidationIssue[] };
+
+/**
+ * Validates the lines of one batch. A spec line counts for the events after it in the same batch;
+ * events are checked against their workflow's spec like `POST /v1/events`, and annotations parse
+ * as Turtle. Either every line is returned as a payload, or nothing is and each problem is named.
+ */
+export function parseEnvelopeBatch(
+  lines: readonly string[],
+  specs: (workflow: string) => CompiledSpec | undefined,
+  iris: IriMinter,
+): ParsedBatch {
+  const issues: ValidationIssue[] = [];
+  const payloads: Buffer[] = [];
+  const batchSpecs = new Map<string, CompiledSpec>();
+  const seen = new Map<string, number>();
+  const counts = { events: 0, specs: 0, annotations: 0 };
+  const specOf = (w: string): CompiledSpec | undefined => batchSpecs.get(w) ?? specs(w);
+  lines.forEach((text, i) => {
+    const line = i + 1;
+    const payload = Buffer.from(text, 'utf8');
+    if (payload.length > MAX_PAYLOAD_BYTES)
+      return void issues.push({ path: '', message: `longer than ${MAX_PAYLOAD_BYTES} bytes`, line });
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (error) {
+      return void issues.push({ path: '', message: `not JSON: ${(error as Error).message}`, line });
+    }
+    const envelope = classifyEnvelope(value);
+    if (envelope === undefined)
+      return void issues.push({
+        path: '',
+        message: 'not an envelope: an object with exactly one of event, spec, annotations (+ source)',
+        line,
+      });
+    const e = envelope.envelope as { event?: unknown; spec?: unknown; annotations?: string; source?: string };
+    const before = issues.length;
+    if (envelope.kind === 'event') {
+      const parsed = parseEventJson(e.event);
+      if (!parsed.ok)
+        for (const issue of parsed.issues) issues.push({ ...issue, path: `event.${issue.path}`, line });
+      else {
+        const event = parsed.event;
+        const first = seen.get(event.eventId);
+        if (first !== undefined)
+          issues.push({ path: 'event.eventId', message: `duplicate of line ${first}`, line });
+        seen.set(event.eventId, line);
+        const spec = specOf(event.workflow);
+        if (spec === undefined)
+          issues.push({
+            path: 'event.workflow',
+            message: `unknown workflow '${event.workflow}': send its spec first`,
+            line,
+          });
+        else
+          for (const issue of checkEventAgainstSpec(event, spec))
+            issues.push({ ...issue, path: `event.${issue.path}`, line });
+        counts.events++;
+      }
+    } else if (envelope.kind === 'spec') {
+      try {
+        const compiled = compileSpec(e.spec);
+        batchSpecs.set(compiled.spec.workflow, compiled);
+        counts.specs++;
+      } catch (error) {
+        if (!(error instanceof ValidationError)) throw error;
+        for (const issue of error.issues) issues.push({ ...issue, path: `spec.${issue.path}`, line });
+      }
+    } else {
+      if (e.source !== undefined && !/^[A-Za-z0-9._~-]{1,200}$/.test(e.source))
+        issues.push({ path: 'source', message: 'use letters, digits and . _ ~ - only', line });
+      else
+        try {
+          parseAnnotations(e.annotations!, e.source, iris);
+          counts.annotations++;
+        } catch (error) {
+          if (!(error instanceof ValidationError)) throw error;
+          for (const issue of error.issues)
+            issues.push({
+              path: `annotations${issue.path === '' ? '' : `.${issue.path}`}`,
+              message: issue.message,
+              line,
+            });
+        }
+    }
+    if (issues.length === before) payloads.push(payload);
+  });
+  if (lines.length === 0) issues.push({ path: '', message: 'empty batch' });
+  return issues.length > 0
+    ? { ok: false, issues }
+    : { ok: true, payloads, specs: [...batchSpecs.values()], counts };
+}
