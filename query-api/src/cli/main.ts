@@ -4,6 +4,7 @@ import { createJsonLogger, ValidationError } from '@provml/schemas';
 import { answerQueries, formatAnswers } from '../demo/answers.ts';
 import { resolveDemoConfig } from '../demo/DemoConfig.ts';
 import { runDemo } from '../demo/runDemo.ts';
+import { formatProgress, formatSummary, replaySpool } from '../distributed/replaySpool.ts';
 import { resolveServiceConfig } from '../distributed/ServiceConfig.ts';
 import {
   openStore,
@@ -21,6 +22,9 @@ const USAGE = `usage: provml [embedded|demo] [--no-demo] [--seed N] [--output-di
        provml processor|sink|query-api|agent [--config FILE] [--kafka HOST:PORT,...] [--topic-prefix P]
               [--instance-id ID] [--store rdf4j|sparql|oxigraph-embedded] [--store-url URL] [--repository ID]
               [--host H] [--port N] [--log-level L]
+              agent only: [--spool DIR] [--socket PATH] [--fsync batch|interval|never] [--max-bytes N]
+              [--policy reject|drop-oldest] [--offline]
+       provml replay DIR [--config FILE] [--kafka HOST:PORT,...] [--topic-prefix P] [--log-level L]
 
   embedded   the whole system in one process: ingest, in-process log, processor, sink,
              embedded Oxigraph store and the query API (default); runs the O&G lifecycle
@@ -31,7 +35,9 @@ Distributed mode (Kafka; start a local broker with npm run stack:up):
   processor  maps capture events to PROV-ML quads (consumer group, Kafka transactions)
   sink       loads quads into the store, committing after the store acknowledged
   query-api  SPARQL endpoint, health and metrics over the store
-  agent      HTTP ingest (/v1/events, /v1/workflows, /v1/annotations) publishing to Kafka
+  agent      the sidecar: a Unix socket (<spool>/agent.sock) and the HTTP ingest (/v1/events,
+             /v1/workflows, /v1/annotations) into a durable spool, published to Kafka (not --offline)
+  replay     publishes a spool (written offline) to Kafka, skipping what was already published
 
   --seed N          seed of the demo's survey, splits and training (default 42)
   --output-dir DIR  where the demo writes its files (default .data/demo)
@@ -39,7 +45,8 @@ Distributed mode (Kafka; start a local broker with npm run stack:up):
 Environment: PROVML_HOST, PROVML_QUERY_PORT, PROVML_INGEST_PORT, PROVML_IRI_BASE,
 PROVML_PARTITIONS, PROVML_LOG_LEVEL; distributed: PROVML_KAFKA_BROKERS, PROVML_KAFKA_SSL,
 PROVML_KAFKA_SASL_MECHANISM|USERNAME|PASSWORD, PROVML_INSTANCE_ID, PROVML_TOPIC_PREFIX, PROVML_STORE,
-PROVML_STORE_URL, PROVML_STORE_REPOSITORY, PROVML_HTTP_HOST, PROVML_HTTP_PORT (options win over the
+PROVML_STORE_URL, PROVML_STORE_REPOSITORY, PROVML_HTTP_HOST, PROVML_HTTP_PORT, PROVML_AGENT_SPOOL,
+PROVML_AGENT_SOCKET, PROVML_AGENT_FSYNC, PROVML_AGENT_MAX_BYTES, PROVML_AGENT_POLICY, PROVML_AGENT_OFFLINE (options win over the
 environment, the environment over --config).`;
 
 type ServiceName = 'processor' | 'sink' | 'query-api' | 'agent';
@@ -59,11 +66,25 @@ async function service(name: ServiceName, argv: string[]): Promise<void> {
       host: { type: 'string' },
       port: { type: 'string' },
       'log-level': { type: 'string' },
+      spool: { type: 'string' },
+      socket: { type: 'string' },
+      fsync: { type: 'string' },
+      'max-bytes': { type: 'string' },
+      policy: { type: 'string' },
+      offline: { type: 'boolean' },
     },
     strict: true,
   });
   const config = resolveServiceConfig(
     {
+      agent: {
+        spoolDir: values.spool,
+        socketPath: values.socket,
+        fsync: values.fsync,
+        maxBytes: values['max-bytes'] === undefined ? undefined : Number(values['max-bytes']),
+        policy: values.policy,
+        offline: values.offline,
+      },
       kafka: { brokers: values.kafka?.split(','), instanceId: values['instance-id'] },
       topics: { prefix: values['topic-prefix'] },
       store: { kind: values.store, url: values['store-url'], repository: values.repository },
@@ -83,6 +104,46 @@ async function service(name: ServiceName, argv: string[]): Promise<void> {
     `provml ${name} running${running.url === undefined ? '' : ` at ${running.url}`} (Kafka ${config.kafka.brokers.join(',')})`,
   );
   onSignals(() => running.shutdown(), logger);
+}
+
+/** `provml replay DIR`: publishes a spool with a progress bar (redrawn on a terminal, periodic lines otherwise). */
+async function replay(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string' },
+      kafka: { type: 'string' },
+      'topic-prefix': { type: 'string' },
+      'log-level': { type: 'string' },
+    },
+    strict: true,
+  });
+  const dir = positionals[0];
+  if (dir === undefined || positionals.length > 1) {
+    console.error(`provml replay: give one spool directory\n\n${USAGE}`);
+    process.exit(2);
+  }
+  const config = resolveServiceConfig(
+    {
+      kafka: { brokers: values.kafka?.split(',') },
+      topics: { prefix: values['topic-prefix'] },
+      logLevel: values['log-level'] ?? 'warn',
+    },
+    process.env,
+    values.config,
+  );
+  const logger = createJsonLogger('provml.replay', { level: config.logLevel });
+  const tty = process.stderr.isTTY;
+  const summary = await replaySpool(
+    dir,
+    config,
+    logger,
+    (p) => process.stderr.write(tty ? `\r${formatProgress(p)}` : `${formatProgress(p, 20)}\n`),
+    tty ? 200 : 2000,
+  );
+  if (tty) process.stderr.write('\n');
+  console.log(formatSummary(summary));
 }
 
 /** Flushes and stops on SIGTERM/SIGINT, exiting 0 (1 if stopping failed). */
@@ -181,6 +242,7 @@ async function main(argv: string[]): Promise<void> {
   if (command === undefined || command.startsWith('--')) return embedded(argv, 'serve');
   if (command === 'embedded') return embedded(rest, 'serve');
   if (command === 'demo') return embedded(rest, 'demo');
+  if (command === 'replay') return replay(rest);
   if (command === 'processor' || command === 'sink' || command === 'query-api' || command === 'agent')
     return service(command, rest);
   console.error(`provml: unknown command '${command}'\n\n${USAGE}`);
