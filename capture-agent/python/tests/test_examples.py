@@ -1,0 +1,59 @@
+"""The examples run and capture what they say: the stdlib one always, the PyTorch one where torch is installed."""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import PKG_ROOT
+from provml_client.spool import read_spool
+
+EXAMPLES = os.path.join(PKG_ROOT, "examples")
+
+
+def run_example(name, tmp_path, *extra):
+    spool_dir = str(tmp_path / "spool")
+    out = subprocess.run(
+        [sys.executable, os.path.join(EXAMPLES, name), "--spool-dir", spool_dir, "--model-dir", str(tmp_path / "models"),
+         "--epochs", "2", "--tiles", "96", "--batch-size", "32", "--run-id", "example-run", *extra],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    records = [json.loads(p) for _, p in read_spool(spool_dir)]
+    return out.stdout, records
+
+
+def check_capture(records, batches_per_epoch, epochs=2):
+    assert list(records[0]) == ["spec"] and records[0]["spec"]["workflow"] == "seismic-training"
+    events = [r["event"] for r in records[1:]]
+    count = lambda task, phase: sum(1 for e in events if e["task"] == task and e["phase"] == phase)  # noqa: E731
+    assert count("training", "begin") == count("training", "end") == 1
+    assert count("epoch", "begin") == count("epoch", "end") == epochs
+    assert count("batch", "begin") == count("batch", "end") == epochs * batches_per_epoch
+    assert count("validation", "end") == epochs
+    assert all(e["workflowExecution"] == "example-run" for e in events)
+    assert all(e["status"] == "finished" for e in events if e["phase"] == "end")
+    epoch_ends = [e for e in events if e["task"] == "epoch" and e["phase"] == "end"]
+    assert all(set(e["values"]) == {"loss", "accuracy"} and e["dataRefs"][0]["name"] == "model" for e in epoch_ends)
+    training_end = [e for e in events if e["task"] == "training" and e["phase"] == "end"][0]
+    assert set(training_end["values"]) == {"final_loss", "final_accuracy"}
+
+
+def test_the_stdlib_example_captures_its_loop_offline(tmp_path):
+    stdout, records = run_example("train_stdlib.py", tmp_path)
+    assert "npm run provml -- replay" in stdout
+    check_capture(records, batches_per_epoch=3)
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("torch") is None,
+    reason="PyTorch is not installed (pip install torch); the stdlib example runs the same loop shape and is tested",
+)
+def test_the_pytorch_example_captures_its_loop_offline(tmp_path):
+    _, records = run_example("train_pytorch.py", tmp_path)
+    check_capture(records, batches_per_epoch=3)
