@@ -1,10 +1,17 @@
 /** Test helpers: an embedded stack on free ports and SPARQL over HTTP. */
-import { resolveEmbeddedConfig } from '../src/embedded/EmbeddedConfig.ts';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { resolveDemoConfig } from '../src/demo/DemoConfig.ts';
+import { runDemo, type DemoReport } from '../src/demo/runDemo.ts';
+import { resolveEmbeddedConfig, type EmbeddedConfig } from '../src/embedded/EmbeddedConfig.ts';
 import { EmbeddedStack } from '../src/embedded/EmbeddedStack.ts';
 
-/** Starts an embedded stack on free ports of 127.0.0.1. */
-export async function startStack(): Promise<EmbeddedStack> {
-  const stack = new EmbeddedStack(resolveEmbeddedConfig({ queryPort: 0, ingestPort: 0 }));
+/** Starts an embedded stack on free ports of 127.0.0.1, with any other settings given. */
+export async function startStack(
+  settings: Partial<Record<keyof EmbeddedConfig, unknown>> = {},
+): Promise<EmbeddedStack> {
+  const stack = new EmbeddedStack(resolveEmbeddedConfig({ ...settings, queryPort: 0, ingestPort: 0 }));
   await stack.start();
   return stack;
 }
@@ -98,3 +105,32 @@ export const SMALL_DEMO = {
     { name: 'r3', preparation: 'b', learningRate: 0.1, epochs: 2, batchSize: 32, hiddenUnits: 8 },
   ],
 };
+
+/** An embedded stack that has run the small demo lifecycle, and what the demo did. */
+export interface DemoStack {
+  stack: EmbeddedStack;
+  report: DemoReport;
+  /** Stops the stack and removes the demo's files. */
+  close(): Promise<void>;
+}
+
+/** Starts an embedded stack, runs the small demo through it and waits until the store has it all. */
+export async function startDemoStack(
+  settings: Partial<Record<keyof EmbeddedConfig, unknown>> = {},
+): Promise<DemoStack> {
+  const dir = await mkdtemp(join(tmpdir(), 'provml-demo-'));
+  const stack = await startStack(settings);
+  const report = await runDemo(
+    { capture: (spec) => stack.capture({ spec, env: {} }), annotate: (t) => stack.annotate(t) },
+    resolveDemoConfig({ ...SMALL_DEMO, outputDir: dir }),
+  );
+  await stack.settle();
+  return {
+    stack,
+    report,
+    close: async () => {
+      await stack.shutdown();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,32 +1,20 @@
 /** Q1–Q6 as REST endpoints: same answers as the catalogue, parameters bound safely, an OpenAPI document. */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { answerQueries, demoParameters } from '../src/demo/answers.ts';
-import { resolveDemoConfig } from '../src/demo/DemoConfig.ts';
-import { runDemo, type DemoReport } from '../src/demo/runDemo.ts';
+import type { DemoReport } from '../src/demo/runDemo.ts';
 import type { EmbeddedStack } from '../src/embedded/EmbeddedStack.ts';
-import { SMALL_DEMO, startStack } from './helpers.ts';
+import { startDemoStack, type DemoStack } from './helpers.ts';
 
 describe('parameterized query endpoints', () => {
+  let demo: DemoStack;
   let stack: EmbeddedStack;
   let report: DemoReport;
-  let dir: string;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'provml-qapi-'));
-    stack = await startStack();
-    report = await runDemo(
-      { capture: (spec) => stack.capture({ spec, env: {} }), annotate: (t) => stack.annotate(t) },
-      resolveDemoConfig({ ...SMALL_DEMO, outputDir: dir }),
-    );
-    await stack.settle();
+    demo = await startDemoStack();
+    ({ stack, report } = demo);
   }, 120_000);
-  afterAll(async () => {
-    await stack.shutdown();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => demo.close());
 
   const get = (path: string): Promise<Response> => fetch(`${stack.queryUrl}${path}`);
 

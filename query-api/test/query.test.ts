@@ -93,7 +93,8 @@ describe('query API', () => {
     });
     expect(asForm.status).toBe(403);
     const asQuery = await fetch(`${url}/sparql?query=${encodeURIComponent('DELETE WHERE { ?s ?p ?o }')}`);
-    expect(asQuery.status).toBe(400);
+    expect(asQuery.status).toBe(403);
+    expect(((await asQuery.json()) as { error: string }).error).toBe('read-only');
     expect(await stack.store.size()).toBeGreaterThan(0);
   });
 

@@ -56,8 +56,12 @@ export interface SparqlJsonResults {
 }
 
 /** Runs a SELECT and returns plain rows (variable → value string), for internal callers and tests. */
-export async function selectRows(store: TripleStore, sparql: string): Promise<Record<string, string>[]> {
-  const response = await store.query(sparql, 'json');
+export async function selectRows(
+  store: TripleStore,
+  sparql: string,
+  options?: QueryOptions,
+): Promise<Record<string, string>[]> {
+  const response = await store.query(sparql, 'json', options);
   const parsed = JSON.parse(response.body) as SparqlJsonResults;
   return parsed.results.bindings.map((b) =>
     Object.fromEntries(Object.entries(b).map(([k, v]) => [k, v.value])),

@@ -25,6 +25,14 @@ const schema = z
     partitions: z.coerce.number().int().min(1).max(1024).default(4),
     /** Log level. Default `info`. */
     logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+    /** Longest a query may run, ms (SPARQL and REST). Default 30000. */
+    queryTimeoutMs: z.coerce.number().int().min(1).max(3_600_000).default(30_000),
+    /** Most solutions or triples one `/sparql` answer may hold. Default 100000. */
+    maxResultRows: z.coerce.number().int().min(1).max(100_000_000).default(100_000),
+    /** Allow SERVICE (federated queries) through `/sparql`. Default false. */
+    allowService: z
+      .union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')])
+      .default(false),
   })
   .strict();
 
@@ -39,6 +47,9 @@ export const EMBEDDED_ENV: Readonly<Record<keyof EmbeddedConfig, string>> = {
   iriBase: 'PROVML_IRI_BASE',
   partitions: 'PROVML_PARTITIONS',
   logLevel: 'PROVML_LOG_LEVEL',
+  queryTimeoutMs: 'PROVML_QUERY_TIMEOUT_MS',
+  maxResultRows: 'PROVML_MAX_RESULT_ROWS',
+  allowService: 'PROVML_ALLOW_SERVICE',
 };
 
 /**

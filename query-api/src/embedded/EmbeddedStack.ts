@@ -44,7 +44,8 @@ const close = (server: Server | undefined): Promise<void> =>
 /** Everything of the embedded mode, started and stopped together. */
 export class EmbeddedStack {
   readonly log: EmbeddedLog;
-  readonly store = new OxigraphEmbeddedStore();
+  /** Queries answer on a thread of their own, so deadlines hold (`queryTimeoutMs`). */
+  readonly store = new OxigraphEmbeddedStore({ queryThread: true });
   readonly processor: ProcessorService;
   readonly sink: SinkService;
   readonly metrics: Metrics;
@@ -97,6 +98,10 @@ export class EmbeddedStack {
         registry,
         logger: this.logger.child('query'),
         live: this.live,
+        iris: this.iris,
+        queryTimeoutMs: this.config.queryTimeoutMs,
+        maxResultRows: this.config.maxResultRows,
+        allowService: this.config.allowService,
         onQuery: (outcome, seconds) => queryDuration.observe({ outcome }, seconds),
       }),
       this.config.queryPort,

@@ -1,7 +1,8 @@
 /** The paper's parameterized queries Q1–Q6: SPARQL files with placeholders, bound safely and run. */
 import { readFileSync } from 'node:fs';
-import { isAbsoluteIri, ValidationError } from '@provml/schemas';
-import { selectRows, type TripleStore } from '@provml/sinks';
+import { ValidationError } from '@provml/schemas';
+import { selectRows, type QueryOptions, type TripleStore } from '@provml/sinks';
+import { integerTerm, iriTerm } from '../views/terms.ts';
 
 /** Kinds of parameter a query may take. */
 export type ParameterKind = 'iri' | 'integer';
@@ -58,21 +59,8 @@ export function loadQueries(): ReadonlyMap<QueryName, QueryDefinition> {
 /** Renders a parameter value as a SPARQL term, refusing anything that is not exactly of its kind. */
 export function sparqlTerm(name: string, value: unknown): string {
   const kind = PARAMETER_KINDS[name];
-  if (kind === 'iri') {
-    if (typeof value !== 'string' || !isAbsoluteIri(value))
-      throw new ValidationError(`parameter ${name} must be an absolute IRI`, [
-        { path: name, message: `got ${JSON.stringify(value)}` },
-      ]);
-    return `<${value}>`; // isAbsoluteIri refused every character that could end or escape the IRI
-  }
-  if (kind === 'integer') {
-    const n = typeof value === 'string' && /^-?\d{1,15}$/.test(value) ? Number(value) : value;
-    if (typeof n !== 'number' || !Number.isSafeInteger(n))
-      throw new ValidationError(`parameter ${name} must be an integer`, [
-        { path: name, message: `got ${JSON.stringify(value)}` },
-      ]);
-    return `"${n}"^^<http://www.w3.org/2001/XMLSchema#integer>`;
-  }
+  if (kind === 'iri') return iriTerm(name, value).text;
+  if (kind === 'integer') return integerTerm(name, value).text;
   throw new ValidationError(`unknown parameter ${name}`, [
     { path: name, message: 'not a parameter of any query' },
   ]);
@@ -96,6 +84,7 @@ export function runQuery(
   store: TripleStore,
   query: QueryDefinition,
   params: Readonly<Record<string, unknown>>,
+  options?: QueryOptions,
 ): Promise<Record<string, string>[]> {
-  return selectRows(store, bindQuery(query, params));
+  return selectRows(store, bindQuery(query, params), options);
 }

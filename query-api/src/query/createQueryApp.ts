@@ -1,9 +1,13 @@
 /** The query API (DESIGN.md contract 4): the read-only SPARQL 1.1 Protocol endpoint, health and metrics. */
 import express, { type Request, type Response } from 'express';
 import type { Registry } from 'prom-client';
-import { ValidationError, type Logger } from '@provml/schemas';
-import { isGraphForm, QueryError, queryForm, type ResultFormat, type TripleStore } from '@provml/sinks';
+import type { Logger } from '@provml/schemas';
+import { QueryError, type ResultFormat, type TripleStore } from '@provml/sinks';
+import type { IriMinter } from '@provml/stream-processors';
+import { answerSparql, ResultTooLargeError } from './answerSparql.ts';
 import { openApiDocument } from './openApi.ts';
+import { ForbiddenOperationError, guardQuery } from './sparqlGuard.ts';
+import { answerViewFailure, mountViews } from './viewRoutes.ts';
 import { loadQueries, PARAMETER_KINDS, runQuery, type QueryName } from '../queries/QueryCatalog.ts';
 
 /** Settings of the query app. */
@@ -13,6 +17,14 @@ export interface QueryAppOptions {
   logger: Logger;
   /** Largest query accepted, in bytes. Default 100 kB. */
   maxQueryBytes?: number;
+  /** Longest any query may run, ms. Default 30000. */
+  queryTimeoutMs?: number;
+  /** Most solutions (SELECT) or triples (CONSTRUCT/DESCRIBE) a `/sparql` answer may hold. Default 100000. */
+  maxResultRows?: number;
+  /** Allow SERVICE (federated queries) through `/sparql`: an administrator's choice. Default false. */
+  allowService?: boolean;
+  /** IRI scheme of the processors (for workflow ids in filters). Default `urn:provml:`. */
+  iris?: IriMinter;
   /** Observes each query's duration (for metrics). */
   onQuery?: (outcome: 'ok' | 'error', seconds: number) => void;
   /** The live feed served at `/v1/live`, when this process has one. */
@@ -33,10 +45,11 @@ const ACCEPT: readonly [string, ResultFormat][] = [
 const GRAPH_FORMATS = new Set<ResultFormat>(['n-triples', 'turtle']);
 
 /** Picks the result format from the Accept header and the query form (SELECT/ASK vs CONSTRUCT/DESCRIBE). */
-function negotiate(req: Request, graphForm: boolean): ResultFormat {
+function negotiate(req: Request, graphForm: boolean, ask: boolean): ResultFormat {
   const accept = req.get('accept') ?? '';
   for (const [media, format] of ACCEPT)
-    if (accept.includes(media) && GRAPH_FORMATS.has(format) === graphForm) return format;
+    if (accept.includes(media) && GRAPH_FORMATS.has(format) === graphForm && !(ask && /csv|tsv/.test(format)))
+      return format;
   return graphForm ? 'n-triples' : 'json';
 }
 
@@ -48,6 +61,9 @@ function problem(res: Response, status: number, error: string, message: string):
 export function createQueryApp(options: QueryAppOptions): express.Express {
   const { store, registry, logger } = options;
   const maxBytes = options.maxQueryBytes ?? 100_000;
+  const timeoutMs = options.queryTimeoutMs ?? 30_000;
+  const maxResultRows = options.maxResultRows ?? 100_000;
+  const viewContext = { store, queryOptions: { timeoutMs }, iris: options.iris };
   const app = express();
   app.disable('x-powered-by');
   const form = express.urlencoded({ extended: false, limit: maxBytes });
@@ -80,12 +96,18 @@ export function createQueryApp(options: QueryAppOptions): express.Express {
       return problem(res, 413, 'too-large', `query longer than ${maxBytes} bytes`);
     const started = performance.now();
     try {
-      const result = await store.query(query, negotiate(req, isGraphForm(queryForm(query))));
+      const guarded = guardQuery(query, { allowService: options.allowService ?? false, maxResultRows });
+      const graphForm = guarded.form === 'CONSTRUCT' || guarded.form === 'DESCRIBE';
+      const format = negotiate(req, graphForm, guarded.form === 'ASK');
+      const answer = await answerSparql(store, guarded, format, { timeoutMs, maxResultRows });
       options.onQuery?.('ok', (performance.now() - started) / 1000);
-      res.type(result.contentType).send(result.body);
+      res.type(answer.contentType).send(answer.body);
     } catch (error) {
       options.onQuery?.('error', (performance.now() - started) / 1000);
       if (error instanceof QueryError) return problem(res, 400, 'invalid-query', error.message);
+      if (error instanceof ForbiddenOperationError) return problem(res, 403, error.code, error.message);
+      if (error instanceof ResultTooLargeError) return problem(res, 422, 'result-too-large', error.message);
+      if (answerViewFailure(res, error)) return;
       logger.error('query failed', { error });
       problem(res, 503, 'store-unavailable', 'the store could not answer; try again');
     }
@@ -115,20 +137,18 @@ export function createQueryApp(options: QueryAppOptions): express.Express {
     for (const [k, v] of Object.entries(req.query)) params[k] = v;
     const started = performance.now();
     Promise.resolve()
-      .then(() => runQuery(store, query, params))
+      .then(() => runQuery(store, query, params, { timeoutMs }))
       .then((rows) => {
         options.onQuery?.('ok', (performance.now() - started) / 1000);
         res.json({ query: query.name, title: query.title, parameters: params, rows });
       })
       .catch((error: unknown) => {
-        if (error instanceof ValidationError)
-          return void res
-            .status(400)
-            .json({ error: 'invalid-parameter', message: error.message, issues: error.issues });
         options.onQuery?.('error', (performance.now() - started) / 1000);
-        next(error);
+        if (!answerViewFailure(res, error)) next(error);
       });
   });
+
+  mountViews(app, viewContext, options.onQuery);
 
   app.get('/v1/live', (req, res) => {
     if (options.live === undefined) return problem(res, 404, 'not-found', 'no live feed in this process');
@@ -153,6 +173,7 @@ export function createQueryApp(options: QueryAppOptions): express.Express {
       .then((text) => res.type(registry.contentType).send(text))
       .catch(next);
   });
+
 
   app.use((req, res) => problem(res, 404, 'not-found', `no route ${req.method} ${req.path}`));
   app.use((error: Error & { type?: string }, _req: Request, res: Response, _next: express.NextFunction) => {

@@ -1,0 +1,122 @@
+/** Trained models: every model a training produced, with its evaluations; and the best one by a measure (Q3 generalised). */
+import { ProvmlError } from '@provml/schemas';
+import { fragment, iriTerm, nameTerm, nameValue, oneOf, sparql, type SparqlTerm } from './terms.ts';
+import { num, plain, rows, type ViewContext } from './ViewContext.ts';
+
+/** A model with where it came from and how it was evaluated. */
+export interface ModelRow {
+  model: string;
+  training: string;
+  trainingSet: string | null;
+  /** Epoch execution that wrote it. */
+  generatedBy: string;
+  evaluations: Record<string, string | number | boolean>;
+}
+
+/** No model matched (a 404 at the API). */
+export class NotFoundError extends ProvmlError {
+  constructor(message: string) {
+    super('not-found', message);
+  }
+}
+
+/** Lists models, optionally only those derived from one training set. */
+export async function listModels(
+  context: ViewContext,
+  params: Readonly<Record<string, unknown>>,
+): Promise<{ models: ModelRow[] }> {
+  const set = params.trainingSet === undefined ? undefined : iriTerm('trainingSet', params.trainingSet);
+  const found = await rows(
+    context,
+    sparql`SELECT DISTINCT ?model ?training ?trainingSet ?generatedBy ?started ?name ?value WHERE {
+  ?model a provml:ModelReferenceValue ; prov:wasGeneratedBy ?generatedBy .
+  ?generatedBy provml:partOfExecution* ?training .
+  ?training provml:executesTask/provml:hasStageType provml:Training .
+  OPTIONAL { ?generatedBy prov:startedAtTime ?started }
+  OPTIONAL { ?model prov:wasDerivedFrom ?trainingSet . ?trainingSet a provml:LearningDatasetReferenceValue }
+  OPTIONAL { ?e provml:evaluatesModel ?model ; provml:valueName ?name ; prov:value ?value }
+  ${set === undefined ? fragment('') : fragment(sparql`FILTER(?trainingSet = ${set})`)}
+} ORDER BY ?training ?started ?model`,
+  );
+  const models = new Map<string, ModelRow>();
+  for (const r of found) {
+    let m = models.get(r.model!);
+    if (m === undefined) {
+      m = {
+        model: r.model!,
+        training: r.training!,
+        trainingSet: r.trainingSet ?? null,
+        generatedBy: r.generatedBy!,
+        evaluations: {},
+      };
+      models.set(r.model!, m);
+    }
+    if (r.name !== undefined && r.value !== undefined) m.evaluations[r.name] = plain(r.value);
+  }
+  return { models: [...models.values()] };
+}
+
+/** The best model of a training set by one measure, with its hyperparameters and evaluations. */
+export interface BestModel {
+  model: string;
+  trainingSet: string;
+  measure: string;
+  direction: 'min' | 'max';
+  value: number | null;
+  training: string;
+  hyperparameters: Record<string, string | number | boolean>;
+  modelHyperparameters: Record<string, string | number | boolean>;
+  evaluations: Record<string, string | number | boolean>;
+}
+
+/** Q3 generalised: any measure, either direction. */
+export async function bestModel(
+  context: ViewContext,
+  params: Readonly<Record<string, unknown>>,
+): Promise<BestModel> {
+  const set: SparqlTerm = iriTerm('trainingSet', params.trainingSet);
+  const measureName = nameValue('measure', params.measure ?? 'loss');
+  const measure = nameTerm('measure', measureName);
+  const direction = oneOf('direction', params.direction, ['min', 'max'] as const, 'min');
+  const order = fragment(direction === 'min' ? 'ASC(?v)' : 'DESC(?v)');
+  const [best] = await rows(
+    context,
+    sparql`SELECT ?model ?v WHERE {
+  { SELECT DISTINCT ?model ?v WHERE {
+      ?model a provml:ModelReferenceValue ; prov:wasDerivedFrom ${set} .
+      ?m provml:evaluatesModel ?model ; provml:valueName ${measure} ; prov:value ?v .
+  } }
+} ORDER BY ${order} ?model LIMIT 1`,
+  );
+  if (best === undefined)
+    throw new NotFoundError(`no model derived from ${set.text} has an evaluation named ${measure.text}`);
+  const model = iriTerm('model', best.model);
+  const details = await rows(
+    context,
+    sparql`SELECT DISTINCT ?training ?kind ?name ?value WHERE {
+  ${model} prov:wasGeneratedBy/provml:partOfExecution* ?training .
+  ?training provml:executesTask/provml:hasStageType provml:Training .
+  {
+    ?training mls:hasInput ?x . ?x a provml:LearningHyperParameterSetting . BIND("hyperparameter" AS ?kind)
+  } UNION {
+    ${model} provml:hasModelHyperParameterValue ?x . BIND("model-hyperparameter" AS ?kind)
+  } UNION {
+    ?x provml:evaluatesModel ${model} . BIND("evaluation" AS ?kind)
+  }
+  ?x provml:valueName ?name ; prov:value ?value .
+} ORDER BY ?kind ?name`,
+  );
+  const pick = (kind: string): Record<string, string | number | boolean> =>
+    Object.fromEntries(details.filter((d) => d.kind === kind).map((d) => [d.name!, plain(d.value!)]));
+  return {
+    model: best.model!,
+    trainingSet: String(params.trainingSet),
+    measure: measureName,
+    direction,
+    value: num(best.v),
+    training: details[0]?.training ?? '',
+    hyperparameters: pick('hyperparameter'),
+    modelHyperparameters: pick('model-hyperparameter'),
+    evaluations: pick('evaluation'),
+  };
+}

@@ -1,0 +1,150 @@
+/**
+ * Training runs filtered by how their data was prepared (slice range, tile size, any preparation
+ * parameter) and by any hyperparameter (Q5 generalised), with mean batch and epoch times and outputs.
+ */
+import { ValidationError } from '@provml/schemas';
+import { fragment, iriTerm, nameTerm, sparql, valueTerm, type SparqlTerm } from './terms.ts';
+import { num, plain, rows, type ViewContext } from './ViewContext.ts';
+
+type Values = Record<string, string | number | boolean>;
+
+/** One training run. */
+export interface RunRow {
+  training: string;
+  trainingSet: string;
+  started: string | null;
+  status: string | null;
+  preparation: Values;
+  hyperparameters: Values;
+  outputs: Values;
+  meanBatchSeconds: number | null;
+  meanEpochSeconds: number | null;
+}
+
+/** Friendly names of preparation parameters. */
+const PREPARATION_ALIASES: Readonly<Record<string, string>> = {
+  inlineStart: 'inline_start',
+  inlineEnd: 'inline_end',
+  tileSize: 'tile_size',
+  noiseThreshold: 'noise_threshold',
+};
+
+/** Filters from query parameters: `inlineStart`…, `prep.<name>`, `hp.<name>`. */
+function filters(params: Readonly<Record<string, unknown>>): {
+  prep: [SparqlTerm, SparqlTerm][];
+  hp: [SparqlTerm, SparqlTerm][];
+} {
+  const prep: [SparqlTerm, SparqlTerm][] = [];
+  const hp: [SparqlTerm, SparqlTerm][] = [];
+  for (const [key, value] of Object.entries(params)) {
+    if (key === 'limit') continue;
+    const alias = PREPARATION_ALIASES[key];
+    if (alias !== undefined) prep.push([nameTerm(key, alias), valueTerm(key, value)]);
+    else if (key.startsWith('prep.')) prep.push([nameTerm(key, key.slice(5)), valueTerm(key, value)]);
+    else if (key.startsWith('hp.')) hp.push([nameTerm(key, key.slice(3)), valueTerm(key, value)]);
+    else
+      throw new ValidationError(`unknown filter ${key}`, [
+        {
+          path: key,
+          message: 'filters are inlineStart, inlineEnd, tileSize, noiseThreshold, prep.<name> and hp.<name>',
+        },
+      ]);
+  }
+  return { prep, hp };
+}
+
+/** Runs matching every filter, best final loss first. */
+export async function listRuns(
+  context: ViewContext,
+  params: Readonly<Record<string, unknown>>,
+): Promise<{ runs: RunRow[] }> {
+  const { prep, hp } = filters(params);
+  const patterns = [
+    ...prep.map(
+      ([name, value], i) =>
+        sparql`?trainingSet prov:wasGeneratedBy/provml:partOfExecution* ?prep${fragment(String(i))} .
+  ?prep${fragment(String(i))} mls:hasInput [ provml:valueName ${name} ; prov:value ?p${fragment(String(i))} ] .
+  FILTER(?p${fragment(String(i))} = ${value})`,
+    ),
+    ...hp.map(
+      ([name, value], i) =>
+        sparql`?training mls:hasInput [ provml:valueName ${name} ; prov:value ?h${fragment(String(i))} ] .
+  FILTER(?h${fragment(String(i))} = ${value})`,
+    ),
+  ].join('\n  ');
+  const matched = await rows(
+    context,
+    sparql`SELECT DISTINCT ?training ?trainingSet ?started ?status WHERE {
+  ?training provml:executesTask/provml:hasStageType provml:Training ; prov:used ?trainingSet .
+  ?trainingSet a provml:LearningDatasetReferenceValue .
+  OPTIONAL { ?training prov:startedAtTime ?started }
+  OPTIONAL { ?training provml:status ?status }
+  ${fragment(patterns)}
+} ORDER BY ?started`,
+  );
+  if (matched.length === 0) return { runs: [] };
+  const trainings = matched.map((m) => iriTerm('training', m.training));
+  const values = await rows(
+    context,
+    sparql`SELECT DISTINCT ?training ?kind ?name ?value WHERE {
+  VALUES ?training { ${trainings} }
+  {
+    ?training mls:hasInput ?x . ?x a provml:LearningHyperParameterSetting . BIND("hp" AS ?kind)
+  } UNION {
+    ?training mls:hasOutput ?x . BIND("output" AS ?kind)
+  } UNION {
+    ?training prov:used ?set . ?set a provml:LearningDatasetReferenceValue ;
+      prov:wasGeneratedBy/provml:partOfExecution* ?p . ?p mls:hasInput ?x . BIND("prep" AS ?kind)
+  }
+  ?x provml:valueName ?name ; prov:value ?value .
+}`,
+  );
+  // one aggregate per subquery: an AVG over a union would see the other side's unbound values
+  const times = await rows(
+    context,
+    sparql`SELECT ?training ?meanBatchSeconds ?meanEpochSeconds WHERE {
+  VALUES ?training { ${trainings} }
+  OPTIONAL {
+    SELECT ?training (AVG(?b) AS ?meanBatchSeconds) WHERE {
+      SELECT DISTINCT ?training ?batch ?b WHERE {
+        VALUES ?training { ${trainings} }
+        ?batch provml:partOfExecution/provml:partOfExecution ?training ;
+               provml:executesTask/rdfs:label "batch" ; provml:durationSeconds ?b .
+      }
+    } GROUP BY ?training
+  }
+  OPTIONAL {
+    SELECT ?training (AVG(?e) AS ?meanEpochSeconds) WHERE {
+      SELECT DISTINCT ?training ?epoch ?e WHERE {
+        VALUES ?training { ${trainings} }
+        ?epoch provml:partOfExecution ?training ;
+               provml:executesTask/rdfs:label "epoch" ; provml:durationSeconds ?e .
+      }
+    } GROUP BY ?training
+  }
+}`,
+  );
+  const runs = matched.map((m): RunRow => {
+    const of = (kind: string): Values =>
+      Object.fromEntries(
+        values
+          .filter((v) => v.training === m.training && v.kind === kind)
+          .map((v) => [v.name!, plain(v.value!)]),
+      );
+    const t = times.find((x) => x.training === m.training);
+    return {
+      training: m.training!,
+      trainingSet: m.trainingSet!,
+      started: m.started ?? null,
+      status: m.status ?? (m.started === undefined ? null : 'running'),
+      preparation: of('prep'),
+      hyperparameters: of('hp'),
+      outputs: of('output'),
+      meanBatchSeconds: num(t?.meanBatchSeconds),
+      meanEpochSeconds: num(t?.meanEpochSeconds),
+    };
+  });
+  const loss = (r: RunRow): number =>
+    typeof r.outputs.final_loss === 'number' ? r.outputs.final_loss : Number.POSITIVE_INFINITY;
+  return { runs: runs.sort((a, b) => loss(a) - loss(b)) };
+}

@@ -1,0 +1,69 @@
+/** Batch timing per epoch (Q4 generalised): min, mean and max batch seconds of each epoch of one training execution or of every training on a set. */
+import { ValidationError } from '@provml/schemas';
+import { fragment, iriTerm, sparql } from './terms.ts';
+import { num, rows, type ViewContext } from './ViewContext.ts';
+
+/** Timing of one epoch; live epochs (not ended) have no number yet. */
+export interface EpochTiming {
+  training: string;
+  epoch: string;
+  epochNumber: number | null;
+  started: string;
+  ended: string | null;
+  epochSeconds: number | null;
+  batches: number;
+  minBatchSeconds: number | null;
+  meanBatchSeconds: number | null;
+  maxBatchSeconds: number | null;
+}
+
+/** Per-epoch statistics, ordered by training and epoch start. Give `execution` or `trainingSet`. */
+export async function epochTiming(
+  context: ViewContext,
+  params: Readonly<Record<string, unknown>>,
+): Promise<{ epochs: EpochTiming[] }> {
+  if ((params.execution === undefined) === (params.trainingSet === undefined))
+    throw new ValidationError('give exactly one of execution and trainingSet', [
+      { path: 'execution', message: 'the training execution IRI, or trainingSet: a training set IRI' },
+    ]);
+  const scope =
+    params.execution !== undefined
+      ? fragment(sparql`VALUES ?training { ${iriTerm('execution', params.execution)} }`)
+      : fragment(sparql`?training prov:used ${iriTerm('trainingSet', params.trainingSet)} .`);
+  const found = await rows(
+    context,
+    sparql`SELECT ?training ?epoch ?epochNumber ?started ?ended ?epochSeconds (COUNT(?batch) AS ?batches)
+       (MIN(?seconds) AS ?minBatchSeconds) (AVG(?seconds) AS ?meanBatchSeconds) (MAX(?seconds) AS ?maxBatchSeconds)
+WHERE {
+  SELECT DISTINCT ?training ?epoch ?epochNumber ?started ?ended ?epochSeconds ?batch ?seconds WHERE {
+    ${scope}
+    ?training provml:executesTask/provml:hasStageType provml:Training .
+    ?epoch provml:partOfExecution ?training ;
+           provml:executesTask/rdfs:label "epoch" ;
+           prov:startedAtTime ?started .
+    OPTIONAL { ?epoch prov:endedAtTime ?ended }
+    OPTIONAL { ?epoch provml:durationSeconds ?epochSeconds }
+    OPTIONAL { ?epoch mls:hasOutput [ provml:valueName "epoch" ; prov:value ?epochNumber ] }
+    OPTIONAL {
+      ?batch provml:partOfExecution ?epoch ;
+             provml:executesTask/rdfs:label "batch" ;
+             provml:durationSeconds ?seconds .
+    }
+  }
+} GROUP BY ?training ?epoch ?epochNumber ?started ?ended ?epochSeconds ORDER BY ?training ?started`,
+  );
+  return {
+    epochs: found.map((r) => ({
+      training: r.training!,
+      epoch: r.epoch!,
+      epochNumber: num(r.epochNumber),
+      started: r.started!,
+      ended: r.ended ?? null,
+      epochSeconds: num(r.epochSeconds),
+      batches: Number(r.batches ?? 0),
+      minBatchSeconds: num(r.minBatchSeconds),
+      meanBatchSeconds: num(r.meanBatchSeconds),
+      maxBatchSeconds: num(r.maxBatchSeconds),
+    })),
+  };
+}
