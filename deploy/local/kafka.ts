@@ -13,9 +13,18 @@ const ROOT = resolve(import.meta.dirname, '../..');
 const CACHE = join(ROOT, '.cache/stack/kafka');
 const LIB = join(CACHE, 'lib');
 const RUN = join(ROOT, '.cache/stack/run');
-const DATA = join(ROOT, '.data/stack/kafka');
-const PID = join(RUN, 'kafka.pid');
-const LOG = join(RUN, 'kafka.log');
+
+/** Files of one broker instance: the default one, or a named one of its own (tests that stop a broker). */
+function files(instance?: string): { run: string; data: string; pid: string; log: string } {
+  const run = instance === undefined ? RUN : join(RUN, `kafka-${instance}`);
+  return {
+    run,
+    data: join(ROOT, instance === undefined ? '.data/stack/kafka' : `.data/stack/kafka-${instance}`),
+    pid: join(run, 'kafka.pid'),
+    log: join(run, 'kafka.log'),
+  };
+}
+const { pid: PID, log: LOG } = files();
 
 /** Where the broker listens. */
 export interface KafkaEndpoint {
@@ -27,6 +36,11 @@ export interface KafkaEndpoint {
 export interface KafkaPorts {
   port?: number;
   controllerPort?: number;
+  /**
+   * A broker of its own, with its own data, pid and log files (e.g. a test that stops and restarts
+   * it without touching the shared one). Default: the shared local broker.
+   */
+  instance?: string;
 }
 
 /** Whether a broker accepts connections on the port (default 19092). */
@@ -61,9 +75,9 @@ function java(args: string[]): { status: number | null; output: string } {
   return { status: r.status, output: `${r.stdout}${r.stderr}` };
 }
 
-function writeConfig(port: number, controllerPort: number): string {
-  mkdirSync(RUN, { recursive: true });
-  const props = join(RUN, 'kafka.properties');
+function writeConfig(port: number, controllerPort: number, run: string, data: string): string {
+  mkdirSync(run, { recursive: true });
+  const props = join(run, 'kafka.properties');
   writeFileSync(
     props,
     [
@@ -75,7 +89,7 @@ function writeConfig(port: number, controllerPort: number): string {
       'controller.listener.names=CONTROLLER',
       'inter.broker.listener.name=PLAINTEXT',
       'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
-      `log.dirs=${DATA}`,
+      `log.dirs=${data}`,
       'num.partitions=4',
       'offsets.topic.replication.factor=1',
       'offsets.topic.num.partitions=8',
@@ -91,7 +105,7 @@ function writeConfig(port: number, controllerPort: number): string {
     ].join('\n'),
   );
   writeFileSync(
-    join(RUN, 'kafka-log4j2.properties'),
+    join(run, 'kafka-log4j2.properties'),
     [
       'status = warn',
       'appender.out.type = Console',
@@ -116,13 +130,14 @@ export async function ensureKafka(ports: KafkaPorts = {}): Promise<KafkaEndpoint
   const port = ports.port ?? 19092;
   const controllerPort = ports.controllerPort ?? 19093;
   const bootstrap = `127.0.0.1:${port}`;
+  const { run, data, pid, log } = files(ports.instance);
   if (await isPortOpen(port)) return { bootstrap }; // ours, or a broker started some other way
-  return withLock(join(RUN, 'kafka.lock'), async () => {
-    if (isRunning(PID) === undefined) {
+  return withLock(join(run, 'kafka.lock'), async () => {
+    if (isRunning(pid) === undefined) {
       fetchKafka();
-      const props = writeConfig(port, controllerPort);
-      if (!existsSync(join(DATA, 'meta.properties'))) {
-        mkdirSync(DATA, { recursive: true });
+      const props = writeConfig(port, controllerPort, run, data);
+      if (!existsSync(join(data, 'meta.properties'))) {
+        mkdirSync(data, { recursive: true });
         const clusterId = randomUUID().replaceAll('-', '').slice(0, 22);
         const format = java(['kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props]);
         if (format.status !== 0) throw new Error(`formatting Kafka storage failed: ${format.output}`);
@@ -133,36 +148,38 @@ export async function ensureKafka(ports: KafkaPorts = {}): Promise<KafkaEndpoint
           '-Xms256m',
           '-Xmx768m',
           '-XX:+UseG1GC',
-          `-Dlog4j2.configurationFile=${join(RUN, 'kafka-log4j2.properties')}`,
+          `-Dlog4j2.configurationFile=${join(run, 'kafka-log4j2.properties')}`,
           '-cp',
           `${LIB}/*`,
           'kafka.Kafka',
           props,
         ],
-        pidFile: PID,
-        logFile: LOG,
+        pidFile: pid,
+        logFile: log,
       });
     }
+    // the log is appended to across restarts: look only after the latest start's header line
     await waitUntil(
-      async () =>
-        (await isPortOpen(port)) && readFileSync(LOG, 'utf8').includes('Kafka Server started')
-          ? true
-          : 'not started yet',
+      async () => {
+        const text = readFileSync(log, 'utf8');
+        const since = text.slice(text.lastIndexOf('--- '));
+        return (await isPortOpen(port)) && since.includes('Kafka Server started') ? true : 'not started yet';
+      },
       `Kafka on ${bootstrap}`,
-      { pidFile: PID, logFile: LOG, timeoutMs: 90_000, intervalMs: 250 },
+      { pidFile: pid, logFile: log, timeoutMs: 90_000, intervalMs: 250 },
     );
     return { bootstrap };
   });
 }
 
 /** Stops the broker started by `ensureKafka` (SIGTERM, then SIGKILL); leaves nothing running. */
-export async function stopKafka(): Promise<void> {
-  await stopProcess(PID, { graceMs: 30_000 });
+export async function stopKafka(instance?: string): Promise<void> {
+  await stopProcess(files(instance).pid, { graceMs: 30_000 });
 }
 
 /** Kills the broker at once (fault injection), without a clean shutdown. */
-export function killKafka(): void {
-  const pid = isRunning(PID);
+export function killKafka(instance?: string): void {
+  const pid = isRunning(files(instance).pid);
   if (pid !== undefined) process.kill(-pid, 'SIGKILL');
 }
 
