@@ -11,6 +11,7 @@ export default tseslint.config(
       '.data/**',
       'test-output/**',
       '**/*.js',
+      '!query-api/src/dashboard/public/*.js',
       '**/*.py',
     ],
   },
@@ -32,6 +33,19 @@ export default tseslint.config(
     // plain-JavaScript worker entry points (started by node:worker_threads without a TS loader)
     files: ['**/*.mjs'],
     extends: [tseslint.configs.disableTypeChecked],
+  },
+  {
+    // the dashboard's browser modules: plain ES modules with JSDoc types (their own tsconfig checks them)
+    files: ['query-api/src/dashboard/public/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      sourceType: 'module',
+      globals: Object.fromEntries(
+        ['window', 'document', 'fetch', 'EventSource', 'URLSearchParams', 'requestAnimationFrame']
+          .concat(['getComputedStyle', 'ResizeObserver', 'setTimeout', 'clearTimeout', 'setInterval'])
+          .map((name) => [name, 'readonly']),
+      ),
+    },
   },
   {
     files: ['**/cli/**/*.ts', 'bench/**/*.ts', '**/examples/**/*.ts', '**/*.test.ts', '**/test/**/*.ts'],

@@ -8,6 +8,7 @@ import { answerSparql, ResultTooLargeError } from './answerSparql.ts';
 import { openApiDocument } from './openApi.ts';
 import { ForbiddenOperationError, guardQuery } from './sparqlGuard.ts';
 import { answerViewFailure, mountViews } from './viewRoutes.ts';
+import { mountDashboard } from '../dashboard/mountDashboard.ts';
 import { loadQueries, PARAMETER_KINDS, runQuery, type QueryName } from '../queries/QueryCatalog.ts';
 
 /** Settings of the query app. */
@@ -174,6 +175,7 @@ export function createQueryApp(options: QueryAppOptions): express.Express {
       .catch(next);
   });
 
+  mountDashboard(app);
 
   app.use((req, res) => problem(res, 404, 'not-found', `no route ${req.method} ${req.path}`));
   app.use((error: Error & { type?: string }, _req: Request, res: Response, _next: express.NextFunction) => {
