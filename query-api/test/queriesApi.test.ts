@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { answerQueries, demoParameters } from '../src/demo/answers.ts';
 import type { DemoReport } from '../src/demo/runDemo.ts';
 import type { EmbeddedStack } from '../src/embedded/EmbeddedStack.ts';
+import { VIEWS } from '../src/query/viewRoutes.ts';
 import { startDemoStack, type DemoStack } from './helpers.ts';
 
 describe('parameterized query endpoints', () => {
@@ -81,6 +82,10 @@ describe('parameterized query endpoints', () => {
     expect(doc.paths['/v1/queries/q1']!.get!.parameters).toEqual([
       expect.objectContaining({ name: 'model', required: true }),
     ]);
-    for (const p of ['/sparql', '/healthz', '/metrics']) expect(doc.paths[p]).toBeDefined();
+    for (const p of ['/sparql', '/healthz', '/metrics', ...Object.keys(VIEWS)])
+      expect(doc.paths[p], p).toBeDefined();
+    expect(doc.paths['/v1/models/best']!.get!.parameters).toContainEqual(
+      expect.objectContaining({ name: 'trainingSet', required: true }),
+    );
   });
 });

@@ -1,4 +1,5 @@
 /** The OpenAPI 3.1 document of the query API, generated from the query catalogue so it cannot drift. */
+import { VIEW_PATHS } from './viewsOpenApi.ts';
 import { PARAMETER_KINDS, type QueryDefinition, type QueryName } from '../queries/QueryCatalog.ts';
 
 const problem = {
@@ -62,8 +63,9 @@ export function openApiDocument(catalogue: ReadonlyMap<QueryName, QueryDefinitio
       title: 'PROV-ML query API',
       version: '0.1.0',
       description:
-        'Provenance of the ML lifecycle: the paper’s parameterized queries Q1–Q6, the SPARQL 1.1 Protocol endpoint (read-only, union default graph), health and metrics.',
+        'Provenance of the ML lifecycle: the paper’s parameterized queries Q1–Q6 and their generalisations (executions, models, best model, timing, runs, lineage), the SPARQL 1.1 Protocol endpoint (read-only, union default graph), health and metrics.',
     },
+    components: { schemas: { Problem: problem } },
     paths: {
       '/v1/queries': {
         get: {
@@ -72,14 +74,18 @@ export function openApiDocument(catalogue: ReadonlyMap<QueryName, QueryDefinitio
         },
       },
       ...queryPaths,
+      ...VIEW_PATHS,
       '/sparql': {
         get: {
           summary: 'SPARQL 1.1 query (read-only)',
           parameters: [{ name: 'query', in: 'query', required: true, schema: { type: 'string' } }],
           responses: {
             '200': { description: 'Results in the negotiated format' },
-            '400': { description: 'Invalid query' },
-            '403': { description: 'Updates are refused' },
+            '400': { description: 'Invalid query (the parser says where)' },
+            '403': { description: 'Updates (read-only) and SERVICE (forbidden-operation) are refused' },
+            '413': { description: 'Query longer than the size limit' },
+            '422': { description: 'Answer over the result-size limit (result-too-large)' },
+            '504': { description: 'Query ran past the deadline (query-timeout)' },
           },
         },
         post: {
