@@ -4,6 +4,7 @@ import { createJsonLogger, ValidationError } from '@provml/schemas';
 import { answerQueries, formatAnswers } from '../demo/answers.ts';
 import { resolveDemoConfig } from '../demo/DemoConfig.ts';
 import { runDemo } from '../demo/runDemo.ts';
+import { dlqCommand } from './dlq.ts';
 import { formatProgress, formatSummary, replaySpool } from '../distributed/replaySpool.ts';
 import { resolveServiceConfig } from '../distributed/ServiceConfig.ts';
 import {
@@ -38,6 +39,7 @@ Distributed mode (Kafka; start a local broker with npm run stack:up):
   agent      the sidecar: a Unix socket (<spool>/agent.sock) and the HTTP ingest (/v1/events,
              /v1/workflows, /v1/annotations) into a durable spool, published to Kafka (not --offline)
   replay     publishes a spool (written offline) to Kafka, skipping what was already published
+  dlq        list|replay dead letters (provml dlq --help)
 
   --seed N          seed of the demo's survey, splits and training (default 42)
   --output-dir DIR  where the demo writes its files (default .data/demo)
@@ -242,6 +244,7 @@ async function main(argv: string[]): Promise<void> {
   if (command === undefined || command.startsWith('--')) return embedded(argv, 'serve');
   if (command === 'embedded') return embedded(rest, 'serve');
   if (command === 'demo') return embedded(rest, 'demo');
+  if (command === 'dlq') return void (process.exitCode = await dlqCommand(rest, process.env, console.log));
   if (command === 'replay') return replay(rest);
   if (command === 'processor' || command === 'sink' || command === 'query-api' || command === 'agent')
     return service(command, rest);
