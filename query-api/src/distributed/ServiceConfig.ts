@@ -101,6 +101,20 @@ const schema = z
         policy: 'reject',
         offline: false,
       }),
+    /** The query API's limits and policy. */
+    query: z
+      .object({
+        /** Longest a query may run, ms. Default 30000. */
+        timeoutMs: z.number().int().min(1).default(30_000),
+        /** Most solutions or triples of one `/sparql` answer. Default 100000. */
+        maxResultRows: z.number().int().min(1).default(100_000),
+        /** Allow SERVICE (federated queries) through `/sparql`: an administrator's choice. Default false. */
+        allowService: z.boolean().default(false),
+        /** Serve `/v1/live` from a consumer of the events topic. Default true. */
+        live: z.boolean().default(true),
+      })
+      .strict()
+      .default({ timeoutMs: 30_000, maxResultRows: 100_000, allowService: false, live: true }),
     iriBase: z.string().default(DEFAULT_IRI_BASE),
     logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   })
@@ -133,6 +147,10 @@ export const SERVICE_ENV = {
   PROVML_AGENT_MAX_BYTES: 'agent.maxBytes',
   PROVML_AGENT_POLICY: 'agent.policy (reject|drop-oldest)',
   PROVML_AGENT_OFFLINE: 'agent.offline (true|false)',
+  PROVML_QUERY_TIMEOUT_MS: 'query.timeoutMs',
+  PROVML_MAX_RESULT_ROWS: 'query.maxResultRows',
+  PROVML_ALLOW_SERVICE: 'query.allowService (true|false)',
+  PROVML_LIVE: 'query.live (true|false)',
   PROVML_IRI_BASE: 'iriBase',
   PROVML_LOG_LEVEL: 'logLevel',
 } as const;
@@ -162,6 +180,8 @@ function fromEnv(env: Readonly<Record<string, string | undefined>>): Json {
   const e = (k: keyof typeof SERVICE_ENV): string | undefined => (env[k] === '' ? undefined : env[k]);
   const num = (v: string | undefined): number | string | undefined =>
     v === undefined || !/^\d+$/.test(v) ? v : Number(v);
+  const bool = (v: string | undefined): boolean | string | undefined =>
+    v === 'true' ? true : v === 'false' ? false : v;
   const sasl =
     e('PROVML_KAFKA_SASL_MECHANISM') === undefined
       ? undefined
@@ -191,6 +211,12 @@ function fromEnv(env: Readonly<Record<string, string | undefined>>): Json {
       maxBytes: num(e('PROVML_AGENT_MAX_BYTES')),
       policy: e('PROVML_AGENT_POLICY'),
       offline: e('PROVML_AGENT_OFFLINE') === undefined ? undefined : e('PROVML_AGENT_OFFLINE') === 'true',
+    },
+    query: {
+      timeoutMs: num(e('PROVML_QUERY_TIMEOUT_MS')),
+      maxResultRows: num(e('PROVML_MAX_RESULT_ROWS')),
+      allowService: bool(e('PROVML_ALLOW_SERVICE')),
+      live: bool(e('PROVML_LIVE')),
     },
     iriBase: e('PROVML_IRI_BASE'),
     logLevel: e('PROVML_LOG_LEVEL'),

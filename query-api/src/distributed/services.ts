@@ -8,6 +8,7 @@ import type { TripleStore } from '@provml/sinks';
 import { createStore, SinkService, type StoreConfig } from '@provml/sinks';
 import { IriMinter, KafkaEventLog, ProcessorService, RegistryEventCodec } from '@provml/stream-processors';
 import { createMetrics } from '../metrics/createMetrics.ts';
+import { LiveFeed } from '../live/LiveFeed.ts';
 import { createQueryApp } from '../query/createQueryApp.ts';
 import { topicNames, type ServiceConfig } from './ServiceConfig.ts';
 
@@ -157,11 +158,27 @@ export async function startQueryApi(
   logger: Logger,
 ): Promise<RunningService> {
   const metrics = createMetrics({});
+  const log = config.query.live ? await connectLog(config, logger) : undefined;
+  const codec = registryCodec(config);
+  const live =
+    log === undefined
+      ? undefined
+      : new LiveFeed(log, {
+          decodeEvent: codec === undefined ? decodeCaptureEvent : (value) => codec.decode(value),
+          topic: topicNames(config).events,
+          logger: logger.child('live'),
+        });
+  await live?.start();
   const server = await listen(
     createQueryApp({
       store,
       registry: metrics.registry,
       logger: logger.child('query'),
+      live,
+      iris: new IriMinter(config.iriBase),
+      queryTimeoutMs: config.query.timeoutMs,
+      maxResultRows: config.query.maxResultRows,
+      allowService: config.query.allowService,
       onQuery: (outcome, seconds) => metrics.queryDuration.observe({ outcome }, seconds),
     }),
     config,
@@ -170,6 +187,8 @@ export async function startQueryApi(
     url: urlOf(server),
     shutdown: once(async () => {
       await closeServer(server);
+      await live?.shutdown();
+      await log?.close();
       await store.close();
     }),
   };
