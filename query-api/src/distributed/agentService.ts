@@ -37,29 +37,21 @@ export function spoolOptions(config: ServiceConfig, logger: Logger) {
 }
 
 /** The publish port to the configured Kafka topics (connecting lazily: the agent spools while Kafka is down). */
-export function kafkaPublishPort(
-  config: ServiceConfig,
-  logger: Logger,
-): { port: LogPublishPort; close: () => Promise<void> } {
-  const logs: { close(): Promise<void> }[] = [];
+export function kafkaPublishPort(config: ServiceConfig, logger: Logger): LogPublishPort {
   const { url, subject } = config.registry;
   const codec =
     url === undefined
       ? undefined
       : new RegistryEventCodec({ url, subject: subject ?? `${topicNames(config).events}-value` });
-  const port = new LogPublishPort(async () => {
+  return new LogPublishPort(async () => {
     const log = await connectLog(config, logger);
-    logs.push(log);
-    return new LogIngestTarget(
+    const target = new LogIngestTarget(
       log,
       codec === undefined ? encodeCaptureEvent : (event) => codec.encode(event),
       topicNames(config),
     );
+    return { target, close: () => log.close() };
   });
-  return {
-    port,
-    close: async () => void (await Promise.all(logs.map((l) => l.close().catch(() => undefined)))),
-  };
 }
 
 /**
@@ -72,10 +64,8 @@ export async function startAgent(config: ServiceConfig, logger: Logger): Promise
   const spool = SpoolWriter.open(a.spoolDir, spoolOptions(config, logger));
   const kafka = a.offline ? undefined : kafkaPublishPort(config, logger);
   const publisher =
-    kafka === undefined
-      ? undefined
-      : new SpoolPublisher(spool, kafka.port, { logger: logger.child('publisher') });
-  kafka?.port.warmUp();
+    kafka === undefined ? undefined : new SpoolPublisher(spool, kafka, { logger: logger.child('publisher') });
+  kafka?.warmUp();
   publisher?.start();
   let current: Awaited<ReturnType<LogPublishPort['connected']>>;
   const remote =
@@ -84,7 +74,7 @@ export async function startAgent(config: ServiceConfig, logger: Logger): Promise
       : {
           spec: (w: string) => current?.spec(w),
           refreshSpecs: async () => {
-            current = await kafka.port.connected();
+            current = await kafka.connected();
             await current?.refreshSpecs();
           },
         };

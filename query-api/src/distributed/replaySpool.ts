@@ -49,7 +49,7 @@ export async function replaySpool(
   const started = performance.now();
   const writer = SpoolWriter.open(dir, { logger: logger.child('spool') });
   const kafka = kafkaPublishPort(config, logger);
-  const publisher = new SpoolPublisher(writer, kafka.port, { logger: logger.child('publisher') });
+  const publisher = new SpoolPublisher(writer, kafka, { logger: logger.child('publisher') });
   const alreadyPublished = writer.stats.published;
   const total = writer.stats.depthRecords;
   const from = writer.stats.published;

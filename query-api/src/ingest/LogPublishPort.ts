@@ -5,15 +5,22 @@ import type { IngestTarget } from './IngestTarget.ts';
 
 const SUCCESS: ExportResult = { kind: 'success' };
 
+/** A connection: the target over a connected log, and how to close that log. */
+export interface PublishConnection {
+  target: IngestTarget;
+  close(): Promise<void>;
+}
+
 /**
  * Publishes through an ingest target over a log (events keyed by workflow execution, specs and
- * annotations to their compacted topics). `connect` is tried again on every send until it works,
- * so an agent starts, and spools, while the broker is down.
+ * annotations to their compacted topics). `connect` is tried again on the next send after any
+ * failure, with a fresh client, so an agent starts and spools while the broker is down and
+ * recovers whatever state its client was left in after a broker restart.
  */
 export class LogPublishPort implements SpoolPublishPort {
-  private target: Promise<IngestTarget> | undefined;
+  private connection: Promise<PublishConnection> | undefined;
 
-  constructor(private readonly connect: () => Promise<IngestTarget>) {}
+  constructor(private readonly connect: () => Promise<PublishConnection>) {}
 
   publishEvents(events: readonly CaptureEvent[]): Promise<ExportResult> {
     return this.send((t) => t.publishEvents(events));
@@ -29,23 +36,34 @@ export class LogPublishPort implements SpoolPublishPort {
 
   /** Starts connecting now (in the background); a failure is tried again by the next send. */
   warmUp(): void {
-    this.target ??= this.connect();
-    this.target.catch(() => (this.target = undefined));
+    const c = (this.connection ??= this.connect());
+    c.catch(() => {
+      if (this.connection === c) this.connection = undefined;
+    });
   }
 
   /** The connected target, when a connection has succeeded. */
-  connected(): Promise<IngestTarget | undefined> {
-    return this.target === undefined ? Promise.resolve(undefined) : this.target.catch(() => undefined);
+  async connected(): Promise<IngestTarget | undefined> {
+    return (await this.connection?.catch(() => undefined))?.target;
+  }
+
+  /** Closes the current connection. */
+  async close(): Promise<void> {
+    const c = this.connection;
+    this.connection = undefined;
+    await (await c?.catch(() => undefined))?.close().catch(() => undefined);
   }
 
   private async send(f: (target: IngestTarget) => Promise<void>): Promise<ExportResult> {
+    const c = (this.connection ??= this.connect());
     try {
-      this.target ??= this.connect();
-      await f(await this.target);
+      await f((await c).target);
       return SUCCESS;
     } catch (error) {
-      // a failed connection is tried again next time; a failed send through kafkajs reconnects itself
-      if (this.target !== undefined) await this.target.catch(() => (this.target = undefined));
+      if (this.connection === c) {
+        this.connection = undefined;
+        void c.then((x) => x.close()).catch(() => undefined);
+      }
       return { kind: 'retryable', error: error as Error };
     }
   }
