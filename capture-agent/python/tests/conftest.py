@@ -75,16 +75,16 @@ def memory_client(small_spec):
     )
     client.errors = errors  # type: ignore[attr-defined]
     yield client
-    client.shutdown(5)
+    client.shutdown(20)
 
 
-def events_of(client, timeout=5.0):
+def events_of(client, timeout=20.0):
     """Flushes and returns the events a MemoryTransport client captured so far."""
     assert client.flush(timeout), "flush timed out"
     return client.transport.events
 
 
-def wait_until(predicate, timeout=5.0, interval=0.01):
+def wait_until(predicate, timeout=20.0, interval=0.01):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():

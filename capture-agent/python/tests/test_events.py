@@ -64,7 +64,7 @@ def test_context_only_on_top_level_begins(small_spec):
         assert ctx["gpus"] == "0,1" and ctx["experiment"] == "exp-7"
         assert all(e["context"] == {} for e in evs[1:])
     finally:
-        c.shutdown(5)
+        c.shutdown(20)
 
 
 def test_no_scheduler_context_without_job_variables():
@@ -109,8 +109,8 @@ def test_two_clients_never_share_ids(small_spec):
         ids += [e["taskExecution"] for c in (a, b) for e in events_of(c)]
         assert len(set(ids)) == 6
     finally:
-        a.shutdown(5)
-        b.shutdown(5)
+        a.shutdown(20)
+        b.shutdown(20)
 
 
 def test_exception_in_context_manager_ends_failed_and_reraises(memory_client):
@@ -235,7 +235,7 @@ def test_non_strict_client_skips_name_checks(small_spec):
         c.workflow_execution().begin("training", values={"anything": 1}).end()
         assert events_of(c)[0]["values"] == {"anything": 1}
     finally:
-        c.shutdown(5)
+        c.shutdown(20)
 
 
 def test_epoch_and_batch_loops(memory_client):
@@ -276,7 +276,7 @@ def test_loop_index_is_left_out_when_the_spec_does_not_declare_it(small_spec):
         ev = [e for e in events_of(c) if e["task"] == "epoch"][0]
         assert ev["values"] == {}
     finally:
-        c.shutdown(5)
+        c.shutdown(20)
 
 
 def test_exception_inside_loops_fails_the_open_runs(memory_client):
@@ -341,4 +341,4 @@ def test_spec_from_a_json_file(tmp_path, seismic_spec):
     try:
         assert c.workflow == "seismic-training"
     finally:
-        c.shutdown(5)
+        c.shutdown(20)

@@ -30,9 +30,9 @@ def test_queue_size_1_exports_every_event_on_its_own(small_spec):
     t = ScriptedTransport()
     c, errors = make(small_spec, t, "A")
     emit(c, 10)
-    assert c.flush(5)
+    assert c.flush(20)
     assert [len(b) for b in t.accepted] == [1] * 10
-    c.shutdown(5)
+    c.shutdown(20)
     assert errors == []
 
 
@@ -42,7 +42,7 @@ def test_queue_size_50_exports_full_batches(small_spec):
     emit(c, 200)
     assert wait_until(lambda: len(t.accepted_events) == 200)
     assert [len(b) for b in t.accepted] == [50, 50, 50, 50]
-    c.shutdown(5)
+    c.shutdown(20)
 
 
 def test_a_partial_batch_waits_for_the_flush_interval(small_spec):
@@ -51,8 +51,8 @@ def test_a_partial_batch_waits_for_the_flush_interval(small_spec):
     emit(c, 4)
     time.sleep(0.05)
     assert t.accepted == []
-    assert wait_until(lambda: len(t.accepted_events) == 4, timeout=3)
-    c.shutdown(5)
+    assert wait_until(lambda: len(t.accepted_events) == 4, timeout=20)
+    c.shutdown(20)
 
 
 def test_flush_exports_a_partial_batch_at_once(small_spec):
@@ -60,12 +60,12 @@ def test_flush_exports_a_partial_batch_at_once(small_spec):
     c, _ = make(small_spec, t, "D", flush_interval=60)
     emit(c, 6)
     started = time.monotonic()
-    assert c.flush(5)
+    assert c.flush(20)
     assert time.monotonic() - started < 2
     assert len(t.accepted_events) == 6
     s = c.stats
     assert (s.enqueued, s.exported, s.queue_depth) == (6, 6, 0)
-    c.shutdown(5)
+    c.shutdown(20)
 
 
 def test_the_caller_does_not_wait_for_a_slow_transport(small_spec):
@@ -74,7 +74,7 @@ def test_the_caller_does_not_wait_for_a_slow_transport(small_spec):
     started = time.perf_counter()
     emit(c, 20)
     elapsed = time.perf_counter() - started
-    assert elapsed < 0.1, "20 capture calls took %.3f s behind a 0.5 s transport" % elapsed
+    assert elapsed < 0.4, "20 capture calls took %.3f s behind a 0.5 s transport" % elapsed
     c.shutdown(0.1)  # gives up on what is left: counted and reported
 
 
@@ -83,7 +83,7 @@ def test_overflow_drop_counts_and_reports_once_per_burst(small_spec):
 
     class Stuck(ScriptedTransport):
         def send(self, events):
-            gate.wait(5)
+            gate.wait(20)
             super().send(events)
 
     t = Stuck()
@@ -92,10 +92,10 @@ def test_overflow_drop_counts_and_reports_once_per_burst(small_spec):
     dropped = c.stats.dropped
     assert dropped >= 400 - 100 - 50  # at most the queue and one batch in flight were kept
     gate.set()
-    assert c.flush(5)
+    assert c.flush(20)
     s = c.stats
     assert s.exported + s.dropped == 400
-    c.shutdown(5)
+    c.shutdown(20)
     drops = [e for e in errors if e.kind == "dropped"]
     assert drops and sum(e.count for e in drops) == s.dropped
     assert len(drops) < 10  # reported in bursts, not once per event
@@ -105,12 +105,12 @@ def test_overflow_block_waits_for_room_and_loses_nothing(small_spec):
     t = ScriptedTransport(delay=0.01)
     c, errors = make(small_spec, t, "D", queue_size=50, max_queue_size=50)
     emit(c, 1000)
-    assert c.flush(10)
+    assert c.flush(30)
     s = c.stats
     assert s.exported == 1000 and s.dropped == 0 and s.blocked > 0
     assert len(t.accepted_events) == 1000
     assert len({e["eventId"] for e in t.accepted_events}) == 1000
-    c.shutdown(5)
+    c.shutdown(20)
     assert [e for e in errors if e.kind != "retrying"] == []
 
 
@@ -118,22 +118,22 @@ def test_retryable_errors_are_retried_with_backoff_until_accepted(small_spec):
     t = ScriptedTransport([RetryableError("agent down")] * 4)
     c, errors = make(small_spec, t, "D")
     emit(c, 10)
-    assert c.flush(5)
+    assert c.flush(20)
     assert len(t.attempts) == 5 and len(t.accepted_events) == 10
     assert c.stats.retries == 4 and c.stats.failed == 0
     assert errors[0].kind == "retrying"  # the first retry is reported, so an outage is visible
-    c.shutdown(5)
+    c.shutdown(20)
 
 
 def test_giving_up_after_the_deadline_is_counted_and_reported(small_spec):
     t = ScriptedTransport([RetryableError("agent down")] * 1000)
     c, errors = make(small_spec, t, "D", retry_deadline=0.2)
     emit(c, 10)
-    assert c.flush(5)
+    assert c.flush(20)
     assert c.stats.failed == 10 and c.stats.exported == 0
     failed = [e for e in errors if e.kind == "failed"]
     assert failed and failed[0].count == 10 and "agent down" in str(failed[0])
-    c.shutdown(5)
+    c.shutdown(20)
 
 
 def test_shutdown_gives_up_after_its_timeout_and_reports(small_spec):
@@ -151,21 +151,21 @@ def test_rejected_events_are_reported_and_the_rest_resent(small_spec):
     t = ScriptedTransport([RejectedError("bad lines", indexes=[1, 3])])
     c, errors = make(small_spec, t, "D")
     emit(c, 6)
-    assert c.flush(5)
+    assert c.flush(20)
     assert len(t.attempts) == 2 and len(t.attempts[1]) == 4
     assert c.stats.rejected == 2 and c.stats.exported == 4
     rejected = [e for e in errors if e.kind == "rejected"]
     assert rejected and rejected[0].count == 2
-    c.shutdown(5)
+    c.shutdown(20)
 
 
 def test_a_rejection_without_lines_rejects_the_batch(small_spec):
     t = ScriptedTransport([RejectedError("all bad")])
     c, errors = make(small_spec, t, "D")
     emit(c, 4)
-    assert c.flush(5)
+    assert c.flush(20)
     assert c.stats.rejected == 4 and c.stats.exported == 0
-    c.shutdown(5)
+    c.shutdown(20)
 
 
 def test_a_throwing_error_handler_does_not_stop_the_thread(small_spec):
@@ -176,9 +176,9 @@ def test_a_throwing_error_handler_does_not_stop_the_thread(small_spec):
 
     c = provml.init(small_spec, "D", transport=t, on_error=handler, env={}, retry_initial=0.01, register_atexit=False)
     emit(c, 4)
-    assert c.flush(5)
+    assert c.flush(20)
     assert len(t.accepted_events) == 4
-    c.shutdown(5)
+    c.shutdown(20)
 
 
 def test_shutdown_is_idempotent_and_later_events_are_dropped_and_counted(small_spec):
@@ -186,8 +186,8 @@ def test_shutdown_is_idempotent_and_later_events_are_dropped_and_counted(small_s
     c, errors = make(small_spec, t, "D")
     run = c.workflow_execution()
     run.begin("training").end()
-    assert c.shutdown(5) is True
-    assert c.shutdown(5) is True
+    assert c.shutdown(20) is True
+    assert c.shutdown(20) is True
     assert t.closed == 1
     run.begin("training")
     assert c.stats.dropped == 1
@@ -203,10 +203,10 @@ def test_threads_capturing_at_once_lose_nothing(small_spec):
         th.start()
     for th in threads:
         th.join()
-    assert c.flush(10)
+    assert c.flush(30)
     ids = [e["eventId"] for e in t.accepted_events]
     assert len(ids) == 8000 == len(set(ids))
-    c.shutdown(5)
+    c.shutdown(20)
 
 
 def test_settings_table_and_conflicts():

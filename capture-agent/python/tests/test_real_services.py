@@ -112,9 +112,9 @@ def test_the_real_ingest_accepts_every_event_and_they_become_triples(embedded_st
                 batch.set("batch_loss", 0.5)
             epoch.update({"loss": 0.4, "accuracy": 0.8}).add_data_ref("model", "file:///models/e%d.pt" % epoch.index, "lustre")
         t.set("final_loss", float("nan"))  # kept as the string "NaN"
-    assert c.shutdown(20), errors
+    assert c.shutdown(60), errors
     assert c.stats.exported == 2 + 4 + 12 and errors == []
-    assert wait_until(lambda: _sparql_count(query_url, run_id) > 0, timeout=20, interval=0.5)
+    assert wait_until(lambda: _sparql_count(query_url, run_id) > 0, timeout=60, interval=0.5)
 
 
 @pytest.mark.ingest
@@ -127,12 +127,12 @@ def test_the_real_ingests_line_numbers_reject_exactly_the_bad_event(embedded_sta
     t = run.begin("training", values={"learning_rate": 0.1})
     t.begin("epoch", values={"not_in_the_spec": 1}).end()
     t.end()
-    assert c.flush(20)
+    assert c.flush(60)
     s = c.stats
     assert (s.rejected, s.exported) == (1, 3), errors
     rejected = [e for e in errors if e.kind == "rejected"]
     assert rejected and "not_in_the_spec" in str(rejected[0].__cause__.issues)
-    c.shutdown(5)
+    c.shutdown(20)
 
 
 SERVICE_CONFIG = os.path.join(REPO_ROOT, "query-api", "src", "distributed", "ServiceConfig.ts")
@@ -183,7 +183,7 @@ def test_the_real_agent_spools_what_the_socket_sends(seismic_spec):
             for epoch in t.epochs(2):
                 for batch, _ in epoch.batches(range(3)):
                     batch.set("batch_loss", 0.5)
-        assert c.shutdown(20), errors
+        assert c.shutdown(60), errors
         assert c.stats.exported == 2 + 4 + 12 and errors == []
         # the agent's invalid-event answer names lines (spec line included): exactly the bad event is dropped
         errors = []
@@ -192,7 +192,7 @@ def test_the_real_agent_spools_what_the_socket_sends(seismic_spec):
         t = run.begin("training")
         t.begin("epoch", values={"not_in_the_spec": 1}).end()
         t.end()
-        assert c.shutdown(20) is True or c.stats.rejected == 1
+        assert c.shutdown(60) is True or c.stats.rejected == 1
         assert (c.stats.rejected, c.stats.exported) == (1, 3), errors
         _stop(proc)
         records = [json.loads(p) for _, p in read_spool(spool_dir)]

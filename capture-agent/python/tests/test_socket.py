@@ -46,7 +46,7 @@ def test_batches_are_ndjson_envelopes_ended_by_an_empty_line(sock_path, small_sp
     try:
         c, errors = make(small_spec, "E", socket_path=sock_path, queue_size=50)
         n = train(c)
-        assert c.shutdown(5)
+        assert c.shutdown(20)
         assert agent.envelopes[0] == {"spec": small_spec}  # the spec leads the first batch
         assert all(list(e) == ["event"] for e in agent.envelopes[1:])
         assert len(agent.events) == n and errors == []
@@ -60,7 +60,7 @@ def test_setting_b_sends_each_event_as_its_own_batch(sock_path, small_spec):
     try:
         c, _ = make(small_spec, "B", socket_path=sock_path)
         n = train(c, 1, 2)
-        assert c.shutdown(5)
+        assert c.shutdown(20)
         assert [len(b) for b in agent.batches] == [2] + [1] * (n - 1)  # spec + first event, then one each
         assert len(agent.events) == n
     finally:
@@ -72,7 +72,7 @@ def test_spool_full_is_retried_until_accepted(sock_path, small_spec):
     try:
         c, errors = make(small_spec, "E", socket_path=sock_path)
         n = train(c)
-        assert c.shutdown(5)
+        assert c.shutdown(20)
         assert len(agent.events) == n
         assert c.stats.retries == 2 and c.stats.failed == 0
         assert any(e.kind == "retrying" and "spool full" in str(e) for e in errors)
@@ -86,7 +86,7 @@ def test_invalid_lines_are_reported_and_the_rest_resent(sock_path, small_spec):
     try:
         c, errors = make(small_spec, "E", socket_path=sock_path)
         n = train(c)
-        assert c.shutdown(5)
+        assert c.shutdown(20)
         assert len(agent.events) == n - 2
         assert c.stats.rejected == 2
         assert any(e.kind == "rejected" and e.count == 2 for e in errors)
@@ -100,10 +100,10 @@ def test_agent_down_at_start_then_up_loses_nothing(sock_path, small_spec):
     assert not c.flush(0.3)  # nobody listens yet
     agent = FakeAgent(sock_path)
     try:
-        assert c.flush(5)
+        assert c.flush(20)
         assert len(agent.events) == n and agent.envelopes[0] == {"spec": small_spec}
         assert c.stats.failed == 0 and c.stats.retries > 0
-        c.shutdown(5)
+        c.shutdown(20)
     finally:
         agent.close()
 
@@ -114,10 +114,10 @@ def test_a_connection_lost_mid_batch_reconnects_and_resends_the_spec(sock_path, 
         c, _ = make(small_spec, "E", socket_path=sock_path, queue_size=50)
         run = c.workflow_execution()
         run.begin("training").end()
-        assert c.flush(5)
+        assert c.flush(20)
         run.begin("training").end()
-        assert c.flush(5)
-        assert c.shutdown(5)
+        assert c.flush(20)
+        assert c.shutdown(20)
         assert agent.connections == 2
         assert sum(1 for e in agent.envelopes if "spec" in e) == 2
         assert len(agent.events) == 4
@@ -162,7 +162,7 @@ def test_falls_back_to_http_when_the_socket_is_missing(sock_path, small_spec, fa
     url, received = fake_ingest
     c, _ = make(small_spec, "E", socket_path=sock_path, http_url=url)
     n = train(c)
-    assert c.shutdown(5)
+    assert c.shutdown(20)
     assert len(received) == n and c.stats.failed == 0
     assert all("eventId" in e for e in received)  # HTTP carries events, not envelopes
 
@@ -171,5 +171,5 @@ def test_setting_d_posts_ndjson_events(small_spec, fake_ingest):
     url, received = fake_ingest
     c, _ = make(small_spec, "D", http_url=url)
     n = train(c)
-    assert c.shutdown(5)
+    assert c.shutdown(20)
     assert len(received) == n

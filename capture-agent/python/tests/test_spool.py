@@ -199,7 +199,7 @@ def test_offline_setting_f_writes_spec_then_events(tmp_path, seismic_spec):
         for epoch in t.epochs(2):
             for batch, _ in epoch.batches(range(3)):
                 batch.set("batch_loss", 0.5)
-    assert c.shutdown(10)
+    assert c.shutdown(30)
     records = [json.loads(p) for p in verify_spool(d)]
     assert list(records[0]) == ["spec"] and records[0]["spec"] == seismic_spec
     events = [r["event"] for r in records[1:]]
@@ -214,7 +214,7 @@ def test_offline_setting_c_exports_each_event_on_its_own(tmp_path, small_spec):
     c = provml.init(small_spec, "C", spool_dir=d, env={}, fsync="never", register_atexit=False)
     with c.workflow_execution() as run, run.task("training"):
         pass
-    assert c.shutdown(10)
+    assert c.shutdown(30)
     assert c.stats.batches == 2 and c.stats.exported == 2
     assert len(verify_spool(d)) == 3
 
@@ -245,7 +245,7 @@ def test_the_typescript_reader_agrees_when_available(tmp_path, small_spec):
         for epoch in t.epochs(3):
             for batch, _ in epoch.batches(range(4)):
                 batch.set("note", "é ✓")
-    assert c.shutdown(10)
+    assert c.shutdown(30)
     script = (
         "import { readdirSync, readFileSync } from 'node:fs';"
         "import { scanRecords, decodeEnvelope } from './capture-agent/src/spool/spoolFormat.ts';"
