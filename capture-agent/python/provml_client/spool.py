@@ -2,7 +2,8 @@
 
 ``SpoolWriter`` is what the client uses in the offline settings (C and F) to write the spool itself;
 ``read_spool`` and ``read_segment`` read one back (tests, tools). The ``published`` cursor belongs
-to the publisher (``provml agent`` / ``provml replay``): the writer never touches it.
+to the publisher (``provml agent`` / ``provml replay``): the writer only moves it past segments
+the ``drop-oldest`` policy deleted (AGENT.md).
 """
 
 import errno
@@ -112,6 +113,17 @@ def read_published(directory: str) -> int:
             return int(f.read().strip() or "0")
     except FileNotFoundError:
         return 0
+
+
+def _write_published(directory: str, seq: int) -> None:
+    """Replaces the ``published`` cursor atomically (tmp, fsync, rename, fsync the directory)."""
+    tmp = os.path.join(directory, "published.tmp-%d" % os.getpid())
+    with open(tmp, "w", encoding="ascii") as f:
+        f.write("%d\n" % seq)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, os.path.join(directory, "published"))
+    _fsync_dir(directory)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -297,11 +309,12 @@ class SpoolWriter:
         records = [encode_record(p) for p in payloads]
         total = sum(len(r) for r in records)
         if self._bytes + total > self.max_bytes:
-            if self.full_policy == "reject":
+            if self.full_policy == "drop-oldest":
+                self._drop_oldest(total)
+            if self._bytes + total > self.max_bytes:  # reject, or a batch too large even so
                 raise SpoolFullError(
-                    "spool %s is full (%d of %d bytes)" % (self.directory, self._bytes, self.max_bytes)
+                    "spool %s holds its cap (%d + %d of %d unpublished bytes)" % (self.directory, self._bytes, total, self.max_bytes)
                 )
-            self._drop_oldest(total)
         first_seq = self._next_seq
         chunk: List[bytes] = []
         chunk_bytes = 0
@@ -340,16 +353,32 @@ class SpoolWriter:
         self._open_segment(self._next_seq)
 
     def _drop_oldest(self, needed: int) -> None:
-        while self._bytes + needed > self.max_bytes and len(self._segments) > 1:
+        """Deletes the oldest segments until ``needed`` more bytes fit, counting their records as
+        dropped and moving ``published`` past them (AGENT.md); the active segment is closed first
+        when it is the one to go."""
+        dropped_to = None
+        while self._bytes + needed > self.max_bytes and self._segments and self._bytes > 0:
             first, path, size = self._segments.pop(0)
-            nxt = self._segments[0][0]
+            if not self._segments:  # the active one: close it, start a new one after it
+                self._file.close()  # type: ignore[attr-defined]
+                self._file = None
+                end = self._next_seq
+            else:
+                end = self._segments[0][0]
             try:
                 os.unlink(path)
             except FileNotFoundError:
                 pass
-            if nxt > self._published:
+            if end > self._published:
                 self._bytes -= size
-            self.dropped += nxt - max(first, self._published)
+                self.dropped += end - max(first, self._published)
+                dropped_to = end
+                self._published = end
+            if self._file is None:
+                self._open_segment(self._next_seq)
+        if dropped_to is not None:
+            _write_published(self.directory, dropped_to)
+        _fsync_dir(self._seg_dir)
 
     def sync(self) -> None:
         """Flushes and fsyncs the current segment."""

@@ -177,7 +177,38 @@ def test_cap_reject_keeps_nothing_and_drop_oldest_counts(tmp_path):
     w.append([b'{"event":{"n":4}}'])
     assert w.dropped == 2
     w.close()
-    assert [json.loads(p)["event"]["n"] for _, p in spool.read_spool(d)] == [3, 4]
+    assert [(seq, json.loads(p)["event"]["n"]) for seq, p in spool.read_spool(d)] == [(2, 3), (3, 4)]
+    assert spool.read_published(d) == 2  # moved past what was dropped
+    # a batch that cannot fit even after dropping everything is refused
+    w = SpoolWriter(d, segment_bytes=60, max_bytes=80, full_policy="drop-oldest")
+    with pytest.raises(SpoolFullError):
+        w.append([b'{"event":{"n":%d}}' % i for i in range(5)])
+    w.close()
+
+
+def test_drop_oldest_may_take_the_active_segment(tmp_path):
+    d = str(tmp_path / "spool")
+    w = SpoolWriter(d, segment_bytes=1000, max_bytes=60, full_policy="drop-oldest")
+    w.append([b'{"event":{"n":1}}', b'{"event":{"n":2}}'])  # 50 bytes in the one (active) segment
+    w.append([b'{"event":{"n":3}}'])
+    assert w.dropped == 2 and spool.read_published(d) == 2
+    w.append([b'{"event":{"n":4}}'])
+    w.close()
+    assert [(seq, json.loads(p)["event"]["n"]) for seq, p in spool.read_spool(d)] == [(2, 3), (3, 4)]
+    assert sorted(os.listdir(os.path.join(d, "segments"))) == [spool.segment_name(2)]
+
+
+def test_a_writer_numbers_on_from_a_published_cursor_past_its_last_record(tmp_path):
+    d = str(tmp_path / "spool")
+    w = SpoolWriter(d)
+    w.append([b'{"event":{"n":1}}'])
+    w.close()
+    with open(os.path.join(d, "published"), "w") as f:
+        f.write("7\n")  # a tail lost with fsync: never, after it had been published
+    w = SpoolWriter(d)
+    assert w.append([b'{"event":{"n":8}}']) == 7
+    w.close()
+    assert spool.segment_name(7) in os.listdir(os.path.join(d, "segments"))
 
 
 def test_fsync_policies_write_the_same_bytes(tmp_path):
