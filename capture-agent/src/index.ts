@@ -40,3 +40,5 @@ export type {
 } from './spool/spoolFormat.ts';
 export { DiskfulCaptureExporter } from './spool/DiskfulCaptureExporter.ts';
 export type { DiskfulOptions } from './spool/DiskfulCaptureExporter.ts';
+export { SocketCaptureExporter } from './SocketCaptureExporter.ts';
+export type { SocketExporterOptions } from './SocketCaptureExporter.ts';

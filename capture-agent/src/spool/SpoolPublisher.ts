@@ -29,6 +29,8 @@ export interface SpoolPublisherOptions {
   /** Backoff between attempts after a failed send, ms. Defaults 100 and 5000. */
   initialDelayMs?: number;
   maxDelayMs?: number;
+  /** Longest wait for a send in flight at shutdown, ms. Default 5000. */
+  shutdownTimeoutMs?: number;
   logger?: Logger;
 }
 
@@ -106,11 +108,22 @@ export class SpoolPublisher {
     }
   }
 
-  /** Stops after the send in flight (whose records stay unpublished if not acknowledged). Idempotent. */
+  /**
+   * Stops publishing. Waits for the send in flight up to `shutdownTimeoutMs`; records not yet
+   * acknowledged stay unpublished (sent again by the next publisher). Idempotent.
+   */
   async shutdown(): Promise<void> {
     this.stopped = true;
     this.wake?.();
-    await this.loop;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.loop,
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.options.shutdownTimeoutMs ?? 5000);
+        timer.unref();
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   /** Reads one batch and sends it; returns the number of records handled. */
