@@ -71,6 +71,13 @@ describe('parameterized query endpoints', () => {
     expect((await get('/v1/queries/q7')).status).toBe(404);
   });
 
+  it('times every captured event from capture to the store (freshness histogram)', async () => {
+    const metrics = await (await get('/metrics')).text();
+    const count = Number(/^provml_event_to_store_seconds_count (\d+)/m.exec(metrics)?.[1]);
+    expect(count).toBeGreaterThan(0);
+    expect(Number(/^provml_event_to_store_seconds_sum (\S+)/m.exec(metrics)?.[1])).toBeGreaterThan(0);
+  });
+
   it('serves an OpenAPI document naming every endpoint and parameter', async () => {
     const doc = (await (await get('/openapi.json')).json()) as {
       openapi: string;

@@ -127,5 +127,7 @@ describe('query API', () => {
     ])
       expect(metrics).toContain(name);
     expect(metrics).toMatch(/provml_ingest_total\{route="workflows",outcome="accepted"\} 1/);
+    expect(metrics).toContain('provml_event_to_store_seconds_bucket');
+    expect(Number(/^provml_sink_load_duration_seconds_count (\d+)/m.exec(metrics)?.[1])).toBeGreaterThan(0);
   });
 });

@@ -108,3 +108,26 @@ describe('/sparql with SERVICE allowed by the administrator', () => {
     expect(answer.status).not.toBe(403);
   });
 });
+
+describe('nesting depth before parsing', () => {
+  it('counts groups and brackets outside strings, IRIs and comments', async () => {
+    const { nestingDepth } = await import('../src/query/sparqlGuard.ts');
+    expect(nestingDepth('SELECT * WHERE { ?s ?p ?o FILTER((?o > 1)) }')).toBe(3);
+    expect(nestingDepth('SELECT * WHERE { ?s ?p "{{{{((((" . # {{{{{\n ?s <urn:a(b> ?x }')).toBe(1);
+    expect(nestingDepth(`SELECT * WHERE { ?s ?p '''}}} {{{ ''' }`)).toBe(1);
+  });
+
+  it('refuses a deeply nested query at once, and keeps answering', async () => {
+    const stack = await startStack();
+    try {
+      const deep = `SELECT * WHERE ${'{ '.repeat(20_000)}?s ?p ?o${' }'.repeat(20_000)}`;
+      const answer = await post(stack, deep);
+      expect(answer.status).toBe(400);
+      expect(JSON.parse(answer.text)).toMatchObject({ error: 'invalid-query' });
+      expect(JSON.parse(answer.text).message).toContain('20000 deep');
+      expect((await post(stack, 'ASK {}')).status).toBe(200);
+    } finally {
+      await stack.shutdown();
+    }
+  });
+});

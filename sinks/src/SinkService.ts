@@ -1,6 +1,7 @@
 /** The sink: consumes PROV-ML quads and bulk-loads them, committing offsets only after the store acknowledged. */
 import { silentLogger, type Logger } from '@provml/schemas';
 import {
+  CAPTURED_AT_HEADER,
   DEFAULT_TOPICS,
   deadLetter,
   type ConsumedRecord,
@@ -23,6 +24,13 @@ export interface SinkOptions {
   /** First and largest pause (ms) while the store reports retryable failures. Defaults 100 and 10000. */
   initialBackoffMs?: number;
   maxBackoffMs?: number;
+  /**
+   * Called after each acknowledged load with the event-to-store latency (seconds) of every record
+   * that carries a capture time (the earliest event in it), for the freshness histogram.
+   */
+  observeFreshness?: (seconds: number) => void;
+  /** Called with the duration (seconds) of each acknowledged load. */
+  observeLoad?: (seconds: number) => void;
   logger?: Logger;
 }
 
@@ -103,6 +111,16 @@ export class SinkService {
     }
   }
 
+  private observeFreshness(records: readonly ConsumedRecord[]): void {
+    const observe = this.options.observeFreshness;
+    if (observe === undefined) return;
+    const nowUs = Date.now() * 1000;
+    for (const r of records) {
+      const at = Number(r.headers[CAPTURED_AT_HEADER]);
+      if (Number.isFinite(at) && at > 0) observe(Math.max(0, nowUs - at) / 1e6);
+    }
+  }
+
   private async loadRecords(records: readonly ConsumedRecord[], dead: ProducedRecord[]): Promise<void> {
     const body = records.map((r) => r.value.toString('utf8')).join('\n');
     let backoff = this.options.initialBackoffMs ?? 100;
@@ -112,9 +130,11 @@ export class SinkService {
       if (result.kind === 'success') {
         this.stats.paused = false;
         this.stats.lastLoadMs = performance.now() - started;
+        this.options.observeLoad?.(this.stats.lastLoadMs / 1000);
         this.stats.batchesLoaded++;
         this.stats.recordsLoaded += records.length;
         this.stats.bytesLoaded += Buffer.byteLength(body, 'utf8');
+        this.observeFreshness(records);
         return;
       }
       if (result.kind === 'failure') {

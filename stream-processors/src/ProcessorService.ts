@@ -25,7 +25,13 @@ import { MappingState } from './mapping/MappingState.ts';
 import { mapSpec } from './mapping/mapSpec.ts';
 import { toNQuads } from './mapping/nquads.ts';
 import { SpecRegistry } from './SpecRegistry.ts';
-import { ANNOTATION_SOURCE_HEADER, DEFAULT_TOPICS, DLQ_HEADERS, type TopicNames } from './topics.ts';
+import {
+  ANNOTATION_SOURCE_HEADER,
+  CAPTURED_AT_HEADER,
+  DEFAULT_TOPICS,
+  DLQ_HEADERS,
+  type TopicNames,
+} from './topics.ts';
 
 /** Output records are cut at about this many characters (Kafka's default message limit is 1 MB). */
 const MAX_OUTPUT_RECORD_CHARS = 256 * 1024;
@@ -199,11 +205,15 @@ export class ProcessorService {
     dead: ProducedRecord[],
   ): Promise<void> {
     // one output record per workflow execution and batch, split to stay well under Kafka's message size limit
-    const open = new Map<string, { parts: string[]; bytes: number }>();
+    const open = new Map<string, { parts: string[]; bytes: number; capturedAt: number }>();
     const flush = (execution: string): void => {
       const chunk = open.get(execution);
       if (chunk === undefined || chunk.parts.length === 0) return;
-      out.push({ key: execution, value: Buffer.from(chunk.parts.join('')) });
+      out.push({
+        key: execution,
+        value: Buffer.from(chunk.parts.join('')),
+        headers: { [CAPTURED_AT_HEADER]: String(chunk.capturedAt) },
+      });
       open.delete(execution);
     };
     let lastTime = 0;
@@ -246,7 +256,9 @@ export class ProcessorService {
       const quads = mapEvent(event, spec, this.state, this.iris);
       const text = toNQuads(quads);
       let chunk = open.get(event.workflowExecution);
-      if (chunk === undefined) open.set(event.workflowExecution, (chunk = { parts: [], bytes: 0 }));
+      if (chunk === undefined)
+        open.set(event.workflowExecution, (chunk = { parts: [], bytes: 0, capturedAt: event.time }));
+      chunk.capturedAt = Math.min(chunk.capturedAt, event.time);
       chunk.parts.push(text);
       chunk.bytes += text.length;
       if (chunk.bytes >= MAX_OUTPUT_RECORD_CHARS) flush(event.workflowExecution);

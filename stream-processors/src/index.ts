@@ -24,7 +24,7 @@ export { toNQuads } from './mapping/nquads.ts';
 export { ProcessorService, deadLetter } from './ProcessorService.ts';
 export type { ProcessorOptions, ProcessorStats } from './ProcessorService.ts';
 export { SpecRegistry } from './SpecRegistry.ts';
-export { DEFAULT_TOPICS, DLQ_HEADERS, ANNOTATION_SOURCE_HEADER } from './topics.ts';
+export { DEFAULT_TOPICS, DLQ_HEADERS, ANNOTATION_SOURCE_HEADER, CAPTURED_AT_HEADER } from './topics.ts';
 export type { TopicNames } from './topics.ts';
 export { LogCaptureExporter } from './LogCaptureExporter.ts';
 export { KafkaEventLog } from './kafka/KafkaEventLog.ts';

@@ -23,6 +23,12 @@ export const DEFAULT_TOPICS: TopicNames = {
   deadLetters: 'provml.dlq',
 };
 
+/**
+ * Header of a triples record: the capture time (µs since the epoch, decimal) of the earliest event
+ * mapped into it, so the sink can measure event-to-store latency.
+ */
+export const CAPTURED_AT_HEADER = 'provml-captured-at';
+
 /** Header names of a dead-letter record. */
 export const DLQ_HEADERS = {
   reason: 'provml-dlq-reason',

@@ -93,6 +93,25 @@ function opsApp(registry: Registry, healthy: () => boolean): express.Express {
   return app;
 }
 
+/** Consumer lag of a service's group, read from the broker every 5 s for the lag gauges. */
+function watchLag(
+  log: KafkaEventLog,
+  logger: Logger,
+  role: 'processor' | 'sink',
+  group: string,
+  topics: string[],
+): { value: { processor: number; sink: number }; stop(): void } {
+  const state = { value: { processor: 0, sink: 0 }, stop: () => clearInterval(timer) };
+  const update = (): void =>
+    void log.lag(group, topics).then(
+      (n) => void (state.value = { ...state.value, [role]: n }),
+      (error: unknown) => logger.debug('lag unavailable', { error }),
+    );
+  const timer = setInterval(update, 5000);
+  timer.unref();
+  return state;
+}
+
 /** Starts a processor: a member of the processor group, exactly-once through Kafka transactions. */
 export async function startProcessor(config: ServiceConfig, logger: Logger): Promise<RunningService> {
   const log = await connectLog(config, logger);
@@ -106,7 +125,9 @@ export async function startProcessor(config: ServiceConfig, logger: Logger): Pro
   });
   await processor.start();
   let stopped = false;
-  const metrics = createMetrics({ processor: () => processor.stats });
+  const t = topicNames(config);
+  const lag = watchLag(log, logger, 'processor', config.groups.processor, [t.specs, t.annotations, t.events]);
+  const metrics = createMetrics({ processor: () => processor.stats, lag: () => lag.value });
   const server = await listen(
     opsApp(metrics.registry, () => !stopped),
     config,
@@ -115,6 +136,7 @@ export async function startProcessor(config: ServiceConfig, logger: Logger): Pro
     url: urlOf(server),
     shutdown: once(async () => {
       stopped = true;
+      lag.stop();
       await closeServer(server);
       await processor.shutdown();
       await log.close();
@@ -129,13 +151,16 @@ export async function startSink(
   logger: Logger,
 ): Promise<RunningService> {
   const log = await connectLog(config, logger);
+  const lag = watchLag(log, logger, 'sink', config.groups.sink, [topicNames(config).triples]);
+  const metrics = createMetrics({ sink: () => sink.stats, lag: () => lag.value });
   const sink = new SinkService(log, store, {
     topics: topicNames(config),
     groupId: config.groups.sink,
     logger: logger.child('sink'),
+    observeFreshness: (seconds) => metrics.eventToStore.observe(seconds),
+    observeLoad: (seconds) => metrics.loadDuration.observe(seconds),
   });
   await sink.start();
-  const metrics = createMetrics({ sink: () => sink.stats });
   const server = await listen(
     createQueryApp({ store, registry: metrics.registry, logger: logger.child('http') }),
     config,
@@ -143,6 +168,7 @@ export async function startSink(
   return {
     url: urlOf(server),
     shutdown: once(async () => {
+      lag.stop();
       await closeServer(server);
       await sink.shutdown();
       await log.close();

@@ -70,7 +70,12 @@ export class EmbeddedStack {
       groupId: PROCESSOR_GROUP,
       logger: logger.child('processor'),
     });
-    this.sink = new SinkService(this.log, this.store, { groupId: SINK_GROUP, logger: logger.child('sink') });
+    this.sink = new SinkService(this.log, this.store, {
+      groupId: SINK_GROUP,
+      logger: logger.child('sink'),
+      observeFreshness: (seconds) => this.metrics.eventToStore.observe(seconds),
+      observeLoad: (seconds) => this.metrics.loadDuration.observe(seconds),
+    });
     this.ingest = new LogIngestTarget(this.log, encodeCaptureEvent);
     this.live = new LiveFeed(this.log, { decodeEvent: decodeCaptureEvent, logger: logger.child('live') });
     this.metrics = createMetrics({

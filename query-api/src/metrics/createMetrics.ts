@@ -18,6 +18,10 @@ export interface Metrics {
   registry: Registry;
   queryDuration: Histogram<'outcome'>;
   ingestRequests: Counter<'route' | 'outcome'>;
+  /** Seconds from capture to the store's acknowledgement (sinks observe it per loaded record). */
+  eventToStore: Histogram;
+  /** Seconds of each acknowledged store load. */
+  loadDuration: Histogram;
 }
 
 /** A counter mirroring a monotonically growing total read at scrape time. */
@@ -104,6 +108,12 @@ export function createMetrics(sources: MetricSources): Metrics {
     'Records sent to the dead-letter topic by processors',
     () => sources.processor?.()?.deadLettered,
   );
+  mirroredCounter(
+    registry,
+    'provml_processor_unmatched_ends_total',
+    'End events whose begin the processor never saw (mapped without a duration)',
+    () => sources.processor?.()?.unmatchedEnds,
+  );
   gauge(registry, 'provml_processor_event_age_seconds', 'Capture-to-mapped age of the last event', () => {
     const p = sources.processor?.();
     return p === undefined ? undefined : p.lastEventAgeMs / 1000;
@@ -165,5 +175,17 @@ export function createMetrics(sources: MetricSources): Metrics {
     labelNames: ['route', 'outcome'] as const,
     registers: [registry],
   });
-  return { registry, queryDuration, ingestRequests };
+  const eventToStore = new Histogram({
+    name: 'provml_event_to_store_seconds',
+    help: 'Latency from capture (earliest event of a triples record) to the store acknowledging it',
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [registry],
+  });
+  const loadDuration = new Histogram({
+    name: 'provml_sink_load_duration_seconds',
+    help: 'Duration of acknowledged store loads',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  return { registry, queryDuration, ingestRequests, eventToStore, loadDuration };
 }

@@ -42,8 +42,42 @@ function hasService(node: unknown): boolean {
   return Object.values(node).some(hasService);
 }
 
+/** Deepest nesting of groups and brackets the parser is given (its time grows faster than depth). */
+export const MAX_NESTING = 64;
+
+/**
+ * Deepest nesting of `{ ( [` in a query, outside strings, IRIs and comments: checked in one pass
+ * before parsing, because the parser's time grows faster than linearly with depth (a 60 kB query of
+ * nested braces would hold the event loop for minutes).
+ */
+export function nestingDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '"' || c === "'") {
+      const long = text.startsWith(c.repeat(3), i);
+      const end = long ? c.repeat(3) : c;
+      i += end.length;
+      while (i < text.length && !text.startsWith(end, i)) i += text[i] === '\\' ? 2 : 1;
+      i += end.length - 1;
+    } else if (c === '#') {
+      while (i < text.length && text[i] !== '\n') i++;
+    } else if (c === '<' && /^<[^\s<>"{}|^`\\]*>/.test(text.slice(i, i + 2048))) {
+      i = text.indexOf('>', i);
+    } else if (c === '{' || c === '(' || c === '[') max = Math.max(max, ++depth);
+    else if (c === '}' || c === ')' || c === ']') depth--;
+  }
+  return max;
+}
+
 /** Parses and checks a query against the policy; throws QueryError or ForbiddenOperationError. */
 export function guardQuery(text: string, policy: GuardPolicy): GuardedQuery {
+  const depth = nestingDepth(text);
+  if (depth > MAX_NESTING)
+    throw new QueryError(
+      `the query nests groups or brackets ${depth} deep; at most ${MAX_NESTING} levels are accepted`,
+    );
   let parsed: sparqljs.SparqlQuery;
   try {
     parsed = new sparqljs.Parser().parse(text);

@@ -129,6 +129,15 @@ describe.skipIf(kafka.bootstrap === '')(`query API service on Kafka and RDF4J ${
 
   viewsContract({ queryUrl: () => api, report: () => report });
 
+  it('exports freshness, load latency and consumer lag from the sink and the processor', async () => {
+    const [processor, sink] = services as [RunningService, RunningService];
+    const sinkMetrics = await (await fetch(`${sink.url!}/metrics`)).text();
+    expect(Number(/^provml_event_to_store_seconds_count (\d+)/m.exec(sinkMetrics)?.[1])).toBeGreaterThan(0);
+    expect(sinkMetrics).toContain('provml_sink_lag_records');
+    const processorMetrics = await (await fetch(`${processor.url!}/metrics`)).text();
+    expect(processorMetrics).toContain('provml_processor_lag_records');
+  });
+
   it('serves the live feed from the events topic: a new run shows up as it happens', async () => {
     const execution = `live-${unique()}`;
     const controller = new AbortController();

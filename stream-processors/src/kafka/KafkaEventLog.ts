@@ -210,6 +210,26 @@ export class KafkaEventLog implements EventLog {
     return this.sharedProducer;
   }
 
+  /**
+   * Records of `topics` not yet committed by `groupId`: high watermark minus committed offset, summed
+   * over partitions (a partition without a commit counts from its low watermark). With transactional
+   * producers the commit markers make this overstate by at most one record per transaction.
+   */
+  async lag(groupId: string, topics: readonly string[]): Promise<number> {
+    const admin = await this.adminClient();
+    let lag = 0;
+    const committed = await admin.fetchOffsets({ groupId, topics: [...topics] });
+    for (const topic of topics) {
+      const ends = await admin.fetchTopicOffsets(topic);
+      const mine = committed.find((c) => c.topic === topic)?.partitions ?? [];
+      for (const p of ends) {
+        const at = Number(mine.find((m) => m.partition === p.partition)?.offset ?? -1);
+        lag += Math.max(0, Number(p.high) - (at >= 0 ? at : Number(p.low)));
+      }
+    }
+    return lag;
+  }
+
   producer(): LogProducer {
     return {
       send: async (topic, records) => {
