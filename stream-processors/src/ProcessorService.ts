@@ -25,6 +25,7 @@ import { MappingState } from './mapping/MappingState.ts';
 import { mapSpec } from './mapping/mapSpec.ts';
 import { toNQuads } from './mapping/nquads.ts';
 import { SpecRegistry } from './SpecRegistry.ts';
+import { IncompleteExecutions, INCOMPLETE_EVENT_PREFIX } from './IncompleteExecutions.ts';
 import {
   ANNOTATION_SOURCE_HEADER,
   CAPTURED_AT_HEADER,
@@ -48,6 +49,14 @@ export interface ProcessorOptions {
   /** Consumer group id. Default `provml-processor`. */
   groupId?: string;
   iris?: IriMinter;
+  /**
+   * Close task executions that began and never ended once their workflow execution has been silent
+   * this long (ms): a synthetic `end` with status `failed` is published to the events topic
+   * (IncompleteExecutions). Default 0: off. Needs `encodeEvent`.
+   */
+  incompleteAfterMs?: number;
+  /** Encodes a synthetic event for the events topic (the producers' codec). */
+  encodeEvent?: (event: CaptureEvent) => Buffer | Promise<Buffer>;
   logger?: Logger;
 }
 
@@ -66,6 +75,8 @@ export interface ProcessorStats {
   unmatchedEnds: number;
   /** Capture time → mapped, in ms, of the last event processed. */
   lastEventAgeMs: number;
+  /** Task executions closed as failed because they never ended (synthetic ends published). */
+  incompleteClosed: number;
 }
 
 /** Builds a dead-letter record for a record that could not be processed. */
@@ -135,6 +146,7 @@ export class ProcessorService {
     annotationsLoaded: 0,
     batches: 0,
     unmatchedEnds: 0,
+    incompleteClosed: 0,
     lastEventAgeMs: 0,
   };
   private readonly topics: TopicNames;
@@ -144,6 +156,8 @@ export class ProcessorService {
   private readonly annotationReader;
   private consumer: LogConsumer | undefined;
   private running: Promise<void> | undefined;
+  private readonly incomplete = new IncompleteExecutions();
+  private incompleteTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly log: EventLog,
@@ -159,6 +173,7 @@ export class ProcessorService {
   /** Starts consuming in the background. */
   start(): Promise<void> {
     if (this.running !== undefined) return Promise.resolve();
+    this.watchIncomplete();
     this.consumer = this.log.consumer({
       groupId: this.options.groupId ?? 'provml-processor',
       topics: [this.topics.specs, this.topics.annotations, this.topics.events],
@@ -172,8 +187,39 @@ export class ProcessorService {
     return Promise.resolve();
   }
 
+  /** Publishes synthetic ends for runs silent past `incompleteAfterMs`, checked on a timer. */
+  private watchIncomplete(): void {
+    const afterMs = this.options.incompleteAfterMs ?? 0;
+    const encode = this.options.encodeEvent;
+    if (afterMs <= 0) return;
+    if (encode === undefined) throw new Error('incompleteAfterMs needs encodeEvent');
+    const producer = this.log.producer();
+    const check = async (): Promise<void> => {
+      const ends = this.incomplete.expire(Date.now(), afterMs);
+      if (ends.length === 0) return;
+      const records = await Promise.all(
+        ends.map(async (e) => ({ key: e.workflowExecution, value: await encode(e) })),
+      );
+      await producer.send(this.topics.events, records);
+      this.stats.incompleteClosed += ends.length;
+      this.logger.warn('closed task executions that never ended', {
+        count: ends.length,
+        workflowExecutions: [...new Set(ends.map((e) => e.workflowExecution))],
+      });
+    };
+    this.incompleteTimer = setInterval(
+      () =>
+        void check().catch((error: unknown) =>
+          this.logger.error('closing unfinished work failed', { error }),
+        ),
+      Math.max(50, Math.min(afterMs / 2, 10_000)),
+    );
+    this.incompleteTimer.unref();
+  }
+
   /** Stops after the batch in hand. Idempotent. */
   async shutdown(): Promise<void> {
+    clearInterval(this.incompleteTimer);
     await this.consumer?.stop();
     await this.running;
   }
@@ -246,13 +292,16 @@ export class ProcessorService {
         );
         continue;
       }
-      if (
-        event.phase === 'end' &&
-        !this.state.open.has(this.iris.taskExecution(event.workflowExecution, event.taskExecution))
-      ) {
+      const isOpen = this.state.open.has(
+        this.iris.taskExecution(event.workflowExecution, event.taskExecution),
+      );
+      // a synthetic end for work that ended meanwhile (its real end came first) is dropped
+      if (event.phase === 'end' && !isOpen && event.eventId.startsWith(INCOMPLETE_EVENT_PREFIX)) continue;
+      if (event.phase === 'end' && !isOpen) {
         this.stats.unmatchedEnds++;
         this.logger.debug('end without a begin', { eventId: event.eventId, topic: record.topic });
       }
+      if (this.options.incompleteAfterMs) this.incomplete.observe(event, Date.now());
       const quads = mapEvent(event, spec, this.state, this.iris);
       const text = toNQuads(quads);
       let chunk = open.get(event.workflowExecution);

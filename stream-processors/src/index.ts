@@ -22,6 +22,11 @@ export { mapEvent, RETROSPECTIVE_VALUE_CLASS } from './mapping/mapEvent.ts';
 export { parseAnnotations, indexAnnotations, MAX_ANNOTATION_LENGTH } from './mapping/mapAnnotations.ts';
 export { toNQuads } from './mapping/nquads.ts';
 export { ProcessorService, deadLetter } from './ProcessorService.ts';
+export {
+  IncompleteExecutions,
+  INCOMPLETE_EVENT_PREFIX,
+  INCOMPLETE_CONTEXT_KEY,
+} from './IncompleteExecutions.ts';
 export type { ProcessorOptions, ProcessorStats } from './ProcessorService.ts';
 export { SpecRegistry } from './SpecRegistry.ts';
 export { DEFAULT_TOPICS, DLQ_HEADERS, ANNOTATION_SOURCE_HEADER, CAPTURED_AT_HEADER } from './topics.ts';

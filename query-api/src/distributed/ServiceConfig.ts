@@ -101,6 +101,14 @@ const schema = z
         policy: 'reject',
         offline: false,
       }),
+    /** The processors. */
+    processor: z
+      .object({
+        /** Close task executions still open after their run was silent this long (ms). Default 30 min; 0 = off. */
+        incompleteAfterMs: z.number().int().min(0).default(1_800_000),
+      })
+      .strict()
+      .default({ incompleteAfterMs: 1_800_000 }),
     /** The query API's limits and policy. */
     query: z
       .object({
@@ -147,6 +155,7 @@ export const SERVICE_ENV = {
   PROVML_AGENT_MAX_BYTES: 'agent.maxBytes',
   PROVML_AGENT_POLICY: 'agent.policy (reject|drop-oldest)',
   PROVML_AGENT_OFFLINE: 'agent.offline (true|false)',
+  PROVML_INCOMPLETE_AFTER_MS: 'processor.incompleteAfterMs',
   PROVML_QUERY_TIMEOUT_MS: 'query.timeoutMs',
   PROVML_MAX_RESULT_ROWS: 'query.maxResultRows',
   PROVML_ALLOW_SERVICE: 'query.allowService (true|false)',
@@ -212,6 +221,7 @@ function fromEnv(env: Readonly<Record<string, string | undefined>>): Json {
       policy: e('PROVML_AGENT_POLICY'),
       offline: e('PROVML_AGENT_OFFLINE') === undefined ? undefined : e('PROVML_AGENT_OFFLINE') === 'true',
     },
+    processor: { incompleteAfterMs: num(e('PROVML_INCOMPLETE_AFTER_MS')) },
     query: {
       timeoutMs: num(e('PROVML_QUERY_TIMEOUT_MS')),
       maxResultRows: num(e('PROVML_MAX_RESULT_ROWS')),

@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import express from 'express';
 import type { Registry } from 'prom-client';
 import type { AddressInfo } from 'node:net';
-import { decodeCaptureEvent, type Logger } from '@provml/schemas';
+import { decodeCaptureEvent, encodeCaptureEvent, type Logger } from '@provml/schemas';
 import type { TripleStore } from '@provml/sinks';
 import { createStore, SinkService, type StoreConfig } from '@provml/sinks';
 import { IriMinter, KafkaEventLog, ProcessorService, RegistryEventCodec } from '@provml/stream-processors';
@@ -121,6 +121,8 @@ export async function startProcessor(config: ServiceConfig, logger: Logger): Pro
     topics: topicNames(config),
     groupId: config.groups.processor,
     iris: new IriMinter(config.iriBase),
+    incompleteAfterMs: config.processor.incompleteAfterMs,
+    encodeEvent: codec === undefined ? encodeCaptureEvent : (event) => codec.encode(event),
     logger: logger.child('processor'),
   });
   await processor.start();

@@ -29,6 +29,11 @@ const schema = z
     queryTimeoutMs: z.coerce.number().int().min(1).max(3_600_000).default(30_000),
     /** Most solutions or triples one `/sparql` answer may hold. Default 100000. */
     maxResultRows: z.coerce.number().int().min(1).max(100_000_000).default(100_000),
+    /**
+     * Task executions still open when their run has been silent this long (ms) are closed as failed
+     * (a killed trainer). Default 1800000 (30 min); 0 turns it off.
+     */
+    incompleteAfterMs: z.coerce.number().int().min(0).default(1_800_000),
     /** Allow SERVICE (federated queries) through `/sparql`. Default false. */
     allowService: z
       .union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')])
@@ -50,6 +55,7 @@ export const EMBEDDED_ENV: Readonly<Record<keyof EmbeddedConfig, string>> = {
   queryTimeoutMs: 'PROVML_QUERY_TIMEOUT_MS',
   maxResultRows: 'PROVML_MAX_RESULT_ROWS',
   allowService: 'PROVML_ALLOW_SERVICE',
+  incompleteAfterMs: 'PROVML_INCOMPLETE_AFTER_MS',
 };
 
 /**

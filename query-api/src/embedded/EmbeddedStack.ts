@@ -68,6 +68,8 @@ export class EmbeddedStack {
       decodeEvent: decodeCaptureEvent,
       iris: this.iris,
       groupId: PROCESSOR_GROUP,
+      incompleteAfterMs: config.incompleteAfterMs,
+      encodeEvent: encodeCaptureEvent,
       logger: logger.child('processor'),
     });
     this.sink = new SinkService(this.log, this.store, {

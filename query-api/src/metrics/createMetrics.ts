@@ -114,6 +114,12 @@ export function createMetrics(sources: MetricSources): Metrics {
     'End events whose begin the processor never saw (mapped without a duration)',
     () => sources.processor?.()?.unmatchedEnds,
   );
+  mirroredCounter(
+    registry,
+    'provml_processor_incomplete_closed_total',
+    'Task executions closed as failed because they never ended',
+    () => sources.processor?.()?.incompleteClosed,
+  );
   gauge(registry, 'provml_processor_event_age_seconds', 'Capture-to-mapped age of the last event', () => {
     const p = sources.processor?.();
     return p === undefined ? undefined : p.lastEventAgeMs / 1000;

@@ -84,6 +84,7 @@ export function mapEvent(
   } else {
     out.add(tex, PROV.endedAtTime, dateTime(event.time));
     out.add(tex, PROVML.status, str(event.status ?? 'finished'));
+    mapContext(event.context, tex, texIri, out, iris); // e.g. why the processor closed unfinished work
     const open = state.open.get(texIri);
     if (open !== undefined) {
       out.add(tex, PROVML.durationSeconds, dbl(Math.max(0, event.time - open.startUs) / 1e6));
