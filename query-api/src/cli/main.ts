@@ -20,6 +20,7 @@ import { EmbeddedStack } from '../embedded/EmbeddedStack.ts';
 
 const USAGE = `usage: provml [embedded|demo] [--no-demo] [--seed N] [--output-dir DIR]
               [--host H] [--query-port N] [--ingest-port N] [--iri-base IRI] [--partitions N] [--log-level L]
+              [--query-timeout-ms N] [--max-result-rows N] [--allow-service] [--incomplete-after-ms N]
        provml processor|sink|query-api|agent [--config FILE] [--kafka HOST:PORT,...] [--topic-prefix P]
               [--instance-id ID] [--store rdf4j|sparql|oxigraph-embedded] [--store-url URL] [--repository ID]
               [--host H] [--port N] [--log-level L]
@@ -49,7 +50,12 @@ PROVML_PARTITIONS, PROVML_LOG_LEVEL; distributed: PROVML_KAFKA_BROKERS, PROVML_K
 PROVML_KAFKA_SASL_MECHANISM|USERNAME|PASSWORD, PROVML_INSTANCE_ID, PROVML_TOPIC_PREFIX, PROVML_STORE,
 PROVML_STORE_URL, PROVML_STORE_REPOSITORY, PROVML_HTTP_HOST, PROVML_HTTP_PORT, PROVML_AGENT_SPOOL,
 PROVML_AGENT_SOCKET, PROVML_AGENT_FSYNC, PROVML_AGENT_MAX_BYTES, PROVML_AGENT_POLICY, PROVML_AGENT_OFFLINE (options win over the
-environment, the environment over --config).`;
+environment, the environment over --config).
+
+Access control (sink, query-api, agent; deploy/README.md): bearer tokens from PROVML_INGEST_TOKEN_FILE,
+PROVML_QUERY_TOKEN_FILE, PROVML_ADMIN_TOKEN_FILE (one token per line) or PROVML_INGEST_TOKENS,
+PROVML_QUERY_TOKENS, PROVML_ADMIN_TOKENS (comma-separated); PROVML_PROTECT_METRICS=true puts /metrics
+behind a token too. Without tokens these services refuse to start unless PROVML_AUTH_DISABLED=true.`;
 
 type ServiceName = 'processor' | 'sink' | 'query-api' | 'agent';
 
@@ -183,6 +189,10 @@ async function embedded(argv: string[], mode: 'serve' | 'demo'): Promise<void> {
       'iri-base': { type: 'string' },
       partitions: { type: 'string' },
       'log-level': { type: 'string' },
+      'query-timeout-ms': { type: 'string' },
+      'max-result-rows': { type: 'string' },
+      'allow-service': { type: 'boolean' },
+      'incomplete-after-ms': { type: 'string' },
     },
     strict: true,
   });
@@ -194,6 +204,10 @@ async function embedded(argv: string[], mode: 'serve' | 'demo'): Promise<void> {
       iriBase: values['iri-base'],
       partitions: values.partitions,
       logLevel: values['log-level'],
+      queryTimeoutMs: values['query-timeout-ms'],
+      maxResultRows: values['max-result-rows'],
+      allowService: values['allow-service'],
+      incompleteAfterMs: values['incomplete-after-ms'],
     },
     process.env,
   );
