@@ -3,6 +3,7 @@
  * lifecycle did: one suite, run in embedded mode and against the real broker and a server store.
  */
 import { expect, it } from 'vitest';
+import { demoParameters } from '../../src/demo/answers.ts';
 import type { DemoReport } from '../../src/demo/runDemo.ts';
 import type { ExecutionRow } from '../../src/views/executions.ts';
 import type { LineageGraph } from '../../src/views/lineage.ts';
@@ -187,6 +188,22 @@ export function viewsContract(fixture: ViewsFixture): void {
     expect([...graph.models!].sort()).toEqual([...models].sort());
     const ids = new Set(graph.nodes.map((n) => n.id));
     for (const p of report.preparations) expect(ids.has(p.trainingSet)).toBe(true);
+  });
+
+  it("answers the paper's Q1–Q6 with rows for the demo's parameters", async () => {
+    const params = demoParameters(fixture.report());
+    for (const name of ['q1', 'q2', 'q3', 'q4', 'q5', 'q6'] as const) {
+      const body = await api<{ rows: Record<string, string>[] }>(
+        `/v1/queries/${name}`,
+        Object.fromEntries(Object.entries(params[name]).map(([k, v]) => [k, String(v)])),
+      );
+      expect(body.rows.length, name).toBeGreaterThan(0);
+    }
+    const q1 = await api<{ rows: Record<string, string>[] }>('/v1/queries/q1', params.q1);
+    expect(q1.rows[0]).toMatchObject({
+      rawFile: fixture.report().curation.rawFile,
+      basin: fixture.report().config.annotations.basin,
+    });
   });
 
   it.each([
