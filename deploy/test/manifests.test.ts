@@ -518,7 +518,12 @@ describe('Dockerfile (deploy/Dockerfile)', () => {
     const [command, ...args] = entrypoint();
     const child = spawn(command!, [...args, 'query-api', '--store', 'oxigraph-embedded'], {
       cwd: ROOT,
-      env: { ...process.env, PROVML_HTTP_HOST: '127.0.0.1', PROVML_HTTP_PORT: '0' },
+      env: {
+        ...process.env,
+        PROVML_HTTP_HOST: '127.0.0.1',
+        PROVML_HTTP_PORT: '0',
+        PROVML_AUTH_DISABLED: 'true',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true, // its own process group, so that whatever it leaves behind is killed below
     });

@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ValidationError } from '@provml/schemas';
 import { DEFAULT_IRI_BASE, DEFAULT_TOPICS, type TopicNames } from '@provml/stream-processors';
+import { AUTH_ENV, authConfigSchema, authFromEnv } from '../auth/AuthConfig.ts';
 
 const schema = z
   .object({
@@ -123,6 +124,8 @@ const schema = z
       })
       .strict()
       .default({ timeoutMs: 30_000, maxResultRows: 100_000, allowService: false, live: true }),
+    /** Access control of the HTTP routes (bearer tokens per scope; see auth/AuthConfig.ts). */
+    auth: authConfigSchema,
     iriBase: z.string().default(DEFAULT_IRI_BASE),
     logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   })
@@ -162,6 +165,7 @@ export const SERVICE_ENV = {
   PROVML_LIVE: 'query.live (true|false)',
   PROVML_IRI_BASE: 'iriBase',
   PROVML_LOG_LEVEL: 'logLevel',
+  ...AUTH_ENV,
 } as const;
 
 type Json = Record<string, unknown>;
@@ -228,6 +232,7 @@ function fromEnv(env: Readonly<Record<string, string | undefined>>): Json {
       allowService: bool(e('PROVML_ALLOW_SERVICE')),
       live: bool(e('PROVML_LIVE')),
     },
+    auth: authFromEnv(env),
     iriBase: e('PROVML_IRI_BASE'),
     logLevel: e('PROVML_LOG_LEVEL'),
   };

@@ -6,6 +6,8 @@ import express from 'express';
 import { SpoolPublisher, SpoolWriter } from '@provml/capture-agent';
 import { encodeCaptureEvent, type Logger } from '@provml/schemas';
 import { RegistryEventCodec } from '@provml/stream-processors';
+import { resolveAuth } from '../auth/AuthConfig.ts';
+import { authMiddleware, ingestRouteScopes } from '../auth/authMiddleware.ts';
 import { createIngestApp } from '../ingest/createIngestApp.ts';
 import { LogIngestTarget } from '../ingest/IngestTarget.ts';
 import { LogPublishPort } from '../ingest/LogPublishPort.ts';
@@ -61,6 +63,7 @@ export function kafkaPublishPort(config: ServiceConfig, logger: Logger): LogPubl
  */
 export async function startAgent(config: ServiceConfig, logger: Logger): Promise<RunningAgent> {
   const a = config.agent;
+  const auth = resolveAuth(config.auth, ['ingest'], logger); // HTTP only: the socket is local (mode 0660)
   const spool = SpoolWriter.open(a.spoolDir, spoolOptions(config, logger));
   const kafka = a.offline ? undefined : kafkaPublishPort(config, logger);
   const publisher =
@@ -87,6 +90,7 @@ export async function startAgent(config: ServiceConfig, logger: Logger): Promise
   });
   const app = express();
   app.disable('x-powered-by');
+  if (auth !== undefined) app.use(authMiddleware(auth, ingestRouteScopes(config.auth.protectMetrics)));
   app.get('/metrics', (_req, res, next) => {
     metrics.registry
       .metrics()

@@ -7,6 +7,8 @@ import { decodeCaptureEvent, encodeCaptureEvent, type Logger } from '@provml/sch
 import type { TripleStore } from '@provml/sinks';
 import { createStore, SinkService, type StoreConfig } from '@provml/sinks';
 import { IriMinter, KafkaEventLog, ProcessorService, RegistryEventCodec } from '@provml/stream-processors';
+import type { KafkaLogOptions } from '@provml/stream-processors';
+import { resolveAuth } from '../auth/AuthConfig.ts';
 import { createMetrics } from '../metrics/createMetrics.ts';
 import { LiveFeed } from '../live/LiveFeed.ts';
 import { createQueryApp } from '../query/createQueryApp.ts';
@@ -23,17 +25,22 @@ export interface RunningService {
   shutdown(): Promise<void>;
 }
 
-/** The Kafka log of a configuration, with every topic created (specs and annotations compacted). */
-export async function connectLog(config: ServiceConfig, logger: Logger): Promise<KafkaEventLog> {
-  const log = new KafkaEventLog({
+/** The kafkajs-facing options of a configuration: brokers, TLS and SASL passed through unchanged. */
+export function kafkaLogOptions(config: ServiceConfig, logger: Logger): KafkaLogOptions {
+  return {
     brokers: config.kafka.brokers,
     clientId: config.kafka.clientId,
     ssl: config.kafka.ssl,
-    sasl: config.kafka.sasl as never,
+    sasl: config.kafka.sasl as KafkaLogOptions['sasl'],
     instanceId: config.kafka.instanceId,
     compression: config.kafka.compression,
     logger: logger.child('kafka'),
-  });
+  };
+}
+
+/** The Kafka log of a configuration, with every topic created (specs and annotations compacted). */
+export async function connectLog(config: ServiceConfig, logger: Logger): Promise<KafkaEventLog> {
+  const log = new KafkaEventLog(kafkaLogOptions(config, logger));
   const t = topicNames(config);
   const n = config.topics.partitions;
   for (const topic of [t.events, t.triples, t.deadLetters]) await log.ensureTopic(topic, n);
@@ -152,6 +159,7 @@ export async function startSink(
   store: TripleStore,
   logger: Logger,
 ): Promise<RunningService> {
+  const auth = resolveAuth(config.auth, ['query'], logger); // the sink serves the query app too
   const log = await connectLog(config, logger);
   const lag = watchLag(log, logger, 'sink', config.groups.sink, [topicNames(config).triples]);
   const metrics = createMetrics({ sink: () => sink.stats, lag: () => lag.value });
@@ -164,7 +172,13 @@ export async function startSink(
   });
   await sink.start();
   const server = await listen(
-    createQueryApp({ store, registry: metrics.registry, logger: logger.child('http') }),
+    createQueryApp({
+      store,
+      registry: metrics.registry,
+      logger: logger.child('http'),
+      auth,
+      protectMetrics: config.auth.protectMetrics,
+    }),
     config,
   );
   return {
@@ -185,6 +199,7 @@ export async function startQueryApi(
   store: TripleStore,
   logger: Logger,
 ): Promise<RunningService> {
+  const auth = resolveAuth(config.auth, ['query'], logger);
   const metrics = createMetrics({});
   const log = config.query.live ? await connectLog(config, logger) : undefined;
   const codec = registryCodec(config);
@@ -207,6 +222,8 @@ export async function startQueryApi(
       queryTimeoutMs: config.query.timeoutMs,
       maxResultRows: config.query.maxResultRows,
       allowService: config.query.allowService,
+      auth,
+      protectMetrics: config.auth.protectMetrics,
       onQuery: (outcome, seconds) => metrics.queryDuration.observe({ outcome }, seconds),
     }),
     config,

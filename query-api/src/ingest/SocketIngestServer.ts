@@ -1,5 +1,5 @@
 /** The agent's Unix domain socket (AGENT.md): NDJSON envelopes, an empty line ends a batch, one JSON answer line per batch. */
-import { existsSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { silentLogger, type Logger } from '@provml/schemas';
 import { IriMinter } from '@provml/stream-processors';
@@ -33,14 +33,18 @@ export class SocketIngestServer {
     this.logger = options.logger ?? silentLogger;
   }
 
-  /** Listens on `path` (a stale socket file left by a killed agent is removed first: the spool LOCK is ours). */
-  async listen(path: string): Promise<void> {
+  /**
+   * Listens on `path` (a stale socket file left by a killed agent is removed first: the spool LOCK is
+   * ours). The socket is local-only: its file gets `mode` (default 0660: owner and group may connect).
+   */
+  async listen(path: string, mode = 0o660): Promise<void> {
     if (existsSync(path)) rmSync(path, { force: true });
     const server = createServer((socket) => this.serve(socket));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(path, () => resolve());
     });
+    chmodSync(path, mode);
     this.server = server;
   }
 

@@ -2,6 +2,8 @@
 import express, { type Request, type Response } from 'express';
 import { compileSpec, ValidationError, type Logger, type ValidationIssue } from '@provml/schemas';
 import { IriMinter, parseAnnotations } from '@provml/stream-processors';
+import { authMiddleware, ingestRouteScopes } from '../auth/authMiddleware.ts';
+import type { BearerAuth } from '../auth/BearerAuth.ts';
 import type { IngestTarget } from './IngestTarget.ts';
 import { parseEventBody } from './parseEventBody.ts';
 
@@ -13,6 +15,8 @@ export interface IngestAppOptions {
   bodyLimit?: string;
   /** Counts accepted and rejected requests (for metrics). */
   onResult?: (route: string, outcome: 'accepted' | 'rejected', count: number) => void;
+  /** Access control: every route but `/healthz` needs an ingest (or admin) token. Default: none (open). */
+  auth?: BearerAuth;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -49,6 +53,7 @@ export function createIngestApp(options: IngestAppOptions): express.Express {
   const count = options.onResult ?? (() => undefined);
   const app = express();
   app.disable('x-powered-by');
+  if (options.auth !== undefined) app.use(authMiddleware(options.auth, ingestRouteScopes(false)));
   const raw = express.raw({ type: () => true, limit: options.bodyLimit ?? '32mb' });
   const iris = new IriMinter();
 

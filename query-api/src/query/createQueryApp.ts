@@ -4,6 +4,8 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '@provml/schemas';
 import { QueryError, type ResultFormat, type TripleStore } from '@provml/sinks';
 import type { IriMinter } from '@provml/stream-processors';
+import { authMiddleware, queryRouteScopes, roleOf } from '../auth/authMiddleware.ts';
+import type { BearerAuth } from '../auth/BearerAuth.ts';
 import { answerSparql, ResultTooLargeError } from './answerSparql.ts';
 import { openApiDocument } from './openApi.ts';
 import { ForbiddenOperationError, guardQuery } from './sparqlGuard.ts';
@@ -24,6 +26,13 @@ export interface QueryAppOptions {
   maxResultRows?: number;
   /** Allow SERVICE (federated queries) through `/sparql`: an administrator's choice. Default false. */
   allowService?: boolean;
+  /**
+   * Access control: every route but `/healthz` (and `/metrics` unless `protectMetrics`) needs a
+   * query or admin token; an admin token may also use SERVICE. Default: none (open).
+   */
+  auth?: BearerAuth;
+  /** `/metrics` needs a token too. Default false. */
+  protectMetrics?: boolean;
   /** IRI scheme of the processors (for workflow ids in filters). Default `urn:provml:`. */
   iris?: IriMinter;
   /** Observes each query's duration (for metrics). */
@@ -67,6 +76,8 @@ export function createQueryApp(options: QueryAppOptions): express.Express {
   const viewContext = { store, queryOptions: { timeoutMs }, iris: options.iris };
   const app = express();
   app.disable('x-powered-by');
+  if (options.auth !== undefined)
+    app.use(authMiddleware(options.auth, queryRouteScopes(options.protectMetrics ?? false)));
   const form = express.urlencoded({ extended: false, limit: maxBytes });
   const sparqlBody = express.text({ type: 'application/sparql-query', limit: maxBytes });
 
@@ -97,7 +108,8 @@ export function createQueryApp(options: QueryAppOptions): express.Express {
       return problem(res, 413, 'too-large', `query longer than ${maxBytes} bytes`);
     const started = performance.now();
     try {
-      const guarded = guardQuery(query, { allowService: options.allowService ?? false, maxResultRows });
+      const allowService = options.allowService === true || roleOf(res) === 'admin';
+      const guarded = guardQuery(query, { allowService, maxResultRows });
       const graphForm = guarded.form === 'CONSTRUCT' || guarded.form === 'DESCRIBE';
       const format = negotiate(req, graphForm, guarded.form === 'ASK');
       const answer = await answerSparql(store, guarded, format, { timeoutMs, maxResultRows });

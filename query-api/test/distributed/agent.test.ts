@@ -21,6 +21,7 @@ const configFor = (prefix: string, spoolDir: string, agent: Record<string, unkno
       topics: { prefix },
       http: { port: 0 },
       agent: { spoolDir, ...agent },
+      auth: { disabled: true },
     },
     {},
   );

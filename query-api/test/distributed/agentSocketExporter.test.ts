@@ -11,7 +11,10 @@ import { AGENT_SPEC } from './agentTest.ts';
 
 const offlineAgent = (spoolDir: string): Promise<RunningAgent> =>
   startAgent(
-    resolveServiceConfig({ http: { port: 0 }, agent: { spoolDir, offline: true } }, {}),
+    resolveServiceConfig(
+      { http: { port: 0 }, agent: { spoolDir, offline: true }, auth: { disabled: true } },
+      {},
+    ),
     silentLogger,
   );
 

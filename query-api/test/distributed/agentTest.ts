@@ -34,7 +34,8 @@ export function startAgentProcess(options: {
       'warn',
       ...(options.extra ?? []),
     ],
-    { cwd: ROOT, stdio: ['ignore', log, log] },
+    // access control is tested in query-api/test/auth; these tests exercise the spool and the socket
+    { cwd: ROOT, stdio: ['ignore', log, log], env: { ...process.env, PROVML_AUTH_DISABLED: 'true' } },
   );
 }
 

@@ -69,6 +69,7 @@ describe.skipIf(kafka.bootstrap === '')(`query API service on Kafka and RDF4J ${
         store: { kind: 'rdf4j', url: rdf4jUrl, repository },
         http: { host: '127.0.0.1', port: 0 },
         query: { timeoutMs: 20_000 },
+        auth: { disabled: true },
       },
       {},
     );
