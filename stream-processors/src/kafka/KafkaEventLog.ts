@@ -345,15 +345,23 @@ export class KafkaEventLog implements EventLog {
         });
         await consumer.connect();
         await consumer.subscribe({ topics: [topic], fromBeginning: true });
+        const advance = (partition: number, lastOffset: string): void => {
+          const next = BigInt(lastOffset) + 1n;
+          if (next > (positions.get(partition) ?? -1n)) positions.set(partition, next);
+          const w = waiters;
+          waiters = [];
+          for (const f of w) f();
+        };
+        // batches of only transaction markers (or aborted records) reach no handler: kafkajs reports
+        // them by this event alone, and without it a transactionally written topic never looks read
+        consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+          if (payload.topic === topic) advance(payload.partition, payload.lastOffset);
+        });
         await consumer.run({
           autoCommit: false,
           eachBatch: async ({ batch }) => {
             for (const m of batch.messages) buffer.push(toRecord(batch.topic, batch.partition, m));
-            const last = batch.messages[batch.messages.length - 1];
-            if (last !== undefined) positions.set(batch.partition, BigInt(last.offset) + 1n);
-            const w = waiters;
-            waiters = [];
-            for (const f of w) f();
+            if (batch.messages.length > 0) advance(batch.partition, batch.lastOffset());
             return Promise.resolve();
           },
         });

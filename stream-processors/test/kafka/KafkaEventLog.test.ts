@@ -85,4 +85,24 @@ describe.skipIf(kafka.bootstrap === '')(`KafkaEventLog on a real broker ${kafka.
     await table.catchUp((r) => seen.push(r.value.toString()));
     expect(seen.sort()).toEqual(['a', 'b', 'c']);
   });
+
+  it('reads a transactionally written topic as a table to its end (past the commit markers)', async () => {
+    const topics = testTopics();
+    const log = await newLog(topics, 1);
+    await log.producer().send(topics.events, [{ key: 'k', value: Buffer.from('in') }]);
+    // a transactional consumer writes the dead-letter topic: its records end with commit markers
+    const writer = log.consumer({ groupId: `g-${unique()}`, topics: [topics.events], transactional: true });
+    consumers.push(writer);
+    let committed = false;
+    void writer.run(async (_batch, output) => {
+      await output.send(topics.deadLetters, [{ key: 'k', value: Buffer.from('dead-1') }]);
+      committed = true;
+    });
+    await until(() => committed, 'the transaction');
+    await new Promise((r) => setTimeout(r, 300));
+    const seen: string[] = [];
+    // before: catch-up never saw the end and failed after 30 s with a DependencyError
+    await log.tableReader(topics.deadLetters).catchUp((r) => seen.push(r.value.toString()));
+    expect(seen).toEqual(['dead-1']);
+  }, 40_000);
 });
