@@ -111,6 +111,12 @@ export class RegistryEventCodec {
             cause: error,
           },
         );
+      // avsc refuses to build a resolver between incompatible schemas ("cannot read … as …")
+      if (/cannot read|no matching branch|missing/i.test((error as Error).message))
+        throw new DecodeError(
+          `writer schema id ${id} is incompatible with the reader schema (CaptureEvent): ${(error as Error).message}`,
+          { cause: error, context: { schemaId: id } },
+        );
       throw new DecodeError(`corrupt Avro body for schema id ${id}: ${(error as Error).message}`, {
         cause: error,
         context: { schemaId: id },
