@@ -87,12 +87,16 @@ async function worker(setting: 'baseline' | Setting): Promise<void> {
     result = { setting, ...(await trainingLoop(epochs, iterations, undefined)), drainMs: 0 };
   } else {
     const s = SETTINGS[setting];
-    const log = new KafkaEventLog({ brokers: BROKERS, clientId: `fig5-${setting}`, logger: silentLogger });
-    const producer = log.producer();
-    await producer.send(topics.events, []); // connect before the clock starts
+    let exporter: LogCaptureExporter | undefined;
+    if (s.online) {
+      const log = new KafkaEventLog({ brokers: BROKERS, clientId: `fig5-${setting}`, logger: silentLogger });
+      const producer = log.producer();
+      await producer.send(topics.events, []); // connect before the clock starts
+      exporter = new LogCaptureExporter(producer, encodeCaptureEvent, topics);
+    }
     const capture = await init({
       spec: FIG5_SPEC,
-      exporter: s.online ? new LogCaptureExporter(producer, encodeCaptureEvent, topics) : undefined,
+      exporter,
       queueSize: s.small ? 1 : QUEUE,
       spool: s.diskful ? { dir: args.spool! } : undefined,
       offline: !s.online,

@@ -1,0 +1,340 @@
+/**
+ * Peers side by side: the Fig. 5 loop (bench/fig5-loop.ts and its Python twin) captured by `provlake` (the
+ * paper's library, offline file), `flowcept` (Redis queue), `mlflow` (async logging, local SQLite store),
+ * this project's Python client and TypeScript library (setting F: own spool), same machine, same run,
+ * repetitions interleaved. Writes bench/results/peers.md and peers.png.
+ *
+ * Run: `node --import tsx bench/peers.ts [--quick] [--reps 10] [--events 15000] [--compute-us 1000] [--queue 50]`
+ * Creates the peers' venv in .cache/bench-venv when missing (pip from PyPI) and starts a Redis server
+ * (Debian's `redis-server`) on a free localhost port for flowcept.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { calibrate, epochsFor, eventsOf, type LoopResult } from './fig5-loop.ts';
+import { boxOf, boxPlotConfig, plot } from './lib/plot.ts';
+import { fmt, median, RESULTS, ROOT, summarise, table, writeResult } from './lib/report.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    reps: { type: 'string' },
+    events: { type: 'string' },
+    'compute-us': { type: 'string' },
+    queue: { type: 'string', default: '50' },
+  },
+});
+const VENV = join(ROOT, '.cache/bench-venv');
+const PY = join(VENV, 'bin/python');
+
+interface Run extends LoopResult {
+  setting: string;
+  drainMs: number;
+  calls?: number;
+}
+
+/** What could not be set up, by peer: reported in the results instead of a figure. */
+const missing: Record<string, string> = {};
+
+function ensureVenv(): void {
+  const pip = (pkgs: string[], extra: string[] = []): string | undefined => {
+    const r = spawnSync(join(VENV, 'bin/pip'), ['install', '-q', ...extra, ...pkgs], { encoding: 'utf8' });
+    return r.status === 0 ? undefined : (r.stderr || r.stdout).trim().split('\n').slice(-2).join(' ');
+  };
+  if (!existsSync(PY)) spawnSync('python3', ['-m', 'venv', VENV], { stdio: 'inherit' });
+  const has = (mod: string): boolean => spawnSync(PY, ['-c', `import ${mod}`]).status === 0;
+  for (const [mod, pkgs] of [
+    ['flowcept', ['flowcept', 'redis']],
+    ['mlflow', ['mlflow']],
+  ] as const) {
+    if (!has(mod)) {
+      const err = pip([...pkgs]);
+      if (err !== undefined) missing[mod] = `pip install ${pkgs.join(' ')} failed: ${err}`;
+    }
+  }
+  // provlake 0.2.982 (2022) declares Requires-Python <3.9; it is pure Python and runs on 3.11
+  if (!has('provlake')) {
+    const err = pip(['provlake'], ['--ignore-requires-python']);
+    if (err !== undefined)
+      missing['provlake'] = `pip install --ignore-requires-python provlake failed: ${err}`;
+  }
+}
+
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const s = createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+
+async function startRedis(): Promise<{ port: number; proc?: ChildProcess }> {
+  const port = await freePort();
+  const bin = ['/usr/bin/redis-server', '/usr/sbin/redis-server'].find(existsSync);
+  if (bin === undefined) {
+    missing['flowcept'] = 'no redis-server (Debian: apt-get install -y redis-server)';
+    return { port };
+  }
+  const proc = spawn(
+    bin,
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    {
+      stdio: 'ignore',
+    },
+  );
+  for (let i = 0; i < 50; i++) {
+    if (spawnSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8' }).stdout.trim() === 'PONG')
+      return { port, proc };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  missing['flowcept'] = `redis-server did not answer on port ${port}`;
+  return { port, proc };
+}
+
+function child(cmd: string, argv: string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    p.on('close', (code) => {
+      const line = out.trim().split('\n').pop() ?? '';
+      if (code !== 0 || !line.startsWith('{'))
+        reject(new Error(`${argv.slice(0, 3).join(' ')} exited ${code}: ${err.slice(-1500)}`));
+      else resolve(JSON.parse(line) as Run);
+    });
+  });
+}
+
+const quick = args.quick;
+const reps = Number(args.reps ?? (quick ? 2 : 10));
+const epochs = epochsFor(Number(args.events ?? (quick ? 1500 : 15_000)));
+const computeUs = Number(args['compute-us'] ?? 1000);
+const queue = Number(args.queue);
+const events = eventsOf(epochs);
+const load0 = loadavg();
+
+ensureVenv();
+const redis = await startRedis();
+const pyIterations = Number(
+  spawnSync(PY, [join(ROOT, 'bench/fig5_python.py'), '--calibrate', String(computeUs)], {
+    encoding: 'utf8',
+  }).stdout.trim(),
+);
+const tsIterations = calibrate(computeUs);
+const work = await mkdtemp(join(tmpdir(), 'peers-'));
+
+/** The contenders: Python ones share the Python baseline, the TS library has its own. */
+const CONFIGS = [
+  { name: 'baseline (Python)', lang: 'py', peer: 'baseline' },
+  { name: 'provml Python client (F)', lang: 'py', peer: 'provml' },
+  { name: 'provlake (offline file)', lang: 'py', peer: 'provlake' },
+  { name: 'flowcept (Redis MQ)', lang: 'py', peer: 'flowcept' },
+  { name: 'mlflow (async, SQLite)', lang: 'py', peer: 'mlflow' },
+  { name: 'baseline (TypeScript)', lang: 'ts', peer: 'baseline' },
+  { name: 'provml TS library (F)', lang: 'ts', peer: 'F' },
+].filter((c) => missing[c.peer] === undefined);
+const runs = new Map<string, Run[]>(CONFIGS.map((c) => [c.name, []]));
+const failures: Record<string, string> = {};
+
+process.stdout.write(
+  `peers: ${epochs} epochs × 35 batches = ${events} events/run, ${computeUs} µs compute/batch, ${reps} reps × ${CONFIGS.length}, queue ${queue}\n`,
+);
+const t0 = performance.now();
+for (let r = 0; r < reps; r++) {
+  const order = CONFIGS.map((_, i) => CONFIGS[(i + r) % CONFIGS.length]!);
+  for (const c of order) {
+    if (failures[c.name] !== undefined) continue;
+    const dir = await mkdtemp(join(work, 'run-'));
+    try {
+      const result =
+        c.lang === 'py'
+          ? await child(PY, [
+              'bench/peers_python.py',
+              '--peer',
+              c.peer,
+              '--epochs',
+              String(epochs),
+              '--iterations',
+              String(pyIterations),
+              '--dir',
+              dir,
+              '--queue',
+              String(queue),
+              '--redis-port',
+              String(redis.port),
+            ])
+          : await child(process.execPath, [
+              '--import',
+              'tsx',
+              'bench/fig5.ts',
+              '--worker',
+              c.peer,
+              '--epochs',
+              String(epochs),
+              '--iterations',
+              String(tsIterations),
+              '--spool',
+              join(dir, 'spool'),
+              '--queue',
+              String(queue),
+            ]);
+      runs.get(c.name)!.push(result);
+    } catch (error) {
+      failures[c.name] = (error as Error).message;
+      process.stderr.write(`${c.name}: ${failures[c.name]}\n`);
+    }
+    await rm(dir, { recursive: true, force: true });
+  }
+  process.stdout.write(
+    `rep ${r + 1}/${reps}: ${CONFIGS.map((c) => `${c.name} ${((runs.get(c.name)!.at(-1)?.loopMs ?? NaN) / 1000).toFixed(3)} s`).join(', ')}\n`,
+  );
+}
+const wallS = (performance.now() - t0) / 1000;
+redis.proc?.kill();
+await rm(work, { recursive: true, force: true });
+
+const baselines = {
+  py: runs.get('baseline (Python)')!,
+  ts: runs.get('baseline (TypeScript)')!,
+};
+const rows: (string | number)[][] = [];
+const boxes = [];
+const wallPer: Record<string, number> = {};
+const cpuPer: Record<string, number> = {};
+for (const c of CONFIGS) {
+  const rs = runs.get(c.name)!;
+  if (rs.length === 0) continue;
+  const base = baselines[c.lang as 'py' | 'ts'];
+  const baseMs = median(base.map((r) => r.loopMs));
+  const baseCpu = median(base.map((r) => r.cpuMs));
+  const loop = summarise(rs.map((r) => r.loopMs / 1000));
+  const isBase = c.peer === 'baseline';
+  const perEvent = rs.map((r) => ((r.loopMs - baseMs) * 1000) / events);
+  const wall = isBase ? NaN : median(perEvent);
+  const cpu = isBase ? NaN : ((median(rs.map((r) => r.cpuMs)) - baseCpu) * 1000) / events;
+  const calls = isBase
+    ? NaN
+    : ((median(rs.map((r) => r.callMs)) - median(base.map((r) => r.callMs))) * 1000) / events;
+  if (!isBase) {
+    wallPer[c.name] = wall;
+    cpuPer[c.name] = cpu;
+    boxes.push(boxOf(c.name, perEvent));
+  }
+  rows.push([
+    c.name,
+    fmt(loop.median, 5),
+    `${fmt(loop.min, 5)} – ${fmt(loop.max, 5)}`,
+    isBase ? '–' : `${(((loop.median * 1000 - baseMs) / baseMs) * 100).toFixed(2)} %`,
+    fmt(wall),
+    fmt(calls),
+    fmt(cpu),
+    isBase ? '–' : fmt(median(rs.map((r) => r.drainMs))),
+    isBase ? '–' : String(rs[0]!.calls ?? events),
+  ]);
+}
+const peerNames = Object.keys(wallPer).filter((n) => !n.startsWith('provml'));
+const ours = Object.keys(wallPer).filter((n) => n.startsWith('provml'));
+const bestPeer = (m: Record<string, number>): [string, number] | undefined =>
+  peerNames.map((n) => [n, m[n]!] as [string, number]).sort((a, b) => a[1] - b[1])[0];
+const bw = bestPeer(wallPer);
+const bc = bestPeer(cpuPer);
+const ratioRows = ours.map((n) => [
+  n,
+  fmt(wallPer[n]!),
+  bw === undefined ? '–' : wallPer[n]! > 0 ? `${fmt(bw[1] / wallPer[n]!)}×` : 'below the noise (≤ 0)',
+  fmt(cpuPer[n]!),
+  bc === undefined ? '–' : cpuPer[n]! > 0 ? `${fmt(bc[1] / cpuPer[n]!)}×` : 'below the noise (≤ 0)',
+]);
+const notRun = [
+  ...Object.entries(missing).map(([k, v]) => `- **${k}**: not installed or not runnable here: ${v}`),
+  ...Object.entries(failures).map(
+    ([k, v]) => `- **${k}**: failed during the runs: ${v.replace(/\n/g, ' ').slice(0, 600)}`,
+  ),
+];
+const versions = spawnSync(
+  PY,
+  [
+    '-c',
+    'import importlib.metadata as m\nfor p in ("provlake","flowcept","mlflow","redis"):\n  try: print(p, m.version(p))\n  except Exception: print(p, "absent")',
+  ],
+  { encoding: 'utf8' },
+)
+  .stdout.trim()
+  .split('\n')
+  .join(', ');
+const redisVersion = spawnSync('redis-server', ['--version'], { encoding: 'utf8' })
+  .stdout.trim()
+  .split(' ')
+  .slice(0, 3)
+  .join(' ');
+
+await plot(
+  join(RESULTS, 'peers.png'),
+  boxPlotConfig(
+    `Capture overhead per event, Fig. 5 loop (${events} events/run, ${reps} reps)`,
+    'µs per event (wall, vs own baseline)',
+    boxes,
+  ),
+  { width: 1100, height: 550 },
+);
+const command = `node --import tsx bench/peers.ts${quick ? ' --quick' : ''} --reps ${reps} --events ${events} --compute-us ${computeUs} --queue ${queue}`;
+await writeResult(
+  'peers',
+  'Peers side by side: provlake, flowcept, mlflow, provml (Python client and TypeScript library)',
+  command,
+  `Load average (1, 5, 15 min) at the start ${load0.map((l) => l.toFixed(2)).join(', ')}, at the end ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(
+      ', ',
+    )}; 2 shared cores (the Kafka broker of the local stack idles on them too). Wall time ${wallS.toFixed(0)} s. Peers: ${versions}; ${redisVersion}.
+
+![per-event overhead](peers.png)
+
+**Workload.** The Fig. 5 loop of [fig5.md](fig5.md): ${epochs} epochs × 35 batches, ${events.toLocaleString('en')}
+loop events (begin/end of training, epochs, batches) per run, a ${computeUs} µs busy-loop per batch
+(calibrated per language; fixed work). Every run is a fresh process; the ${CONFIGS.length} contenders are
+interleaved and rotated every repetition. Python contenders are compared with the Python baseline,
+the TypeScript library with the TypeScript baseline (same loop in Node).
+
+**How each peer captures** (each in a no-server or local-queue mode that runs here, queue/bag size ${queue} where it has one):
+- *provlake* 0.2.982 (PyPI): \`ProvLake.get_persister(should_send_to_file=True, service_url=None, bag_size=${queue})\` — the offline
+  mode that needs no ProvLake server: \`ProvWorkflow\` for the run, a \`ProvTask\` per task execution
+  (\`ProvTask(...)\` + \`begin()\` + \`end(outputs)\`: 3 requests per task), appended as JSON to a log file. Installed with
+  \`pip install --ignore-requires-python\` (it declares Python < 3.9; this machine has 3.11, and it runs unchanged).
+- *flowcept*: \`Flowcept(start_persistence=False, check_safe_stops=False)\` with its Redis MQ
+  (\`buffer_size: ${queue}\`, no database, telemetry off), a \`FlowceptTask\` per task execution, published to a
+  local \`redis-server\` started by the script.
+- *mlflow*: no task begin/end in its API: params at training begin, \`log_metric(..., synchronous=False)\`
+  per batch end, \`log_metrics\` per epoch end (≈ half the calls of the others), into a local SQLite store
+  (MLflow 3 refuses the file store unless forced: "maintenance mode").
+- *provml Python client*: setting F (its own spool, fsync per batch, queue ${queue}); *provml TS library*:
+  setting F too (\`init({ spool, offline: true, queueSize: ${queue} })\`). F is the no-server setting comparable to the
+  peers' local modes; the online settings on Kafka are in [fig5.md](fig5.md) and [fig5-python.md](fig5-python.md).
+
+**Columns.** *µs/event (wall)* = (run − own baseline median) / ${events} loop events; *in-call* = time
+inside the capture calls per event; *CPU µs/event* = the process's CPU time (all threads) over its
+baseline's, per event: the least noisy figure on a shared machine. *Drain* = closing/flushing after the loop.
+
+${table(['contender', 'run s (median)', 'run s (min – max)', 'overhead', 'µs/event (wall)', 'in-call µs/event', 'CPU µs/event', 'drain ms', 'capture calls'], rows)}
+
+**Ratios against the best peer** (${bw === undefined ? 'none ran' : `wall: ${bw[0]}, ${fmt(bw[1])} µs/event`}; ${bc === undefined ? '' : `CPU: ${bc[0]}, ${fmt(bc[1])} µs/event`}). Goal: ≥ 10× lower.
+
+${table(['provml', 'µs/event (wall)', 'best peer ÷ provml (wall)', 'CPU µs/event', 'best peer ÷ provml (CPU)'], ratioRows)}
+
+${notRun.length === 0 ? 'Every peer installed and ran.' : `**Not measured:**\n\n${notRun.join('\n')}`}
+`,
+);
+process.stdout.write(
+  `${Object.entries(wallPer)
+    .map(([n, v]) => `${n}: ${fmt(v)} µs/event wall, ${fmt(cpuPer[n]!)} CPU`)
+    .join('\n')}\nwrote bench/results/peers.md and peers.png\n`,
+);
+process.exit(0);
