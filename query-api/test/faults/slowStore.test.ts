@@ -66,7 +66,7 @@ describe.skipIf(kafka.bootstrap === '')(`slow store ${kafka.unavailable}`, () =>
       let sampling = true;
       const sampler = (async () => {
         while (sampling) {
-          lags.push(await log!.lag(`${group}-sink`, [topics.triples]));
+          lags.push(await log.lag(`${group}-sink`, [topics.triples]));
           rss.push(rssMiB(sink.child.pid!));
           await new Promise((r) => setTimeout(r, 250));
         }
