@@ -245,88 +245,118 @@ export class KafkaEventLog implements EventLog {
     let txProducer: Producer | undefined;
     let stopped: (() => void) | undefined;
     const maxBatch = options.maxBatchSize ?? 1000;
+    let stopping = false;
     const stop = async (): Promise<void> => {
+      stopping = true;
       await consumer?.disconnect();
       await txProducer?.disconnect();
       stopped?.();
     };
-    return {
-      run: async (handler) => {
-        consumer = this.kafka.consumer({
-          groupId: options.groupId,
-          readUncommitted: false,
-          allowAutoTopicCreation: false,
+    /** One life of the clients: resolves `stopped` on stop(), `crashed` when kafkajs gives up on them. */
+    const runOnce = async (handler: Parameters<LogConsumer['run']>[0]): Promise<'stopped' | 'crashed'> => {
+      consumer = this.kafka.consumer({
+        groupId: options.groupId,
+        readUncommitted: false,
+        allowAutoTopicCreation: false,
+      });
+      await consumer.connect();
+      await consumer.subscribe({ topics: [...options.topics], fromBeginning: true });
+      if (options.transactional) {
+        txProducer = this.kafka.producer({
+          transactionalId: `${options.groupId}-${this.instanceId}`,
+          idempotent: true,
+          maxInFlightRequests: 1,
+          transactionTimeout: this.options.transactionTimeoutMs ?? 15_000,
         });
-        await consumer.connect();
-        await consumer.subscribe({ topics: [...options.topics], fromBeginning: true });
-        if (options.transactional) {
-          txProducer = this.kafka.producer({
-            transactionalId: `${options.groupId}-${this.instanceId}`,
-            idempotent: true,
-            maxInFlightRequests: 1,
-            transactionTimeout: this.options.transactionTimeoutMs ?? 15_000,
-          });
-          await txProducer.connect();
-        }
-        const direct = this.producer();
-        const c = consumer;
-        const tx = txProducer;
-        const done = new Promise<void>((resolve) => (stopped = resolve));
-        await c.run({
-          autoCommit: false,
-          eachBatchAutoResolve: false,
-          eachBatch: async (payload) => {
-            const { batch } = payload;
-            for (let i = 0; i < batch.messages.length; i += maxBatch) {
-              if (!payload.isRunning() || payload.isStale()) return;
-              const chunk = batch.messages.slice(i, i + maxBatch);
-              const records = chunk.map((m) => toRecord(batch.topic, batch.partition, m));
-              const last = records[records.length - 1]!;
-              const next = String(BigInt(last.offset) + 1n);
-              const offsets = [
-                { topic: batch.topic, partitions: [{ partition: batch.partition, offset: next }] },
-              ];
-              const recordBatch = { topic: batch.topic, partition: batch.partition, records };
-              // keep the membership alive while a handler waits (e.g. a sink waiting out a store outage)
-              const beat = setInterval(
-                () => void payload.heartbeat().catch(() => undefined),
-                this.options.heartbeatIntervalMs ?? 1000,
-              );
-              try {
-                if (tx !== undefined) {
-                  const transaction = await tx.transaction();
-                  try {
-                    const output: BatchOutput = {
-                      send: async (topic, rs) => {
-                        for (const part of chunks(rs))
-                          await transaction.send({
-                            topic,
-                            acks: -1,
-                            compression: this.compression,
-                            messages: toMessages(part),
-                          });
-                      },
-                    };
-                    await handler(recordBatch, output);
-                    await transaction.sendOffsets({ consumerGroupId: options.groupId, topics: offsets });
-                    await transaction.commit();
-                  } catch (error) {
-                    await transaction.abort().catch(() => undefined);
-                    throw error;
-                  }
-                } else {
-                  await handler(recordBatch, direct);
-                  await c.commitOffsets(offsets.map((o) => ({ topic: o.topic, ...o.partitions[0]! })));
+        await txProducer.connect();
+      }
+      const direct = this.producer();
+      const c = consumer;
+      const tx = txProducer;
+      const done = new Promise<void>((resolve) => (stopped = resolve));
+      const crashed = new Promise<'crashed'>((resolve) =>
+        c.on(c.events.CRASH, ({ payload }) => {
+          if (!payload.restart) resolve('crashed');
+        }),
+      );
+      await c.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        eachBatch: async (payload) => {
+          const { batch } = payload;
+          for (let i = 0; i < batch.messages.length; i += maxBatch) {
+            if (!payload.isRunning() || payload.isStale()) return;
+            const chunk = batch.messages.slice(i, i + maxBatch);
+            const records = chunk.map((m) => toRecord(batch.topic, batch.partition, m));
+            const last = records[records.length - 1]!;
+            const next = String(BigInt(last.offset) + 1n);
+            const offsets = [
+              { topic: batch.topic, partitions: [{ partition: batch.partition, offset: next }] },
+            ];
+            const recordBatch = { topic: batch.topic, partition: batch.partition, records };
+            // keep the membership alive while a handler waits (e.g. a sink waiting out a store outage)
+            const beat = setInterval(
+              () => void payload.heartbeat().catch(() => undefined),
+              this.options.heartbeatIntervalMs ?? 1000,
+            );
+            try {
+              if (tx !== undefined) {
+                const transaction = await tx.transaction();
+                try {
+                  const output: BatchOutput = {
+                    send: async (topic, rs) => {
+                      for (const part of chunks(rs))
+                        await transaction.send({
+                          topic,
+                          acks: -1,
+                          compression: this.compression,
+                          messages: toMessages(part),
+                        });
+                    },
+                  };
+                  await handler(recordBatch, output);
+                  await transaction.sendOffsets({ consumerGroupId: options.groupId, topics: offsets });
+                  await transaction.commit();
+                } catch (error) {
+                  await transaction.abort().catch(() => undefined);
+                  throw error;
                 }
-              } finally {
-                clearInterval(beat);
+              } else {
+                await handler(recordBatch, direct);
+                await c.commitOffsets(offsets.map((o) => ({ topic: o.topic, ...o.partitions[0]! })));
               }
-              payload.resolveOffset(last.offset);
-              await payload.heartbeat();
+            } finally {
+              clearInterval(beat);
             }
-          },
-        });
-        await done;
+            payload.resolveOffset(last.offset);
+            await payload.heartbeat();
+          }
+        },
+      });
+      return Promise.race([done.then(() => 'stopped' as const), crashed]);
+    };
+    return {
+      /**
+       * Consumes until stop(). When kafkajs gives up on its clients for good (e.g. the transactional
+       * producer fenced or its transaction expired while the broker was away), it starts over with
+       * fresh ones from the committed offsets instead of idling silently.
+       */
+      run: async (handler) => {
+        let outcome = await runOnce(handler);
+        for (let attempt = 1; outcome === 'crashed' && !stopping; attempt++) {
+          await consumer?.disconnect().catch(() => undefined);
+          await txProducer?.disconnect().catch(() => undefined);
+          await new Promise((r) => setTimeout(r, Math.min(1000 * attempt, 10_000)));
+          if (stopping) break;
+          this.logger.warn('consumer failed for good; starting over with fresh clients', {
+            groupId: options.groupId,
+            attempt,
+          });
+          outcome = await runOnce(handler).catch((error: unknown) => {
+            this.logger.warn('restarting the consumer failed; trying again', { error });
+            return 'crashed' as const;
+          });
+        }
       },
       stop,
     };
