@@ -1,5 +1,5 @@
 /** What every benchmark shares: statistics, the machine it ran on, and a results file with its command. */
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -49,13 +49,14 @@ export const fmt = (x: number, digits = 3): string =>
     ? Number(x.toPrecision(digits)).toLocaleString('en-US', { maximumFractionDigits: 6 })
     : '–';
 
+/** The first line a command prints of its version (stdout, or stderr as `java -version` does). */
 const version = (command: string, args: string[]): string => {
   try {
-    return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
-      .split('\n')[0]!
-      .trim();
+    const out = spawnSync(command, args, { encoding: 'utf8' });
+    if (out.error !== undefined) return `${command} not found`;
+    return (out.stdout.trim() || out.stderr.trim()).split('\n')[0]!.trim();
   } catch {
-    return 'not found';
+    return `${command} not found`;
   }
 };
 
