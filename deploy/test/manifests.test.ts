@@ -193,6 +193,7 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
         'Namespace/provml',
         'PodDisruptionBudget/provml-processor',
         'Secret/provml-kafka-sasl',
+        'Secret/provml-tokens',
         'Service/provml-query-api',
       ].sort(),
     );
@@ -263,14 +264,48 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
   });
 
   it('sets only environment variables that ServiceConfig reads', () => {
-    const set = [
-      ...manifests.flatMap((m) =>
-        Object.keys({ ...m.object.data, ...m.object.stringData }).map((k) => `${m.where} ${k}`),
+    // ConfigMaps and Secrets that containers take their environment from (others are mounted as files)
+    const asEnv = new Set(
+      containersOf(manifests).flatMap((c) =>
+        (c.container.envFrom ?? []).map((s) => s.configMapRef?.name ?? s.secretRef?.name),
       ),
+    );
+    const set = [
+      ...manifests
+        .filter((m) => asEnv.has(m.object.metadata.name))
+        .flatMap((m) =>
+          Object.keys({ ...m.object.data, ...m.object.stringData }).map((k) => `${m.where} ${k}`),
+        ),
       ...containersOf(manifests).flatMap((c) => (c.container.env ?? []).map((e) => `${c.where} ${e.name}`)),
     ];
     expect(set.length).toBeGreaterThan(0);
     expect(set.filter((entry) => !KNOWN_ENV.has(entry.split(' ').at(-1) ?? ''))).toEqual([]);
+  });
+
+  it('gives the sink, query API and agent token files from a mounted Secret, and the agent a host spool', () => {
+    const secrets = new Map(
+      byKind('Secret').map((m) => [m.object.metadata.name, { ...m.object.data, ...m.object.stringData }]),
+    );
+    for (const service of ['sink', 'query-api', 'agent'] as const) {
+      const { object } = workload(service);
+      const pod = object.spec!.template!.spec!;
+      const container = pod.containers[0]!;
+      const files = (container.env ?? []).filter((e) => /^PROVML_\w+_TOKEN_FILE$/.test(e.name));
+      expect(files.length, service).toBeGreaterThan(0);
+      for (const f of files) {
+        const mount = (container.volumeMounts ?? []).find((m) => f.value!.startsWith(`${m.mountPath}/`))!;
+        expect(mount, `${service} ${f.name}`).toBeDefined();
+        const volume = (pod.volumes ?? []).find((v) => v.name === mount.name)!;
+        const key = f.value!.slice(mount.mountPath.length + 1);
+        expect(Object.keys(secrets.get(volume.secret!.secretName!) ?? {}), `${service} ${f.name}`).toContain(
+          key,
+        );
+      }
+    }
+    const agent = workload('agent').object.spec!.template!.spec!;
+    const spool = agent.containers[0]!.env!.find((e) => e.name === 'PROVML_AGENT_SPOOL')!.value!;
+    const mount = agent.containers[0]!.volumeMounts!.find((m) => m.mountPath === spool)!;
+    expect(agent.volumes!.find((v) => v.name === mount.name)!.hostPath).toBeDefined();
   });
 
   it('gives every container a valid configuration and a service to run', () => {
