@@ -288,7 +288,7 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
     );
     for (const service of ['sink', 'query-api', 'agent'] as const) {
       const { object } = workload(service);
-      const pod = object.spec!.template!.spec!;
+      const pod = object.spec!.template!.spec;
       const container = pod.containers[0]!;
       const files = (container.env ?? []).filter((e) => /^PROVML_\w+_TOKEN_FILE$/.test(e.name));
       expect(files.length, service).toBeGreaterThan(0);
@@ -302,7 +302,7 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
         );
       }
     }
-    const agent = workload('agent').object.spec!.template!.spec!;
+    const agent = workload('agent').object.spec!.template!.spec;
     const spool = agent.containers[0]!.env!.find((e) => e.name === 'PROVML_AGENT_SPOOL')!.value!;
     const mount = agent.containers[0]!.volumeMounts!.find((m) => m.mountPath === spool)!;
     expect(agent.volumes!.find((v) => v.name === mount.name)!.hostPath).toBeDefined();
