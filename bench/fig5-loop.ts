@@ -1,11 +1,34 @@
 /**
  * The paper's Fig. 5 training loop, shared by bench/fig5.ts and bench/peers.ts: training ▸ epochs ▸ 35
- * batches, begin/end of each, a calibrated CPU busy-loop as each batch's compute, with or without capture.
+ * batches, begin/end of each, with or without capture. Each batch's compute is either a GPU-like wait
+ * (`wait`, the default: the host thread waits for the kernel, so the event loop runs meanwhile) or a
+ * calibrated CPU busy-loop (`busy`: the host thread itself computes).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Capture, TaskRun } from '@provml/capture-agent';
 
 /** Batches per epoch, as in the paper's Fig. 5 training. */
 export const BATCHES_PER_EPOCH = 35;
+
+/**
+ * The paper's density: about 15,000 events in a 21.3-minute run, i.e. ~85 ms of training per event and
+ * ~170 ms per batch (two events per batch), on K80 GPUs.
+ */
+export const PAPER_US_PER_EVENT = 85_000;
+
+/** How a batch computes. */
+export type ComputeMode = 'wait' | 'busy';
+
+/**
+ * A batch's compute. `wait`: the host thread waits `waitMs` for the "GPU" the way a PyTorch trainer
+ * waits on a CUDA sync (an awaited timer: the event loop, hence background capture work, runs during
+ * it). `busy`: `iterations` rounds of `busyWork` on the host thread, then one yield to the event loop.
+ */
+export interface Compute {
+  mode: ComputeMode;
+  waitMs: number;
+  iterations: number;
+}
 
 /** The prospective spec of the loop (the same in the Python twin, bench/fig5_python.py). */
 export const FIG5_SPEC = {
@@ -62,13 +85,35 @@ export function calibrate(micros: number): number {
   return Math.max(1, Math.round(rates[3]! * micros));
 }
 
+/**
+ * Waits (up to `maxS` seconds, polling every 5 s) for the 1-minute load average to drop below `below`,
+ * so a final run does not start in the middle of someone else's benchmark. Returns the seconds waited
+ * and the load average when it stopped waiting, for the results.
+ */
+export async function waitForQuiet(
+  maxS: number,
+  below = 2.0,
+): Promise<{ waitedS: number; load: number[]; quiet: boolean }> {
+  const { loadavg } = await import('node:os');
+  const t0 = performance.now();
+  for (;;) {
+    const load = loadavg();
+    const waitedS = (performance.now() - t0) / 1000;
+    if (load[0]! < below || waitedS >= maxS) return { waitedS, load, quiet: load[0]! < below };
+    await sleep(5000);
+  }
+}
+
 /** What one run measured. */
 export interface LoopResult {
   /** Wall time of the whole loop, training begin to training end (ms). */
   loopMs: number;
   /** Time inside capture calls (begin/end), ms (≈ 0 without capture). */
   callMs: number;
-  /** Time spent yielding to the event loop once per batch, ms: where background batching and export run. */
+  /**
+   * Time in the per-batch wait (`wait`: the GPU-like wait itself) or yield (`busy`: one setImmediate), ms:
+   * where background batching and export run.
+   */
   yieldMs: number;
   /** CPU time of the whole process during the loop (all its threads), ms. */
   cpuMs: number;
@@ -79,15 +124,18 @@ export interface LoopResult {
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
- * Runs the loop. A trainer in Node yields to its event loop between batches (data loading, async I/O),
- * so the loop yields once per batch, with or without capture: the background exports run there and
- * their cost is in `loopMs`.
+ * Runs the loop. `busy`: a trainer in Node yields to its event loop between batches (data loading, async
+ * I/O), so the loop yields once per batch, with or without capture. `wait`: the batch's wait is the
+ * yield. Either way the background exports run there and their cost is in `loopMs` when it delays the
+ * next step.
  */
 export async function trainingLoop(
   epochs: number,
-  iterations: number,
+  compute: Compute,
   capture: Capture | undefined,
 ): Promise<LoopResult> {
+  const busy = compute.mode === 'busy';
+  const { iterations, waitMs } = compute;
   const now = (): number => performance.now();
   let callMs = 0;
   let yieldMs = 0;
@@ -110,16 +158,26 @@ export async function trainingLoop(
       t = now();
       const batch = epoch?.begin('batch');
       callMs += now() - t;
-      const x = busyWork(iterations);
+      let x: number;
+      let y = 0;
+      if (busy) x = busyWork(iterations);
+      else {
+        y = now();
+        await sleep(waitMs);
+        yieldMs += now() - y;
+        x = Math.imul(e * BATCHES_PER_EPOCH + b + 1, 0x9e3779b1);
+      }
       sink ^= x;
       const loss = (x >>> 0) / 4_294_967_296;
       epochLoss += loss;
       t = now();
       batch?.end({ values: { loss } });
-      const y = now();
+      y = now();
       callMs += y - t;
-      await yieldToLoop();
-      yieldMs += now() - y;
+      if (busy) {
+        await yieldToLoop();
+        yieldMs += now() - y;
+      }
     }
     t = now();
     epoch?.end({

@@ -1,12 +1,15 @@
 """The Python twin of bench/fig5-loop.ts: the paper's Fig. 5 training loop (35 batches per epoch,
-begin/end per batch, epoch and training, a calibrated CPU busy-loop per batch), one run per process.
+begin/end per batch, epoch and training), one run per process. Each batch's compute is a GPU-like wait
+(``--compute wait``, the default: ``time.sleep``, which releases the GIL as a CUDA sync does in PyTorch,
+so the client's background thread runs meanwhile) or a calibrated CPU busy-loop (``--compute busy``).
 
 Driven by ``node --import tsx bench/fig5.ts --lang python`` (which starts the ingest and the agent on
 the real broker and writes bench/results/fig5-python.md) and by bench/peers.ts (``--peer``, in
 bench/peers_python.py). Prints one JSON line: loopMs, callMs, yieldMs, events, drainMs.
 
     python3 bench/fig5_python.py --calibrate 1000            # iterations for 1000 µs of compute
-    python3 bench/fig5_python.py --setting D --epochs 208 --iterations N --http-url URL
+    python3 bench/fig5_python.py --setting D --epochs 12 --compute wait --wait-ms 20 --http-url URL
+    python3 bench/fig5_python.py --setting D --epochs 208 --compute busy --iterations N --http-url URL
 """
 
 import argparse
@@ -80,13 +83,18 @@ class NoCapture:
         pass
 
 
-def training_loop(epochs, iterations, hooks):
+def training_loop(epochs, iterations, hooks, wait_ms=None):
     """Runs the loop; ``hooks`` is a provml_client WorkflowRun-like object (``begin``/``end``) or a peer's.
 
-    Returns loopMs, callMs (inside capture calls), yieldMs (0: Python's background work runs on its own
-    thread during the loop), cpuMs (CPU time of the process, all threads).
+    ``wait_ms`` set: each batch sleeps that long (GPU-like wait); else ``busy_work(iterations)``.
+    Returns loopMs, callMs (inside capture calls), yieldMs (time in the per-batch wait; 0 with the
+    busy-loop, whose background work runs on its own thread during the loop), cpuMs (CPU time of the
+    process, all threads).
     """
     now = time.perf_counter
+    sleep = time.sleep
+    wait_s = None if wait_ms is None else wait_ms / 1000.0
+    waited = 0.0
     call = 0.0
     sink = 0
     cpu0 = time.process_time()
@@ -103,11 +111,17 @@ def training_loop(epochs, iterations, hooks):
         epoch = training.begin("epoch", values={"epoch": e})
         call += now() - t
         epoch_loss = 0.0
-        for _ in range(BATCHES_PER_EPOCH):
+        for b in range(BATCHES_PER_EPOCH):
             t = now()
             batch = epoch.begin("batch")
             call += now() - t
-            x = busy_work(iterations)
+            if wait_s is None:
+                x = busy_work(iterations)
+            else:
+                y = now()
+                sleep(wait_s)
+                waited += now() - y
+                x = ((e * BATCHES_PER_EPOCH + b + 1) * 0x9E3779B1) & 0xFFFFFFFF
             sink ^= x
             loss = x / 4294967296.0
             epoch_loss += loss
@@ -124,7 +138,7 @@ def training_loop(epochs, iterations, hooks):
     cpu = time.process_time() - cpu0
     if sink == -1:
         print(sink)
-    return {"loopMs": loop * 1000, "callMs": call * 1000, "yieldMs": 0.0, "cpuMs": cpu * 1000}
+    return {"loopMs": loop * 1000, "callMs": call * 1000, "yieldMs": waited * 1000, "cpuMs": cpu * 1000}
 
 
 def provml_hooks(args):
@@ -152,6 +166,8 @@ def main():
     ap.add_argument("--setting", default="baseline")
     ap.add_argument("--epochs", type=int, default=208)
     ap.add_argument("--iterations", type=int, default=10000)
+    ap.add_argument("--compute", choices=("wait", "busy"), default="wait")
+    ap.add_argument("--wait-ms", type=float, default=20.0)
     ap.add_argument("--queue", type=int, default=512)
     ap.add_argument("--socket")
     ap.add_argument("--http-url")
@@ -160,13 +176,14 @@ def main():
     if args.calibrate is not None:
         print(calibrate(args.calibrate))
         return
-    training_loop(1, args.iterations, NoCapture())  # warm-up, in every setting alike
+    wait_ms = args.wait_ms if args.compute == "wait" else None
+    training_loop(1, args.iterations, NoCapture(), None if wait_ms is None else min(wait_ms, 1.0))  # warm-up
     client = None
     if args.setting == "baseline":
         hooks = NoCapture()
     else:
         client, hooks = provml_hooks(args)
-    result = training_loop(args.epochs, args.iterations, hooks)
+    result = training_loop(args.epochs, args.iterations, hooks, wait_ms)
     result["events"] = 0 if client is None else events_of(args.epochs)
     t = time.perf_counter()
     if client is not None:

@@ -182,17 +182,20 @@ def main():
     ap.add_argument("--peer", default="baseline")
     ap.add_argument("--epochs", type=int, default=208)
     ap.add_argument("--iterations", type=int, default=10000)
+    ap.add_argument("--compute", choices=("wait", "busy"), default="wait")
+    ap.add_argument("--wait-ms", type=float, default=20.0)
     ap.add_argument("--queue", type=int, default=50)
     ap.add_argument("--dir", default=".")
     ap.add_argument("--redis-port", type=int, default=6379)
     args = ap.parse_args()
-    loop.training_loop(1, args.iterations, loop.NoCapture())  # warm-up, in every run alike
+    wait_ms = args.wait_ms if args.compute == "wait" else None
+    loop.training_loop(1, args.iterations, loop.NoCapture(), None if wait_ms is None else min(wait_ms, 1.0))  # warm-up
     close = None
     if args.peer == "baseline":
         hooks = loop.NoCapture()
     else:
         hooks, close = PEERS[args.peer](args)
-    result = loop.training_loop(args.epochs, args.iterations, hooks)
+    result = loop.training_loop(args.epochs, args.iterations, hooks, wait_ms)
     result["events"] = 0 if close is None else loop.events_of(args.epochs)
     result["calls"] = Counted.calls if args.peer != "provml" else result["events"]
     t = time.perf_counter()
