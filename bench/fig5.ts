@@ -31,7 +31,6 @@ import {
   LogCaptureExporter,
   type TopicNames,
 } from '@provml/stream-processors';
-import { createIngestApp, LogIngestTarget } from '@provml/query-api';
 import {
   calibrate,
   epochsFor,
@@ -43,7 +42,6 @@ import {
   type LoopResult,
   waitForQuiet,
 } from './fig5-loop.ts';
-import { boxOf, boxPlotConfig, plot } from './lib/plot.ts';
 import { fmt, median, RESULTS, ROOT, summarise, table, writeResult } from './lib/report.ts';
 
 /** The paper's settings (capture-agent/AGENT.md): queue 1 or large, diskful, online. */
@@ -166,6 +164,8 @@ function child(cmd: string, argv: string[]): Promise<RunResult> {
 
 /** The HTTP ingest publishing straight to Kafka (the Python client's diskless settings A and D). */
 async function startIngest(log: KafkaEventLog, topics: TopicNames): Promise<{ url: string; server: Server }> {
+  // imported here, not at the top: a worker (one per run) then loads neither the query API nor the plotter
+  const { createIngestApp, LogIngestTarget } = await import('@provml/query-api');
   const app = createIngestApp({
     target: new LogIngestTarget(log, encodeCaptureEvent, topics),
     logger: silentLogger,
@@ -221,6 +221,7 @@ async function startAgent(
 }
 
 async function main(): Promise<void> {
+  const { boxOf, boxPlotConfig, plot } = await import('./lib/plot.ts');
   const quick = args.quick;
   const lang = args.lang === 'python' ? 'python' : 'ts';
   const reps = Number(args.reps ?? (quick ? 3 : 10));

@@ -17,16 +17,22 @@ export class LogCaptureExporter implements CaptureExporter {
   }
 
   async exportEvents(events: readonly CaptureEvent[]): Promise<ExportResult> {
-    let values: Buffer[];
+    // hot path: one record per event, encoded in a plain loop; an async encoder is awaited only when
+    // it returns a promise (no closure or promise per event for the synchronous Avro codec)
+    const records = new Array<{ key: string; value: Buffer }>(events.length);
     try {
-      values = await Promise.all(events.map(async (e) => this.encodeEvent(e)));
+      for (let i = 0; i < events.length; i++) {
+        const e = events[i]!;
+        const encoded = this.encodeEvent(e);
+        records[i] = {
+          key: e.workflowExecution,
+          value: encoded instanceof Buffer ? encoded : await encoded,
+        };
+      }
     } catch (error) {
       return { kind: 'retryable', error: error as Error };
     }
-    return this.send(
-      this.topics.events,
-      events.map((e, i) => ({ key: e.workflowExecution, value: values[i]! })),
-    );
+    return this.send(this.topics.events, records);
   }
 
   shutdown(): Promise<void> {

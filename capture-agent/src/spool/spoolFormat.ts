@@ -35,7 +35,16 @@ export function encodeRecord(payload: Buffer): Buffer {
 
 /** Encodes an envelope as a record (UTF-8 JSON, no trailing newline). */
 export function encodeEnvelope(envelope: SpoolEnvelope): Buffer {
-  return encodeRecord(Buffer.from(JSON.stringify(envelope), 'utf8'));
+  // hot path (every spooled event): the JSON is written once, straight after the header
+  const json = JSON.stringify(envelope);
+  const length = Buffer.byteLength(json, 'utf8');
+  if (length < 1 || length > MAX_PAYLOAD_BYTES)
+    throw new RangeError(`record payload must be 1 … ${MAX_PAYLOAD_BYTES} bytes, got ${length}`);
+  const out = Buffer.allocUnsafe(RECORD_HEADER_BYTES + length);
+  out.writeUInt32BE(length, 0);
+  out.write(json, RECORD_HEADER_BYTES, length, 'utf8');
+  out.writeUInt32BE(crc32(out.subarray(RECORD_HEADER_BYTES)), 4);
+  return out;
 }
 
 /** Decodes a record payload into an envelope; undefined when it is not one (exactly one known key). */

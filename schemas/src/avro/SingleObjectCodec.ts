@@ -59,6 +59,8 @@ export class SingleObjectCodec<T> {
   readonly fingerprint: bigint;
   private readonly readerType: Type;
   private readonly header: Buffer;
+  /** Where `encode` writes header and body before copying them out once (grown on demand). */
+  private scratch = Buffer.alloc(4096);
   private readonly writers = new Map<bigint, KnownWriter>();
 
   constructor(options: SingleObjectCodecOptions) {
@@ -67,6 +69,7 @@ export class SingleObjectCodec<T> {
     this.header = Buffer.alloc(HEADER_LENGTH);
     this.header.set(SINGLE_OBJECT_MARKER, 0);
     this.header.writeBigUInt64LE(this.fingerprint, 2);
+    this.header.copy(this.scratch, 0);
     this.addWriterSchema(options.readerSchema);
     for (const schema of options.writerSchemas ?? []) this.addWriterSchema(schema);
   }
@@ -104,9 +107,17 @@ export class SingleObjectCodec<T> {
    * @throws ValidationError when `value` does not fit the schema, with one issue per offending field.
    */
   encode(value: T): Buffer {
-    let body: Buffer;
+    let end: number;
     try {
-      body = this.readerType.toBuffer(value);
+      // header and body in one scratch buffer, then one copy out (not toBuffer's copy plus a concat)
+      end = this.readerType.encode(value, this.scratch, HEADER_LENGTH);
+      while (end < 0) {
+        // avsc returns minus the bytes missing when the buffer is too small
+        const grown = Buffer.alloc(Math.max(this.scratch.length * 2, this.scratch.length - end));
+        this.header.copy(grown, 0);
+        this.scratch = grown;
+        end = this.readerType.encode(value, this.scratch, HEADER_LENGTH);
+      }
     } catch (cause) {
       const issues: ValidationIssue[] = [];
       this.readerType.isValid(value, {
@@ -117,7 +128,9 @@ export class SingleObjectCodec<T> {
       const list = issues.map((i) => `${i.path || '(value)'}: ${i.message}`).join('; ');
       throw new ValidationError(`Value does not fit Avro schema ${hex(this.fingerprint)}: ${list}`, issues);
     }
-    return Buffer.concat([this.header, body], HEADER_LENGTH + body.length);
+    const out = Buffer.allocUnsafe(end);
+    this.scratch.copy(out, 0, 0, end);
+    return out;
   }
 
   /**
