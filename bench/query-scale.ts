@@ -54,6 +54,8 @@ const { values: args } = parseArgs({
     'batch-mib': { type: 'string', default: '16' },
     quick: { type: 'boolean', default: false },
     explain: { type: 'boolean', default: false },
+    /** Results file name (bench/results/<out>.md); default query-scale, or query-scale-quick with --quick. */
+    out: { type: 'string' },
   },
 });
 const QUICK = args.quick;
@@ -63,7 +65,7 @@ const WARMUP = Number(args.warmup);
 const STORES = args.stores.split(',') as ('rdf4j' | 'oxigraph')[];
 const SEED = Number(args.seed);
 const BATCH_BYTES = Number(args['batch-mib']) * 2 ** 20;
-const NAME = QUICK ? 'query-scale-quick' : 'query-scale';
+const NAME = args.out ?? (QUICK ? 'query-scale-quick' : 'query-scale');
 /** The goal of issue 8, item 7: each query's median at 30 M triples. */
 const GOAL_MS = 200;
 /** A query slower than this in warm-up gets fewer timed runs (at least 5): ~20 s of runs per query. */
@@ -400,7 +402,7 @@ async function report(r: {
           ', ',
         )}${met.some((x) => x.problems.length > 0) ? '; some answers were wrong (see the table)' : ''}.`;
   const notesFile = join(RESULTS, 'query-scale-notes.md');
-  const notes = QUICK ? '' : await readFile(notesFile, 'utf8').catch(() => '');
+  const notes = NAME === 'query-scale' ? await readFile(notesFile, 'utf8').catch(() => '') : '';
   if (r.explained.size > 0) {
     await mkdir(join(RESULTS, `${NAME}-explain`), { recursive: true });
     for (const [key, text] of r.explained)
