@@ -28,6 +28,7 @@ import {
 } from './lib/pipeline.ts';
 import {
   STORE_LABEL,
+  drained,
   startPipeline,
   stopBenchStores,
   type Sample,
@@ -49,7 +50,7 @@ const { values: args } = parseArgs({
 });
 const QUICK = args.quick;
 const STORES = (args.stores ?? 'oxigraph-embedded,rdf4j,oxigraph-server').split(',') as StoreKind[];
-const RATES = (args.rates ?? (QUICK ? '5000,10000,20000,30000' : '2500,5000,10000,15000,20000,25000,30000'))
+const RATES = (args.rates ?? (QUICK ? '5000,10000,20000,30000' : '2500,5000,10000,15000,20000,30000'))
   .split(',')
   .map(Number);
 const STEP_S = Number(args.step ?? (QUICK ? 6 : 12));
@@ -128,8 +129,8 @@ async function runOnce(store: StoreKind, profileDir: string | undefined): Promis
     // drained: every exported event processed and no triples record waiting for the sink
     for (;;) {
       const last = samples[samples.length - 1];
-      if (last !== undefined && last.processorEvents >= exported && last.lag.sink === 0) break;
-      if (performance.now() - drainStart > (QUICK ? 45_000 : 120_000)) break;
+      if (last !== undefined && last.processorEvents >= exported && drained(last)) break;
+      if (performance.now() - drainStart > 30_000) break;
       await sleep(500);
     }
     const drainS = (performance.now() - drainStart) / 1000;
@@ -266,7 +267,7 @@ async function report(
       fmt(peak),
       firstMissed === undefined ? `> ${fmt(RATES[RATES.length - 1]!)}` : fmt(firstMissed),
       sustained >= 20_000 ? 'met' : 'missed',
-      runs.map((r) => `${fmt(r.drainS, 2)} s`).join(', '),
+      runs.map((r) => (r.processed >= r.exported ? `${fmt(r.drainS, 2)} s` : 'not within 30 s')).join(', '),
       runs
         .map(
           (r) =>
@@ -381,7 +382,7 @@ ${table(
     'peak processed events/s',
     'saturation (first offered rate not kept up)',
     'goal ≥ 20,000/s',
-    'drain after the ramp',
+    'drain after the ramp (cap 30 s)',
     'delivered',
   ],
   summaryRows,

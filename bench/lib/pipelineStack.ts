@@ -76,6 +76,14 @@ async function prepareStore(kind: StoreKind): Promise<PreparedStore> {
   };
 }
 
+/**
+ * Whether a reading shows nothing left to do: no event unprocessed and no triples record unloaded.
+ * The triples topic is written in transactions, whose commit markers the lag counts (at most one per
+ * partition), so up to `partitions` records of sink lag are markers, not records.
+ */
+export const drained = (s: Sample, partitions = 4): boolean =>
+  s.lag.processor === 0 && s.lag.sink <= partitions;
+
 /** One reading of the running pipeline. */
 export interface Sample {
   /** ms since the pipeline started. */

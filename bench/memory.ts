@@ -1,0 +1,234 @@
+/**
+ * Memory under sustained load: the sidecar agent (`provml agent`, fed over its Unix socket by a paced
+ * producer process using SocketCaptureExporter) spooling and publishing to Kafka, and a `provml processor`
+ * and `provml sink` consuming; RSS (from /proc) and V8 heap used (from each service's /metrics)
+ * sampled every second. Goals: agent RSS ≤ 64 MB; no growth in the others (slope over the second
+ * half, MB/min). Writes bench/results/memory.md and .png.
+ * Run: `node --import tsx bench/memory.ts [--quick] [--seconds S] [--rate N] [--store oxigraph-server|rdf4j|oxigraph-embedded]`.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  killAll,
+  load1,
+  metric,
+  rssMiB,
+  scrape,
+  sleep,
+  spawnReporting,
+  startService,
+  startTogether,
+  waitForQuiet,
+  type ReportingChild,
+  type Service,
+} from './lib/pipeline.ts';
+import { STORE_LABEL, startPipeline, stopBenchStores, type StoreKind } from './lib/pipelineStack.ts';
+import { plot } from './lib/plot.ts';
+import { RESULTS, fmt, table, thisCommand, writeResult } from './lib/report.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    seconds: { type: 'string' },
+    rate: { type: 'string', default: '2000' },
+    store: { type: 'string', default: 'oxigraph-server' },
+    'wait-quiet': { type: 'boolean', default: false },
+  },
+});
+const SECONDS = Number(args.seconds ?? (args.quick ? 60 : 600));
+const RATE = Number(args.rate);
+const STORE = args.store as StoreKind;
+const AGENT_GOAL_MB = 64;
+const log = (s: string): void => void process.stderr.write(`[memory] ${s}\n`);
+
+interface Point {
+  t: number;
+  rss: Record<string, number>;
+  heap: Record<string, number>;
+}
+
+/** Least-squares slope of y over x. */
+function slope(xs: readonly number[], ys: readonly number[]): number {
+  const n = xs.length;
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < n; i++) {
+    num += (xs[i]! - mx) * (ys[i]! - my);
+    den += (xs[i]! - mx) ** 2;
+  }
+  return den === 0 ? NaN : num / den;
+}
+
+async function main(): Promise<void> {
+  const loadBefore = args['wait-quiet'] ? await waitForQuiet(1.5, 600_000, log) : load1();
+  const spool = await mkdtemp(join(tmpdir(), 'provml-memory-agent-'));
+  const pipeline = await startPipeline('memory', STORE);
+  let agent: Service | undefined;
+  let feeder: ReportingChild | undefined;
+  const points: Point[] = [];
+  let idle: Record<string, number> = {};
+  let fed = 0;
+  try {
+    agent = await startService('agent', {
+      prefix: pipeline.prefix,
+      processorGroup: 'unused',
+      sinkGroup: 'unused',
+      spool,
+      env: { PROVML_INSTANCE_ID: `agent-${randomBytes(3).toString('hex')}` },
+    });
+    const services: Record<string, Service> = { agent, processor: pipeline.processor, sink: pipeline.sink };
+    const read = async (): Promise<Omit<Point, 't'>> => {
+      const rss: Record<string, number> = {};
+      const heap: Record<string, number> = {};
+      await Promise.all(
+        Object.entries(services).map(async ([name, s]) => {
+          rss[name] = rssMiB(s.pid);
+          heap[name] = metric(await scrape(s.url), 'provml_nodejs_heap_size_used_bytes') / 2 ** 20;
+        }),
+      );
+      return { rss, heap };
+    };
+    await sleep(3000);
+    idle = (await read()).rss;
+    feeder = spawnReporting('feeder', 'pipelineProducer', {
+      id: 'feeder',
+      prefix: pipeline.prefix,
+      transport: 'socket',
+      socketPath: join(spool, 'agent.sock'),
+      steps: [{ rate: RATE, seconds: SECONDS }],
+      queueSize: 50,
+      epochs: 10,
+    });
+    const startAt = await startTogether([feeder]);
+    await sleep(Math.max(0, startAt - Date.now()));
+    const t0 = performance.now();
+    while (performance.now() - t0 < SECONDS * 1000) {
+      const started = performance.now();
+      points.push({ t: (started - t0) / 1000, ...(await read()) });
+      if (points.length % 60 === 0)
+        log(`${points.length} s: ${JSON.stringify(points[points.length - 1]!.rss)}`);
+      await sleep(Math.max(0, 1000 - (performance.now() - started)));
+    }
+    const done = await feeder.when('done', 60_000);
+    fed = done.exported as number;
+  } finally {
+    await feeder?.stop(5000);
+    await agent?.stop();
+    await pipeline.stop();
+    killAll();
+    await stopBenchStores();
+    await rm(spool, { recursive: true, force: true });
+  }
+  const names = ['agent', 'processor', 'sink'];
+  const half = points.filter((p) => p.t >= SECONDS / 2);
+  const rows = names.map((n) => {
+    const rss = points.map((p) => p.rss[n]!);
+    const heap = points.map((p) => p.heap[n]!);
+    const rssSlope = slope(
+      half.map((p) => p.t / 60),
+      half.map((p) => p.rss[n]!),
+    );
+    const heapSlope = slope(
+      half.map((p) => p.t / 60),
+      half.map((p) => p.heap[n]!),
+    );
+    return [
+      n,
+      fmt(idle[n] ?? NaN),
+      `**${fmt(Math.max(...rss))}**`,
+      fmt(rss[rss.length - 1]!),
+      `**${rssSlope >= 0 ? '+' : ''}${fmt(rssSlope, 2)}**`,
+      fmt(Math.max(...heap)),
+      `${heapSlope >= 0 ? '+' : ''}${fmt(heapSlope, 2)}`,
+      n === 'agent'
+        ? Math.max(...rss) <= AGENT_GOAL_MB
+          ? 'met'
+          : 'missed'
+        : Math.abs(rssSlope) < 1 && Math.abs(heapSlope) < 1
+          ? 'met (no growth)'
+          : 'check',
+    ];
+  });
+  const colors: Record<string, string> = {
+    agent: 'rgb(37,99,235)',
+    processor: 'rgb(220,38,38)',
+    sink: 'rgb(22,163,74)',
+  };
+  const step = Math.max(1, Math.floor(points.length / 300));
+  const thin = points.filter((_, i) => i % step === 0);
+  await plot(join(RESULTS, 'memory.png'), {
+    type: 'line',
+    data: {
+      datasets: names.flatMap((n) => [
+        {
+          label: `${n} RSS`,
+          data: thin.map((p) => ({ x: p.t, y: p.rss[n] })),
+          borderColor: colors[n],
+          pointRadius: 0,
+        },
+        {
+          label: `${n} heap used`,
+          data: thin.map((p) => ({ x: p.t, y: p.heap[n] })),
+          borderColor: colors[n],
+          borderDash: [5, 4],
+          pointRadius: 0,
+        },
+      ]),
+    },
+    options: {
+      plugins: {
+        title: { display: true, text: `Memory under ${fmt(RATE)} events/s for ${SECONDS} s` },
+        legend: { position: 'bottom' },
+      },
+      scales: {
+        x: { type: 'linear', title: { display: true, text: 'seconds' } },
+        y: { title: { display: true, text: 'MiB' }, beginAtZero: true },
+      },
+    },
+  });
+  const path = await writeResult(
+    'memory',
+    'Memory: agent, processor and sink under sustained load',
+    thisCommand(),
+    `1-minute load average when the benchmark began: ${loadBefore.toFixed(2)} (2 shared cores).
+
+**What is measured.** A \`provml agent\` (its own spool folder, fsync per batch, publishing to Kafka)
+is fed over its Unix socket by a producer process (the TypeScript capture library with
+\`SocketCaptureExporter\`, queue 50) at a steady ${fmt(RATE)} events/s of the Fig. 5-shaped loop for
+${SECONDS} s (${fmt(fed)} events acknowledged). A \`provml processor\` and a \`provml sink\` into
+the ${STORE_LABEL[STORE]} consume them (the sink holds no data itself unless the store is embedded).
+Every second: RSS of each service process from /proc/<pid>/status and V8 heap used
+(\`provml_nodejs_heap_size_used_bytes\`) from its /metrics. Growth is the least-squares slope over the
+second half of the run, in MiB per minute. Every service runs as \`node --import tsx …\` (TypeScript
+compiled in memory at start; tsx's loader adds its own share to RSS).
+
+${table(
+  [
+    'process',
+    'idle RSS MiB',
+    'peak RSS MiB',
+    'final RSS MiB',
+    'RSS slope (2nd half) MiB/min',
+    'peak heap MiB',
+    'heap slope MiB/min',
+    `goal (agent ≤ ${AGENT_GOAL_MB} MB; others no growth)`,
+  ],
+  rows,
+)}
+
+![memory](memory.png)
+`,
+  );
+  log(`wrote ${path}`);
+}
+
+main().catch((error: unknown) => {
+  killAll();
+  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});
