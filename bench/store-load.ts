@@ -10,6 +10,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { RESULTS } from './lib/report.ts';
 import { checkEventAgainstSpec, compileSpec, type CaptureEvent } from '@provml/schemas';
 import { IriMinter, MappingState, mapEvent, mapSpec, toNQuads } from '@provml/stream-processors';
 import {
@@ -332,8 +333,9 @@ average above was measured as the run began): min–max spreads show how much ot
 No plot: no plotting library is a dependency of this project.
 `;
   await mkdir(join(ROOT, 'bench/results'), { recursive: true });
-  await writeFile(join(ROOT, 'bench/results/store-load.md'), markdown);
-  console.log('written to bench/results/store-load.md');
+  await mkdir(RESULTS, { recursive: true });
+  await writeFile(join(RESULTS, 'store-load.md'), markdown);
+  console.log(`written to ${join(RESULTS, 'store-load.md')}`);
 }
 
 await main();

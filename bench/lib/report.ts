@@ -6,8 +6,11 @@ import { dirname, join, resolve } from 'node:path';
 
 /** The repository root. */
 export const ROOT = resolve(import.meta.dirname, '../..');
-/** Where results go: `bench/results/`. */
-export const RESULTS = join(ROOT, 'bench', 'results');
+/**
+ * Where results go: `bench/results/`, or `PROVML_BENCH_RESULTS` (`npm run bench` sends its quick
+ * runs to `bench/results/quick/`, so they never overwrite the full figures).
+ */
+export const RESULTS = resolve(ROOT, process.env['PROVML_BENCH_RESULTS'] ?? join('bench', 'results'));
 
 /** Median of a sample. */
 export function median(xs: readonly number[]): number {
