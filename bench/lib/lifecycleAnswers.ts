@@ -191,3 +191,31 @@ export function checkAnswer(
   }
   return problems;
 }
+
+/** The part of a lineage graph the check reads (`query-api/src/views/lineage.ts`). */
+interface LineageAnswer {
+  nodes: readonly { id: string; kind: string; properties: Readonly<Record<string, string>> }[];
+  edges: readonly { source: string; target: string; relation: string }[];
+  truncated: boolean;
+}
+
+/**
+ * Checks a backward lineage walk from Q1's model (the REST view that generalises Q1): it reaches the
+ * model's training set and survey 0's raw file, and the raw file's annotation carries Q1's basin and
+ * field; nothing was cut short.
+ */
+export function checkLineage(graph: LineageAnswer, facts: readonly SurveyFacts[]): string[] {
+  const problems: string[] = [];
+  const survey = facts[0]!;
+  const prep = survey.preparations[0]!;
+  const ids = new Set(graph.nodes.map((n) => n.id));
+  if (graph.truncated) problems.push('truncated');
+  if (!ids.has(prep.trainingSet)) problems.push(`training set ${prep.trainingSet} not reached`);
+  if (!ids.has(survey.rawFile)) problems.push(`raw file ${survey.rawFile} not reached`);
+  const annotated = graph.edges
+    .filter((e) => e.source === survey.rawFile && e.relation === 'hasDomainAnnotation')
+    .map((e) => graph.nodes.find((n) => n.id === e.target));
+  if (!annotated.some((n) => n?.properties.basin === survey.basin && n.properties.field === survey.field))
+    problems.push(`no annotation of the raw file with basin ${survey.basin} and field ${survey.field}`);
+  return problems;
+}
