@@ -43,24 +43,40 @@ export interface LineageGraph {
 
 const MAX_NODES = 2000;
 
+/**
+ * The frontier is repeated inside every UNION branch: a `VALUES` outside a union whose branches `BIND`
+ * is not pushed into them (RDF4J evaluates such a union in a scope of its own, Oxigraph joins its
+ * branches by hash), so each branch would read every such edge in the store.
+ */
+const each = (values: string, branches: string[]): string =>
+  branches.map((b) => `{ ${values} ${b} }`).join('\n  UNION ');
+
 /** One hop backward: what each frontier node came from. */
-const backwardHop = (frontier: SparqlTerm[]): string => sparql`SELECT DISTINCT ?from ?rel ?to WHERE {
-  VALUES ?from { ${frontier} }
-  { ?from prov:wasDerivedFrom ?to . BIND("wasDerivedFrom" AS ?rel) }
-  UNION { ?from prov:wasGeneratedBy ?to . BIND("wasGeneratedBy" AS ?rel) }
-  UNION { ?from prov:used ?to . BIND("used" AS ?rel) }
-  UNION { ?from provml:partOfExecution ?to . ?to a provml:TaskExecution . BIND("partOfExecution" AS ?rel) }
-  UNION { ?from provml:hasDomainAnnotation ?to . BIND("hasDomainAnnotation" AS ?rel) }
+const backwardHop = (frontier: SparqlTerm[]): string => {
+  const values = sparql`VALUES ?from { ${frontier} }`;
+  return `SELECT DISTINCT ?from ?rel ?to WHERE {
+  ${each(values, [
+    '?from prov:wasDerivedFrom ?to . BIND("wasDerivedFrom" AS ?rel)',
+    '?from prov:wasGeneratedBy ?to . BIND("wasGeneratedBy" AS ?rel)',
+    '?from prov:used ?to . BIND("used" AS ?rel)',
+    '?from provml:partOfExecution ?to . ?to a provml:TaskExecution . BIND("partOfExecution" AS ?rel)',
+    '?from provml:hasDomainAnnotation ?to . BIND("hasDomainAnnotation" AS ?rel)',
+  ])}
 }`;
+};
 
 /** One hop forward: what was made from, or by, each frontier node (edges still point backward). */
-const forwardHop = (frontier: SparqlTerm[]): string => sparql`SELECT DISTINCT ?from ?rel ?to WHERE {
-  VALUES ?to { ${frontier} }
-  { ?from prov:wasDerivedFrom ?to . BIND("wasDerivedFrom" AS ?rel) }
-  UNION { ?from prov:wasGeneratedBy ?to . BIND("wasGeneratedBy" AS ?rel) }
-  UNION { ?from prov:used ?to . ?from provml:partOfExecution ?run . ?run a provml:WorkflowExecution .
-          BIND("used" AS ?rel) }
+const forwardHop = (frontier: SparqlTerm[]): string => {
+  const values = sparql`VALUES ?to { ${frontier} }`;
+  return `SELECT DISTINCT ?from ?rel ?to WHERE {
+  ${each(values, [
+    '?from prov:wasDerivedFrom ?to . BIND("wasDerivedFrom" AS ?rel)',
+    '?from prov:wasGeneratedBy ?to . BIND("wasGeneratedBy" AS ?rel)',
+    `?from prov:used ?to . ?from provml:partOfExecution ?run . ?run a provml:WorkflowExecution .
+          BIND("used" AS ?rel)`,
+  ])}
 }`;
+};
 
 const local = (iri: string): string => iri.replace(/^.*[#/]/, '');
 
@@ -137,12 +153,13 @@ async function describe(
     const batch = ids.slice(i, i + 200).map((id) => iriTerm('node', id));
     const found = await rows(
       context,
-      sparql`SELECT DISTINCT ?n ?p ?o WHERE {
-  VALUES ?n { ${batch} }
-  { ?n a ?o . BIND(<http://www.w3.org/1999/02/22-rdf-syntax-ns#type> AS ?p) }
-  UNION { ?n rdfs:label ?o . BIND(rdfs:label AS ?p) }
-  UNION { ?n provml:executesTask/rdfs:label ?o . BIND(provml:executesTask AS ?p) }
-  UNION { ?n ?p ?o . FILTER(isLiteral(?o) && ?p != rdfs:label) }
+      `SELECT DISTINCT ?n ?p ?o WHERE {
+  ${each(sparql`VALUES ?n { ${batch} }`, [
+    '?n a ?o . BIND(<http://www.w3.org/1999/02/22-rdf-syntax-ns#type> AS ?p)',
+    '?n rdfs:label ?o . BIND(rdfs:label AS ?p)',
+    '?n provml:executesTask/rdfs:label ?o . BIND(provml:executesTask AS ?p)',
+    '?n ?p ?o . FILTER(isLiteral(?o) && ?p != rdfs:label)',
+  ])}
 }`,
     );
     for (const r of found) {

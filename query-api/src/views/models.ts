@@ -91,19 +91,24 @@ export async function bestModel(
   if (best === undefined)
     throw new NotFoundError(`no model derived from ${set.text} has an evaluation named ${measure.text}`);
   const model = iriTerm('model', best.model);
+  const trainingOf = fragment(sparql`${model} prov:wasGeneratedBy/provml:partOfExecution* ?training .
+    ?training provml:executesTask/provml:hasStageType provml:Training .`);
   const details = await rows(
     context,
     sparql`SELECT DISTINCT ?training ?kind ?name ?value WHERE {
-  ${model} prov:wasGeneratedBy/provml:partOfExecution* ?training .
-  ?training provml:executesTask/provml:hasStageType provml:Training .
+  # the model and its training in every branch: a bound term outside a union whose branches BIND is not
+  # pushed into them (RDF4J scopes such a union apart, Oxigraph joins its branches by hash), so a branch
+  # without them would read every hyperparameter setting (a pattern after it: every named value) in the store
   {
-    ?training mls:hasInput ?x . ?x a provml:LearningHyperParameterSetting . BIND("hyperparameter" AS ?kind)
+    ${trainingOf} ?training mls:hasInput ?x . ?x a provml:LearningHyperParameterSetting .
+    ?x provml:valueName ?name ; prov:value ?value . BIND("hyperparameter" AS ?kind)
   } UNION {
-    ${model} provml:hasModelHyperParameterValue ?x . BIND("model-hyperparameter" AS ?kind)
+    ${trainingOf} ${model} provml:hasModelHyperParameterValue ?x .
+    ?x provml:valueName ?name ; prov:value ?value . BIND("model-hyperparameter" AS ?kind)
   } UNION {
-    ?x provml:evaluatesModel ${model} . BIND("evaluation" AS ?kind)
+    ${trainingOf} ?x provml:evaluatesModel ${model} .
+    ?x provml:valueName ?name ; prov:value ?value . BIND("evaluation" AS ?kind)
   }
-  ?x provml:valueName ?name ; prov:value ?value .
 } ORDER BY ?kind ?name`,
   );
   const pick = (kind: string): Record<string, string | number | boolean> =>

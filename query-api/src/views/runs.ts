@@ -84,19 +84,22 @@ export async function listRuns(
   );
   if (matched.length === 0) return { runs: [] };
   const trainings = matched.map((m) => iriTerm('training', m.training));
+  // the VALUES in every branch: one outside a union whose branches BIND is not pushed into them (RDF4J
+  // scopes such a union apart, Oxigraph joins its branches by hash), so each branch would read the store
+  const only = fragment(sparql`VALUES ?training { ${trainings} }`);
   const values = await rows(
     context,
     sparql`SELECT DISTINCT ?training ?kind ?name ?value WHERE {
-  VALUES ?training { ${trainings} }
   {
-    ?training mls:hasInput ?x . ?x a provml:LearningHyperParameterSetting . BIND("hp" AS ?kind)
+    ${only} ?training mls:hasInput ?x . ?x a provml:LearningHyperParameterSetting .
+    ?x provml:valueName ?name ; prov:value ?value . BIND("hp" AS ?kind)
   } UNION {
-    ?training mls:hasOutput ?x . BIND("output" AS ?kind)
+    ${only} ?training mls:hasOutput ?x . ?x provml:valueName ?name ; prov:value ?value . BIND("output" AS ?kind)
   } UNION {
-    ?training prov:used ?set . ?set a provml:LearningDatasetReferenceValue ;
-      prov:wasGeneratedBy/provml:partOfExecution* ?p . ?p mls:hasInput ?x . BIND("prep" AS ?kind)
+    ${only} ?training prov:used ?set . ?set a provml:LearningDatasetReferenceValue ;
+      prov:wasGeneratedBy/provml:partOfExecution* ?p . ?p mls:hasInput ?x .
+    ?x provml:valueName ?name ; prov:value ?value . BIND("prep" AS ?kind)
   }
-  ?x provml:valueName ?name ; prov:value ?value .
 }`,
   );
   // one aggregate per subquery: an AVG over a union would see the other side's unbound values
@@ -108,8 +111,9 @@ export async function listRuns(
     SELECT ?training (AVG(?b) AS ?meanBatchSeconds) WHERE {
       SELECT DISTINCT ?training ?batch ?b WHERE {
         VALUES ?training { ${trainings} }
-        ?batch provml:partOfExecution/provml:partOfExecution ?training ;
-               provml:executesTask/rdfs:label "batch" ; provml:durationSeconds ?b .
+        ?batch provml:partOfExecution/provml:partOfExecution ?training ; provml:durationSeconds ?b .
+        # a test, not a pattern: as a pattern RDF4J starts from every execution of the "batch" task
+        FILTER EXISTS { ?batch provml:executesTask/rdfs:label "batch" }
       }
     } GROUP BY ?training
   }
