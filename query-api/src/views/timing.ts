@@ -45,9 +45,9 @@ WHERE {
     OPTIONAL { ?epoch provml:durationSeconds ?epochSeconds }
     OPTIONAL { ?epoch mls:hasOutput [ provml:valueName "epoch" ; prov:value ?epochNumber ] }
     OPTIONAL {
-      ?batch provml:partOfExecution ?epoch ;
-             provml:executesTask/rdfs:label "batch" ;
-             provml:durationSeconds ?seconds .
+      ?batch provml:partOfExecution ?epoch ; provml:durationSeconds ?seconds .
+      # a test, not a pattern: Oxigraph otherwise joins every execution of the "batch" task by hash
+      FILTER EXISTS { ?batch provml:executesTask/rdfs:label "batch" }
     }
   }
 } GROUP BY ?training ?epoch ?epochNumber ?started ?ended ?epochSeconds ORDER BY ?training ?started`,
