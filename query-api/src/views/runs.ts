@@ -59,27 +59,41 @@ export async function listRuns(
   params: Readonly<Record<string, unknown>>,
 ): Promise<{ runs: RunRow[] }> {
   const { prep, hp } = filters(params);
-  const patterns = [
-    ...prep.map(
+  // the preparation filters first, in a subquery of their own: the few training sets they select, then
+  // their trainings (after the trainings, RDF4J walks every training set's preparation path)
+  const prepPatterns = prep
+    .map(
       ([name, value], i) =>
-        sparql`?trainingSet prov:wasGeneratedBy/provml:partOfExecution* ?prep${fragment(String(i))} .
-  ?prep${fragment(String(i))} mls:hasInput [ provml:valueName ${name} ; prov:value ?p${fragment(String(i))} ] .
-  FILTER(?p${fragment(String(i))} = ${value})`,
-    ),
-    ...hp.map(
+        sparql`?prep${fragment(String(i))} mls:hasInput [ provml:valueName ${name} ; prov:value ?p${fragment(String(i))} ] .
+      FILTER(?p${fragment(String(i))} = ${value})
+      ?trainingSet prov:wasGeneratedBy/provml:partOfExecution* ?prep${fragment(String(i))} .`,
+    )
+    .join('\n      ');
+  const sets =
+    prep.length === 0
+      ? ''
+      : `{
+    SELECT DISTINCT ?trainingSet WHERE {
+      ${prepPatterns}
+      ?trainingSet a provml:LearningDatasetReferenceValue .
+    }
+  }`;
+  const hpPatterns = hp
+    .map(
       ([name, value], i) =>
         sparql`?training mls:hasInput [ provml:valueName ${name} ; prov:value ?h${fragment(String(i))} ] .
   FILTER(?h${fragment(String(i))} = ${value})`,
-    ),
-  ].join('\n  ');
+    )
+    .join('\n  ');
   const matched = await rows(
     context,
     sparql`SELECT DISTINCT ?training ?trainingSet ?started ?status WHERE {
+  ${fragment(sets)}
   ?training provml:executesTask/provml:hasStageType provml:Training ; prov:used ?trainingSet .
   ?trainingSet a provml:LearningDatasetReferenceValue .
+  ${fragment(hpPatterns)}
   OPTIONAL { ?training prov:startedAtTime ?started }
   OPTIONAL { ?training provml:status ?status }
-  ${fragment(patterns)}
 } ORDER BY ?started`,
   );
   if (matched.length === 0) return { runs: [] };
