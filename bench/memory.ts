@@ -227,8 +227,12 @@ ${table(
   log(`wrote ${path}`);
 }
 
-main().catch((error: unknown) => {
-  killAll();
-  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  process.exit(1);
-});
+// exits when done: a client library may keep a handle open after closing
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    killAll();
+    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);
