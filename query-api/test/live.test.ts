@@ -54,7 +54,10 @@ describe('live feed', () => {
     const capture = await stack.capture({ spec: example('seismic-training.yaml'), env: {} });
     const run = capture.workflowExecution('live-1');
     const listening = readLive(`${stack.queryUrl}/v1/live?execution=live-1&metric=batch_loss`, 5);
-    await new Promise((r) => setTimeout(r, 200)); // subscribed before the events exist: they arrive live
+    // subscribed before the events exist, so they arrive live (waits for the feed to have the subscriber)
+    for (let i = 0; i < 300 && stack.live.stats.subscribers === 0; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    expect(stack.live.stats.subscribers).toBeGreaterThan(0);
     const training = run.begin('training', { values: { learning_rate: 0.1, epochs: 1, batch_size: 8 } });
     const epoch = training.begin('epoch');
     for (let b = 0; b < 5; b++) epoch.begin('batch').end({ values: { batch_loss: 1 / (b + 1) } });
