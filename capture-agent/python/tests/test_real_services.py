@@ -165,6 +165,7 @@ def test_the_real_agent_spools_what_the_socket_sends(seismic_spec):
         PROVML_AGENT_SOCKET=sock,
         PROVML_AGENT_OFFLINE="true",  # spool only: no Kafka needed
         PROVML_HTTP_PORT=str(_free_port()),
+        PROVML_AUTH_DISABLED="true",  # a local test agent on 127.0.0.1; access control is tested elsewhere
     )
     proc = subprocess.Popen(
         ["node", "--import", "tsx", CLI, "agent"],
