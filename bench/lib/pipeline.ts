@@ -3,7 +3,7 @@
  * `provml processor|sink|agent` service processes, producer and trainer child processes, Prometheus
  * scraping, per-process CPU and RSS from /proc, consumer lag from the broker and CPU-profile summaries.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -486,4 +486,34 @@ export async function startTogether(kids: readonly ReportingChild[], leadMs = 50
   const startAt = Date.now() + leadMs;
   for (const k of kids) k.child.stdin!.write(`${startAt}\n`);
   return startAt;
+}
+
+/** What each layer an agent process loads adds to its RSS: Node alone, tsx, then module after module. */
+export const IMPORT_LAYERS: readonly [string, string | undefined, boolean][] = [
+  ['Node alone', undefined, false],
+  ['+ tsx loader', undefined, true],
+  ['+ @provml/capture-agent', '@provml/capture-agent', true],
+  ['+ @provml/stream-processors (kafkajs, n3, registry client)', '@provml/stream-processors', true],
+  ['+ @provml/sinks (Oxigraph WASM, …)', '@provml/sinks', true],
+  ['+ the agent service (express, prom-client, ingest)', './query-api/src/distributed/agentService.ts', true],
+];
+
+/** RSS (MiB) of a fresh process after loading each layer of IMPORT_LAYERS (each layer includes the ones above). */
+export function rssOfImports(): [string, number][] {
+  const out: [string, number][] = [];
+  const loaded: string[] = [];
+  for (const [label, module, tsx] of IMPORT_LAYERS) {
+    if (module !== undefined) loaded.push(module);
+    const script = `${loaded.map((m) => `await import(${JSON.stringify(m)});`).join('')}setTimeout(() => console.log(process.memoryUsage().rss), 300);`;
+    const r = spawnSync(
+      process.execPath,
+      [...(tsx ? ['--import', 'tsx'] : []), '--input-type=module', '-e', script],
+      {
+        cwd: ROOT,
+        encoding: 'utf8',
+      },
+    );
+    out.push([label, Number(r.stdout.trim().split('\n').pop()) / 2 ** 20]);
+  }
+  return out;
 }
