@@ -1,5 +1,6 @@
 /** Prometheus metrics of the sidecar agent: spool depth, publish lag, records accepted, rejected, published and dropped. */
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, type Registry } from 'prom-client';
+import { gauge as registerGauge, mirroredCounter } from './createMetrics.ts';
 import type { SpoolPublisherStats, SpoolStats } from '@provml/capture-agent';
 
 /** What the agent's metrics read at scrape time. */
@@ -14,30 +15,9 @@ export function registerAgentMetrics(
   sources: AgentMetricSources,
 ): { records: Counter<'protocol' | 'outcome'> } {
   const gauge = (name: string, help: string, read: () => number | undefined): void =>
-    void new Gauge({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        const v = read();
-        if (v !== undefined) this.set(v);
-      },
-    });
-  const mirrored = (name: string, help: string, read: () => number | undefined): void => {
-    let last = 0;
-    new Counter({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        const now = read();
-        if (now !== undefined && now > last) {
-          this.inc(now - last);
-          last = now;
-        }
-      },
-    });
-  };
+    registerGauge(registry, name, help, read);
+  const mirrored = (name: string, help: string, read: () => number | undefined): void =>
+    mirroredCounter(registry, name, help, read);
   gauge(
     'provml_spool_depth_records',
     'Records in the spool not yet acknowledged by Kafka',

@@ -25,7 +25,7 @@ export interface Metrics {
 }
 
 /** A counter mirroring a monotonically growing total read at scrape time. */
-function mirroredCounter(
+export function mirroredCounter(
   registry: Registry,
   name: string,
   help: string,
@@ -46,7 +46,8 @@ function mirroredCounter(
   });
 }
 
-function gauge(registry: Registry, name: string, help: string, read: () => number | undefined): void {
+/** A gauge set from a value read at scrape time (left unset while `read` gives undefined). */
+export function gauge(registry: Registry, name: string, help: string, read: () => number | undefined): void {
   new Gauge({
     name,
     help,
