@@ -29,6 +29,7 @@ interface DashboardHandle {
 /** The page's global, as code run in the page (`page.evaluate`, `waitForFunction`) reaches it. */
 type InPage = typeof globalThis & { provmlDashboard: DashboardHandle };
 
+// Skips outside CI only when /usr/bin/chromium is missing (the title says so); under CI=true it runs and fails instead.
 describe.skipIf(missing !== '' && !ci)(`dashboard in headless Chromium ${missing}`, () => {
   let stack: EmbeddedStack;
   let report: DemoReport;

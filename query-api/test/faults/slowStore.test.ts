@@ -31,6 +31,7 @@ const PARTITIONS = 4;
 /** The sink's resident memory may not pass this (MiB). */
 const RSS_BOUND_MIB = 400;
 
+// Skips only when the global test setup could not start Kafka outside CI; under CI=true that setup fails the run instead.
 describe.skipIf(kafka.bootstrap === '')(`slow store ${kafka.unavailable}`, () => {
   const children: ChildProcess[] = [];
   const cleanup: (() => Promise<void>)[] = [];
