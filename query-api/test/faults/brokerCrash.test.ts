@@ -135,7 +135,9 @@ describe.skipIf(kafka.bootstrap === '')(`broker and processor crashes ${kafka.un
       await until(
         async () => (count = await countInStore(storeUrl, RUNS, BATCHES)).missing.length === 0,
         'every execution begun and ended in the store',
-        FULL ? 300_000 : 60_000,
+        // recovery after the broker's restart includes the groups' session expiry and rejoin; on a
+        // loaded 2-core CI machine (other suites running beside it) that has taken more than 60 s
+        FULL ? 300_000 : 150_000,
       );
       phase('all in the store');
       const executions = RUNS * (BATCHES + 1);
@@ -171,6 +173,6 @@ describe.skipIf(kafka.bootstrap === '')(`broker and processor crashes ${kafka.un
         notes: `processor and sink were real processes; the sink stayed up through the broker crash; ${KILL_PROCESSOR ? `the processor was killed with ${processorKilledAt} of ${executions} executions mapped; ` : ''}every execution exactly once on the triples topic (read_committed) and in the store`,
       });
     },
-    FULL ? 600_000 : 120_000,
+    FULL ? 600_000 : 240_000,
   );
 });

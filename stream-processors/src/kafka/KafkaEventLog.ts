@@ -255,9 +255,9 @@ export class KafkaEventLog implements EventLog {
     /** One life of the clients: resolves `stopped` on stop(), `crashed` when kafkajs gives up on them. */
     const runOnce = async (handler: Parameters<LogConsumer['run']>[0]): Promise<'stopped' | 'crashed'> => {
       consumer = this.kafka.consumer({
+        ...this.consumerSettings(),
         groupId: options.groupId,
         readUncommitted: false,
-        allowAutoTopicCreation: false,
       });
       await consumer.connect();
       await consumer.subscribe({ topics: [...options.topics], fromBeginning: true });
@@ -370,8 +370,8 @@ export class KafkaEventLog implements EventLog {
     const start = (): Promise<void> =>
       (started ??= (async () => {
         const consumer = this.kafka.consumer({
+          ...this.consumerSettings(),
           groupId: `provml-table-${topic}-${randomUUID()}`,
-          allowAutoTopicCreation: false,
         });
         await consumer.connect();
         await consumer.subscribe({ topics: [topic], fromBeginning: true });
