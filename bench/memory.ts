@@ -16,7 +16,6 @@ import {
   load1,
   metric,
   rssMiB,
-  rssOfImports,
   scrape,
   sleep,
   spawnReporting,
@@ -26,6 +25,8 @@ import {
   type ReportingChild,
   type Service,
 } from './lib/pipeline.ts';
+import { AGENT_NODE_OPTIONS, buildAgent } from '../deploy/build-agent.ts';
+import { agentPackageCosts } from './lib/bundleCost.ts';
 import { STORE_LABEL, startPipeline, stopBenchStores, type StoreKind } from './lib/pipelineStack.ts';
 import { plot } from './lib/plot.ts';
 import { RESULTS, fmt, table, thisCommand, writeResult } from './lib/report.ts';
@@ -37,8 +38,11 @@ const { values: args } = parseArgs({
     rate: { type: 'string', default: '2000' },
     store: { type: 'string', default: 'oxigraph-server' },
     'wait-quiet': { type: 'boolean', default: false },
+    /** `compiled`: dist/provml-agent.mjs with plain Node (built first); `tsx`: `provml agent` under tsx. */
+    agent: { type: 'string', default: 'compiled' },
   },
 });
+const COMPILED = args.agent !== 'tsx';
 const SECONDS = Number(args.seconds ?? (args.quick ? 60 : 600));
 const RATE = Number(args.rate);
 const STORE = args.store as StoreKind;
@@ -65,33 +69,36 @@ function slope(xs: readonly number[], ys: readonly number[]): number {
   return den === 0 ? NaN : num / den;
 }
 
-/** Why the agent is over its goal: what each layer it loads costs, measured in fresh processes. */
-function agentLimits(layers: readonly [string, number][]): string {
-  const rows = layers.map(([label, mib], i) => [
-    label,
-    fmt(mib),
-    i === 0 ? '' : `+${fmt(mib - layers[i - 1]![1])}`,
-  ]);
-  return `## What limits the agent
+/** What the agent's resident set is made of: Node, then what each bundled package adds. */
+function agentLimits(
+  costs: Awaited<ReturnType<typeof agentPackageCosts>>,
+  idle: number,
+  peak: number,
+): string {
+  const rows = [
+    ['Node 20 (an empty bundle)', fmt(costs.node)],
+    ...costs.packages.map(([label, mib]) => [`+ ${label}`, `+${fmt(mib)}`]),
+  ];
+  const sum = costs.node + costs.packages.reduce((a, [, m]) => a + m, 0);
+  return `## What the agent's memory is made of
 
-The agent's RSS is set by what it loads, not by its load: it stays flat over the run. Each layer below
-was loaded in a fresh process (\`node [--import tsx] -e "await import(…)"\`), every layer including
-the ones above it:
+Each package the agent bundle holds was compiled alone the way \`npm run build:agent\` compiles the
+agent (\`bench/lib/bundleCost.ts\`) and run with plain Node and the agent's options
+(\`${AGENT_NODE_OPTIONS.join(' ')}\`); its cost is its RSS over an empty bundle's (median of 3):
 
-${table(['what is loaded', 'RSS MiB', 'added'], rows)}
+${table(['what is loaded', 'RSS MiB'], rows)}
 
-Node alone is about 39 MiB, tsx's in-memory TypeScript compiler about 33 MiB more, so a Node agent run
-through tsx cannot meet 64 MB whatever it does. What can be improved (not done here: the entry point and
-package layout belong to other work): run the agent from compiled JavaScript (no tsx), and load only what
-it uses (\`provml agent\` pulls in \`@provml/sinks\` with Oxigraph's WASM and the whole CLI through
-\`services.ts\`; it needs neither), which would leave Node, the capture library, kafkajs and the ingest
-server. A 64 MB sidecar would need a smaller runtime still (the Python client's spool writer, or a
-native agent).`;
+Together ${fmt(sum)} MiB if nothing were shared (the agent, which shares Node's own modules among them, idled
+at ${fmt(idle)} MiB and peaked at ${fmt(peak)} MiB here). Node itself is ${fmt(costs.node)} MiB
+of it: V8, ICU and libuv, whatever the agent does. The rest is what the agent's functions pull in:
+the HTTP ingest (express, with body parsing and MIME tables), Prometheus metrics, configuration
+validation (zod), the Kafka client, the Avro codec and the annotation parser (n3).`;
 }
 
 async function main(): Promise<void> {
   const loadBefore = args['wait-quiet'] ? await waitForQuiet(1.5, 600_000, log) : load1();
-  const layers = rssOfImports();
+  if (COMPILED) log(`built ${await buildAgent()}`);
+  const costs = await agentPackageCosts();
   const spool = await mkdtemp(join(tmpdir(), 'provml-memory-agent-'));
   const pipeline = await startPipeline('memory', STORE);
   let agent: Service | undefined;
@@ -105,6 +112,7 @@ async function main(): Promise<void> {
       processorGroup: 'unused',
       sinkGroup: 'unused',
       spool,
+      ...(COMPILED ? { compiled: { script: 'dist/provml-agent.mjs', nodeArgs: AGENT_NODE_OPTIONS } } : {}),
       env: { PROVML_INSTANCE_ID: `agent-${randomBytes(3).toString('hex')}` },
     });
     const services: Record<string, Service> = { agent, processor: pipeline.processor, sink: pipeline.sink };
@@ -223,15 +231,16 @@ async function main(): Promise<void> {
     thisCommand(),
     `1-minute load average when the benchmark began: ${loadBefore.toFixed(2)} (2 shared cores).
 
-**What is measured.** A \`provml agent\` (its own spool folder, fsync per batch, publishing to Kafka)
+**What is measured.** The sidecar agent (its own spool folder, fsync per batch, publishing to Kafka),
+${COMPILED ? `compiled (\`npm run build:agent\`: one JavaScript file) and run as \`node ${AGENT_NODE_OPTIONS.join(' ')} dist/provml-agent.mjs\`` : 'run as `provml agent` under tsx'},
 is fed over its Unix socket by a producer process (the TypeScript capture library with
 \`SocketCaptureExporter\`, queue 50) at a steady ${fmt(RATE)} events/s of the Fig. 5-shaped loop for
 ${SECONDS} s (${fmt(fed)} events acknowledged). A \`provml processor\` and a \`provml sink\` into
 the ${STORE_LABEL[STORE]} consume them (the sink holds no data itself unless the store is embedded).
 Every second: RSS of each service process from /proc/<pid>/status and V8 heap used
 (\`provml_nodejs_heap_size_used_bytes\`) from its /metrics. Growth is the least-squares slope over the
-second half of the run, in MiB per minute. Every service runs as \`node --import tsx …\` (TypeScript
-compiled in memory at start; tsx's loader adds its own share to RSS).
+second half of the run, in MiB per minute. The processor and the sink run as \`node --import tsx …\`
+(TypeScript compiled in memory at start; tsx's loader adds about 33 MiB to their RSS).
 
 ${table(
   [
@@ -249,7 +258,7 @@ ${table(
 
 ![memory](memory.png)
 
-${agentLimits(layers)}
+${agentLimits(costs, idle.agent ?? NaN, Math.max(...points.map((p) => p.rss.agent!)))}
 `,
   );
   log(`wrote ${path}`);

@@ -3,7 +3,7 @@
  * `provml processor|sink|agent` service processes, producer and trainer child processes, Prometheus
  * scraping, per-process CPU and RSS from /proc, consumer lag from the broker and CPU-profile summaries.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -73,9 +73,16 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const)
 export function spawnNode(
   name: string,
   args: readonly string[],
-  options: { env?: NodeJS.ProcessEnv; onLine?: (line: string) => void; nodeArgs?: readonly string[] } = {},
+  options: {
+    env?: NodeJS.ProcessEnv;
+    onLine?: (line: string) => void;
+    nodeArgs?: readonly string[];
+    /** Run TypeScript through tsx's loader (default); false for compiled JavaScript. */
+    tsx?: boolean;
+  } = {},
 ): Child {
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', ...args], {
+  const loader = options.tsx === false ? [] : ['--import', 'tsx'];
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...loader, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...options.env },
     detached: true,
@@ -138,21 +145,27 @@ export interface ServiceOptions {
   cpuProfDir?: string;
   /** Agent only: its spool folder. */
   spool?: string;
+  /**
+   * Agent only: run this compiled entry point (dist/provml-agent.mjs, `npm run build:agent`) with
+   * plain Node and these Node options, instead of `provml agent` under tsx.
+   */
+  compiled?: { script: string; nodeArgs: readonly string[] };
   extraArgs?: readonly string[];
   env?: NodeJS.ProcessEnv;
 }
 
 /**
- * Starts `node --import tsx query-api/src/cli/main.ts <kind> …` and waits for its "running at" line.
+ * Starts `node --import tsx query-api/src/cli/main.ts <kind> …` (or the compiled agent) and waits for
+ * its "running at" line.
  * @throws Error with the process output when it exits or does not come up within 60 s
  */
 export async function startService(
   kind: 'processor' | 'sink' | 'agent',
   o: ServiceOptions,
 ): Promise<Service> {
+  const entry = o.compiled === undefined ? ['query-api/src/cli/main.ts', kind] : [o.compiled.script];
   const args = [
-    'query-api/src/cli/main.ts',
-    kind,
+    ...entry,
     '--kafka',
     KAFKA,
     '--topic-prefix',
@@ -174,7 +187,11 @@ export async function startService(
   let found: (url: string) => void = () => undefined;
   const url = new Promise<string>((resolve) => (found = resolve));
   const child = spawnNode(kind, args, {
-    nodeArgs: o.cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', o.cpuProfDir],
+    nodeArgs: [
+      ...(o.compiled?.nodeArgs ?? []),
+      ...(o.cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', o.cpuProfDir]),
+    ],
+    tsx: o.compiled === undefined,
     env: {
       PROVML_PROCESSOR_GROUP: o.processorGroup,
       PROVML_SINK_GROUP: o.sinkGroup,
@@ -486,34 +503,4 @@ export async function startTogether(kids: readonly ReportingChild[], leadMs = 50
   const startAt = Date.now() + leadMs;
   for (const k of kids) k.child.stdin!.write(`${startAt}\n`);
   return startAt;
-}
-
-/** What each layer an agent process loads adds to its RSS: Node alone, tsx, then module after module. */
-export const IMPORT_LAYERS: readonly [string, string | undefined, boolean][] = [
-  ['Node alone', undefined, false],
-  ['+ tsx loader', undefined, true],
-  ['+ @provml/capture-agent', '@provml/capture-agent', true],
-  ['+ @provml/stream-processors (kafkajs, n3, registry client)', '@provml/stream-processors', true],
-  ['+ @provml/sinks (Oxigraph WASM, …)', '@provml/sinks', true],
-  ['+ the agent service (express, prom-client, ingest)', './query-api/src/distributed/agentService.ts', true],
-];
-
-/** RSS (MiB) of a fresh process after loading each layer of IMPORT_LAYERS (each layer includes the ones above). */
-export function rssOfImports(): [string, number][] {
-  const out: [string, number][] = [];
-  const loaded: string[] = [];
-  for (const [label, module, tsx] of IMPORT_LAYERS) {
-    if (module !== undefined) loaded.push(module);
-    const script = `${loaded.map((m) => `await import(${JSON.stringify(m)});`).join('')}setTimeout(() => console.log(process.memoryUsage().rss), 300);`;
-    const r = spawnSync(
-      process.execPath,
-      [...(tsx ? ['--import', 'tsx'] : []), '--input-type=module', '-e', script],
-      {
-        cwd: ROOT,
-        encoding: 'utf8',
-      },
-    );
-    out.push([label, Number(r.stdout.trim().split('\n').pop()) / 2 ** 20]);
-  }
-  return out;
 }

@@ -1,22 +1,10 @@
 /** The `provml` command: `provml embedded` (the default) runs the whole system in one process. */
 import { parseArgs } from 'node:util';
-import { createJsonLogger, ValidationError } from '@provml/schemas';
-import { answerQueries, formatAnswers } from '../demo/answers.ts';
-import { resolveDemoConfig } from '../demo/DemoConfig.ts';
-import { runDemo } from '../demo/runDemo.ts';
-import { dlqCommand } from './dlq.ts';
+import { createJsonLogger } from '@provml/schemas';
 import { formatProgress, formatSummary, replaySpool } from '../distributed/replaySpool.ts';
 import { resolveServiceConfig } from '../distributed/ServiceConfig.ts';
-import {
-  openStore,
-  startAgent,
-  startProcessor,
-  startQueryApi,
-  startSink,
-  type RunningService,
-} from '../distributed/services.ts';
-import { resolveEmbeddedConfig } from '../embedded/EmbeddedConfig.ts';
-import { EmbeddedStack } from '../embedded/EmbeddedStack.ts';
+import type { RunningService } from '../distributed/kafkaLog.ts';
+import { exitWithError, onSignals, runningLine, serviceConfigFromArgs } from './serviceCommand.ts';
 
 const USAGE = `usage: provml [embedded|demo] [--no-demo] [--seed N] [--output-dir DIR]
               [--host H] [--query-port N] [--ingest-port N] [--iri-base IRI] [--partitions N] [--log-level L]
@@ -59,58 +47,25 @@ behind a token too. Without tokens these services refuse to start unless PROVML_
 
 type ServiceName = 'processor' | 'sink' | 'query-api' | 'agent';
 
-/** Runs one distributed service until SIGTERM/SIGINT, then flushes and stops it. */
+/**
+ * Runs one distributed service until SIGTERM/SIGINT, then flushes and stops it. Each loads only its
+ * own modules (the agent neither a store nor the processor).
+ */
 async function service(name: ServiceName, argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      config: { type: 'string' },
-      kafka: { type: 'string' },
-      'topic-prefix': { type: 'string' },
-      'instance-id': { type: 'string' },
-      store: { type: 'string' },
-      'store-url': { type: 'string' },
-      repository: { type: 'string' },
-      host: { type: 'string' },
-      port: { type: 'string' },
-      'log-level': { type: 'string' },
-      spool: { type: 'string' },
-      socket: { type: 'string' },
-      fsync: { type: 'string' },
-      'max-bytes': { type: 'string' },
-      policy: { type: 'string' },
-      offline: { type: 'boolean' },
-    },
-    strict: true,
-  });
-  const config = resolveServiceConfig(
-    {
-      agent: {
-        spoolDir: values.spool,
-        socketPath: values.socket,
-        fsync: values.fsync,
-        maxBytes: values['max-bytes'] === undefined ? undefined : Number(values['max-bytes']),
-        policy: values.policy,
-        offline: values.offline,
-      },
-      kafka: { brokers: values.kafka?.split(','), instanceId: values['instance-id'] },
-      topics: { prefix: values['topic-prefix'] },
-      store: { kind: values.store, url: values['store-url'], repository: values.repository },
-      http: { host: values.host, port: values.port === undefined ? undefined : Number(values.port) },
-      logLevel: values['log-level'],
-    },
-    process.env,
-    values.config,
-  );
+  const config = serviceConfigFromArgs(argv);
   const logger = createJsonLogger(`provml.${name}`, { level: config.logLevel });
   let running: RunningService;
-  if (name === 'processor') running = await startProcessor(config, logger);
-  else if (name === 'agent') running = await startAgent(config, logger);
-  else if (name === 'sink') running = await startSink(config, await openStore(config, logger), logger);
-  else running = await startQueryApi(config, await openStore(config, logger), logger);
-  console.log(
-    `provml ${name} running${running.url === undefined ? '' : ` at ${running.url}`} (Kafka ${config.kafka.brokers.join(',')})`,
-  );
+  if (name === 'agent') {
+    const { startAgent } = await import('../distributed/agentService.ts');
+    running = await startAgent(config, logger);
+  } else {
+    const { openStore, startProcessor, startQueryApi, startSink } =
+      await import('../distributed/services.ts');
+    if (name === 'processor') running = await startProcessor(config, logger);
+    else if (name === 'sink') running = await startSink(config, await openStore(config, logger), logger);
+    else running = await startQueryApi(config, await openStore(config, logger), logger);
+  }
+  console.log(runningLine(name, running.url, config));
   onSignals(() => running.shutdown(), logger);
 }
 
@@ -154,27 +109,6 @@ async function replay(argv: string[]): Promise<void> {
   console.log(formatSummary(summary));
 }
 
-/** Flushes and stops on SIGTERM/SIGINT, exiting 0 (1 if stopping failed). */
-function onSignals(
-  shutdown: () => Promise<void>,
-  logger: { error: (m: string, f?: Record<string, unknown>) => void },
-): void {
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`${signal}: flushing and stopping...`);
-    shutdown()
-      .then(() => process.exit(0))
-      .catch((error: unknown) => {
-        logger.error('shutdown failed', { error });
-        process.exit(1);
-      });
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
-}
-
 async function embedded(argv: string[], mode: 'serve' | 'demo'): Promise<void> {
   const { values } = parseArgs({
     args: argv,
@@ -196,6 +130,19 @@ async function embedded(argv: string[], mode: 'serve' | 'demo'): Promise<void> {
     },
     strict: true,
   });
+  const [
+    { resolveEmbeddedConfig },
+    { EmbeddedStack },
+    { resolveDemoConfig },
+    { runDemo },
+    { answerQueries, formatAnswers },
+  ] = await Promise.all([
+    import('../embedded/EmbeddedConfig.ts'),
+    import('../embedded/EmbeddedStack.ts'),
+    import('../demo/DemoConfig.ts'),
+    import('../demo/runDemo.ts'),
+    import('../demo/answers.ts'),
+  ]);
   const config = resolveEmbeddedConfig(
     {
       host: values.host,
@@ -258,7 +205,10 @@ async function main(argv: string[]): Promise<void> {
   if (command === undefined || command.startsWith('--')) return embedded(argv, 'serve');
   if (command === 'embedded') return embedded(rest, 'serve');
   if (command === 'demo') return embedded(rest, 'demo');
-  if (command === 'dlq') return void (process.exitCode = await dlqCommand(rest, process.env, console.log));
+  if (command === 'dlq') {
+    const { dlqCommand } = await import('./dlq.ts');
+    return void (process.exitCode = await dlqCommand(rest, process.env, console.log));
+  }
   if (command === 'replay') return replay(rest);
   if (command === 'processor' || command === 'sink' || command === 'query-api' || command === 'agent')
     return service(command, rest);
@@ -266,10 +216,4 @@ async function main(argv: string[]): Promise<void> {
   process.exit(2);
 }
 
-main(process.argv.slice(2)).catch((error: unknown) => {
-  if (error instanceof ValidationError) {
-    console.error(`provml: ${error.message}`);
-    for (const issue of error.issues) console.error(`  ${issue.path}: ${issue.message}`);
-  } else console.error(`provml: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(1);
-});
+main(process.argv.slice(2)).catch((error: unknown) => exitWithError('provml', error));

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import express from 'express';
 import { SpoolPublisher, SpoolWriter } from '@provml/capture-agent';
 import { encodeCaptureEvent, type Logger } from '@provml/schemas';
-import { RegistryEventCodec } from '@provml/stream-processors';
 import { resolveAuth } from '../auth/AuthConfig.ts';
 import { authMiddleware, ingestRouteScopes } from '../auth/authMiddleware.ts';
 import { createIngestApp } from '../ingest/createIngestApp.ts';
@@ -16,7 +15,8 @@ import { SpoolIngestTarget } from '../ingest/SpoolIngestTarget.ts';
 import { registerAgentMetrics } from '../metrics/agentMetrics.ts';
 import { createMetrics } from '../metrics/createMetrics.ts';
 import { topicNames, type ServiceConfig } from './ServiceConfig.ts';
-import { connectLog, type RunningService } from './services.ts';
+import { connectLog, type RunningService } from './kafkaLog.ts';
+import { registryCodec } from './registryCodec.ts';
 
 /** A running agent: its HTTP URL, socket path and spool, and how to stop it. */
 export interface RunningAgent extends RunningService {
@@ -40,16 +40,13 @@ export function spoolOptions(config: ServiceConfig, logger: Logger) {
 
 /** The publish port to the configured Kafka topics (connecting lazily: the agent spools while Kafka is down). */
 export function kafkaPublishPort(config: ServiceConfig, logger: Logger): LogPublishPort {
-  const { url, subject } = config.registry;
-  const codec =
-    url === undefined
-      ? undefined
-      : new RegistryEventCodec({ url, subject: subject ?? `${topicNames(config).events}-value` });
+  let codec: ReturnType<typeof registryCodec> | undefined;
   return new LogPublishPort(async () => {
+    const registry = await (codec ??= registryCodec(config));
     const log = await connectLog(config, logger);
     const target = new LogIngestTarget(
       log,
-      codec === undefined ? encodeCaptureEvent : (event) => codec.encode(event),
+      registry === undefined ? encodeCaptureEvent : (event) => registry.encode(event),
       topicNames(config),
     );
     return { target, close: () => log.close() };

@@ -6,55 +6,18 @@ import type { AddressInfo } from 'node:net';
 import { decodeCaptureEvent, encodeCaptureEvent, type Logger } from '@provml/schemas';
 import type { TripleStore } from '@provml/sinks';
 import { createStore, SinkService, type StoreConfig } from '@provml/sinks';
-import { IriMinter, KafkaEventLog, ProcessorService, RegistryEventCodec } from '@provml/stream-processors';
-import type { KafkaLogOptions } from '@provml/stream-processors';
+import { IriMinter, ProcessorService, type KafkaEventLog } from '@provml/stream-processors';
 import { resolveAuth } from '../auth/AuthConfig.ts';
 import { createMetrics } from '../metrics/createMetrics.ts';
 import { LiveFeed } from '../live/LiveFeed.ts';
 import { createQueryApp } from '../query/createQueryApp.ts';
 import { topicNames, type ServiceConfig } from './ServiceConfig.ts';
+import { connectLog, type RunningService } from './kafkaLog.ts';
+import { registryCodec } from './registryCodec.ts';
 
-/** The sidecar agent lives in agentService.ts; re-exported for callers of this module. */
+/** The sidecar agent lives in agentService.ts, the Kafka connection in kafkaLog.ts; re-exported for callers of this module. */
 export { startAgent } from './agentService.ts';
-
-/** A started service: where it listens (if it does) and how to stop it. */
-export interface RunningService {
-  /** Base URL of its HTTP server, when it has one. */
-  url?: string;
-  /** Flushes and stops. Idempotent. */
-  shutdown(): Promise<void>;
-}
-
-/** The kafkajs-facing options of a configuration: brokers, TLS and SASL passed through unchanged. */
-export function kafkaLogOptions(config: ServiceConfig, logger: Logger): KafkaLogOptions {
-  return {
-    brokers: config.kafka.brokers,
-    clientId: config.kafka.clientId,
-    ssl: config.kafka.ssl,
-    sasl: config.kafka.sasl as KafkaLogOptions['sasl'],
-    instanceId: config.kafka.instanceId,
-    compression: config.kafka.compression,
-    logger: logger.child('kafka'),
-  };
-}
-
-/** The Kafka log of a configuration, with every topic created (specs and annotations compacted). */
-export async function connectLog(config: ServiceConfig, logger: Logger): Promise<KafkaEventLog> {
-  const log = new KafkaEventLog(kafkaLogOptions(config, logger));
-  const t = topicNames(config);
-  const n = config.topics.partitions;
-  for (const topic of [t.events, t.triples, t.deadLetters]) await log.ensureTopic(topic, n);
-  for (const topic of [t.specs, t.annotations]) await log.ensureTopic(topic, 1, { compacted: true });
-  return log;
-}
-
-/** The registry codec when a registry is configured (events in the Confluent wire format). */
-function registryCodec(config: ServiceConfig): RegistryEventCodec | undefined {
-  const { url, subject } = config.registry;
-  return url === undefined
-    ? undefined
-    : new RegistryEventCodec({ url, subject: subject ?? `${topicNames(config).events}-value` });
-}
+export { connectLog, kafkaLogOptions, type RunningService } from './kafkaLog.ts';
 
 const once = (f: () => Promise<void>): (() => Promise<void>) => {
   let p: Promise<void> | undefined;
@@ -122,7 +85,7 @@ function watchLag(
 /** Starts a processor: a member of the processor group, exactly-once through Kafka transactions. */
 export async function startProcessor(config: ServiceConfig, logger: Logger): Promise<RunningService> {
   const log = await connectLog(config, logger);
-  const codec = registryCodec(config);
+  const codec = await registryCodec(config);
   const processor = new ProcessorService(log, {
     decodeEvent: codec === undefined ? decodeCaptureEvent : (bytes) => codec.decode(bytes),
     topics: topicNames(config),
@@ -202,7 +165,7 @@ export async function startQueryApi(
   const auth = resolveAuth(config.auth, ['query'], logger);
   const metrics = createMetrics({});
   const log = config.query.live ? await connectLog(config, logger) : undefined;
-  const codec = registryCodec(config);
+  const codec = await registryCodec(config);
   const live =
     log === undefined
       ? undefined

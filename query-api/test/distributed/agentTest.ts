@@ -5,23 +5,28 @@ import { connect, type Socket } from 'node:net';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
 
-/** Starts `provml agent` as one node process (tsx loader), so SIGKILL kills the agent itself. */
+/**
+ * Starts `provml agent` as one node process (tsx loader), so SIGKILL kills the agent itself; or,
+ * with `compiled`, that compiled agent (`npm run build:agent`) with plain Node and the agent's options.
+ */
 export function startAgentProcess(options: {
   spool: string;
   bootstrap: string;
   prefix: string;
   name: string;
   extra?: string[];
+  compiled?: { script: string; nodeArgs: readonly string[] };
 }): ChildProcess {
   mkdirSync(`${ROOT}test-output`, { recursive: true });
   const log = openSync(`${ROOT}test-output/agent-${options.name}.log`, 'a');
+  const entry =
+    options.compiled === undefined
+      ? ['--import', 'tsx', 'query-api/src/cli/main.ts', 'agent']
+      : [...options.compiled.nodeArgs, options.compiled.script];
   return spawn(
     process.execPath,
     [
-      '--import',
-      'tsx',
-      'query-api/src/cli/main.ts',
-      'agent',
+      ...entry,
       '--spool',
       options.spool,
       '--port',

@@ -1,0 +1,49 @@
+/**
+ * `npm run build:agent`: compiles the sidecar agent (query-api/src/cli/agentMain.ts) with everything
+ * it imports into one ES module, dist/provml-agent.mjs, run with plain Node (`node
+ * dist/provml-agent.mjs --spool DIR ...`): no TypeScript loader at run time, only the modules the
+ * agent reaches, and beside it the Avro schemas it reads at start. Prints the output's size.
+ */
+import { copyFileSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { build } from 'esbuild';
+
+const ROOT = new URL('../', import.meta.url).pathname;
+export const AGENT_BUNDLE = `${ROOT}dist/provml-agent.mjs`;
+/**
+ * The Node options the agent is run with: young-generation semi-spaces of 1 MiB instead of up to
+ * 16 (V8 collects the short-lived batch objects more often, each collection smaller), about 3 MiB
+ * less resident at idle and more under load.
+ */
+export const AGENT_NODE_OPTIONS: readonly string[] = ['--max-semi-space-size=1'];
+
+/** Builds the bundle; resolves with its path. */
+export async function buildAgent(outfile = AGENT_BUNDLE): Promise<string> {
+  await build({
+    entryPoints: [`${ROOT}query-api/src/cli/agentMain.ts`],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    minifySyntax: true,
+    minifyWhitespace: true,
+    sourcemap: 'linked',
+    legalComments: 'none',
+    logLevel: 'warning',
+    // CommonJS dependencies (kafkajs, express) call require() for Node's own modules
+    banner: {
+      js: "import { createRequire as __provmlRequire } from 'node:module'; const require = __provmlRequire(import.meta.url);",
+    },
+  });
+  // the Avro schemas are read at run time from beside the module that reads them
+  const avro = `${ROOT}schemas/src/avro`;
+  for (const f of readdirSync(avro).filter((n) => n.endsWith('.avsc')))
+    copyFileSync(join(avro, f), join(dirname(outfile), f));
+  return outfile;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const out = await buildAgent();
+  process.stdout.write(`built ${out.slice(ROOT.length)} (${(statSync(out).size / 1024).toFixed(0)} KiB)\n`);
+}
