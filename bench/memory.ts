@@ -40,9 +40,12 @@ const { values: args } = parseArgs({
     'wait-quiet': { type: 'boolean', default: false },
     /** `compiled`: dist/provml-agent.mjs with plain Node (built first); `tsx`: `provml agent` under tsx. */
     agent: { type: 'string', default: 'compiled' },
+    /** Node options of the compiled agent (space-separated); default AGENT_NODE_OPTIONS. */
+    'agent-node-options': { type: 'string' },
   },
 });
 const COMPILED = args.agent !== 'tsx';
+const AGENT_OPTIONS = args['agent-node-options']?.split(' ').filter((o) => o !== '') ?? AGENT_NODE_OPTIONS;
 const SECONDS = Number(args.seconds ?? (args.quick ? 60 : 600));
 const RATE = Number(args.rate);
 const STORE = args.store as StoreKind;
@@ -92,7 +95,19 @@ Together ${fmt(sum)} MiB if nothing were shared (the agent, which shares Node's 
 at ${fmt(idle)} MiB and peaked at ${fmt(peak)} MiB here). Node itself is ${fmt(costs.node)} MiB
 of it: V8, ICU and libuv, whatever the agent does. The rest is what the agent's functions pull in:
 the HTTP ingest (express, with body parsing and MIME tables), Prometheus metrics, configuration
-validation (zod), the Kafka client, the Avro codec and the annotation parser (n3).`;
+validation (zod), the Kafka client, the Avro codec and the annotation parser (n3).
+
+**Node options.** Under load the agent's garbage, not its live data, sets its peak: run with Node's
+defaults its V8 heap reached ~57 MiB and its RSS ~130 MiB in 40–60 s at 2,000 events/s; with
+\`--max-semi-space-size=1 --optimize-for-size\` (the agent's options, \`AGENT_NODE_OPTIONS\`) the heap
+stayed near 23 MiB and the RSS near 87 MiB (quick runs, \`--seconds 40 --agent-node-options=…\`).
+A hard \`--max-old-space-size=40\` held the same 87 MiB but a 32 MB ingest request (the body limit) then
+killed the agent with an out-of-memory error, so the agent has no hard heap limit.
+
+**What would meet 64 MB.** Node's floor (~41 MiB) leaves ~23 MiB for everything else, idle and under
+load. Dropping express for \`node:http\` in the agent (~8 MiB), prom-client's default metrics (~5 MiB)
+and zod (~5 MiB) might just reach it at idle, not under load; a sidecar that must stay under 64 MB needs a
+smaller runtime (the Python client's spool writer, or a native agent).`;
 }
 
 async function main(): Promise<void> {
@@ -112,7 +127,7 @@ async function main(): Promise<void> {
       processorGroup: 'unused',
       sinkGroup: 'unused',
       spool,
-      ...(COMPILED ? { compiled: { script: 'dist/provml-agent.mjs', nodeArgs: AGENT_NODE_OPTIONS } } : {}),
+      ...(COMPILED ? { compiled: { script: 'dist/provml-agent.mjs', nodeArgs: AGENT_OPTIONS } } : {}),
       env: { PROVML_INSTANCE_ID: `agent-${randomBytes(3).toString('hex')}` },
     });
     const services: Record<string, Service> = { agent, processor: pipeline.processor, sink: pipeline.sink };
@@ -232,7 +247,7 @@ async function main(): Promise<void> {
     `1-minute load average when the benchmark began: ${loadBefore.toFixed(2)} (2 shared cores).
 
 **What is measured.** The sidecar agent (its own spool folder, fsync per batch, publishing to Kafka),
-${COMPILED ? `compiled (\`npm run build:agent\`: one JavaScript file) and run as \`node ${AGENT_NODE_OPTIONS.join(' ')} dist/provml-agent.mjs\`` : 'run as `provml agent` under tsx'},
+${COMPILED ? `compiled (\`npm run build:agent\`: one JavaScript file) and run as \`node ${AGENT_OPTIONS.join(' ')} dist/provml-agent.mjs\`` : 'run as `provml agent` under tsx'},
 is fed over its Unix socket by a producer process (the TypeScript capture library with
 \`SocketCaptureExporter\`, queue 50) at a steady ${fmt(RATE)} events/s of the Fig. 5-shaped loop for
 ${SECONDS} s (${fmt(fed)} events acknowledged). A \`provml processor\` and a \`provml sink\` into

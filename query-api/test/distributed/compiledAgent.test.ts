@@ -32,6 +32,14 @@ describe('the compiled agent bundle', () => {
       expect(holds(absent), absent).toBe(false);
   });
 
+  it('is what npm run agent starts, with the agent Node options', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+      scripts: Record<string, string>;
+    };
+    expect(pkg.scripts.agent).toBe(`node ${AGENT_NODE_OPTIONS.join(' ')} dist/provml-agent.mjs`);
+    expect(pkg.scripts['build:agent']).toBe('node --import tsx deploy/build-agent.ts');
+  });
+
   it('prints its usage with plain Node (no TypeScript loader)', () => {
     const r = spawnSync(process.execPath, [...AGENT_NODE_OPTIONS, script, '--help'], { encoding: 'utf8' });
     expect(r.status).toBe(0);
