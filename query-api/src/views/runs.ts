@@ -116,31 +116,9 @@ export async function listRuns(
   }
 }`,
   );
-  // one aggregate per subquery: an AVG over a union would see the other side's unbound values
-  const times = await rows(
+  const times = await trainingTimes(
     context,
-    sparql`SELECT ?training ?meanBatchSeconds ?meanEpochSeconds WHERE {
-  VALUES ?training { ${trainings} }
-  OPTIONAL {
-    SELECT ?training (AVG(?b) AS ?meanBatchSeconds) WHERE {
-      SELECT DISTINCT ?training ?batch ?b WHERE {
-        VALUES ?training { ${trainings} }
-        ?batch provml:partOfExecution/provml:partOfExecution ?training ; provml:durationSeconds ?b .
-        # a test, not a pattern: as a pattern RDF4J starts from every execution of the "batch" task
-        FILTER EXISTS { ?batch provml:executesTask/rdfs:label "batch" }
-      }
-    } GROUP BY ?training
-  }
-  OPTIONAL {
-    SELECT ?training (AVG(?e) AS ?meanEpochSeconds) WHERE {
-      SELECT DISTINCT ?training ?epoch ?e WHERE {
-        VALUES ?training { ${trainings} }
-        ?epoch provml:partOfExecution ?training ;
-               provml:executesTask/rdfs:label "epoch" ; provml:durationSeconds ?e .
-      }
-    } GROUP BY ?training
-  }
-}`,
+    matched.map((m) => m.training!),
   );
   const runs = matched.map((m): RunRow => {
     const of = (kind: string): Values =>
@@ -165,4 +143,55 @@ export async function listRuns(
   const loss = (r: RunRow): number =>
     typeof r.outputs.final_loss === 'number' ? r.outputs.final_loss : Number.POSITIVE_INFINITY;
   return { runs: runs.sort((a, b) => loss(a) - loss(b)) };
+}
+
+/**
+ * Mean batch and epoch seconds of each training: recorded by the processor when the training ended
+ * (provml:TimingStatistics); for the others (running, or begun before a processor restart) averaged
+ * from their batches and epochs, those trainings named so that the store reads only theirs.
+ */
+async function trainingTimes(
+  context: ViewContext,
+  trainings: readonly string[],
+): Promise<Record<string, string>[]> {
+  const terms = (list: readonly string[]): SparqlTerm[] => list.map((t) => iriTerm('training', t));
+  const recorded = await rows(
+    context,
+    sparql`SELECT DISTINCT ?training ?meanBatchSeconds ?meanEpochSeconds WHERE {
+  VALUES ?training { ${terms(trainings)} }
+  ?training provml:hasTimingStatistics ?b , ?e .
+  ?b provml:ofTask/rdfs:label "batch" ; provml:meanSeconds ?meanBatchSeconds .
+  ?e provml:ofTask/rdfs:label "epoch" ; provml:meanSeconds ?meanEpochSeconds .
+}`,
+  );
+  const done = new Set(recorded.map((r) => r.training));
+  const rest = terms(trainings.filter((t) => !done.has(t)));
+  if (rest.length === 0) return recorded;
+  // one aggregate per subquery: an AVG over a union would see the other side's unbound values
+  const averaged = await rows(
+    context,
+    sparql`SELECT ?training ?meanBatchSeconds ?meanEpochSeconds WHERE {
+  VALUES ?training { ${rest} }
+  OPTIONAL {
+    SELECT ?training (AVG(?b) AS ?meanBatchSeconds) WHERE {
+      SELECT DISTINCT ?training ?batch ?b WHERE {
+        VALUES ?training { ${rest} }
+        ?batch provml:partOfExecution/provml:partOfExecution ?training ; provml:durationSeconds ?b .
+        # a test, not a pattern: as a pattern RDF4J starts from every execution of the "batch" task
+        FILTER EXISTS { ?batch provml:executesTask/rdfs:label "batch" }
+      }
+    } GROUP BY ?training
+  }
+  OPTIONAL {
+    SELECT ?training (AVG(?e) AS ?meanEpochSeconds) WHERE {
+      SELECT DISTINCT ?training ?epoch ?e WHERE {
+        VALUES ?training { ${rest} }
+        ?epoch provml:partOfExecution ?training ;
+               provml:executesTask/rdfs:label "epoch" ; provml:durationSeconds ?e .
+      }
+    } GROUP BY ?training
+  }
+}`,
+  );
+  return [...recorded, ...averaged];
 }

@@ -30,40 +30,60 @@ export async function epochTiming(
     params.execution !== undefined
       ? fragment(sparql`VALUES ?training { ${iriTerm('execution', params.execution)} }`)
       : fragment(sparql`?training prov:used ${iriTerm('trainingSet', params.trainingSet)} .`);
+  // the epochs, with the statistics of their batches where the processor recorded them (an ended epoch)
   const found = await rows(
     context,
-    sparql`SELECT ?training ?epoch ?epochNumber ?started ?ended ?epochSeconds (COUNT(?batch) AS ?batches)
-       (MIN(?seconds) AS ?minBatchSeconds) (AVG(?seconds) AS ?meanBatchSeconds) (MAX(?seconds) AS ?maxBatchSeconds)
-WHERE {
-  SELECT DISTINCT ?training ?epoch ?epochNumber ?started ?ended ?epochSeconds ?batch ?seconds WHERE {
-    ${scope}
-    ?training provml:executesTask/provml:hasStageType provml:Training .
-    ?epoch provml:partOfExecution ?training ;
-           provml:executesTask/rdfs:label "epoch" ;
-           prov:startedAtTime ?started .
-    OPTIONAL { ?epoch prov:endedAtTime ?ended }
-    OPTIONAL { ?epoch provml:durationSeconds ?epochSeconds }
-    OPTIONAL { ?epoch mls:hasOutput [ provml:valueName "epoch" ; prov:value ?epochNumber ] }
-    OPTIONAL {
-      ?batch provml:partOfExecution ?epoch ; provml:durationSeconds ?seconds .
-      # a test, not a pattern: Oxigraph otherwise joins every execution of the "batch" task by hash
-      FILTER EXISTS { ?batch provml:executesTask/rdfs:label "batch" }
-    }
+    sparql`SELECT DISTINCT ?training ?epoch ?epochNumber ?started ?ended ?epochSeconds
+       ?batches ?minBatchSeconds ?meanBatchSeconds ?maxBatchSeconds WHERE {
+  ${scope}
+  ?training provml:executesTask/provml:hasStageType provml:Training .
+  ?epoch provml:partOfExecution ?training ;
+         provml:executesTask/rdfs:label "epoch" ;
+         prov:startedAtTime ?started .
+  OPTIONAL { ?epoch prov:endedAtTime ?ended }
+  OPTIONAL { ?epoch provml:durationSeconds ?epochSeconds }
+  OPTIONAL { ?epoch mls:hasOutput [ provml:valueName "epoch" ; prov:value ?epochNumber ] }
+  OPTIONAL {
+    ?epoch provml:hasTimingStatistics ?statistics .
+    ?statistics provml:ofTask/rdfs:label "batch" ; provml:executionCount ?batches ;
+                provml:minSeconds ?minBatchSeconds ; provml:meanSeconds ?meanBatchSeconds ;
+                provml:maxSeconds ?maxBatchSeconds .
   }
-} GROUP BY ?training ?epoch ?epochNumber ?started ?ended ?epochSeconds ORDER BY ?training ?started`,
+} ORDER BY ?training ?started`,
   );
+  // epochs without them (running, or begun before a processor restart): their batches aggregated,
+  // those epochs named, so the store reads only their batches
+  const open = found.filter((r) => r.batches === undefined).map((r) => iriTerm('epoch', r.epoch));
+  const aggregated =
+    open.length === 0
+      ? []
+      : await rows(
+          context,
+          sparql`SELECT ?epoch (COUNT(?batch) AS ?batches) (MIN(?seconds) AS ?minBatchSeconds)
+       (AVG(?seconds) AS ?meanBatchSeconds) (MAX(?seconds) AS ?maxBatchSeconds) WHERE {
+  SELECT DISTINCT ?epoch ?batch ?seconds WHERE {
+    VALUES ?epoch { ${open} }
+    ?batch provml:partOfExecution ?epoch ; provml:durationSeconds ?seconds .
+    # a test, not a pattern: Oxigraph otherwise joins every execution of the "batch" task by hash
+    FILTER EXISTS { ?batch provml:executesTask/rdfs:label "batch" }
+  }
+} GROUP BY ?epoch`,
+        );
+  const byEpoch = new Map(aggregated.map((r) => [r.epoch!, r]));
   return {
-    epochs: found.map((r) => ({
-      training: r.training!,
-      epoch: r.epoch!,
-      epochNumber: num(r.epochNumber),
-      started: r.started!,
-      ended: r.ended ?? null,
-      epochSeconds: num(r.epochSeconds),
-      batches: Number(r.batches ?? 0),
-      minBatchSeconds: num(r.minBatchSeconds),
-      meanBatchSeconds: num(r.meanBatchSeconds),
-      maxBatchSeconds: num(r.maxBatchSeconds),
-    })),
+    epochs: found
+      .map((recorded) => ({ ...recorded, ...byEpoch.get(recorded.epoch!) }))
+      .map((r) => ({
+        training: r.training!,
+        epoch: r.epoch!,
+        epochNumber: num(r.epochNumber),
+        started: r.started!,
+        ended: r.ended ?? null,
+        epochSeconds: num(r.epochSeconds),
+        batches: Number(r.batches ?? 0),
+        minBatchSeconds: num(r.minBatchSeconds),
+        meanBatchSeconds: num(r.meanBatchSeconds),
+        maxBatchSeconds: num(r.maxBatchSeconds),
+      })),
   };
 }

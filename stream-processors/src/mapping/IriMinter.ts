@@ -31,6 +31,10 @@ export class IriMinter {
   executionPart(taskExecutionIri: string, name: string): string {
     return `${taskExecutionIri}/${seg(name)}`;
   }
+  /** The timing statistics of one task's executions inside a task execution. */
+  timingStatistics(taskExecutionIri: string, task: string): string {
+    return `${taskExecutionIri}/timing/${seg(task)}`;
+  }
   contextValue(taskExecutionIri: string, key: string): string {
     return `${taskExecutionIri}/context/${seg(key)}`;
   }

@@ -1,10 +1,37 @@
 /** The bounded state the event mapper keeps between events: open executions, generators, annotations. */
 
+/** Durations of the ended executions of one task: count, sum, min and max in seconds. */
+export interface DurationSummary {
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+}
+
 /** What is remembered of a task execution between its begin and its end. */
 export interface OpenExecution {
   startUs: number;
   /** IRIs of the data entities it (or an ancestor) used: what its outputs derive from. */
   inputs: string[];
+  /** IRI of the task execution it is part of (undefined for a workflow execution's top-level tasks). */
+  parent?: string;
+  /**
+   * Durations of the executions that ended inside it (children and their descendants), by task id;
+   * created by the first of them.
+   */
+  timings?: Map<string, DurationSummary>;
+}
+
+/** Adds `other` into `into`. */
+export function mergeSummary(into: Map<string, DurationSummary>, task: string, other: DurationSummary): void {
+  const s = into.get(task);
+  if (s === undefined) into.set(task, { ...other });
+  else {
+    s.count += other.count;
+    s.sum += other.sum;
+    s.min = Math.min(s.min, other.min);
+    s.max = Math.max(s.max, other.max);
+  }
 }
 
 /** A Map that forgets its oldest entries past a size limit. */

@@ -12,8 +12,8 @@ import {
   type Semantics,
 } from '@provml/schemas';
 import { defaultStoreOf, type IriMinter } from './IriMinter.ts';
-import type { MappingState } from './MappingState.ts';
-import { dateTime, dbl, iri, QuadCollector, str, valueLiteral } from './terms.ts';
+import { mergeSummary, type MappingState, type OpenExecution } from './MappingState.ts';
+import { dateTime, dbl, int, iri, QuadCollector, str, valueLiteral } from './terms.ts';
 
 /** The retrospective class of each value semantics (the paper's Table II, right column). */
 export const RETROSPECTIVE_VALUE_CLASS: Readonly<Partial<Record<Semantics, string>>> = {
@@ -80,15 +80,21 @@ export function mapEvent(
     out.add(tex, PROV.startedAtTime, dateTime(event.time));
     mapContext(event.context, tex, texIri, out, iris);
     inputs = [...(state.open.get(parentIri)?.inputs ?? [])];
-    state.open.set(texIri, { startUs: event.time, inputs });
+    state.open.set(texIri, {
+      startUs: event.time,
+      inputs,
+      ...(event.parentTaskExecution === null ? {} : { parent: parentIri }),
+    });
   } else {
     out.add(tex, PROV.endedAtTime, dateTime(event.time));
     out.add(tex, PROVML.status, str(event.status ?? 'finished'));
     mapContext(event.context, tex, texIri, out, iris); // e.g. why the processor closed unfinished work
     const open = state.open.get(texIri);
     if (open !== undefined) {
-      out.add(tex, PROVML.durationSeconds, dbl(Math.max(0, event.time - open.startUs) / 1e6));
+      const seconds = Math.max(0, event.time - open.startUs) / 1e6;
+      out.add(tex, PROVML.durationSeconds, dbl(seconds));
       state.open.delete(texIri);
+      summarizeTimings(event, texIri, seconds, open, state, out, iris);
     }
     inputs = open?.inputs ?? [];
   }
@@ -173,6 +179,40 @@ function mapDataRef(
   out.add(qualified, PROV.hadRole, role);
   for (const annotation of state.annotations.get(ref.uri) ?? [])
     out.add(entity, PROVML.hasDomainAnnotation, iri(annotation));
+}
+
+/**
+ * Adds an ended execution's duration, and the durations summarised inside it, to the execution it is
+ * part of (while that is open), and states its own summaries: one provml:TimingStatistics per task
+ * whose executions ended inside it. Only an execution whose begin this state saw has summaries, and
+ * then every execution inside it began after it and was counted.
+ */
+function summarizeTimings(
+  event: CaptureEvent,
+  texIri: string,
+  seconds: number,
+  open: OpenExecution,
+  state: MappingState,
+  out: QuadCollector,
+  iris: IriMinter,
+): void {
+  const parent = open.parent === undefined ? undefined : state.open.get(open.parent);
+  if (parent !== undefined) {
+    const into = (parent.timings ??= new Map());
+    mergeSummary(into, event.task, { count: 1, sum: seconds, min: seconds, max: seconds });
+    for (const [task, summary] of open.timings ?? []) mergeSummary(into, task, summary);
+  }
+  const tex = iri(texIri);
+  for (const [task, summary] of open.timings ?? []) {
+    const node = iri(iris.timingStatistics(texIri, task));
+    out.add(tex, PROVML.hasTimingStatistics, node);
+    out.type(node, PROVML.TimingStatistics);
+    out.add(node, PROVML.ofTask, iri(iris.task(event.workflow, task)));
+    out.add(node, PROVML.executionCount, int(summary.count));
+    out.add(node, PROVML.minSeconds, dbl(summary.min));
+    out.add(node, PROVML.meanSeconds, dbl(summary.sum / summary.count));
+    out.add(node, PROVML.maxSeconds, dbl(summary.max));
+  }
 }
 
 function mapContext(
