@@ -160,8 +160,11 @@ async function trainingTimes(
     sparql`SELECT DISTINCT ?training ?meanBatchSeconds ?meanEpochSeconds WHERE {
   VALUES ?training { ${terms(trainings)} }
   ?training provml:hasTimingStatistics ?b , ?e .
-  ?b provml:ofTask/rdfs:label "batch" ; provml:meanSeconds ?meanBatchSeconds .
-  ?e provml:ofTask/rdfs:label "epoch" ; provml:meanSeconds ?meanEpochSeconds .
+  ?b provml:ofTask ?batchTask ; provml:meanSeconds ?meanBatchSeconds .
+  ?e provml:ofTask ?epochTask ; provml:meanSeconds ?meanEpochSeconds .
+  ?batchTask rdfs:label ?batchName .
+  ?epochTask rdfs:label ?epochName .
+  FILTER(?batchName = "batch" && ?epochName = "epoch")
 }`,
   );
   const done = new Set(recorded.map((r) => r.training));

@@ -30,24 +30,36 @@ export async function epochTiming(
     params.execution !== undefined
       ? fragment(sparql`VALUES ?training { ${iriTerm('execution', params.execution)} }`)
       : fragment(sparql`?training prov:used ${iriTerm('trainingSet', params.trainingSet)} .`);
-  // the epochs, with the statistics of their batches where the processor recorded them (an ended epoch)
+  // the epochs, with the statistics of their batches where the processor recorded them (an ended
+  // epoch). The shape is for Oxigraph's planners (q4.rq): the epochs in a subquery first, then the
+  // OPTIONAL parts, names and labels as FILTER EXISTS tests (as patterns, Oxigraph reads every value
+  // of that name in the store and joins by hash)
   const found = await rows(
     context,
     sparql`SELECT DISTINCT ?training ?epoch ?epochNumber ?started ?ended ?epochSeconds
        ?batches ?minBatchSeconds ?meanBatchSeconds ?maxBatchSeconds WHERE {
-  ${scope}
-  ?training provml:executesTask/provml:hasStageType provml:Training .
-  ?epoch provml:partOfExecution ?training ;
-         provml:executesTask/rdfs:label "epoch" ;
-         prov:startedAtTime ?started .
+  {
+    SELECT ?training ?epoch ?started WHERE {
+      ${scope}
+      ?training provml:executesTask/provml:hasStageType provml:Training .
+      ?epoch provml:partOfExecution ?training ;
+             prov:startedAtTime ?started .
+      FILTER EXISTS { ?epoch provml:executesTask/rdfs:label "epoch" }
+    }
+  }
   OPTIONAL { ?epoch prov:endedAtTime ?ended }
   OPTIONAL { ?epoch provml:durationSeconds ?epochSeconds }
-  OPTIONAL { ?epoch mls:hasOutput [ provml:valueName "epoch" ; prov:value ?epochNumber ] }
+  OPTIONAL {
+    ?epoch mls:hasOutput ?output .
+    ?output prov:value ?epochNumber .
+    FILTER EXISTS { ?output provml:valueName "epoch" }
+  }
   OPTIONAL {
     ?epoch provml:hasTimingStatistics ?statistics .
-    ?statistics provml:ofTask/rdfs:label "batch" ; provml:executionCount ?batches ;
+    ?statistics provml:ofTask ?task ; provml:executionCount ?batches ;
                 provml:minSeconds ?minBatchSeconds ; provml:meanSeconds ?meanBatchSeconds ;
                 provml:maxSeconds ?maxBatchSeconds .
+    FILTER EXISTS { ?task rdfs:label "batch" }
   }
 } ORDER BY ?training ?started`,
   );
