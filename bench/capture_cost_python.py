@@ -10,6 +10,7 @@ socket, the writes): what a trainer thread actually loses.
 """
 
 import argparse
+import json
 import os
 import platform
 import shutil
@@ -94,7 +95,7 @@ def main():
         ("E: queue 512, Unix socket to an agent process (answers at once, no spool)",
          lambda: provml.init(SPEC, "E", socket_path=sock, **common)),
     ]
-    rows, medians = [], {}
+    rows, medians, samples = [], {}, {}
     try:
         for name, make in settings:
             rep(make, min(args.events, 200000))  # warm-up
@@ -107,6 +108,7 @@ def main():
                         shutil.rmtree(os.path.join(tmp, d), ignore_errors=True)
             med = statistics.median(results)
             medians[name] = med
+            samples[name.split(":")[0]] = results
             rows.append("| %s | %.0f | %.0f | %.0f |" % (name, med, min(results), max(results)))
             print("%s: median %.0f ns/event (min %.0f, max %.0f); last rep %d batches" % (name, med, min(results), max(results), stats.batches), flush=True)
     finally:
@@ -183,9 +185,30 @@ their cost is the exporter's round trip per event, which belongs to the Fig. 5 b
         ts=ts,
     )
     os.makedirs(os.path.dirname(args.output), exist_ok=True)
+    png = os.path.splitext(args.output)[0] + ".png"
+    if plot_box(samples, args, png):
+        report = report.replace("\n\n**Against the goal.**", "\n\n![capture cost](%s)\n\n**Against the goal.**" % os.path.basename(png), 1)
     with open(args.output, "w") as f:
         f.write(report)
     print("wrote %s" % os.path.relpath(args.output, ROOT))
+
+
+def plot_box(samples, args, png):
+    """The box plot of the repetitions, drawn by bench/plot-box.ts (headless Chromium); False if it could not."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump({
+            "title": "Capture cost on the trainer's thread (Python client), %s events x %d reps" % (format(args.events, ","), args.reps),
+            "yLabel": "ns per event",
+            "samples": samples,
+        }, f)
+    try:
+        done = subprocess.run(["node", "--import", "tsx", "bench/plot-box.ts", f.name, png], cwd=ROOT)
+        return done.returncode == 0
+    except OSError as e:
+        print("no plot: %s" % e)
+        return False
+    finally:
+        os.unlink(f.name)
 
 
 if __name__ == "__main__":
