@@ -42,6 +42,7 @@ import {
   type LoopResult,
   waitForQuiet,
 } from './fig5-loop.ts';
+import { runForJson } from './lib/jsonChild.ts';
 import { fmt, median, RESULTS, ROOT, summarise, table, writeResult } from './lib/report.ts';
 
 /** The paper's settings (capture-agent/AGENT.md): queue 1 or large, diskful, online. */
@@ -141,26 +142,6 @@ async function worker(setting: 'baseline' | Setting): Promise<void> {
 
 if (args.worker !== undefined) await worker(args.worker as 'baseline' | Setting);
 else await main();
-
-/** Runs a child and parses its JSON line. */
-function child(cmd: string, argv: string[]): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    p.on('close', (code) => {
-      const line = out.trim().split('\n').pop() ?? '';
-      if (code !== 0 || !line.startsWith('{'))
-        reject(new Error(`${argv.join(' ')} exited ${code}: ${err}${out}`));
-      else {
-        if (err.trim() !== '') process.stderr.write(err);
-        resolve(JSON.parse(line) as RunResult);
-      }
-    });
-  });
-}
 
 /** The HTTP ingest publishing straight to Kafka (the Python client's diskless settings A and D). */
 async function startIngest(log: KafkaEventLog, topics: TopicNames): Promise<{ url: string; server: Server }> {
@@ -273,50 +254,58 @@ async function main(): Promise<void> {
       const spool = join(work, `spool-${name}-${r}`);
       const result =
         lang === 'ts'
-          ? await child(process.execPath, [
-              '--import',
-              'tsx',
-              'bench/fig5.ts',
-              '--worker',
-              name,
-              '--epochs',
-              String(epochs),
-              '--iterations',
-              String(iterations),
-              '--compute',
-              mode,
-              '--wait-ms',
-              String(batchMs),
-              '--spool',
-              spool,
-              '--prefix',
-              prefix,
-              '--queue',
-              String(QUEUE),
-              '--brokers',
-              BROKERS.join(','),
-            ])
-          : await child('python3', [
-              python,
-              '--setting',
-              name,
-              '--epochs',
-              String(epochs),
-              '--iterations',
-              String(iterations),
-              '--compute',
-              mode,
-              '--wait-ms',
-              String(batchMs),
-              '--spool-dir',
-              spool,
-              '--socket',
-              agent!.socket,
-              '--http-url',
-              ingest!.url,
-              '--queue',
-              String(QUEUE),
-            ]);
+          ? await runForJson<RunResult>(
+              process.execPath,
+              [
+                '--import',
+                'tsx',
+                'bench/fig5.ts',
+                '--worker',
+                name,
+                '--epochs',
+                String(epochs),
+                '--iterations',
+                String(iterations),
+                '--compute',
+                mode,
+                '--wait-ms',
+                String(batchMs),
+                '--spool',
+                spool,
+                '--prefix',
+                prefix,
+                '--queue',
+                String(QUEUE),
+                '--brokers',
+                BROKERS.join(','),
+              ],
+              true,
+            )
+          : await runForJson<RunResult>(
+              'python3',
+              [
+                python,
+                '--setting',
+                name,
+                '--epochs',
+                String(epochs),
+                '--iterations',
+                String(iterations),
+                '--compute',
+                mode,
+                '--wait-ms',
+                String(batchMs),
+                '--spool-dir',
+                spool,
+                '--socket',
+                agent!.socket,
+                '--http-url',
+                ingest!.url,
+                '--queue',
+                String(QUEUE),
+              ],
+              true,
+            );
       runs.get(name)!.push(result);
       await rm(spool, { recursive: true, force: true });
     }

@@ -26,6 +26,7 @@ import {
   type LoopResult,
 } from './fig5-loop.ts';
 import { boxOf, boxPlotConfig, plot } from './lib/plot.ts';
+import { runForJson } from './lib/jsonChild.ts';
 import { fmt, median, RESULTS, ROOT, summarise, table, writeResult } from './lib/report.ts';
 
 const { values: args } = parseArgs({
@@ -109,22 +110,6 @@ async function startRedis(): Promise<{ port: number; proc?: ChildProcess }> {
   return { port, proc };
 }
 
-function child(cmd: string, argv: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    p.on('close', (code) => {
-      const line = out.trim().split('\n').pop() ?? '';
-      if (code !== 0 || !line.startsWith('{'))
-        reject(new Error(`${argv.slice(0, 3).join(' ')} exited ${code}: ${err.slice(-1500)}`));
-      else resolve(JSON.parse(line) as Run);
-    });
-  });
-}
-
 const quick = args.quick;
 const reps = Number(args.reps ?? (quick ? 2 : 10));
 const epochs = epochsFor(Number(args.events ?? (quick ? 300 : 870)));
@@ -175,7 +160,7 @@ for (let r = 0; r < reps; r++) {
     try {
       const result =
         c.lang === 'py'
-          ? await child(PY, [
+          ? await runForJson<Run>(PY, [
               'bench/peers_python.py',
               '--peer',
               c.peer,
@@ -191,7 +176,7 @@ for (let r = 0; r < reps; r++) {
               '--redis-port',
               String(redis.port),
             ])
-          : await child(process.execPath, [
+          : await runForJson<Run>(process.execPath, [
               '--import',
               'tsx',
               'bench/fig5.ts',
