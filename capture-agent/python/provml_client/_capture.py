@@ -5,7 +5,6 @@ import json
 import math
 import os
 import re
-import secrets
 import time
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -95,7 +94,7 @@ class Client:
         #: The capture setting (A–F) this client was created with, when one applies.
         self.setting = setting
         self.shutdown_timeout = shutdown_timeout
-        self._prefix = secrets.token_hex(6)
+        self._prefix = os.urandom(6).hex()  # as secrets.token_hex(6), without importing secrets (hmac, hashlib)
         self._counter = itertools.count()
         self._pid = os.getpid()
 

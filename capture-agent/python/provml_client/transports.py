@@ -13,10 +13,12 @@ import json
 import socket
 import threading
 import urllib.parse
-from http.client import HTTPConnection, HTTPException
-from typing import Any, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence
 
 from .spool import RecordTooLargeError, SpoolFullError, SpoolWriter
+
+if TYPE_CHECKING:  # http.client (with email parsing, ~10 ms) is imported by the HTTP transport only
+    from http.client import HTTPConnection
 
 
 class TransportError(Exception):
@@ -162,10 +164,12 @@ class HttpTransport(Transport):
         self.base = u.path.rstrip("/")
         self.timeout = timeout
         self._spec_body = _spec_text(spec).encode("utf-8")
-        self._conn: Optional[HTTPConnection] = None
+        self._conn: "Optional[HTTPConnection]" = None
         self._spec_sent = False
 
     def _post(self, path: str, body: bytes, content_type: str) -> "tuple[int, bytes]":
+        from http.client import HTTPConnection, HTTPException  # here: a trainer without HTTP never loads it
+
         if self._conn is None:
             self._conn = HTTPConnection(self.host, self.port, timeout=self.timeout)
         try:
