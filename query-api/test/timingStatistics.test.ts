@@ -146,7 +146,9 @@ describe('timing statistics in Q4, Q5 and the views', () => {
       const { batches, epochs } = await durations(store);
       const range = demoParameters(report).q5;
       const rows = await runQuery(store, loadQueries().get('q5')!, range);
-      expect(rows.length).toBeGreaterThan(0);
+      // the catalogue query lists the trainings that ended with statistics
+      if (recordedVariant) expect(rows.length).toBeGreaterThan(0);
+      else expect(rows).toEqual([]);
       const { runs } = await listRuns({ store }, {});
       expect(runs.length).toBe(report.trainings.length);
       const means = (training: string) => ({
@@ -154,11 +156,6 @@ describe('timing statistics in Q4, Q5 and the views', () => {
         epoch: figures(epochs.filter((e) => e.training === training).map((e) => e.seconds)).mean,
       });
       for (const row of rows) {
-        if (!recordedVariant) {
-          expect(row.meanBatchSeconds, `q5 ${row.training}`).toBeUndefined();
-          expect(row.meanEpochSeconds, `q5 ${row.training}`).toBeUndefined();
-          continue;
-        }
         expect(Number(row.meanBatchSeconds), `q5 ${row.training}`).toBeCloseTo(means(row.training!).batch, 9);
         expect(Number(row.meanEpochSeconds), `q5 ${row.training}`).toBeCloseTo(means(row.training!).epoch, 9);
       }

@@ -30,42 +30,48 @@ export async function epochTiming(
     params.execution !== undefined
       ? fragment(sparql`VALUES ?training { ${iriTerm('execution', params.execution)} }`)
       : fragment(sparql`?training prov:used ${iriTerm('trainingSet', params.trainingSet)} .`);
-  // the epochs, with the statistics of their batches where the processor recorded them (an ended
-  // epoch). The shape is for Oxigraph's planners (q4.rq): the epochs in a subquery first, then the
-  // OPTIONAL parts, names and labels as FILTER EXISTS tests (as patterns, Oxigraph reads every value
-  // of that name in the store and joins by hash)
+  // Round trips that each stay small in both stores: the epochs (OPTIONALs of one pattern), then, those
+  // epochs named, their numbers and recorded statistics as required patterns. Oxigraph 0.5.13 joins an
+  // OPTIONAL of several patterns by hash, reading every value or statistics node in the store.
   const found = await rows(
     context,
-    sparql`SELECT DISTINCT ?training ?epoch ?epochNumber ?started ?ended ?epochSeconds
-       ?batches ?minBatchSeconds ?meanBatchSeconds ?maxBatchSeconds WHERE {
-  {
-    SELECT ?training ?epoch ?started WHERE {
-      ${scope}
-      ?training provml:executesTask/provml:hasStageType provml:Training .
-      ?epoch provml:partOfExecution ?training ;
-             prov:startedAtTime ?started .
-      FILTER EXISTS { ?epoch provml:executesTask/rdfs:label "epoch" }
-    }
-  }
+    sparql`SELECT DISTINCT ?training ?epoch ?started ?ended ?epochSeconds WHERE {
+  ${scope}
+  ?training provml:executesTask/provml:hasStageType provml:Training .
+  ?epoch provml:partOfExecution ?training ;
+         prov:startedAtTime ?started .
+  FILTER EXISTS { ?epoch provml:executesTask/rdfs:label "epoch" }
   OPTIONAL { ?epoch prov:endedAtTime ?ended }
   OPTIONAL { ?epoch provml:durationSeconds ?epochSeconds }
-  OPTIONAL {
-    ?epoch mls:hasOutput ?output .
-    ?output prov:value ?epochNumber .
-    FILTER EXISTS { ?output provml:valueName "epoch" }
-  }
-  OPTIONAL {
-    ?epoch provml:hasTimingStatistics ?statistics .
-    ?statistics provml:ofTask ?task ; provml:executionCount ?batches ;
-                provml:minSeconds ?minBatchSeconds ; provml:meanSeconds ?meanBatchSeconds ;
-                provml:maxSeconds ?maxBatchSeconds .
-    FILTER EXISTS { ?task rdfs:label "batch" }
-  }
 } ORDER BY ?training ?started`,
+  );
+  if (found.length === 0) return { epochs: [] };
+  const epochs = found.map((r) => iriTerm('epoch', r.epoch));
+  const numbers = await rows(
+    context,
+    sparql`SELECT DISTINCT ?epoch ?epochNumber WHERE {
+  VALUES ?epoch { ${epochs} }
+  ?epoch mls:hasOutput ?output .
+  ?output prov:value ?epochNumber .
+  FILTER EXISTS { ?output provml:valueName "epoch" }
+}`,
+  );
+  // the statistics of their batches, where the processor recorded them (an ended epoch)
+  const recorded = await rows(
+    context,
+    sparql`SELECT DISTINCT ?epoch ?batches ?minBatchSeconds ?meanBatchSeconds ?maxBatchSeconds WHERE {
+  VALUES ?epoch { ${epochs} }
+  ?epoch provml:hasTimingStatistics ?statistics .
+  ?statistics provml:ofTask ?task ; provml:executionCount ?batches ;
+              provml:minSeconds ?minBatchSeconds ; provml:meanSeconds ?meanBatchSeconds ;
+              provml:maxSeconds ?maxBatchSeconds .
+  FILTER EXISTS { ?task rdfs:label "batch" }
+}`,
   );
   // epochs without them (running, or begun before a processor restart): their batches aggregated,
   // those epochs named, so the store reads only their batches
-  const open = found.filter((r) => r.batches === undefined).map((r) => iriTerm('epoch', r.epoch));
+  const withStatistics = new Set(recorded.map((r) => r.epoch));
+  const open = found.filter((r) => !withStatistics.has(r.epoch)).map((r) => iriTerm('epoch', r.epoch));
   const aggregated =
     open.length === 0
       ? []
@@ -81,7 +87,9 @@ export async function epochTiming(
   }
 } GROUP BY ?epoch`,
         );
-  const byEpoch = new Map(aggregated.map((r) => [r.epoch!, r]));
+  const byEpoch = new Map<string, Record<string, string>>();
+  for (const r of [...recorded, ...aggregated, ...numbers])
+    byEpoch.set(r.epoch!, { ...byEpoch.get(r.epoch!), ...r });
   return {
     epochs: found
       .map((recorded) => ({ ...recorded, ...byEpoch.get(recorded.epoch!) }))
