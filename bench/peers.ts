@@ -273,14 +273,16 @@ const versions = spawnSync(
   ],
   { encoding: 'utf8' },
 )
-  .stdout.trim()
+  .stdout?.trim()
   .split('\n')
   .join(', ');
-const redisVersion = spawnSync('redis-server', ['--version'], { encoding: 'utf8' })
-  .stdout.trim()
-  .split(' ')
-  .slice(0, 3)
-  .join(' ');
+// (no stdout when redis-server is not installed: flowcept is then reported missing, not measured)
+const redisVersion =
+  spawnSync('redis-server', ['--version'], { encoding: 'utf8' })
+    .stdout?.trim()
+    .split(' ')
+    .slice(0, 3)
+    .join(' ') ?? 'redis-server absent';
 
 await plot(
   join(RESULTS, 'peers.png'),
