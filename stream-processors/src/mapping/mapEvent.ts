@@ -12,7 +12,7 @@ import {
   type Semantics,
 } from '@provml/schemas';
 import { defaultStoreOf, type IriMinter } from './IriMinter.ts';
-import { mergeSummary, type MappingState, type OpenExecution } from './MappingState.ts';
+import { mergeSummary, type DurationSummary, type MappingState, type OpenExecution } from './MappingState.ts';
 import { dateTime, dbl, int, iri, QuadCollector, str, valueLiteral } from './terms.ts';
 
 /** The retrospective class of each value semantics (the paper's Table II, right column). */
@@ -198,7 +198,7 @@ function summarizeTimings(
 ): void {
   const parent = open.parent === undefined ? undefined : state.open.get(open.parent);
   if (parent !== undefined) {
-    const into = (parent.timings ??= new Map());
+    const into = (parent.timings ??= new Map<string, DurationSummary>());
     mergeSummary(into, event.task, { count: 1, sum: seconds, min: seconds, max: seconds });
     for (const [task, summary] of open.timings ?? []) mergeSummary(into, task, summary);
   }
