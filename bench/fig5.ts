@@ -252,6 +252,19 @@ async function main(): Promise<void> {
     const order = NAMES.map((_, i) => NAMES[(i + r) % NAMES.length]!);
     for (const name of order) {
       const spool = join(work, `spool-${name}-${r}`);
+      // the loop's shape, the same for both languages' workers
+      const loop = [
+        '--epochs',
+        String(epochs),
+        '--iterations',
+        String(iterations),
+        '--compute',
+        mode,
+        '--wait-ms',
+        String(batchMs),
+        '--queue',
+        String(QUEUE),
+      ];
       const result =
         lang === 'ts'
           ? await runForJson<RunResult>(
@@ -262,20 +275,11 @@ async function main(): Promise<void> {
                 'bench/fig5.ts',
                 '--worker',
                 name,
-                '--epochs',
-                String(epochs),
-                '--iterations',
-                String(iterations),
-                '--compute',
-                mode,
-                '--wait-ms',
-                String(batchMs),
+                ...loop,
                 '--spool',
                 spool,
                 '--prefix',
                 prefix,
-                '--queue',
-                String(QUEUE),
                 '--brokers',
                 BROKERS.join(','),
               ],
@@ -287,22 +291,13 @@ async function main(): Promise<void> {
                 python,
                 '--setting',
                 name,
-                '--epochs',
-                String(epochs),
-                '--iterations',
-                String(iterations),
-                '--compute',
-                mode,
-                '--wait-ms',
-                String(batchMs),
+                ...loop,
                 '--spool-dir',
                 spool,
                 '--socket',
                 agent!.socket,
                 '--http-url',
                 ingest!.url,
-                '--queue',
-                String(QUEUE),
               ],
               true,
             );
