@@ -1,6 +1,7 @@
 // Lint configuration: type-aware typescript-eslint rules over every package.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { provmlPlugin } from './eslint/packageBoundaries.mjs';
 
 export default tseslint.config(
   {
@@ -30,6 +31,12 @@ export default tseslint.config(
     },
   },
   {
+    // package boundaries: other packages only through their declared roots (docs/ARCHITECTURE.md)
+    files: ['**/*.ts', '**/*.mjs'],
+    plugins: { provml: provmlPlugin },
+    rules: { 'provml/package-boundaries': 'error' },
+  },
+  {
     // plain-JavaScript worker entry points (started by node:worker_threads without a TS loader)
     files: ['**/*.mjs'],
     extends: [tseslint.configs.disableTypeChecked],
@@ -48,7 +55,15 @@ export default tseslint.config(
     },
   },
   {
-    files: ['**/cli/**/*.ts', 'bench/**/*.ts', '**/examples/**/*.ts', '**/*.test.ts', '**/test/**/*.ts'],
+    files: [
+      '**/cli/**/*.ts',
+      'capture-agent/agent/src/agentMain.ts',
+      'service/src/serviceCommand.ts',
+      'bench/**/*.ts',
+      '**/examples/**/*.ts',
+      '**/*.test.ts',
+      '**/test/**/*.ts',
+    ],
     rules: { 'no-console': 'off' },
   },
   {

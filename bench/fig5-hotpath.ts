@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SpoolWriter } from '@provml/capture-agent';
 import { encodeCaptureEvent, type CaptureEvent } from '@provml/schemas';
-import { LogCaptureExporter } from '@provml/stream-processors';
+import { LogCaptureExporter } from '@provml/log';
 import { median } from './lib/report.ts';
 
 const { values } = parseArgs({ options: { events: { type: 'string', default: '200000' } } });

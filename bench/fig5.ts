@@ -25,12 +25,7 @@ import { parseArgs } from 'node:util';
 import type { AddressInfo } from 'node:net';
 import { init } from '@provml/capture-agent';
 import { encodeCaptureEvent, silentLogger } from '@provml/schemas';
-import {
-  DEFAULT_TOPICS,
-  KafkaEventLog,
-  LogCaptureExporter,
-  type TopicNames,
-} from '@provml/stream-processors';
+import { DEFAULT_TOPICS, KafkaEventLog, LogCaptureExporter, type TopicNames } from '@provml/log';
 import {
   calibrate,
   epochsFor,
@@ -146,7 +141,7 @@ else await main();
 /** The HTTP ingest publishing straight to Kafka (the Python client's diskless settings A and D). */
 async function startIngest(log: KafkaEventLog, topics: TopicNames): Promise<{ url: string; server: Server }> {
   // imported here, not at the top: a worker (one per run) then loads neither the query API nor the plotter
-  const { createIngestApp, LogIngestTarget } = await import('@provml/query-api');
+  const { createIngestApp, LogIngestTarget } = await import('@provml/agent');
   const app = createIngestApp({
     target: new LogIngestTarget(log, encodeCaptureEvent, topics),
     logger: silentLogger,
@@ -166,7 +161,7 @@ async function startAgent(
     [
       '--import',
       'tsx',
-      'query-api/src/cli/main.ts',
+      'app/src/cli/main.ts',
       'agent',
       '--kafka',
       BROKERS.join(','),

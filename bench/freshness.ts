@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { init, type Capture } from '@provml/capture-agent';
 import { encodeCaptureEvent } from '@provml/schemas';
-import { IriMinter, KafkaEventLog, LogCaptureExporter } from '@provml/stream-processors';
+import { IriMinter } from '@provml/stream-processors';
+import { KafkaEventLog, LogCaptureExporter } from '@provml/log';
 import {
   KAFKA,
   bucketDelta,

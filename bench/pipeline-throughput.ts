@@ -366,7 +366,7 @@ broker, offer an exact rate, open loop, of events of a training loop shaped like
 (35 batches per epoch; begin/end of each batch, epoch and training; a loss per batch, loss and
 accuracy per epoch, hyperparameters and a training set; ${EPOCHS} epochs per workflow execution).
 One \`provml processor\` and one \`provml sink\` run as service processes of their own
-(\`node --import tsx query-api/src/cli/main.ts processor|sink\`, topics with 4 partitions and a prefix of
+(\`node --import tsx app/src/cli/main.ts processor|sink\`, topics with 4 partitions and a prefix of
 the run's own), the processor with Kafka transactions (exactly once), the sink committing after the
 store acknowledged. The offered rate (all producers together) is ramped: ${RATES.map((r) => fmt(r)).join(', ')} events/s,
 ${STEP_S} s each. Figures are taken over the second half of each step: events mapped per second by the

@@ -19,7 +19,7 @@ import {
   createRdf4jRepository,
   deleteRdf4jRepository,
   type TripleStore,
-} from '@provml/sinks';
+} from '@provml/stores';
 import {
   OXIGRAPH_VERSION,
   RDF4J_VERSION,
@@ -28,13 +28,17 @@ import {
   ensureRdf4j,
   stopStore,
 } from '../deploy/local/stores.ts';
-import { bindQuery, loadQueries, type QueryName } from '../query-api/src/queries/QueryCatalog.ts';
+import {
+  bindQuery,
+  loadQueries,
+  type QueryName,
+  bestModel,
+  epochTiming,
+  listRuns,
+  lineage,
+  type ViewContext,
+} from '@provml/query-api';
 import { checkAnswer, checkLineage, pickParameters } from './lib/lifecycleAnswers.ts';
-import { bestModel } from '../query-api/src/views/models.ts';
-import { epochTiming } from '../query-api/src/views/timing.ts';
-import { listRuns } from '../query-api/src/views/runs.ts';
-import { lineage } from '../query-api/src/views/lineage.ts';
-import type { ViewContext } from '../query-api/src/views/ViewContext.ts';
 import { plot } from './lib/plot.ts';
 import { generateLifecycle, DEFAULT_SHAPE, type SurveyFacts } from './lib/provenanceGenerator.ts';
 import {

@@ -10,32 +10,36 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { FaultRecord } from '../query-api/test/faults/faultReport.ts';
+import type { FaultRecord } from '../deploy/testing/faultReport.ts';
 import { ROOT, table, thisCommand, writeResult } from './lib/report.ts';
 
 const full = process.argv.includes('--full');
 const run = !process.argv.includes('--no-run');
 
 /** The suites run, and what each shows. */
-const SUITES: readonly { files: string; shows: string }[] = [
+const SUITES: readonly { files: readonly string[]; shows: string }[] = [
   {
-    files: 'query-api/test/faults',
+    files: ['app/test/faults'],
     shows: 'store down, slow store, broker SIGKILL (+ processor SIGKILL in full)',
   },
   {
-    files: 'query-api/test/distributed/agentCrash.test.ts',
+    files: ['capture-agent/agent/test/agentCrash.test.ts'],
     shows: 'agent SIGKILL mid-stream; broker stop during an agent run',
   },
   {
-    files: 'query-api/test/distributed/crash.test.ts',
+    files: ['app/test/distributed/crash.test.ts'],
     shows: 'processor SIGKILL mid-stream (Kafka transactions)',
   },
-  { files: 'query-api/test/corpus', shows: 'bad-input corpus at every boundary' },
+  { files: ['app/test/corpus'], shows: 'bad-input corpus at every boundary' },
   {
-    files: 'query-api/test/properties',
+    files: [
+      'schemas/test/avroCodec.test.ts',
+      'capture-agent/agent/test/ingest/ingestParser.test.ts',
+      'query-api/test/catalog',
+    ],
     shows: 'property tests of the parser, the Avro decoder, the query binding',
   },
-  { files: 'query-api/test/auth', shows: 'access control, secrets never logged' },
+  { files: ['app/test/auth'], shows: 'access control, secrets never logged' },
 ];
 
 const RECORDS = join(ROOT, 'test-output/faults');
@@ -60,7 +64,7 @@ function runSuites(): VitestJson {
     [
       'node_modules/vitest/vitest.mjs',
       'run',
-      ...SUITES.map((s) => s.files),
+      ...SUITES.flatMap((s) => s.files),
       '--reporter=default',
       '--reporter=json',
       `--outputFile.json=${VITEST_JSON}`,
@@ -77,7 +81,7 @@ function runSuites(): VitestJson {
 
 /** Cases of the bad-input corpus per boundary (files not starting with `_`). */
 function corpusCases(): [string, number][] {
-  const dir = join(ROOT, 'query-api/test/corpus');
+  const dir = join(ROOT, 'app/test/corpus');
   return readdirSync(dir, { withFileTypes: true })
     .filter((d) => d.isDirectory())
     .map((d): [string, number] => [
@@ -106,12 +110,12 @@ const duplicated = faults.reduce((s, f) => s + f.duplicated, 0);
 const events = faults.reduce((s, f) => s + f.events, 0);
 
 const perSuite = SUITES.map((s) => {
-  const files = results?.testResults.filter((t) => t.name.includes(s.files)) ?? [];
+  const files = results?.testResults.filter((t) => s.files.some((f) => t.name.includes(f))) ?? [];
   const tests = files.flatMap((f) => f.assertionResults);
   const passed = tests.filter((t) => t.status === 'passed').length;
   const failed = tests.filter((t) => t.status === 'failed').length;
   const skipped = tests.length - passed - failed;
-  return [`\`${s.files}\``, s.shows, passed, failed, skipped];
+  return [s.files.map((f) => `\`${f}\``).join(' '), s.shows, passed, failed, skipped];
 });
 const failedTests = (results?.testResults ?? []).flatMap((f) =>
   f.assertionResults.filter((t) => t.status === 'failed').map((t) => `- ${t.fullName}`),
@@ -159,7 +163,7 @@ ${failedTests.length === 0 ? '' : `\nFailed:\n\n${failedTests.join('\n')}\n`}
 \`\`\`
 node --import tsx bench/reliability.ts          # short (~3 min; a broker of its own on 29392/29393, Oxigraph on 27871–27873)
 node --import tsx bench/reliability.ts --full   # full: the store down 60 s, the broker down 30 s, longer streams, the processor SIGKILL
-PROVML_FAULTS_FULL=1 npx vitest run query-api/test/faults   # the fault suite alone, full
+PROVML_FAULTS_FULL=1 npx vitest run app/test/faults   # the fault suite alone, full
 \`\`\`
 `;
 

@@ -20,7 +20,7 @@ import {
   createRdf4jRepository,
   deleteRdf4jRepository,
   type TripleStore,
-} from '@provml/sinks';
+} from '@provml/stores';
 import {
   JETTY_RUNNER_VERSION,
   OXIGRAPH_VERSION,

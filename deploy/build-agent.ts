@@ -1,5 +1,5 @@
 /**
- * `npm run build:agent`: compiles the sidecar agent (query-api/src/cli/agentMain.ts) with everything
+ * `npm run build:agent`: compiles the sidecar agent (capture-agent/agent/src/agentMain.ts) with everything
  * it imports into one ES module, dist/provml-agent.mjs, run with plain Node (`node
  * dist/provml-agent.mjs --spool DIR ...`): no TypeScript loader at run time, only the modules the
  * agent reaches, and beside it the Avro schemas it reads at start. Prints the output's size.
@@ -22,7 +22,7 @@ export const AGENT_NODE_OPTIONS: readonly string[] = ['--max-semi-space-size=1',
 /** Builds the bundle; resolves with its path. */
 export async function buildAgent(outfile = AGENT_BUNDLE): Promise<string> {
   await build({
-    entryPoints: [`${ROOT}query-api/src/cli/agentMain.ts`],
+    entryPoints: [`${ROOT}capture-agent/agent/src/agentMain.ts`],
     outfile,
     bundle: true,
     platform: 'node',

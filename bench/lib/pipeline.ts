@@ -9,7 +9,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { DEFAULT_TOPICS, KafkaEventLog, type TopicNames } from '@provml/stream-processors';
+import { DEFAULT_TOPICS, KafkaEventLog, type TopicNames } from '@provml/log';
 import { ROOT } from './report.ts';
 
 /** The local broker the benchmarks use. */
@@ -155,7 +155,7 @@ export interface ServiceOptions {
 }
 
 /**
- * Starts `node --import tsx query-api/src/cli/main.ts <kind> …` (or the compiled agent) and waits for
+ * Starts `node --import tsx app/src/cli/main.ts <kind> …` (or the compiled agent) and waits for
  * its "running at" line.
  * @throws Error with the process output when it exits or does not come up within 60 s
  */
@@ -163,7 +163,7 @@ export async function startService(
   kind: 'processor' | 'sink' | 'agent',
   o: ServiceOptions,
 ): Promise<Service> {
-  const entry = o.compiled === undefined ? ['query-api/src/cli/main.ts', kind] : [o.compiled.script];
+  const entry = o.compiled === undefined ? ['app/src/cli/main.ts', kind] : [o.compiled.script];
   const args = [
     ...entry,
     '--kafka',

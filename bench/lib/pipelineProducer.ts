@@ -6,7 +6,7 @@
  */
 import { init, SocketCaptureExporter, type CaptureExporter } from '@provml/capture-agent';
 import { encodeCaptureEvent } from '@provml/schemas';
-import { KafkaEventLog, LogCaptureExporter } from '@provml/stream-processors';
+import { KafkaEventLog, LogCaptureExporter } from '@provml/log';
 import { KAFKA, sleep, topicsOf } from './pipeline.ts';
 import { BENCH_SPEC, Fig5Loop } from './pipelineWorkload.ts';
 

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createRdf4jRepository, deleteRdf4jRepository } from '@provml/sinks';
+import { createRdf4jRepository, deleteRdf4jRepository } from '@provml/stores';
 import { dataDirOf, ensureOxigraph, ensureRdf4j, stopStore } from '../../deploy/local/stores.ts';
 import {
   LagReader,

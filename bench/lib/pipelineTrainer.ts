@@ -6,7 +6,7 @@
  */
 import { init, type Capture } from '@provml/capture-agent';
 import { encodeCaptureEvent } from '@provml/schemas';
-import { KafkaEventLog, LogCaptureExporter } from '@provml/stream-processors';
+import { KafkaEventLog, LogCaptureExporter } from '@provml/log';
 import { KAFKA, sleep, topicsOf } from './pipeline.ts';
 import { BATCHES_PER_EPOCH, BENCH_SPEC } from './pipelineWorkload.ts';
 

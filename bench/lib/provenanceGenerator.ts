@@ -17,9 +17,7 @@ import {
   toNQuads,
 } from '@provml/stream-processors';
 import type { Quad } from 'n3';
-import curationSpec from '../../query-api/src/demo/specs/seismic-curation.json' with { type: 'json' };
-import preparationSpec from '../../query-api/src/demo/specs/seismic-preparation.json' with { type: 'json' };
-import trainingSpec from '../../query-api/src/demo/specs/seismic-training.json' with { type: 'json' };
+import { DEMO_SPECS } from '@provml/demo';
 
 /** Shape of the generated lifecycle. */
 export interface LifecycleShape {
@@ -190,9 +188,9 @@ export function* generateLifecycle(
   const iris = new IriMinter();
   const state = new MappingState();
   const specs = {
-    curation: compileSpec(curationSpec),
-    preparation: compileSpec(preparationSpec),
-    training: compileSpec(trainingSpec),
+    curation: compileSpec(DEMO_SPECS.curation),
+    preparation: compileSpec(DEMO_SPECS.preparation),
+    training: compileSpec(DEMO_SPECS.training),
   };
   let total = 0;
   const emit = (quads: Quad[]): Chunk => {

@@ -1,7 +1,11 @@
 // The capture queue: batching by size and by time, one export in flight, overflow policies, retries, flush and shutdown.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { BatchProcessor } from '@provml/capture-agent';
-import type { BatchProcessorOptions, CaptureExporter, ExportResult } from '@provml/capture-agent';
+import {
+  BatchProcessor,
+  type BatchProcessorOptions,
+  type CaptureExporter,
+  type ExportResult,
+} from '@provml/capture-agent';
 import type { CaptureEvent, ProspectiveSpec } from '@provml/schemas';
 
 const event = (i: number): CaptureEvent => ({

@@ -3,10 +3,15 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collectExecutionContext, InMemoryCaptureExporter, init } from '@provml/capture-agent';
-import type { Capture, CaptureOptions, ExportResult } from '@provml/capture-agent';
-import { ValidationError } from '@provml/schemas';
-import type { CaptureEvent, ProspectiveSpec } from '@provml/schemas';
+import {
+  collectExecutionContext,
+  InMemoryCaptureExporter,
+  init,
+  type Capture,
+  type CaptureOptions,
+  type ExportResult,
+} from '@provml/capture-agent';
+import { ValidationError, type CaptureEvent, type ProspectiveSpec } from '@provml/schemas';
 
 const SPEC = {
   workflow: 'seismic-training',

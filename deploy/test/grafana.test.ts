@@ -7,8 +7,8 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { createMetrics } from '../../query-api/src/metrics/createMetrics.ts';
-import { registerAgentMetrics } from '../../query-api/src/metrics/agentMetrics.ts';
+import { createMetrics } from '@provml/service';
+import { registerAgentMetrics } from '@provml/agent';
 
 interface Panel {
   type: string;

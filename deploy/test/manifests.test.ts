@@ -20,7 +20,7 @@ import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
-import { SERVICE_ENV, resolveServiceConfig } from '../../query-api/src/distributed/ServiceConfig.ts';
+import { SERVICE_ENV, resolveServiceConfig } from '@provml/service';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const K8S = join(ROOT, 'deploy/k8s');
@@ -537,7 +537,7 @@ describe('Dockerfile (deploy/Dockerfile)', () => {
   const entrypoint = (): string[] => JSON.parse(last('ENTRYPOINT') ?? 'null') as string[];
 
   it('enters through tsx into the CLI, which exists', () => {
-    expect(entrypoint()).toEqual(['node', '--import', 'tsx', 'query-api/src/cli/main.ts']);
+    expect(entrypoint()).toEqual(['node', '--import', 'tsx', 'app/src/cli/main.ts']);
     expect(existsSync(join(ROOT, entrypoint()[3]!))).toBe(true);
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
       devDependencies?: Record<string, string>;

@@ -1,14 +1,21 @@
-/** Public API of the query API package: the apps, the embedded stack and its configuration. */
-export { EmbeddedStack } from './embedded/EmbeddedStack.ts';
-export { resolveEmbeddedConfig, EMBEDDED_ENV } from './embedded/EmbeddedConfig.ts';
-export type { EmbeddedConfig } from './embedded/EmbeddedConfig.ts';
+/** Public API of the query API, the read side: the SPARQL protocol, the REST views, the Q1–Q6 catalogue, the live feed and the dashboard. */
+export { bindQuery, loadQueries, runQuery } from './catalog/QueryCatalog.ts';
+export type { QueryName } from './catalog/QueryCatalog.ts';
+export { formatTable } from './catalog/formatTable.ts';
+export { LiveFeed } from './live/LiveFeed.ts';
+export type { LiveEvent } from './live/LiveFeed.ts';
 export { createQueryApp } from './query/createQueryApp.ts';
 export type { QueryAppOptions } from './query/createQueryApp.ts';
-export { createIngestApp } from './ingest/createIngestApp.ts';
-export type { IngestAppOptions } from './ingest/createIngestApp.ts';
-export { LogIngestTarget } from './ingest/IngestTarget.ts';
-export type { IngestTarget } from './ingest/IngestTarget.ts';
-export { parseEventBody, MAX_EVENTS_PER_REQUEST } from './ingest/parseEventBody.ts';
-export type { ParsedBody } from './ingest/parseEventBody.ts';
-export { createMetrics } from './metrics/createMetrics.ts';
-export type { Metrics, MetricSources } from './metrics/createMetrics.ts';
+export { nestingDepth } from './query/sparqlGuard.ts';
+export { VIEWS } from './query/viewRoutes.ts';
+export { PREFIXES } from './views/ViewContext.ts';
+export type { ViewContext } from './views/ViewContext.ts';
+export type { ExecutionRow } from './views/executions.ts';
+export { lineage } from './views/lineage.ts';
+export type { LineageGraph } from './views/lineage.ts';
+export { bestModel } from './views/models.ts';
+export type { BestModel, ModelRow } from './views/models.ts';
+export { listRuns } from './views/runs.ts';
+export type { RunRow } from './views/runs.ts';
+export { epochTiming } from './views/timing.ts';
+export type { EpochTiming } from './views/timing.ts';

@@ -1,7 +1,6 @@
 // The prospective spec (contract 2): JSON/YAML input, validation issues with their paths, and the indexes built from it.
 import { describe, expect, it } from 'vitest';
-import { compileSpec, ValidationError } from '@provml/schemas';
-import type { CompiledSpec, ValidationIssue } from '@provml/schemas';
+import { compileSpec, ValidationError, type CompiledSpec, type ValidationIssue } from '@provml/schemas';
 
 const validSpec = () => ({
   workflow: 'seismic-facies-training',

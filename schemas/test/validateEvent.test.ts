@@ -8,8 +8,10 @@ import {
   isoToMicros,
   microsToIso,
   parseEventJson,
+  type CaptureEvent,
+  type EventCheck,
+  type ValidationIssue,
 } from '@provml/schemas';
-import type { CaptureEvent, EventCheck, ValidationIssue } from '@provml/schemas';
 
 const fullEvent = () => ({
   eventId: '0f8e2c1a-7b3d-4e5f-9a10-2b3c4d5e6f70',

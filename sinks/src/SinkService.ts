@@ -3,7 +3,6 @@ import { silentLogger, type Logger } from '@provml/schemas';
 import {
   CAPTURED_AT_HEADER,
   DEFAULT_TOPICS,
-  deadLetter,
   type ConsumedRecord,
   type EventLog,
   type BatchOutput,
@@ -11,8 +10,9 @@ import {
   type ProducedRecord,
   type RecordBatch,
   type TopicNames,
-} from '@provml/stream-processors';
-import type { TripleStore } from './TripleStore.ts';
+} from '@provml/log';
+import { deadLetter } from '@provml/stream-processors';
+import type { TripleStore } from '@provml/stores';
 
 /** Settings of a sink. */
 export interface SinkOptions {

@@ -6,17 +6,16 @@ import {
   EmbeddedLog,
   type ConsumedRecord,
   type ProducedRecord,
-} from '@provml/stream-processors';
+} from '@provml/log';
 import {
   OxigraphEmbeddedStore,
-  SinkService,
   selectRows,
   type QueryResponse,
   type ResultFormat,
-  type SinkOptions,
   type StoreResult,
   type TripleStore,
-} from '@provml/sinks';
+} from '@provml/stores';
+import { SinkService, type SinkOptions } from '@provml/sinks';
 
 const TRIPLES = DEFAULT_TOPICS.triples;
 const DLQ = DEFAULT_TOPICS.deadLetters;

@@ -10,14 +10,19 @@ import {
   type CaptureEvent,
   type Logger,
 } from '@provml/schemas';
-import type {
-  BatchOutput,
-  ConsumedRecord,
-  EventLog,
-  LogConsumer,
-  ProducedRecord,
-  RecordBatch,
-} from './log/ports.ts';
+import {
+  type BatchOutput,
+  type ConsumedRecord,
+  type EventLog,
+  type LogConsumer,
+  type ProducedRecord,
+  type RecordBatch,
+  ANNOTATION_SOURCE_HEADER,
+  CAPTURED_AT_HEADER,
+  DEFAULT_TOPICS,
+  DLQ_HEADERS,
+  type TopicNames,
+} from '@provml/log';
 import { IriMinter } from './mapping/IriMinter.ts';
 import { indexAnnotations, parseAnnotations } from './mapping/mapAnnotations.ts';
 import { mapEvent } from './mapping/mapEvent.ts';
@@ -26,13 +31,6 @@ import { mapSpec } from './mapping/mapSpec.ts';
 import { toNQuads } from './mapping/nquads.ts';
 import { SpecRegistry } from './SpecRegistry.ts';
 import { IncompleteExecutions, INCOMPLETE_EVENT_PREFIX } from './IncompleteExecutions.ts';
-import {
-  ANNOTATION_SOURCE_HEADER,
-  CAPTURED_AT_HEADER,
-  DEFAULT_TOPICS,
-  DLQ_HEADERS,
-  type TopicNames,
-} from './topics.ts';
 
 /** Output records are cut at about this many characters (Kafka's default message limit is 1 MB). */
 const MAX_OUTPUT_RECORD_CHARS = 256 * 1024;

@@ -1,38 +1,16 @@
-/** Public API of the stream processors: the log ports, the embedded log, the PROV-ML mapping and the processor. */
-export { EmbeddedLog } from './log/EmbeddedLog.ts';
-export type { EmbeddedLogOptions } from './log/EmbeddedLog.ts';
-export { murmur2, partitionFor } from './log/murmur2.ts';
-export type {
-  EventLog,
-  LogProducer,
-  LogConsumer,
-  BatchOutput,
-  TableReader,
-  ProducedRecord,
-  ConsumedRecord,
-  RecordBatch,
-  ConsumerOptions,
-  TopicOptions,
-} from './log/ports.ts';
-export { IriMinter, DEFAULT_IRI_BASE, defaultStoreOf } from './mapping/IriMinter.ts';
-export { MappingState, BoundedMap } from './mapping/MappingState.ts';
-export type { OpenExecution, MappingStateLimits } from './mapping/MappingState.ts';
-export { mapSpec, PROSPECTIVE_CLASS, STAGE_TYPE } from './mapping/mapSpec.ts';
-export { mapEvent, RETROSPECTIVE_VALUE_CLASS } from './mapping/mapEvent.ts';
-export { parseAnnotations, indexAnnotations, MAX_ANNOTATION_LENGTH } from './mapping/mapAnnotations.ts';
-export { toNQuads } from './mapping/nquads.ts';
-export { ProcessorService, deadLetter } from './ProcessorService.ts';
+/** Public API of the stream processors: the PROV-ML mapping and the processor service. */
 export {
-  IncompleteExecutions,
-  INCOMPLETE_EVENT_PREFIX,
   INCOMPLETE_CONTEXT_KEY,
+  INCOMPLETE_EVENT_PREFIX,
+  IncompleteExecutions,
 } from './IncompleteExecutions.ts';
+export { ProcessorService, deadLetter } from './ProcessorService.ts';
 export type { ProcessorOptions, ProcessorStats } from './ProcessorService.ts';
 export { SpecRegistry } from './SpecRegistry.ts';
-export { DEFAULT_TOPICS, DLQ_HEADERS, ANNOTATION_SOURCE_HEADER, CAPTURED_AT_HEADER } from './topics.ts';
-export type { TopicNames } from './topics.ts';
-export { LogCaptureExporter } from './LogCaptureExporter.ts';
-export { KafkaEventLog } from './kafka/KafkaEventLog.ts';
-export type { KafkaLogOptions } from './kafka/KafkaEventLog.ts';
-export { RegistryEventCodec, isConfluentEncoded, CONFLUENT_MAGIC } from './kafka/RegistryEventCodec.ts';
-export type { RegistryCodecOptions } from './kafka/RegistryEventCodec.ts';
+export { DEFAULT_IRI_BASE, IriMinter, defaultStoreOf } from './mapping/IriMinter.ts';
+export { BoundedMap, MappingState } from './mapping/MappingState.ts';
+export type { MappingStateLimits, OpenExecution } from './mapping/MappingState.ts';
+export { MAX_ANNOTATION_LENGTH, indexAnnotations, parseAnnotations } from './mapping/mapAnnotations.ts';
+export { RETROSPECTIVE_VALUE_CLASS, mapEvent } from './mapping/mapEvent.ts';
+export { PROSPECTIVE_CLASS, STAGE_TYPE, mapSpec } from './mapping/mapSpec.ts';
+export { toNQuads } from './mapping/nquads.ts';

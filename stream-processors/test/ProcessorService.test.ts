@@ -1,13 +1,8 @@
 /** The processor service over the embedded log: mapping to the triples topic, poison messages to the dead-letter topic. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeCaptureEvent, encodeCaptureEvent, type CaptureEvent } from '@provml/schemas';
-import {
-  ANNOTATION_SOURCE_HEADER,
-  DEFAULT_TOPICS,
-  DLQ_HEADERS,
-  EmbeddedLog,
-  ProcessorService,
-} from '@provml/stream-processors';
+import { ANNOTATION_SOURCE_HEADER, DEFAULT_TOPICS, DLQ_HEADERS, EmbeddedLog } from '@provml/log';
+import { ProcessorService } from '@provml/stream-processors';
 
 const T = DEFAULT_TOPICS;
 const SPEC = {

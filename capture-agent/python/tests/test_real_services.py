@@ -151,7 +151,7 @@ def test_the_real_agent_spools_what_the_socket_sends(seismic_spec):
     _node_ready()
     _need(
         _agent_supports_socket(),
-        "the sidecar agent with a spool and a Unix socket (query-api/src/distributed/agentService.ts) is not in this checkout yet",
+        "the sidecar agent with a spool and a Unix socket (capture-agent/agent/src/agentService.ts) is not in this checkout yet",
     )
     from provml_client.spool import read_spool
 

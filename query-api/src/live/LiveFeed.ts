@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { microsToIso, silentLogger, type CaptureEvent, type Logger } from '@provml/schemas';
-import { DEFAULT_TOPICS, type EventLog, type LogConsumer } from '@provml/stream-processors';
+import { DEFAULT_TOPICS, type EventLog, type LogConsumer } from '@provml/log';
 
 /** What a subscriber receives per captured event. */
 export interface LiveEvent {

@@ -10,7 +10,7 @@ import {
   type ResultFormat,
   type SparqlJsonResults,
   type TripleStore,
-} from '@provml/sinks';
+} from '@provml/stores';
 import { toDelimited, toXml, type AskJson } from './resultFormats.ts';
 import type { GuardedQuery } from './sparqlGuard.ts';
 

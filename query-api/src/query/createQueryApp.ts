@@ -2,16 +2,15 @@
 import express, { type Request, type Response } from 'express';
 import type { Registry } from 'prom-client';
 import type { Logger } from '@provml/schemas';
-import { QueryError, type ResultFormat, type TripleStore } from '@provml/sinks';
+import { QueryError, type ResultFormat, type TripleStore } from '@provml/stores';
 import type { IriMinter } from '@provml/stream-processors';
-import { authMiddleware, queryRouteScopes, roleOf } from '../auth/authMiddleware.ts';
-import type { BearerAuth } from '../auth/BearerAuth.ts';
+import { authMiddleware, queryRouteScopes, roleOf, type BearerAuth } from '@provml/service';
 import { answerSparql, ResultTooLargeError } from './answerSparql.ts';
 import { openApiDocument } from './openApi.ts';
 import { ForbiddenOperationError, guardQuery } from './sparqlGuard.ts';
 import { answerViewFailure, mountViews } from './viewRoutes.ts';
 import { mountDashboard } from '../dashboard/mountDashboard.ts';
-import { loadQueries, PARAMETER_KINDS, runQuery, type QueryName } from '../queries/QueryCatalog.ts';
+import { loadQueries, PARAMETER_KINDS, runQuery, type QueryName } from '../catalog/QueryCatalog.ts';
 
 /** Settings of the query app. */
 export interface QueryAppOptions {

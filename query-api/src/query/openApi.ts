@@ -1,6 +1,6 @@
 /** The OpenAPI 3.1 document of the query API, generated from the query catalogue so it cannot drift. */
 import { VIEW_PATHS } from './viewsOpenApi.ts';
-import { PARAMETER_KINDS, type QueryDefinition, type QueryName } from '../queries/QueryCatalog.ts';
+import { PARAMETER_KINDS, type QueryDefinition, type QueryName } from '../catalog/QueryCatalog.ts';
 
 const problem = {
   type: 'object',

@@ -3,7 +3,7 @@
  * (the endpoint always asks the store for JSON, so that it can count solutions before answering):
  * SPARQL 1.1 Query Results CSV and TSV, and the SPARQL Query Results XML Format.
  */
-import type { SparqlJsonResults } from '@provml/sinks';
+import type { SparqlJsonResults } from '@provml/stores';
 
 type Term = SparqlJsonResults['results']['bindings'][number][string];
 

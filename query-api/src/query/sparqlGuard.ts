@@ -6,7 +6,7 @@
  */
 import sparqljs from 'sparqljs';
 import { ProvmlError } from '@provml/schemas';
-import { QueryError, type QueryForm } from '@provml/sinks';
+import { QueryError, type QueryForm } from '@provml/stores';
 
 /** An operation this endpoint refuses by policy (not a syntax error). */
 export class ForbiddenOperationError extends ProvmlError {

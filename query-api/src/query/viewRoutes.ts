@@ -2,7 +2,7 @@
 import type express from 'express';
 import type { Request, Response } from 'express';
 import { ValidationError } from '@provml/schemas';
-import { QueryTimeoutError } from '@provml/sinks';
+import { QueryTimeoutError } from '@provml/stores';
 import { listExecutions } from '../views/executions.ts';
 import { lineage } from '../views/lineage.ts';
 import { bestModel, listModels, NotFoundError } from '../views/models.ts';

@@ -1,10 +1,10 @@
 /** What every view needs: the store, the per-query limits, the shared prefixes and the IRI scheme. */
 import { readFileSync } from 'node:fs';
 import { IriMinter } from '@provml/stream-processors';
-import { selectRows, type QueryOptions, type TripleStore } from '@provml/sinks';
+import { selectRows, type QueryOptions, type TripleStore } from '@provml/stores';
 
-/** The PREFIX lines every catalogue query and view starts with (`query-api/queries/prefixes.rq`). */
-export const PREFIXES = readFileSync(new URL('../../queries/prefixes.rq', import.meta.url), 'utf8');
+/** The PREFIX lines every catalogue query and view starts with (`query-api/catalog/prefixes.rq`). */
+export const PREFIXES = readFileSync(new URL('../../catalog/prefixes.rq', import.meta.url), 'utf8');
 
 /** A view's access to the store. */
 export interface ViewContext {

@@ -1,0 +1,219 @@
+/** The `provml` command: `provml embedded` (the default) runs the whole system in one process. */
+import { parseArgs } from 'node:util';
+import { createJsonLogger } from '@provml/schemas';
+import { formatProgress, formatSummary, replaySpool } from '@provml/agent';
+import {
+  resolveServiceConfig,
+  type RunningService,
+  exitWithError,
+  onSignals,
+  runningLine,
+  serviceConfigFromArgs,
+} from '@provml/service';
+
+const USAGE = `usage: provml [embedded|demo] [--no-demo] [--seed N] [--output-dir DIR]
+              [--host H] [--query-port N] [--ingest-port N] [--iri-base IRI] [--partitions N] [--log-level L]
+              [--query-timeout-ms N] [--max-result-rows N] [--allow-service] [--incomplete-after-ms N]
+       provml processor|sink|query-api|agent [--config FILE] [--kafka HOST:PORT,...] [--topic-prefix P]
+              [--instance-id ID] [--store rdf4j|sparql|oxigraph-embedded] [--store-url URL] [--repository ID]
+              [--host H] [--port N] [--log-level L]
+              agent only: [--spool DIR] [--socket PATH] [--fsync batch|interval|never] [--max-bytes N]
+              [--policy reject|drop-oldest] [--offline]
+       provml replay DIR [--config FILE] [--kafka HOST:PORT,...] [--topic-prefix P] [--log-level L]
+
+  embedded   the whole system in one process: ingest, in-process log, processor, sink,
+             embedded Oxigraph store and the query API (default); runs the O&G lifecycle
+             demo into it first and prints the answers to Q1–Q6, unless --no-demo
+  demo       the same demo, then exit (for scripts)
+
+Distributed mode (Kafka; start a local broker with npm run stack:up):
+  processor  maps capture events to PROV-ML quads (consumer group, Kafka transactions)
+  sink       loads quads into the store, committing after the store acknowledged
+  query-api  SPARQL endpoint, health and metrics over the store
+  agent      the sidecar: a Unix socket (<spool>/agent.sock) and the HTTP ingest (/v1/events,
+             /v1/workflows, /v1/annotations) into a durable spool, published to Kafka (not --offline)
+  replay     publishes a spool (written offline) to Kafka, skipping what was already published
+  dlq        list|replay dead letters (provml dlq --help)
+
+  --seed N          seed of the demo's survey, splits and training (default 42)
+  --output-dir DIR  where the demo writes its files (default .data/demo)
+
+Environment: PROVML_HOST, PROVML_QUERY_PORT, PROVML_INGEST_PORT, PROVML_IRI_BASE,
+PROVML_PARTITIONS, PROVML_LOG_LEVEL; distributed: PROVML_KAFKA_BROKERS, PROVML_KAFKA_SSL,
+PROVML_KAFKA_SASL_MECHANISM|USERNAME|PASSWORD, PROVML_INSTANCE_ID, PROVML_TOPIC_PREFIX, PROVML_STORE,
+PROVML_STORE_URL, PROVML_STORE_REPOSITORY, PROVML_HTTP_HOST, PROVML_HTTP_PORT, PROVML_AGENT_SPOOL,
+PROVML_AGENT_SOCKET, PROVML_AGENT_FSYNC, PROVML_AGENT_MAX_BYTES, PROVML_AGENT_POLICY, PROVML_AGENT_OFFLINE (options win over the
+environment, the environment over --config).
+
+Access control (sink, query-api, agent; deploy/README.md): bearer tokens from PROVML_INGEST_TOKEN_FILE,
+PROVML_QUERY_TOKEN_FILE, PROVML_ADMIN_TOKEN_FILE (one token per line) or PROVML_INGEST_TOKENS,
+PROVML_QUERY_TOKENS, PROVML_ADMIN_TOKENS (comma-separated); PROVML_PROTECT_METRICS=true puts /metrics
+behind a token too. Without tokens these services refuse to start unless PROVML_AUTH_DISABLED=true.`;
+
+type ServiceName = 'processor' | 'sink' | 'query-api' | 'agent';
+
+/**
+ * Runs one distributed service until SIGTERM/SIGINT, then flushes and stops it. Each loads only its
+ * own modules (the agent neither a store nor the processor).
+ */
+async function service(name: ServiceName, argv: string[]): Promise<void> {
+  const config = serviceConfigFromArgs(argv);
+  const logger = createJsonLogger(`provml.${name}`, { level: config.logLevel });
+  let running: RunningService;
+  if (name === 'agent') {
+    const { startAgent } = await import('@provml/agent');
+    running = await startAgent(config, logger);
+  } else {
+    const { openStore, startProcessor, startQueryApi, startSink } = await import('../services/services.ts');
+    if (name === 'processor') running = await startProcessor(config, logger);
+    else if (name === 'sink') running = await startSink(config, await openStore(config, logger), logger);
+    else running = await startQueryApi(config, await openStore(config, logger), logger);
+  }
+  console.log(runningLine(name, running.url, config));
+  onSignals(() => running.shutdown(), logger);
+}
+
+/** `provml replay DIR`: publishes a spool with a progress bar (redrawn on a terminal, periodic lines otherwise). */
+async function replay(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string' },
+      kafka: { type: 'string' },
+      'topic-prefix': { type: 'string' },
+      'log-level': { type: 'string' },
+    },
+    strict: true,
+  });
+  const dir = positionals[0];
+  if (dir === undefined || positionals.length > 1) {
+    console.error(`provml replay: give one spool directory\n\n${USAGE}`);
+    process.exit(2);
+  }
+  const config = resolveServiceConfig(
+    {
+      kafka: { brokers: values.kafka?.split(',') },
+      topics: { prefix: values['topic-prefix'] },
+      logLevel: values['log-level'] ?? 'warn',
+    },
+    process.env,
+    values.config,
+  );
+  const logger = createJsonLogger('provml.replay', { level: config.logLevel });
+  const tty = process.stderr.isTTY;
+  const summary = await replaySpool(
+    dir,
+    config,
+    logger,
+    (p) => process.stderr.write(tty ? `\r${formatProgress(p)}` : `${formatProgress(p, 20)}\n`),
+    tty ? 200 : 2000,
+  );
+  if (tty) process.stderr.write('\n');
+  console.log(formatSummary(summary));
+}
+
+async function embedded(argv: string[], mode: 'serve' | 'demo'): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      demo: { type: 'boolean', default: true },
+      'no-demo': { type: 'boolean', default: false },
+      seed: { type: 'string' },
+      'output-dir': { type: 'string' },
+      host: { type: 'string' },
+      'query-port': { type: 'string' },
+      'ingest-port': { type: 'string' },
+      'iri-base': { type: 'string' },
+      partitions: { type: 'string' },
+      'log-level': { type: 'string' },
+      'query-timeout-ms': { type: 'string' },
+      'max-result-rows': { type: 'string' },
+      'allow-service': { type: 'boolean' },
+      'incomplete-after-ms': { type: 'string' },
+    },
+    strict: true,
+  });
+  const [
+    { resolveEmbeddedConfig },
+    { EmbeddedStack },
+    { resolveDemoConfig, runDemo, answerQueries, formatAnswers },
+  ] = await Promise.all([
+    import('../embedded/EmbeddedConfig.ts'),
+    import('../embedded/EmbeddedStack.ts'),
+    import('@provml/demo'),
+  ]);
+  const config = resolveEmbeddedConfig(
+    {
+      host: values.host,
+      queryPort: values['query-port'],
+      ingestPort: values['ingest-port'],
+      iriBase: values['iri-base'],
+      partitions: values.partitions,
+      logLevel: values['log-level'],
+      queryTimeoutMs: values['query-timeout-ms'],
+      maxResultRows: values['max-result-rows'],
+      allowService: values['allow-service'],
+      incompleteAfterMs: values['incomplete-after-ms'],
+    },
+    process.env,
+  );
+  const withDemo = mode === 'demo' || (values.demo && !values['no-demo']);
+  const demoConfig = withDemo
+    ? resolveDemoConfig({
+        outputDir: values['output-dir'] ?? '.data/demo',
+        ...(values.seed === undefined ? {} : { seed: Number(values.seed) }),
+      })
+    : undefined;
+  const logger = createJsonLogger('provml', { level: config.logLevel });
+  const stack = new EmbeddedStack(
+    mode === 'demo' ? { ...config, queryPort: 0, ingestPort: 0 } : config,
+    logger,
+  );
+  await stack.start();
+  if (demoConfig !== undefined) {
+    const started = performance.now();
+    console.log('Running the O&G lifecycle demo (curation → preparation → training)...');
+    const report = await runDemo(
+      { capture: (spec) => stack.capture({ spec }), annotate: (turtle) => stack.annotate(turtle) },
+      demoConfig,
+      (line) => console.log(`  ${line}`),
+    );
+    await stack.settle();
+    const quads = await stack.store.size();
+    console.log(
+      `  provenance  ${report.events} capture events → ${quads} quads, queryable after ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
+    );
+    console.log(formatAnswers(await answerQueries(stack.store, report)));
+    if (mode === 'demo') {
+      await stack.shutdown();
+      return;
+    }
+  }
+  console.log(`PROV-ML provenance, embedded mode
+  query API  ${stack.queryUrl}/sparql   (SPARQL 1.1 Protocol, read-only)
+  metrics    ${stack.queryUrl}/metrics
+  health     ${stack.queryUrl}/healthz
+  ingest     ${stack.ingestUrl}/v1/events   /v1/workflows   /v1/annotations
+Press Ctrl-C to stop.`);
+  onSignals(() => stack.shutdown(), logger);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  if (command === '--help' || command === '-h' || command === 'help') return void console.log(USAGE);
+  if (command === undefined || command.startsWith('--')) return embedded(argv, 'serve');
+  if (command === 'embedded') return embedded(rest, 'serve');
+  if (command === 'demo') return embedded(rest, 'demo');
+  if (command === 'dlq') {
+    const { dlqCommand } = await import('./dlq.ts');
+    return void (process.exitCode = await dlqCommand(rest, process.env, console.log));
+  }
+  if (command === 'replay') return replay(rest);
+  if (command === 'processor' || command === 'sink' || command === 'query-api' || command === 'agent')
+    return service(command, rest);
+  console.error(`provml: unknown command '${command}'\n\n${USAGE}`);
+  process.exit(2);
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => exitWithError('provml', error));

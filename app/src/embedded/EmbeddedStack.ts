@@ -1,0 +1,191 @@
+/** The embedded mode: log, processor, sink, Oxigraph, ingest and query API in one process, on the same ports. */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { init, type Capture, type CaptureOptions } from '@provml/capture-agent';
+import { decodeCaptureEvent, encodeCaptureEvent, silentLogger, type Logger } from '@provml/schemas';
+import { OxigraphEmbeddedStore } from '@provml/stores';
+import { SinkService } from '@provml/sinks';
+import { DEFAULT_TOPICS, EmbeddedLog, LogCaptureExporter } from '@provml/log';
+import { IriMinter, parseAnnotations, ProcessorService } from '@provml/stream-processors';
+import { createIngestApp, LogIngestTarget } from '@provml/agent';
+import { createMetrics, type Metrics } from '@provml/service';
+import { LiveFeed, createQueryApp } from '@provml/query-api';
+import type { EmbeddedConfig } from './EmbeddedConfig.ts';
+
+const PROCESSOR_GROUP = 'provml-processor';
+const SINK_GROUP = 'provml-sink';
+
+function listen(
+  app: { listen: (port: number, host: string) => Server },
+  port: number,
+  host: string,
+): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(port, host);
+    server.once('listening', () => resolve(server));
+    server.once('error', reject);
+  });
+}
+
+const close = (server: Server | undefined): Promise<void> =>
+  new Promise((resolve) => {
+    if (server === undefined) return resolve();
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+
+/** Everything of the embedded mode, started and stopped together. */
+export class EmbeddedStack {
+  readonly log: EmbeddedLog;
+  /** Queries answer on a thread of their own, so deadlines hold (`queryTimeoutMs`). */
+  readonly store = new OxigraphEmbeddedStore({ queryThread: true });
+  readonly processor: ProcessorService;
+  readonly sink: SinkService;
+  readonly metrics: Metrics;
+  readonly live: LiveFeed;
+  readonly iris: IriMinter;
+  /** Where the ingest and `annotate` publish specs, events and annotations. */
+  readonly ingest: LogIngestTarget;
+  private readonly captures: Capture[] = [];
+  private querySrv: Server | undefined;
+  private ingestSrv: Server | undefined;
+  private shutdownPromise: Promise<void> | undefined;
+
+  constructor(
+    readonly config: EmbeddedConfig,
+    private readonly logger: Logger = silentLogger,
+  ) {
+    this.log = new EmbeddedLog({ defaultPartitions: config.partitions, releaseConsumed: true });
+    this.iris = new IriMinter(config.iriBase);
+    this.processor = new ProcessorService(this.log, {
+      decodeEvent: decodeCaptureEvent,
+      iris: this.iris,
+      groupId: PROCESSOR_GROUP,
+      incompleteAfterMs: config.incompleteAfterMs,
+      encodeEvent: encodeCaptureEvent,
+      logger: logger.child('processor'),
+    });
+    this.sink = new SinkService(this.log, this.store, {
+      groupId: SINK_GROUP,
+      logger: logger.child('sink'),
+      observeFreshness: (seconds) => this.metrics.eventToStore.observe(seconds),
+      observeLoad: (seconds) => this.metrics.loadDuration.observe(seconds),
+    });
+    this.ingest = new LogIngestTarget(this.log, encodeCaptureEvent);
+    this.live = new LiveFeed(this.log, { decodeEvent: decodeCaptureEvent, logger: logger.child('live') });
+    this.metrics = createMetrics({
+      capture: () => this.captures.map((c) => c.stats),
+      processor: () => this.processor.stats,
+      sink: () => this.sink.stats,
+      lag: () => this.lag(),
+    });
+  }
+
+  /** Creates the topics, starts processor and sink, and listens on both ports. */
+  async start(): Promise<void> {
+    const T = DEFAULT_TOPICS;
+    for (const topic of [T.events, T.triples, T.deadLetters])
+      await this.log.ensureTopic(topic, this.config.partitions);
+    for (const topic of [T.specs, T.annotations])
+      await this.log.ensureTopic(topic, this.config.partitions, { compacted: true });
+    await this.processor.start();
+    await this.sink.start();
+    await this.live.start();
+    const { registry, queryDuration, ingestRequests } = this.metrics;
+    this.querySrv = await listen(
+      createQueryApp({
+        store: this.store,
+        registry,
+        logger: this.logger.child('query'),
+        live: this.live,
+        iris: this.iris,
+        queryTimeoutMs: this.config.queryTimeoutMs,
+        maxResultRows: this.config.maxResultRows,
+        allowService: this.config.allowService,
+        onQuery: (outcome, seconds) => queryDuration.observe({ outcome }, seconds),
+      }),
+      this.config.queryPort,
+      this.config.host,
+    );
+    this.ingestSrv = await listen(
+      createIngestApp({
+        target: this.ingest,
+        logger: this.logger.child('ingest'),
+        onResult: (route, outcome, n) => ingestRequests.inc({ route, outcome }, n),
+      }),
+      this.config.ingestPort,
+      this.config.host,
+    );
+  }
+
+  /** Base URL of the query API. */
+  get queryUrl(): string {
+    return `http://${this.config.host}:${(this.querySrv?.address() as AddressInfo).port}`;
+  }
+
+  /** Base URL of the ingest. */
+  get ingestUrl(): string {
+    return `http://${this.config.host}:${(this.ingestSrv?.address() as AddressInfo).port}`;
+  }
+
+  /** A capture session whose events go through this stack's log (the in-process transport). */
+  async capture(options: Omit<CaptureOptions, 'exporter'>): Promise<Capture> {
+    const c = await init({
+      ...options,
+      exporter: new LogCaptureExporter(this.log.producer(), encodeCaptureEvent),
+    });
+    this.captures.push(c);
+    return c;
+  }
+
+  /**
+   * Publishes domain annotations (Turtle) into the domain graph, `urn:provml:graph/domain[/source]`.
+   * @returns the number of triples. @throws ValidationError for malformed Turtle.
+   */
+  async annotate(turtle: string, source?: string): Promise<number> {
+    const triples = parseAnnotations(turtle, source, this.iris).length;
+    await this.ingest.publishAnnotations(turtle, source);
+    return triples;
+  }
+
+  /** Records not yet handled by the processor and the sink. */
+  lag(): { processor: number; sink: number } {
+    const t = DEFAULT_TOPICS;
+    return {
+      processor: [t.specs, t.annotations, t.events].reduce(
+        (s, topic) => s + this.log.lag(PROCESSOR_GROUP, topic),
+        0,
+      ),
+      sink: this.log.lag(SINK_GROUP, t.triples),
+    };
+  }
+
+  /** Flushes capture sessions and resolves once everything captured so far is queryable. */
+  async settle(timeoutMs = 30_000): Promise<void> {
+    for (const c of this.captures) await c.flush();
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const lag = this.lag();
+      if (lag.processor === 0 && lag.sink === 0) return;
+      if (Date.now() > deadline)
+        throw new Error(`not settled after ${timeoutMs} ms: lag ${JSON.stringify(lag)}`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  /** Flushes captures, drains the pipeline, stops everything. Idempotent. */
+  shutdown(): Promise<void> {
+    this.shutdownPromise ??= (async () => {
+      for (const c of this.captures) await c.shutdown();
+      await this.settle().catch((error: unknown) =>
+        this.logger.warn('shutdown before the pipeline drained', { error }),
+      );
+      await Promise.all([close(this.querySrv), close(this.ingestSrv)]);
+      await this.live.shutdown();
+      await this.processor.shutdown();
+      await this.sink.shutdown();
+      await this.store.close();
+    })();
+    return this.shutdownPromise;
+  }
+}

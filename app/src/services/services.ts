@@ -1,0 +1,219 @@
+/** The distributed services, each a process of its own over Kafka: processor, sink, query API and HTTP ingest agent. */
+import type { Server } from 'node:http';
+import express from 'express';
+import type { Registry } from 'prom-client';
+import type { AddressInfo } from 'node:net';
+import { decodeCaptureEvent, encodeCaptureEvent, type Logger } from '@provml/schemas';
+import { type TripleStore, createStore, type StoreConfig } from '@provml/stores';
+import { SinkService } from '@provml/sinks';
+import { IriMinter, ProcessorService } from '@provml/stream-processors';
+import { type KafkaEventLog } from '@provml/log';
+import {
+  resolveAuth,
+  createMetrics,
+  topicNames,
+  type ServiceConfig,
+  connectLog,
+  type RunningService,
+  registryCodec,
+} from '@provml/service';
+import { LiveFeed, createQueryApp } from '@provml/query-api';
+
+/** The sidecar agent lives in agentService.ts, the Kafka connection in kafkaLog.ts; re-exported for callers of this module. */
+export { startAgent } from '@provml/agent';
+export { connectLog, kafkaLogOptions, type RunningService } from '@provml/service';
+
+const once = (f: () => Promise<void>): (() => Promise<void>) => {
+  let p: Promise<void> | undefined;
+  return () => (p ??= f());
+};
+
+function listen(
+  app: { listen: (port: number, host: string) => Server },
+  config: ServiceConfig,
+): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(config.http.port, config.http.host);
+    server.once('listening', () => resolve(server));
+    server.once('error', reject);
+  });
+}
+
+const urlOf = (server: Server): string => {
+  const a = server.address() as AddressInfo;
+  return `http://${a.address}:${a.port}`;
+};
+
+const closeServer = (server: Server): Promise<void> =>
+  new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+
+/** A service's operations endpoints: `/healthz` and `/metrics`. */
+function opsApp(registry: Registry, healthy: () => boolean): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/healthz', (_req, res) => {
+    const ok = healthy();
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'stopped' });
+  });
+  app.get('/metrics', (_req, res, next) => {
+    registry
+      .metrics()
+      .then((text) => res.type(registry.contentType).send(text))
+      .catch(next);
+  });
+  return app;
+}
+
+/** Consumer lag of a service's group, read from the broker every 5 s for the lag gauges. */
+function watchLag(
+  log: KafkaEventLog,
+  logger: Logger,
+  role: 'processor' | 'sink',
+  group: string,
+  topics: string[],
+): { value: { processor: number; sink: number }; stop(): void } {
+  const state = { value: { processor: 0, sink: 0 }, stop: () => clearInterval(timer) };
+  const update = (): void =>
+    void log.lag(group, topics).then(
+      (n) => void (state.value = { ...state.value, [role]: n }),
+      (error: unknown) => logger.debug('lag unavailable', { error }),
+    );
+  const timer = setInterval(update, 5000);
+  timer.unref();
+  return state;
+}
+
+/** Starts a processor: a member of the processor group, exactly-once through Kafka transactions. */
+export async function startProcessor(config: ServiceConfig, logger: Logger): Promise<RunningService> {
+  const log = await connectLog(config, logger);
+  const codec = await registryCodec(config);
+  const processor = new ProcessorService(log, {
+    decodeEvent: codec === undefined ? decodeCaptureEvent : (bytes) => codec.decode(bytes),
+    topics: topicNames(config),
+    groupId: config.groups.processor,
+    iris: new IriMinter(config.iriBase),
+    incompleteAfterMs: config.processor.incompleteAfterMs,
+    encodeEvent: codec === undefined ? encodeCaptureEvent : (event) => codec.encode(event),
+    logger: logger.child('processor'),
+  });
+  await processor.start();
+  let stopped = false;
+  const t = topicNames(config);
+  const lag = watchLag(log, logger, 'processor', config.groups.processor, [t.specs, t.annotations, t.events]);
+  const metrics = createMetrics({ processor: () => processor.stats, lag: () => lag.value });
+  const server = await listen(
+    opsApp(metrics.registry, () => !stopped),
+    config,
+  );
+  return {
+    url: urlOf(server),
+    shutdown: once(async () => {
+      stopped = true;
+      lag.stop();
+      await closeServer(server);
+      await processor.shutdown();
+      await log.close();
+    }),
+  };
+}
+
+/** Starts a sink into `store`: a member of the sink group, committing after the store acknowledged. */
+export async function startSink(
+  config: ServiceConfig,
+  store: TripleStore,
+  logger: Logger,
+): Promise<RunningService> {
+  const auth = resolveAuth(config.auth, ['query'], logger); // the sink serves the query app too
+  const log = await connectLog(config, logger);
+  const lag = watchLag(log, logger, 'sink', config.groups.sink, [topicNames(config).triples]);
+  const metrics = createMetrics({ sink: () => sink.stats, lag: () => lag.value });
+  const sink = new SinkService(log, store, {
+    topics: topicNames(config),
+    groupId: config.groups.sink,
+    logger: logger.child('sink'),
+    observeFreshness: (seconds) => metrics.eventToStore.observe(seconds),
+    observeLoad: (seconds) => metrics.loadDuration.observe(seconds),
+  });
+  await sink.start();
+  const server = await listen(
+    createQueryApp({
+      store,
+      registry: metrics.registry,
+      logger: logger.child('http'),
+      auth,
+      protectMetrics: config.auth.protectMetrics,
+    }),
+    config,
+  );
+  return {
+    url: urlOf(server),
+    shutdown: once(async () => {
+      lag.stop();
+      await closeServer(server);
+      await sink.shutdown();
+      await log.close();
+      await store.close();
+    }),
+  };
+}
+
+/** Starts the query API over `store`. */
+export async function startQueryApi(
+  config: ServiceConfig,
+  store: TripleStore,
+  logger: Logger,
+): Promise<RunningService> {
+  const auth = resolveAuth(config.auth, ['query'], logger);
+  const metrics = createMetrics({});
+  const log = config.query.live ? await connectLog(config, logger) : undefined;
+  const codec = await registryCodec(config);
+  const live =
+    log === undefined
+      ? undefined
+      : new LiveFeed(log, {
+          decodeEvent: codec === undefined ? decodeCaptureEvent : (value) => codec.decode(value),
+          topic: topicNames(config).events,
+          logger: logger.child('live'),
+        });
+  await live?.start();
+  const server = await listen(
+    createQueryApp({
+      store,
+      registry: metrics.registry,
+      logger: logger.child('query'),
+      live,
+      iris: new IriMinter(config.iriBase),
+      queryTimeoutMs: config.query.timeoutMs,
+      maxResultRows: config.query.maxResultRows,
+      allowService: config.query.allowService,
+      auth,
+      protectMetrics: config.auth.protectMetrics,
+      onQuery: (outcome, seconds) => metrics.queryDuration.observe({ outcome }, seconds),
+    }),
+    config,
+  );
+  return {
+    url: urlOf(server),
+    shutdown: once(async () => {
+      await closeServer(server);
+      await live?.shutdown();
+      await log?.close();
+      await store.close();
+    }),
+  };
+}
+
+/** Opens the configured store, checking that it answers and the repository exists. */
+export function openStore(config: ServiceConfig, logger: Logger): Promise<TripleStore> {
+  const { kind, url, repository } = config.store;
+  const store =
+    kind === 'oxigraph-embedded'
+      ? { store: kind }
+      : kind === 'rdf4j'
+        ? { store: kind, url, repository, createRepository: true }
+        : { store: kind, url };
+  return createStore(store as StoreConfig, { logger: logger.child('store') });
+}

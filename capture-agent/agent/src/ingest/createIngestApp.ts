@@ -1,0 +1,152 @@
+/** The HTTP ingest (DESIGN.md contract 3): events, workflow specs and domain annotations. */
+import express, { type Request, type Response } from 'express';
+import { compileSpec, ValidationError, type Logger, type ValidationIssue } from '@provml/schemas';
+import { IriMinter, parseAnnotations } from '@provml/stream-processors';
+import { authMiddleware, ingestRouteScopes, type BearerAuth } from '@provml/service';
+import type { IngestTarget } from './IngestTarget.ts';
+import { parseEventBody } from './parseEventBody.ts';
+
+/** Settings of the ingest app. */
+export interface IngestAppOptions {
+  target: IngestTarget;
+  logger: Logger;
+  /** Largest request body. Default `32mb`. */
+  bodyLimit?: string;
+  /** Counts accepted and rejected requests (for metrics). */
+  onResult?: (route: string, outcome: 'accepted' | 'rejected', count: number) => void;
+  /** Access control: every route but `/healthz` needs an ingest (or admin) token. Default: none (open). */
+  auth?: BearerAuth;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Decodes a raw body as strict UTF-8, or answers 400. */
+function bodyText(req: Request, res: Response): string | undefined {
+  const body = req.body as unknown;
+  if (!Buffer.isBuffer(body) || body.length === 0) {
+    reject(res, 'empty body', [{ path: '', message: 'the request has no body' }]);
+    return undefined;
+  }
+  try {
+    return utf8.decode(body);
+  } catch {
+    reject(res, 'body is not valid UTF-8', [{ path: '', message: 'invalid UTF-8 byte sequence' }]);
+    return undefined;
+  }
+}
+
+/** The counter label of each route. */
+const ROUTES: Readonly<Record<string, string>> = {
+  '/v1/events': 'events',
+  '/v1/workflows': 'workflows',
+  '/v1/annotations': 'annotations',
+};
+
+function reject(res: Response, message: string, issues: readonly ValidationIssue[]): void {
+  res.status(400).json({ error: 'invalid-input', message, issues });
+}
+
+/** Creates the ingest app. All-or-nothing: a 400 stores nothing of the request. */
+export function createIngestApp(options: IngestAppOptions): express.Express {
+  const { target, logger } = options;
+  const count = options.onResult ?? (() => undefined);
+  const app = express();
+  app.disable('x-powered-by');
+  if (options.auth !== undefined) app.use(authMiddleware(options.auth, ingestRouteScopes(false)));
+  const raw = express.raw({ type: () => true, limit: options.bodyLimit ?? '32mb' });
+  const iris = new IriMinter();
+
+  app.post('/v1/events', raw, async (req, res, next) => {
+    try {
+      const text = bodyText(req, res);
+      if (text === undefined) return count('events', 'rejected', 1);
+      await target.refreshSpecs();
+      const parsed = parseEventBody(text, (w) => target.spec(w));
+      if (!parsed.ok) {
+        count('events', 'rejected', 1);
+        return reject(res, `rejected: ${parsed.issues.length} problem(s); nothing was stored`, parsed.issues);
+      }
+      await target.publishEvents(parsed.events);
+      count('events', 'accepted', parsed.events.length);
+      res.status(202).json({ accepted: parsed.events.length });
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  app.post('/v1/workflows', raw, async (req, res, next) => {
+    try {
+      const text = bodyText(req, res);
+      if (text === undefined) return count('workflows', 'rejected', 1);
+      let compiled;
+      try {
+        compiled = compileSpec(text);
+      } catch (error) {
+        if (!(error instanceof ValidationError)) throw error;
+        count('workflows', 'rejected', 1);
+        return reject(res, error.message, error.issues);
+      }
+      await target.publishSpec(compiled);
+      count('workflows', 'accepted', 1);
+      res.status(201).json({ workflow: compiled.spec.workflow, tasks: compiled.spec.tasks.length });
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  app.post('/v1/annotations', raw, async (req, res, next) => {
+    try {
+      const text = bodyText(req, res);
+      if (text === undefined) return count('annotations', 'rejected', 1);
+      const source =
+        typeof req.query.source === 'string' && req.query.source !== '' ? req.query.source : undefined;
+      if (source !== undefined && !/^[A-Za-z0-9._~-]{1,200}$/.test(source)) {
+        count('annotations', 'rejected', 1);
+        return reject(res, 'invalid source', [
+          { path: 'source', message: 'use letters, digits and . _ ~ - only' },
+        ]);
+      }
+      let triples: number;
+      try {
+        triples = parseAnnotations(text, source, iris).length;
+      } catch (error) {
+        if (!(error instanceof ValidationError)) throw error;
+        count('annotations', 'rejected', 1);
+        return reject(res, error.message, error.issues);
+      }
+      await target.publishAnnotations(text, source);
+      count('annotations', 'accepted', 1);
+      res.status(202).json({ triples });
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  app.use((req, res) => {
+    res.status(404).json({ error: 'not-found', message: `no route ${req.method} ${req.path}` });
+  });
+  app.use(
+    (
+      error: Error & { status?: number; type?: string },
+      req: Request,
+      res: Response,
+      _next: express.NextFunction,
+    ) => {
+      if (error.type === 'entity.too.large') {
+        count(ROUTES[req.path] ?? 'other', 'rejected', 1);
+        return void res.status(413).json({ error: 'too-large', message: error.message });
+      }
+      if ((error as { code?: string }).code === 'spool-full')
+        return void res.status(503).json({ error: 'spool-full', message: error.message });
+      logger.error('ingest failed', { error });
+      res
+        .status(503)
+        .json({ error: 'unavailable', message: 'could not publish; nothing was acknowledged, try again' });
+    },
+  );
+  return app;
+}

@@ -1,0 +1,23 @@
+/** Public API of the log: its ports, the embedded log, the Kafka adapter, topic names, the capture exporter onto a log and dead letters. */
+export { EmbeddedLog } from './EmbeddedLog.ts';
+export type { EmbeddedLogOptions } from './EmbeddedLog.ts';
+export { LogCaptureExporter } from './LogCaptureExporter.ts';
+export { KafkaEventLog } from './kafka/KafkaEventLog.ts';
+export type { KafkaLogOptions } from './kafka/KafkaEventLog.ts';
+export { CONFLUENT_MAGIC, RegistryEventCodec, isConfluentEncoded } from './kafka/RegistryEventCodec.ts';
+export type { RegistryCodecOptions } from './kafka/RegistryEventCodec.ts';
+export { murmur2, partitionFor } from './murmur2.ts';
+export type {
+  BatchOutput,
+  ConsumedRecord,
+  ConsumerOptions,
+  EventLog,
+  LogConsumer,
+  LogProducer,
+  ProducedRecord,
+  RecordBatch,
+  TableReader,
+  TopicOptions,
+} from './ports.ts';
+export { ANNOTATION_SOURCE_HEADER, CAPTURED_AT_HEADER, DEFAULT_TOPICS, DLQ_HEADERS } from './topics.ts';
+export type { TopicNames } from './topics.ts';

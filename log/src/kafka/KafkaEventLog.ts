@@ -1,0 +1,439 @@
+/** The Kafka adapter of the log ports (kafkajs): idempotent producers, consumer groups, transactions, table readers. */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import {
+  CompressionTypes,
+  Kafka,
+  logLevel,
+  type Admin,
+  type Consumer,
+  type KafkaConfig,
+  type LogEntry,
+  type Producer,
+} from 'kafkajs';
+import { DependencyError, silentLogger, type Logger } from '@provml/schemas';
+import type {
+  BatchOutput,
+  ConsumedRecord,
+  ConsumerOptions,
+  EventLog,
+  LogConsumer,
+  LogProducer,
+  ProducedRecord,
+  TableReader,
+  TopicOptions,
+} from '../ports.ts';
+
+/** Settings of the Kafka adapter; TLS and SASL are passed to kafkajs unchanged. */
+export interface KafkaLogOptions {
+  brokers: string[];
+  /** Default `provml`. */
+  clientId?: string;
+  ssl?: KafkaConfig['ssl'];
+  sasl?: KafkaConfig['sasl'];
+  /** Compression of produced batches. Default `none` (gzip is built into kafkajs). */
+  compression?: 'none' | 'gzip';
+  /** Replication factor of topics this adapter creates. Default 1. */
+  replicationFactor?: number;
+  /**
+   * Identity of this process among the members of its groups; with the group id it forms the
+   * transactional id, so a restarted processor fences its predecessor's open transaction.
+   * Default `<hostname>-<pid>`.
+   */
+  instanceId?: string;
+  /** Transactions not committed within this time are aborted by the broker (ms). Default 15000. */
+  transactionTimeoutMs?: number;
+  /**
+   * Longest time a fetch waits for data (ms): bounds event-to-store latency when traffic is light.
+   * Default 100.
+   */
+  maxWaitTimeMs?: number;
+  /** Consumer group session timeout and heartbeat interval (ms). Defaults 10000 and 1000. */
+  sessionTimeoutMs?: number;
+  heartbeatIntervalMs?: number;
+  logger?: Logger;
+}
+
+const toRecord = (
+  topic: string,
+  partition: number,
+  m: {
+    offset: string;
+    key: Buffer | null;
+    value: Buffer | null;
+    headers?: Record<string, Buffer | string | (Buffer | string)[] | undefined>;
+    timestamp: string;
+  },
+): ConsumedRecord => {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(m.headers ?? {}))
+    if (v !== undefined) headers[k] = Array.isArray(v) ? String(v[v.length - 1]) : String(v);
+  return {
+    topic,
+    partition,
+    offset: m.offset,
+    key: m.key === null ? null : m.key.toString('utf8'),
+    value: m.value ?? Buffer.alloc(0),
+    headers,
+    timestamp: Number(m.timestamp),
+  };
+};
+
+const toMessages = (records: readonly ProducedRecord[]) =>
+  records.map((r) => ({ key: r.key, value: r.value, headers: r.headers }));
+
+/** Bytes per produce request at most: a request's batch for one partition must fit the broker's 1 MB default. */
+const MAX_REQUEST_BYTES = 512 * 1024;
+
+/** Splits records into runs whose values add up to at most MAX_REQUEST_BYTES (a larger single record goes alone). */
+function chunks(records: readonly ProducedRecord[]): ProducedRecord[][] {
+  const out: ProducedRecord[][] = [];
+  let current: ProducedRecord[] = [];
+  let bytes = 0;
+  for (const r of records) {
+    if (current.length > 0 && bytes + r.value.length > MAX_REQUEST_BYTES) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(r);
+    bytes += r.value.length;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
+/** Maps kafkajs log entries to the injected logger (its noisy startup retries go to debug). */
+function logCreator(logger: Logger) {
+  return () =>
+    ({ level, log }: LogEntry): void => {
+      const { message, ...fields } = log;
+      if (
+        level === logLevel.ERROR &&
+        /coordinator is not available|not the correct|Rebalancing|leader/i.test(
+          String(fields.error ?? message),
+        )
+      )
+        logger.debug(message, fields);
+      else if (level === logLevel.ERROR) logger.error(message, fields);
+      else if (level === logLevel.WARN) logger.warn(message, fields);
+      else logger.debug(message, fields);
+    };
+}
+
+/** A Kafka cluster as an EventLog. */
+export class KafkaEventLog implements EventLog {
+  readonly kafka: Kafka;
+  private admin: Admin | undefined;
+  private sharedProducer: Promise<Producer> | undefined;
+  private readonly closers: (() => Promise<void>)[] = [];
+  private readonly logger: Logger;
+  private readonly compression: CompressionTypes;
+  readonly instanceId: string;
+
+  constructor(private readonly options: KafkaLogOptions) {
+    this.logger = options.logger ?? silentLogger;
+    this.kafka = new Kafka({
+      brokers: options.brokers,
+      clientId: options.clientId ?? 'provml',
+      ssl: options.ssl,
+      sasl: options.sasl,
+      logLevel: logLevel.WARN,
+      logCreator: logCreator(this.logger),
+      retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 5000 },
+    });
+    this.compression = options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
+    this.instanceId = options.instanceId ?? `${hostname()}-${process.pid}`;
+  }
+
+  private consumerSettings() {
+    return {
+      allowAutoTopicCreation: false,
+      maxWaitTimeInMs: this.options.maxWaitTimeMs ?? 100,
+      sessionTimeout: this.options.sessionTimeoutMs ?? 10_000,
+      rebalanceTimeout: this.options.sessionTimeoutMs ?? 10_000,
+      heartbeatInterval: this.options.heartbeatIntervalMs ?? 1000,
+    };
+  }
+
+  /** A connected admin client (created once). */
+  async adminClient(): Promise<Admin> {
+    if (this.admin === undefined) {
+      const admin = this.kafka.admin();
+      await admin.connect();
+      this.admin = admin;
+    }
+    return this.admin;
+  }
+
+  async ensureTopic(topic: string, partitions: number, options: TopicOptions = {}): Promise<void> {
+    const admin = await this.adminClient();
+    try {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: [
+          {
+            topic,
+            numPartitions: partitions,
+            replicationFactor: this.options.replicationFactor ?? 1,
+            configEntries: options.compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : [],
+          },
+        ],
+      });
+    } catch (error) {
+      // another service created it at the same moment
+      const e = error as { type?: string; errors?: { type?: string }[] };
+      if (
+        e.type === 'TOPIC_ALREADY_EXISTS' ||
+        e.errors?.every((x) => x.type === 'TOPIC_ALREADY_EXISTS') === true
+      )
+        return;
+      throw new DependencyError(
+        'kafka-topic',
+        `could not create topic ${topic}: ${(error as Error).message}`,
+        {
+          retriable: true,
+          cause: error,
+          context: { topic },
+        },
+      );
+    }
+  }
+
+  /** The idempotent producer shared by this log's `producer()` callers (acks from all replicas). */
+  private shared(): Promise<Producer> {
+    this.sharedProducer ??= (async () => {
+      const p = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+      await p.connect();
+      return p;
+    })();
+    return this.sharedProducer;
+  }
+
+  /**
+   * Records of `topics` not yet committed by `groupId`: high watermark minus committed offset, summed
+   * over partitions (a partition without a commit counts from its low watermark). With transactional
+   * producers the commit markers make this overstate by at most one record per transaction.
+   */
+  async lag(groupId: string, topics: readonly string[]): Promise<number> {
+    const admin = await this.adminClient();
+    let lag = 0;
+    const committed = await admin.fetchOffsets({ groupId, topics: [...topics] });
+    for (const topic of topics) {
+      const ends = await admin.fetchTopicOffsets(topic);
+      const mine = committed.find((c) => c.topic === topic)?.partitions ?? [];
+      for (const p of ends) {
+        const at = Number(mine.find((m) => m.partition === p.partition)?.offset ?? -1);
+        lag += Math.max(0, Number(p.high) - (at >= 0 ? at : Number(p.low)));
+      }
+    }
+    return lag;
+  }
+
+  producer(): LogProducer {
+    return {
+      send: async (topic, records) => {
+        const p = await this.shared();
+        for (const part of chunks(records))
+          await p.send({ topic, acks: -1, compression: this.compression, messages: toMessages(part) });
+      },
+    };
+  }
+
+  consumer(options: ConsumerOptions): LogConsumer {
+    let consumer: Consumer | undefined;
+    let txProducer: Producer | undefined;
+    let stopped: (() => void) | undefined;
+    const maxBatch = options.maxBatchSize ?? 1000;
+    let stopping = false;
+    const stop = async (): Promise<void> => {
+      stopping = true;
+      await consumer?.disconnect();
+      await txProducer?.disconnect();
+      stopped?.();
+    };
+    /** One life of the clients: resolves `stopped` on stop(), `crashed` when kafkajs gives up on them. */
+    const runOnce = async (handler: Parameters<LogConsumer['run']>[0]): Promise<'stopped' | 'crashed'> => {
+      consumer = this.kafka.consumer({
+        ...this.consumerSettings(),
+        groupId: options.groupId,
+        readUncommitted: false,
+      });
+      await consumer.connect();
+      await consumer.subscribe({ topics: [...options.topics], fromBeginning: true });
+      if (options.transactional) {
+        txProducer = this.kafka.producer({
+          transactionalId: `${options.groupId}-${this.instanceId}`,
+          idempotent: true,
+          maxInFlightRequests: 1,
+          transactionTimeout: this.options.transactionTimeoutMs ?? 15_000,
+        });
+        await txProducer.connect();
+      }
+      const direct = this.producer();
+      const c = consumer;
+      const tx = txProducer;
+      const done = new Promise<void>((resolve) => (stopped = resolve));
+      const crashed = new Promise<'crashed'>((resolve) =>
+        c.on(c.events.CRASH, ({ payload }) => {
+          if (!payload.restart) resolve('crashed');
+        }),
+      );
+      await c.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        eachBatch: async (payload) => {
+          const { batch } = payload;
+          for (let i = 0; i < batch.messages.length; i += maxBatch) {
+            if (!payload.isRunning() || payload.isStale()) return;
+            const chunk = batch.messages.slice(i, i + maxBatch);
+            const records = chunk.map((m) => toRecord(batch.topic, batch.partition, m));
+            const last = records[records.length - 1]!;
+            const next = String(BigInt(last.offset) + 1n);
+            const offsets = [
+              { topic: batch.topic, partitions: [{ partition: batch.partition, offset: next }] },
+            ];
+            const recordBatch = { topic: batch.topic, partition: batch.partition, records };
+            // keep the membership alive while a handler waits (e.g. a sink waiting out a store outage)
+            const beat = setInterval(
+              () => void payload.heartbeat().catch(() => undefined),
+              this.options.heartbeatIntervalMs ?? 1000,
+            );
+            try {
+              if (tx !== undefined) {
+                const transaction = await tx.transaction();
+                try {
+                  const output: BatchOutput = {
+                    send: async (topic, rs) => {
+                      for (const part of chunks(rs))
+                        await transaction.send({
+                          topic,
+                          acks: -1,
+                          compression: this.compression,
+                          messages: toMessages(part),
+                        });
+                    },
+                  };
+                  await handler(recordBatch, output);
+                  await transaction.sendOffsets({ consumerGroupId: options.groupId, topics: offsets });
+                  await transaction.commit();
+                } catch (error) {
+                  await transaction.abort().catch(() => undefined);
+                  throw error;
+                }
+              } else {
+                await handler(recordBatch, direct);
+                await c.commitOffsets(offsets.map((o) => ({ topic: o.topic, ...o.partitions[0]! })));
+              }
+            } finally {
+              clearInterval(beat);
+            }
+            payload.resolveOffset(last.offset);
+            await payload.heartbeat();
+          }
+        },
+      });
+      return Promise.race([done.then(() => 'stopped' as const), crashed]);
+    };
+    return {
+      /**
+       * Consumes until stop(). When kafkajs gives up on its clients for good (e.g. the transactional
+       * producer fenced or its transaction expired while the broker was away), it starts over with
+       * fresh ones from the committed offsets instead of idling silently.
+       */
+      run: async (handler) => {
+        let outcome = await runOnce(handler);
+        for (let attempt = 1; outcome === 'crashed' && !stopping; attempt++) {
+          await consumer?.disconnect().catch(() => undefined);
+          await txProducer?.disconnect().catch(() => undefined);
+          await new Promise((r) => setTimeout(r, Math.min(1000 * attempt, 10_000)));
+          if (stopping) break;
+          this.logger.warn('consumer failed for good; starting over with fresh clients', {
+            groupId: options.groupId,
+            attempt,
+          });
+          outcome = await runOnce(handler).catch((error: unknown) => {
+            this.logger.warn('restarting the consumer failed; trying again', { error });
+            return 'crashed' as const;
+          });
+        }
+      },
+      stop,
+    };
+  }
+
+  tableReader(topic: string): TableReader {
+    const buffer: ConsumedRecord[] = [];
+    const positions = new Map<number, bigint>();
+    let waiters: (() => void)[] = [];
+    let started: Promise<void> | undefined;
+    const start = (): Promise<void> =>
+      (started ??= (async () => {
+        const consumer = this.kafka.consumer({
+          ...this.consumerSettings(),
+          groupId: `provml-table-${topic}-${randomUUID()}`,
+        });
+        await consumer.connect();
+        await consumer.subscribe({ topics: [topic], fromBeginning: true });
+        const advance = (partition: number, lastOffset: string): void => {
+          const next = BigInt(lastOffset) + 1n;
+          if (next > (positions.get(partition) ?? -1n)) positions.set(partition, next);
+          const w = waiters;
+          waiters = [];
+          for (const f of w) f();
+        };
+        // batches of only transaction markers (or aborted records) reach no handler: kafkajs reports
+        // them by this event alone, and without it a transactionally written topic never looks read
+        consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+          if (payload.topic === topic) advance(payload.partition, payload.lastOffset);
+        });
+        await consumer.run({
+          autoCommit: false,
+          eachBatch: async ({ batch }) => {
+            for (const m of batch.messages) buffer.push(toRecord(batch.topic, batch.partition, m));
+            if (batch.messages.length > 0) advance(batch.partition, batch.lastOffset());
+            return Promise.resolve();
+          },
+        });
+        this.closers.push(() => consumer.disconnect());
+      })());
+    return {
+      catchUp: async (apply) => {
+        await start();
+        const admin = await this.adminClient();
+        const ends = await admin.fetchTopicOffsets(topic);
+        const deadline = Date.now() + 30_000;
+        const behind = (): boolean =>
+          ends.some(
+            (e) =>
+              BigInt(e.high) > BigInt(e.low) &&
+              (positions.get(e.partition) ?? BigInt(e.low)) < BigInt(e.high),
+          );
+        while (behind()) {
+          if (Date.now() > deadline)
+            throw new DependencyError('kafka-table', `could not read ${topic} to its end within 30 s`, {
+              retriable: true,
+              context: { topic },
+            });
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, 200);
+            waiters.push(() => {
+              clearTimeout(timer);
+              resolve();
+            });
+          });
+        }
+        for (const record of buffer.splice(0)) apply(record);
+      },
+    };
+  }
+
+  /** Disconnects every client this log created. Idempotent. */
+  async close(): Promise<void> {
+    for (const close of this.closers.splice(0)) await close().catch(() => undefined);
+    if (this.sharedProducer !== undefined) await (await this.sharedProducer).disconnect();
+    this.sharedProducer = undefined;
+    await this.admin?.disconnect();
+    this.admin = undefined;
+  }
+}

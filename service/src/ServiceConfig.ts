@@ -1,0 +1,283 @@
+/** The one typed configuration of the distributed services: command-line options over environment over a config file over defaults. */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ValidationError } from '@provml/schemas';
+import { DEFAULT_IRI_BASE } from '@provml/stream-processors';
+import { DEFAULT_TOPICS, type TopicNames } from '@provml/log';
+import { AUTH_ENV, authConfigSchema, authFromEnv } from './auth/AuthConfig.ts';
+
+const schema = z
+  .object({
+    kafka: z
+      .object({
+        /** Bootstrap brokers, `host:port`. Default `127.0.0.1:19092` (the local stack). */
+        brokers: z
+          .array(z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port'))
+          .min(1)
+          .default(['127.0.0.1:19092']),
+        clientId: z.string().default('provml'),
+        /** TLS on (true) or off; certificates come from the Node defaults or NODE_EXTRA_CA_CERTS. */
+        ssl: z.boolean().default(false),
+        /** SASL credentials, passed to kafkajs; never logged. */
+        sasl: z
+          .object({
+            mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
+            username: z.string(),
+            password: z.string(),
+          })
+          .optional(),
+        /** This member's identity in its groups (part of the transactional id). Default `<host>-<pid>`. */
+        instanceId: z.string().optional(),
+        compression: z.enum(['none', 'gzip']).default('none'),
+      })
+      .strict()
+      .default({ brokers: ['127.0.0.1:19092'], clientId: 'provml', ssl: false, compression: 'none' }),
+    /** Topic names; `prefix` is put in front of each default name (e.g. `team-a.`). */
+    topics: z
+      .object({ prefix: z.string().default(''), partitions: z.number().int().min(1).max(1000).default(4) })
+      .strict()
+      .default({ prefix: '', partitions: 4 }),
+    /** Consumer group ids of the processors and the sinks. */
+    groups: z
+      .object({
+        processor: z.string().min(1).default('provml-processor'),
+        sink: z.string().min(1).default('provml-sink'),
+      })
+      .strict()
+      .default({ processor: 'provml-processor', sink: 'provml-sink' }),
+    /** A Confluent-compatible schema registry: events are then written in the Confluent wire format. */
+    registry: z
+      .object({ url: z.string().url().optional(), subject: z.string().optional() })
+      .strict()
+      .default({}),
+    /** The triple store for `sink` and `query-api`. */
+    store: z
+      .object({
+        kind: z.enum(['oxigraph-embedded', 'rdf4j', 'sparql']).default('rdf4j'),
+        url: z.string().optional(),
+        repository: z.string().optional(),
+      })
+      .strict()
+      .default({ kind: 'rdf4j' }),
+    http: z
+      .object({
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(7070),
+      })
+      .strict()
+      .default({ host: '127.0.0.1', port: 7070 }),
+    /** The sidecar agent (`provml agent`) and `provml replay` (capture-agent/AGENT.md). */
+    agent: z
+      .object({
+        /** The spool directory. Default `.data/agent/spool`. */
+        spoolDir: z.string().min(1).default('.data/agent/spool'),
+        /** The Unix domain socket. Default `<spoolDir>/agent.sock`. */
+        socketPath: z.string().min(1).optional(),
+        /** `batch` (default): fsync before acknowledging; `interval`; `never`. */
+        fsync: z.enum(['batch', 'interval', 'never']).default('batch'),
+        fsyncIntervalMs: z.number().int().min(1).default(200),
+        /** Cap on unpublished bytes. Default 1 GiB. */
+        maxBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(1 << 30),
+        segmentBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(16 << 20),
+        /** At the cap: `reject` (default, nothing lost) or `drop-oldest` (counted). */
+        policy: z.enum(['reject', 'drop-oldest']).default('reject'),
+        /** Spool only, never publish (replay later). Default false. */
+        offline: z.boolean().default(false),
+      })
+      .strict()
+      .default({
+        spoolDir: '.data/agent/spool',
+        fsync: 'batch',
+        fsyncIntervalMs: 200,
+        maxBytes: 1 << 30,
+        segmentBytes: 16 << 20,
+        policy: 'reject',
+        offline: false,
+      }),
+    /** The processors. */
+    processor: z
+      .object({
+        /** Close task executions still open after their run was silent this long (ms). Default 30 min; 0 = off. */
+        incompleteAfterMs: z.number().int().min(0).default(1_800_000),
+      })
+      .strict()
+      .default({ incompleteAfterMs: 1_800_000 }),
+    /** The query API's limits and policy. */
+    query: z
+      .object({
+        /** Longest a query may run, ms. Default 30000. */
+        timeoutMs: z.number().int().min(1).default(30_000),
+        /** Most solutions or triples of one `/sparql` answer. Default 100000. */
+        maxResultRows: z.number().int().min(1).default(100_000),
+        /** Allow SERVICE (federated queries) through `/sparql`: an administrator's choice. Default false. */
+        allowService: z.boolean().default(false),
+        /** Serve `/v1/live` from a consumer of the events topic. Default true. */
+        live: z.boolean().default(true),
+      })
+      .strict()
+      .default({ timeoutMs: 30_000, maxResultRows: 100_000, allowService: false, live: true }),
+    /** Access control of the HTTP routes (bearer tokens per scope; see auth/AuthConfig.ts). */
+    auth: authConfigSchema,
+    iriBase: z.string().default(DEFAULT_IRI_BASE),
+    logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  })
+  .strict();
+
+/** Configuration of a distributed service process. */
+export type ServiceConfig = z.infer<typeof schema>;
+
+/** Environment variables read, and the setting each fills. */
+export const SERVICE_ENV = {
+  PROVML_KAFKA_BROKERS: 'kafka.brokers (comma-separated)',
+  PROVML_KAFKA_SSL: 'kafka.ssl (true|false)',
+  PROVML_KAFKA_SASL_MECHANISM: 'kafka.sasl.mechanism',
+  PROVML_KAFKA_SASL_USERNAME: 'kafka.sasl.username',
+  PROVML_KAFKA_SASL_PASSWORD: 'kafka.sasl.password',
+  PROVML_INSTANCE_ID: 'kafka.instanceId',
+  PROVML_TOPIC_PREFIX: 'topics.prefix',
+  PROVML_PARTITIONS: 'topics.partitions',
+  PROVML_REGISTRY_URL: 'registry.url (Confluent-compatible API base)',
+  PROVML_PROCESSOR_GROUP: 'groups.processor',
+  PROVML_SINK_GROUP: 'groups.sink',
+  PROVML_STORE: 'store.kind',
+  PROVML_STORE_URL: 'store.url',
+  PROVML_STORE_REPOSITORY: 'store.repository',
+  PROVML_HTTP_HOST: 'http.host',
+  PROVML_HTTP_PORT: 'http.port',
+  PROVML_AGENT_SPOOL: 'agent.spoolDir',
+  PROVML_AGENT_SOCKET: 'agent.socketPath',
+  PROVML_AGENT_FSYNC: 'agent.fsync (batch|interval|never)',
+  PROVML_AGENT_MAX_BYTES: 'agent.maxBytes',
+  PROVML_AGENT_POLICY: 'agent.policy (reject|drop-oldest)',
+  PROVML_AGENT_OFFLINE: 'agent.offline (true|false)',
+  PROVML_INCOMPLETE_AFTER_MS: 'processor.incompleteAfterMs',
+  PROVML_QUERY_TIMEOUT_MS: 'query.timeoutMs',
+  PROVML_MAX_RESULT_ROWS: 'query.maxResultRows',
+  PROVML_ALLOW_SERVICE: 'query.allowService (true|false)',
+  PROVML_LIVE: 'query.live (true|false)',
+  PROVML_IRI_BASE: 'iriBase',
+  PROVML_LOG_LEVEL: 'logLevel',
+  ...AUTH_ENV,
+} as const;
+
+type Json = Record<string, unknown>;
+
+/** Deep merge: values of `over` win; arrays are replaced. */
+function merge(base: Json, over: Json): Json {
+  const out: Json = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    if (v === undefined) continue;
+    const b = out[k];
+    out[k] =
+      typeof v === 'object' &&
+      v !== null &&
+      !Array.isArray(v) &&
+      typeof b === 'object' &&
+      b !== null &&
+      !Array.isArray(b)
+        ? merge(b as Json, v as Json)
+        : v;
+  }
+  return out;
+}
+
+function fromEnv(env: Readonly<Record<string, string | undefined>>): Json {
+  const e = (k: keyof typeof SERVICE_ENV): string | undefined => (env[k] === '' ? undefined : env[k]);
+  const num = (v: string | undefined): number | string | undefined =>
+    v === undefined || !/^\d+$/.test(v) ? v : Number(v);
+  const bool = (v: string | undefined): boolean | string | undefined =>
+    v === 'true' ? true : v === 'false' ? false : v;
+  const sasl =
+    e('PROVML_KAFKA_SASL_MECHANISM') === undefined
+      ? undefined
+      : {
+          mechanism: e('PROVML_KAFKA_SASL_MECHANISM'),
+          username: e('PROVML_KAFKA_SASL_USERNAME'),
+          password: e('PROVML_KAFKA_SASL_PASSWORD'),
+        };
+  return {
+    kafka: {
+      brokers: e('PROVML_KAFKA_BROKERS')
+        ?.split(',')
+        .map((b) => b.trim()),
+      ssl: e('PROVML_KAFKA_SSL') === undefined ? undefined : e('PROVML_KAFKA_SSL') === 'true',
+      sasl,
+      instanceId: e('PROVML_INSTANCE_ID'),
+    },
+    topics: { prefix: e('PROVML_TOPIC_PREFIX'), partitions: num(e('PROVML_PARTITIONS')) },
+    registry: { url: e('PROVML_REGISTRY_URL') },
+    groups: { processor: e('PROVML_PROCESSOR_GROUP'), sink: e('PROVML_SINK_GROUP') },
+    store: { kind: e('PROVML_STORE'), url: e('PROVML_STORE_URL'), repository: e('PROVML_STORE_REPOSITORY') },
+    http: { host: e('PROVML_HTTP_HOST'), port: num(e('PROVML_HTTP_PORT')) },
+    agent: {
+      spoolDir: e('PROVML_AGENT_SPOOL'),
+      socketPath: e('PROVML_AGENT_SOCKET'),
+      fsync: e('PROVML_AGENT_FSYNC'),
+      maxBytes: num(e('PROVML_AGENT_MAX_BYTES')),
+      policy: e('PROVML_AGENT_POLICY'),
+      offline: e('PROVML_AGENT_OFFLINE') === undefined ? undefined : e('PROVML_AGENT_OFFLINE') === 'true',
+    },
+    processor: { incompleteAfterMs: num(e('PROVML_INCOMPLETE_AFTER_MS')) },
+    query: {
+      timeoutMs: num(e('PROVML_QUERY_TIMEOUT_MS')),
+      maxResultRows: num(e('PROVML_MAX_RESULT_ROWS')),
+      allowService: bool(e('PROVML_ALLOW_SERVICE')),
+      live: bool(e('PROVML_LIVE')),
+    },
+    auth: authFromEnv(env),
+    iriBase: e('PROVML_IRI_BASE'),
+    logLevel: e('PROVML_LOG_LEVEL'),
+  };
+}
+
+/**
+ * Resolves the configuration once, in `main`.
+ * @param options values from the command line (highest precedence)
+ * @param env the process environment (see SERVICE_ENV)
+ * @param file path of a JSON or YAML config file, if any
+ * @throws ValidationError naming each bad setting
+ */
+export function resolveServiceConfig(
+  options: Json,
+  env: Readonly<Record<string, string | undefined>>,
+  file?: string,
+): ServiceConfig {
+  let fileValues: Json = {};
+  if (file !== undefined) {
+    try {
+      fileValues = (parseYaml(readFileSync(file, 'utf8')) ?? {}) as Json;
+    } catch (error) {
+      throw new ValidationError(`cannot read config file ${file}`, [
+        { path: '', message: (error as Error).message },
+      ]);
+    }
+  }
+  const parsed = schema.safeParse(merge(merge(fileValues, fromEnv(env)), options));
+  if (!parsed.success)
+    throw new ValidationError(
+      'invalid configuration',
+      parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
+    );
+  return parsed.data;
+}
+
+/** The topic names of a configuration. */
+export function topicNames(config: ServiceConfig): TopicNames {
+  const p = config.topics.prefix;
+  return {
+    events: p + DEFAULT_TOPICS.events,
+    specs: p + DEFAULT_TOPICS.specs,
+    annotations: p + DEFAULT_TOPICS.annotations,
+    triples: p + DEFAULT_TOPICS.triples,
+    deadLetters: p + DEFAULT_TOPICS.deadLetters,
+  };
+}

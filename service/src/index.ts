@@ -1,0 +1,12 @@
+/** Public API of what every deployable process shares: its configuration, bearer auth, the Kafka log of a configuration, metrics and command-line plumbing. */
+export { SERVICE_ENV, resolveServiceConfig, topicNames } from './ServiceConfig.ts';
+export type { ServiceConfig } from './ServiceConfig.ts';
+export { resolveAuth } from './auth/AuthConfig.ts';
+export { BearerAuth } from './auth/BearerAuth.ts';
+export { authMiddleware, ingestRouteScopes, queryRouteScopes, roleOf } from './auth/authMiddleware.ts';
+export { createMetrics, gauge, mirroredCounter } from './createMetrics.ts';
+export type { MetricSources, Metrics } from './createMetrics.ts';
+export { connectLog, kafkaLogOptions } from './kafkaLog.ts';
+export type { RunningService } from './kafkaLog.ts';
+export { registryCodec } from './registryCodec.ts';
+export { exitWithError, onSignals, runningLine, serviceConfigFromArgs } from './serviceCommand.ts';

@@ -1,0 +1,26 @@
+/** Public API of the triple stores: the store port (load and query) and its RDF4J, SPARQL-protocol and embedded Oxigraph adapters. */
+export { OxigraphEmbeddedStore } from './OxigraphEmbeddedStore.ts';
+export type { OxigraphEmbeddedStoreOptions } from './OxigraphEmbeddedStore.ts';
+export { QueryError, QueryTimeoutError } from './QueryErrors.ts';
+export {
+  Rdf4jStore,
+  createRdf4jRepository,
+  deleteRdf4jRepository,
+  listRepositories,
+  rdf4jNativeRepositoryConfig,
+} from './Rdf4jStore.ts';
+export type { Rdf4jStoreOptions } from './Rdf4jStore.ts';
+export { SparqlProtocolStore, defaultResultFormat, isRetryableStatus } from './SparqlProtocolStore.ts';
+export type { SparqlProtocolStoreOptions, UnionDefaultGraph } from './SparqlProtocolStore.ts';
+export { RESULT_MEDIA_TYPES, isGraphForm, queryForm, selectRows } from './TripleStore.ts';
+export type {
+  QueryForm,
+  QueryOptions,
+  QueryResponse,
+  ResultFormat,
+  SparqlJsonResults,
+  StoreResult,
+  TripleStore,
+} from './TripleStore.ts';
+export { createStore, parseStoreConfig } from './createStore.ts';
+export type { CreateStoreOptions, ResolvedStoreConfig, StoreConfig } from './createStore.ts';
