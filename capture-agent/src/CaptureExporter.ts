@@ -1,9 +1,8 @@
 /** The capture transport port: where batches of events and specs go, and the in-memory double. */
-import type { CaptureEvent, ProspectiveSpec } from '@provml/schemas';
+import type { CaptureEvent, Outcome, ProspectiveSpec } from '@provml/schemas';
 
 /** Outcome of one export: expected failures are values, not exceptions. */
-export type ExportResult =
-  { kind: 'success' } | { kind: 'retryable'; error: Error } | { kind: 'failure'; error: Error };
+export type ExportResult = Outcome;
 
 /** A capture transport (in-process log, Kafka, sidecar agent, spool file, ...). */
 export interface CaptureExporter {

@@ -1,4 +1,5 @@
 /** The one retry decorator: exponential backoff with full jitter and a deadline, driven by ExportResult. */
+import { Backoff } from '@provml/schemas';
 import type { ExportResult } from './CaptureExporter.ts';
 
 /** Backoff settings for retryable outcomes. */
@@ -29,15 +30,13 @@ export async function withRetry(
   /** The outcome of a first attempt the caller already made (its fast path); tried again from there. */
   first?: ExportResult,
 ): Promise<ExportResult> {
-  const initial = options.initialDelayMs ?? 100;
-  const max = options.maxDelayMs ?? 5000;
+  const backoff = new Backoff({ initialMs: options.initialDelayMs, maxMs: options.maxDelayMs, random: options.random });
   const deadline = Date.now() + (options.deadlineMs ?? 30_000);
   const sleep = options.sleep ?? defaultSleep;
-  const random = options.random ?? Math.random;
   for (let n = 0; ; n++) {
     const result = n === 0 && first !== undefined ? first : await attempt();
     if (result.kind !== 'retryable') return result;
-    const delay = Math.min(max, initial * 2 ** n) * random();
+    const delay = backoff.next();
     if (Date.now() + delay > deadline)
       return {
         kind: 'failure',

@@ -19,5 +19,12 @@ export type {
   TableReader,
   TopicOptions,
 } from './ports.ts';
-export { ANNOTATION_SOURCE_HEADER, CAPTURED_AT_HEADER, DEFAULT_TOPICS, DLQ_HEADERS } from './topics.ts';
+export {
+  ANNOTATION_SOURCE_HEADER,
+  CAPTURED_AT_HEADER,
+  DEFAULT_TOPICS,
+  DLQ_HEADERS,
+  createTopics,
+} from './topics.ts';
+export { deadLetter } from './deadLetter.ts';
 export type { TopicNames } from './topics.ts';

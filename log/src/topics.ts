@@ -1,4 +1,5 @@
 /** Topic names and dead-letter headers: configuration shared by every service. */
+import type { EventLog } from './ports.ts';
 
 /** Names of the topics the system uses. */
 export interface TopicNames {
@@ -41,3 +42,15 @@ export const DLQ_HEADERS = {
 
 /** Header naming the source (graph) of an annotation record. */
 export const ANNOTATION_SOURCE_HEADER = 'provml-annotation-source';
+
+/**
+ * Creates every topic of the system on a log (existing ones are left as they are): events, triples
+ * and dead letters with `partitions` partitions; specs and annotations compacted, one partition each
+ * (they are tables, read whole by every processor).
+ */
+export async function createTopics(log: EventLog, topics: TopicNames, partitions: number): Promise<void> {
+  for (const topic of [topics.events, topics.triples, topics.deadLetters])
+    await log.ensureTopic(topic, partitions);
+  for (const topic of [topics.specs, topics.annotations])
+    await log.ensureTopic(topic, 1, { compacted: true });
+}

@@ -37,6 +37,9 @@ export {
 } from './errors.ts';
 export type { ErrorContext, ValidationIssue } from './errors.ts';
 export { silentLogger, createJsonLogger } from './Logger.ts';
+export type { Outcome } from './Outcome.ts';
+export { Backoff } from './Backoff.ts';
+export type { BackoffOptions } from './Backoff.ts';
 export type { Logger, LogFields, LogLevel } from './Logger.ts';
 export {
   PROVML,

@@ -8,5 +8,7 @@ export { createMetrics, gauge, mirroredCounter } from './createMetrics.ts';
 export type { MetricSources, Metrics } from './createMetrics.ts';
 export { connectLog, kafkaLogOptions } from './kafkaLog.ts';
 export type { RunningService } from './kafkaLog.ts';
-export { registryCodec } from './registryCodec.ts';
+export { eventCodec, registryCodec } from './registryCodec.ts';
+export type { EventCodec } from './registryCodec.ts';
+export { closeServer, listen, metricsRoute, urlOf } from './http.ts';
 export { exitWithError, onSignals, runningLine, serviceConfigFromArgs } from './serviceCommand.ts';

@@ -1,6 +1,6 @@
 /** The Kafka side of a service's configuration: the kafkajs options and the log with its topics created. */
 import type { Logger } from '@provml/schemas';
-import { KafkaEventLog, type KafkaLogOptions } from '@provml/log';
+import { KafkaEventLog, createTopics, type KafkaLogOptions } from '@provml/log';
 import { topicNames, type ServiceConfig } from './ServiceConfig.ts';
 
 /** A started service: where it listens (if it does) and how to stop it. */
@@ -27,9 +27,6 @@ export function kafkaLogOptions(config: ServiceConfig, logger: Logger): KafkaLog
 /** The Kafka log of a configuration, with every topic created (specs and annotations compacted). */
 export async function connectLog(config: ServiceConfig, logger: Logger): Promise<KafkaEventLog> {
   const log = new KafkaEventLog(kafkaLogOptions(config, logger));
-  const t = topicNames(config);
-  const n = config.topics.partitions;
-  for (const topic of [t.events, t.triples, t.deadLetters]) await log.ensureTopic(topic, n);
-  for (const topic of [t.specs, t.annotations]) await log.ensureTopic(topic, 1, { compacted: true });
+  await createTopics(log, topicNames(config), config.topics.partitions);
   return log;
 }

@@ -1,8 +1,9 @@
 /** The sink: consumes PROV-ML quads and bulk-loads them, committing offsets only after the store acknowledged. */
-import { silentLogger, type Logger } from '@provml/schemas';
+import { Backoff, silentLogger, type Logger } from '@provml/schemas';
 import {
   CAPTURED_AT_HEADER,
   DEFAULT_TOPICS,
+  deadLetter,
   type ConsumedRecord,
   type EventLog,
   type BatchOutput,
@@ -11,7 +12,6 @@ import {
   type RecordBatch,
   type TopicNames,
 } from '@provml/log';
-import { deadLetter } from '@provml/stream-processors';
 import type { TripleStore } from '@provml/stores';
 
 /** Settings of a sink. */
@@ -123,7 +123,10 @@ export class SinkService {
 
   private async loadRecords(records: readonly ConsumedRecord[], dead: ProducedRecord[]): Promise<void> {
     const body = records.map((r) => r.value.toString('utf8')).join('\n');
-    let backoff = this.options.initialBackoffMs ?? 100;
+    const backoff = new Backoff({
+      initialMs: this.options.initialBackoffMs,
+      maxMs: this.options.maxBackoffMs ?? 10_000,
+    });
     for (;;) {
       const started = performance.now();
       const result = await this.store.load(body);
@@ -154,15 +157,17 @@ export class SinkService {
       if (this.stopping) throw new Error('sink stopping with an unloaded batch; it will be delivered again');
       this.stats.paused = true;
       this.stats.retries++;
-      this.logger.warn('store unavailable, pausing consumption', { error: result.error, backoffMs: backoff });
+      this.logger.warn('store unavailable, pausing consumption', {
+        error: result.error,
+        backoffMs: Math.round(backoff.ceilingMs),
+      });
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, backoff * (0.5 + Math.random() / 2));
+        const timer = setTimeout(resolve, backoff.next());
         this.wakeBackoff = () => {
           clearTimeout(timer);
           resolve();
         };
       });
-      backoff = Math.min(backoff * 2, this.options.maxBackoffMs ?? 10_000);
     }
   }
 }

@@ -1,8 +1,8 @@
 /** The triple-store port: bulk loads of N-Quads and read-only SPARQL queries over the union of all graphs. */
+import type { Outcome } from '@provml/schemas';
 
 /** Outcome of a load: expected failures are values. */
-export type StoreResult =
-  { kind: 'success' } | { kind: 'retryable'; error: Error } | { kind: 'failure'; error: Error };
+export type StoreResult = Outcome;
 
 /** Result formats a query may be asked for. */
 export type ResultFormat = 'json' | 'xml' | 'csv' | 'tsv' | 'n-triples' | 'turtle';

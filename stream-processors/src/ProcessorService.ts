@@ -21,6 +21,7 @@ import {
   CAPTURED_AT_HEADER,
   DEFAULT_TOPICS,
   DLQ_HEADERS,
+  deadLetter,
   type TopicNames,
 } from '@provml/log';
 import { IriMinter } from './mapping/IriMinter.ts';
@@ -75,31 +76,6 @@ export interface ProcessorStats {
   lastEventAgeMs: number;
   /** Task executions closed as failed because they never ended (synthetic ends published). */
   incompleteClosed: number;
-}
-
-/** Builds a dead-letter record for a record that could not be processed. */
-export function deadLetter(record: ConsumedRecord, error: unknown, stage: string): ProducedRecord {
-  const e = error instanceof ProvmlError ? error : undefined;
-  const detail =
-    e !== undefined && 'issues' in e
-      ? (e as ProvmlError & { issues: { path: string; message: string }[] }).issues
-          .map((i) => (i.path ? `${i.path}: ${i.message}` : i.message))
-          .join('; ')
-      : '';
-  const message = error instanceof Error ? error.message : String(error);
-  return {
-    key: record.key,
-    value: record.value,
-    headers: {
-      ...record.headers,
-      [DLQ_HEADERS.reason]: detail ? `${message}: ${detail}` : message,
-      [DLQ_HEADERS.code]: e?.code ?? 'internal',
-      [DLQ_HEADERS.sourceTopic]: record.topic,
-      [DLQ_HEADERS.sourcePartition]: String(record.partition),
-      [DLQ_HEADERS.sourceOffset]: record.offset,
-      [DLQ_HEADERS.stage]: stage,
-    },
-  };
 }
 
 /**

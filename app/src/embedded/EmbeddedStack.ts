@@ -3,9 +3,10 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { init, type Capture, type CaptureOptions } from '@provml/capture-agent';
 import { decodeCaptureEvent, encodeCaptureEvent, silentLogger, type Logger } from '@provml/schemas';
+import { closeServer, listen } from '@provml/service';
 import { OxigraphEmbeddedStore } from '@provml/stores';
 import { SinkService } from '@provml/sinks';
-import { DEFAULT_TOPICS, EmbeddedLog, LogCaptureExporter } from '@provml/log';
+import { DEFAULT_TOPICS, EmbeddedLog, LogCaptureExporter, createTopics } from '@provml/log';
 import { IriMinter, parseAnnotations, ProcessorService } from '@provml/stream-processors';
 import { createIngestApp, LogIngestTarget } from '@provml/agent';
 import { createMetrics, type Metrics } from '@provml/service';
@@ -14,25 +15,6 @@ import type { EmbeddedConfig } from './EmbeddedConfig.ts';
 
 const PROCESSOR_GROUP = 'provml-processor';
 const SINK_GROUP = 'provml-sink';
-
-function listen(
-  app: { listen: (port: number, host: string) => Server },
-  port: number,
-  host: string,
-): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const server = app.listen(port, host);
-    server.once('listening', () => resolve(server));
-    server.once('error', reject);
-  });
-}
-
-const close = (server: Server | undefined): Promise<void> =>
-  new Promise((resolve) => {
-    if (server === undefined) return resolve();
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
 
 /** Everything of the embedded mode, started and stopped together. */
 export class EmbeddedStack {
@@ -83,11 +65,7 @@ export class EmbeddedStack {
 
   /** Creates the topics, starts processor and sink, and listens on both ports. */
   async start(): Promise<void> {
-    const T = DEFAULT_TOPICS;
-    for (const topic of [T.events, T.triples, T.deadLetters])
-      await this.log.ensureTopic(topic, this.config.partitions);
-    for (const topic of [T.specs, T.annotations])
-      await this.log.ensureTopic(topic, this.config.partitions, { compacted: true });
+    await createTopics(this.log, DEFAULT_TOPICS, this.config.partitions);
     await this.processor.start();
     await this.sink.start();
     await this.live.start();
@@ -180,7 +158,7 @@ export class EmbeddedStack {
       await this.settle().catch((error: unknown) =>
         this.logger.warn('shutdown before the pipeline drained', { error }),
       );
-      await Promise.all([close(this.querySrv), close(this.ingestSrv)]);
+      await Promise.all([closeServer(this.querySrv), closeServer(this.ingestSrv)]);
       await this.live.shutdown();
       await this.processor.shutdown();
       await this.sink.shutdown();

@@ -1,9 +1,7 @@
 /** The distributed services, each a process of its own over Kafka: processor, sink, query API and HTTP ingest agent. */
-import type { Server } from 'node:http';
 import express from 'express';
 import type { Registry } from 'prom-client';
-import type { AddressInfo } from 'node:net';
-import { decodeCaptureEvent, encodeCaptureEvent, type Logger } from '@provml/schemas';
+import type { Logger } from '@provml/schemas';
 import { type TripleStore, createStore, type StoreConfig } from '@provml/stores';
 import { SinkService } from '@provml/sinks';
 import { IriMinter, ProcessorService } from '@provml/stream-processors';
@@ -15,7 +13,11 @@ import {
   type ServiceConfig,
   connectLog,
   type RunningService,
-  registryCodec,
+  eventCodec,
+  listen,
+  closeServer,
+  urlOf,
+  metricsRoute,
 } from '@provml/service';
 import { LiveFeed, createQueryApp } from '@provml/query-api';
 
@@ -28,28 +30,6 @@ const once = (f: () => Promise<void>): (() => Promise<void>) => {
   return () => (p ??= f());
 };
 
-function listen(
-  app: { listen: (port: number, host: string) => Server },
-  config: ServiceConfig,
-): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const server = app.listen(config.http.port, config.http.host);
-    server.once('listening', () => resolve(server));
-    server.once('error', reject);
-  });
-}
-
-const urlOf = (server: Server): string => {
-  const a = server.address() as AddressInfo;
-  return `http://${a.address}:${a.port}`;
-};
-
-const closeServer = (server: Server): Promise<void> =>
-  new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
-
 /** A service's operations endpoints: `/healthz` and `/metrics`. */
 function opsApp(registry: Registry, healthy: () => boolean): express.Express {
   const app = express();
@@ -58,12 +38,7 @@ function opsApp(registry: Registry, healthy: () => boolean): express.Express {
     const ok = healthy();
     res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'stopped' });
   });
-  app.get('/metrics', (_req, res, next) => {
-    registry
-      .metrics()
-      .then((text) => res.type(registry.contentType).send(text))
-      .catch(next);
-  });
+  app.get('/metrics', metricsRoute(registry));
   return app;
 }
 
@@ -89,14 +64,14 @@ function watchLag(
 /** Starts a processor: a member of the processor group, exactly-once through Kafka transactions. */
 export async function startProcessor(config: ServiceConfig, logger: Logger): Promise<RunningService> {
   const log = await connectLog(config, logger);
-  const codec = await registryCodec(config);
+  const codec = await eventCodec(config);
   const processor = new ProcessorService(log, {
-    decodeEvent: codec === undefined ? decodeCaptureEvent : (bytes) => codec.decode(bytes),
+    decodeEvent: codec.decode,
     topics: topicNames(config),
     groupId: config.groups.processor,
     iris: new IriMinter(config.iriBase),
     incompleteAfterMs: config.processor.incompleteAfterMs,
-    encodeEvent: codec === undefined ? encodeCaptureEvent : (event) => codec.encode(event),
+    encodeEvent: codec.encode,
     logger: logger.child('processor'),
   });
   await processor.start();
@@ -106,7 +81,8 @@ export async function startProcessor(config: ServiceConfig, logger: Logger): Pro
   const metrics = createMetrics({ processor: () => processor.stats, lag: () => lag.value });
   const server = await listen(
     opsApp(metrics.registry, () => !stopped),
-    config,
+    config.http.port,
+    config.http.host,
   );
   return {
     url: urlOf(server),
@@ -146,7 +122,8 @@ export async function startSink(
       auth,
       protectMetrics: config.auth.protectMetrics,
     }),
-    config,
+    config.http.port,
+    config.http.host,
   );
   return {
     url: urlOf(server),
@@ -169,12 +146,12 @@ export async function startQueryApi(
   const auth = resolveAuth(config.auth, ['query'], logger);
   const metrics = createMetrics({});
   const log = config.query.live ? await connectLog(config, logger) : undefined;
-  const codec = await registryCodec(config);
+  const codec = await eventCodec(config);
   const live =
     log === undefined
       ? undefined
       : new LiveFeed(log, {
-          decodeEvent: codec === undefined ? decodeCaptureEvent : (value) => codec.decode(value),
+          decodeEvent: codec.decode,
           topic: topicNames(config).events,
           logger: logger.child('live'),
         });
@@ -193,7 +170,8 @@ export async function startQueryApi(
       protectMetrics: config.auth.protectMetrics,
       onQuery: (outcome, seconds) => metrics.queryDuration.observe({ outcome }, seconds),
     }),
-    config,
+    config.http.port,
+    config.http.host,
   );
   return {
     url: urlOf(server),

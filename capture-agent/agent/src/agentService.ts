@@ -1,10 +1,9 @@
 /** The sidecar agent (`provml agent`): socket and HTTP ingest into a durable spool, and a publisher from the spool to Kafka. */
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import express from 'express';
 import { SpoolPublisher, SpoolWriter } from '@provml/capture-agent';
-import { encodeCaptureEvent, type Logger } from '@provml/schemas';
+import type { Logger } from '@provml/schemas';
 import {
   resolveAuth,
   authMiddleware,
@@ -14,7 +13,12 @@ import {
   type ServiceConfig,
   connectLog,
   type RunningService,
-  registryCodec,
+  eventCodec,
+  type EventCodec,
+  listen,
+  closeServer,
+  urlOf,
+  metricsRoute,
 } from '@provml/service';
 import { createIngestApp } from './ingest/createIngestApp.ts';
 import { LogIngestTarget } from './ingest/IngestTarget.ts';
@@ -45,15 +49,11 @@ export function spoolOptions(config: ServiceConfig, logger: Logger) {
 
 /** The publish port to the configured Kafka topics (connecting lazily: the agent spools while Kafka is down). */
 export function kafkaPublishPort(config: ServiceConfig, logger: Logger): LogPublishPort {
-  let codec: ReturnType<typeof registryCodec> | undefined;
+  let codec: Promise<EventCodec> | undefined;
   return new LogPublishPort(async () => {
-    const registry = await (codec ??= registryCodec(config));
+    const { encode } = await (codec ??= eventCodec(config));
     const log = await connectLog(config, logger);
-    const target = new LogIngestTarget(
-      log,
-      registry === undefined ? encodeCaptureEvent : (event) => registry.encode(event),
-      topicNames(config),
-    );
+    const target = new LogIngestTarget(log, encode, topicNames(config));
     return { target, close: () => log.close() };
   });
 }
@@ -93,12 +93,7 @@ export async function startAgent(config: ServiceConfig, logger: Logger): Promise
   const app = express();
   app.disable('x-powered-by');
   if (auth !== undefined) app.use(authMiddleware(auth, ingestRouteScopes(config.auth.protectMetrics)));
-  app.get('/metrics', (_req, res, next) => {
-    metrics.registry
-      .metrics()
-      .then((text) => res.type(metrics.registry.contentType).send(text))
-      .catch(next);
-  });
+  app.get('/metrics', metricsRoute(metrics.registry));
   app.use(
     createIngestApp({
       target,
@@ -118,11 +113,7 @@ export async function startAgent(config: ServiceConfig, logger: Logger): Promise
   let server: Server | undefined;
   try {
     await socket.listen(socketPath);
-    server = await new Promise<Server>((resolve, reject) => {
-      const s = app.listen(config.http.port, config.http.host);
-      s.once('listening', () => resolve(s));
-      s.once('error', reject);
-    });
+    server = await listen(app, config.http.port, config.http.host);
   } catch (error) {
     await socket.close();
     await publisher?.shutdown();
@@ -130,20 +121,16 @@ export async function startAgent(config: ServiceConfig, logger: Logger): Promise
     await kafka?.close();
     throw error;
   }
-  const address = server.address() as AddressInfo;
   let stopping: Promise<void> | undefined;
   const http = server;
   return {
-    url: `http://${address.address}:${address.port}`,
+    url: urlOf(server),
     socketPath,
     spool,
     shutdown: () =>
       (stopping ??= (async () => {
         await socket.close();
-        await new Promise<void>((resolve) => {
-          http.close(() => resolve());
-          http.closeAllConnections();
-        });
+        await closeServer(http);
         if (publisher !== undefined) {
           // publish what is spooled, for a few seconds at most; the rest waits in the spool
           await Promise.race([publisher.drain(), new Promise((r) => setTimeout(r, 5000).unref())]);

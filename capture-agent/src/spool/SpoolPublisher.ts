@@ -1,5 +1,6 @@
 /** Publishes a spool in order through an injected port, advancing `published` only after the port acknowledged. */
 import {
+  Backoff,
   compileSpec,
   parseEventJson,
   silentLogger,
@@ -186,7 +187,7 @@ export class SpoolPublisher {
 
   /** Sends one run until the port acknowledges it; false when stopped first. */
   private async send(run: Item[]): Promise<boolean> {
-    let delay = this.options.initialDelayMs ?? 100;
+    const backoff = new Backoff({ initialMs: this.options.initialDelayMs, maxMs: this.options.maxDelayMs });
     for (;;) {
       const first = run[0]!;
       let result: ExportResult;
@@ -210,11 +211,10 @@ export class SpoolPublisher {
       this.logger.warn('publishing from the spool failed; retrying', {
         records: run.length,
         error: result.error.message,
-        delayMs: Math.round(delay),
+        delayMs: Math.round(backoff.ceilingMs),
       });
-      await this.sleep(delay * (0.5 + Math.random() / 2));
+      await this.sleep(backoff.next());
       if (this.stopped) return false;
-      delay = Math.min(this.options.maxDelayMs ?? 5000, delay * 2);
     }
   }
 

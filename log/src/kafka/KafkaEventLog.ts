@@ -6,23 +6,22 @@ import {
   Kafka,
   logLevel,
   type Admin,
-  type Consumer,
   type KafkaConfig,
   type LogEntry,
   type Producer,
 } from 'kafkajs';
 import { DependencyError, silentLogger, type Logger } from '@provml/schemas';
 import type {
-  BatchOutput,
   ConsumedRecord,
   ConsumerOptions,
   EventLog,
   LogConsumer,
   LogProducer,
-  ProducedRecord,
   TableReader,
   TopicOptions,
 } from '../ports.ts';
+import { KafkaGroupConsumer } from './KafkaGroupConsumer.ts';
+import { chunks, toMessages, toRecord } from './kafkaRecords.ts';
 
 /** Settings of the Kafka adapter; TLS and SASL are passed to kafkajs unchanged. */
 export interface KafkaLogOptions {
@@ -52,55 +51,6 @@ export interface KafkaLogOptions {
   sessionTimeoutMs?: number;
   heartbeatIntervalMs?: number;
   logger?: Logger;
-}
-
-const toRecord = (
-  topic: string,
-  partition: number,
-  m: {
-    offset: string;
-    key: Buffer | null;
-    value: Buffer | null;
-    headers?: Record<string, Buffer | string | (Buffer | string)[] | undefined>;
-    timestamp: string;
-  },
-): ConsumedRecord => {
-  const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(m.headers ?? {}))
-    if (v !== undefined) headers[k] = Array.isArray(v) ? String(v[v.length - 1]) : String(v);
-  return {
-    topic,
-    partition,
-    offset: m.offset,
-    key: m.key === null ? null : m.key.toString('utf8'),
-    value: m.value ?? Buffer.alloc(0),
-    headers,
-    timestamp: Number(m.timestamp),
-  };
-};
-
-const toMessages = (records: readonly ProducedRecord[]) =>
-  records.map((r) => ({ key: r.key, value: r.value, headers: r.headers }));
-
-/** Bytes per produce request at most: a request's batch for one partition must fit the broker's 1 MB default. */
-const MAX_REQUEST_BYTES = 512 * 1024;
-
-/** Splits records into runs whose values add up to at most MAX_REQUEST_BYTES (a larger single record goes alone). */
-function chunks(records: readonly ProducedRecord[]): ProducedRecord[][] {
-  const out: ProducedRecord[][] = [];
-  let current: ProducedRecord[] = [];
-  let bytes = 0;
-  for (const r of records) {
-    if (current.length > 0 && bytes + r.value.length > MAX_REQUEST_BYTES) {
-      out.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(r);
-    bytes += r.value.length;
-  }
-  if (current.length > 0) out.push(current);
-  return out;
 }
 
 /** Maps kafkajs log entries to the injected logger (its noisy startup retries go to debug). */
@@ -241,125 +191,19 @@ export class KafkaEventLog implements EventLog {
   }
 
   consumer(options: ConsumerOptions): LogConsumer {
-    let consumer: Consumer | undefined;
-    let txProducer: Producer | undefined;
-    let stopped: (() => void) | undefined;
-    const maxBatch = options.maxBatchSize ?? 1000;
-    let stopping = false;
-    const stop = async (): Promise<void> => {
-      stopping = true;
-      await consumer?.disconnect();
-      await txProducer?.disconnect();
-      stopped?.();
-    };
-    /** One life of the clients: resolves `stopped` on stop(), `crashed` when kafkajs gives up on them. */
-    const runOnce = async (handler: Parameters<LogConsumer['run']>[0]): Promise<'stopped' | 'crashed'> => {
-      consumer = this.kafka.consumer({
-        ...this.consumerSettings(),
-        groupId: options.groupId,
-        readUncommitted: false,
-      });
-      await consumer.connect();
-      await consumer.subscribe({ topics: [...options.topics], fromBeginning: true });
-      if (options.transactional) {
-        txProducer = this.kafka.producer({
-          transactionalId: `${options.groupId}-${this.instanceId}`,
-          idempotent: true,
-          maxInFlightRequests: 1,
-          transactionTimeout: this.options.transactionTimeoutMs ?? 15_000,
-        });
-        await txProducer.connect();
-      }
-      const direct = this.producer();
-      const c = consumer;
-      const tx = txProducer;
-      const done = new Promise<void>((resolve) => (stopped = resolve));
-      const crashed = new Promise<'crashed'>((resolve) =>
-        c.on(c.events.CRASH, ({ payload }) => {
-          if (!payload.restart) resolve('crashed');
-        }),
-      );
-      await c.run({
-        autoCommit: false,
-        eachBatchAutoResolve: false,
-        eachBatch: async (payload) => {
-          const { batch } = payload;
-          for (let i = 0; i < batch.messages.length; i += maxBatch) {
-            if (!payload.isRunning() || payload.isStale()) return;
-            const chunk = batch.messages.slice(i, i + maxBatch);
-            const records = chunk.map((m) => toRecord(batch.topic, batch.partition, m));
-            const last = records[records.length - 1]!;
-            const next = String(BigInt(last.offset) + 1n);
-            const offsets = [
-              { topic: batch.topic, partitions: [{ partition: batch.partition, offset: next }] },
-            ];
-            const recordBatch = { topic: batch.topic, partition: batch.partition, records };
-            // keep the membership alive while a handler waits (e.g. a sink waiting out a store outage)
-            const beat = setInterval(
-              () => void payload.heartbeat().catch(() => undefined),
-              this.options.heartbeatIntervalMs ?? 1000,
-            );
-            try {
-              if (tx !== undefined) {
-                const transaction = await tx.transaction();
-                try {
-                  const output: BatchOutput = {
-                    send: async (topic, rs) => {
-                      for (const part of chunks(rs))
-                        await transaction.send({
-                          topic,
-                          acks: -1,
-                          compression: this.compression,
-                          messages: toMessages(part),
-                        });
-                    },
-                  };
-                  await handler(recordBatch, output);
-                  await transaction.sendOffsets({ consumerGroupId: options.groupId, topics: offsets });
-                  await transaction.commit();
-                } catch (error) {
-                  await transaction.abort().catch(() => undefined);
-                  throw error;
-                }
-              } else {
-                await handler(recordBatch, direct);
-                await c.commitOffsets(offsets.map((o) => ({ topic: o.topic, ...o.partitions[0]! })));
-              }
-            } finally {
-              clearInterval(beat);
-            }
-            payload.resolveOffset(last.offset);
-            await payload.heartbeat();
-          }
-        },
-      });
-      return Promise.race([done.then(() => 'stopped' as const), crashed]);
-    };
-    return {
-      /**
-       * Consumes until stop(). When kafkajs gives up on its clients for good (e.g. the transactional
-       * producer fenced or its transaction expired while the broker was away), it starts over with
-       * fresh ones from the committed offsets instead of idling silently.
-       */
-      run: async (handler) => {
-        let outcome = await runOnce(handler);
-        for (let attempt = 1; outcome === 'crashed' && !stopping; attempt++) {
-          await consumer?.disconnect().catch(() => undefined);
-          await txProducer?.disconnect().catch(() => undefined);
-          await new Promise((r) => setTimeout(r, Math.min(1000 * attempt, 10_000)));
-          if (stopping) break;
-          this.logger.warn('consumer failed for good; starting over with fresh clients', {
-            groupId: options.groupId,
-            attempt,
-          });
-          outcome = await runOnce(handler).catch((error: unknown) => {
-            this.logger.warn('restarting the consumer failed; trying again', { error });
-            return 'crashed' as const;
-          });
-        }
+    return new KafkaGroupConsumer(
+      {
+        kafka: this.kafka,
+        settings: this.consumerSettings(),
+        producer: this.producer(),
+        compression: this.compression,
+        instanceId: this.instanceId,
+        transactionTimeoutMs: this.options.transactionTimeoutMs ?? 15_000,
+        heartbeatIntervalMs: this.options.heartbeatIntervalMs ?? 1000,
+        logger: this.logger,
       },
-      stop,
-    };
+      options,
+    );
   }
 
   tableReader(topic: string): TableReader {

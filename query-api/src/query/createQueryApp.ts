@@ -4,7 +4,7 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '@provml/schemas';
 import { QueryError, type ResultFormat, type TripleStore } from '@provml/stores';
 import type { IriMinter } from '@provml/stream-processors';
-import { authMiddleware, queryRouteScopes, roleOf, type BearerAuth } from '@provml/service';
+import { authMiddleware, metricsRoute, queryRouteScopes, roleOf, type BearerAuth } from '@provml/service';
 import { answerSparql, ResultTooLargeError } from './answerSparql.ts';
 import { openApiDocument } from './openApi.ts';
 import { ForbiddenOperationError, guardQuery } from './sparqlGuard.ts';
@@ -179,12 +179,7 @@ export function createQueryApp(options: QueryAppOptions): express.Express {
       .json({ status: failing.length === 0 ? 'ok' : 'degraded', checks });
   });
 
-  app.get('/metrics', (_req, res, next) => {
-    registry
-      .metrics()
-      .then((text) => res.type(registry.contentType).send(text))
-      .catch(next);
-  });
+  app.get('/metrics', metricsRoute(registry));
 
   mountDashboard(app);
 

@@ -1,0 +1,181 @@
+/** A member of a Kafka consumer group as a LogConsumer: batches to a handler, offsets committed after it (in a transaction when asked). */
+import type { CompressionTypes, Consumer, ConsumerConfig, EachBatchPayload, Kafka, Producer } from 'kafkajs';
+import { Backoff, type Logger } from '@provml/schemas';
+import type { BatchOutput, ConsumerOptions, LogConsumer, LogProducer, RecordBatch } from '../ports.ts';
+import { chunks, toMessages, toRecord } from './kafkaRecords.ts';
+
+/** What a group consumer takes from the log that creates it. */
+export interface GroupConsumerContext {
+  kafka: Kafka;
+  /** Group settings (session, heartbeat, fetch wait) shared by every consumer of the log. */
+  settings: Omit<ConsumerConfig, 'groupId'>;
+  /** The log's non-transactional producer, for handlers of non-transactional consumers. */
+  producer: LogProducer;
+  compression: CompressionTypes;
+  /** With the group id it forms the transactional id. */
+  instanceId: string;
+  transactionTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  logger: Logger;
+}
+
+type Handler = Parameters<LogConsumer['run']>[0];
+
+/**
+ * Consumes its topics until `stop()`. Each chunk of at most `maxBatchSize` records goes to the
+ * handler; its offsets are committed after the handler returns — with the handler's output in one
+ * Kafka transaction when `transactional` (exactly once), directly otherwise (at least once). When
+ * kafkajs gives up on its clients for good (e.g. the transactional producer fenced, or its
+ * transaction expired while the broker was away), it starts over with fresh clients from the
+ * committed offsets instead of idling silently.
+ */
+export class KafkaGroupConsumer implements LogConsumer {
+  private consumer: Consumer | undefined;
+  private txProducer: Producer | undefined;
+  private stopped: (() => void) | undefined;
+  private stopping = false;
+  private readonly maxBatch: number;
+
+  constructor(
+    private readonly context: GroupConsumerContext,
+    private readonly options: ConsumerOptions,
+  ) {
+    this.maxBatch = options.maxBatchSize ?? 1000;
+  }
+
+  async run(handler: Handler): Promise<void> {
+    let outcome = await this.runOnce(handler);
+    const backoff = new Backoff({ initialMs: 1000, maxMs: 10_000 });
+    while (outcome === 'crashed' && !this.stopping) {
+      await this.disconnect();
+      await new Promise((r) => setTimeout(r, backoff.next()));
+      if (this.stopping) break;
+      this.context.logger.warn('consumer failed for good; starting over with fresh clients', {
+        groupId: this.options.groupId,
+        attempt: backoff.count,
+      });
+      outcome = await this.runOnce(handler).catch((error: unknown) => {
+        this.context.logger.warn('restarting the consumer failed; trying again', { error });
+        return 'crashed' as const;
+      });
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.consumer?.disconnect();
+    await this.txProducer?.disconnect();
+    this.stopped?.();
+  }
+
+  private async disconnect(): Promise<void> {
+    await this.consumer?.disconnect().catch(() => undefined);
+    await this.txProducer?.disconnect().catch(() => undefined);
+  }
+
+  /** One life of the clients: resolves `stopped` on stop(), `crashed` when kafkajs gives up on them. */
+  private async runOnce(handler: Handler): Promise<'stopped' | 'crashed'> {
+    const { kafka } = this.context;
+    const consumer = kafka.consumer({
+      ...this.context.settings,
+      groupId: this.options.groupId,
+      readUncommitted: false,
+    });
+    this.consumer = consumer;
+    await consumer.connect();
+    await consumer.subscribe({ topics: [...this.options.topics], fromBeginning: true });
+    let tx: Producer | undefined;
+    if (this.options.transactional) {
+      tx = kafka.producer({
+        transactionalId: `${this.options.groupId}-${this.context.instanceId}`,
+        idempotent: true,
+        maxInFlightRequests: 1,
+        transactionTimeout: this.context.transactionTimeoutMs,
+      });
+      this.txProducer = tx;
+      await tx.connect();
+    }
+    const done = new Promise<void>((resolve) => (this.stopped = resolve));
+    const crashed = new Promise<'crashed'>((resolve) =>
+      consumer.on(consumer.events.CRASH, ({ payload }) => {
+        if (!payload.restart) resolve('crashed');
+      }),
+    );
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: (payload) => this.eachBatch(payload, handler, consumer, tx),
+    });
+    return Promise.race([done.then(() => 'stopped' as const), crashed]);
+  }
+
+  private async eachBatch(
+    payload: EachBatchPayload,
+    handler: Handler,
+    consumer: Consumer,
+    tx: Producer | undefined,
+  ): Promise<void> {
+    const { batch } = payload;
+    for (let i = 0; i < batch.messages.length; i += this.maxBatch) {
+      if (!payload.isRunning() || payload.isStale()) return;
+      const records = batch.messages
+        .slice(i, i + this.maxBatch)
+        .map((m) => toRecord(batch.topic, batch.partition, m));
+      const last = records[records.length - 1]!;
+      const next = {
+        topic: batch.topic,
+        partition: batch.partition,
+        offset: String(BigInt(last.offset) + 1n),
+      };
+      const recordBatch: RecordBatch = { topic: batch.topic, partition: batch.partition, records };
+      // keep the membership alive while a handler waits (e.g. a sink waiting out a store outage)
+      const beat = setInterval(
+        () => void payload.heartbeat().catch(() => undefined),
+        this.context.heartbeatIntervalMs,
+      );
+      try {
+        if (tx !== undefined) await this.handleInTransaction(tx, recordBatch, handler, next);
+        else {
+          await handler(recordBatch, this.context.producer);
+          await consumer.commitOffsets([next]);
+        }
+      } finally {
+        clearInterval(beat);
+      }
+      payload.resolveOffset(last.offset);
+      await payload.heartbeat();
+    }
+  }
+
+  /** The handler's output and the consumed offsets, committed together or not at all. */
+  private async handleInTransaction(
+    tx: Producer,
+    batch: RecordBatch,
+    handler: Handler,
+    next: { topic: string; partition: number; offset: string },
+  ): Promise<void> {
+    const transaction = await tx.transaction();
+    try {
+      const output: BatchOutput = {
+        send: async (topic, rs) => {
+          for (const part of chunks(rs))
+            await transaction.send({
+              topic,
+              acks: -1,
+              compression: this.context.compression,
+              messages: toMessages(part),
+            });
+        },
+      };
+      await handler(batch, output);
+      await transaction.sendOffsets({
+        consumerGroupId: this.options.groupId,
+        topics: [{ topic: next.topic, partitions: [{ partition: next.partition, offset: next.offset }] }],
+      });
+      await transaction.commit();
+    } catch (error) {
+      await transaction.abort().catch(() => undefined);
+      throw error;
+    }
+  }
+}
