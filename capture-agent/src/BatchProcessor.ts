@@ -1,5 +1,5 @@
 /** The capture queue: a bounded batch processor in the OpenTelemetry mould that never loses events silently. */
-import type { CaptureEvent } from '@provml/schemas';
+import { EventsDroppedError, type CaptureEvent } from '@provml/schemas';
 import type { CaptureExporter, ExportResult } from './CaptureExporter.ts';
 import { withRetry, type RetryOptions } from './retry.ts';
 
@@ -24,9 +24,18 @@ export interface BatchProcessorOptions {
    */
   overflow?: OverflowPolicy;
   retry?: RetryOptions;
-  /** Background errors go here, never to the caller. */
+  /**
+   * Background errors go here, never to the caller: failed exports, and dropped events as an
+   * `EventsDroppedError` at most once per `dropReportIntervalMs` with the count since the last
+   * report. Default: a Node process warning (`process.emitWarning`), so nothing is lost silently.
+   */
   onError?: (error: Error) => void;
+  /** Shortest time between two reports of dropped events, in ms. Default 10000. */
+  dropReportIntervalMs?: number;
 }
+
+/** The default error handler: a process warning on stderr (libraries do not own the console). */
+const warn = (error: Error): void => process.emitWarning(error.message, { code: 'PROVML_CAPTURE' });
 
 /** Counters of the batch processor, read by metrics. */
 export interface BatchProcessorStats {
@@ -67,6 +76,10 @@ export class BatchProcessor {
   private readonly overflow: OverflowPolicy;
   private readonly retry: RetryOptions;
   private readonly onError: (error: Error) => void;
+  private readonly dropReportIntervalMs: number;
+  /** Drops not reported yet, and when the last report went out (ms, performance clock). */
+  private unreportedDrops = 0;
+  private lastDropReport = -Infinity;
   readonly stats: BatchProcessorStats = {
     enqueued: 0,
     exported: 0,
@@ -88,7 +101,8 @@ export class BatchProcessor {
     this.exportTimeoutMs = options.exportTimeoutMs ?? 30_000;
     this.overflow = options.overflow ?? 'block';
     this.retry = options.retry ?? {};
-    this.onError = options.onError ?? (() => undefined);
+    this.onError = options.onError ?? warn;
+    this.dropReportIntervalMs = options.dropReportIntervalMs ?? 10_000;
     if (!(this.maxBatchSize >= 1 && this.maxQueueSize >= this.maxBatchSize))
       throw new RangeError('maxBatchSize must be >= 1 and <= maxQueueSize');
   }
@@ -100,15 +114,9 @@ export class BatchProcessor {
 
   /** Appends an event. Returns false if it was dropped (policy `drop`, queue full, or shut down). */
   enqueue(event: CaptureEvent): boolean {
-    if (this.shutdownPromise !== undefined) {
-      this.stats.dropped++;
-      return false;
-    }
+    if (this.shutdownPromise !== undefined) return this.drop('after-shutdown');
     if (this.depth >= this.maxQueueSize) {
-      if (this.overflow === 'drop') {
-        this.stats.dropped++;
-        return false;
-      }
+      if (this.overflow === 'drop') return this.drop('queue-full');
       this.stats.overflowed++;
     }
     this.queue.push(event);
@@ -144,6 +152,8 @@ export class BatchProcessor {
   shutdown(): Promise<void> {
     this.shutdownPromise ??= (async () => {
       await this.flush();
+      if (this.unreportedDrops > 0) this.report(new EventsDroppedError(this.unreportedDrops, 'queue-full'));
+      this.unreportedDrops = 0;
       if (this.timer !== undefined) clearTimeout(this.timer);
       if (this.immediate !== undefined) clearImmediate(this.immediate);
       if (this.watchdog !== undefined) clearTimeout(this.watchdog);
@@ -250,15 +260,34 @@ export class BatchProcessor {
     if (result.kind === 'success') this.stats.exported += batch.length;
     else {
       this.stats.failed += batch.length;
-      try {
-        this.onError(
-          new Error(`export of ${batch.length} events failed: ${result.error.message}`, {
-            cause: result.error,
-          }),
-        );
-      } catch {
-        // a throwing error handler must not break the export loop
-      }
+      this.report(
+        new Error(`export of ${batch.length} events failed: ${result.error.message}`, {
+          cause: result.error,
+        }),
+      );
+    }
+  }
+
+  /** Counts a dropped event and reports the drops, at most once per interval. Always false. */
+  private drop(reason: 'queue-full' | 'after-shutdown'): false {
+    this.stats.dropped++;
+    this.unreportedDrops++;
+    const now = performance.now();
+    if (now - this.lastDropReport >= this.dropReportIntervalMs) {
+      this.lastDropReport = now;
+      const count = this.unreportedDrops;
+      this.unreportedDrops = 0;
+      this.report(new EventsDroppedError(count, reason));
+    }
+    return false;
+  }
+
+  /** Hands a background error to the handler; a throwing handler must not break the queue. */
+  private report(error: Error): void {
+    try {
+      this.onError(error);
+    } catch {
+      // ignored: see above
     }
   }
 

@@ -79,6 +79,7 @@ function toDataRefs(input: DataRefsInput | undefined): DataRef[] {
 /** One execution of a task; create children with `begin`/`run`, close with `end`. */
 export class TaskRun {
   private ended = false;
+  private dropped = false;
   private pendingValues: Record<string, CaptureValue> | undefined;
   private pendingRefs: DataRef[] | undefined;
 
@@ -123,7 +124,22 @@ export class TaskRun {
     if (this.pendingValues !== undefined) v = { ...this.pendingValues, ...v };
     let refs = toDataRefs(values.dataRefs);
     if (this.pendingRefs !== undefined) refs = [...this.pendingRefs, ...refs];
-    this.workflowRun.emit(this.task, this.id, this.parent, 'end', v, refs, values.status ?? 'finished');
+    if (!this.workflowRun.emit(this.task, this.id, this.parent, 'end', v, refs, values.status ?? 'finished'))
+      this.dropped = true;
+  }
+
+  /**
+   * False when the capture queue dropped this execution's begin or end event (overflow policy
+   * `drop`, or after shutdown): its provenance is partial. The drop is also counted in
+   * `Capture.stats.dropped` and reported to `onError`.
+   */
+  get complete(): boolean {
+    return !this.dropped;
+  }
+
+  /** @internal */
+  markIncomplete(): void {
+    this.dropped = true;
   }
 }
 
@@ -150,8 +166,10 @@ export class WorkflowRun {
   beginTask(task: string, parent: string | null, values: TaskValues): TaskRun {
     this.capture.assertTask(task);
     const id = this.capture.nextId('t');
-    this.emit(task, id, parent, 'begin', values.values ?? NO_VALUES, toDataRefs(values.dataRefs), null);
-    return new TaskRun(this, task, id, parent);
+    const run = new TaskRun(this, task, id, parent);
+    if (!this.emit(task, id, parent, 'begin', values.values ?? NO_VALUES, toDataRefs(values.dataRefs), null))
+      run.markIncomplete();
+    return run;
   }
 
   /** @internal */
@@ -174,7 +192,7 @@ export class WorkflowRun {
     return result;
   }
 
-  /** @internal */
+  /** @internal Queues one event; false when the capture queue dropped it. */
   emit(
     task: string,
     taskExecution: string,
@@ -183,8 +201,8 @@ export class WorkflowRun {
     values: Record<string, CaptureValue>,
     dataRefs: DataRef[],
     status: ExecutionStatus | null,
-  ): void {
-    this.capture.record({
+  ): boolean {
+    return this.capture.record({
       eventId: this.capture.nextId('e'),
       workflow: this.capture.workflow,
       workflowExecution: this.id,
@@ -262,9 +280,9 @@ export class Capture {
     return `${this.prefix}.${kind}${(this.counter++).toString(36)}`;
   }
 
-  /** @internal */
-  record(event: CaptureEvent): void {
-    this.processor.enqueue(event);
+  /** @internal Queues an event; false when the queue dropped it (counted and reported by the queue). */
+  record(event: CaptureEvent): boolean {
+    return this.processor.enqueue(event);
   }
 
   /** @internal */

@@ -30,7 +30,11 @@ export async function withRetry(
   /** The outcome of a first attempt the caller already made (its fast path); tried again from there. */
   first?: ExportResult,
 ): Promise<ExportResult> {
-  const backoff = new Backoff({ initialMs: options.initialDelayMs, maxMs: options.maxDelayMs, random: options.random });
+  const backoff = new Backoff({
+    initialMs: options.initialDelayMs,
+    maxMs: options.maxDelayMs,
+    random: options.random,
+  });
   const deadline = Date.now() + (options.deadlineMs ?? 30_000);
   const sleep = options.sleep ?? defaultSleep;
   for (let n = 0; ; n++) {

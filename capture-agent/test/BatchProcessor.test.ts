@@ -6,7 +6,7 @@ import {
   type CaptureExporter,
   type ExportResult,
 } from '@provml/capture-agent';
-import type { CaptureEvent, ProspectiveSpec } from '@provml/schemas';
+import type { CaptureEvent, EventsDroppedError, ProspectiveSpec } from '@provml/schemas';
 
 const event = (i: number): CaptureEvent => ({
   eventId: `e${i}`,
@@ -219,6 +219,49 @@ describe('BatchProcessor overflow', () => {
     }
     await flushed;
     expect(exporter.exported.map((e) => e.eventId)).toEqual(['e0', 'e1', 'e2', 'e3', 'e4', 'e5']);
+  });
+
+  it('drop: reports drops to onError at most once per interval, and the rest at shutdown', async () => {
+    const { exporter, gates } = heldExporter();
+    const errors: Error[] = [];
+    const p = make(exporter, {
+      maxBatchSize: 2,
+      maxQueueSize: 2,
+      overflow: 'drop',
+      dropReportIntervalMs: 1e9,
+      onError: (e) => errors.push(e),
+    });
+    p.enqueue(event(0));
+    p.enqueue(event(1));
+    await vi.advanceTimersByTimeAsync(0); // e0, e1 in flight
+    p.enqueue(event(2));
+    p.enqueue(event(3)); // queue full
+    for (let i = 4; i < 104; i++) expect(p.enqueue(event(i))).toBe(false);
+    expect(errors.map((e) => [e.name, (e as EventsDroppedError).context])).toEqual([
+      ['EventsDroppedError', { count: 1, reason: 'queue-full' }],
+    ]);
+    const stopped = p.shutdown();
+    for (let n = 0; n < 3; n++) {
+      await vi.advanceTimersByTimeAsync(0);
+      gates[n]?.resolve(SUCCESS);
+    }
+    await stopped;
+    expect(errors.map((e) => (e as EventsDroppedError).context.count)).toEqual([1, 99]);
+    expect(p.stats.dropped).toBe(100);
+  });
+
+  it('drop: without onError the drops become one process warning, not silence', async () => {
+    const { exporter } = heldExporter();
+    const warnings: string[] = [];
+    const spy = vi.spyOn(process, 'emitWarning').mockImplementation((w) => void warnings.push(String(w)));
+    const p = make(exporter, { maxBatchSize: 1, maxQueueSize: 1, overflow: 'drop' });
+    p.enqueue(event(0));
+    await vi.advanceTimersByTimeAsync(0);
+    p.enqueue(event(1));
+    p.enqueue(event(2));
+    p.enqueue(event(3));
+    expect(warnings).toEqual(['1 capture event(s) dropped: the queue was full (overflow policy drop)']);
+    spy.mockRestore();
   });
 
   it('block: keeps every event, counts the overflow and holds whenWritable until the queue drains', async () => {

@@ -421,7 +421,8 @@ describe('lifecycle', () => {
     expect(exporter.shutdownCalls).toBe(1);
     expect(exporter.isShutdown).toBe(true);
     expect(exporter.events).toHaveLength(2);
-    capture.workflowExecution('wfe-2').begin('training');
+    const late = capture.workflowExecution('wfe-2').begin('training');
     expect(capture.stats.dropped).toBe(1);
+    expect(late.complete).toBe(false); // the caller can see its provenance is partial
   });
 });

@@ -5,4 +5,5 @@
  * broker, store or agent is unavailable, overloaded or timed out); `failure` when it never will (the
  * input is refused). Retry loops decide from `kind` alone.
  */
-export type Outcome = { kind: 'success' } | { kind: 'retryable'; error: Error } | { kind: 'failure'; error: Error };
+export type Outcome =
+  { kind: 'success' } | { kind: 'retryable'; error: Error } | { kind: 'failure'; error: Error };

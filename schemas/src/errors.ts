@@ -89,3 +89,18 @@ export class SpoolLockedError extends ProvmlError {
     super('spool-locked', message, { retriable: false, context });
   }
 }
+
+/**
+ * Capture events the capture queue dropped (`context.count` of them since the last report): the
+ * queue was full under the `drop` overflow policy, or the capture was already shut down. Reported
+ * at most once per interval; `stats.dropped` counts every drop.
+ */
+export class EventsDroppedError extends ProvmlError {
+  constructor(count: number, reason: 'queue-full' | 'after-shutdown') {
+    super(
+      'events-dropped',
+      `${count} capture event(s) dropped: ${reason === 'queue-full' ? 'the queue was full (overflow policy drop)' : 'the capture was already shut down'}`,
+      { retriable: false, context: { count, reason } },
+    );
+  }
+}

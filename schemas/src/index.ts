@@ -34,6 +34,7 @@ export {
   DependencyError,
   SpoolFullError,
   SpoolLockedError,
+  EventsDroppedError,
 } from './errors.ts';
 export type { ErrorContext, ValidationIssue } from './errors.ts';
 export { silentLogger, createJsonLogger } from './Logger.ts';
