@@ -3,9 +3,25 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ValidationError } from '@provml/schemas';
-import { DEFAULT_IRI_BASE } from '@provml/stream-processors';
 import { DEFAULT_TOPICS, type TopicNames } from '@provml/log';
+import { storeConfigSchema } from '@provml/stores/config';
 import { AUTH_ENV, authConfigSchema, authFromEnv } from './auth/AuthConfig.ts';
+import { SHARED_SETTINGS } from './settings.ts';
+
+/**
+ * The `store` section: the stores' own schema (every adapter setting: credentials, flavor, bulk
+ * load, timeouts), with `kind` naming the adapter (`store` in StoreConfig). Without `kind` it is
+ * `rdf4j`, whose repository is created when missing. Absent when nothing names a store: the
+ * processor and the agent need none; `openStore` refuses to start without one.
+ */
+const storeSection = z.preprocess((input) => {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return input;
+  const { kind, ...given } = input as Record<string, unknown>;
+  const rest = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
+  if (kind === undefined && Object.keys(rest).length === 0) return undefined;
+  const store = kind ?? 'rdf4j';
+  return store === 'rdf4j' ? { createRepository: true, ...rest, store } : { ...rest, store };
+}, storeConfigSchema.optional());
 
 const schema = z
   .object({
@@ -35,7 +51,7 @@ const schema = z
       .default({ brokers: ['127.0.0.1:19092'], clientId: 'provml', ssl: false, compression: 'none' }),
     /** Topic names; `prefix` is put in front of each default name (e.g. `team-a.`). */
     topics: z
-      .object({ prefix: z.string().default(''), partitions: z.number().int().min(1).max(1000).default(4) })
+      .object({ prefix: z.string().default(''), partitions: SHARED_SETTINGS.partitions })
       .strict()
       .default({ prefix: '', partitions: 4 }),
     /** Consumer group ids of the processors and the sinks. */
@@ -52,14 +68,7 @@ const schema = z
       .strict()
       .default({}),
     /** The triple store for `sink` and `query-api`. */
-    store: z
-      .object({
-        kind: z.enum(['oxigraph-embedded', 'rdf4j', 'sparql']).default('rdf4j'),
-        url: z.string().optional(),
-        repository: z.string().optional(),
-      })
-      .strict()
-      .default({ kind: 'rdf4j' }),
+    store: storeSection,
     http: z
       .object({
         host: z.string().default('127.0.0.1'),
@@ -107,7 +116,7 @@ const schema = z
     processor: z
       .object({
         /** Close task executions still open after their run was silent this long (ms). Default 30 min; 0 = off. */
-        incompleteAfterMs: z.number().int().min(0).default(1_800_000),
+        incompleteAfterMs: SHARED_SETTINGS.incompleteAfterMs,
       })
       .strict()
       .default({ incompleteAfterMs: 1_800_000 }),
@@ -115,11 +124,11 @@ const schema = z
     query: z
       .object({
         /** Longest a query may run, ms. Default 30000. */
-        timeoutMs: z.number().int().min(1).default(30_000),
+        timeoutMs: SHARED_SETTINGS.queryTimeoutMs,
         /** Most solutions or triples of one `/sparql` answer. Default 100000. */
-        maxResultRows: z.number().int().min(1).default(100_000),
+        maxResultRows: SHARED_SETTINGS.maxResultRows,
         /** Allow SERVICE (federated queries) through `/sparql`: an administrator's choice. Default false. */
-        allowService: z.boolean().default(false),
+        allowService: SHARED_SETTINGS.allowService,
         /** Serve `/v1/live` from a consumer of the events topic. Default true. */
         live: z.boolean().default(true),
       })
@@ -127,8 +136,8 @@ const schema = z
       .default({ timeoutMs: 30_000, maxResultRows: 100_000, allowService: false, live: true }),
     /** Access control of the HTTP routes (bearer tokens per scope; see auth/AuthConfig.ts). */
     auth: authConfigSchema,
-    iriBase: z.string().default(DEFAULT_IRI_BASE),
-    logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+    iriBase: SHARED_SETTINGS.iriBase,
+    logLevel: SHARED_SETTINGS.logLevel,
   })
   .strict();
 
@@ -151,6 +160,11 @@ export const SERVICE_ENV = {
   PROVML_STORE: 'store.kind',
   PROVML_STORE_URL: 'store.url',
   PROVML_STORE_REPOSITORY: 'store.repository',
+  PROVML_STORE_USERNAME: 'store.username (rdf4j)',
+  PROVML_STORE_PASSWORD: 'store.password (rdf4j)',
+  PROVML_STORE_FLAVOR: 'store.flavor (sparql: oxigraph|fuseki)',
+  PROVML_STORE_BULK_LOAD: 'store.bulkLoad (sparql, Oxigraph: true|false)',
+  PROVML_STORE_TIMEOUT_MS: 'store.timeoutMs',
   PROVML_HTTP_HOST: 'http.host',
   PROVML_HTTP_PORT: 'http.port',
   PROVML_AGENT_SPOOL: 'agent.spoolDir',
@@ -216,7 +230,16 @@ function fromEnv(env: Readonly<Record<string, string | undefined>>): Json {
     topics: { prefix: e('PROVML_TOPIC_PREFIX'), partitions: num(e('PROVML_PARTITIONS')) },
     registry: { url: e('PROVML_REGISTRY_URL') },
     groups: { processor: e('PROVML_PROCESSOR_GROUP'), sink: e('PROVML_SINK_GROUP') },
-    store: { kind: e('PROVML_STORE'), url: e('PROVML_STORE_URL'), repository: e('PROVML_STORE_REPOSITORY') },
+    store: {
+      kind: e('PROVML_STORE'),
+      url: e('PROVML_STORE_URL'),
+      repository: e('PROVML_STORE_REPOSITORY'),
+      username: e('PROVML_STORE_USERNAME'),
+      password: e('PROVML_STORE_PASSWORD'),
+      flavor: e('PROVML_STORE_FLAVOR'),
+      bulkLoad: bool(e('PROVML_STORE_BULK_LOAD')),
+      timeoutMs: num(e('PROVML_STORE_TIMEOUT_MS')),
+    },
     http: { host: e('PROVML_HTTP_HOST'), port: num(e('PROVML_HTTP_PORT')) },
     agent: {
       spoolDir: e('PROVML_AGENT_SPOOL'),

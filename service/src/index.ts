@@ -12,3 +12,4 @@ export { eventCodec, registryCodec } from './registryCodec.ts';
 export type { EventCodec } from './registryCodec.ts';
 export { closeServer, listen, metricsRoute, urlOf } from './http.ts';
 export { exitWithError, onSignals, runningLine, serviceConfigFromArgs } from './serviceCommand.ts';
+export { SHARED_ENV, SHARED_SETTINGS } from './settings.ts';

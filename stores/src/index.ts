@@ -22,5 +22,7 @@ export type {
   StoreResult,
   TripleStore,
 } from './TripleStore.ts';
-export { createStore, parseStoreConfig } from './createStore.ts';
-export type { CreateStoreOptions, ResolvedStoreConfig, StoreConfig } from './createStore.ts';
+export { createStore } from './createStore.ts';
+export { parseStoreConfig, storeConfigSchema } from './storeConfig.ts';
+export type { CreateStoreOptions } from './createStore.ts';
+export type { ResolvedStoreConfig, StoreConfig } from './storeConfig.ts';

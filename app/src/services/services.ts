@@ -1,8 +1,8 @@
 /** The distributed services, each a process of its own over Kafka: processor, sink, query API and HTTP ingest agent. */
 import express from 'express';
 import type { Registry } from 'prom-client';
-import type { Logger } from '@provml/schemas';
-import { type TripleStore, createStore, type StoreConfig } from '@provml/stores';
+import { ValidationError, type Logger } from '@provml/schemas';
+import { type TripleStore, createStore } from '@provml/stores';
 import { SinkService } from '@provml/sinks';
 import { IriMinter, ProcessorService } from '@provml/stream-processors';
 import { type KafkaEventLog } from '@provml/log';
@@ -186,12 +186,14 @@ export async function startQueryApi(
 
 /** Opens the configured store, checking that it answers and the repository exists. */
 export function openStore(config: ServiceConfig, logger: Logger): Promise<TripleStore> {
-  const { kind, url, repository } = config.store;
-  const store =
-    kind === 'oxigraph-embedded'
-      ? { store: kind }
-      : kind === 'rdf4j'
-        ? { store: kind, url, repository, createRepository: true }
-        : { store: kind, url };
-  return createStore(store as StoreConfig, { logger: logger.child('store') });
+  if (config.store === undefined)
+    return Promise.reject(
+      new ValidationError('no triple store configured', [
+        {
+          path: 'store',
+          message: 'set store.kind and its url (--store, --store-url, PROVML_STORE, PROVML_STORE_URL)',
+        },
+      ]),
+    );
+  return createStore(config.store, { logger: logger.child('store') });
 }

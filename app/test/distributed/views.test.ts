@@ -117,8 +117,8 @@ describe.skipIf(kafka.bootstrap === '')(`query API service on Kafka and RDF4J ${
     for (const s of services.reverse()) await s.shutdown();
     await log?.close();
     if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-    if (config !== undefined)
-      await deleteRdf4jRepository(rdf4jUrl, config.store.repository!).catch(() => undefined);
+    if (config?.store?.store === 'rdf4j')
+      await deleteRdf4jRepository(rdf4jUrl, config.store.repository).catch(() => undefined);
     if (startedRdf4j) await stopStore(RDF4J.instance);
   }, 60_000);
 

@@ -1,0 +1,67 @@
+// The service configuration: the store section is the stores' own schema; shared settings have one set of limits.
+import { describe, expect, it } from 'vitest';
+import { resolveServiceConfig } from '@provml/service';
+import { resolveEmbeddedConfig } from '@provml/app';
+
+describe('service configuration, store section', () => {
+  it('takes every adapter setting of the stores (flavor, bulk load, credentials, timeouts) from a file, env or options', () => {
+    const config = resolveServiceConfig(
+      { store: { kind: 'sparql', url: 'http://127.0.0.1:17878' } },
+      { PROVML_STORE_BULK_LOAD: 'true', PROVML_STORE_TIMEOUT_MS: '5000', PROVML_STORE_FLAVOR: 'oxigraph' },
+    );
+    expect(config.store).toMatchObject({
+      store: 'sparql',
+      url: 'http://127.0.0.1:17878',
+      flavor: 'oxigraph',
+      bulkLoad: true,
+      timeoutMs: 5000,
+    });
+    const rdf4j = resolveServiceConfig(
+      {},
+      {
+        PROVML_STORE_URL: 'http://127.0.0.1:18080/rdf4j-server',
+        PROVML_STORE_REPOSITORY: 'provml',
+        PROVML_STORE_USERNAME: 'reader',
+        PROVML_STORE_PASSWORD: 'secret-password',
+      },
+    );
+    // without a kind it is rdf4j, creating its repository when missing (as before)
+    expect(rdf4j.store).toMatchObject({
+      store: 'rdf4j',
+      repository: 'provml',
+      username: 'reader',
+      createRepository: true,
+    });
+  });
+
+  it('needs no store where none is used (processor, agent), and names a bad store setting', () => {
+    expect(resolveServiceConfig({}, {}).store).toBeUndefined();
+    expect(() =>
+      resolveServiceConfig({ store: { kind: 'sparql', url: 'http://h', bulkLoad: 'yes' } }, {}),
+    ).toThrow(/invalid configuration/);
+    expect(() =>
+      resolveServiceConfig({ store: { kind: 'rdf4j', url: 'ftp://h', repository: 'r' } }, {}),
+    ).toThrow(/invalid configuration/);
+  });
+});
+
+describe('settings shared by the embedded process and the services', () => {
+  it('have the same limits in both', () => {
+    const env = { PROVML_PARTITIONS: '1025' };
+    expect(() => resolveEmbeddedConfig({}, env)).toThrow(/invalid configuration/);
+    expect(() => resolveServiceConfig({}, env)).toThrow(/invalid configuration/);
+    const iri = { PROVML_IRI_BASE: 'not an iri' };
+    expect(() => resolveEmbeddedConfig({}, iri)).toThrow(/invalid configuration/);
+    expect(() => resolveServiceConfig({}, iri)).toThrow(/invalid configuration/);
+    const ok = { PROVML_QUERY_TIMEOUT_MS: '1234', PROVML_ALLOW_SERVICE: 'true', PROVML_PARTITIONS: '8' };
+    expect(resolveEmbeddedConfig({}, ok)).toMatchObject({
+      queryTimeoutMs: 1234,
+      allowService: true,
+      partitions: 8,
+    });
+    expect(resolveServiceConfig({}, ok)).toMatchObject({
+      query: { timeoutMs: 1234, allowService: true },
+      topics: { partitions: 8 },
+    });
+  });
+});
