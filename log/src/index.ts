@@ -7,18 +7,16 @@ export type { KafkaLogOptions } from './kafka/KafkaEventLog.ts';
 export { CONFLUENT_MAGIC, RegistryEventCodec, isConfluentEncoded } from './kafka/RegistryEventCodec.ts';
 export type { RegistryCodecOptions } from './kafka/RegistryEventCodec.ts';
 export { murmur2, partitionFor } from './murmur2.ts';
+// the ports: the log and its clients, then the records that travel through them
 export type {
-  BatchOutput,
-  ConsumedRecord,
-  ConsumerOptions,
   EventLog,
-  LogConsumer,
   LogProducer,
-  ProducedRecord,
-  RecordBatch,
+  LogConsumer,
   TableReader,
+  ConsumerOptions,
   TopicOptions,
 } from './ports.ts';
+export type { ProducedRecord, ConsumedRecord, RecordBatch, BatchOutput } from './ports.ts';
 export {
   ANNOTATION_SOURCE_HEADER,
   CAPTURED_AT_HEADER,

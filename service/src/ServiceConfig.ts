@@ -6,7 +6,7 @@ import { ValidationError } from '@provml/schemas';
 import { DEFAULT_TOPICS, type TopicNames } from '@provml/log';
 import { storeConfigSchema } from '@provml/stores/config';
 import { AUTH_ENV, authConfigSchema, authFromEnv } from './auth/AuthConfig.ts';
-import { SHARED_SETTINGS } from './settings.ts';
+import { SHARED_ENV, SHARED_SETTINGS } from './settings.ts';
 
 /**
  * The `store` section: the stores' own schema (every adapter setting: credentials, flavor, bulk
@@ -144,6 +144,12 @@ const schema = z
 /** Configuration of a distributed service process. */
 export type ServiceConfig = z.infer<typeof schema>;
 
+/** The environment variables of the shared settings, each with the service setting it fills. */
+const sharedEnv = (paths: Readonly<Record<keyof typeof SHARED_ENV, string>>) =>
+  Object.fromEntries(
+    Object.entries(SHARED_ENV).map(([key, env]) => [env, paths[key as keyof typeof SHARED_ENV]]),
+  ) as Record<(typeof SHARED_ENV)[keyof typeof SHARED_ENV], string>;
+
 /** Environment variables read, and the setting each fills. */
 export const SERVICE_ENV = {
   PROVML_KAFKA_BROKERS: 'kafka.brokers (comma-separated)',
@@ -153,7 +159,6 @@ export const SERVICE_ENV = {
   PROVML_KAFKA_SASL_PASSWORD: 'kafka.sasl.password',
   PROVML_INSTANCE_ID: 'kafka.instanceId',
   PROVML_TOPIC_PREFIX: 'topics.prefix',
-  PROVML_PARTITIONS: 'topics.partitions',
   PROVML_REGISTRY_URL: 'registry.url (Confluent-compatible API base)',
   PROVML_PROCESSOR_GROUP: 'groups.processor',
   PROVML_SINK_GROUP: 'groups.sink',
@@ -173,13 +178,16 @@ export const SERVICE_ENV = {
   PROVML_AGENT_MAX_BYTES: 'agent.maxBytes',
   PROVML_AGENT_POLICY: 'agent.policy (reject|drop-oldest)',
   PROVML_AGENT_OFFLINE: 'agent.offline (true|false)',
-  PROVML_INCOMPLETE_AFTER_MS: 'processor.incompleteAfterMs',
-  PROVML_QUERY_TIMEOUT_MS: 'query.timeoutMs',
-  PROVML_MAX_RESULT_ROWS: 'query.maxResultRows',
-  PROVML_ALLOW_SERVICE: 'query.allowService (true|false)',
   PROVML_LIVE: 'query.live (true|false)',
-  PROVML_IRI_BASE: 'iriBase',
-  PROVML_LOG_LEVEL: 'logLevel',
+  ...sharedEnv({
+    partitions: 'topics.partitions',
+    incompleteAfterMs: 'processor.incompleteAfterMs',
+    queryTimeoutMs: 'query.timeoutMs',
+    maxResultRows: 'query.maxResultRows',
+    allowService: 'query.allowService (true|false)',
+    iriBase: 'iriBase',
+    logLevel: 'logLevel',
+  }),
   ...AUTH_ENV,
 } as const;
 

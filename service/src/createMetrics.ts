@@ -59,116 +59,80 @@ export function gauge(registry: Registry, name: string, help: string, read: () =
   });
 }
 
-const sum = (
-  list: readonly Readonly<BatchProcessorStats>[] | undefined,
-  key: keyof BatchProcessorStats,
-): number | undefined => list?.reduce((s, x) => s + x[key], 0);
+/** One metric of a component: its kind, its help, and how to read it from the component's stats. */
+export type StatMetric<S> = readonly [
+  kind: 'counter' | 'gauge',
+  help: string,
+  value: (stats: S) => number | undefined,
+];
+
+/**
+ * Registers a component's metrics by name, read from its stats at scrape time: counters mirror a
+ * growing total, gauges take the value; both stay unset while the component has no stats.
+ */
+export function registerStats<S>(
+  registry: Registry,
+  stats: () => S | undefined,
+  metrics: Readonly<Record<string, StatMetric<S>>>,
+): void {
+  for (const [name, [kind, help, value]] of Object.entries(metrics)) {
+    const read = (): number | undefined => {
+      const s = stats();
+      return s === undefined ? undefined : value(s);
+    };
+    (kind === 'counter' ? mirroredCounter : gauge)(registry, name, help, read);
+  }
+}
+
+type CaptureStats = readonly Readonly<BatchProcessorStats>[];
+const sum = (list: CaptureStats, key: keyof BatchProcessorStats): number =>
+  list.reduce((s, x) => s + x[key], 0);
+
+// prettier-ignore
+const CAPTURE_METRICS: Record<string, StatMetric<CaptureStats>> = {
+  provml_capture_events_total: ['counter', 'Events captured by in-process capture libraries', (l) => sum(l, 'enqueued')],
+  provml_capture_published_total: ['counter', 'Events published by capture libraries', (l) => sum(l, 'exported')],
+  provml_capture_dropped_total: ['counter', 'Events dropped by the overflow policy', (l) => sum(l, 'dropped')],
+  provml_capture_failed_total: ['counter', 'Events whose export failed for good', (l) => sum(l, 'failed')],
+  provml_capture_queue_depth: ['gauge', 'Events waiting in capture queues', (l) => sum(l, 'queueDepth')],
+  provml_capture_publish_latency_seconds: ['gauge', 'Duration of the last capture export',
+    (l) => (l.length === 0 ? undefined : Math.max(...l.map((s) => s.lastExportMs)) / 1000)],
+};
+
+// prettier-ignore
+const PROCESSOR_METRICS: Record<string, StatMetric<Readonly<ProcessorStats>>> = {
+  provml_processor_events_total: ['counter', 'Events mapped to PROV-ML', (s) => s.eventsProcessed],
+  provml_processor_quads_total: ['counter', 'Quads emitted by processors', (s) => s.quadsEmitted],
+  provml_processor_dead_letters_total: ['counter', 'Records sent to the dead-letter topic by processors', (s) => s.deadLettered],
+  provml_processor_unmatched_ends_total: ['counter', 'End events whose begin the processor never saw (mapped without a duration)', (s) => s.unmatchedEnds],
+  provml_processor_incomplete_closed_total: ['counter', 'Task executions closed as failed because they never ended', (s) => s.incompleteClosed],
+  provml_processor_event_age_seconds: ['gauge', 'Capture-to-mapped age of the last event', (s) => s.lastEventAgeMs / 1000],
+};
+
+// prettier-ignore
+const SINK_METRICS: Record<string, StatMetric<Readonly<SinkStats>>> = {
+  provml_sink_records_total: ['counter', 'Triple records loaded into the store', (s) => s.recordsLoaded],
+  provml_sink_batches_total: ['counter', 'Loads acknowledged by the store', (s) => s.batchesLoaded],
+  provml_sink_retries_total: ['counter', 'Loads retried after a retryable store failure', (s) => s.retries],
+  provml_sink_dead_letters_total: ['counter', 'Records the store rejected for good', (s) => s.deadLettered],
+  provml_sink_load_latency_seconds: ['gauge', 'Duration of the last load', (s) => s.lastLoadMs / 1000],
+  provml_sink_paused: ['gauge', '1 while the sink waits for a failing store', (s) => Number(s.paused)],
+};
+
+// prettier-ignore
+const LAG_METRICS: Record<string, StatMetric<{ processor: number; sink: number }>> = {
+  provml_processor_lag_records: ['gauge', 'Records not yet processed by the processor group', (l) => l.processor],
+  provml_sink_lag_records: ['gauge', 'Records not yet loaded by the sink group', (l) => l.sink],
+};
 
 /** Creates a registry with process metrics and every component's counters. */
 export function createMetrics(sources: MetricSources): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'provml_' });
-  const cap = () => sources.capture?.();
-  mirroredCounter(
-    registry,
-    'provml_capture_events_total',
-    'Events captured by in-process capture libraries',
-    () => sum(cap(), 'enqueued'),
-  );
-  mirroredCounter(registry, 'provml_capture_published_total', 'Events published by capture libraries', () =>
-    sum(cap(), 'exported'),
-  );
-  mirroredCounter(registry, 'provml_capture_dropped_total', 'Events dropped by the overflow policy', () =>
-    sum(cap(), 'dropped'),
-  );
-  mirroredCounter(registry, 'provml_capture_failed_total', 'Events whose export failed for good', () =>
-    sum(cap(), 'failed'),
-  );
-  gauge(registry, 'provml_capture_queue_depth', 'Events waiting in capture queues', () =>
-    sum(cap(), 'queueDepth'),
-  );
-  gauge(registry, 'provml_capture_publish_latency_seconds', 'Duration of the last capture export', () => {
-    const l = cap();
-    return l === undefined || l.length === 0 ? undefined : Math.max(...l.map((s) => s.lastExportMs)) / 1000;
-  });
-  mirroredCounter(
-    registry,
-    'provml_processor_events_total',
-    'Events mapped to PROV-ML',
-    () => sources.processor?.()?.eventsProcessed,
-  );
-  mirroredCounter(
-    registry,
-    'provml_processor_quads_total',
-    'Quads emitted by processors',
-    () => sources.processor?.()?.quadsEmitted,
-  );
-  mirroredCounter(
-    registry,
-    'provml_processor_dead_letters_total',
-    'Records sent to the dead-letter topic by processors',
-    () => sources.processor?.()?.deadLettered,
-  );
-  mirroredCounter(
-    registry,
-    'provml_processor_unmatched_ends_total',
-    'End events whose begin the processor never saw (mapped without a duration)',
-    () => sources.processor?.()?.unmatchedEnds,
-  );
-  mirroredCounter(
-    registry,
-    'provml_processor_incomplete_closed_total',
-    'Task executions closed as failed because they never ended',
-    () => sources.processor?.()?.incompleteClosed,
-  );
-  gauge(registry, 'provml_processor_event_age_seconds', 'Capture-to-mapped age of the last event', () => {
-    const p = sources.processor?.();
-    return p === undefined ? undefined : p.lastEventAgeMs / 1000;
-  });
-  mirroredCounter(
-    registry,
-    'provml_sink_records_total',
-    'Triple records loaded into the store',
-    () => sources.sink?.()?.recordsLoaded,
-  );
-  mirroredCounter(
-    registry,
-    'provml_sink_batches_total',
-    'Loads acknowledged by the store',
-    () => sources.sink?.()?.batchesLoaded,
-  );
-  mirroredCounter(
-    registry,
-    'provml_sink_retries_total',
-    'Loads retried after a retryable store failure',
-    () => sources.sink?.()?.retries,
-  );
-  mirroredCounter(
-    registry,
-    'provml_sink_dead_letters_total',
-    'Records the store rejected for good',
-    () => sources.sink?.()?.deadLettered,
-  );
-  gauge(registry, 'provml_sink_load_latency_seconds', 'Duration of the last load', () => {
-    const s = sources.sink?.();
-    return s === undefined ? undefined : s.lastLoadMs / 1000;
-  });
-  gauge(registry, 'provml_sink_paused', '1 while the sink waits for a failing store', () => {
-    const s = sources.sink?.();
-    return s === undefined ? undefined : Number(s.paused);
-  });
-  gauge(
-    registry,
-    'provml_processor_lag_records',
-    'Records not yet processed by the processor group',
-    () => sources.lag?.().processor,
-  );
-  gauge(
-    registry,
-    'provml_sink_lag_records',
-    'Records not yet loaded by the sink group',
-    () => sources.lag?.().sink,
-  );
+  registerStats(registry, () => sources.capture?.(), CAPTURE_METRICS);
+  registerStats(registry, () => sources.processor?.(), PROCESSOR_METRICS);
+  registerStats(registry, () => sources.sink?.(), SINK_METRICS);
+  registerStats(registry, () => sources.lag?.(), LAG_METRICS);
   const queryDuration = new Histogram({
     name: 'provml_query_duration_seconds',
     help: 'SPARQL query latency',

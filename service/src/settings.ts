@@ -33,7 +33,7 @@ export const SHARED_SETTINGS = {
 } as const;
 
 /** The environment variable of each shared setting. */
-export const SHARED_ENV: Readonly<Record<keyof typeof SHARED_SETTINGS, string>> = {
+export const SHARED_ENV = {
   partitions: 'PROVML_PARTITIONS',
   iriBase: 'PROVML_IRI_BASE',
   logLevel: 'PROVML_LOG_LEVEL',
@@ -41,4 +41,4 @@ export const SHARED_ENV: Readonly<Record<keyof typeof SHARED_SETTINGS, string>> 
   maxResultRows: 'PROVML_MAX_RESULT_ROWS',
   allowService: 'PROVML_ALLOW_SERVICE',
   incompleteAfterMs: 'PROVML_INCOMPLETE_AFTER_MS',
-};
+} as const satisfies Record<keyof typeof SHARED_SETTINGS, string>;
