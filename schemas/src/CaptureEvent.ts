@@ -1,4 +1,4 @@
-/** The CaptureEvent contract (DESIGN.md, contract 1) as a TypeScript type. */
+/** The capture event contract (README, Public contracts §1; docs/ARCHITECTURE.md) as a TypeScript type. */
 
 /** A value captured with an event: its PROV-ML meaning is declared in the prospective spec. */
 export type CaptureValue = boolean | number | string | number[];

@@ -1,4 +1,4 @@
-/** The prospective workflow spec (DESIGN.md, contract 2): format, validation and lookup. */
+/** The prospective workflow spec (README, Public contracts §2): format, validation and lookup. */
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ValidationError, type ValidationIssue } from './errors.ts';

@@ -1,4 +1,4 @@
-/** The query API (DESIGN.md contract 4): the read-only SPARQL 1.1 Protocol endpoint, health and metrics. */
+/** The query API (README, Public contracts §4): the read-only SPARQL 1.1 Protocol endpoint, health and metrics. */
 import express, { type Request, type Response } from 'express';
 import type { Registry } from 'prom-client';
 import type { Logger } from '@provml/schemas';

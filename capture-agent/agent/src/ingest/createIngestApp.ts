@@ -1,4 +1,4 @@
-/** The HTTP ingest (DESIGN.md contract 3): events, workflow specs and domain annotations. */
+/** The HTTP ingest (README, Public contracts §3): events, workflow specs and domain annotations. */
 import express, { type Request, type Response } from 'express';
 import { compileSpec, ValidationError, type Logger, type ValidationIssue } from '@provml/schemas';
 import { IriMinter, parseAnnotations } from '@provml/stream-processors';
