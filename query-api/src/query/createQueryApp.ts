@@ -9,6 +9,7 @@ import type { BearerAuth } from '../auth/BearerAuth.ts';
 import { answerSparql, ResultTooLargeError } from './answerSparql.ts';
 import { openApiDocument } from './openApi.ts';
 import { ForbiddenOperationError, guardQuery } from './sparqlGuard.ts';
+import { ParserBusyError, QueryTooComplexError, SparqlParseWorker } from './SparqlParseWorker.ts';
 import { answerViewFailure, mountViews } from './viewRoutes.ts';
 import { mountDashboard } from '../dashboard/mountDashboard.ts';
 import { loadQueries, PARAMETER_KINDS, runQuery, type QueryName } from '../queries/QueryCatalog.ts';
@@ -26,6 +27,13 @@ export interface QueryAppOptions {
   maxResultRows?: number;
   /** Allow SERVICE (federated queries) through `/sparql`: an administrator's choice. Default false. */
   allowService?: boolean;
+  /**
+   * Longest the parsing of one `/sparql` query may take, ms (it runs on a thread of its own, ended
+   * past this; the answer is 400 `query-too-complex`). Default 5000.
+   */
+  parseTimeoutMs?: number;
+  /** Deepest nesting of groups and brackets a `/sparql` query may have. Default 64. */
+  maxQueryNesting?: number;
   /**
    * Access control: every route but `/healthz` (and `/metrics` unless `protectMetrics`) needs a
    * query or admin token; an admin token may also use SERVICE. Default: none (open).
@@ -74,6 +82,8 @@ export function createQueryApp(options: QueryAppOptions): express.Express {
   const timeoutMs = options.queryTimeoutMs ?? 30_000;
   const maxResultRows = options.maxResultRows ?? 100_000;
   const viewContext = { store, queryOptions: { timeoutMs }, iris: options.iris };
+  // started on the first query, ended when idle: nothing to close with the app
+  const parser = new SparqlParseWorker({ timeoutMs: options.parseTimeoutMs });
   const app = express();
   app.disable('x-powered-by');
   if (options.auth !== undefined)
@@ -109,7 +119,11 @@ export function createQueryApp(options: QueryAppOptions): express.Express {
     const started = performance.now();
     try {
       const allowService = options.allowService === true || roleOf(res) === 'admin';
-      const guarded = guardQuery(query, { allowService, maxResultRows });
+      const guarded = await guardQuery(
+        query,
+        { allowService, maxResultRows, maxNesting: options.maxQueryNesting },
+        parser,
+      );
       const graphForm = guarded.form === 'CONSTRUCT' || guarded.form === 'DESCRIBE';
       const format = negotiate(req, graphForm, guarded.form === 'ASK');
       const answer = await answerSparql(store, guarded, format, { timeoutMs, maxResultRows });
@@ -119,6 +133,11 @@ export function createQueryApp(options: QueryAppOptions): express.Express {
       options.onQuery?.('error', (performance.now() - started) / 1000);
       if (error instanceof QueryError) return problem(res, 400, 'invalid-query', error.message);
       if (error instanceof ForbiddenOperationError) return problem(res, 403, error.code, error.message);
+      if (error instanceof QueryTooComplexError) return problem(res, 400, error.code, error.message);
+      if (error instanceof ParserBusyError) {
+        res.set('retry-after', '1');
+        return problem(res, 503, error.code, error.message);
+      }
       if (error instanceof ResultTooLargeError) return problem(res, 422, 'result-too-large', error.message);
       if (answerViewFailure(res, error)) return;
       logger.error('query failed', { error });

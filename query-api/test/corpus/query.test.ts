@@ -33,6 +33,8 @@ interface QueryRequest {
   contentType?: string;
   /** Sent to an endpoint with small limits (1 s timeout, 1000 rows). */
   limits?: boolean;
+  /** Sent to an endpoint without the nesting check (1 s parse deadline): the deadline alone must hold. */
+  deadlineOnly?: boolean;
 }
 
 interface QueryExpect {
@@ -79,7 +81,7 @@ async function close(server: Server | undefined): Promise<void> {
   await new Promise((resolve) => server.close(resolve));
 }
 
-/** One store behind two endpoints: default settings and small limits. */
+/** One store behind three endpoints: default settings, small limits, and no nesting check. */
 interface Target {
   name: string;
   /** Why the store could not be had (the target's cases are skipped, except under CI). */
@@ -87,6 +89,7 @@ interface Target {
   store?: TripleStore;
   url: string;
   limitedUrl: string;
+  deadlineOnlyUrl: string;
   servers: Server[];
   release: () => Promise<void>;
 }
@@ -110,6 +113,7 @@ async function endpoints(
     store,
     url: url ?? (await at(base)),
     limitedUrl: await at({ ...base, queryTimeoutMs: 1000, maxResultRows: 1000 }),
+    deadlineOnlyUrl: await at({ ...base, parseTimeoutMs: 1000, maxQueryNesting: Number.MAX_SAFE_INTEGER }),
     servers,
   };
 }
@@ -132,6 +136,7 @@ async function serverTarget(
       unavailable: (error as Error).message,
       url: '',
       limitedUrl: '',
+      deadlineOnlyUrl: '',
       servers: [],
       release: none,
     };
@@ -213,7 +218,7 @@ describe('bad-input corpus: query API', () => {
     if (t.unavailable !== undefined) return void console.warn(`skipping ${c.store}: ${t.unavailable}`);
     const r = c.request as QueryRequest;
     const expected = c.expect as QueryExpect;
-    const base = r.limits === true ? t.limitedUrl : t.url;
+    const base = r.limits === true ? t.limitedUrl : r.deadlineOnly === true ? t.deadlineOnlyUrl : t.url;
     const text = (value: unknown): string => String(expand(value)).replaceAll('LISTENER', trap.origin);
     const search =
       r.search ??
