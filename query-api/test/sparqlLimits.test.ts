@@ -279,3 +279,72 @@ describe('parsing off the event loop, with a deadline', () => {
     }
   });
 });
+
+describe('the byte limit of every answer', () => {
+  let stack: EmbeddedStack;
+  let server: Server;
+  let url: string;
+  beforeAll(async () => {
+    stack = await startStack();
+    await stack.annotate(TURTLE);
+    await stack.settle();
+    server = createQueryApp({
+      store: stack.store,
+      registry: new Registry(),
+      logger: silentLogger,
+      maxResultBytes: 2000,
+    }).listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }, 60_000);
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    await stack.shutdown();
+  });
+
+  const get = async (path: string, accept = 'application/json') => {
+    const response = await fetch(`${url}${path}`, { headers: { accept } });
+    return { status: response.status, json: (await response.json()) as { error?: string; message?: string } };
+  };
+
+  it.each([
+    ['SELECT as JSON', `SELECT ?s ?o WHERE { ?s <${EX}p> ?o }`, 'application/sparql-results+json'],
+    ['SELECT asked as CSV', `SELECT ?o WHERE { ?s <${EX}p> ?o } LIMIT 40`, 'text/csv'],
+    ['CONSTRUCT as Turtle', `CONSTRUCT WHERE { ?s <${EX}p> ?o }`, 'text/turtle'],
+    ['DESCRIBE', `DESCRIBE ?s WHERE { ?s <${EX}p> ?o }`, 'application/n-triples'],
+  ])('refuses %s past the limit with 422 result-too-large naming it', async (_what, query, accept) => {
+    const answer = await get(`/sparql?query=${encodeURIComponent(query)}`, accept);
+    expect(answer.status, JSON.stringify(answer.json)).toBe(422);
+    expect(answer.json.error).toBe('result-too-large');
+    expect(answer.json.message).toContain('more than 2000 bytes');
+  });
+
+  it('answers within the limit', async () => {
+    const answer = await get(
+      `/sparql?query=${encodeURIComponent(`SELECT ?o WHERE { ?s <${EX}p> ?o } LIMIT 3`)}`,
+    );
+    expect(answer.status).toBe(200);
+  });
+
+  it('holds for the views and the query catalogue too', async () => {
+    const small = createQueryApp({
+      store: stack.store,
+      registry: new Registry(),
+      logger: silentLogger,
+      maxResultBytes: 1,
+    }).listen(0, '127.0.0.1');
+    await new Promise((resolve) => small.once('listening', resolve));
+    const at = `http://127.0.0.1:${(small.address() as AddressInfo).port}`;
+    try {
+      for (const path of ['/v1/runs', '/v1/queries/q6?inlineStart=1&inlineEnd=2']) {
+        const response = await fetch(`${at}${path}`);
+        expect(response.status, path).toBe(422);
+        expect(await response.json()).toMatchObject({ error: 'result-too-large' });
+      }
+    } finally {
+      small.closeAllConnections();
+      await new Promise((resolve) => small.close(resolve));
+    }
+  });
+});

@@ -6,7 +6,7 @@ import { QueryError, type ResultFormat, type TripleStore } from '@provml/sinks';
 import type { IriMinter } from '@provml/stream-processors';
 import { authMiddleware, queryRouteScopes, roleOf } from '../auth/authMiddleware.ts';
 import type { BearerAuth } from '../auth/BearerAuth.ts';
-import { answerSparql, ResultTooLargeError } from './answerSparql.ts';
+import { answerSparql, ResultTooLargeError, withinBytes } from './answerSparql.ts';
 import { openApiDocument } from './openApi.ts';
 import { ForbiddenOperationError, guardQuery } from './sparqlGuard.ts';
 import { ParserBusyError, QueryTooComplexError, SparqlParseWorker } from './SparqlParseWorker.ts';
@@ -25,6 +25,11 @@ export interface QueryAppOptions {
   queryTimeoutMs?: number;
   /** Most solutions (SELECT) or triples (CONSTRUCT/DESCRIBE) a `/sparql` answer may hold. Default 100000. */
   maxResultRows?: number;
+  /**
+   * Largest answer of `/sparql`, the views and the query catalogue, in bytes: past it the answer is
+   * 422 `result-too-large`. Default 32 MiB.
+   */
+  maxResultBytes?: number;
   /** Allow SERVICE (federated queries) through `/sparql`: an administrator's choice. Default false. */
   allowService?: boolean;
   /**
@@ -81,6 +86,7 @@ export function createQueryApp(options: QueryAppOptions): express.Express {
   const maxBytes = options.maxQueryBytes ?? 100_000;
   const timeoutMs = options.queryTimeoutMs ?? 30_000;
   const maxResultRows = options.maxResultRows ?? 100_000;
+  const maxResultBytes = options.maxResultBytes ?? 32 * 1024 * 1024;
   const viewContext = { store, queryOptions: { timeoutMs }, iris: options.iris };
   // started on the first query, ended when idle: nothing to close with the app
   const parser = new SparqlParseWorker({ timeoutMs: options.parseTimeoutMs });
@@ -126,7 +132,7 @@ export function createQueryApp(options: QueryAppOptions): express.Express {
       );
       const graphForm = guarded.form === 'CONSTRUCT' || guarded.form === 'DESCRIBE';
       const format = negotiate(req, graphForm, guarded.form === 'ASK');
-      const answer = await answerSparql(store, guarded, format, { timeoutMs, maxResultRows });
+      const answer = await answerSparql(store, guarded, format, { timeoutMs, maxResultRows, maxResultBytes });
       options.onQuery?.('ok', (performance.now() - started) / 1000);
       res.type(answer.contentType).send(answer.body);
     } catch (error) {
@@ -171,8 +177,10 @@ export function createQueryApp(options: QueryAppOptions): express.Express {
     Promise.resolve()
       .then(() => runQuery(store, query, params, { timeoutMs }))
       .then((rows) => {
+        const body = { query: query.name, title: query.title, parameters: params, rows };
+        const json = withinBytes(JSON.stringify(body), maxResultBytes);
         options.onQuery?.('ok', (performance.now() - started) / 1000);
-        res.json({ query: query.name, title: query.title, parameters: params, rows });
+        res.type('application/json').send(json);
       })
       .catch((error: unknown) => {
         options.onQuery?.('error', (performance.now() - started) / 1000);
@@ -180,7 +188,7 @@ export function createQueryApp(options: QueryAppOptions): express.Express {
       });
   });
 
-  mountViews(app, viewContext, options.onQuery);
+  mountViews(app, viewContext, options.onQuery, maxResultBytes);
 
   app.get('/v1/live', (req, res) => {
     if (options.live === undefined) return problem(res, 404, 'not-found', 'no live feed in this process');
