@@ -3,13 +3,12 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { init, type Capture, type CaptureOptions } from '@provml/capture-agent';
 import { decodeCaptureEvent, encodeCaptureEvent, silentLogger, type Logger } from '@provml/schemas';
-import { closeServer, listen } from '@provml/service';
+import { closeServer, listen, createMetrics, type Metrics } from '@provml/service';
 import { OxigraphEmbeddedStore } from '@provml/stores';
 import { SinkService } from '@provml/sinks';
 import { DEFAULT_TOPICS, EmbeddedLog, LogCaptureExporter, createTopics } from '@provml/log';
 import { IriMinter, parseAnnotations, ProcessorService } from '@provml/stream-processors';
 import { createIngestApp, LogIngestTarget } from '@provml/agent';
-import { createMetrics, type Metrics } from '@provml/service';
 import { LiveFeed, createQueryApp } from '@provml/query-api';
 import type { EmbeddedConfig } from './EmbeddedConfig.ts';
 

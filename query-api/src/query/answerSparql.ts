@@ -1,7 +1,8 @@
 /**
- * Runs a guarded `/sparql` query within the deadline and the result-size limit: results are fetched
+ * Runs a guarded `/sparql` query within the deadline and the result-size limits: results are fetched
  * from the store as SPARQL JSON (or N-Triples for graphs), counted, and only then turned into the
- * format the client asked for, so the limit is exact whatever the format.
+ * format the client asked for, so the row limit is exact whatever the format; the byte limit holds for
+ * what the store answered and for what the client gets.
  */
 import { Parser, Writer } from 'n3';
 import { ProvmlError } from '@provml/schemas';
@@ -14,21 +15,34 @@ import {
 import { toDelimited, toXml, type AskJson } from './resultFormats.ts';
 import type { GuardedQuery } from './sparqlGuard.ts';
 
-/** An answer larger than the endpoint's result-size limit. */
+/** An answer larger than the endpoint's result-size limit (rows or bytes). */
 export class ResultTooLargeError extends ProvmlError {
-  constructor(limit: number, what: 'solutions' | 'triples') {
+  constructor(limit: number, what: 'solutions' | 'triples' | 'bytes') {
+    // the byte limit is an option of the query app, not yet a setting of the configurations
+    const setting = what === 'bytes' ? '' : ' (query.maxResultRows)';
     super(
       'result-too-large',
-      `the answer has more than ${limit} ${what}, the limit of this endpoint (query.maxResultRows); add a LIMIT, page with OFFSET, or narrow the query`,
-      { context: { limit } },
+      `the answer has more than ${limit} ${what}, the limit of this endpoint${setting}; add a LIMIT, page with OFFSET, or narrow the query`,
+      { context: { limit, what } },
     );
   }
+}
+
+/**
+ * Checks that an answer fits the byte limit (UTF-8), and returns it.
+ * @throws ResultTooLargeError naming the limit
+ */
+export function withinBytes(body: string, maxBytes: number): string {
+  if (Buffer.byteLength(body) > maxBytes) throw new ResultTooLargeError(maxBytes, 'bytes');
+  return body;
 }
 
 /** Limits of one answer. */
 export interface AnswerLimits {
   timeoutMs: number;
   maxResultRows: number;
+  /** Largest answer, bytes: as the store gives it and as the client gets it. */
+  maxResultBytes: number;
 }
 
 /** The answer, serialised in `format`. */
@@ -39,25 +53,27 @@ export async function answerSparql(
   limits: AnswerLimits,
 ): Promise<{ contentType: string; body: string }> {
   const options = { timeoutMs: limits.timeoutMs };
+  const bytes = limits.maxResultBytes;
   if (query.form === 'CONSTRUCT' || query.form === 'DESCRIBE') {
-    const { body } = await store.query(query.text, 'n-triples', options);
+    const body = withinBytes((await store.query(query.text, 'n-triples', options)).body, bytes);
     const triples = new Parser({ format: 'application/n-triples' }).parse(body);
     if (triples.length > limits.maxResultRows) throw new ResultTooLargeError(limits.maxResultRows, 'triples');
     if (format === 'n-triples') return { contentType: RESULT_MEDIA_TYPES['n-triples'], body };
     return {
       contentType: RESULT_MEDIA_TYPES.turtle,
-      body: new Writer({ format: 'text/turtle' }).quadsToString(triples),
+      body: withinBytes(new Writer({ format: 'text/turtle' }).quadsToString(triples), bytes),
     };
   }
-  const { body } = await store.query(query.text, 'json', options);
+  const body = withinBytes((await store.query(query.text, 'json', options)).body, bytes);
   const results = JSON.parse(body) as SparqlJsonResults | AskJson;
   if ('results' in results && results.results.bindings.length > limits.maxResultRows)
     throw new ResultTooLargeError(limits.maxResultRows, 'solutions');
   if (format === 'json') return { contentType: RESULT_MEDIA_TYPES.json, body };
-  if (format === 'xml') return { contentType: RESULT_MEDIA_TYPES.xml, body: toXml(results) };
+  if (format === 'xml')
+    return { contentType: RESULT_MEDIA_TYPES.xml, body: withinBytes(toXml(results), bytes) };
   if ('boolean' in results) return { contentType: RESULT_MEDIA_TYPES.json, body };
   return {
     contentType: RESULT_MEDIA_TYPES[format],
-    body: toDelimited(results, format === 'csv' ? 'csv' : 'tsv'),
+    body: withinBytes(toDelimited(results, format === 'csv' ? 'csv' : 'tsv'), bytes),
   };
 }

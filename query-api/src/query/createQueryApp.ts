@@ -5,9 +5,10 @@ import type { Logger } from '@provml/schemas';
 import { QueryError, type ResultFormat, type TripleStore } from '@provml/stores';
 import type { IriMinter } from '@provml/stream-processors';
 import { authMiddleware, metricsRoute, queryRouteScopes, roleOf, type BearerAuth } from '@provml/service';
-import { answerSparql, ResultTooLargeError } from './answerSparql.ts';
+import { answerSparql, ResultTooLargeError, withinBytes } from './answerSparql.ts';
 import { openApiDocument } from './openApi.ts';
 import { ForbiddenOperationError, guardQuery } from './sparqlGuard.ts';
+import { ParserBusyError, QueryTooComplexError, SparqlParseWorker } from './SparqlParseWorker.ts';
 import { answerViewFailure, mountViews } from './viewRoutes.ts';
 import { mountDashboard } from '../dashboard/mountDashboard.ts';
 import { loadQueries, PARAMETER_KINDS, runQuery, type QueryName } from '../catalog/QueryCatalog.ts';
@@ -23,8 +24,20 @@ export interface QueryAppOptions {
   queryTimeoutMs?: number;
   /** Most solutions (SELECT) or triples (CONSTRUCT/DESCRIBE) a `/sparql` answer may hold. Default 100000. */
   maxResultRows?: number;
+  /**
+   * Largest answer of `/sparql`, the views and the query catalogue, in bytes: past it the answer is
+   * 422 `result-too-large`. Default 32 MiB.
+   */
+  maxResultBytes?: number;
   /** Allow SERVICE (federated queries) through `/sparql`: an administrator's choice. Default false. */
   allowService?: boolean;
+  /**
+   * Longest the parsing of one `/sparql` query may take, ms (it runs on a thread of its own, ended
+   * past this; the answer is 400 `query-too-complex`). Default 5000.
+   */
+  parseTimeoutMs?: number;
+  /** Deepest nesting of groups and brackets a `/sparql` query may have. Default 64. */
+  maxQueryNesting?: number;
   /**
    * Access control: every route but `/healthz` (and `/metrics` unless `protectMetrics`) needs a
    * query or admin token; an admin token may also use SERVICE. Default: none (open).
@@ -72,7 +85,10 @@ export function createQueryApp(options: QueryAppOptions): express.Express {
   const maxBytes = options.maxQueryBytes ?? 100_000;
   const timeoutMs = options.queryTimeoutMs ?? 30_000;
   const maxResultRows = options.maxResultRows ?? 100_000;
+  const maxResultBytes = options.maxResultBytes ?? 32 * 1024 * 1024;
   const viewContext = { store, queryOptions: { timeoutMs }, iris: options.iris };
+  // started on the first query, ended when idle: nothing to close with the app
+  const parser = new SparqlParseWorker({ timeoutMs: options.parseTimeoutMs });
   const app = express();
   app.disable('x-powered-by');
   if (options.auth !== undefined)
@@ -108,16 +124,25 @@ export function createQueryApp(options: QueryAppOptions): express.Express {
     const started = performance.now();
     try {
       const allowService = options.allowService === true || roleOf(res) === 'admin';
-      const guarded = guardQuery(query, { allowService, maxResultRows });
+      const guarded = await guardQuery(
+        query,
+        { allowService, maxResultRows, maxNesting: options.maxQueryNesting },
+        parser,
+      );
       const graphForm = guarded.form === 'CONSTRUCT' || guarded.form === 'DESCRIBE';
       const format = negotiate(req, graphForm, guarded.form === 'ASK');
-      const answer = await answerSparql(store, guarded, format, { timeoutMs, maxResultRows });
+      const answer = await answerSparql(store, guarded, format, { timeoutMs, maxResultRows, maxResultBytes });
       options.onQuery?.('ok', (performance.now() - started) / 1000);
       res.type(answer.contentType).send(answer.body);
     } catch (error) {
       options.onQuery?.('error', (performance.now() - started) / 1000);
       if (error instanceof QueryError) return problem(res, 400, 'invalid-query', error.message);
       if (error instanceof ForbiddenOperationError) return problem(res, 403, error.code, error.message);
+      if (error instanceof QueryTooComplexError) return problem(res, 400, error.code, error.message);
+      if (error instanceof ParserBusyError) {
+        res.set('retry-after', '1');
+        return problem(res, 503, error.code, error.message);
+      }
       if (error instanceof ResultTooLargeError) return problem(res, 422, 'result-too-large', error.message);
       if (answerViewFailure(res, error)) return;
       logger.error('query failed', { error });
@@ -151,8 +176,10 @@ export function createQueryApp(options: QueryAppOptions): express.Express {
     Promise.resolve()
       .then(() => runQuery(store, query, params, { timeoutMs }))
       .then((rows) => {
+        const body = { query: query.name, title: query.title, parameters: params, rows };
+        const json = withinBytes(JSON.stringify(body), maxResultBytes);
         options.onQuery?.('ok', (performance.now() - started) / 1000);
-        res.json({ query: query.name, title: query.title, parameters: params, rows });
+        res.type('application/json').send(json);
       })
       .catch((error: unknown) => {
         options.onQuery?.('error', (performance.now() - started) / 1000);
@@ -160,7 +187,7 @@ export function createQueryApp(options: QueryAppOptions): express.Express {
       });
   });
 
-  mountViews(app, viewContext, options.onQuery);
+  mountViews(app, viewContext, options.onQuery, maxResultBytes);
 
   app.get('/v1/live', (req, res) => {
     if (options.live === undefined) return problem(res, 404, 'not-found', 'no live feed in this process');

@@ -1,12 +1,16 @@
 /**
- * What `/sparql` lets through: a query is parsed (sparqljs) before any store sees it; updates (LOAD,
- * INSERT, DROP, …) are refused, SERVICE is refused unless an administrator allowed federation, and a
- * query without a small enough LIMIT gets one just past the result-size limit, so the store never
+ * What `/sparql` lets through: a query is read as a SPARQL parser reads it (codepoint escapes decoded
+ * first, §19.2), its nesting checked by a tokenizer, then parsed off the event loop (sparqljs, with a
+ * deadline) before any store sees it; updates (LOAD, INSERT, DROP, …) are refused, SERVICE is refused
+ * unless an administrator allowed federation, and the store is given the query generated from that
+ * parse, never the client's text, with a LIMIT just past the result-size limit, so the store never
  * produces more than the limit can tell apart from "too large".
  */
-import sparqljs from 'sparqljs';
 import { ProvmlError } from '@provml/schemas';
 import { QueryError, type QueryForm } from '@provml/stores';
+import { decodeCodepointEscapes, hasCodepointEscape } from './codepointEscapes.ts';
+import type { SparqlParser } from './SparqlParseWorker.ts';
+import { nestingDepth } from './sparqlTokens.ts';
 
 /** An operation this endpoint refuses by policy (not a syntax error). */
 export class ForbiddenOperationError extends ProvmlError {
@@ -25,86 +29,54 @@ export interface GuardPolicy {
   allowService: boolean;
   /** Most solutions a query may produce; the LIMIT given to the store is one more. */
   maxResultRows: number;
+  /** Deepest nesting of groups and brackets given to the parser. Default MAX_NESTING. */
+  maxNesting?: number;
 }
 
 /** A query that passed the guard, ready for the store. */
 export interface GuardedQuery {
   form: QueryForm;
-  /** The text to send: the original, or regenerated with a LIMIT just past `maxResultRows`. */
+  /** The text to send: generated from the checked parse, with a LIMIT at most one past `maxResultRows`. */
   text: string;
-}
-
-/** Whether any node of a parsed query is a SERVICE pattern. */
-function hasService(node: unknown): boolean {
-  if (Array.isArray(node)) return node.some(hasService);
-  if (node === null || typeof node !== 'object') return false;
-  if ((node as { type?: unknown }).type === 'service') return true;
-  return Object.values(node).some(hasService);
 }
 
 /** Deepest nesting of groups and brackets the parser is given (its time grows faster than depth). */
 export const MAX_NESTING = 64;
 
 /**
- * Deepest nesting of `{ ( [` in a query, outside strings, IRIs and comments: checked in one pass
- * before parsing, because the parser's time grows faster than linearly with depth (a 60 kB query of
- * nested braces would hold the event loop for minutes).
+ * Reads, parses and checks a query against the policy; what it returns is what the store may run.
+ * @throws QueryError (syntax, nesting, escapes), ForbiddenOperationError, or the parser's
+ * QueryTooComplexError / ParserBusyError
  */
-export function nestingDepth(text: string): number {
-  let depth = 0;
-  let max = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (c === '"' || c === "'") {
-      const long = text.startsWith(c.repeat(3), i);
-      const end = long ? c.repeat(3) : c;
-      i += end.length;
-      while (i < text.length && !text.startsWith(end, i)) i += text[i] === '\\' ? 2 : 1;
-      i += end.length - 1;
-    } else if (c === '#') {
-      while (i < text.length && text[i] !== '\n') i++;
-    } else if (c === '<' && /^<[^\s<>"{}|^`\\]*>/.test(text.slice(i, i + 2048))) {
-      i = text.indexOf('>', i);
-    } else if (c === '{' || c === '(' || c === '[') max = Math.max(max, ++depth);
-    else if (c === '}' || c === ')' || c === ']') depth--;
-  }
-  return max;
-}
-
-/** Parses and checks a query against the policy; throws QueryError or ForbiddenOperationError. */
-export function guardQuery(text: string, policy: GuardPolicy): GuardedQuery {
-  const depth = nestingDepth(text);
-  if (depth > MAX_NESTING)
+export async function guardQuery(
+  text: string,
+  policy: GuardPolicy,
+  parser: SparqlParser,
+): Promise<GuardedQuery> {
+  const decoded = decodeCodepointEscapes(text);
+  const maxNesting = policy.maxNesting ?? MAX_NESTING;
+  const depth = nestingDepth(decoded);
+  if (depth > maxNesting)
     throw new QueryError(
-      `the query nests groups or brackets ${depth} deep; at most ${MAX_NESTING} levels are accepted`,
+      `the query nests groups or brackets ${depth} deep; at most ${maxNesting} levels are accepted`,
     );
-  let parsed: sparqljs.SparqlQuery;
-  try {
-    parsed = new sparqljs.Parser().parse(text);
-  } catch (error) {
-    throw new QueryError(`not a SPARQL 1.1 query: ${(error as Error).message}`, error);
-  }
+  const parsed = await parser.parse(decoded, policy.maxResultRows + 1);
   if (parsed.type === 'update') {
-    const operations = parsed.updates.map((u) => ('type' in u ? u.type : u.updateType)).join(', ');
+    const operations = parsed.operations.join(', ');
     throw new ForbiddenOperationError(
       'read-only',
       `this endpoint is read-only: SPARQL updates (${operations}) are not accepted; provenance is written through the ingest`,
       operations,
     );
   }
-  if (!policy.allowService && hasService(parsed.where))
+  if (!policy.allowService && parsed.service)
     throw new ForbiddenOperationError(
       'forbidden-operation',
       'SERVICE (federated query) is not allowed here; an administrator can allow it (query.allowService)',
       'SERVICE',
     );
-  const form = parsed.queryType;
-  if (form === 'ASK') return { form, text };
-  const cap = policy.maxResultRows + 1;
-  const { limit } = parsed as { limit?: number }; // every form but ASK takes solution modifiers
-  if (limit !== undefined && limit <= cap) return { form, text };
-  return {
-    form,
-    text: new sparqljs.Generator().stringify({ ...parsed, limit: cap } as sparqljs.SparqlQuery),
-  };
+  // a store that decodes escapes before parsing (RDF4J) must read the same query as one that does not
+  if (hasCodepointEscape(parsed.text))
+    throw new QueryError('the query cannot be written without a \\u escape that a store would decode first');
+  return { form: parsed.form, text: parsed.text };
 }

@@ -9,6 +9,7 @@ import { bestModel, listModels, NotFoundError } from '../views/models.ts';
 import { listRuns } from '../views/runs.ts';
 import { epochTiming } from '../views/timing.ts';
 import type { ViewContext } from '../views/ViewContext.ts';
+import { ResultTooLargeError, withinBytes } from './answerSparql.ts';
 
 type View = (context: ViewContext, params: Readonly<Record<string, unknown>>) => Promise<unknown>;
 
@@ -23,7 +24,7 @@ export const VIEWS: Readonly<Record<string, View>> = {
   '/v1/lineage/forward': (c, p) => lineage(c, p, 'forward'),
 };
 
-/** Answers an expected failure of a view (bad parameter, nothing found, deadline); false for others. */
+/** Answers an expected failure of a view (bad parameter, nothing found, deadline, too large); false for others. */
 export function answerViewFailure(res: Response, error: unknown): boolean {
   if (error instanceof ValidationError) {
     res.status(400).json({ error: 'invalid-parameter', message: error.message, issues: error.issues });
@@ -40,14 +41,19 @@ export function answerViewFailure(res: Response, error: unknown): boolean {
     });
     return true;
   }
+  if (error instanceof ResultTooLargeError) {
+    res.status(422).json({ error: 'result-too-large', message: error.message });
+    return true;
+  }
   return false;
 }
 
-/** Mounts every view on `app`. */
+/** Mounts every view on `app`; an answer over `maxResultBytes` is 422 `result-too-large`. */
 export function mountViews(
   app: express.Express,
   context: ViewContext,
   onQuery?: (outcome: 'ok' | 'error', seconds: number) => void,
+  maxResultBytes = Number.POSITIVE_INFINITY,
 ): void {
   for (const [path, view] of Object.entries(VIEWS))
     app.get(path, (req: Request, res: Response, next: express.NextFunction) => {
@@ -58,8 +64,9 @@ export function mountViews(
       Promise.resolve()
         .then(() => view(context, params))
         .then((body) => {
+          const json = withinBytes(JSON.stringify(body), maxResultBytes);
           onQuery?.('ok', (performance.now() - started) / 1000);
-          res.json(body);
+          res.type('application/json').send(json);
         })
         .catch((error: unknown) => {
           onQuery?.('error', (performance.now() - started) / 1000);
