@@ -5,6 +5,7 @@ import { IriMinter, parseAnnotations } from '@provml/stream-processors';
 import { authMiddleware, ingestRouteScopes } from '../auth/authMiddleware.ts';
 import type { BearerAuth } from '../auth/BearerAuth.ts';
 import type { IngestTarget } from './IngestTarget.ts';
+import { reportOf, type IssueReport } from './issueList.ts';
 import { parseEventBody } from './parseEventBody.ts';
 
 /** Settings of the ingest app. */
@@ -43,9 +44,23 @@ const ROUTES: Readonly<Record<string, string>> = {
   '/v1/annotations': 'annotations',
 };
 
-function reject(res: Response, message: string, issues: readonly ValidationIssue[]): void {
-  res.status(400).json({ error: 'invalid-input', message, issues });
+/** Answers 400 with the first issues and their count (`reportOf` caps a plain list the same way). */
+function reject(res: Response, message: string, issues: readonly ValidationIssue[] | IssueReport): void {
+  const r = 'issueCount' in issues ? issues : reportOf(issues);
+  res
+    .status(400)
+    .json({
+      error: 'invalid-input',
+      message,
+      issues: r.issues,
+      issueCount: r.issueCount,
+      complete: r.complete,
+    });
 }
+
+/** `rejected: N problem(s)`, `N+` when parsing stopped before the end. */
+const rejectedMessage = (r: IssueReport): string =>
+  `rejected: ${r.issueCount}${r.complete ? '' : '+'} problem(s); nothing was stored`;
 
 /** Creates the ingest app. All-or-nothing: a 400 stores nothing of the request. */
 export function createIngestApp(options: IngestAppOptions): express.Express {
@@ -65,7 +80,7 @@ export function createIngestApp(options: IngestAppOptions): express.Express {
       const parsed = parseEventBody(text, (w) => target.spec(w));
       if (!parsed.ok) {
         count('events', 'rejected', 1);
-        return reject(res, `rejected: ${parsed.issues.length} problem(s); nothing was stored`, parsed.issues);
+        return reject(res, rejectedMessage(parsed), parsed);
       }
       await target.publishEvents(parsed.events);
       count('events', 'accepted', parsed.events.length);
