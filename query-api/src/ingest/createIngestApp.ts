@@ -47,15 +47,13 @@ const ROUTES: Readonly<Record<string, string>> = {
 /** Answers 400 with the first issues and their count (`reportOf` caps a plain list the same way). */
 function reject(res: Response, message: string, issues: readonly ValidationIssue[] | IssueReport): void {
   const r = 'issueCount' in issues ? issues : reportOf(issues);
-  res
-    .status(400)
-    .json({
-      error: 'invalid-input',
-      message,
-      issues: r.issues,
-      issueCount: r.issueCount,
-      complete: r.complete,
-    });
+  res.status(400).json({
+    error: 'invalid-input',
+    message,
+    issues: r.issues,
+    issueCount: r.issueCount,
+    complete: r.complete,
+  });
 }
 
 /** `rejected: N problem(s)`, `N+` when parsing stopped before the end. */
