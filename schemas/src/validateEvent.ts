@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import type { CaptureEvent, CaptureValue } from './CaptureEvent.ts';
 import type { ValidationIssue } from './errors.ts';
+import { isRfc3987Iri } from './iri.ts';
 import { REFERENCE_SEMANTICS, type CompiledSpec } from './ProspectiveSpec.ts';
 
 /** Limits on one event; larger input is rejected, not truncated. */
@@ -56,14 +57,13 @@ export function microsToIso(us: number): string {
   return `${new Date(seconds * 1000).toISOString().slice(0, 19)}.${String(micros).padStart(6, '0')}Z`;
 }
 
-// control characters are exactly what must be refused in an IRI
-// eslint-disable-next-line no-control-regex
-const INVALID_IRI_CHARS = /[\s<>"{}|\\^`\u0000-\u001f]/;
-const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
-
-/** Whether `uri` is an absolute URI usable as an RDF IRI (scheme, no forbidden characters). */
+/**
+ * Whether `uri` is an absolute IRI an RDF store accepts: RFC 3987 (see `isRfc3987Iri`: no controls,
+ * noncharacters, private-use characters or bad `%` escapes), at most 8192 characters, and one
+ * that the WHATWG URL parser reads (a valid host and port).
+ */
 export function isAbsoluteIri(uri: string): boolean {
-  if (uri.length === 0 || uri.length > 8192 || !SCHEME.test(uri) || INVALID_IRI_CHARS.test(uri)) return false;
+  if (uri.length === 0 || uri.length > 8192 || !isRfc3987Iri(uri)) return false;
   try {
     new URL(uri);
     return true;
@@ -137,7 +137,10 @@ const eventJsonSchema = z
             name: z.string().min(1).max(200),
             uri: z
               .string()
-              .refine(isAbsoluteIri, 'must be an absolute URI (scheme, no spaces or <>"{}|\\^`)'),
+              .refine(
+                isAbsoluteIri,
+                'must be an absolute URI by RFC 3987 (scheme; no spaces, controls, <>"{}|\\^`, noncharacters or private use)',
+              ),
             store: z.string().min(1).max(500).nullable().optional(),
           })
           .strict(),

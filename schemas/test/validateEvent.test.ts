@@ -223,6 +223,13 @@ describe('isAbsoluteIri', () => {
     'https://example.org/data?id=1#frag',
     'urn:uuid:0f8e2c1a-7b3d-4e5f-9a10-2b3c4d5e6f70',
     'postgresql://db.example.org:5432/seismic',
+    'file:///données/forage-été.sgy',
+    'https://例え.jp/データ?q=1#部分',
+    'http://[::1]:8080/x',
+    'http://user:pw@192.168.0.1/x',
+    's3://bucket/key%20with%20spaces',
+    'urn:isbn:0451450523',
+    `file:///astral/${String.fromCodePoint(0x1f600)}`,
   ])('accepts %s', (uri) => {
     expect(isAbsoluteIri(uri)).toBe(true);
   });
@@ -239,6 +246,19 @@ describe('isAbsoluteIri', () => {
     'http://example.org/\tx',
     '1http://example.org/',
     `http://example.org/${'a'.repeat(8192)}`,
+    // RFC 3987: what a store refuses after the ingest accepted it (issue #16 item 5)
+    'file:///x\u0085.npz', // NEL, a C1 control
+    'file:///x\u007f.npz', // DEL
+    'file:///x\ue000.npz', // private use
+    'http://example.org/?q=\ue000', // private use, allowed in a query by the RFC, refused by stores
+    `file:///x${String.fromCodePoint(0xf0000)}`, // private use, plane 15
+    'file:///x\ufffe.npz', // noncharacter
+    'file:///x\ufdd0.npz', // noncharacter
+    'file:///x\ud800.npz', // lone surrogate
+    'file:///x%zz.npz', // not a percent escape
+    'file:///x%4.npz',
+    'http://example.org/[x]', // brackets outside an IP literal
+    'http://example.org/a#b#c', // a second #
   ])('rejects %j', (uri) => {
     expect(isAbsoluteIri(uri)).toBe(false);
   });
