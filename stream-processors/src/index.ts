@@ -21,7 +21,7 @@ export { mapSpec, PROSPECTIVE_CLASS, STAGE_TYPE } from './mapping/mapSpec.ts';
 export { mapEvent, RETROSPECTIVE_VALUE_CLASS } from './mapping/mapEvent.ts';
 export { parseAnnotations, indexAnnotations, MAX_ANNOTATION_LENGTH } from './mapping/mapAnnotations.ts';
 export { toNQuads } from './mapping/nquads.ts';
-export { ProcessorService, deadLetter } from './ProcessorService.ts';
+export { ProcessorService, deadLetter, splitNQuads } from './ProcessorService.ts';
 export {
   IncompleteExecutions,
   INCOMPLETE_EVENT_PREFIX,

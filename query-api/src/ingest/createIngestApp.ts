@@ -4,9 +4,11 @@ import { compileSpec, ValidationError, type Logger, type ValidationIssue } from 
 import { IriMinter, parseAnnotations } from '@provml/stream-processors';
 import { authMiddleware, ingestRouteScopes } from '../auth/authMiddleware.ts';
 import type { BearerAuth } from '../auth/BearerAuth.ts';
+import { sourceIssue } from './annotationSource.ts';
 import type { IngestTarget } from './IngestTarget.ts';
 import { reportOf, type IssueReport } from './issueList.ts';
 import { parseEventBody } from './parseEventBody.ts';
+import { annotationSizeIssue, specSizeIssue } from './recordLimits.ts';
 
 /** Settings of the ingest app. */
 export interface IngestAppOptions {
@@ -44,11 +46,19 @@ const ROUTES: Readonly<Record<string, string>> = {
   '/v1/annotations': 'annotations',
 };
 
-/** Answers 400 with the first issues and their count (`reportOf` caps a plain list the same way). */
-function reject(res: Response, message: string, issues: readonly ValidationIssue[] | IssueReport): void {
+/**
+ * Answers 400 `invalid-input` (or 413 `too-large`: a record no deployment can carry, which sending
+ * again will not help) with the first issues and their count (`reportOf` caps a plain list).
+ */
+function reject(
+  res: Response,
+  message: string,
+  issues: readonly ValidationIssue[] | IssueReport,
+  status: 400 | 413 = 400,
+): void {
   const r = 'issueCount' in issues ? issues : reportOf(issues);
-  res.status(400).json({
-    error: 'invalid-input',
+  res.status(status).json({
+    error: status === 413 ? 'too-large' : 'invalid-input',
     message,
     issues: r.issues,
     issueCount: r.issueCount,
@@ -78,6 +88,8 @@ export function createIngestApp(options: IngestAppOptions): express.Express {
       const parsed = parseEventBody(text, (w) => target.spec(w));
       if (!parsed.ok) {
         count('events', 'rejected', 1);
+        if (parsed.tooLarge)
+          return reject(res, 'rejected: an event is larger than one record may be', parsed, 413);
         return reject(res, rejectedMessage(parsed), parsed);
       }
       await target.publishEvents(parsed.events);
@@ -100,6 +112,11 @@ export function createIngestApp(options: IngestAppOptions): express.Express {
         count('workflows', 'rejected', 1);
         return reject(res, error.message, error.issues);
       }
+      const size = specSizeIssue(compiled.spec);
+      if (size !== undefined) {
+        count('workflows', 'rejected', 1);
+        return reject(res, 'rejected: the spec is larger than one record may be', [size], 413);
+      }
       await target.publishSpec(compiled);
       count('workflows', 'accepted', 1);
       res.status(201).json({ workflow: compiled.spec.workflow, tasks: compiled.spec.tasks.length });
@@ -112,13 +129,17 @@ export function createIngestApp(options: IngestAppOptions): express.Express {
     try {
       const text = bodyText(req, res);
       if (text === undefined) return count('annotations', 'rejected', 1);
-      const source =
-        typeof req.query.source === 'string' && req.query.source !== '' ? req.query.source : undefined;
-      if (source !== undefined && !/^[A-Za-z0-9._~-]{1,200}$/.test(source)) {
+      const given = req.query.source === '' ? undefined : (req.query.source as unknown);
+      const invalid = sourceIssue(given);
+      if (invalid !== undefined) {
         count('annotations', 'rejected', 1);
-        return reject(res, 'invalid source', [
-          { path: 'source', message: 'use letters, digits and . _ ~ - only' },
-        ]);
+        return reject(res, 'invalid source', [invalid]);
+      }
+      const source = given as string | undefined;
+      const size = annotationSizeIssue(text, source);
+      if (size !== undefined) {
+        count('annotations', 'rejected', 1);
+        return reject(res, 'rejected: the document is larger than one record may be', [size], 413);
       }
       let triples: number;
       try {

@@ -8,7 +8,9 @@ import {
   type CompiledSpec,
 } from '@provml/schemas';
 import { parseAnnotations, type IriMinter } from '@provml/stream-processors';
+import { sourceIssue } from './annotationSource.ts';
 import { IssueList, type IssueReport } from './issueList.ts';
+import { annotationSizeIssue, eventSizeIssue, specSizeIssue } from './recordLimits.ts';
 
 /** A valid batch: the payload of each line to spool, and what it holds. */
 export interface EnvelopeBatch {
@@ -74,6 +76,8 @@ export function parseEnvelopeBatch(
         for (const issue of parsed.issues) issues.push({ ...issue, path: `event.${issue.path}`, line });
       else {
         const event = parsed.event;
+        const size = eventSizeIssue(event);
+        if (size !== undefined) issues.push({ ...size, path: 'event', line });
         const first = seen.get(event.eventId);
         if (first !== undefined)
           issues.push({ path: 'event.eventId', message: `duplicate of line ${first}`, line });
@@ -93,6 +97,8 @@ export function parseEnvelopeBatch(
     } else if (envelope.kind === 'spec') {
       try {
         const compiled = compileSpec(e.spec);
+        const size = specSizeIssue(compiled.spec);
+        if (size !== undefined) issues.push({ ...size, path: 'spec', line });
         batchSpecs.set(compiled.spec.workflow, compiled);
         counts.specs++;
       } catch (error) {
@@ -100,8 +106,10 @@ export function parseEnvelopeBatch(
         for (const issue of error.issues) issues.push({ ...issue, path: `spec.${issue.path}`, line });
       }
     } else {
-      if (e.source !== undefined && !/^[A-Za-z0-9._~-]{1,200}$/.test(e.source))
-        issues.push({ path: 'source', message: 'use letters, digits and . _ ~ - only', line });
+      const source = sourceIssue(e.source);
+      const size = source === undefined ? annotationSizeIssue(e.annotations!, e.source) : undefined;
+      if (source !== undefined) issues.push({ ...source, line });
+      else if (size !== undefined) issues.push({ ...size, path: 'annotations', line });
       else
         try {
           parseAnnotations(e.annotations!, e.source, iris);

@@ -7,12 +7,17 @@ import {
   type ValidationIssue,
 } from '@provml/schemas';
 import { IssueList, type IssueReport } from './issueList.ts';
+import { eventSizeIssue } from './recordLimits.ts';
 
 /** Largest number of events in one request. */
 export const MAX_EVENTS_PER_REQUEST = 100_000;
 
-/** The events of a body, or the problems found (the first 100), each naming its line (NDJSON) or index (array, 1-based). */
-export type ParsedBody = { ok: true; events: CaptureEvent[] } | ({ ok: false } & IssueReport);
+/**
+ * The events of a body, or the problems found (the first 100), each naming its line (NDJSON) or
+ * index (array, 1-based); `tooLarge` when every problem is an event over the record size limit.
+ */
+export type ParsedBody =
+  { ok: true; events: CaptureEvent[] } | ({ ok: false; tooLarge: boolean } & IssueReport);
 
 const lineOfPosition = (text: string, position: number): number => text.slice(0, position).split('\n').length;
 
@@ -126,7 +131,8 @@ function orderIssues(events: readonly { line: number; event: CaptureEvent }[]): 
 /**
  * Parses and validates a body against the registered specs. Either every event is valid and
  * returned, or none is and the problems are reported with their lines (the first 100 and their
- * count; parsing stops at 10 000 problems).
+ * count; parsing stops at 10 000 problems). An event over `MAX_RECORD_BYTES` is a problem too:
+ * no deployment could carry it to the store.
  */
 export function parseEventBody(
   text: string,
@@ -137,6 +143,7 @@ export function parseEventBody(
   const lined: { line: number; event: CaptureEvent }[] = [];
   const seen = new Map<string, number>();
   let any = false;
+  let oversized = 0;
   for (const { line, value } of records(text, issues)) {
     any = true;
     const checked = parseEventJson(value);
@@ -145,6 +152,11 @@ export function parseEventBody(
       continue;
     }
     const event = checked.event;
+    const size = eventSizeIssue(event);
+    if (size !== undefined) {
+      issues.push({ ...size, line });
+      oversized++;
+    }
     const first = seen.get(event.eventId);
     if (first !== undefined) issues.push({ path: 'eventId', message: `duplicate of line ${first}`, line });
     seen.set(event.eventId, line);
@@ -163,5 +175,7 @@ export function parseEventBody(
   }
   if (issues.count === 0 && !any) issues.push({ path: '', message: 'no events in the body' });
   if (!issues.full) issues.push(...orderIssues(lined));
-  return issues.count > 0 ? { ok: false, ...issues.report() } : { ok: true, events };
+  return issues.count > 0
+    ? { ok: false, tooLarge: oversized === issues.count, ...issues.report() }
+    : { ok: true, events };
 }

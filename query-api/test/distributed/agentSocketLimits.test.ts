@@ -1,6 +1,7 @@
 /**
- * The agent's socket under hostile input, against a real agent process (offline): limits enforced
- * while reading (its peak memory stays flat), answers capped, invalid UTF-8 refused.
+ * The agent's socket and HTTP ingest under hostile input, against a real agent process (offline):
+ * limits enforced while reading (its peak memory stays flat), answers capped, invalid UTF-8
+ * refused, records no Kafka message can carry refused for good (413, not 503 try again).
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -76,21 +77,25 @@ class RawClient {
 describe('agent socket limits (real agent process)', () => {
   let agent: ChildProcess;
   let socketPath = '';
+  let url = '';
 
   beforeAll(async () => {
     const spool = mkdtempSync(join(tmpdir(), 'agent-limits-'));
     socketPath = join(spool, 'agent.sock');
+    const name = `socket-limits-${Date.now()}`;
     agent = startAgentProcess({
       spool,
       bootstrap: '127.0.0.1:9',
       prefix: 'limits.',
-      name: 'socket-limits',
+      name,
       extra: ['--offline'],
     });
     const client = new AgentSocketClient(socketPath);
     await client.connect();
     expect(await client.send([JSON.stringify({ spec: AGENT_SPEC })])).toEqual({ accepted: 1 });
     client.close();
+    const log = readFileSync(new URL(`../../../test-output/agent-${name}.log`, import.meta.url), 'utf8');
+    url = /running at (http:\/\/\S+)/.exec(log)![1]!;
   });
   afterAll(async () => {
     await stopChild(agent, 'SIGKILL');
@@ -149,5 +154,66 @@ describe('agent socket limits (real agent process)', () => {
     expect((answer.issues as unknown[]).length).toBe(100);
     expect(JSON.stringify(answer).length).toBeLessThan(64 * 1024);
     client.close();
+  });
+
+  const bigEvent = (values: Record<string, number[]>) => ({
+    eventId: `big-${Date.now()}`,
+    workflow: AGENT_SPEC.workflow,
+    workflowExecution: 'big',
+    task: 'batch',
+    taskExecution: 'big-0',
+    phase: 'end',
+    time: 1_700_000_000_000_000,
+    values,
+    status: 'finished',
+  });
+
+  it('answers a permanent 413 over HTTP for an event no record can hold, not 503 try again', async () => {
+    // 1.9 MB as JSON: over the spool's 1 MiB record and a Kafka message
+    const event = bigEvent({ loss: Array.from({ length: 100_000 }, (_, i) => i + 0.12345678901234) });
+    const response = await fetch(`${url}/v1/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-ndjson' },
+      body: JSON.stringify(event),
+    });
+    expect(response.status).toBe(413);
+    expect(await response.json()).toMatchObject({
+      error: 'too-large',
+      issues: [{ line: 1, message: /over the 1000000 bytes/ }],
+    });
+    const turtle = `# ${'x'.repeat(1_100_000)}\n<urn:a> <urn:b> <urn:c> .\n`;
+    const annotations = await fetch(`${url}/v1/annotations`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/turtle' },
+      body: turtle,
+    });
+    expect(annotations.status).toBe(413);
+  });
+
+  it('refuses on the socket an event whose Avro encoding no Kafka message can hold', async () => {
+    // 400 kB as JSON, a valid spool record; 1.6 MB as Avro: the publisher would retry it forever
+    const event = bigEvent({ loss: Array.from({ length: 100_000 }, () => 0) });
+    event.values = { ...event.values, lr: Array.from({ length: 100_000 }, () => 0) };
+    const spec = {
+      ...AGENT_SPEC,
+      tasks: [
+        AGENT_SPEC.tasks[0]!,
+        {
+          ...AGENT_SPEC.tasks[1]!,
+          outputs: [...AGENT_SPEC.tasks[1]!.outputs!, { name: 'lr', semantics: 'output-value' }],
+        },
+      ],
+    };
+    const client = new AgentSocketClient(socketPath);
+    await client.connect();
+    try {
+      const answer = await client.send([JSON.stringify({ spec }), JSON.stringify({ event })]);
+      expect(answer).toMatchObject({
+        error: 'invalid-event',
+        issues: [{ line: 2, path: 'event', message: /as Avro is \d+ bytes/ }],
+      });
+    } finally {
+      client.close();
+    }
   });
 });
