@@ -9,6 +9,7 @@ import { resolveAuth } from '../auth/AuthConfig.ts';
 import { authMiddleware, ingestRouteScopes } from '../auth/authMiddleware.ts';
 import { createIngestApp } from '../ingest/createIngestApp.ts';
 import { LogIngestTarget } from '../ingest/IngestTarget.ts';
+import { listenIngest } from '../ingest/ingestServer.ts';
 import { LogPublishPort } from '../ingest/LogPublishPort.ts';
 import { SocketIngestServer } from '../ingest/SocketIngestServer.ts';
 import { SpoolIngestTarget } from '../ingest/SpoolIngestTarget.ts';
@@ -113,11 +114,7 @@ export async function startAgent(config: ServiceConfig, logger: Logger): Promise
   let server: Server | undefined;
   try {
     await socket.listen(socketPath);
-    server = await new Promise<Server>((resolve, reject) => {
-      const s = app.listen(config.http.port, config.http.host);
-      s.once('listening', () => resolve(s));
-      s.once('error', reject);
-    });
+    server = await listenIngest(app, config.http.port, config.http.host, {}, logger.child('ingest'));
   } catch (error) {
     await socket.close();
     await publisher?.shutdown();

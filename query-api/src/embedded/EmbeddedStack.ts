@@ -14,6 +14,7 @@ import {
 } from '@provml/stream-processors';
 import { createIngestApp } from '../ingest/createIngestApp.ts';
 import { LogIngestTarget } from '../ingest/IngestTarget.ts';
+import { listenIngest } from '../ingest/ingestServer.ts';
 import { createMetrics, type Metrics } from '../metrics/createMetrics.ts';
 import { LiveFeed } from '../live/LiveFeed.ts';
 import { createQueryApp } from '../query/createQueryApp.ts';
@@ -114,7 +115,7 @@ export class EmbeddedStack {
       this.config.queryPort,
       this.config.host,
     );
-    this.ingestSrv = await listen(
+    this.ingestSrv = await listenIngest(
       createIngestApp({
         target: this.ingest,
         logger: this.logger.child('ingest'),
@@ -122,6 +123,8 @@ export class EmbeddedStack {
       }),
       this.config.ingestPort,
       this.config.host,
+      {},
+      this.logger.child('ingest'),
     );
   }
 

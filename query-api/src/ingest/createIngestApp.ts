@@ -70,6 +70,30 @@ function reject(
 const rejectedMessage = (r: IssueReport): string =>
   `rejected: ${r.issueCount}${r.complete ? '' : '+'} problem(s); nothing was stored`;
 
+/**
+ * The answer to a body that could not be read for the client's reasons (body-parser's 4xx errors):
+ * 415 for a `Content-Encoding` other than one `gzip`, `deflate`, `br` or `identity` (`compress`,
+ * `gzip, gzip`), 400 for a body that is not what its encoding says (not gzip) or a request aborted
+ * before its end; undefined for anything else (the ingest's own failure).
+ */
+export function clientError(
+  error: Error & { status?: number; type?: string },
+): { status: number; body: { error: string; message: string } } | undefined {
+  if (error.type === 'encoding.unsupported' || error.type === 'charset.unsupported')
+    return {
+      status: 415,
+      body: { error: 'unsupported-encoding', message: `${error.message}: use one of gzip, deflate, br` },
+    };
+  if (error.type === 'request.aborted')
+    return { status: 400, body: { error: 'aborted', message: 'the request ended before its body' } };
+  if (typeof error.status === 'number' && error.status >= 400 && error.status < 500)
+    return {
+      status: 400,
+      body: { error: 'invalid-body', message: `the body could not be read: ${error.message}` },
+    };
+  return undefined;
+}
+
 /** Creates the ingest app. All-or-nothing: a 400 stores nothing of the request. */
 export function createIngestApp(options: IngestAppOptions): express.Express {
   const { target, logger } = options;
@@ -174,6 +198,14 @@ export function createIngestApp(options: IngestAppOptions): express.Express {
       if (error.type === 'entity.too.large') {
         count(ROUTES[req.path] ?? 'other', 'rejected', 1);
         return void res.status(413).json({ error: 'too-large', message: error.message });
+      }
+      const client = clientError(error);
+      if (client !== undefined) {
+        // the client's doing (a body that is not what its headers say, a request it gave up): no alarm
+        logger.debug('request refused', { status: client.status, type: error.type, message: error.message });
+        count(ROUTES[req.path] ?? 'other', 'rejected', 1);
+        if (!res.headersSent) res.status(client.status).json(client.body);
+        return;
       }
       if ((error as { code?: string }).code === 'spool-full')
         return void res.status(503).json({ error: 'spool-full', message: error.message });
