@@ -72,8 +72,15 @@ export function isAbsoluteIri(uri: string): boolean {
   }
 }
 
-const id = z.string().min(1).max(EVENT_LIMITS.idLength);
-const key = (max: number) => z.string().min(1).max(max);
+/** A UTF-16 surrogate not in a pair (JSON can write one as `\ud800`): not Unicode text. */
+const LONE_SURROGATE = /\p{Cs}/u;
+const wellFormed = (s: string): boolean => !LONE_SURROGATE.test(s);
+/** Encoders replace a lone surrogate with U+FFFD, so distinct ids would collide: refused instead. */
+const UNPAIRED = 'holds an unpaired UTF-16 surrogate (\\ud800-\\udfff alone), which is not Unicode text';
+const text = (min: number, max: number) => z.string().min(min).max(max).refine(wellFormed, UNPAIRED);
+
+const id = text(1, EVENT_LIMITS.idLength);
+const key = (max: number) => text(1, max);
 
 /**
  * Own `__proto__` keys (JSON.parse creates them) in the maps of an event: zod skips them, so the
@@ -90,6 +97,8 @@ function protoKeys(raw: unknown): ValidationIssue[] {
   return issues;
 }
 const value = z.unknown().superRefine((v, ctx) => {
+  if (typeof v === 'string' && !wellFormed(v))
+    return void ctx.addIssue({ code: 'custom', message: UNPAIRED });
   const ok =
     typeof v === 'boolean' ||
     (typeof v === 'number' && Number.isFinite(v)) ||
@@ -134,14 +143,14 @@ const eventJsonSchema = z
       .array(
         z
           .object({
-            name: z.string().min(1).max(200),
+            name: text(1, 200),
             uri: z
               .string()
               .refine(
                 isAbsoluteIri,
                 'must be an absolute URI by RFC 3987 (scheme; no spaces, controls, <>"{}|\\^`, noncharacters or private use)',
               ),
-            store: z.string().min(1).max(500).nullable().optional(),
+            store: text(1, 500).nullable().optional(),
           })
           .strict(),
       )
@@ -149,7 +158,7 @@ const eventJsonSchema = z
       .optional(),
     status: z.enum(['finished', 'failed']).nullable().optional(),
     context: z
-      .record(key(100), z.string().max(4096))
+      .record(key(100), text(0, 4096))
       .refine((v) => Object.keys(v).length <= EVENT_LIMITS.contextEntries, 'too many context entries')
       .optional(),
   })

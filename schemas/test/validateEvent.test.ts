@@ -216,6 +216,34 @@ describe('time conversions', () => {
   });
 });
 
+describe('lone surrogates', () => {
+  // JSON can write a surrogate alone; encoders turn it into U+FFFD, so distinct ids would collide
+  const base = {
+    eventId: 'e',
+    workflow: 'w',
+    workflowExecution: 'r',
+    task: 't',
+    taskExecution: 'x',
+    phase: 'begin',
+    time: 0,
+  };
+  it.each([
+    ['eventId', { eventId: 'e\ud800' }],
+    ['workflowExecution', { workflowExecution: '\udc00r' }],
+    ['values.v', { values: { v: 'a\ud83d' } }],
+    ['context.host', { context: { host: '\ud800' } }],
+    ['dataRefs.0.name', { dataRefs: [{ name: 'd\ud800', uri: 'file:///x' }] }],
+  ])('refuses one in %s', (path, over) => {
+    const r = parseEventJson({ ...base, ...over });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.issues.find((i) => i.path === path)?.message).toMatch(/surrogate/);
+  });
+
+  it('accepts a pair (an astral character)', () => {
+    expect(parseEventJson({ ...base, eventId: 'e\u{1F600}', values: { v: '\u{1F600}' } }).ok).toBe(true);
+  });
+});
+
 describe('isAbsoluteIri', () => {
   it.each([
     'file:///lustre/projects/seismic/train.h5',
