@@ -18,7 +18,16 @@ export type { SpoolPublishPort, SpoolPublisherOptions, SpoolPublisherStats } fro
 export { SpoolCaptureExporter, ExporterPublishPort } from './spool/SpoolCaptureExporter.ts';
 export { recoverSpool, listSegments } from './spool/recoverSpool.ts';
 export type { SegmentInfo, SpoolPosition, RecoveryReport } from './spool/recoverSpool.ts';
-export { acquireLock, releaseLock, readPublished, writePublished } from './spool/spoolFiles.ts';
+export {
+  acquireLock,
+  releaseLock,
+  readPublished,
+  writePublished,
+  bootId,
+  formatLock,
+  parseLock,
+  processStart,
+} from './spool/spoolFiles.ts';
 export {
   encodeRecord,
   encodeEnvelope,

@@ -16,6 +16,8 @@ export function startAgentProcess(options: {
   name: string;
   extra?: string[];
   compiled?: { script: string; nodeArgs: readonly string[] };
+  /** A command that runs the agent, e.g. `unshare … --` to run it as PID 1 of a new PID namespace. */
+  wrap?: readonly string[];
 }): ChildProcess {
   mkdirSync(`${ROOT}test-output`, { recursive: true });
   const log = openSync(`${ROOT}test-output/agent-${options.name}.log`, 'a');
@@ -23,9 +25,11 @@ export function startAgentProcess(options: {
     options.compiled === undefined
       ? ['--import', 'tsx', 'app/src/cli/main.ts', 'agent']
       : [...options.compiled.nodeArgs, options.compiled.script];
+  const [command = process.execPath, ...prefix] = [...(options.wrap ?? []), process.execPath];
   return spawn(
-    process.execPath,
+    command,
     [
+      ...prefix,
       ...entry,
       '--spool',
       options.spool,

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import type { CaptureEvent, CaptureValue } from './CaptureEvent.ts';
 import type { ValidationIssue } from './errors.ts';
+import { isRfc3987Iri } from './iri.ts';
 import { REFERENCE_SEMANTICS, type CompiledSpec } from './ProspectiveSpec.ts';
 
 /** Limits on one event; larger input is rejected, not truncated. */
@@ -56,14 +57,13 @@ export function microsToIso(us: number): string {
   return `${new Date(seconds * 1000).toISOString().slice(0, 19)}.${String(micros).padStart(6, '0')}Z`;
 }
 
-// control characters are exactly what must be refused in an IRI
-// eslint-disable-next-line no-control-regex
-const INVALID_IRI_CHARS = /[\s<>"{}|\\^`\u0000-\u001f]/;
-const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
-
-/** Whether `uri` is an absolute URI usable as an RDF IRI (scheme, no forbidden characters). */
+/**
+ * Whether `uri` is an absolute IRI an RDF store accepts: RFC 3987 (see `isRfc3987Iri`: no controls,
+ * noncharacters, private-use characters or bad `%` escapes), at most 8192 characters, and one
+ * that the WHATWG URL parser reads (a valid host and port).
+ */
 export function isAbsoluteIri(uri: string): boolean {
-  if (uri.length === 0 || uri.length > 8192 || !SCHEME.test(uri) || INVALID_IRI_CHARS.test(uri)) return false;
+  if (uri.length === 0 || uri.length > 8192 || !isRfc3987Iri(uri)) return false;
   try {
     new URL(uri);
     return true;
@@ -72,8 +72,15 @@ export function isAbsoluteIri(uri: string): boolean {
   }
 }
 
-const id = z.string().min(1).max(EVENT_LIMITS.idLength);
-const key = (max: number) => z.string().min(1).max(max);
+/** A UTF-16 surrogate not in a pair (JSON can write one as `\ud800`): not Unicode text. */
+const LONE_SURROGATE = /\p{Cs}/u;
+const wellFormed = (s: string): boolean => !LONE_SURROGATE.test(s);
+/** Encoders replace a lone surrogate with U+FFFD, so distinct ids would collide: refused instead. */
+const UNPAIRED = 'holds an unpaired UTF-16 surrogate (\\ud800-\\udfff alone), which is not Unicode text';
+const text = (min: number, max: number) => z.string().min(min).max(max).refine(wellFormed, UNPAIRED);
+
+const id = text(1, EVENT_LIMITS.idLength);
+const key = (max: number) => text(1, max);
 
 /**
  * Own `__proto__` keys (JSON.parse creates them) in the maps of an event: zod skips them, so the
@@ -90,6 +97,8 @@ function protoKeys(raw: unknown): ValidationIssue[] {
   return issues;
 }
 const value = z.unknown().superRefine((v, ctx) => {
+  if (typeof v === 'string' && !wellFormed(v))
+    return void ctx.addIssue({ code: 'custom', message: UNPAIRED });
   const ok =
     typeof v === 'boolean' ||
     (typeof v === 'number' && Number.isFinite(v)) ||
@@ -134,11 +143,14 @@ const eventJsonSchema = z
       .array(
         z
           .object({
-            name: z.string().min(1).max(200),
+            name: text(1, 200),
             uri: z
               .string()
-              .refine(isAbsoluteIri, 'must be an absolute URI (scheme, no spaces or <>"{}|\\^`)'),
-            store: z.string().min(1).max(500).nullable().optional(),
+              .refine(
+                isAbsoluteIri,
+                'must be an absolute URI by RFC 3987 (scheme; no spaces, controls, <>"{}|\\^`, noncharacters or private use)',
+              ),
+            store: text(1, 500).nullable().optional(),
           })
           .strict(),
       )
@@ -146,7 +158,7 @@ const eventJsonSchema = z
       .optional(),
     status: z.enum(['finished', 'failed']).nullable().optional(),
     context: z
-      .record(key(100), z.string().max(4096))
+      .record(key(100), text(0, 4096))
       .refine((v) => Object.keys(v).length <= EVENT_LIMITS.contextEntries, 'too many context entries')
       .optional(),
   })

@@ -218,6 +218,34 @@ describe('time conversions', () => {
   });
 });
 
+describe('lone surrogates', () => {
+  // JSON can write a surrogate alone; encoders turn it into U+FFFD, so distinct ids would collide
+  const base = {
+    eventId: 'e',
+    workflow: 'w',
+    workflowExecution: 'r',
+    task: 't',
+    taskExecution: 'x',
+    phase: 'begin',
+    time: 0,
+  };
+  it.each([
+    ['eventId', { eventId: 'e\ud800' }],
+    ['workflowExecution', { workflowExecution: '\udc00r' }],
+    ['values.v', { values: { v: 'a\ud83d' } }],
+    ['context.host', { context: { host: '\ud800' } }],
+    ['dataRefs.0.name', { dataRefs: [{ name: 'd\ud800', uri: 'file:///x' }] }],
+  ])('refuses one in %s', (path, over) => {
+    const r = parseEventJson({ ...base, ...over });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.issues.find((i) => i.path === path)?.message).toMatch(/surrogate/);
+  });
+
+  it('accepts a pair (an astral character)', () => {
+    expect(parseEventJson({ ...base, eventId: 'e\u{1F600}', values: { v: '\u{1F600}' } }).ok).toBe(true);
+  });
+});
+
 describe('isAbsoluteIri', () => {
   it.each([
     'file:///lustre/projects/seismic/train.h5',
@@ -225,6 +253,13 @@ describe('isAbsoluteIri', () => {
     'https://example.org/data?id=1#frag',
     'urn:uuid:0f8e2c1a-7b3d-4e5f-9a10-2b3c4d5e6f70',
     'postgresql://db.example.org:5432/seismic',
+    'file:///données/forage-été.sgy',
+    'https://例え.jp/データ?q=1#部分',
+    'http://[::1]:8080/x',
+    'http://user:pw@192.168.0.1/x',
+    's3://bucket/key%20with%20spaces',
+    'urn:isbn:0451450523',
+    `file:///astral/${String.fromCodePoint(0x1f600)}`,
   ])('accepts %s', (uri) => {
     expect(isAbsoluteIri(uri)).toBe(true);
   });
@@ -241,6 +276,19 @@ describe('isAbsoluteIri', () => {
     'http://example.org/\tx',
     '1http://example.org/',
     `http://example.org/${'a'.repeat(8192)}`,
+    // RFC 3987: what a store refuses after the ingest accepted it (issue #16 item 5)
+    'file:///x\u0085.npz', // NEL, a C1 control
+    'file:///x\u007f.npz', // DEL
+    'file:///x\ue000.npz', // private use
+    'http://example.org/?q=\ue000', // private use, allowed in a query by the RFC, refused by stores
+    `file:///x${String.fromCodePoint(0xf0000)}`, // private use, plane 15
+    'file:///x\ufffe.npz', // noncharacter
+    'file:///x\ufdd0.npz', // noncharacter
+    'file:///x\ud800.npz', // lone surrogate
+    'file:///x%zz.npz', // not a percent escape
+    'file:///x%4.npz',
+    'http://example.org/[x]', // brackets outside an IP literal
+    'http://example.org/a#b#c', // a second #
   ])('rejects %j', (uri) => {
     expect(isAbsoluteIri(uri)).toBe(false);
   });

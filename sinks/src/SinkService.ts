@@ -100,7 +100,8 @@ export class SinkService {
 
   /**
    * Loads one batch, waiting out retryable store failures. A batch the store rejects for good is
-   * split until the poison records are found; those go to the dead-letter topic, the rest is loaded.
+   * split until the poison records are found, and a poison record until its refused statements
+   * are; those go to the dead-letter topic, the rest is loaded.
    */
   async loadBatch(batch: RecordBatch, output: BatchOutput): Promise<void> {
     const dead: ProducedRecord[] = [];
@@ -123,6 +124,64 @@ export class SinkService {
 
   private async loadRecords(records: readonly ConsumedRecord[], dead: ProducedRecord[]): Promise<void> {
     const body = records.map((r) => r.value.toString('utf8')).join('\n');
+    const result = await this.loadWaiting(body);
+    if (result === undefined) {
+      this.stats.recordsLoaded += records.length;
+      this.observeFreshness(records);
+      return;
+    }
+    if (records.length === 1) return this.loadStatements(records[0]!, result, dead);
+    const half = Math.ceil(records.length / 2);
+    await this.loadRecords(records.slice(0, half), dead);
+    await this.loadRecords(records.slice(half), dead);
+  }
+
+  /**
+   * A record the store refused for good: its statements (one per N-Quads line) are split until the
+   * refused ones are found, so one bad statement never takes the others of its record (the other
+   * events of its workflow execution) with it. The refused lines go to the dead-letter topic as one
+   * record with the original headers; the record counts as loaded when anything of it was.
+   */
+  private async loadStatements(record: ConsumedRecord, error: Error, dead: ProducedRecord[]): Promise<void> {
+    const lines = record.value
+      .toString('utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== '');
+    const refused: string[] = [];
+    let reason = error;
+    const bisect = async (part: readonly string[], known?: Error): Promise<void> => {
+      const failed = known ?? (await this.loadWaiting(part.join('\n')));
+      if (failed === undefined) return;
+      if (part.length === 1) {
+        refused.push(part[0]!);
+        reason = failed;
+        return;
+      }
+      const half = Math.ceil(part.length / 2);
+      await bisect(part.slice(0, half));
+      await bisect(part.slice(half));
+    };
+    await bisect(lines, error);
+    if (refused.length < lines.length) {
+      this.stats.recordsLoaded++;
+      this.observeFreshness([record]);
+    }
+    if (refused.length === 0) return;
+    this.logger.warn('statements rejected by the store', {
+      error: reason,
+      offset: record.offset,
+      refused: refused.length,
+      of: lines.length,
+    });
+    const value = refused.length === lines.length ? record.value : Buffer.from(`${refused.join('\n')}\n`);
+    dead.push(deadLetter({ ...record, value }, reason, 'load'));
+  }
+
+  /**
+   * Loads N-Quads text, waiting out retryable store failures with backoff.
+   * @returns undefined once loaded, or the error of a permanent failure
+   */
+  private async loadWaiting(body: string): Promise<Error | undefined> {
     const backoff = new Backoff({
       initialMs: this.options.initialBackoffMs,
       maxMs: this.options.maxBackoffMs ?? 10_000,
@@ -135,25 +194,10 @@ export class SinkService {
         this.stats.lastLoadMs = performance.now() - started;
         this.options.observeLoad?.(this.stats.lastLoadMs / 1000);
         this.stats.batchesLoaded++;
-        this.stats.recordsLoaded += records.length;
         this.stats.bytesLoaded += Buffer.byteLength(body, 'utf8');
-        this.observeFreshness(records);
-        return;
+        return undefined;
       }
-      if (result.kind === 'failure') {
-        if (records.length === 1) {
-          this.logger.warn('record rejected by the store', {
-            error: result.error,
-            offset: records[0]!.offset,
-          });
-          dead.push(deadLetter(records[0]!, result.error, 'load'));
-          return;
-        }
-        const half = Math.ceil(records.length / 2);
-        await this.loadRecords(records.slice(0, half), dead);
-        await this.loadRecords(records.slice(half), dead);
-        return;
-      }
+      if (result.kind === 'failure') return result.error;
       if (this.stopping) throw new Error('sink stopping with an unloaded batch; it will be delivered again');
       this.stats.paused = true;
       this.stats.retries++;

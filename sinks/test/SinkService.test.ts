@@ -242,6 +242,32 @@ describe('SinkService', () => {
     expect(store.failed).toContain(poison.value.toString('utf8'));
   });
 
+  it('splits a refused record into its statements: only the refused one is dead-lettered, its neighbours load', async () => {
+    const log = new EmbeddedLog();
+    await log.ensureTopic(TRIPLES, 1);
+    // one record of a workflow execution: quads of several events, one IRI the store refuses (U+FFFE)
+    const lines = [0, 1, 2, 3, 4].map((i) => quad(i, 'wf'));
+    const bad = `<${EX}entity/bad\ufffe> <${EX}value> "x" <${EX}graph/wf> .`;
+    lines.splice(3, 0, bad);
+    const offsets = log.append(TRIPLES, [
+      tripleRecord(10, 'wf'),
+      { key: 'wf', value: Buffer.from(`${lines.join('\n')}\n`), headers: { 'provml-test': 'mixed' } },
+      tripleRecord(11, 'wf'),
+    ]);
+    const store = new FaultyStore();
+    const sink = sinkOf(log, store);
+    await sink.start();
+
+    await waitFor(() => log.lag(GROUP, TRIPLES) === 0, 'lag 0');
+    expect(await entities(store)).toEqual(entityIris([0, 1, 2, 3, 4, 10, 11]));
+    const dead = log.records(DLQ);
+    expect(dead).toHaveLength(1);
+    expect(dead[0]!.value.toString('utf8')).toBe(`${bad}\n`);
+    expect(dead[0]!.headers[DLQ_HEADERS.sourceOffset]).toBe(offsets[1]);
+    expect(dead[0]!.headers['provml-test']).toBe('mixed');
+    expect(sink.stats).toMatchObject({ deadLettered: 1, recordsLoaded: 3 });
+  });
+
   it('dead-letters every poison record of a batch, across partitions', async () => {
     const log = new EmbeddedLog();
     await log.ensureTopic(TRIPLES, 2);

@@ -36,6 +36,28 @@ import { IncompleteExecutions, INCOMPLETE_EVENT_PREFIX } from './IncompleteExecu
 /** Output records are cut at about this many characters (Kafka's default message limit is 1 MB). */
 const MAX_OUTPUT_RECORD_CHARS = 256 * 1024;
 
+/**
+ * Cuts N-Quads text at line ends into pieces of at most `max` characters (a longer line is a piece
+ * of its own), so that the quads of one large event, spec or annotation document travel as several
+ * records, each under the message limit, instead of one the broker refuses for good.
+ */
+export function splitNQuads(text: string, max = MAX_OUTPUT_RECORD_CHARS): string[] {
+  if (text.length <= max) return [text];
+  const pieces: string[] = [];
+  let start = 0;
+  while (start < text.length) {
+    let end = start + max;
+    if (end >= text.length) end = text.length;
+    else {
+      const nl = text.lastIndexOf('\n', end - 1);
+      end = nl >= start ? nl + 1 : text.indexOf('\n', end) + 1 || text.length;
+    }
+    pieces.push(text.slice(start, end));
+    start = end;
+  }
+  return pieces;
+}
+
 /** Settings of a processor. */
 export interface ProcessorOptions {
   /**
@@ -277,14 +299,18 @@ export class ProcessorService {
       }
       if (this.options.incompleteAfterMs) this.incomplete.observe(event, Date.now());
       const quads = mapEvent(event, spec, this.state, this.iris);
-      const text = toNQuads(quads);
-      let chunk = open.get(event.workflowExecution);
-      if (chunk === undefined)
-        open.set(event.workflowExecution, (chunk = { parts: [], bytes: 0, capturedAt: event.time }));
-      chunk.capturedAt = Math.min(chunk.capturedAt, event.time);
-      chunk.parts.push(text);
-      chunk.bytes += text.length;
-      if (chunk.bytes >= MAX_OUTPUT_RECORD_CHARS) flush(event.workflowExecution);
+      for (const text of splitNQuads(toNQuads(quads))) {
+        let chunk = open.get(event.workflowExecution);
+        if (chunk !== undefined && chunk.bytes + text.length > MAX_OUTPUT_RECORD_CHARS)
+          flush(event.workflowExecution);
+        chunk = open.get(event.workflowExecution);
+        if (chunk === undefined)
+          open.set(event.workflowExecution, (chunk = { parts: [], bytes: 0, capturedAt: event.time }));
+        chunk.capturedAt = Math.min(chunk.capturedAt, event.time);
+        chunk.parts.push(text);
+        chunk.bytes += text.length;
+        if (chunk.bytes >= MAX_OUTPUT_RECORD_CHARS) flush(event.workflowExecution);
+      }
       this.stats.quadsEmitted += quads.length;
       this.stats.eventsProcessed++;
       lastTime = Math.max(lastTime, event.time);
@@ -298,7 +324,8 @@ export class ProcessorService {
       try {
         const compiled = compileSpec(parseJson(record.value, 'spec'));
         const quads = mapSpec(compiled, this.iris);
-        out.push({ key: record.key, value: Buffer.from(toNQuads(quads)) });
+        for (const text of splitNQuads(toNQuads(quads)))
+          out.push({ key: record.key, value: Buffer.from(text) });
         this.stats.quadsEmitted += quads.length;
       } catch (error) {
         dead.push(deadLetter(record, error, 'spec'));
@@ -314,7 +341,8 @@ export class ProcessorService {
     for (const record of records) {
       try {
         const quads = parseAnnotations(record.value.toString('utf8'), this.sourceOf(record), this.iris);
-        out.push({ key: record.key, value: Buffer.from(toNQuads(quads)) });
+        for (const text of splitNQuads(toNQuads(quads)))
+          out.push({ key: record.key, value: Buffer.from(text) });
         this.stats.quadsEmitted += quads.length;
       } catch (error) {
         dead.push(deadLetter(record, error, 'annotations'));

@@ -4,7 +4,7 @@ export {
   INCOMPLETE_EVENT_PREFIX,
   IncompleteExecutions,
 } from './IncompleteExecutions.ts';
-export { ProcessorService } from './ProcessorService.ts';
+export { ProcessorService, splitNQuads } from './ProcessorService.ts';
 export type { ProcessorOptions, ProcessorStats } from './ProcessorService.ts';
 export { SpecRegistry } from './SpecRegistry.ts';
 export { DEFAULT_IRI_BASE, IriMinter, defaultStoreOf } from './mapping/IriMinter.ts';

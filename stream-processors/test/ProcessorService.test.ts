@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeCaptureEvent, encodeCaptureEvent, type CaptureEvent } from '@provml/schemas';
 import { ANNOTATION_SOURCE_HEADER, DEFAULT_TOPICS, DLQ_HEADERS, EmbeddedLog } from '@provml/log';
-import { ProcessorService } from '@provml/stream-processors';
+import { ProcessorService, splitNQuads } from '@provml/stream-processors';
 
 const T = DEFAULT_TOPICS;
 const SPEC = {
@@ -25,6 +25,21 @@ const event = (over: Partial<CaptureEvent> = {}): CaptureEvent => ({
   context: {},
   ...over,
 });
+
+/** Quads the processor emitted for specs (on the triples topic under the workflow's key). */
+const specQuads = (log: EmbeddedLog): number =>
+  log
+    .records(T.triples)
+    .filter((r) => r.key === 'w')
+    .reduce(
+      (n, r) =>
+        n +
+        r.value
+          .toString()
+          .split('\n')
+          .filter((l) => l !== '').length,
+      0,
+    );
 
 async function until(check: () => boolean, what: string): Promise<void> {
   const deadline = Date.now() + 10_000;
@@ -55,6 +70,33 @@ describe('ProcessorService', () => {
     const run = triples.find((r) => r.key === 'run-1')!.value.toString();
     expect(run).toContain('<urn:provml:execution/run-1/t1> <http://www.w3.org/ns/prov#startedAtTime>');
     expect(run).toContain('<urn:provml:graph/execution/run-1> .');
+  });
+
+  it('cuts the quads of one large event into several records, each under the message limit', async () => {
+    const log = new EmbeddedLog({ defaultPartitions: 1 });
+    const names = Array.from({ length: 1000 }, (_, i) => `hyperparameter_${i}`);
+    const spec = {
+      ...SPEC,
+      tasks: [{ ...SPEC.tasks[0]!, inputs: names.map((name) => ({ name, semantics: 'hyperparameter' })) }],
+    };
+    log.append(T.specs, [{ key: 'w', value: Buffer.from(JSON.stringify(spec)) }]);
+    const values = Object.fromEntries(names.map((n, i) => [n, i + 0.5]));
+    log.append(T.events, [{ key: 'run-1', value: encodeCaptureEvent(event({ values })) }]);
+    const p = start(log);
+    await until(() => p.stats.eventsProcessed === 1, 'the event');
+    const run = log.records(T.triples).filter((r) => r.key === 'run-1');
+    const text = run.map((r) => r.value.toString()).join('');
+    expect(text.length).toBeGreaterThan(512 * 1024); // one record of it all would near the 1 MB limit
+    expect(run.length).toBeGreaterThan(2);
+    for (const r of run) expect(r.value.length).toBeLessThanOrEqual(256 * 1024);
+    expect(text.split('\n').filter((l) => l !== '')).toHaveLength(p.stats.quadsEmitted - specQuads(log));
+  });
+
+  it('splitNQuads cuts at line ends only', () => {
+    expect(splitNQuads('a\nb\n', 10)).toEqual(['a\nb\n']);
+    expect(splitNQuads('aaaa\nbbbb\ncccc\n', 10)).toEqual(['aaaa\nbbbb\n', 'cccc\n']);
+    expect(splitNQuads('aaaaaaaaaaaaaa\nb\n', 10)).toEqual(['aaaaaaaaaaaaaa\n', 'b\n']);
+    expect(splitNQuads(`${'x\n'.repeat(100)}`, 7).join('')).toBe('x\n'.repeat(100));
   });
 
   it('dead-letters poison messages with reason and source position, and keeps processing', async () => {

@@ -8,7 +8,7 @@ import { OxigraphEmbeddedStore } from '@provml/stores';
 import { SinkService } from '@provml/sinks';
 import { DEFAULT_TOPICS, EmbeddedLog, LogCaptureExporter, createTopics } from '@provml/log';
 import { IriMinter, parseAnnotations, ProcessorService } from '@provml/stream-processors';
-import { createIngestApp, LogIngestTarget } from '@provml/agent';
+import { createIngestApp, listenIngest, LogIngestTarget } from '@provml/agent';
 import { LiveFeed, createQueryApp } from '@provml/query-api';
 import type { EmbeddedConfig } from './EmbeddedConfig.ts';
 
@@ -84,7 +84,7 @@ export class EmbeddedStack {
       this.config.queryPort,
       this.config.host,
     );
-    this.ingestSrv = await listen(
+    this.ingestSrv = await listenIngest(
       createIngestApp({
         target: this.ingest,
         logger: this.logger.child('ingest'),
@@ -92,6 +92,8 @@ export class EmbeddedStack {
       }),
       this.config.ingestPort,
       this.config.host,
+      {},
+      this.logger.child('ingest'),
     );
   }
 

@@ -15,12 +15,12 @@ import {
   type RunningService,
   eventCodec,
   type EventCodec,
-  listen,
   closeServer,
   urlOf,
   metricsRoute,
 } from '@provml/service';
 import { createIngestApp } from './ingest/createIngestApp.ts';
+import { listenIngest } from './ingest/ingestServer.ts';
 import { LogIngestTarget } from './ingest/IngestTarget.ts';
 import { LogPublishPort } from './ingest/LogPublishPort.ts';
 import { SocketIngestServer } from './ingest/SocketIngestServer.ts';
@@ -113,7 +113,7 @@ export async function startAgent(config: ServiceConfig, logger: Logger): Promise
   let server: Server | undefined;
   try {
     await socket.listen(socketPath);
-    server = await listen(app, config.http.port, config.http.host);
+    server = await listenIngest(app, config.http.port, config.http.host, {}, logger.child('ingest'));
   } catch (error) {
     await socket.close();
     await publisher?.shutdown();

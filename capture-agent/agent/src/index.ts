@@ -9,3 +9,5 @@ export type { IngestAppOptions } from './ingest/createIngestApp.ts';
 export { MAX_EVENTS_PER_REQUEST, parseEventBody } from './ingest/parseEventBody.ts';
 export type { ParsedBody } from './ingest/parseEventBody.ts';
 export { formatProgress, formatSummary, replaySpool } from './replaySpool.ts';
+export { createIngestServer, DEFAULT_INGEST_SERVER_LIMITS, listenIngest } from './ingest/ingestServer.ts';
+export type { IngestServerLimits } from './ingest/ingestServer.ts';

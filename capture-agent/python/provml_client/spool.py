@@ -136,6 +136,80 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _read_text(path: str) -> Optional[str]:
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("ascii", "replace")
+    except OSError:
+        return None
+
+
+def _boot_id() -> Optional[str]:
+    """The id of the running boot (Linux), None where the OS does not say."""
+    text = _read_text("/proc/sys/kernel/random/boot_id")
+    return text.strip() or None if text is not None else None
+
+
+def _process_start(pid: int) -> Optional[str]:
+    """When process ``pid`` started, in clock ticks after boot (field 22 of /proc/<pid>/stat)."""
+    stat = _read_text("/proc/%d/stat" % pid)
+    if stat is None:
+        return None
+    fields = stat[stat.rfind(")") + 2 :].split(" ")
+    return fields[19] if len(fields) > 19 else None
+
+
+def _format_lock(pid: int) -> str:
+    """LOCK text: the pid on the first line, then ``boot=… start=…`` (as capture-agent/src/spool/spoolFiles.ts)."""
+    extra = []
+    boot, start = _boot_id(), _process_start(pid)
+    if boot is not None:
+        extra.append("boot=%s" % boot)
+    if start is not None:
+        extra.append("start=%s" % start)
+    return "%d\n%s" % (pid, " ".join(extra) + "\n" if extra else "")
+
+
+def _parse_lock(text: str) -> Optional[Tuple[int, Optional[str], Optional[str]]]:
+    """(pid, boot, start) of LOCK text, None when it names no pid."""
+    first, _, rest = text.partition("\n")
+    try:
+        pid = int(first.strip())
+    except ValueError:
+        return None
+    if pid <= 0:
+        return None
+    fields = dict(kv.split("=", 1) for kv in rest.split() if "=" in kv)
+    return pid, fields.get("boot") or None, fields.get("start") or None
+
+
+#: Spool directories whose LOCK this process holds.
+_HELD = set()  # type: set
+
+
+def _owner_alive(owner: Tuple[int, Optional[str], Optional[str]], directory: str) -> bool:
+    """Whether the LOCK's writer still runs: our own pid only if this process holds the lock (else an
+    earlier process had it: PID 1 of a restarted container), another boot or a gone or reused pid
+    (started at another time than recorded) is stale."""
+    pid, boot, start = owner
+    if pid == os.getpid():
+        return directory in _HELD
+    current_boot = _boot_id()
+    if boot is not None and current_boot is not None and boot != current_boot:
+        return False
+    if not _pid_alive(pid):
+        return False
+    if start is None:
+        return True
+    now = _process_start(pid)
+    return now is None or now == start
+
+
+def _private(path: str, flags: int) -> int:
+    """Opens segments mode 0600: they hold captured data (AGENT.md)."""
+    return os.open(path, flags, 0o600)
+
+
 def _fsync_dir(path: str) -> None:
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -199,17 +273,17 @@ class SpoolWriter:
     # -- lock -----------------------------------------------------------------------------------
 
     def _acquire_lock(self) -> None:
-        """Creates LOCK exclusively with our pid; a LOCK whose pid is not alive (or unreadable) is
-        removed and the creation tried again. A live holder, this process included, is an error
-        (as capture-agent/src/spool/spoolFiles.ts)."""
+        """Creates LOCK exclusively with our pid, boot id and start time; a LOCK whose writer is not
+        running (``_owner_alive``), or that is unreadable, is removed and the creation tried again.
+        A live holder, this process included, is an error (as capture-agent/src/spool/spoolFiles.ts)."""
         for _ in range(3):
             try:
                 fd = os.open(self._lock_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             except FileExistsError:
-                holder = self._lock_holder()
-                if holder is not None and _pid_alive(holder):
+                owner = _parse_lock(_read_text(self._lock_path) or "")
+                if owner is not None and _owner_alive(owner, self.directory):
                     raise SpoolLockedError(
-                        "spool %s is locked by live process %d" % (self.directory, holder)
+                        "spool %s is locked by live process %d" % (self.directory, owner[0])
                     ) from None
                 try:
                     os.unlink(self._lock_path)  # stale: its process is gone
@@ -217,22 +291,23 @@ class SpoolWriter:
                     pass
                 continue
             try:
-                os.write(fd, ("%d\n" % self._pid).encode("ascii"))
+                os.write(fd, _format_lock(self._pid).encode("ascii"))
                 os.fsync(fd)
             finally:
                 os.close(fd)
             _fsync_dir(self.directory)
+            _HELD.add(self.directory)
             return
         raise SpoolLockedError("could not take the LOCK of %s" % self.directory)
 
     def _lock_holder(self) -> Optional[int]:
-        try:
-            with open(self._lock_path, "rb") as f:
-                return int(f.read().decode("ascii").strip())
-        except (OSError, ValueError, UnicodeDecodeError):
-            return None
+        owner = _parse_lock(_read_text(self._lock_path) or "")
+        return None if owner is None else owner[0]
 
     def _release_lock(self) -> None:
+        if self.directory not in _HELD:
+            return
+        _HELD.discard(self.directory)
         if self._lock_holder() == self._pid:
             try:
                 os.unlink(self._lock_path)
@@ -275,14 +350,15 @@ class SpoolWriter:
             last_end = first + len(records)
         self._next_seq = max(published, last_end)
         if segments and last_end == self._next_seq and self._segments[-1][2] < self.segment_bytes:
-            self._file = open(self._segments[-1][1], "ab")
+            self._file = open(self._segments[-1][1], "ab", opener=_private)
+            os.chmod(self._segments[-1][1], 0o600)  # a segment written before segments were private
             self._seg_size = self._segments[-1][2]
         else:
             self._open_segment(self._next_seq)
 
     def _open_segment(self, seq: int) -> None:
         path = os.path.join(self._seg_dir, segment_name(seq))
-        self._file = open(path, "ab")
+        self._file = open(path, "ab", opener=_private)
         self._seg_size = 0
         self._segments.append((seq, path, 0))
         _fsync_dir(self._seg_dir)

@@ -65,7 +65,7 @@ def test_writer_appends_readable_records_and_holds_the_lock(tmp_path):
     d = str(tmp_path / "spool")
     w = SpoolWriter(d)
     with open(os.path.join(d, "LOCK")) as f:
-        assert f.read().strip() == str(os.getpid())
+        assert f.read().split("\n")[0] == str(os.getpid())
     assert w.append([b'{"event":{"a":1}}', b'{"event":{"a":2}}']) == 0
     assert w.append([b'{"event":{"a":3}}']) == 2
     w.close()
@@ -73,6 +73,16 @@ def test_writer_appends_readable_records_and_holds_the_lock(tmp_path):
     assert not os.path.exists(os.path.join(d, "published"))  # the cursor is the publisher's
     assert verify_spool(d) == [b'{"event":{"a":1}}', b'{"event":{"a":2}}', b'{"event":{"a":3}}']
     assert list(spool.read_spool(d)) == list(enumerate(verify_spool(d)))
+
+
+def test_segments_are_private(tmp_path):
+    d = str(tmp_path / "spool")
+    w = SpoolWriter(d, segment_bytes=60)
+    w.append([b'{"event":{"n":1}}', b'{"event":{"n":2}}', b'{"event":{"n":3}}'])
+    w.close()
+    names = os.listdir(os.path.join(d, "segments"))
+    assert len(names) > 1
+    assert {oct(os.stat(os.path.join(d, "segments", n)).st_mode & 0o777) for n in names} == {"0o600"}
 
 
 def test_segment_rollover_never_splits_a_record(tmp_path):
@@ -123,8 +133,36 @@ def test_a_live_lock_is_refused_and_a_stale_one_taken_over(tmp_path):
     # now its pid is dead: stale, taken over
     w = SpoolWriter(d)
     with open(os.path.join(d, "LOCK")) as f:
-        assert f.read().strip() == str(os.getpid())
+        assert f.read().split("\n")[0] == str(os.getpid())
     w.close()
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="needs Linux /proc")
+def test_a_lock_naming_a_live_pid_of_another_boot_or_start_is_stale(tmp_path):
+    d = str(tmp_path / "spool")
+    os.makedirs(d)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        start = spool._process_start(sleeper.pid)
+        boot = spool._boot_id()
+        lock = os.path.join(d, "LOCK")
+        # the pid runs, but it is another process than the one that wrote the lock
+        for stale in ("boot=another-boot start=%s" % start, "boot=%s start=1" % boot):
+            with open(lock, "w") as f:
+                f.write("%d\n%s\n" % (sleeper.pid, stale))
+            SpoolWriter(d).close()
+        # the process that wrote it still runs: refused
+        with open(lock, "w") as f:
+            f.write("%d\nboot=%s start=%s\n" % (sleeper.pid, boot, start))
+        with pytest.raises(SpoolLockedError, match=str(sleeper.pid)):
+            SpoolWriter(d)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    # our own pid in a lock this process does not hold: an earlier process had our pid
+    with open(os.path.join(d, "LOCK"), "w") as f:
+        f.write("%d\n" % os.getpid())
+    SpoolWriter(d).close()
 
 
 def test_torn_tail_of_the_last_segment_is_truncated(tmp_path):

@@ -1,10 +1,13 @@
 /** The spool's one writer: appends batches of records to segments, fsyncs per policy, enforces the cap, owns the `published` cursor. */
-import { closeSync, fdatasync, fsyncSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, fdatasync, fsyncSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { silentLogger, SpoolFullError, type Logger } from '@provml/schemas';
 import { recoverSpool, type SegmentInfo, type SpoolPosition } from './recoverSpool.ts';
 import { acquireLock, fsyncDir, readPublished, releaseLock, writePublished } from './spoolFiles.ts';
 import { encodeEnvelope, encodeRecord, segmentName, type SpoolEnvelope } from './spoolFormat.ts';
+
+/** Segments hold captured data: readable and writable by the spool's owner only. */
+const SEGMENT_MODE = 0o600;
 
 /** When appended records are forced to disk. */
 export type FsyncPolicy = 'batch' | 'interval' | 'never';
@@ -111,7 +114,8 @@ export class SpoolWriter {
       const next = Math.max(published, last === undefined ? 0 : last.first + last.count);
       const writer = new SpoolWriter(dir, r.segments, next, published, r.publishedPosition, r, options);
       if (last !== undefined && last.first + last.count === next && last.bytes < writer.segmentBytes) {
-        writer.fd = openSync(join(dir, 'segments', segmentName(last.first)), 'a');
+        writer.fd = openSync(join(dir, 'segments', segmentName(last.first)), 'a', SEGMENT_MODE);
+        fchmodSync(writer.fd, SEGMENT_MODE); // a segment written before segments were private
         writer.activeBytes = last.bytes;
       }
       return writer;
@@ -231,7 +235,7 @@ export class SpoolWriter {
       closeSync(this.fd);
       this.durable = this.next;
     }
-    this.fd = openSync(join(this.dir, 'segments', segmentName(this.next)), 'a');
+    this.fd = openSync(join(this.dir, 'segments', segmentName(this.next)), 'a', SEGMENT_MODE);
     this.activeBytes = 0;
     this.segments.push({ first: this.next, count: 0, bytes: 0 });
     fsyncDir(join(this.dir, 'segments'));

@@ -1,6 +1,14 @@
 // The spool on disk: append and read back, segments, recovery of torn tails and corrupt middle segments, caps, the lock.
-import { spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import {
+  appendFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -12,6 +20,7 @@ import {
   type SpoolEnvelope,
 } from '@provml/capture-agent';
 import { SpoolFullError, SpoolLockedError } from '@provml/schemas';
+import { bootId, formatLock, parseLock, processStart } from '../../src/spool/spoolFiles.ts';
 
 const dirs: string[] = [];
 const open: SpoolWriter[] = [];
@@ -145,15 +154,57 @@ describe('SpoolWriter and SpoolReader', () => {
   it('holds the LOCK against a second writer and takes over a lock whose process is gone', async () => {
     const dir = fresh();
     const w = openSpool(dir);
-    expect(readFileSync(join(dir, 'LOCK'), 'utf8').trim()).toBe(String(process.pid));
+    expect(readFileSync(join(dir, 'LOCK'), 'utf8').split('\n')[0]).toBe(String(process.pid));
     expect(() => SpoolWriter.open(dir)).toThrow(SpoolLockedError);
     await w.close();
     expect(existsSync(join(dir, 'LOCK'))).toBe(false);
     const dead = spawnSync(process.execPath, ['-e', '0']).pid;
     writeFileSync(join(dir, 'LOCK'), `${dead}\n`);
     const w2 = openSpool(dir);
-    expect(readFileSync(join(dir, 'LOCK'), 'utf8').trim()).toBe(String(process.pid));
+    expect(readFileSync(join(dir, 'LOCK'), 'utf8').split('\n')[0]).toBe(String(process.pid));
     await w2.append([ev(0)]);
+  });
+
+  it.skipIf(processStart(process.pid) === undefined)(
+    'takes over a LOCK naming a live pid of another boot or start, or our own pid it does not hold',
+    async () => {
+      const dir = fresh();
+      const sleeper = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)']);
+      try {
+        const pid = sleeper.pid!;
+        await new Promise((r) => sleeper.once('spawn', r));
+        const start = processStart(pid)!;
+        for (const stale of [`boot=another-boot start=${start}`, `boot=${bootId()} start=1`]) {
+          writeFileSync(join(dir, 'LOCK'), `${pid}\n${stale}\n`);
+          await openSpool(dir).close();
+        }
+        // the process that wrote it still runs: refused
+        writeFileSync(join(dir, 'LOCK'), formatLock({ pid, boot: bootId(), start }));
+        expect(() => SpoolWriter.open(dir)).toThrow(`locked by live process ${pid}`);
+      } finally {
+        sleeper.kill('SIGKILL');
+      }
+      // our own pid in a LOCK this process does not hold: an earlier process had our pid (PID 1 again)
+      writeFileSync(join(dir, 'LOCK'), `${process.pid}\n`);
+      const w = openSpool(dir);
+      expect(parseLock(readFileSync(join(dir, 'LOCK'), 'utf8'))).toEqual({
+        pid: process.pid,
+        boot: bootId(),
+        start: processStart(process.pid),
+      });
+      await w.close();
+    },
+  );
+
+  it('writes segments readable by their owner only (0600)', async () => {
+    const dir = fresh();
+    const w = openSpool(dir, { segmentBytes: 200 });
+    for (let i = 0; i < 6; i++) await w.append([ev(i)]);
+    const names = readdirSync(join(dir, 'segments'));
+    expect(names.length).toBeGreaterThan(1);
+    expect(new Set(names.map((n) => statSync(join(dir, 'segments', n)).mode & 0o777))).toEqual(
+      new Set([0o600]),
+    );
   });
 
   it('honours fsync interval and never: what a publisher may read follows the policy', async () => {

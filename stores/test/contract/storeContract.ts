@@ -231,6 +231,28 @@ export function storeContract(fixture: StoreFixture): void {
         expect(rows).toEqual([{ n: '300' }]);
       }, 60_000);
 
+    it('a sink loads the neighbours of a statement the store refuses; only that statement is dead-lettered', async () => {
+      const triples = DEFAULT_TOPICS.triples;
+      const log = new EmbeddedLog();
+      await log.ensureTopic(triples, 1);
+      // one record of a workflow execution (quads of several events), one statement the store refuses
+      const lines = CONTRACT_BATCH.split('\n');
+      const bad = `<${EX}s> <${EX}p> "unterminated <${G1}> .`;
+      lines.splice(4, 0, bad);
+      log.append(triples, [{ key: 'wf', value: Buffer.from(`${lines.join('\n')}\n`) }]);
+      const sink = new SinkService(log, store, FAST_SINK);
+      await sink.start();
+      try {
+        await waitFor(() => log.lag('provml-sink', triples) === 0, 'the sink to load the record');
+      } finally {
+        await sink.shutdown();
+      }
+      expect(await store.size()).toBe(BATCH_SIZE);
+      expect(log.records(DEFAULT_TOPICS.deadLetters).map((r) => r.value.toString('utf8'))).toEqual([
+        `${bad}\n`,
+      ]);
+    });
+
     if (fixture.restart !== undefined)
       it('keeps its data across a server restart', async () => {
         await loaded();

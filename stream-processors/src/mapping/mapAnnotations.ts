@@ -1,7 +1,16 @@
 /** Pure mapping of domain annotations (Turtle from domain scientists) into the domain graph, with their join index. */
 import { createHash } from 'node:crypto';
 import { Parser, type Quad, type Term } from 'n3';
-import { isAbsoluteIri, PROVML, ValidationError, type ValidationIssue } from '@provml/schemas';
+import {
+  isAbsoluteIri,
+  MLS_NS,
+  PROV_NS,
+  PROVML,
+  PROVML_NS,
+  RDF,
+  ValidationError,
+  type ValidationIssue,
+} from '@provml/schemas';
 import type { IriMinter } from './IriMinter.ts';
 import type { MappingState } from './MappingState.ts';
 import { iri, namedNode, quad } from './terms.ts';
@@ -15,7 +24,8 @@ export const MAX_ANNOTATION_LENGTH = 10_000_000;
  * Each `X provml:annotates D` also yields `D provml:hasDomainAnnotation X`, and `state` learns that
  * data entity D has annotation X, so later events about D link to it.
  * @throws ValidationError naming the line of a syntax error, or each IRI that is relative or not a
- *   valid IRI (Turtle without `@base` keeps `<foo>` relative; no store can load it).
+ *   valid IRI (Turtle without `@base` keeps `<foo>` relative; no store can load it), or each
+ *   triple that states provenance instead of describing data (see `provenanceTerms`).
  */
 export function parseAnnotations(turtle: string, source: string | undefined, iris: IriMinter): Quad[] {
   if (turtle.length > MAX_ANNOTATION_LENGTH)
@@ -44,6 +54,9 @@ export function parseAnnotations(turtle: string, source: string | undefined, iri
   }
   const issues = invalidIris(parsed);
   if (issues.length > 0) throw new ValidationError('invalid IRIs in annotations', issues);
+  const forged = provenanceTerms(parsed, iris.base);
+  if (forged.length > 0)
+    throw new ValidationError('annotations may describe data, not state provenance', forged);
   const out: Quad[] = [];
   const annotates = iri(PROVML.annotates);
   const hasAnnotation = iri(PROVML.hasDomainAnnotation);
@@ -81,6 +94,46 @@ function invalidIris(quads: readonly Quad[]): ValidationIssue[] {
     check(q.predicate, `triple ${i + 1} predicate`);
     check(q.object, `triple ${i + 1} object`);
   });
+  return issues;
+}
+
+/** Namespaces whose terms only the pipeline states: PROV, PROV-ML and ML Schema. */
+const RESERVED = [PROV_NS, PROVML_NS, MLS_NS];
+const reserved = (value: string): boolean => RESERVED.some((ns) => value.startsWith(ns));
+
+/**
+ * Triples of an annotation document that would forge provenance, by triple (1-based): a predicate
+ * of PROV, PROV-ML or ML Schema other than `provml:annotates` (`prov:wasDerivedFrom` would add a
+ * lineage edge, `provml:status` a second status), a class of theirs (`a prov:Activity`), a subject
+ * the pipeline mints (under `base`: executions, workflows, graphs), and a `provml:annotates` whose
+ * object is not an IRI (the data it annotates). Domain annotations describe data, in vocabularies
+ * of their own (README, contract 5).
+ */
+export function provenanceTerms(quads: readonly Quad[], base: string): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  for (const [i, q] of quads.entries()) {
+    if (issues.length >= MAX_IRI_ISSUES) break;
+    const at = `triple ${i + 1}`;
+    const p = q.predicate.value;
+    if (p === PROVML.annotates) {
+      if (q.object.termType !== 'NamedNode')
+        issues.push({
+          path: `${at} object`,
+          message: 'provml:annotates takes the IRI of the data it annotates',
+        });
+    } else if (reserved(p))
+      issues.push({
+        path: `${at} predicate`,
+        message: `<${p}> is stated by the pipeline, not by annotations (of its terms only provml:annotates is allowed)`,
+      });
+    else if (p === RDF.type && q.object.termType === 'NamedNode' && reserved(q.object.value))
+      issues.push({ path: `${at} object`, message: `<${q.object.value}> is a class the pipeline assigns` });
+    if (q.subject.termType === 'NamedNode' && q.subject.value.startsWith(base))
+      issues.push({
+        path: `${at} subject`,
+        message: `<${q.subject.value}> is minted by the pipeline (${base}…); annotate the data instead`,
+      });
+  }
   return issues;
 }
 

@@ -3,15 +3,20 @@ import { chmodSync, existsSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { silentLogger, type Logger } from '@provml/schemas';
 import { IriMinter } from '@provml/stream-processors';
+import type { IssueReport } from './issueList.ts';
 import { parseEnvelopeBatch } from './parseEnvelopeBatch.ts';
+import { BatchFramer, type Frame, type FramingLimits } from './socketFraming.ts';
 import type { SpoolIngestTarget } from './SpoolIngestTarget.ts';
 
 /** Settings of the socket server. */
 export interface SocketIngestOptions {
   target: SpoolIngestTarget;
   logger?: Logger;
-  /** Lines in one batch at most; a longer batch is refused whole. Default 100000. */
-  maxBatchLines?: number;
+  /**
+   * Line and batch limits (default 1 MiB per line, 100 000 lines and 32 MiB per batch), enforced
+   * while reading: a batch is refused as soon as it passes one.
+   */
+  limits?: Partial<FramingLimits>;
   /** Counts what was accepted and rejected, in records (for metrics). */
   onResult?: (outcome: 'accepted' | 'rejected', records: number, kinds?: Record<string, number>) => void;
 }
@@ -19,7 +24,7 @@ export interface SocketIngestOptions {
 /** One JSON answer line per batch. */
 type Answer =
   | { accepted: number }
-  | { error: 'invalid-event'; message: string; issues: unknown[] }
+  | ({ error: 'invalid-event'; message: string } & IssueReport)
   | { error: 'spool-full' | 'unavailable'; message: string };
 
 /** Serves the socket protocol until `close()`. */
@@ -61,47 +66,45 @@ export class SocketIngestServer {
     this.sockets.add(socket);
     socket.on('close', () => this.sockets.delete(socket));
     socket.on('error', () => socket.destroy());
-    let rest = '';
-    let lines: string[] = [];
-    let tooMany = false;
-    // batches of one connection are answered in order
+    const framer = new BatchFramer(this.options.limits);
+    // batches of one connection are answered in order; reading pauses while two wait for the spool
     let chain = Promise.resolve();
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
-      const parts = (rest + chunk).split('\n');
-      rest = parts.pop()!;
-      for (const raw of parts) {
-        const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-        if (line.trim() !== '') {
-          if (lines.length < (this.options.maxBatchLines ?? 100_000)) lines.push(line);
-          else tooMany = true;
-          continue;
-        }
-        const batch = lines;
-        const overflow = tooMany;
-        lines = [];
-        tooMany = false;
-        if (batch.length === 0 && !overflow) continue; // blank lines between batches
-        chain = chain.then(async () => {
-          const answer = await this.handle(batch, overflow);
-          if (!socket.destroyed) socket.write(`${JSON.stringify(answer)}\n`);
-        });
+    let waiting = 0;
+    socket.on('data', (chunk: Buffer) => {
+      for (const frame of framer.push(chunk)) {
+        waiting++;
+        chain = chain
+          .then(async () => {
+            const answer = await this.handle(frame);
+            if (!socket.destroyed) socket.write(`${JSON.stringify(answer)}\n`);
+            if (--waiting < 2 && socket.isPaused()) socket.resume();
+          })
+          .catch((error: unknown) => {
+            this.logger.error('answering a batch failed; connection closed', { error });
+            socket.destroy();
+          });
       }
+      if (waiting >= 2) socket.pause();
     });
   }
 
-  private async handle(lines: string[], overflow: boolean): Promise<Answer> {
+  private async handle(frame: Frame): Promise<Answer> {
     const count = this.options.onResult ?? (() => undefined);
-    if (overflow) {
-      count('rejected', lines.length);
+    if (frame.kind === 'refused') {
+      count('rejected', frame.lines);
+      const { issues, issueCount, complete } = frame;
       return {
         error: 'invalid-event',
-        message: 'batch too long; nothing was stored',
-        issues: [
-          { path: '', message: `more than ${this.options.maxBatchLines ?? 100_000} lines in one batch` },
-        ],
+        message:
+          frame.reason === 'limit'
+            ? 'batch refused at a limit; nothing was stored (the rest of it, up to its empty line, is dropped)'
+            : `rejected: ${issueCount} line(s) not valid UTF-8; nothing was stored`,
+        issues,
+        issueCount,
+        complete,
       };
     }
+    const { lines } = frame;
     const { target } = this.options;
     let parsed = parseEnvelopeBatch(lines, (w) => target.spec(w), this.iris);
     if (!parsed.ok && parsed.issues.some((i) => i.path === 'event.workflow')) {
@@ -110,10 +113,13 @@ export class SocketIngestServer {
     }
     if (!parsed.ok) {
       count('rejected', lines.length);
+      const { issues, issueCount, complete } = parsed;
       return {
         error: 'invalid-event',
-        message: `rejected: ${parsed.issues.length} problem(s); nothing was stored`,
-        issues: parsed.issues,
+        message: `rejected: ${issueCount}${complete ? '' : '+'} problem(s); nothing was stored`,
+        issues,
+        issueCount,
+        complete,
       };
     }
     try {

@@ -3,8 +3,11 @@ import express, { type Request, type Response } from 'express';
 import { compileSpec, ValidationError, type Logger, type ValidationIssue } from '@provml/schemas';
 import { IriMinter, parseAnnotations } from '@provml/stream-processors';
 import { authMiddleware, ingestRouteScopes, type BearerAuth } from '@provml/service';
+import { sourceIssue } from './annotationSource.ts';
 import type { IngestTarget } from './IngestTarget.ts';
+import { reportOf, type IssueReport } from './issueList.ts';
 import { parseEventBody } from './parseEventBody.ts';
+import { annotationSizeIssue, specSizeIssue } from './recordLimits.ts';
 
 /** Settings of the ingest app. */
 export interface IngestAppOptions {
@@ -42,8 +45,52 @@ const ROUTES: Readonly<Record<string, string>> = {
   '/v1/annotations': 'annotations',
 };
 
-function reject(res: Response, message: string, issues: readonly ValidationIssue[]): void {
-  res.status(400).json({ error: 'invalid-input', message, issues });
+/**
+ * Answers 400 `invalid-input` (or 413 `too-large`: a record no deployment can carry, which sending
+ * again will not help) with the first issues and their count (`reportOf` caps a plain list).
+ */
+function reject(
+  res: Response,
+  message: string,
+  issues: readonly ValidationIssue[] | IssueReport,
+  status: 400 | 413 = 400,
+): void {
+  const r = 'issueCount' in issues ? issues : reportOf(issues);
+  res.status(status).json({
+    error: status === 413 ? 'too-large' : 'invalid-input',
+    message,
+    issues: r.issues,
+    issueCount: r.issueCount,
+    complete: r.complete,
+  });
+}
+
+/** `rejected: N problem(s)`, `N+` when parsing stopped before the end. */
+const rejectedMessage = (r: IssueReport): string =>
+  `rejected: ${r.issueCount}${r.complete ? '' : '+'} problem(s); nothing was stored`;
+
+/**
+ * The answer to a body that could not be read for the client's reasons (body-parser's 4xx errors):
+ * 415 for a `Content-Encoding` other than one `gzip`, `deflate`, `br` or `identity` (`compress`,
+ * `gzip, gzip`), 400 for a body that is not what its encoding says (not gzip) or a request aborted
+ * before its end; undefined for anything else (the ingest's own failure).
+ */
+export function clientError(
+  error: Error & { status?: number; type?: string },
+): { status: number; body: { error: string; message: string } } | undefined {
+  if (error.type === 'encoding.unsupported' || error.type === 'charset.unsupported')
+    return {
+      status: 415,
+      body: { error: 'unsupported-encoding', message: `${error.message}: use one of gzip, deflate, br` },
+    };
+  if (error.type === 'request.aborted')
+    return { status: 400, body: { error: 'aborted', message: 'the request ended before its body' } };
+  if (typeof error.status === 'number' && error.status >= 400 && error.status < 500)
+    return {
+      status: 400,
+      body: { error: 'invalid-body', message: `the body could not be read: ${error.message}` },
+    };
+  return undefined;
 }
 
 /** Creates the ingest app. All-or-nothing: a 400 stores nothing of the request. */
@@ -64,7 +111,9 @@ export function createIngestApp(options: IngestAppOptions): express.Express {
       const parsed = parseEventBody(text, (w) => target.spec(w));
       if (!parsed.ok) {
         count('events', 'rejected', 1);
-        return reject(res, `rejected: ${parsed.issues.length} problem(s); nothing was stored`, parsed.issues);
+        if (parsed.tooLarge)
+          return reject(res, 'rejected: an event is larger than one record may be', parsed, 413);
+        return reject(res, rejectedMessage(parsed), parsed);
       }
       await target.publishEvents(parsed.events);
       count('events', 'accepted', parsed.events.length);
@@ -86,6 +135,11 @@ export function createIngestApp(options: IngestAppOptions): express.Express {
         count('workflows', 'rejected', 1);
         return reject(res, error.message, error.issues);
       }
+      const size = specSizeIssue(compiled.spec);
+      if (size !== undefined) {
+        count('workflows', 'rejected', 1);
+        return reject(res, 'rejected: the spec is larger than one record may be', [size], 413);
+      }
       await target.publishSpec(compiled);
       count('workflows', 'accepted', 1);
       res.status(201).json({ workflow: compiled.spec.workflow, tasks: compiled.spec.tasks.length });
@@ -98,13 +152,17 @@ export function createIngestApp(options: IngestAppOptions): express.Express {
     try {
       const text = bodyText(req, res);
       if (text === undefined) return count('annotations', 'rejected', 1);
-      const source =
-        typeof req.query.source === 'string' && req.query.source !== '' ? req.query.source : undefined;
-      if (source !== undefined && !/^[A-Za-z0-9._~-]{1,200}$/.test(source)) {
+      const given = req.query.source === '' ? undefined : (req.query.source as unknown);
+      const invalid = sourceIssue(given);
+      if (invalid !== undefined) {
         count('annotations', 'rejected', 1);
-        return reject(res, 'invalid source', [
-          { path: 'source', message: 'use letters, digits and . _ ~ - only' },
-        ]);
+        return reject(res, 'invalid source', [invalid]);
+      }
+      const source = given as string | undefined;
+      const size = annotationSizeIssue(text, source);
+      if (size !== undefined) {
+        count('annotations', 'rejected', 1);
+        return reject(res, 'rejected: the document is larger than one record may be', [size], 413);
       }
       let triples: number;
       try {
@@ -139,6 +197,14 @@ export function createIngestApp(options: IngestAppOptions): express.Express {
       if (error.type === 'entity.too.large') {
         count(ROUTES[req.path] ?? 'other', 'rejected', 1);
         return void res.status(413).json({ error: 'too-large', message: error.message });
+      }
+      const client = clientError(error);
+      if (client !== undefined) {
+        // the client's doing (a body that is not what its headers say, a request it gave up): no alarm
+        logger.debug('request refused', { status: client.status, type: error.type, message: error.message });
+        count(ROUTES[req.path] ?? 'other', 'rejected', 1);
+        if (!res.headersSent) res.status(client.status).json(client.body);
+        return;
       }
       if ((error as { code?: string }).code === 'spool-full')
         return void res.status(503).json({ error: 'spool-full', message: error.message });

@@ -6,9 +6,11 @@ import {
   parseEventJson,
   ValidationError,
   type CompiledSpec,
-  type ValidationIssue,
 } from '@provml/schemas';
 import { parseAnnotations, type IriMinter } from '@provml/stream-processors';
+import { sourceIssue } from './annotationSource.ts';
+import { IssueList, type IssueReport } from './issueList.ts';
+import { annotationSizeIssue, eventSizeIssue, specSizeIssue } from './recordLimits.ts';
 
 /** A valid batch: the payload of each line to spool, and what it holds. */
 export interface EnvelopeBatch {
@@ -18,51 +20,64 @@ export interface EnvelopeBatch {
   counts: { events: number; specs: number; annotations: number };
 }
 
-/** The outcome of validating a batch: every line good, or every problem with its 1-based line. */
-export type ParsedBatch = ({ ok: true } & EnvelopeBatch) | { ok: false; issues: ValidationIssue[] };
+/** The outcome of validating a batch: every line good, or the problems (the first 100) with their 1-based lines. */
+export type ParsedBatch = ({ ok: true } & EnvelopeBatch) | ({ ok: false } & IssueReport);
 
 /**
  * Validates the lines of one batch. A spec line counts for the events after it in the same batch;
  * events are checked against their workflow's spec like `POST /v1/events`, and annotations parse
- * as Turtle. Either every line is returned as a payload, or nothing is and each problem is named.
+ * as Turtle. Either every line is returned as a payload, or nothing is and the problems are named
+ * (the first 100 and their count; validation stops at 10 000 problems, as `parseEventBody`).
  */
 export function parseEnvelopeBatch(
   lines: readonly string[],
   specs: (workflow: string) => CompiledSpec | undefined,
   iris: IriMinter,
 ): ParsedBatch {
-  const issues: ValidationIssue[] = [];
+  const issues = new IssueList();
   const payloads: Buffer[] = [];
   const batchSpecs = new Map<string, CompiledSpec>();
   const seen = new Map<string, number>();
   const counts = { events: 0, specs: 0, annotations: 0 };
   const specOf = (w: string): CompiledSpec | undefined => batchSpecs.get(w) ?? specs(w);
-  lines.forEach((text, i) => {
+  for (let i = 0; i < lines.length; i++) {
+    if (issues.full) {
+      issues.stop();
+      break;
+    }
+    const text = lines[i]!;
     const line = i + 1;
     const payload = Buffer.from(text, 'utf8');
-    if (payload.length > MAX_PAYLOAD_BYTES)
-      return void issues.push({ path: '', message: `longer than ${MAX_PAYLOAD_BYTES} bytes`, line });
+    if (payload.length > MAX_PAYLOAD_BYTES) {
+      issues.push({ path: '', message: `longer than ${MAX_PAYLOAD_BYTES} bytes`, line });
+      continue;
+    }
     let value: unknown;
     try {
       value = JSON.parse(text);
     } catch (error) {
-      return void issues.push({ path: '', message: `not JSON: ${(error as Error).message}`, line });
+      issues.push({ path: '', message: `not JSON: ${(error as Error).message}`, line });
+      continue;
     }
     const envelope = classifyEnvelope(value);
-    if (envelope === undefined)
-      return void issues.push({
+    if (envelope === undefined) {
+      issues.push({
         path: '',
         message: 'not an envelope: an object with exactly one of event, spec, annotations (+ source)',
         line,
       });
+      continue;
+    }
     const e = envelope.envelope as { event?: unknown; spec?: unknown; annotations?: string; source?: string };
-    const before = issues.length;
+    const before = issues.count;
     if (envelope.kind === 'event') {
       const parsed = parseEventJson(e.event);
       if (!parsed.ok)
         for (const issue of parsed.issues) issues.push({ ...issue, path: `event.${issue.path}`, line });
       else {
         const event = parsed.event;
+        const size = eventSizeIssue(event);
+        if (size !== undefined) issues.push({ ...size, path: 'event', line });
         const first = seen.get(event.eventId);
         if (first !== undefined)
           issues.push({ path: 'event.eventId', message: `duplicate of line ${first}`, line });
@@ -82,6 +97,8 @@ export function parseEnvelopeBatch(
     } else if (envelope.kind === 'spec') {
       try {
         const compiled = compileSpec(e.spec);
+        const size = specSizeIssue(compiled.spec);
+        if (size !== undefined) issues.push({ ...size, path: 'spec', line });
         batchSpecs.set(compiled.spec.workflow, compiled);
         counts.specs++;
       } catch (error) {
@@ -89,8 +106,10 @@ export function parseEnvelopeBatch(
         for (const issue of error.issues) issues.push({ ...issue, path: `spec.${issue.path}`, line });
       }
     } else {
-      if (e.source !== undefined && !/^[A-Za-z0-9._~-]{1,200}$/.test(e.source))
-        issues.push({ path: 'source', message: 'use letters, digits and . _ ~ - only', line });
+      const source = sourceIssue(e.source);
+      const size = source === undefined ? annotationSizeIssue(e.annotations!, e.source) : undefined;
+      if (source !== undefined) issues.push({ ...source, line });
+      else if (size !== undefined) issues.push({ ...size, path: 'annotations', line });
       else
         try {
           parseAnnotations(e.annotations!, e.source, iris);
@@ -105,10 +124,10 @@ export function parseEnvelopeBatch(
             });
         }
     }
-    if (issues.length === before) payloads.push(payload);
-  });
+    if (issues.count === before) payloads.push(payload);
+  }
   if (lines.length === 0) issues.push({ path: '', message: 'empty batch' });
-  return issues.length > 0
-    ? { ok: false, issues }
+  return issues.count > 0
+    ? { ok: false, ...issues.report() }
     : { ok: true, payloads, specs: [...batchSpecs.values()], counts };
 }

@@ -6,12 +6,18 @@ import {
   type CompiledSpec,
   type ValidationIssue,
 } from '@provml/schemas';
+import { IssueList, type IssueReport } from './issueList.ts';
+import { eventSizeIssue } from './recordLimits.ts';
 
 /** Largest number of events in one request. */
 export const MAX_EVENTS_PER_REQUEST = 100_000;
 
-/** The events of a body, or every problem found, each naming its line (NDJSON) or index (array, 1-based). */
-export type ParsedBody = { ok: true; events: CaptureEvent[] } | { ok: false; issues: ValidationIssue[] };
+/**
+ * The events of a body, or the problems found (the first 100), each naming its line (NDJSON) or
+ * index (array, 1-based); `tooLarge` when every problem is an event over the record size limit.
+ */
+export type ParsedBody =
+  { ok: true; events: CaptureEvent[] } | ({ ok: false; tooLarge: boolean } & IssueReport);
 
 const lineOfPosition = (text: string, position: number): number => text.slice(0, position).split('\n').length;
 
@@ -25,31 +31,56 @@ function jsonError(text: string, error: unknown, lineOffset = 0): ValidationIssu
   };
 }
 
-/** Splits the body into records, each with the line (NDJSON) or 1-based index (JSON array) that names it. */
-function records(text: string): { records: { line: number; value: unknown }[]; issues: ValidationIssue[] } {
+const tooMany = (): ValidationIssue => ({
+  path: '',
+  message: `more than ${MAX_EVENTS_PER_REQUEST} events in one request`,
+});
+
+/**
+ * The records of the body, each with the line (NDJSON) or 1-based index (JSON array) that names it.
+ * Stops (calling `issues.stop()`) at the first record past `MAX_EVENTS_PER_REQUEST` or once `issues`
+ * is full, so a body of millions of bad lines costs no more than a bounded number of them.
+ */
+function* records(text: string, issues: IssueList): Generator<{ line: number; value: unknown }> {
   const trimmed = text.trimStart();
   if (trimmed.startsWith('[')) {
+    let value: unknown;
     try {
-      const value: unknown = JSON.parse(text);
-      if (!Array.isArray(value))
-        return { records: [], issues: [{ path: '', message: 'expected a JSON array' }] };
-      return { records: (value as unknown[]).map((v, i) => ({ line: i + 1, value: v })), issues: [] };
+      value = JSON.parse(text);
     } catch (error) {
-      return { records: [], issues: [jsonError(text, error)] };
+      return void issues.push(jsonError(text, error));
     }
+    if (!Array.isArray(value)) return void issues.push({ path: '', message: 'expected a JSON array' });
+    if (value.length > MAX_EVENTS_PER_REQUEST) {
+      issues.push(tooMany());
+      return void issues.stop();
+    }
+    for (let i = 0; i < value.length; i++) {
+      if (issues.full) return void issues.stop();
+      yield { line: i + 1, value: value[i] as unknown };
+    }
+    return;
   }
-  const out: { line: number; value: unknown }[] = [];
-  const issues: ValidationIssue[] = [];
-  text.split('\n').forEach((raw, i) => {
-    const line = raw.trim();
-    if (line === '') return;
+  let count = 0;
+  for (let start = 0, i = 0; start <= text.length; i++) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    const line = text.slice(start, end).trim();
+    start = end + 1;
+    if (line === '') continue;
+    if (issues.full || ++count > MAX_EVENTS_PER_REQUEST) {
+      if (!issues.full) issues.push(tooMany());
+      return void issues.stop();
+    }
+    let value: unknown;
     try {
-      out.push({ line: i + 1, value: JSON.parse(line) as unknown });
+      value = JSON.parse(line);
     } catch (error) {
       issues.push({ ...jsonError(line, error, i), line: i + 1 });
+      continue;
     }
-  });
-  return { records: out, issues };
+    yield { line: i + 1, value };
+  }
 }
 
 /** Where a task execution's begin and end appear in one request. */
@@ -99,26 +130,33 @@ function orderIssues(events: readonly { line: number; event: CaptureEvent }[]): 
 
 /**
  * Parses and validates a body against the registered specs. Either every event is valid and
- * returned, or none is and every problem is reported with its line.
+ * returned, or none is and the problems are reported with their lines (the first 100 and their
+ * count; parsing stops at 10 000 problems). An event over `MAX_RECORD_BYTES` is a problem too:
+ * no deployment could carry it to the store.
  */
 export function parseEventBody(
   text: string,
   specs: (workflow: string) => CompiledSpec | undefined,
 ): ParsedBody {
-  const { records: recs, issues } = records(text);
-  if (issues.length === 0 && recs.length === 0) issues.push({ path: '', message: 'no events in the body' });
-  if (recs.length > MAX_EVENTS_PER_REQUEST)
-    issues.push({ path: '', message: `more than ${MAX_EVENTS_PER_REQUEST} events in one request` });
+  const issues = new IssueList();
   const events: CaptureEvent[] = [];
   const lined: { line: number; event: CaptureEvent }[] = [];
   const seen = new Map<string, number>();
-  for (const { line, value } of recs) {
+  let any = false;
+  let oversized = 0;
+  for (const { line, value } of records(text, issues)) {
+    any = true;
     const checked = parseEventJson(value);
     if (!checked.ok) {
       for (const issue of checked.issues) issues.push({ ...issue, line });
       continue;
     }
     const event = checked.event;
+    const size = eventSizeIssue(event);
+    if (size !== undefined) {
+      issues.push({ ...size, line });
+      oversized++;
+    }
     const first = seen.get(event.eventId);
     if (first !== undefined) issues.push({ path: 'eventId', message: `duplicate of line ${first}`, line });
     seen.set(event.eventId, line);
@@ -135,6 +173,9 @@ export function parseEventBody(
     events.push(event);
     lined.push({ line, event });
   }
-  issues.push(...orderIssues(lined));
-  return issues.length > 0 ? { ok: false, issues } : { ok: true, events };
+  if (issues.count === 0 && !any) issues.push({ path: '', message: 'no events in the body' });
+  if (!issues.full) issues.push(...orderIssues(lined));
+  return issues.count > 0
+    ? { ok: false, tooLarge: oversized === issues.count, ...issues.report() }
+    : { ok: true, events };
 }
