@@ -106,6 +106,42 @@ describe('event mapping, one golden file per spec semantics', () => {
   });
 });
 
+describe('NaN and the infinities', () => {
+  it('maps them, as numbers (Avro) or as their JSON strings, to xsd:double NaN, INF and -INF', () => {
+    const names = ['nan', 'inf', 'negInf', 'nanText', 'infText', 'negInfText', 'otherText'];
+    const spec = compileSpec({
+      workflow: 'g',
+      phase: 'learning',
+      tasks: [{ id: 'train', outputs: names.map((name) => ({ name, semantics: 'output-value' })) }],
+    });
+    const state = new MappingState();
+    state.workflowExecutions.set(iris.workflowExecution('run'), true);
+    const values = {
+      nan: Number.NaN,
+      inf: Number.POSITIVE_INFINITY,
+      negInf: Number.NEGATIVE_INFINITY,
+      nanText: 'NaN',
+      infText: 'Infinity',
+      negInfText: '-Infinity',
+      otherText: 'nan', // only the exact spellings stand for a number
+    };
+    const quads = mapEvent(baseEvent({ values }), spec, state, iris);
+    expectGolden('event-non-finite', quads);
+    const literals = quads.filter((q) => q.predicate.value === 'http://www.w3.org/ns/prov#value');
+    expect(
+      literals.map((q) => [q.object.value, (q.object as { datatype: { value: string } }).datatype.value]),
+    ).toEqual([
+      ['NaN', `${PREFIXES.xsd}double`],
+      ['INF', `${PREFIXES.xsd}double`],
+      ['-INF', `${PREFIXES.xsd}double`],
+      ['NaN', `${PREFIXES.xsd}double`],
+      ['INF', `${PREFIXES.xsd}double`],
+      ['-INF', `${PREFIXES.xsd}double`],
+      ['nan', `${PREFIXES.xsd}string`],
+    ]);
+  });
+});
+
 describe('prospective mapping', () => {
   it('maps the training spec example to its golden graph', () => {
     const spec = compileSpec(

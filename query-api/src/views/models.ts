@@ -69,7 +69,10 @@ export interface BestModel {
   evaluations: Record<string, string | number | boolean>;
 }
 
-/** Q3 generalised: any measure, either direction. */
+/** Only finite numbers rank: NaN and the infinities (`xsd:double` NaN, INF, -INF) never win. */
+const FINITE_V = fragment('FILTER(isNumeric(?v) && ?v > "-INF"^^xsd:double && ?v < "INF"^^xsd:double)');
+
+/** Q3 generalised: any measure, either direction; NaN and infinite values are left out. */
 export async function bestModel(
   context: ViewContext,
   params: Readonly<Record<string, unknown>>,
@@ -85,6 +88,7 @@ export async function bestModel(
   { SELECT DISTINCT ?model ?v WHERE {
       ?model a provml:ModelReferenceValue ; prov:wasDerivedFrom ${set} .
       ?m provml:evaluatesModel ?model ; provml:valueName ${measure} ; prov:value ?v .
+      ${FINITE_V}
   } }
 } ORDER BY ${order} ?model LIMIT 1`,
   );

@@ -243,7 +243,11 @@ async function refreshModels() {
         })
         .join('') || '<option value="">no model yet</option>';
     const keep = mine.find((m) => m.model === state.model);
-    const loss = (/** @type {api.Model} */ m) => Number(m.evaluations.loss ?? Infinity);
+    // a NaN or infinite loss (the strings "NaN", "INF", "-INF" in JSON) never makes a model the best
+    const loss = (/** @type {api.Model} */ m) => {
+      const n = Number(m.evaluations.loss);
+      return Number.isFinite(n) ? n : Infinity;
+    };
     const best = [...mine].sort((a, b) => loss(a) - loss(b))[0];
     const pick = keep ?? best;
     if (pick !== undefined) {

@@ -1,0 +1,160 @@
+/**
+ * Runs captured the way training scripts send them, through the HTTP ingest of an embedded stack, and
+ * read back through the views and Q1–Q6: NaN and infinities stay numbers and never win.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EmbeddedStack } from '../../src/embedded/EmbeddedStack.ts';
+import type { BestModel, ModelRow } from '../../src/views/models.ts';
+import { PREFIXES, sparql, startStack } from '../helpers.ts';
+
+const SPEC = {
+  workflow: 'fit',
+  phase: 'learning',
+  tasks: [
+    {
+      id: 'training',
+      stage: 'training',
+      inputs: [
+        { name: 'learning_rate', semantics: 'hyperparameter' },
+        { name: 'training_set', semantics: 'dataset-reference' },
+      ],
+      outputs: [{ name: 'final_loss', semantics: 'evaluation-measure' }],
+    },
+    {
+      id: 'epoch',
+      parent: 'training',
+      outputs: [
+        { name: 'epoch', semantics: 'model-hyperparameter' },
+        { name: 'loss', semantics: 'evaluation-measure' },
+        { name: 'model', semantics: 'model-reference' },
+      ],
+    },
+    {
+      id: 'validation',
+      parent: 'training',
+      stage: 'validation',
+      inputs: [{ name: 'model', semantics: 'model-reference' }],
+      outputs: [{ name: 'val_loss', semantics: 'evaluation-measure' }],
+    },
+  ],
+};
+
+type Values = Record<string, number | string>;
+type Refs = Record<string, string>;
+
+/** Builds the events of one workflow execution in the order a script sends them. */
+class Run {
+  readonly events: object[] = [];
+  private time = 1_767_225_600_000_000;
+  constructor(readonly id: string) {}
+
+  private event(
+    task: string,
+    tex: string,
+    parent: string | null,
+    phase: 'begin' | 'end',
+    values: Values,
+    refs: Refs,
+  ) {
+    this.time += 1000;
+    this.events.push({
+      eventId: `${this.id}/${tex}/${phase}`,
+      workflow: SPEC.workflow,
+      workflowExecution: this.id,
+      task,
+      taskExecution: tex,
+      parentTaskExecution: parent,
+      phase,
+      time: this.time,
+      values,
+      dataRefs: Object.entries(refs).map(([name, uri]) => ({ name, uri })),
+      ...(phase === 'end' ? { status: 'finished' } : {}),
+    });
+  }
+  begin(task: string, tex: string, parent: string | null, values: Values = {}, refs: Refs = {}): this {
+    this.event(task, tex, parent, 'begin', values, refs);
+    return this;
+  }
+  end(task: string, tex: string, parent: string | null, values: Values = {}, refs: Refs = {}): this {
+    this.event(task, tex, parent, 'end', values, refs);
+    return this;
+  }
+}
+
+describe('captured runs through the views', () => {
+  let stack: EmbeddedStack;
+  beforeAll(async () => {
+    stack = await startStack();
+    const response = await fetch(`${stack.ingestUrl}/v1/workflows`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(SPEC),
+    });
+    expect(response.status).toBe(201);
+  });
+  afterAll(() => stack.shutdown());
+
+  async function send(...runs: Run[]): Promise<void> {
+    const body = runs.flatMap((r) => r.events.map((e) => JSON.stringify(e))).join('\n');
+    const response = await fetch(`${stack.ingestUrl}/v1/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-ndjson' },
+      body,
+    });
+    expect(response.status, await response.clone().text()).toBe(202);
+    await stack.settle();
+  }
+
+  async function api<T>(path: string, params: Record<string, string>): Promise<{ status: number; body: T }> {
+    const response = await fetch(`${stack.queryUrl}${path}?${new URLSearchParams(params).toString()}`);
+    return { status: response.status, body: (await response.json()) as T };
+  }
+
+  it('keeps NaN and infinities as xsd:double, and never ranks them best in either direction', async () => {
+    const set = 'file:///sets/non-finite.npz';
+    const losses: (number | string)[] = [0.5, 0.3, 'NaN', 'Infinity', '-Infinity'];
+    const run = new Run('non-finite').begin(
+      'training',
+      'tr',
+      null,
+      { learning_rate: 0.1 },
+      { training_set: set },
+    );
+    losses.forEach((loss, i) =>
+      run
+        .begin('epoch', `e${i}`, 'tr', { epoch: i })
+        .end('epoch', `e${i}`, 'tr', { loss }, { model: `file:///models/non-finite/e${i}.pt` }),
+    );
+    await send(run.end('training', 'tr', null, { final_loss: 'NaN' }));
+
+    const stored = await sparql(
+      stack.queryUrl,
+      `${PREFIXES} SELECT ?v WHERE { GRAPH <urn:provml:graph/execution/non-finite> {
+        ?x provml:valueName "loss" ; prov:value ?v } FILTER(datatype(?v) = xsd:double && (?v != ?v || ABS(?v) = "INF"^^xsd:double)) }`,
+    );
+    expect(stored).toHaveLength(3);
+
+    const least = await api<BestModel>('/v1/models/best', { trainingSet: set, measure: 'loss' });
+    expect(least.status).toBe(200);
+    expect(least.body.model).toBe('file:///models/non-finite/e1.pt');
+    expect(least.body.value).toBe(0.3);
+    const most = await api<BestModel>('/v1/models/best', {
+      trainingSet: set,
+      measure: 'loss',
+      direction: 'max',
+    });
+    expect(most.body.model).toBe('file:///models/non-finite/e0.pt');
+    expect(most.body.value).toBe(0.5);
+    const onlyNaN = await api<{ message: string }>('/v1/models/best', {
+      trainingSet: set,
+      measure: 'final_loss',
+    });
+    expect(onlyNaN.status).toBe(404);
+
+    const q3 = await api<{ rows: Record<string, string>[] }>('/v1/queries/q3', { trainingSet: set });
+    expect(new Set(q3.body.rows.map((r) => r.model))).toEqual(new Set(['file:///models/non-finite/e1.pt']));
+
+    const { body } = await api<{ models: ModelRow[] }>('/v1/models', { trainingSet: set });
+    expect(body.models.map((m) => m.evaluations.loss)).toEqual([0.5, 0.3, 'NaN', 'INF', '-INF']);
+  });
+});
