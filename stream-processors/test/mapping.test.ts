@@ -106,6 +106,121 @@ describe('event mapping, one golden file per spec semantics', () => {
   });
 });
 
+describe('one task execution, one set of facts', () => {
+  const spec = compileSpec({
+    workflow: 'f',
+    phase: 'learning',
+    tasks: [
+      {
+        id: 'train',
+        stage: 'training',
+        inputs: [{ name: 'data', semantics: 'dataset-reference' }],
+        outputs: [{ name: 'tiles', semantics: 'dataset-characteristic' }],
+      },
+      {
+        id: 'epoch',
+        parent: 'train',
+        outputs: [
+          { name: 'epoch', semantics: 'model-hyperparameter' },
+          { name: 'loss', semantics: 'evaluation-measure' },
+          { name: 'model', semantics: 'model-reference' },
+        ],
+      },
+      {
+        id: 'validation',
+        parent: 'train',
+        stage: 'validation',
+        inputs: [{ name: 'model', semantics: 'model-reference' }],
+        outputs: [{ name: 'val_loss', semantics: 'evaluation-measure' }],
+      },
+    ],
+  });
+  const event = (over: Partial<CaptureEvent>): CaptureEvent =>
+    baseEvent({ workflow: 'f', ...(over.phase === 'begin' ? { status: null } : {}), ...over });
+
+  it('links values to the references of the same execution carried by its other event (golden)', () => {
+    const state = new MappingState();
+    const model = 'file:///m/best.pt';
+    const quads = [
+      // the dataset on begin, a characteristic of it on end
+      event({
+        taskExecution: 't',
+        task: 'train',
+        phase: 'begin',
+        time: 1_000_000,
+        dataRefs: [{ name: 'data', uri: 'file:///d/train.npz', store: null }],
+      }),
+      // the epoch number on begin, the model on end
+      event({
+        taskExecution: 'e',
+        task: 'epoch',
+        parentTaskExecution: 't',
+        phase: 'begin',
+        time: 2_000_000,
+        values: { epoch: 0 },
+      }),
+      // the model on begin, the evaluation on end
+      event({
+        taskExecution: 'v',
+        task: 'validation',
+        parentTaskExecution: 't',
+        phase: 'begin',
+        time: 3_000_000,
+        dataRefs: [{ name: 'model', uri: model, store: null }],
+      }),
+      event({
+        taskExecution: 'v',
+        task: 'validation',
+        parentTaskExecution: 't',
+        time: 4_000_000,
+        values: { val_loss: 0.25 },
+      }),
+      event({
+        taskExecution: 'e',
+        task: 'epoch',
+        parentTaskExecution: 't',
+        time: 5_000_000,
+        values: { loss: 0.5 },
+        dataRefs: [{ name: 'model', uri: model, store: null }],
+      }),
+      event({ taskExecution: 't', task: 'train', time: 6_000_000, values: { tiles: 1200 } }),
+    ].flatMap((e) => mapEvent(e, spec, state, iris));
+    expectGolden('execution-facts', quads);
+    const links = quads
+      .filter((q) =>
+        ['evaluatesModel', 'hasModelHyperParameterValue', 'characterizesDataset'].some((p) =>
+          q.predicate.value.endsWith(`#${p}`),
+        ),
+      )
+      .map((q) => `${q.subject.value} ${q.predicate.value.replace(/^.*#/, '')} ${q.object.value}`);
+    expect(links.sort()).toEqual(
+      [
+        `${model} hasModelHyperParameterValue urn:provml:execution/run/e/epoch`,
+        `urn:provml:execution/run/e/loss evaluatesModel ${model}`,
+        `urn:provml:execution/run/t/tiles characterizesDataset file:///d/train.npz`,
+        `urn:provml:execution/run/v/val_loss evaluatesModel ${model}`,
+      ].sort(),
+    );
+    expect(state.open.size).toBe(0);
+  });
+
+  it('states a link once: not again on the end when the begin carried both sides', () => {
+    const state = new MappingState();
+    const refs = [{ name: 'model', uri: 'file:///m/e.pt', store: null }];
+    const begin = mapEvent(
+      event({ task: 'epoch', phase: 'begin', values: { epoch: 1 }, dataRefs: refs }),
+      spec,
+      state,
+      iris,
+    );
+    const end = mapEvent(event({ task: 'epoch', values: { loss: 0.1 } }), spec, state, iris);
+    const count = (qs: Quad[], p: string) => qs.filter((q) => q.predicate.value.endsWith(`#${p}`)).length;
+    expect(count(begin, 'hasModelHyperParameterValue')).toBe(1);
+    expect(count(end, 'hasModelHyperParameterValue')).toBe(0);
+    expect(count(end, 'evaluatesModel')).toBe(1);
+  });
+});
+
 describe('NaN and the infinities', () => {
   it('maps them, as numbers (Avro) or as their JSON strings, to xsd:double NaN, INF and -INF', () => {
     const names = ['nan', 'inf', 'negInf', 'nanText', 'infText', 'negInfText', 'otherText'];

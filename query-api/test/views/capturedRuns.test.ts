@@ -1,6 +1,7 @@
 /**
  * Runs captured the way training scripts send them, through the HTTP ingest of an embedded stack, and
- * read back through the views and Q1–Q6: NaN and infinities stay numbers and never win.
+ * read back through the views and Q1–Q6: NaN and infinities stay numbers and never win; values and
+ * data references of one task execution are linked whichever of its events carried them.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EmbeddedStack } from '../../src/embedded/EmbeddedStack.ts';
@@ -109,6 +110,54 @@ describe('captured runs through the views', () => {
     const response = await fetch(`${stack.queryUrl}${path}?${new URLSearchParams(params).toString()}`);
     return { status: response.status, body: (await response.json()) as T };
   }
+
+  /**
+   * One training as `provml_client`'s `training.epochs()` and its README send it: the epoch number on
+   * each epoch's begin, a validation inside the epoch with the model on its begin and the loss on its
+   * end, the model file on the epoch's end.
+   */
+  function pythonStyleRun(
+    id: string,
+    set: string,
+    learningRate: number,
+    valLosses: number[],
+    model: (e: number) => string,
+  ): Run {
+    const run = new Run(id).begin(
+      'training',
+      'tr',
+      null,
+      { learning_rate: learningRate },
+      { training_set: set },
+    );
+    valLosses.forEach((valLoss, e) =>
+      run
+        .begin('epoch', `e${e}`, 'tr', { epoch: e })
+        .begin('validation', `v${e}`, 'tr', {}, { model: model(e) })
+        .end('validation', `v${e}`, 'tr', { val_loss: valLoss })
+        .end('epoch', `e${e}`, 'tr', { loss: valLoss + 0.1 }, { model: model(e) }),
+    );
+    return run.end('training', 'tr', null, { final_loss: valLosses[valLosses.length - 1]! });
+  }
+
+  it('finds the best model by val_loss with its epoch when the epoch came on begin and the model on end', async () => {
+    const set = 'file:///sets/begin-end.npz';
+    await send(
+      pythonStyleRun('begin-end', set, 0.01, [0.9, 0.4, 0.6], (e) => `file:///models/begin-end/e${e}.pt`),
+    );
+    const best = await api<BestModel>('/v1/models/best', { trainingSet: set, measure: 'val_loss' });
+    expect(best.status, JSON.stringify(best.body)).toBe(200);
+    expect(best.body.model).toBe('file:///models/begin-end/e1.pt');
+    expect(best.body.value).toBe(0.4);
+    expect(best.body.modelHyperparameters).toEqual({ epoch: 1 });
+    expect(best.body.hyperparameters).toEqual({ learning_rate: 0.01 });
+    expect(best.body.evaluations).toEqual({ loss: 0.5, val_loss: 0.4 });
+    const q3 = await api<{ rows: Record<string, string>[] }>('/v1/queries/q3', { trainingSet: set });
+    expect(q3.body.rows.find((r) => r.kind === 'model-hyperparameter')).toMatchObject({
+      name: 'epoch',
+      value: '1',
+    });
+  });
 
   it('keeps NaN and infinities as xsd:double, and never ranks them best in either direction', async () => {
     const set = 'file:///sets/non-finite.npz';

@@ -1,4 +1,5 @@
 /** The bounded state the event mapper keeps between events: open executions, generators, annotations. */
+import type { ExecutionFacts } from './executionFacts.ts';
 
 /** Durations of the ended executions of one task: count, sum, min and max in seconds. */
 export interface DurationSummary {
@@ -20,6 +21,8 @@ export interface OpenExecution {
    * created by the first of them.
    */
   timings?: Map<string, DurationSummary>;
+  /** What its begin carried that values link to or by (models, datasets, evaluations, …), for its end. */
+  facts?: ExecutionFacts;
 }
 
 /** Adds `other` into `into`. */

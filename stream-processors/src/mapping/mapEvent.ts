@@ -11,6 +11,7 @@ import {
   type ResolvedAttribute,
   type Semantics,
 } from '@provml/schemas';
+import { LINKED_REFERENCES, LINKING_VALUES, newLinks, type ExecutionFacts } from './executionFacts.ts';
 import { defaultStoreOf, type IriMinter } from './IriMinter.ts';
 import { mergeSummary, type DurationSummary, type MappingState, type OpenExecution } from './MappingState.ts';
 import { dateTime, dbl, int, iri, QuadCollector, str, valueLiteral } from './terms.ts';
@@ -68,6 +69,7 @@ export function mapEvent(
   }
 
   let inputs: string[];
+  let open: OpenExecution | undefined;
   if (event.phase === 'begin') {
     const parentIri =
       event.parentTaskExecution === null
@@ -80,16 +82,17 @@ export function mapEvent(
     out.add(tex, PROV.startedAtTime, dateTime(event.time));
     mapContext(event.context, tex, texIri, out, iris);
     inputs = [...(state.open.get(parentIri)?.inputs ?? [])];
-    state.open.set(texIri, {
+    open = {
       startUs: event.time,
       inputs,
       ...(event.parentTaskExecution === null ? {} : { parent: parentIri }),
-    });
+    };
+    state.open.set(texIri, open);
   } else {
     out.add(tex, PROV.endedAtTime, dateTime(event.time));
     out.add(tex, PROVML.status, str(event.status ?? 'finished'));
     mapContext(event.context, tex, texIri, out, iris); // e.g. why the processor closed unfinished work
-    const open = state.open.get(texIri);
+    open = state.open.get(texIri);
     if (open !== undefined) {
       const seconds = Math.max(0, event.time - open.startUs) / 1e6;
       out.add(tex, PROVML.durationSeconds, dbl(seconds));
@@ -99,13 +102,13 @@ export function mapEvent(
     inputs = open?.inputs ?? [];
   }
 
-  const refsBySemantics = new Map<Semantics, DataRef[]>();
+  // what this event carried that links to the rest of the execution's facts (any of its events)
+  const facts: ExecutionFacts = { refs: [], values: [] };
   const outputs: string[] = [];
   for (const ref of event.dataRefs) {
     const a = attrs.get(ref.name)!;
-    let list = refsBySemantics.get(a.semantics);
-    if (list === undefined) refsBySemantics.set(a.semantics, (list = []));
-    list.push(ref);
+    if (LINKED_REFERENCES.has(a.semantics))
+      facts.refs.push({ name: ref.name, semantics: a.semantics, entity: ref.uri });
     mapDataRef(ref, a, event, tex, texIri, out, state, iris);
     if (a.direction === 'input') inputs.push(ref.uri);
     else outputs.push(ref.uri);
@@ -114,7 +117,6 @@ export function mapEvent(
     for (const i of inputs.slice(0, MAX_DERIVATIONS))
       if (i !== o) out.add(iri(o), PROV.wasDerivedFrom, iri(i));
 
-  const model = refsBySemantics.get('model-reference')?.[0]?.uri;
   for (const [name, value] of Object.entries(event.values)) {
     const a = attrs.get(name)!;
     const v = iri(iris.executionPart(texIri, name));
@@ -123,21 +125,18 @@ export function mapEvent(
     out.add(v, PROVML.valueName, str(name));
     out.add(v, PROV.value, valueLiteral(value));
     out.add(tex, a.direction === 'input' ? MLS.hasInput : MLS.hasOutput, v);
-    if (a.semantics === 'evaluation-measure' && model !== undefined)
-      out.add(v, PROVML.evaluatesModel, iri(model));
-    if (a.semantics === 'model-hyperparameter' && model !== undefined)
-      out.add(iri(model), PROVML.hasModelHyperParameterValue, v);
-    if (a.semantics === 'dataset-characteristic') {
-      const datasets = refsBySemantics.get('dataset-reference') ?? [];
-      const target =
-        a.characterizes !== undefined
-          ? datasets.find((d) => d.name === a.characterizes)
-          : datasets.length === 1
-            ? datasets[0]
-            : undefined;
-      if (target !== undefined) out.add(v, PROVML.characterizesDataset, iri(target.uri));
-    }
+    if (LINKING_VALUES.has(a.semantics))
+      facts.values.push({
+        iri: v.value,
+        semantics: a.semantics,
+        ...(a.characterizes === undefined ? {} : { characterizes: a.characterizes }),
+      });
   }
+  // a begin's facts wait in the open execution for its end (bounded with it; lost with it on restart)
+  for (const [s, p, o] of newLinks(event.phase === 'end' ? open?.facts : undefined, facts))
+    out.add(iri(s), p, iri(o));
+  if (event.phase === 'begin' && open !== undefined && (facts.refs.length > 0 || facts.values.length > 0))
+    open.facts = facts;
   return out.quads;
 }
 
