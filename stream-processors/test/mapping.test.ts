@@ -193,12 +193,14 @@ describe('one task execution, one set of facts', () => {
         ),
       )
       .map((q) => `${q.subject.value} ${q.predicate.value.replace(/^.*#/, '')} ${q.object.value}`);
+    // the validation used the file while the epoch that reported it ran: its version, from the epoch
+    const version = iris.dataVersion('urn:provml:execution/run/e', model);
     expect(links.sort()).toEqual(
       [
-        `${model} hasModelHyperParameterValue urn:provml:execution/run/e/epoch`,
-        `urn:provml:execution/run/e/loss evaluatesModel ${model}`,
+        `${version} hasModelHyperParameterValue urn:provml:execution/run/e/epoch`,
+        `urn:provml:execution/run/e/loss evaluatesModel ${version}`,
         `urn:provml:execution/run/t/tiles characterizesDataset file:///d/train.npz`,
-        `urn:provml:execution/run/v/val_loss evaluatesModel ${model}`,
+        `urn:provml:execution/run/v/val_loss evaluatesModel ${version}`,
       ].sort(),
     );
     expect(state.open.size).toBe(0);
@@ -218,6 +220,111 @@ describe('one task execution, one set of facts', () => {
     expect(count(begin, 'hasModelHyperParameterValue')).toBe(1);
     expect(count(end, 'hasModelHyperParameterValue')).toBe(0);
     expect(count(end, 'evaluatesModel')).toBe(1);
+  });
+});
+
+describe('versioned data entities', () => {
+  const spec = compileSpec({
+    workflow: 'v',
+    phase: 'learning',
+    tasks: [
+      { id: 'train', stage: 'training', inputs: [{ name: 'lr', semantics: 'hyperparameter' }] },
+      { id: 'epoch', parent: 'train', outputs: [{ name: 'model', semantics: 'model-reference' }] },
+      {
+        id: 'check',
+        parent: 'train',
+        stage: 'validation',
+        inputs: [{ name: 'model', semantics: 'model-reference' }],
+        outputs: [{ name: 'val_loss', semantics: 'evaluation-measure' }],
+      },
+    ],
+  });
+  const best = 'file:///m/best.pt';
+  const P = 'http://www.w3.org/ns/prov#';
+  let time = 0;
+  const ev = (
+    run: string,
+    task: string,
+    tex: string,
+    phase: 'begin' | 'end',
+    over: Partial<CaptureEvent> = {},
+  ) =>
+    baseEvent({
+      workflow: 'v',
+      workflowExecution: run,
+      task,
+      taskExecution: tex,
+      parentTaskExecution: task === 'train' ? null : 't',
+      phase,
+      status: phase === 'end' ? 'finished' : null,
+      time: (time += 1_000_000),
+      ...over,
+    });
+  const model = { dataRefs: [{ name: 'model', uri: best, store: null }] };
+  const objects = (quads: Quad[], s: string, p: string): string[] =>
+    quads.filter((q) => q.subject.value === s && q.predicate.value === p).map((q) => q.object.value);
+  const ex = (run: string, tex: string): string => iris.taskExecution(run, tex);
+
+  it('makes each generation of a URI its own entity, specializationOf the file: two runs never merge', () => {
+    const state = new MappingState();
+    const quads = ['a', 'b'].flatMap((run) =>
+      [
+        ev(run, 'train', 't', 'begin'),
+        ev(run, 'epoch', 'e', 'begin'),
+        ev(run, 'epoch', 'e', 'end', model),
+      ].flatMap((e) => mapEvent(e, spec, state, iris)),
+    );
+    const generated = quads.filter((q) => q.predicate.value === `${P}wasGeneratedBy`);
+    expect(generated.map((q) => [q.subject.value, q.object.value])).toEqual([
+      [iris.dataVersion(ex('a', 'e'), best), ex('a', 'e')],
+      [iris.dataVersion(ex('b', 'e'), best), ex('b', 'e')],
+    ]);
+    for (const q of generated)
+      expect(objects(quads, q.subject.value, `${P}specializationOf`)).toEqual([best]);
+  });
+
+  it('resolves a use to the version generated before it in the same run, else to the file', () => {
+    const state = new MappingState();
+    const map = (e: CaptureEvent) => mapEvent(e, spec, state, iris);
+    [
+      ev('a', 'train', 't', 'begin'),
+      ev('a', 'epoch', 'e1', 'begin'),
+      ev('a', 'epoch', 'e1', 'end', model),
+    ].map(map);
+    const sameRun = [ev('a', 'check', 'c1', 'begin', model), ev('a', 'check', 'c1', 'end')].flatMap(map);
+    expect(objects(sameRun, ex('a', 'c1'), `${P}used`)).toEqual([iris.dataVersion(ex('a', 'e1'), best)]);
+    expect(objects(sameRun, ex('a', 'c1'), `${P}wasInformedBy`)).toEqual([ex('a', 'e1')]);
+    map(ev('b', 'train', 't', 'begin'));
+    const otherRun = map(ev('b', 'check', 'c1', 'begin', model));
+    expect(objects(otherRun, ex('b', 'c1'), `${P}used`)).toEqual([best]);
+  });
+
+  it('lets a use made while an execution that may generate the URI runs wait for that execution to end', () => {
+    const state = new MappingState();
+    const map = (e: CaptureEvent) => mapEvent(e, spec, state, iris);
+    const evaluates = (quads: Quad[], tex: string) =>
+      objects(quads, `${ex('a', tex)}/val_loss`, 'https://w3id.org/provml/ns#evaluatesModel');
+    map(ev('a', 'train', 't', 'begin'));
+    // epoch 1 saves best.pt, is validated, then ends reporting it: the validation read epoch 1's version
+    const first = [
+      ev('a', 'epoch', 'e1', 'begin'),
+      ev('a', 'check', 'c1', 'begin', model),
+      ev('a', 'check', 'c1', 'end', { values: { val_loss: 0.5 } }),
+    ].flatMap(map);
+    expect(objects(first, ex('a', 'c1'), `${P}used`)).toEqual([]); // not known yet
+    expect(evaluates(first, 'c1')).toEqual([]);
+    const e1End = map(ev('a', 'epoch', 'e1', 'end', model));
+    expect(objects(e1End, ex('a', 'c1'), `${P}used`)).toEqual([iris.dataVersion(ex('a', 'e1'), best)]);
+    expect(evaluates(e1End, 'c1')).toEqual([iris.dataVersion(ex('a', 'e1'), best)]);
+    // epoch 2 does not improve and keeps best.pt: its validation read epoch 1's version
+    const second = [
+      ev('a', 'epoch', 'e2', 'begin'),
+      ev('a', 'check', 'c2', 'begin', model),
+      ev('a', 'check', 'c2', 'end', { values: { val_loss: 0.7 } }),
+      ev('a', 'epoch', 'e2', 'end'),
+    ].flatMap(map);
+    expect(evaluates(second, 'c2')).toEqual([iris.dataVersion(ex('a', 'e1'), best)]);
+    expect(state.openGenerators.size).toBe(0);
   });
 });
 

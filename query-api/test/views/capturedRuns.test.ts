@@ -1,10 +1,12 @@
 /**
  * Runs captured the way training scripts send them, through the HTTP ingest of an embedded stack, and
  * read back through the views and Q1–Q6: NaN and infinities stay numbers and never win; values and
- * data references of one task execution are linked whichever of its events carried them.
+ * data references of one task execution are linked whichever of its events carried them; two runs
+ * writing the same model path stay two models.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EmbeddedStack } from '../../src/embedded/EmbeddedStack.ts';
+import type { LineageGraph } from '../../src/views/lineage.ts';
 import type { BestModel, ModelRow } from '../../src/views/models.ts';
 import { PREFIXES, sparql, startStack } from '../helpers.ts';
 
@@ -147,7 +149,7 @@ describe('captured runs through the views', () => {
     );
     const best = await api<BestModel>('/v1/models/best', { trainingSet: set, measure: 'val_loss' });
     expect(best.status, JSON.stringify(best.body)).toBe(200);
-    expect(best.body.model).toBe('file:///models/begin-end/e1.pt');
+    expect(best.body.uri).toBe('file:///models/begin-end/e1.pt');
     expect(best.body.value).toBe(0.4);
     expect(best.body.modelHyperparameters).toEqual({ epoch: 1 });
     expect(best.body.hyperparameters).toEqual({ learning_rate: 0.01 });
@@ -157,6 +159,70 @@ describe('captured runs through the views', () => {
       name: 'epoch',
       value: '1',
     });
+  });
+
+  it('keeps two runs that write the same model paths apart: two models each, with their own numbers', async () => {
+    const set = 'file:///sets/shared.npz';
+    const path = (e: number) => `file:///models/shared/model-epoch-${e}.json`;
+    const runs = {
+      'lr-a': { learningRate: 0.5, valLosses: [0.9, 0.5, 0.7] },
+      'lr-b': { learningRate: 2.0, valLosses: [0.8, 0.6, 0.3] },
+    };
+    await send(
+      ...Object.entries(runs).map(([id, r]) => pythonStyleRun(id, set, r.learningRate, r.valLosses, path)),
+    );
+    const runOf = (training: string) =>
+      Object.entries(runs).find(([id]) => training.startsWith(`urn:provml:execution/${id}/`))!;
+
+    const { body } = await api<{ models: ModelRow[] }>('/v1/models', { trainingSet: set });
+    expect(body.models).toHaveLength(6);
+    expect(new Set(body.models.map((m) => m.model)).size).toBe(6);
+    for (const m of body.models) {
+      const [, r] = runOf(m.training);
+      const e = Number(/model-epoch-(\d)/.exec(m.uri)![1]);
+      expect(m.evaluations, m.model).toEqual({ loss: r.valLosses[e]! + 0.1, val_loss: r.valLosses[e] });
+    }
+
+    for (const [direction, run, epoch, value] of [
+      ['min', 'lr-b', 2, 0.3],
+      ['max', 'lr-a', 0, 0.9],
+    ] as const) {
+      const best = await api<BestModel>('/v1/models/best', {
+        trainingSet: set,
+        measure: 'val_loss',
+        direction,
+      });
+      expect(best.body.uri).toBe(path(epoch));
+      expect(best.body.value).toBe(value);
+      expect(best.body.training).toMatch(new RegExp(`^urn:provml:execution/${run}/`));
+      expect(best.body.hyperparameters).toEqual({ learning_rate: runs[run].learningRate });
+      expect(best.body.modelHyperparameters).toEqual({ epoch });
+      expect(best.body.evaluations).toEqual({ loss: value + 0.1, val_loss: value });
+    }
+
+    // lineage back from one run's model never reaches the other run, though it reaches the shared file
+    const [a, b] = ['lr-a', 'lr-b'].map((run) =>
+      body.models.find((m) => m.training.startsWith(`urn:provml:execution/${run}/`) && m.uri === path(1)),
+    );
+    const back = await api<LineageGraph>('/v1/lineage/backward', { entity: b!.model });
+    const ids = back.body.nodes.map((n) => n.id);
+    expect(ids).toContain(path(1));
+    expect(ids).toContain(set);
+    expect(ids).not.toContain(a!.model);
+    expect(ids.filter((id) => id.startsWith('urn:provml:execution/lr-a'))).toEqual([]);
+
+    const q3 = await api<{ rows: Record<string, string>[] }>('/v1/queries/q3', { trainingSet: set });
+    const q3Model = q3.body.rows[0]!.model!;
+    expect(q3.body.rows.every((r) => r.model === q3Model)).toBe(true);
+    const lr = q3.body.rows.find((r) => r.name === 'learning_rate')!.value;
+    const q3Run = body.models.find((m) => m.model === q3Model)!;
+    expect(Number(lr)).toBe(runOf(q3Run.training)[1].learningRate);
+    expect(
+      q3.body.rows
+        .filter((r) => r.kind === 'evaluation')
+        .map((r) => Number(r.value))
+        .sort(),
+    ).toEqual([q3Run.evaluations.val_loss, q3Run.evaluations.loss].sort());
   });
 
   it('keeps NaN and infinities as xsd:double, and never ranks them best in either direction', async () => {
@@ -185,14 +251,14 @@ describe('captured runs through the views', () => {
 
     const least = await api<BestModel>('/v1/models/best', { trainingSet: set, measure: 'loss' });
     expect(least.status).toBe(200);
-    expect(least.body.model).toBe('file:///models/non-finite/e1.pt');
+    expect(least.body.uri).toBe('file:///models/non-finite/e1.pt');
     expect(least.body.value).toBe(0.3);
     const most = await api<BestModel>('/v1/models/best', {
       trainingSet: set,
       measure: 'loss',
       direction: 'max',
     });
-    expect(most.body.model).toBe('file:///models/non-finite/e0.pt');
+    expect(most.body.uri).toBe('file:///models/non-finite/e0.pt');
     expect(most.body.value).toBe(0.5);
     const onlyNaN = await api<{ message: string }>('/v1/models/best', {
       trainingSet: set,
@@ -201,7 +267,7 @@ describe('captured runs through the views', () => {
     expect(onlyNaN.status).toBe(404);
 
     const q3 = await api<{ rows: Record<string, string>[] }>('/v1/queries/q3', { trainingSet: set });
-    expect(new Set(q3.body.rows.map((r) => r.model))).toEqual(new Set(['file:///models/non-finite/e1.pt']));
+    expect(new Set(q3.body.rows.map((r) => r.model))).toEqual(new Set([least.body.model]));
 
     const { body } = await api<{ models: ModelRow[] }>('/v1/models', { trainingSet: set });
     expect(body.models.map((m) => m.evaluations.loss)).toEqual([0.5, 0.3, 'NaN', 'INF', '-INF']);

@@ -1,12 +1,13 @@
 /** Links the values and data references of one task execution to each other, whichever of its events (begin, end) carried them. */
 import { PROVML, type Semantics } from '@provml/schemas';
+import type { EntityRef } from './dataVersions.ts';
 
 /** A data reference an execution carried that values link to: a model or a dataset. */
 export interface RefFact {
   name: string;
   semantics: Semantics;
-  /** IRI of the data entity it stands for. */
-  entity: string;
+  /** The data entity (version) it stands for, or the use still waiting to learn it. */
+  entity: EntityRef;
 }
 
 /** A value an execution carried that links to a reference. */
@@ -24,8 +25,8 @@ export interface ExecutionFacts {
   values: ValueFact[];
 }
 
-/** One link between a value node and a data entity: subject, predicate, object IRIs. */
-export type Link = readonly [subject: string, predicate: string, object: string];
+/** One link between a value node and a data entity: subject, predicate, object. */
+export type Link = readonly [subject: EntityRef, predicate: string, object: EntityRef];
 
 /** Reference semantics whose entities values link to. */
 export const LINKED_REFERENCES: ReadonlySet<Semantics> = new Set(['model-reference', 'dataset-reference']);
@@ -39,17 +40,21 @@ export const LINKING_VALUES: ReadonlySet<Semantics> = new Set([
 /**
  * The links among one execution's facts: an evaluation measure evaluates its (first) model, a model
  * hyperparameter is one of that model's, a dataset characteristic describes the dataset reference it
- * names (or the execution's only one).
+ * names (or the execution's only one). Links between two facts of `stated` are left out.
  */
-export function linksOf(facts: ExecutionFacts): Link[] {
+function linksOf(facts: ExecutionFacts, stated?: ExecutionFacts): Link[] {
   const model = facts.refs.find((r) => r.semantics === 'model-reference');
   const datasets = facts.refs.filter((r) => r.semantics === 'dataset-reference');
+  const known = new Set<RefFact | ValueFact>(stated === undefined ? [] : [...stated.refs, ...stated.values]);
   const links: Link[] = [];
+  const add = (v: ValueFact, r: RefFact, link: Link): void => {
+    if (!(known.has(v) && known.has(r))) links.push(link);
+  };
   for (const v of facts.values) {
     if (v.semantics === 'evaluation-measure' && model !== undefined)
-      links.push([v.iri, PROVML.evaluatesModel, model.entity]);
+      add(v, model, [v.iri, PROVML.evaluatesModel, model.entity]);
     else if (v.semantics === 'model-hyperparameter' && model !== undefined)
-      links.push([model.entity, PROVML.hasModelHyperParameterValue, v.iri]);
+      add(v, model, [model.entity, PROVML.hasModelHyperParameterValue, v.iri]);
     else if (v.semantics === 'dataset-characteristic') {
       const target =
         v.characterizes !== undefined
@@ -57,7 +62,7 @@ export function linksOf(facts: ExecutionFacts): Link[] {
           : datasets.length === 1
             ? datasets[0]
             : undefined;
-      if (target !== undefined) links.push([v.iri, PROVML.characterizesDataset, target.entity]);
+      if (target !== undefined) add(v, target, [v.iri, PROVML.characterizesDataset, target.entity]);
     }
   }
   return links;
@@ -70,9 +75,8 @@ export function linksOf(facts: ExecutionFacts): Link[] {
  */
 export function newLinks(earlier: ExecutionFacts | undefined, own: ExecutionFacts): Link[] {
   if (earlier === undefined) return linksOf(own);
-  const stated = new Set(linksOf(earlier).map((l) => l.join(' ')));
-  return linksOf({
-    refs: [...earlier.refs, ...own.refs],
-    values: [...earlier.values, ...own.values],
-  }).filter((l) => !stated.has(l.join(' ')));
+  return linksOf(
+    { refs: [...earlier.refs, ...own.refs], values: [...earlier.values, ...own.values] },
+    earlier,
+  );
 }
