@@ -30,8 +30,11 @@ await stack.settle(); // everything captured so far is now queryable
 const response = await fetch(`${stack.queryUrl}/sparql`, {
   method: 'POST',
   headers: { 'content-type': 'application/sparql-query' },
+  // each model file is written by one epoch: that write (a version of the file) derives from the data
   body: `PREFIX prov: <http://www.w3.org/ns/prov#>
-         SELECT ?model ?dataset WHERE { ?model prov:wasDerivedFrom ?dataset } ORDER BY ?model`,
+         SELECT ?model ?dataset WHERE {
+           ?version prov:specializationOf ?model ; prov:wasDerivedFrom ?dataset
+         } ORDER BY ?model`,
 });
 console.log(await response.text());
 await stack.shutdown();

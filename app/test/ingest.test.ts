@@ -58,8 +58,9 @@ describe('HTTP ingest', () => {
       stack.queryUrl,
       `${PREFIXES}
       SELECT ?activity ?start ?end ?duration ?threshold ?kept ?store ?host WHERE {
-        <s3://bucket/clean/a.csv> prov:wasGeneratedBy ?activity ; prov:wasDerivedFrom <s3://bucket/raw/a.csv> ;
-                                  provml:storedIn/rdfs:label ?store .
+        ?version prov:specializationOf <s3://bucket/clean/a.csv> ;
+                 prov:wasGeneratedBy ?activity ; prov:wasDerivedFrom <s3://bucket/raw/a.csv> ;
+                 provml:storedIn/rdfs:label ?store .
         ?activity prov:used <s3://bucket/raw/a.csv> ; prov:startedAtTime ?start ; prov:endedAtTime ?end ;
                   provml:durationSeconds ?duration ; provml:hostName ?host ;
                   mls:hasInput [ provml:valueName "threshold" ; prov:value ?threshold ] ;

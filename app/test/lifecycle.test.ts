@@ -96,7 +96,8 @@ describe('lifecycle in embedded mode', () => {
       stack.queryUrl,
       `${PREFIXES}
       SELECT DISTINCT ?raw ?basin ?field WHERE {
-        <file:///models/run1/epoch-2.pt> prov:wasDerivedFrom+ ?raw .
+        # from the file's version back, through the versions of the files other workflows wrote
+        <file:///models/run1/epoch-2.pt> (prov:wasDerivedFrom|^prov:specializationOf)+ ?raw .
         ?raw provml:hasDomainAnnotation ?survey .
         ?survey geo:basin ?basin ; geo:field ?field .
       }`,
@@ -121,13 +122,13 @@ describe('lifecycle in embedded mode', () => {
     const rows = await sparql(
       stack.queryUrl,
       `${PREFIXES}
-      SELECT ?model ?epoch WHERE {
-        ?model a provml:ModelReferenceValue ; prov:wasDerivedFrom+ <${RAW}> ;
-               provml:hasModelHyperParameterValue/prov:value ?epoch .
+      SELECT ?file ?epoch WHERE {
+        ?model a provml:ModelReferenceValue ; (prov:wasDerivedFrom|^prov:specializationOf)+ <${RAW}> ;
+               prov:specializationOf ?file ; provml:hasModelHyperParameterValue/prov:value ?epoch .
       } ORDER BY ?epoch`,
     );
     expect(rows.map((r) => Number(r.epoch))).toEqual([0, 1, 2]);
-    expect(rows.map((r) => r.model)).toEqual([0, 1, 2].map((e) => `file:///models/run1/epoch-${e}.pt`));
+    expect(rows.map((r) => r.file)).toEqual([0, 1, 2].map((e) => `file:///models/run1/epoch-${e}.pt`));
   });
 
   it('finds the hyperparameters behind the model with least loss (Q3 shape)', async () => {
@@ -135,8 +136,9 @@ describe('lifecycle in embedded mode', () => {
       stack.queryUrl,
       `${PREFIXES}
       SELECT ?model ?loss ?name ?value WHERE {
-        ?eval a provml:ModelEvaluation ; provml:valueName "loss" ; prov:value ?loss ; provml:evaluatesModel ?model .
-        ?model prov:wasGeneratedBy/provml:partOfExecution ?training .
+        ?eval a provml:ModelEvaluation ; provml:valueName "loss" ; prov:value ?loss ; provml:evaluatesModel ?version .
+        ?version prov:specializationOf ?model .
+        ?version prov:wasGeneratedBy/provml:partOfExecution ?training .
         ?training mls:hasInput ?setting .
         ?setting a provml:LearningHyperParameterSetting ; provml:valueName ?name ; prov:value ?value .
       } ORDER BY ?loss ?name LIMIT 3`,

@@ -70,5 +70,11 @@ describe('README', () => {
     };
     expect(json.results.bindings).toHaveLength(2);
     expect(json.results.bindings.every((b) => b.dataset.value === 'file:///data/tiles/train.npz')).toBe(true);
+    // the model files (each written by one epoch, so a version of it derives from the set)
+    const models = json.results.bindings.map((b) => b.model.value);
+    expect(models.map((m, e) => m.startsWith('file:///models/') && m.endsWith(`/epoch-${e}.pt`))).toEqual([
+      true,
+      true,
+    ]);
   });
 });

@@ -97,7 +97,10 @@ export function checkAnswer(
       const runs = trainingsOn(prep);
       const epochs = runs.flatMap((t) => t.epochResults.map((e) => ({ t, e })));
       const best = epochs.reduce((a, b) => (b.e.loss < a.e.loss ? b : a));
-      const model = rows[0]!['model'];
+      // the model is the version of its file the epoch wrote: `<epoch>/version/<the file's URI, encoded>`
+      const version = rows[0]!['model'] ?? '';
+      const at = version.lastIndexOf('/version/');
+      const model = at < 0 ? version : decodeURIComponent(version.slice(at + '/version/'.length));
       const chosen = epochs.find((x) => x.e.model === model);
       expect(
         chosen !== undefined && chosen.e.loss === best.e.loss,

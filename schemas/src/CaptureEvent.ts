@@ -7,7 +7,7 @@ export type CaptureValue = boolean | number | string | number[];
 export interface DataRef {
   /** Input/output name from the spec (e.g. `training_set`). */
   name: string;
-  /** Absolute URI of the data; the same URI is the same entity in every workflow. */
+  /** Absolute URI of the data; the same URI is the same file in every workflow (each generation a version of it). */
   uri: string;
   /** Data store holding it (e.g. `lustre`, `s3://bucket`); null when not given. */
   store: string | null;

@@ -133,6 +133,7 @@ export const PROV = ns(PROV_NS, [
   'wasInformedBy',
   'wasAssociatedWith',
   'wasDerivedFrom',
+  'specializationOf',
   'startedAtTime',
   'endedAtTime',
   'hadPlan',

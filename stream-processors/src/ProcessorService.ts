@@ -103,8 +103,13 @@ export interface ProcessorStats {
 /**
  * The fields of a decoded event as a plain object: decoders may return class instances whose
  * prototypes carry enumerable methods, which the strict JSON-form check would take for fields.
+ * A NaN or infinite double (Avro carries them; JSON has none) is checked as the string the JSON
+ * form spells it with, and mapped to the `xsd:double` either way.
  */
 function plainEvent(e: CaptureEvent): Record<string, unknown> {
+  const values = { ...e.values };
+  for (const [name, v] of Object.entries(values))
+    if (typeof v === 'number' && !Number.isFinite(v)) values[name] = String(v);
   return {
     eventId: e.eventId,
     workflow: e.workflow,
@@ -114,7 +119,7 @@ function plainEvent(e: CaptureEvent): Record<string, unknown> {
     parentTaskExecution: e.parentTaskExecution,
     phase: e.phase,
     time: e.time,
-    values: { ...e.values },
+    values,
     dataRefs: e.dataRefs.map((d) => ({ name: d.name, uri: d.uri, store: d.store })),
     status: e.status,
     context: { ...e.context },
@@ -269,7 +274,7 @@ export class ProcessorService {
         continue;
       }
       // Avro guarantees types, not the contract: producers other than the ingest (capture libraries,
-      // other languages) may send relative URIs, NaN, over-long ids or out-of-range times.
+      // other languages) may send relative URIs, NaN in arrays, over-long ids or out-of-range times.
       const checked = parseEventJson(plainEvent(event));
       const spec = this.specs.get(event.workflow);
       const problems = !checked.ok

@@ -146,6 +146,34 @@ describe('ProcessorService', () => {
     ).toBe(true);
   });
 
+  it('maps a NaN or infinite double sent in Avro to the xsd:double, and dead-letters one inside an array', async () => {
+    const log = new EmbeddedLog({ defaultPartitions: 1 });
+    log.append(T.specs, [{ key: 'w', value: Buffer.from(JSON.stringify(SPEC)) }]);
+    log.append(T.events, [
+      { key: 'run-1', value: encodeCaptureEvent(event({ values: { lr: Number.NaN } })) },
+      {
+        key: 'run-1',
+        value: encodeCaptureEvent(event({ eventId: 'e2', taskExecution: 't2', values: { lr: -Infinity } })),
+      },
+      {
+        key: 'run-1',
+        value: encodeCaptureEvent(
+          event({ eventId: 'e3', taskExecution: 't3', values: { lr: [1, Number.NaN] } }),
+        ),
+      },
+    ]);
+    const p = start(log);
+    await until(() => p.stats.eventsProcessed === 2 && p.stats.deadLettered === 1, 'all records');
+    const run = log
+      .records(T.triples)
+      .map((r) => r.value.toString())
+      .join('');
+    const xsdDouble = '<http://www.w3.org/2001/XMLSchema#double>';
+    expect(run).toContain(`"NaN"^^${xsdDouble}`);
+    expect(run).toContain(`"-INF"^^${xsdDouble}`);
+    expect(log.records(T.deadLetters)[0]!.headers[DLQ_HEADERS.reason]).toContain('values.lr');
+  });
+
   it('dead-letters an invalid spec and malformed annotations, and still loads the valid ones', async () => {
     const log = new EmbeddedLog({ defaultPartitions: 1 });
     log.append(T.specs, [

@@ -106,6 +106,264 @@ describe('event mapping, one golden file per spec semantics', () => {
   });
 });
 
+describe('one task execution, one set of facts', () => {
+  const spec = compileSpec({
+    workflow: 'f',
+    phase: 'learning',
+    tasks: [
+      {
+        id: 'train',
+        stage: 'training',
+        inputs: [{ name: 'data', semantics: 'dataset-reference' }],
+        outputs: [{ name: 'tiles', semantics: 'dataset-characteristic' }],
+      },
+      {
+        id: 'epoch',
+        parent: 'train',
+        outputs: [
+          { name: 'epoch', semantics: 'model-hyperparameter' },
+          { name: 'loss', semantics: 'evaluation-measure' },
+          { name: 'model', semantics: 'model-reference' },
+        ],
+      },
+      {
+        id: 'validation',
+        parent: 'train',
+        stage: 'validation',
+        inputs: [{ name: 'model', semantics: 'model-reference' }],
+        outputs: [{ name: 'val_loss', semantics: 'evaluation-measure' }],
+      },
+    ],
+  });
+  const event = (over: Partial<CaptureEvent>): CaptureEvent =>
+    baseEvent({ workflow: 'f', ...(over.phase === 'begin' ? { status: null } : {}), ...over });
+
+  it('links values to the references of the same execution carried by its other event (golden)', () => {
+    const state = new MappingState();
+    const model = 'file:///m/best.pt';
+    const quads = [
+      // the dataset on begin, a characteristic of it on end
+      event({
+        taskExecution: 't',
+        task: 'train',
+        phase: 'begin',
+        time: 1_000_000,
+        dataRefs: [{ name: 'data', uri: 'file:///d/train.npz', store: null }],
+      }),
+      // the epoch number on begin, the model on end
+      event({
+        taskExecution: 'e',
+        task: 'epoch',
+        parentTaskExecution: 't',
+        phase: 'begin',
+        time: 2_000_000,
+        values: { epoch: 0 },
+      }),
+      // the model on begin, the evaluation on end
+      event({
+        taskExecution: 'v',
+        task: 'validation',
+        parentTaskExecution: 't',
+        phase: 'begin',
+        time: 3_000_000,
+        dataRefs: [{ name: 'model', uri: model, store: null }],
+      }),
+      event({
+        taskExecution: 'v',
+        task: 'validation',
+        parentTaskExecution: 't',
+        time: 4_000_000,
+        values: { val_loss: 0.25 },
+      }),
+      event({
+        taskExecution: 'e',
+        task: 'epoch',
+        parentTaskExecution: 't',
+        time: 5_000_000,
+        values: { loss: 0.5 },
+        dataRefs: [{ name: 'model', uri: model, store: null }],
+      }),
+      event({ taskExecution: 't', task: 'train', time: 6_000_000, values: { tiles: 1200 } }),
+    ].flatMap((e) => mapEvent(e, spec, state, iris));
+    expectGolden('execution-facts', quads);
+    const links = quads
+      .filter((q) =>
+        ['evaluatesModel', 'hasModelHyperParameterValue', 'characterizesDataset'].some((p) =>
+          q.predicate.value.endsWith(`#${p}`),
+        ),
+      )
+      .map((q) => `${q.subject.value} ${q.predicate.value.replace(/^.*#/, '')} ${q.object.value}`);
+    // the validation used the file while the epoch that reported it ran: its version, from the epoch
+    const version = iris.dataVersion('urn:provml:execution/run/e', model);
+    expect(links.sort()).toEqual(
+      [
+        `${version} hasModelHyperParameterValue urn:provml:execution/run/e/epoch`,
+        `urn:provml:execution/run/e/loss evaluatesModel ${version}`,
+        `urn:provml:execution/run/t/tiles characterizesDataset file:///d/train.npz`,
+        `urn:provml:execution/run/v/val_loss evaluatesModel ${version}`,
+      ].sort(),
+    );
+    expect(state.open.size).toBe(0);
+  });
+
+  it('states a link once: not again on the end when the begin carried both sides', () => {
+    const state = new MappingState();
+    const refs = [{ name: 'model', uri: 'file:///m/e.pt', store: null }];
+    const begin = mapEvent(
+      event({ task: 'epoch', phase: 'begin', values: { epoch: 1 }, dataRefs: refs }),
+      spec,
+      state,
+      iris,
+    );
+    const end = mapEvent(event({ task: 'epoch', values: { loss: 0.1 } }), spec, state, iris);
+    const count = (qs: Quad[], p: string) => qs.filter((q) => q.predicate.value.endsWith(`#${p}`)).length;
+    expect(count(begin, 'hasModelHyperParameterValue')).toBe(1);
+    expect(count(end, 'hasModelHyperParameterValue')).toBe(0);
+    expect(count(end, 'evaluatesModel')).toBe(1);
+  });
+});
+
+describe('versioned data entities', () => {
+  const spec = compileSpec({
+    workflow: 'v',
+    phase: 'learning',
+    tasks: [
+      { id: 'train', stage: 'training', inputs: [{ name: 'lr', semantics: 'hyperparameter' }] },
+      { id: 'epoch', parent: 'train', outputs: [{ name: 'model', semantics: 'model-reference' }] },
+      {
+        id: 'check',
+        parent: 'train',
+        stage: 'validation',
+        inputs: [{ name: 'model', semantics: 'model-reference' }],
+        outputs: [{ name: 'val_loss', semantics: 'evaluation-measure' }],
+      },
+    ],
+  });
+  const best = 'file:///m/best.pt';
+  const P = 'http://www.w3.org/ns/prov#';
+  let time = 0;
+  const ev = (
+    run: string,
+    task: string,
+    tex: string,
+    phase: 'begin' | 'end',
+    over: Partial<CaptureEvent> = {},
+  ) =>
+    baseEvent({
+      workflow: 'v',
+      workflowExecution: run,
+      task,
+      taskExecution: tex,
+      parentTaskExecution: task === 'train' ? null : 't',
+      phase,
+      status: phase === 'end' ? 'finished' : null,
+      time: (time += 1_000_000),
+      ...over,
+    });
+  const model = { dataRefs: [{ name: 'model', uri: best, store: null }] };
+  const objects = (quads: Quad[], s: string, p: string): string[] =>
+    quads.filter((q) => q.subject.value === s && q.predicate.value === p).map((q) => q.object.value);
+  const ex = (run: string, tex: string): string => iris.taskExecution(run, tex);
+
+  it('makes each generation of a URI its own entity, specializationOf the file: two runs never merge', () => {
+    const state = new MappingState();
+    const quads = ['a', 'b'].flatMap((run) =>
+      [
+        ev(run, 'train', 't', 'begin'),
+        ev(run, 'epoch', 'e', 'begin'),
+        ev(run, 'epoch', 'e', 'end', model),
+      ].flatMap((e) => mapEvent(e, spec, state, iris)),
+    );
+    const generated = quads.filter((q) => q.predicate.value === `${P}wasGeneratedBy`);
+    expect(generated.map((q) => [q.subject.value, q.object.value])).toEqual([
+      [iris.dataVersion(ex('a', 'e'), best), ex('a', 'e')],
+      [iris.dataVersion(ex('b', 'e'), best), ex('b', 'e')],
+    ]);
+    for (const q of generated)
+      expect(objects(quads, q.subject.value, `${P}specializationOf`)).toEqual([best]);
+  });
+
+  it('resolves a use to the version generated before it in the same run, else to the file', () => {
+    const state = new MappingState();
+    const map = (e: CaptureEvent) => mapEvent(e, spec, state, iris);
+    [
+      ev('a', 'train', 't', 'begin'),
+      ev('a', 'epoch', 'e1', 'begin'),
+      ev('a', 'epoch', 'e1', 'end', model),
+    ].map(map);
+    const sameRun = [ev('a', 'check', 'c1', 'begin', model), ev('a', 'check', 'c1', 'end')].flatMap(map);
+    expect(objects(sameRun, ex('a', 'c1'), `${P}used`)).toEqual([iris.dataVersion(ex('a', 'e1'), best)]);
+    expect(objects(sameRun, ex('a', 'c1'), `${P}wasInformedBy`)).toEqual([ex('a', 'e1')]);
+    map(ev('b', 'train', 't', 'begin'));
+    const otherRun = map(ev('b', 'check', 'c1', 'begin', model));
+    expect(objects(otherRun, ex('b', 'c1'), `${P}used`)).toEqual([best]);
+  });
+
+  it('lets a use made while an execution that may generate the URI runs wait for that execution to end', () => {
+    const state = new MappingState();
+    const map = (e: CaptureEvent) => mapEvent(e, spec, state, iris);
+    const evaluates = (quads: Quad[], tex: string) =>
+      objects(quads, `${ex('a', tex)}/val_loss`, 'https://w3id.org/provml/ns#evaluatesModel');
+    map(ev('a', 'train', 't', 'begin'));
+    // epoch 1 saves best.pt, is validated, then ends reporting it: the validation read epoch 1's version
+    const first = [
+      ev('a', 'epoch', 'e1', 'begin'),
+      ev('a', 'check', 'c1', 'begin', model),
+      ev('a', 'check', 'c1', 'end', { values: { val_loss: 0.5 } }),
+    ].flatMap(map);
+    expect(objects(first, ex('a', 'c1'), `${P}used`)).toEqual([]); // not known yet
+    expect(evaluates(first, 'c1')).toEqual([]);
+    const e1End = map(ev('a', 'epoch', 'e1', 'end', model));
+    expect(objects(e1End, ex('a', 'c1'), `${P}used`)).toEqual([iris.dataVersion(ex('a', 'e1'), best)]);
+    expect(evaluates(e1End, 'c1')).toEqual([iris.dataVersion(ex('a', 'e1'), best)]);
+    // epoch 2 does not improve and keeps best.pt: its validation read epoch 1's version
+    const second = [
+      ev('a', 'epoch', 'e2', 'begin'),
+      ev('a', 'check', 'c2', 'begin', model),
+      ev('a', 'check', 'c2', 'end', { values: { val_loss: 0.7 } }),
+      ev('a', 'epoch', 'e2', 'end'),
+    ].flatMap(map);
+    expect(evaluates(second, 'c2')).toEqual([iris.dataVersion(ex('a', 'e1'), best)]);
+    expect(state.openGenerators.size).toBe(0);
+  });
+});
+
+describe('NaN and the infinities', () => {
+  it('maps them, as numbers (Avro) or as their JSON strings, to xsd:double NaN, INF and -INF', () => {
+    const names = ['nan', 'inf', 'negInf', 'nanText', 'infText', 'negInfText', 'otherText'];
+    const spec = compileSpec({
+      workflow: 'g',
+      phase: 'learning',
+      tasks: [{ id: 'train', outputs: names.map((name) => ({ name, semantics: 'output-value' })) }],
+    });
+    const state = new MappingState();
+    state.workflowExecutions.set(iris.workflowExecution('run'), true);
+    const values = {
+      nan: Number.NaN,
+      inf: Number.POSITIVE_INFINITY,
+      negInf: Number.NEGATIVE_INFINITY,
+      nanText: 'NaN',
+      infText: 'Infinity',
+      negInfText: '-Infinity',
+      otherText: 'nan', // only the exact spellings stand for a number
+    };
+    const quads = mapEvent(baseEvent({ values }), spec, state, iris);
+    expectGolden('event-non-finite', quads);
+    const literals = quads.filter((q) => q.predicate.value === 'http://www.w3.org/ns/prov#value');
+    expect(
+      literals.map((q) => [q.object.value, (q.object as { datatype: { value: string } }).datatype.value]),
+    ).toEqual([
+      ['NaN', `${PREFIXES.xsd}double`],
+      ['INF', `${PREFIXES.xsd}double`],
+      ['-INF', `${PREFIXES.xsd}double`],
+      ['NaN', `${PREFIXES.xsd}double`],
+      ['INF', `${PREFIXES.xsd}double`],
+      ['-INF', `${PREFIXES.xsd}double`],
+      ['nan', `${PREFIXES.xsd}string`],
+    ]);
+  });
+});
+
 describe('prospective mapping', () => {
   it('maps the training spec example to its golden graph', () => {
     const spec = compileSpec(

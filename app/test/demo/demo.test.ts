@@ -158,7 +158,11 @@ describe.each(SCENARIOS)('demo lifecycle: %s', (_, overrides) => {
       .flatMap((t) => t.epochResults.map((e) => ({ run: t, e })));
     const best = candidates.reduce((a, b) => (b.e.loss < a.e.loss ? b : a));
     const rows = rowsOf(s, 'q3');
-    expect(new Set(rows.map((r) => r.model))).toEqual(new Set([best.e.model]));
+    // the model is the version of its file that the epoch wrote
+    expect(new Set(rows.map((r) => r.model))).toEqual(new Set([expect.stringMatching(/\/version\//)]));
+    expect(new Set(rows.map((r) => decodeURIComponent(r.model!.split('/').pop()!)))).toEqual(
+      new Set([best.e.model]),
+    );
     const byName = Object.fromEntries(rows.map((r) => [`${r.kind}:${r.name}`, Number(r.value)]));
     expect(byName).toEqual({
       'hyperparameter:learning_rate': best.run.learningRate,

@@ -62,9 +62,11 @@ export function viewsContract(fixture: ViewsFixture): void {
         accuracy: e.accuracy,
       })),
     );
-    expect(models.map((m) => m.model).sort()).toEqual(expected.map((e) => e.model).sort());
+    // each model is the version of its file the epoch wrote
+    expect(models.map((m) => m.uri).sort()).toEqual(expected.map((e) => e.model).sort());
     for (const e of expected) {
-      const m = models.find((x) => x.model === e.model)!;
+      const m = models.find((x) => x.uri === e.model)!;
+      expect(m.model).toBe(`${m.generatedBy}/version/${encodeURIComponent(e.model)}`);
       expect(m.trainingSet).toBe(e.trainingSet);
       expect(m.evaluations.loss).toBeCloseTo(e.loss, 10);
       expect(m.evaluations.accuracy).toBeCloseTo(e.accuracy, 10);
@@ -82,7 +84,8 @@ export function viewsContract(fixture: ViewsFixture): void {
       .flatMap((t) => t.epochResults.map((e) => ({ ...e, run: t })));
     const least = epochs.reduce((a, b) => (b.loss < a.loss ? b : a));
     const best = await api<BestModel>('/v1/models/best', { trainingSet: set });
-    expect(best.model).toBe(least.model);
+    expect(best.uri).toBe(least.model);
+    expect(best.model).toMatch(/\/version\//);
     expect(best.value).toBeCloseTo(least.loss, 10);
     expect(best.hyperparameters.learning_rate).toBe(least.run.learningRate);
     expect(best.hyperparameters.batch_size).toBe(least.run.batchSize);
@@ -150,7 +153,9 @@ export function viewsContract(fixture: ViewsFixture): void {
 
   it('walks backward from a model to the raw SEG-Y file and its basin and field, within a depth', async () => {
     const report = fixture.report();
-    const model = report.trainings[0]!.epochResults[0]!.model;
+    const file = report.trainings[0]!.epochResults[0]!.model;
+    const { models } = await api<{ models: ModelRow[] }>('/v1/models');
+    const model = models.find((m) => m.uri === file)!.model;
     const graph = await api<LineageGraph>('/v1/lineage/backward', { entity: model });
     const ids = new Set(graph.nodes.map((n) => n.id));
     expect(ids.has(report.curation.rawFile)).toBe(true);
@@ -166,6 +171,7 @@ export function viewsContract(fixture: ViewsFixture): void {
       relation: 'hasDomainAnnotation',
     });
     expect(graph.nodes.find((n) => n.id === model)!.types).toContain('ModelReferenceValue');
+    expect(graph.edges).toContainEqual({ source: model, target: file, relation: 'specializationOf' });
     expect(graph.nodes.some((n) => n.kind === 'activity' && n.label === 'training')).toBe(true);
     for (const e of graph.edges) expect(ids.has(e.source) && ids.has(e.target)).toBe(true);
     const shallow = await api<LineageGraph>('/v1/lineage/backward', { entity: model, depth: 1 });
@@ -180,7 +186,10 @@ export function viewsContract(fixture: ViewsFixture): void {
       depth: 10,
     });
     const models = report.trainings.flatMap((t) => t.epochResults.map((e) => e.model));
-    expect([...graph.models!].sort()).toEqual([...models].sort());
+    // the models reached are versions; each leads on to its file
+    const fileOf = (id: string) =>
+      graph.edges.find((e) => e.source === id && e.relation === 'specializationOf')?.target;
+    expect(graph.models!.map(fileOf).sort()).toEqual([...models].sort());
     const ids = new Set(graph.nodes.map((n) => n.id));
     for (const p of report.preparations) expect(ids.has(p.trainingSet)).toBe(true);
   });

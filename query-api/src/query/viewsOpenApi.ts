@@ -37,11 +37,12 @@ export const VIEW_PATHS: Record<string, object> = {
     param('status', { enum: ['running', 'finished', 'failed'] }, 'Only executions in this status'),
     param('limit', { type: 'integer', minimum: 1, maximum: 10000, default: 200 }, 'Most rows'),
   ]),
-  '/v1/models': get('Models produced by trainings, with their evaluations', [
-    param('trainingSet', iri, 'Only models derived from this training set'),
-  ]),
+  '/v1/models': get(
+    'Models produced by trainings, with their evaluations: each the version of a file (`uri`) one task execution wrote (`model`)',
+    [param('trainingSet', iri, 'Only models derived from this training set (its file or a version of it)')],
+  ),
   '/v1/models/best': get(
-    'Hyperparameters and evaluations of the best model of a training set (Q3 generalised)',
+    'Hyperparameters and evaluations of the best model of a training set (Q3 generalised); NaN and infinite values never win',
     [
       param('trainingSet', iri, 'Training set IRI', true),
       param('measure', { type: 'string', default: 'loss' }, 'Evaluation measure name'),

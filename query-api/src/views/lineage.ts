@@ -1,14 +1,22 @@
 /**
  * Lineage as a graph, hop by hop to a depth limit: backward from any entity or execution to the raw
  * data it came from and the domain annotations about it (what Q1 walks), or forward from a raw file or
- * dataset to everything derived from it, down to the models trained on it.
+ * dataset to everything derived from it, down to the models trained on it. A file that another
+ * workflow wrote is where lineage across workflows meets: backward, a file reached by a use or a
+ * derivation leads on to its versions (what generated it); a file reached from one of its own versions
+ * does not (its other versions are other runs' writes of the same path).
  */
 import { integerValue, iriTerm, oneOf, sparql, type SparqlTerm } from './terms.ts';
 import { rows, type ViewContext } from './ViewContext.ts';
 
 /** How two nodes are related; the edge points from the later thing to the earlier one. */
 export type LineageRelation =
-  'wasDerivedFrom' | 'wasGeneratedBy' | 'used' | 'partOfExecution' | 'hasDomainAnnotation';
+  | 'wasDerivedFrom'
+  | 'wasGeneratedBy'
+  | 'used'
+  | 'partOfExecution'
+  | 'hasDomainAnnotation'
+  | 'specializationOf';
 
 /** A node of the lineage graph. */
 export interface LineageNode {
@@ -51,9 +59,16 @@ const MAX_NODES = 2000;
 const each = (values: string, branches: string[]): string =>
   branches.map((b) => `{ ${values} ${b} }`).join('\n  UNION ');
 
-/** One hop backward: what each frontier node came from. */
-const backwardHop = (frontier: SparqlTerm[]): string => {
+/**
+ * One hop backward: what each frontier node came from; for the `files` among them, their versions
+ * (edges from the version to the file, the version reached).
+ */
+const backwardHop = (frontier: SparqlTerm[], files: SparqlTerm[]): string => {
   const values = sparql`VALUES ?from { ${frontier} }`;
+  const versions =
+    files.length === 0
+      ? ''
+      : `\n  UNION { ${sparql`VALUES ?to { ${files} }`} ?from prov:specializationOf ?to . BIND("specializationOf" AS ?rel) }`;
   return `SELECT DISTINCT ?from ?rel ?to WHERE {
   ${each(values, [
     '?from prov:wasDerivedFrom ?to . BIND("wasDerivedFrom" AS ?rel)',
@@ -61,11 +76,15 @@ const backwardHop = (frontier: SparqlTerm[]): string => {
     '?from prov:used ?to . BIND("used" AS ?rel)',
     '?from provml:partOfExecution ?to . ?to a provml:TaskExecution . BIND("partOfExecution" AS ?rel)',
     '?from provml:hasDomainAnnotation ?to . BIND("hasDomainAnnotation" AS ?rel)',
-  ])}
+    '?from prov:specializationOf ?to . BIND("specializationOf" AS ?rel)',
+  ])}${versions}
 }`;
 };
 
-/** One hop forward: what was made from, or by, each frontier node (edges still point backward). */
+/**
+ * One hop forward: what was made from, or by, each frontier node, and the file each version is of
+ * (what other workflows use); edges still point backward.
+ */
 const forwardHop = (frontier: SparqlTerm[]): string => {
   const values = sparql`VALUES ?to { ${frontier} }`;
   return `SELECT DISTINCT ?from ?rel ?to WHERE {
@@ -75,6 +94,7 @@ const forwardHop = (frontier: SparqlTerm[]): string => {
     `?from prov:used ?to . ?from provml:partOfExecution ?run . ?run a provml:WorkflowExecution .
           BIND("used" AS ?rel)`,
   ])}
+  UNION { ${sparql`VALUES ?from { ${frontier} }`} ?from prov:specializationOf ?to . BIND("specializationOf" AS ?rel) }
 }`;
 };
 
@@ -103,15 +123,31 @@ export async function lineage(
   const annotations = new Set<string>();
   const edges = new Map<string, LineageEdge>();
   let frontier = [rootIri];
+  // nodes whose versions a backward walk goes on to: reached by anything but their own version
+  let files = new Set<string>([rootIri]);
   let truncated = false;
   for (let hop = 0; hop < depth && frontier.length > 0 && !truncated; hop++) {
     const terms = frontier.map((f) => iriTerm('node', f));
-    const found = await rows(context, direction === 'backward' ? backwardHop(terms) : forwardHop(terms));
+    const versionable = frontier.filter((f) => files.has(f)).map((f) => iriTerm('node', f));
+    const found = await rows(
+      context,
+      direction === 'backward' ? backwardHop(terms, versionable) : forwardHop(terms),
+    );
+    const current = new Set(frontier);
     const next: string[] = [];
+    files = new Set();
     for (const r of found) {
       const edge: LineageEdge = { source: r.from!, target: r.to!, relation: r.rel as LineageRelation };
       edges.set(`${edge.source} ${edge.relation} ${edge.target}`, edge);
-      const reached = direction === 'backward' ? edge.target : edge.source;
+      // a version and its file: the end that was not in the frontier (either way round backward)
+      const reached =
+        edge.relation === 'specializationOf'
+          ? current.has(edge.source)
+            ? edge.target
+            : edge.source
+          : direction === 'backward'
+            ? edge.target
+            : edge.source;
       if (edge.relation === 'hasDomainAnnotation') annotations.add(reached);
       if (seen.has(reached)) continue;
       if (seen.size >= MAX_NODES) {
@@ -120,6 +156,7 @@ export async function lineage(
       }
       seen.add(reached);
       if (edge.relation !== 'hasDomainAnnotation') next.push(reached);
+      if (edge.relation !== 'specializationOf') files.add(reached);
     }
     frontier = next;
   }

@@ -5,8 +5,12 @@ import { num, plain, rows, type ViewContext } from './ViewContext.ts';
 
 /** A model with where it came from and how it was evaluated. */
 export interface ModelRow {
+  /** The model: the version of a file one task execution wrote (two runs writing one path are two models). */
   model: string;
+  /** The data URI (the file) it is a version of. */
+  uri: string;
   training: string;
+  /** The URI of the training set it derives from. */
   trainingSet: string | null;
   /** Epoch execution that wrote it. */
   generatedBy: string;
@@ -28,12 +32,18 @@ export async function listModels(
   const set = params.trainingSet === undefined ? undefined : iriTerm('trainingSet', params.trainingSet);
   const found = await rows(
     context,
-    sparql`SELECT DISTINCT ?model ?training ?trainingSet ?generatedBy ?started ?name ?value WHERE {
+    sparql`SELECT DISTINCT ?model ?uri ?training ?trainingSet ?generatedBy ?started ?name ?value WHERE {
   ?model a provml:ModelReferenceValue ; prov:wasGeneratedBy ?generatedBy .
   ?generatedBy provml:partOfExecution* ?training .
   ?training provml:executesTask/provml:hasStageType provml:Training .
+  OPTIONAL { ?model prov:specializationOf ?uri }
   OPTIONAL { ?generatedBy prov:startedAtTime ?started }
-  OPTIONAL { ?model prov:wasDerivedFrom ?trainingSet . ?trainingSet a provml:LearningDatasetReferenceValue }
+  # the set used: its file (another workflow's output), or the version generated in the same run
+  OPTIONAL {
+    ?model prov:wasDerivedFrom ?set . ?set a provml:LearningDatasetReferenceValue .
+    OPTIONAL { ?set prov:specializationOf ?setFile }
+    BIND(COALESCE(?setFile, ?set) AS ?trainingSet)
+  }
   OPTIONAL { ?e provml:evaluatesModel ?model ; provml:valueName ?name ; prov:value ?value }
   ${set === undefined ? fragment('') : fragment(sparql`FILTER(?trainingSet = ${set})`)}
 } ORDER BY ?training ?started ?model`,
@@ -44,6 +54,7 @@ export async function listModels(
     if (m === undefined) {
       m = {
         model: r.model!,
+        uri: r.uri ?? r.model!,
         training: r.training!,
         trainingSet: r.trainingSet ?? null,
         generatedBy: r.generatedBy!,
@@ -58,7 +69,10 @@ export async function listModels(
 
 /** The best model of a training set by one measure, with its hyperparameters and evaluations. */
 export interface BestModel {
+  /** The model: a version of `uri` one task execution wrote. */
   model: string;
+  /** The data URI (the file) it is a version of. */
+  uri: string;
   trainingSet: string;
   measure: string;
   direction: 'min' | 'max';
@@ -69,7 +83,10 @@ export interface BestModel {
   evaluations: Record<string, string | number | boolean>;
 }
 
-/** Q3 generalised: any measure, either direction. */
+/** Only finite numbers rank: NaN and the infinities (`xsd:double` NaN, INF, -INF) never win. */
+const FINITE_V = fragment('FILTER(isNumeric(?v) && ?v > "-INF"^^xsd:double && ?v < "INF"^^xsd:double)');
+
+/** Q3 generalised: any measure, either direction; NaN and infinite values are left out. */
 export async function bestModel(
   context: ViewContext,
   params: Readonly<Record<string, unknown>>,
@@ -81,11 +98,15 @@ export async function bestModel(
   const order = fragment(direction === 'min' ? 'ASC(?v)' : 'DESC(?v)');
   const [best] = await rows(
     context,
-    sparql`SELECT ?model ?v WHERE {
+    sparql`SELECT ?model ?uri ?v WHERE {
   { SELECT DISTINCT ?model ?v WHERE {
-      ?model a provml:ModelReferenceValue ; prov:wasDerivedFrom ${set} .
+      # derived from the set's file, or from a version of it generated in the training's own run
+      ?model prov:wasDerivedFrom|prov:wasDerivedFrom/prov:specializationOf ${set} .
+      ?model a provml:ModelReferenceValue .
       ?m provml:evaluatesModel ?model ; provml:valueName ${measure} ; prov:value ?v .
+      ${FINITE_V}
   } }
+  OPTIONAL { ?model prov:specializationOf ?uri }
 } ORDER BY ${order} ?model LIMIT 1`,
   );
   if (best === undefined)
@@ -115,6 +136,7 @@ export async function bestModel(
     Object.fromEntries(details.filter((d) => d.kind === kind).map((d) => [d.name!, plain(d.value!)]));
   return {
     model: best.model!,
+    uri: best.uri ?? best.model!,
     trainingSet: String(params.trainingSet),
     measure: measureName,
     direction,

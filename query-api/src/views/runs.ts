@@ -29,6 +29,13 @@ const PREPARATION_ALIASES: Readonly<Record<string, string>> = {
   noiseThreshold: 'noise_threshold',
 };
 
+/**
+ * From a set to the generation of it: a version's own, or a file's versions' (a set another workflow
+ * wrote). An alternative path, not `^prov:specializationOf?/…`: RDF4J 5 answers a zero-length path
+ * with both ends bound as false.
+ */
+const GENERATION = fragment('(prov:wasGeneratedBy|^prov:specializationOf/prov:wasGeneratedBy)');
+
 /** Filters from query parameters: `inlineStart`…, `prep.<name>`, `hp.<name>`. */
 function filters(params: Readonly<Record<string, unknown>>): {
   prep: [SparqlTerm, SparqlTerm][];
@@ -66,7 +73,7 @@ export async function listRuns(
       ([name, value], i) =>
         sparql`?prep${fragment(String(i))} mls:hasInput [ provml:valueName ${name} ; prov:value ?p${fragment(String(i))} ] .
       FILTER(?p${fragment(String(i))} = ${value})
-      ?trainingSet prov:wasGeneratedBy/provml:partOfExecution* ?prep${fragment(String(i))} .`,
+      ?trainingSet ${GENERATION}/provml:partOfExecution* ?prep${fragment(String(i))} .`,
     )
     .join('\n      ');
   const sets =
@@ -87,11 +94,12 @@ export async function listRuns(
     .join('\n  ');
   const matched = await rows(
     context,
-    sparql`SELECT DISTINCT ?training ?trainingSet ?started ?status WHERE {
+    sparql`SELECT DISTINCT ?training ?trainingSet ?setFile ?started ?status WHERE {
   ${fragment(sets)}
   ?training provml:executesTask/provml:hasStageType provml:Training ; prov:used ?trainingSet .
   ?trainingSet a provml:LearningDatasetReferenceValue .
   ${fragment(hpPatterns)}
+  OPTIONAL { ?trainingSet prov:specializationOf ?setFile }
   OPTIONAL { ?training prov:startedAtTime ?started }
   OPTIONAL { ?training provml:status ?status }
 } ORDER BY ?started`,
@@ -111,7 +119,7 @@ export async function listRuns(
     ${only} ?training mls:hasOutput ?x . ?x provml:valueName ?name ; prov:value ?value . BIND("output" AS ?kind)
   } UNION {
     ${only} ?training prov:used ?set . ?set a provml:LearningDatasetReferenceValue ;
-      prov:wasGeneratedBy/provml:partOfExecution* ?p . ?p mls:hasInput ?x .
+      ${GENERATION}/provml:partOfExecution* ?p . ?p mls:hasInput ?x .
     ?x provml:valueName ?name ; prov:value ?value . BIND("prep" AS ?kind)
   }
 }`,
@@ -130,7 +138,7 @@ export async function listRuns(
     const t = times.find((x) => x.training === m.training);
     return {
       training: m.training!,
-      trainingSet: m.trainingSet!,
+      trainingSet: m.setFile ?? m.trainingSet!,
       started: m.started ?? null,
       status: m.status ?? (m.started === undefined ? null : 'running'),
       preparation: of('prep'),

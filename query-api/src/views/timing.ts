@@ -29,7 +29,10 @@ export async function epochTiming(
   const scope =
     params.execution !== undefined
       ? fragment(sparql`VALUES ?training { ${iriTerm('execution', params.execution)} }`)
-      : fragment(sparql`?training prov:used ${iriTerm('trainingSet', params.trainingSet)} .`);
+      : // the set's file, or a version of it generated in the same run as the training
+        fragment(
+          sparql`?training prov:used|prov:used/prov:specializationOf ${iriTerm('trainingSet', params.trainingSet)} .`,
+        );
   // Round trips that each stay small in both stores: the epochs (OPTIONALs of one pattern), then, those
   // epochs named, their numbers and recorded statistics as required patterns. Oxigraph 0.5.13 joins an
   // OPTIONAL of several patterns by hash, reading every value or statistics node in the store.

@@ -6,8 +6,9 @@ const seg = (s: string): string => encodeURIComponent(s);
 export const DEFAULT_IRI_BASE = 'urn:provml:';
 
 /**
- * Mints instance IRIs under a base. Data entities are NOT minted: a data reference's own URI is its
- * IRI, which is what makes the same file the same entity in every workflow.
+ * Mints instance IRIs under a base. A data reference's own URI is the IRI of its stable entity, which
+ * is what makes the same file the same entity in every workflow; each generation of it is a version
+ * minted under the generating task execution (`dataVersion`).
  */
 export class IriMinter {
   constructor(readonly base: string = DEFAULT_IRI_BASE) {}
@@ -30,6 +31,10 @@ export class IriMinter {
   /** A value, usage or generation node of a task execution, by attribute name. */
   executionPart(taskExecutionIri: string, name: string): string {
     return `${taskExecutionIri}/${seg(name)}`;
+  }
+  /** The version of a data URI that a task execution generated (`prov:specializationOf` the URI). */
+  dataVersion(taskExecutionIri: string, uri: string): string {
+    return `${taskExecutionIri}/version/${seg(uri)}`;
   }
   /** The timing statistics of one task's executions inside a task execution. */
   timingStatistics(taskExecutionIri: string, task: string): string {

@@ -1,4 +1,6 @@
-/** The bounded state the event mapper keeps between events: open executions, generators, annotations. */
+/** The bounded state the event mapper keeps between events: open executions, generators, versions, annotations. */
+import type { DataVersion, EntityRef, PendingUse } from './dataVersions.ts';
+import type { ExecutionFacts } from './executionFacts.ts';
 
 /** Durations of the ended executions of one task: count, sum, min and max in seconds. */
 export interface DurationSummary {
@@ -11,8 +13,8 @@ export interface DurationSummary {
 /** What is remembered of a task execution between its begin and its end. */
 export interface OpenExecution {
   startUs: number;
-  /** IRIs of the data entities it (or an ancestor) used: what its outputs derive from. */
-  inputs: string[];
+  /** The data entities it (or an ancestor) used: what its outputs derive from. */
+  inputs: EntityRef[];
   /** IRI of the task execution it is part of (undefined for a workflow execution's top-level tasks). */
   parent?: string;
   /**
@@ -20,6 +22,12 @@ export interface OpenExecution {
    * created by the first of them.
    */
   timings?: Map<string, DurationSummary>;
+  /** What its begin carried that values link to or by (models, datasets, evaluations, …), for its end. */
+  facts?: ExecutionFacts;
+  /** The data URIs it generated, with their versions' IRIs. */
+  generated?: Map<string, string>;
+  /** Uses made while it ran that wait for its end: it may report generating what they used. */
+  awaitedBy?: PendingUse[];
 }
 
 /** Adds `other` into `into`. */
@@ -55,12 +63,22 @@ export interface MappingStateLimits {
   workflowExecutions?: number;
 }
 
-/** Everything the mapper remembers. Losing it (restart) loses only derived links, never events. */
+/**
+ * Everything the mapper remembers. Losing it (restart) loses only derived links (and the uses still
+ * waiting for a running generator, dataVersions.ts), never events.
+ */
 export class MappingState {
   /** taskExecution IRI → open execution. */
   readonly open: BoundedMap<string, OpenExecution>;
-  /** data entity IRI → IRI of the activity that generated it. */
+  /** data URI → IRI of the activity that generated it last, in any workflow execution. */
   readonly generatedBy: BoundedMap<string, string>;
+  /** `versionKey(workflow execution IRI, data URI)` → the version it generated last there. */
+  readonly versions: BoundedMap<string, DataVersion>;
+  /**
+   * workflow execution IRI → its open task executions whose task declares a reference output: a use
+   * made meanwhile waits for them (dataVersions.ts).
+   */
+  readonly openGenerators: BoundedMap<string, Set<string>>;
   /** workflow execution IRIs already described. */
   readonly workflowExecutions: BoundedMap<string, true>;
   /** data entity IRI → IRIs of the domain annotation resources about it. */
@@ -69,6 +87,8 @@ export class MappingState {
   constructor(limits: MappingStateLimits = {}) {
     this.open = new BoundedMap(limits.openExecutions ?? 1_000_000);
     this.generatedBy = new BoundedMap(limits.generators ?? 1_000_000);
+    this.versions = new BoundedMap(limits.generators ?? 1_000_000);
+    this.openGenerators = new BoundedMap(limits.workflowExecutions ?? 100_000);
     this.workflowExecutions = new BoundedMap(limits.workflowExecutions ?? 100_000);
   }
 }

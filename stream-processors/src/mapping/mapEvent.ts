@@ -4,13 +4,17 @@ import {
   MLS,
   PROV,
   PROVML,
+  RDF,
   RDFS,
+  REFERENCE_SEMANTICS,
   type CaptureEvent,
   type CompiledSpec,
   type DataRef,
   type ResolvedAttribute,
   type Semantics,
 } from '@provml/schemas';
+import { entityOf, link, resolveUse, versionKey, type EntityRef, type PendingUse } from './dataVersions.ts';
+import { LINKED_REFERENCES, LINKING_VALUES, newLinks, type ExecutionFacts } from './executionFacts.ts';
 import { defaultStoreOf, type IriMinter } from './IriMinter.ts';
 import { mergeSummary, type DurationSummary, type MappingState, type OpenExecution } from './MappingState.ts';
 import { dateTime, dbl, int, iri, QuadCollector, str, valueLiteral } from './terms.ts';
@@ -67,7 +71,8 @@ export function mapEvent(
     out.add(w, RDFS.label, str(event.workflowExecution));
   }
 
-  let inputs: string[];
+  let inputs: EntityRef[];
+  let open: OpenExecution | undefined;
   if (event.phase === 'begin') {
     const parentIri =
       event.parentTaskExecution === null
@@ -80,16 +85,22 @@ export function mapEvent(
     out.add(tex, PROV.startedAtTime, dateTime(event.time));
     mapContext(event.context, tex, texIri, out, iris);
     inputs = [...(state.open.get(parentIri)?.inputs ?? [])];
-    state.open.set(texIri, {
+    open = {
       startUs: event.time,
       inputs,
       ...(event.parentTaskExecution === null ? {} : { parent: parentIri }),
-    });
+    };
+    state.open.set(texIri, open);
+    if (declaresReferenceOutput(attrs)) {
+      let generators = state.openGenerators.get(wfExecIri);
+      if (generators === undefined) state.openGenerators.set(wfExecIri, (generators = new Set()));
+      generators.add(texIri);
+    }
   } else {
     out.add(tex, PROV.endedAtTime, dateTime(event.time));
     out.add(tex, PROVML.status, str(event.status ?? 'finished'));
     mapContext(event.context, tex, texIri, out, iris); // e.g. why the processor closed unfinished work
-    const open = state.open.get(texIri);
+    open = state.open.get(texIri);
     if (open !== undefined) {
       const seconds = Math.max(0, event.time - open.startUs) / 1e6;
       out.add(tex, PROVML.durationSeconds, dbl(seconds));
@@ -99,22 +110,21 @@ export function mapEvent(
     inputs = open?.inputs ?? [];
   }
 
-  const refsBySemantics = new Map<Semantics, DataRef[]>();
+  // what this event carried that links to the rest of the execution's facts (any of its events)
+  const facts: ExecutionFacts = { refs: [], values: [] };
   const outputs: string[] = [];
   for (const ref of event.dataRefs) {
     const a = attrs.get(ref.name)!;
-    let list = refsBySemantics.get(a.semantics);
-    if (list === undefined) refsBySemantics.set(a.semantics, (list = []));
-    list.push(ref);
-    mapDataRef(ref, a, event, tex, texIri, out, state, iris);
-    if (a.direction === 'input') inputs.push(ref.uri);
-    else outputs.push(ref.uri);
+    const entity = mapDataRef(ref, a, event, tex, texIri, wfExecIri, open, out, state, iris);
+    if (LINKED_REFERENCES.has(a.semantics))
+      facts.refs.push({ name: ref.name, semantics: a.semantics, entity });
+    if (a.direction === 'input') inputs.push(entity);
+    else outputs.push(entity as string);
   }
   for (const o of outputs)
     for (const i of inputs.slice(0, MAX_DERIVATIONS))
-      if (i !== o) out.add(iri(o), PROV.wasDerivedFrom, iri(i));
+      if (entityOf(i) !== o) link(out, o, PROV.wasDerivedFrom, i);
 
-  const model = refsBySemantics.get('model-reference')?.[0]?.uri;
   for (const [name, value] of Object.entries(event.values)) {
     const a = attrs.get(name)!;
     const v = iri(iris.executionPart(texIri, name));
@@ -123,22 +133,57 @@ export function mapEvent(
     out.add(v, PROVML.valueName, str(name));
     out.add(v, PROV.value, valueLiteral(value));
     out.add(tex, a.direction === 'input' ? MLS.hasInput : MLS.hasOutput, v);
-    if (a.semantics === 'evaluation-measure' && model !== undefined)
-      out.add(v, PROVML.evaluatesModel, iri(model));
-    if (a.semantics === 'model-hyperparameter' && model !== undefined)
-      out.add(iri(model), PROVML.hasModelHyperParameterValue, v);
-    if (a.semantics === 'dataset-characteristic') {
-      const datasets = refsBySemantics.get('dataset-reference') ?? [];
-      const target =
-        a.characterizes !== undefined
-          ? datasets.find((d) => d.name === a.characterizes)
-          : datasets.length === 1
-            ? datasets[0]
-            : undefined;
-      if (target !== undefined) out.add(v, PROVML.characterizesDataset, iri(target.uri));
-    }
+    if (LINKING_VALUES.has(a.semantics))
+      facts.values.push({
+        iri: v.value,
+        semantics: a.semantics,
+        ...(a.characterizes === undefined ? {} : { characterizes: a.characterizes }),
+      });
   }
+  // a begin's facts wait in the open execution for its end (bounded with it; lost with it on restart)
+  for (const [s, p, o] of newLinks(event.phase === 'end' ? open?.facts : undefined, facts))
+    link(out, s, p, o);
+  if (event.phase === 'begin' && open !== undefined && (facts.refs.length > 0 || facts.values.length > 0))
+    open.facts = facts;
+  if (event.phase === 'end' && open !== undefined) settleAwaitedUses(texIri, wfExecIri, open, state, out);
   return out.quads;
+}
+
+const REFERENCE_OUTPUTS = new WeakMap<ReadonlyMap<string, ResolvedAttribute>, boolean>();
+
+/** Whether a task declares a reference output: its executions may report generating data (cached per spec). */
+function declaresReferenceOutput(attrs: ReadonlyMap<string, ResolvedAttribute>): boolean {
+  let declares = REFERENCE_OUTPUTS.get(attrs);
+  if (declares === undefined) {
+    declares = false;
+    for (const a of attrs.values())
+      if (a.direction === 'output' && REFERENCE_SEMANTICS.has(a.semantics)) declares = true;
+    REFERENCE_OUTPUTS.set(attrs, declares);
+  }
+  return declares;
+}
+
+/**
+ * An execution ended: the uses that waited for it resolve to the version it reported of their URI, or,
+ * once no execution they wait for is left, to what they would have read without it (dataVersions.ts).
+ */
+function settleAwaitedUses(
+  texIri: string,
+  wfExecIri: string,
+  open: OpenExecution,
+  state: MappingState,
+  out: QuadCollector,
+): void {
+  const generators = state.openGenerators.get(wfExecIri);
+  generators?.delete(texIri);
+  if (generators?.size === 0) state.openGenerators.delete(wfExecIri);
+  for (const use of open.awaitedBy ?? []) {
+    if (use.entity !== undefined) continue;
+    use.awaiting.delete(texIri);
+    const version = open.generated?.get(use.uri);
+    if (version !== undefined) resolveUse(use, { entity: version, generator: texIri }, out);
+    else if (use.awaiting.size === 0) resolveUse(use, undefined, out);
+  }
 }
 
 function mapDataRef(
@@ -147,38 +192,74 @@ function mapDataRef(
   event: CaptureEvent,
   tex: NamedNode,
   texIri: string,
+  wfExecIri: string,
+  open: OpenExecution | undefined,
   out: QuadCollector,
   state: MappingState,
   iris: IriMinter,
-): void {
-  const entity = iri(ref.uri);
-  out.type(entity, PROV.Entity, PROVML.DataEntity);
-  const cls = REFERENCE_CLASS[a.semantics];
-  if (cls !== undefined) out.type(entity, cls);
+): EntityRef {
+  // the URI's own entity: the file, the same in every workflow (where lineage across workflows meets)
+  const file = iri(ref.uri);
+  out.type(file, PROV.Entity, PROVML.DataEntity);
   const storeName = ref.store ?? defaultStoreOf(ref.uri);
   const store = iri(iris.dataStore(storeName));
-  out.add(entity, PROVML.storedIn, store);
+  out.add(file, PROVML.storedIn, store);
   out.type(store, PROVML.DataStoreInstance);
   out.add(store, RDFS.label, str(storeName));
+  for (const annotation of state.annotations.get(ref.uri) ?? [])
+    out.add(file, PROVML.hasDomainAnnotation, iri(annotation));
+  const cls = REFERENCE_CLASS[a.semantics];
   const role = iri(iris.attribute(event.workflow, event.task, ref.name));
   const qualified = iri(iris.executionPart(texIri, ref.name));
-  if (a.direction === 'input') {
-    out.add(tex, PROV.used, entity);
-    out.add(tex, PROV.qualifiedUsage, qualified);
-    out.type(qualified, PROV.Usage);
-    const generator = state.generatedBy.get(ref.uri);
-    if (generator !== undefined && generator !== texIri) out.add(tex, PROV.wasInformedBy, iri(generator));
-  } else {
-    out.add(entity, PROV.wasGeneratedBy, tex);
-    out.add(entity, PROV.qualifiedGeneration, qualified);
+  out.add(qualified, PROV.hadRole, role);
+  if (a.direction === 'output') {
+    // this generation: a version of its own
+    const versionIri = iris.dataVersion(texIri, ref.uri);
+    const version = iri(versionIri);
+    out.type(version, PROV.Entity, PROVML.DataEntity);
+    if (cls !== undefined) out.type(version, cls);
+    out.add(version, PROV.specializationOf, file);
+    out.add(version, PROVML.storedIn, store);
+    out.add(version, PROV.wasGeneratedBy, tex);
+    out.add(version, PROV.qualifiedGeneration, qualified);
     out.type(qualified, PROV.Generation);
     out.add(qualified, PROV.activity, tex);
+    out.add(qualified, PROV.entity, version);
+    state.versions.set(versionKey(wfExecIri, ref.uri), { entity: versionIri, generator: texIri });
     state.generatedBy.set(ref.uri, texIri);
+    if (open !== undefined) (open.generated ??= new Map()).set(ref.uri, versionIri);
+    return versionIri;
   }
-  out.add(qualified, PROV.entity, entity);
-  out.add(qualified, PROV.hadRole, role);
-  for (const annotation of state.annotations.get(ref.uri) ?? [])
-    out.add(entity, PROVML.hasDomainAnnotation, iri(annotation));
+  // a use: of the version generated last before it in this workflow execution, else of the file
+  out.add(tex, PROV.qualifiedUsage, qualified);
+  out.type(qualified, PROV.Usage);
+  const prior = state.versions.get(versionKey(wfExecIri, ref.uri));
+  const priorGenerator = prior?.generator ?? state.generatedBy.get(ref.uri);
+  const awaiting = [...(state.openGenerators.get(wfExecIri) ?? [])].filter(
+    (g) => g !== texIri && state.open.has(g),
+  );
+  let entity: EntityRef;
+  if (awaiting.length === 0) {
+    entity = prior?.entity ?? ref.uri;
+    if (priorGenerator !== undefined && priorGenerator !== texIri)
+      out.add(tex, PROV.wasInformedBy, iri(priorGenerator));
+  } else {
+    // a running execution may yet report generating it: the use waits for it (dataVersions.ts)
+    const use: PendingUse = {
+      uri: ref.uri,
+      user: texIri,
+      prior: prior?.entity ?? ref.uri,
+      ...(priorGenerator === undefined ? {} : { priorGenerator }),
+      awaiting: new Set(awaiting),
+      held: [],
+    };
+    for (const g of awaiting) (state.open.get(g)!.awaitedBy ??= []).push(use);
+    entity = use;
+  }
+  link(out, texIri, PROV.used, entity);
+  link(out, qualified.value, PROV.entity, entity);
+  if (cls !== undefined) link(out, entity, RDF.type, cls);
+  return entity;
 }
 
 /**

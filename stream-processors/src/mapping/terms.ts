@@ -29,19 +29,42 @@ const rdfJson = iri(RDF.JSON);
 
 /** A plain string literal. */
 export const str = (s: string): Literal => literal(s, xsdString);
-/** An `xsd:double` literal. */
-export const dbl = (n: number): Literal => literal(String(n), xsdDouble);
+/**
+ * The `xsd:double` lexical form of a number: NaN and the infinities as XSD spells them (`NaN`, `INF`,
+ * `-INF`), so they stay numbers in the store.
+ */
+const doubleLexical = (n: number): string =>
+  Number.isFinite(n) ? String(n) : Number.isNaN(n) ? 'NaN' : n > 0 ? 'INF' : '-INF';
+
+/**
+ * The strings that stand for NaN and the infinities in a captured value (contract 1): JSON has no
+ * such numbers, so clients send `"NaN"`, `"Infinity"` or `"-Infinity"` (what JavaScript's `String`
+ * and the Python client write); they are mapped to the `xsd:double` they name.
+ */
+export const NON_FINITE_STRINGS: ReadonlyMap<string, number> = new Map([
+  ['NaN', Number.NaN],
+  ['Infinity', Number.POSITIVE_INFINITY],
+  ['-Infinity', Number.NEGATIVE_INFINITY],
+]);
+
+/** An `xsd:double` literal (NaN and the infinities included). */
+export const dbl = (n: number): Literal => literal(doubleLexical(n), xsdDouble);
 /** An `xsd:integer` literal. */
 export const int = (n: number): Literal => literal(String(n), xsdInteger);
 /** An `xsd:dateTime` literal from microseconds since the epoch. */
 export const dateTime = (us: number): Literal => literal(microsToIso(us), xsdDateTime);
 
-/** The literal of a captured value: booleans, integers, doubles, strings, number arrays as `rdf:JSON`. */
+/**
+ * The literal of a captured value: booleans, integers, doubles (NaN and the infinities, as numbers or
+ * as the strings of NON_FINITE_STRINGS, included), strings, number arrays as `rdf:JSON`.
+ */
 export function valueLiteral(v: CaptureValue): Literal {
   if (typeof v === 'boolean') return literal(String(v), xsdBoolean);
-  if (typeof v === 'number')
-    return Number.isSafeInteger(v) ? literal(String(v), xsdInteger) : literal(String(v), xsdDouble);
-  if (typeof v === 'string') return literal(v, xsdString);
+  if (typeof v === 'number') return Number.isSafeInteger(v) ? literal(String(v), xsdInteger) : dbl(v);
+  if (typeof v === 'string') {
+    const special = NON_FINITE_STRINGS.get(v);
+    return special === undefined ? literal(v, xsdString) : dbl(special);
+  }
   return literal(JSON.stringify(v), rdfJson);
 }
 

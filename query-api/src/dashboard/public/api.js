@@ -87,7 +87,8 @@ export async function executions(filter = {}) {
 }
 
 /**
- * @typedef {{ model: string, training: string, trainingSet: string | null, generatedBy: string,
+ * A model: the version of a file (`uri`) one task execution wrote.
+ * @typedef {{ model: string, uri?: string, training: string, trainingSet: string | null, generatedBy: string,
  *   evaluations: Record<string, string | number | boolean> }} Model
  */
 
@@ -122,7 +123,7 @@ export async function lineageBackward(entity, depth = 12) {
  * @param {string} trainingSet
  * @param {string} [measure]
  * @param {'min' | 'max'} [direction]
- * @returns {Promise<{ model: string, measure: string, value: number, hyperparameters: Record<string, unknown>,
+ * @returns {Promise<{ model: string, uri?: string, measure: string, value: number, hyperparameters: Record<string, unknown>,
  *   modelHyperparameters: Record<string, unknown>, evaluations: Record<string, unknown> }>}
  */
 export async function bestModel(trainingSet, measure = 'loss', direction = 'min') {

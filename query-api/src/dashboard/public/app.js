@@ -239,11 +239,15 @@ async function refreshModels() {
       mine
         .map((m) => {
           const loss = m.evaluations.loss;
-          return `<option value="${esc(m.model)}">${esc(shortIri(m.model, 1))}${loss === undefined ? '' : ` · loss ${esc(fmtValue(loss))}`}</option>`;
+          return `<option value="${esc(m.model)}">${esc(shortIri(m.uri ?? m.model, 1))}${loss === undefined ? '' : ` · loss ${esc(fmtValue(loss))}`}</option>`;
         })
         .join('') || '<option value="">no model yet</option>';
     const keep = mine.find((m) => m.model === state.model);
-    const loss = (/** @type {api.Model} */ m) => Number(m.evaluations.loss ?? Infinity);
+    // a NaN or infinite loss (the strings "NaN", "INF", "-INF" in JSON) never makes a model the best
+    const loss = (/** @type {api.Model} */ m) => {
+      const n = Number(m.evaluations.loss);
+      return Number.isFinite(n) ? n : Infinity;
+    };
     const best = [...mine].sort((a, b) => loss(a) - loss(b))[0];
     const pick = keep ?? best;
     if (pick !== undefined) {
@@ -264,7 +268,7 @@ async function pickModel(model) {
     model,
     trainingSet: m?.trainingSet ?? undefined,
   });
-  $('ctx-model').textContent = shortIri(model, 2);
+  $('ctx-model').textContent = shortIri(m?.uri ?? model, 2);
   $('ctx-model').title = model;
   $('ctx-training-set').textContent = shortIri(m?.trainingSet ?? '–', 2);
   $('ctx-training-set').title = m?.trainingSet ?? '';

@@ -30,11 +30,12 @@ function kindOf(node, derived) {
 }
 
 /**
- * The words shown on a node.
+ * The words shown on a node; a version of a file shows the file and the run that wrote it.
  * @param {import('./api.js').LineageNode} node
  * @param {Kind} kind
+ * @param {string} [file] the file the node is a version of
  */
-function labelOf(node, kind) {
+function labelOf(node, kind, file) {
   const p = node.properties;
   if (kind === 'annotation') {
     const where = [p.basin, p.field].filter((v) => v !== undefined).map(String);
@@ -45,8 +46,9 @@ function labelOf(node, kind) {
     const run = shortIri(node.id).split(' · ')[0] ?? '';
     return node.label !== node.id && node.label !== '' ? `${node.label}\n${run}` : run;
   }
-  const path = shortIri(node.id, 2);
-  return path.length > 18 ? path.replace('/', '/\n') : path;
+  const path = shortIri(file ?? node.id, 2);
+  const text = path.length > 18 ? path.replace('/', '/\n') : path;
+  return file === undefined ? text : `${text}\n${shortIri(node.id).split(' · ')[0] ?? ''}`;
 }
 
 /** Widest text a node holds, in pixels; longer lines wrap. */
@@ -68,14 +70,19 @@ function sizeOf(label, kind) {
   };
 }
 
-/** Places nodes: columns by steps back from the root, activities in a lane below their entities. */
+/**
+ * Places nodes: columns by steps back from the root (a file in its version's column), activities in a
+ * lane below their entities.
+ */
 function positions(
   /** @type {import('./api.js').Lineage} */ lineage,
   /** @type {Map<string, Kind>} */ kinds,
+  /** @type {Map<string, string>} */ fileOf,
 ) {
   /** @type {Map<string, number>} */
   const rank = new Map([[lineage.root, 0]]);
   const back = lineage.edges.filter((e) => BACKWARD.has(e.relation));
+  const versions = lineage.edges.filter((e) => e.relation === 'specializationOf');
   for (let pass = 0; pass < lineage.nodes.length; pass++) {
     let changed = false;
     for (const e of back) {
@@ -84,6 +91,14 @@ function positions(
         rank.set(e.target, r + 1);
         changed = true;
       }
+    }
+    for (const e of versions) {
+      const r = Math.max(rank.get(e.source) ?? -1, rank.get(e.target) ?? -1);
+      for (const id of [e.source, e.target])
+        if (r >= 0 && (rank.get(id) ?? -1) < r) {
+          rank.set(id, r);
+          changed = true;
+        }
     }
     if (!changed) break;
   }
@@ -103,7 +118,9 @@ function positions(
   const at = new Map();
   const lanes = { entity: new Map(), activity: new Map() };
   const sorted = [...lineage.nodes].sort((a, b) =>
-    labelOf(a, kinds.get(a.id) ?? 'entity').localeCompare(labelOf(b, kinds.get(b.id) ?? 'entity')),
+    labelOf(a, kinds.get(a.id) ?? 'entity', fileOf.get(a.id)).localeCompare(
+      labelOf(b, kinds.get(b.id) ?? 'entity', fileOf.get(b.id)),
+    ),
   );
   for (const n of sorted) {
     const lane = kinds.get(n.id) === 'activity' ? lanes.activity : lanes.entity;
@@ -229,13 +246,24 @@ export class LineageView {
     const derived = new Set(
       lineage.edges.filter((e) => e.relation === 'wasDerivedFrom').map((e) => e.source),
     );
-    this.kinds = new Map(lineage.nodes.map((n) => [n.id, kindOf(n, derived)]));
-    const at = positions(lineage, this.kinds);
+    // a file is of the kind of its versions (a model file, a dataset, a curated file)
+    const fileOf = new Map(
+      lineage.edges.filter((e) => e.relation === 'specializationOf').map((e) => [e.source, e.target]),
+    );
+    const types = new Map(lineage.nodes.map((n) => [n.id, n.types]));
+    for (const [version, file] of fileOf) {
+      types.set(file, [...(types.get(file) ?? []), ...(types.get(version) ?? [])]);
+      if (derived.has(version)) derived.add(file);
+    }
+    this.kinds = new Map(
+      lineage.nodes.map((n) => [n.id, kindOf({ ...n, types: types.get(n.id) ?? n.types }, derived)]),
+    );
+    const at = positions(lineage, this.kinds, fileOf);
     const ids = new Set(lineage.nodes.map((n) => n.id));
     const elements = [
       ...lineage.nodes.map((n) => {
         const kind = this.kinds.get(n.id) ?? 'entity';
-        const label = labelOf(n, kind);
+        const label = labelOf(n, kind, fileOf.get(n.id));
         const size = sizeOf(label, kind);
         return {
           group: 'nodes',

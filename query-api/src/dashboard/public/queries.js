@@ -96,7 +96,7 @@ export class QueriesView {
       const hypers = Object.entries({ ...b.hyperparameters, ...b.modelHyperparameters })
         .map(([k, v]) => `<span class="stat hyper">${esc(k)} <b>${esc(fmtValue(v))}</b></span>`)
         .join('');
-      this.best.innerHTML = `<span class="title">Least-loss model of the set:</span><code title="${esc(b.model)}">${esc(shortIri(b.model))}</code>${stats}${hypers}`;
+      this.best.innerHTML = `<span class="title">Least-loss model of the set:</span><code title="${esc(b.model)}">${esc(shortIri(b.uri ?? b.model))}</code>${stats}${hypers}`;
     } catch (error) {
       this.best.innerHTML = `<span class="error">${esc(/** @type {Error} */ (error).message)}</span>`;
     }
