@@ -41,6 +41,25 @@ def make_client(args):
     )
 
 
+def finish(client, run, args):
+    """Shuts the client down (at most 5 s, also with the ingest down), prints what was delivered and
+    returns the exit status: 0 when every event was delivered (or, offline, written to the spool)."""
+    result = client.shutdown()
+    where = "written to the spool" if client.setting in ("C", "F") else "delivered"
+    print("captured %d events (setting %s, workflow execution %s): %d %s, %d rejected, %d dropped, %d spooled"
+          % (client.stats.enqueued, client.setting, run.id, result.delivered, where, result.rejected,
+             result.dropped, result.spooled))
+    if result.undeclared or result.invalid:
+        print("dropped at the capture call: %d values with names the spec does not declare, %d invalid values"
+              % (result.undeclared, result.invalid))
+    if client.setting in ("C", "F"):
+        print("offline spool: %s — publish it with: npm run provml -- replay %s" % (args.spool_dir, args.spool_dir))
+    elif result.spooled:
+        print("the ingest was not reachable: %d events wait in %s (rerun with the same spill_dir, or "
+              "npm run provml -- replay %s)" % (result.spooled, result.spool_path, result.spool_path))
+    return 0 if result else 1
+
+
 def synthetic_tiles(n, size=8, seed=0):
     """``n`` tiles of ``size``×``size`` amplitudes with a label: 0 = flat reflectors (horizontal layers),
     1 = dipping reflectors (inclined layers), plus noise: a two-facies toy version of seismic tiles."""

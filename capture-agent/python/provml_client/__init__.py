@@ -97,10 +97,10 @@ def resolve_setting(
     Without a letter and without options: ``PROVML_CAPTURE_SETTING`` or E (queue 512, diskful via the
     sidecar's socket, online). A letter with a conflicting explicit option is an error.
     """
-    explicit = {"queue_size": queue_size, "diskful": diskful, "online": online}
+    explicit: Dict[str, Any] = {"queue_size": queue_size, "diskful": diskful, "online": online}
     if setting is None and all(v is None for v in explicit.values()):
         setting = (os.environ if env is None else env).get("PROVML_CAPTURE_SETTING") or "E"
-    out = {"setting": None, "queue_size": DEFAULT_LARGE_QUEUE, "diskful": True, "online": True}
+    out: Dict[str, Any] = {"setting": None, "queue_size": DEFAULT_LARGE_QUEUE, "diskful": True, "online": True}
     if setting is not None:
         key = setting.strip().upper()
         if key not in SETTINGS:

@@ -263,6 +263,7 @@ class BatchProcessor:
                 failed=self._failed,
                 spilled=self._spilled,
                 spooled=spill.unsent if spill is not None else 0,
+                recovered=spill.recovered if spill is not None else 0,
                 undeclared=getattr(self.mistakes, "undeclared", 0),
                 invalid=getattr(self.mistakes, "invalid", 0),
                 child_dropped=self._forks.count,
@@ -488,8 +489,8 @@ class BatchProcessor:
             try:
                 texts.append(encode_event(e, encode))
             except (TypeError, ValueError) as err:  # values are checked on the caller's side
-                self._rejected += 1
                 with self._lock:
+                    self._rejected += 1
                     self._left_memory += 1
                 self._report(CaptureError("rejected", "an event cannot be encoded: %s" % err, 1, err))
         return texts

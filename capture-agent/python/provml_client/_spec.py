@@ -109,7 +109,8 @@ def compile_spec(source: SpecInput) -> CompiledSpec:
             issues.append(("tasks.%d.id" % i, "duplicate task id '%s'" % tid))
         if t.get("stage") is not None and t.get("stage") not in STAGES:
             issues.append(("tasks.%d.stage" % i, "one of %s" % ", ".join(sorted(STAGES))))
-        values, refs = set(), set()
+        values: "set[str]" = set()
+        refs: "set[str]" = set()
         for key in ("inputs", "outputs"):
             attrs = t.get(key, [])
             if not isinstance(attrs, list):

@@ -16,7 +16,9 @@ class Stats:
       ``spill=False``), after ``retry_deadline`` or shutdown's timeout; with one, when it could not be
       written (full under ``reject``, disk error);
     - ``spilled``: written to the spill spool because the transport was down or behind (cumulative);
-      ``spooled``: of those, not yet delivered (nor rejected or dropped) now;
+      ``spooled``: of those, not yet delivered (nor rejected or dropped) now; ``recovered``: found
+      unsent in an explicit ``spill_dir`` at ``init`` (an earlier process's), sent first and counted
+      in ``exported`` when delivered;
     - ``undeclared`` and ``invalid``: values, data references and task runs dropped at the capture
       call (not events): their name is not in the spec, or their value is not one the contract
       allows; each kind of mistake is reported once per name;
@@ -32,6 +34,7 @@ class Stats:
         "failed",
         "spilled",
         "spooled",
+        "recovered",
         "undeclared",
         "invalid",
         "child_dropped",
@@ -41,6 +44,23 @@ class Stats:
         "queue_depth",
         "last_export_ms",
     )
+
+    enqueued: int
+    exported: int
+    dropped: int
+    rejected: int
+    failed: int
+    spilled: int
+    spooled: int
+    recovered: int
+    undeclared: int
+    invalid: int
+    child_dropped: int
+    blocked: int
+    batches: int
+    retries: int
+    queue_depth: int
+    last_export_ms: float
 
     def __init__(self, **kw: Any) -> None:
         for k in self.__slots__:

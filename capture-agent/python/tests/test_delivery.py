@@ -307,6 +307,8 @@ def _capture_in_worker(training, n):
         training.begin("epoch").end()
 
 
+# forking a process that runs threads is what a DataLoader does; Python 3.12+ warns about it
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_a_forked_workers_events_are_dropped_and_counted_in_the_parent(tmp_path, small_spec, ingest):
     if not hasattr(os, "fork"):
         pytest.skip("no os.fork on this platform")
