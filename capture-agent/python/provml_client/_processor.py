@@ -280,7 +280,7 @@ class BatchProcessor:
             s = self.stats
             left_memory = self._left_memory
         spill = self.spill
-        if spill is not None and (spill.is_open or s.spooled):
+        if spill is not None and s.spooled:
             path: Optional[str] = spill.path
         else:  # the offline settings: where their events went
             path = getattr(self.transport, "directory", None)
@@ -398,6 +398,15 @@ class BatchProcessor:
                 if self.spill is not None:
                     self.spill.close()
         result = self.result(timed_out)
+        if result.pending:  # the export thread could not even spill them in time: lost with the process
+            self._report(
+                CaptureError(
+                    "failed",
+                    "%d events were still in memory when shutdown's %.1f s were up: they are lost with this process"
+                    % (result.pending, timeout),
+                    result.pending,
+                )
+            )
         if result.spooled:
             self._report(
                 CaptureError(

@@ -82,6 +82,8 @@ class DeliveryResult:
       forked child, spool cap or write errors, given up without a spill spool);
     - ``spooled``: kept in the spill spool ``spool_path``, not delivered yet: drained when the
       transport is back, by the next client with ``spill_dir=spool_path``, or with ``provml replay``;
+    - ``spool_path``: that spill spool's directory while it holds events (else None); in the
+      offline settings C and F, their spool, where ``delivered`` events were written;
     - ``pending``: still in memory when the call returned (a flush that timed out, or one that
       returned because the transport is down and there is no spill spool);
     - ``undeclared``, ``invalid``: values, data references and task runs dropped at the capture call;

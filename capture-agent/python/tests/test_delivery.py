@@ -78,8 +78,10 @@ class Trainer:
         p99 = ordered[int(len(ordered) * 0.99)]
         # a step is 3-4 capture calls; blocking on the transport would cost its timeouts or back-off
         # waits (>= 0.2 s here); a few ms is the GIL handing over to the background threads
+        # (measured: p99 ~50 µs, worst ~0.2 ms during the outages below; the bounds leave room for a
+        # loaded machine)
         assert worst < 0.1, "a training step waited %.3f s for capture (p99 %.4f s)" % (worst, p99)
-        assert p99 < 0.02, "p99 of a step's capture calls: %.4f s" % p99
+        assert p99 < 0.005, "p99 of a step's capture calls: %.4f s" % p99
 
 
 def received_pairs(events):

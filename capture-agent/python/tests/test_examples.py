@@ -25,9 +25,12 @@ def readme_snippets():
         return re.findall(r"```python\n(.*?)```", f.read(), re.S)
 
 
-def run_snippet(code, url, timeout=120):
-    """Runs a README snippet from the repository root (as the README says), with its ingest at ``url``."""
+def run_snippet(code, url, tmp_dir=None, timeout=120):
+    """Runs a README snippet from the repository root (as the README says), with its ingest at ``url``
+    (and its temporary files in ``tmp_dir``)."""
     env = dict(os.environ, PYTHONPATH=PKG_ROOT)
+    if tmp_dir is not None:
+        env["TMPDIR"] = str(tmp_dir)
     for k in [k for k in env if k.startswith("PROVML_")]:
         del env[k]
     return subprocess.run(
@@ -43,11 +46,11 @@ def test_the_readme_has_python_snippets_and_they_name_the_ingest():
 
 
 @pytest.mark.parametrize("index", range(len(readme_snippets())))
-def test_every_readme_snippet_runs(index):
+def test_every_readme_snippet_runs(index, tmp_path):
     code = readme_snippets()[index]
     ingest = FlakyIngest()
     try:
-        out = run_snippet(code, ingest.url)
+        out = run_snippet(code, ingest.url, tmp_path)
         assert out.returncode == 0, out.stdout + out.stderr
         assert ingest.events, "the snippet captured nothing"
         # what the snippet prints about delivery is what the ingest got

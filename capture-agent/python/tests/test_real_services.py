@@ -118,11 +118,11 @@ def test_the_real_ingest_accepts_every_event_and_they_become_triples(embedded_st
 
 
 @pytest.mark.ingest
-def test_the_readme_quickstart_runs_against_the_real_embedded_stack(embedded_stack):
+def test_the_readme_quickstart_runs_against_the_real_embedded_stack(embedded_stack, tmp_path):
     from test_examples import readme_snippets, run_snippet
 
     ingest_url, query_url = embedded_stack
-    out = run_snippet(readme_snippets()[0], ingest_url)
+    out = run_snippet(readme_snippets()[0], ingest_url, tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
     # every event delivered, none rejected, dropped or spooled: the result is true
     assert "DeliveryResult(delivered=62, rejected=0, dropped=0, spooled=0, " in out.stdout, out.stdout + out.stderr
