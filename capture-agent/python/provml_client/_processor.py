@@ -32,7 +32,7 @@ from ._errors import CaptureError, ErrorHandler, default_error_handler
 from ._fork import ForkedDrops, track
 from ._spill import SpillSpool
 from ._stats import DeliveryResult, Stats
-from .spool import SpoolError
+from .spool import SpoolError, SpoolFullError
 from .transports import RejectedError, RetryableError, Transport
 
 _log = logging.getLogger("provml_client")
@@ -543,23 +543,43 @@ class BatchProcessor:
             self._report(CaptureError("failed", "%d events not delivered: %s" % (len(texts), why or "no spill spool"), len(texts)))
             return
         dropped_before = spill.dropped
-        try:
-            spill.write(texts)
-            self._spilled += len(texts)
-            if spill.dropped != dropped_before:
-                self._report(
-                    CaptureError(
-                        "dropped",
-                        "the spill spool %s reached its cap: its %d oldest unsent events were deleted (spool_full=drop-oldest)"
-                        % (spill.path, spill.dropped - dropped_before),
-                        spill.dropped - dropped_before,
-                    )
+        errors: List[Exception] = []
+        written = self._spill_write(spill, texts, errors)
+        if written < len(texts):
+            lost = len(texts) - written
+            self._failed += lost
+            e = errors[0] if errors else SpoolFullError("spool full")
+            self._report(CaptureError("failed", "%d events could not be written to the spill spool %s: %s" % (lost, spill.path, e), lost, e))
+        if spill.dropped != dropped_before:
+            self._report(
+                CaptureError(
+                    "dropped",
+                    "the spill spool %s reached its cap: its %d oldest unsent events were deleted (spool_full=drop-oldest)"
+                    % (spill.path, spill.dropped - dropped_before),
+                    spill.dropped - dropped_before,
                 )
-        except (SpoolError, OSError, ValueError) as e:
-            self._failed += len(texts)
-            self._report(CaptureError("failed", "%d events could not be written to the spill spool %s: %s" % (len(texts), spill.path, e), len(texts), e))
+            )
         self._left_memory += len(texts)
         self._send_wake.set()
+
+    def _spill_write(self, spill: SpillSpool, texts: List[str], errors: List[Exception]) -> int:
+        """Writes what it can of ``texts`` to the spill spool, in order; returns how many were written.
+        The spool writes a batch whole or not at all: a batch over the cap is split until the rest
+        fits (``spool_full=reject``); a disk error stops at once. Errors go to ``errors``."""
+        try:
+            spill.write(texts)
+        except SpoolFullError as e:
+            if len(texts) == 1:
+                errors.append(e)
+                return 0
+            half = len(texts) // 2
+            first = self._spill_write(spill, texts[:half], errors)
+            return first if first < half else first + self._spill_write(spill, texts[half:], errors)
+        except (SpoolError, OSError, ValueError) as e:
+            errors.append(e)
+            return 0
+        self._spilled += len(texts)
+        return len(texts)
 
     # -- the sender thread ----------------------------------------------------------------------
 
@@ -667,17 +687,17 @@ class BatchProcessor:
                         self._kicked = False
                         try:
                             texts, end = spill.read(max(self.batch_size, SPILL_BATCH))
+                            if not texts and end < spill.next_seq:
+                                raise ValueError("no record readable at %d of %d" % (end, spill.next_seq))
                         except (OSError, ValueError) as e:
-                            lost = spill.unsent
+                            lost = spill.skip_unreadable()
                             self._failed += lost
-                            spill.unsent = 0
                             self._report(CaptureError("failed", "the spill spool %s cannot be read: %s" % (spill.path, e), lost, e))
                             continue
-                        if not texts:
-                            if spill.unsent and end >= spill.next_seq:  # counted but not found (a corrupt tail)
-                                self._failed += spill.unsent
-                                spill.unsent = 0
-                            spill.ack(end, 0)  # only other envelopes (the spec) there
+                        if not texts:  # only other envelopes (the spec) were left
+                            spill.ack(end, 0)
+                            if spill.unsent:  # counted but not found: given up
+                                self._failed += spill.skip_unreadable()
                             continue
                         b = _Batch(texts, _SPOOL, end)
                         self._inflight = b

@@ -150,9 +150,12 @@ class SpillSpool:
                 if length < 1 or length > MAX_RECORD_BYTES:
                     raise ValueError("spill spool %s: bad record length at %d" % (self._file_path, self._roff + pos))
                 if pos + HEADER_BYTES + length > len(data):
-                    if pos == 0:  # one record larger than the chunk
+                    if pos == 0 and len(data) == min(READ_CHUNK, size - self._roff) < HEADER_BYTES + length:
+                        # one record larger than the chunk: read it whole
                         self._file.seek(self._roff)  # type: ignore[union-attr]
                         data = self._file.read(HEADER_BYTES + length)  # type: ignore[union-attr]
+                        if len(data) < HEADER_BYTES + length:
+                            raise ValueError("spill spool %s: truncated at %d" % (self._file_path, self._roff))
                         continue
                     break
                 payload = data[pos + HEADER_BYTES : pos + HEADER_BYTES + length]
@@ -204,6 +207,19 @@ class SpillSpool:
             if first == self._rseg:
                 return size
         return 0
+
+    def skip_unreadable(self) -> int:
+        """After a read error (a segment truncated or damaged behind the writer's back): reading goes
+        on after the last record written; returns how many unsent events are given up."""
+        lost = self.unsent
+        self.unsent = 0
+        self._close_reader()
+        self._rseg = -1
+        if self._writer is not None:
+            self._writer.start_segment()  # what comes next is written, and read, from a fresh file
+            self._rseq = self._writer.next_seq
+            self._writer.mark_published(self._rseq)
+        return lost
 
     def ack(self, seq: int, events: int) -> None:
         """The records before ``seq`` (``events`` of them events) were delivered or rejected."""

@@ -352,6 +352,11 @@ class SpoolWriter:
         first, path, _ = self._segments[-1]
         self._segments[-1] = (first, path, self._seg_size)
 
+    def start_segment(self) -> None:
+        """Closes the current segment and starts a new one at ``next_seq`` (unless it is empty)."""
+        if self._file is not None and self._seg_size > 0:
+            self._roll()
+
     def _roll(self) -> None:
         f = self._file
         f.flush()  # type: ignore[union-attr]

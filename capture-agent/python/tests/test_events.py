@@ -435,3 +435,47 @@ def test_spec_from_a_json_file(tmp_path, seismic_spec):
         assert c.workflow == "seismic-training"
     finally:
         c.shutdown(20)
+
+
+def test_the_issues_typo_in_a_validation_block(seismic_spec, caplog):
+    """Issue #14 item 4: a typo in a metric name, the default client (its default error handler)."""
+    c = provml.init(seismic_spec, "D", transport=provml.MemoryTransport(), env={}, register_atexit=False)
+    try:
+        with caplog.at_level("WARNING", logger="provml_client"):
+            with c.workflow_execution() as run, run.task("training", values={"learning_rate": 0.1}) as training:
+                for epoch in training.epochs(3):
+                    with training.child("validation", data_refs={"model": "file:///m%d.pt" % epoch.index}) as v:
+                        v.update({"val_loss": 0.3, "val_acc": 0.9})  # "val_acc": not in the spec
+        # logged once, at the call, though the typo ran three times; the training went on
+        warnings = [r for r in caplog.records if "val_acc" in r.getMessage()]
+        assert len(warnings) == 1 and warnings[0].levelname == "WARNING"
+        assert "val_accuracy" in warnings[0].getMessage()  # the declared names are listed
+        evs = events_of(c)
+        ends = [e for e in evs if e["task"] == "validation" and e["phase"] == "end"]
+        assert [(e["status"], e["values"]) for e in ends] == [("finished", {"val_loss": 0.3})] * 3
+        assert c.stats.undeclared == 3
+    finally:
+        c.shutdown(20)
+
+
+def test_the_issues_typo_with_strict_raises_at_the_call_and_ends_the_validation(seismic_spec):
+    c = provml.init(seismic_spec, "D", transport=provml.MemoryTransport(), env={}, strict=True, register_atexit=False)
+    try:
+        run = c.workflow_execution()
+        training = run.begin("training")
+        with pytest.raises(ValueError, match="'val_acc' is not declared by task 'validation'"):
+            with training.child("validation") as v:
+                v.set("val_loss", 0.3)
+                v.set("val_acc", 0.9)  # raises here …
+        training.end()
+        evs = events_of(c)
+        # … and the validation execution is not left open
+        assert [(e["task"], e["phase"], e["status"]) for e in evs] == [
+            ("training", "begin", None),
+            ("validation", "begin", None),
+            ("validation", "end", "failed"),
+            ("training", "end", "finished"),
+        ]
+        assert evs[2]["values"] == {"val_loss": 0.3}
+    finally:
+        c.shutdown(20)
