@@ -2,6 +2,7 @@
 
 (Spilling to the local spool and the bounded exit, against real sockets: test_delivery.py.)"""
 
+import json
 import os
 import tempfile
 import threading
@@ -287,3 +288,33 @@ def test_init_picks_the_transport_of_each_setting(tmp_path, small_spec):
     c = provml.init(small_spec, env={"PROVML_CAPTURE_SETTING": "B", "PROVML_AGENT_SOCKET": sock}, register_atexit=False)
     assert c.setting == "B" and isinstance(c.transport, provml.UnixSocketTransport)
     c.shutdown(0.5)
+
+
+def test_a_batch_that_fails_after_newer_events_spilled_still_arrives_first(small_spec):
+    gate = threading.Event()
+
+    class StuckThenDown(ScriptedTransport):
+        """The first send hangs until the gate opens, then fails; later sends are accepted."""
+
+        def send(self, events):
+            if not self.attempts:
+                self.attempts.append(list(events))
+                gate.wait(20)
+                raise RetryableError("connection reset")
+            super().send(events)
+
+    t = StuckThenDown()
+    c, errors = make(small_spec, t, "D", queue_size=50, max_queue_size=200, flush_interval=0.01)
+    run = c.workflow_execution()
+    for i in range(150):  # 300 events: one batch in flight, the outbox full, the queue past half
+        run.begin("training", values={"learning_rate": float(i)}).end()
+        time.sleep(0.0002)
+    assert wait_until(lambda: c.stats.spilled > 0)  # the export thread spilled instead of waiting
+    gate.set()  # the stuck batch fails now: it is older than what is spooled, so it is retried first
+    r = c.shutdown(20)
+    assert r.rejected == 0 and r.spooled == 0 and r.pending == 0 and r.delivered + r.dropped == 300
+    assert r.delivered == c.stats.enqueued and c.stats.spilled > 0
+    # the stuck batch, retried from memory, was the first accepted: nothing newer overtook it
+    assert [e["eventId"] for e in t.accepted[0]] == [json.loads(x)["eventId"] for x in t.attempts[0]]
+    rates = [e["values"]["learning_rate"] for e in t.accepted_events if e["phase"] == "begin"]
+    assert rates == sorted(rates) and rates[0] == 0.0  # in capture order
