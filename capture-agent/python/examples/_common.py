@@ -17,6 +17,9 @@ def parse_args(description, epochs=3, learning_rate=0.5):
     p.add_argument("--spool-dir", default=os.path.join(REPO_ROOT, ".data", "python-example", "spool"), help="spool for C/F")
     p.add_argument("--socket", default=None, help="the agent's Unix socket for B/E (default PROVML_AGENT_SOCKET)")
     p.add_argument("--http-url", default=None, help="ingest URL for A/D, or the agent's HTTP fallback for B/E")
+    p.add_argument("--spill-dir", default=None,
+                   help="online settings: where events wait while the agent or ingest is down (default: a temporary directory); "
+                        "what an earlier run left there is sent first")
     p.add_argument("--model-dir", default=os.path.join(REPO_ROOT, ".data", "python-example", "models"))
     p.add_argument("--epochs", type=int, default=epochs)
     p.add_argument("--tiles", type=int, default=512, help="training tiles")
@@ -37,8 +40,30 @@ def make_client(args):
         spool_dir=args.spool_dir if args.setting in "CF" else None,
         socket_path=args.socket,
         http_url=args.http_url,
+        spill_dir=args.spill_dir if args.setting not in "CF" else None,
         context={"example": os.path.basename(__import__("sys").argv[0])},
     )
+
+
+def finish(client, run, args):
+    """Shuts the client down (at most 5 s, also with the ingest down), prints what was delivered and
+    returns the exit status: 0 when every event was delivered (or, offline, written to the spool)."""
+    result = client.shutdown()
+    where = "written to the spool" if client.setting in ("C", "F") else "delivered"
+    print("captured %d events (setting %s, workflow execution %s): %d %s, %d rejected, %d dropped, %d spooled"
+          % (client.stats.enqueued, client.setting, run.id, result.delivered, where, result.rejected,
+             result.dropped, result.spooled))
+    if client.stats.recovered:
+        print("(%d of the delivered events were left in the spill spool by an earlier run)" % client.stats.recovered)
+    if result.undeclared or result.invalid:
+        print("dropped at the capture call: %d values with names the spec does not declare, %d invalid values"
+              % (result.undeclared, result.invalid))
+    if client.setting in ("C", "F"):
+        print("offline spool: %s — publish it with: npm run provml -- replay %s" % (args.spool_dir, args.spool_dir))
+    elif result.spooled:
+        print("the ingest was not reachable: %d events wait in %s (rerun with --spill-dir %s to send them, or "
+              "npm run provml -- replay %s)" % (result.spooled, result.spool_path, result.spool_path, result.spool_path))
+    return 0 if result else 1
 
 
 def synthetic_tiles(n, size=8, seed=0):

@@ -11,7 +11,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))  # run from a checkout
-from _common import file_uri, make_client, parse_args, synthetic_tiles  # noqa: E402
+from _common import file_uri, finish, make_client, parse_args, synthetic_tiles  # noqa: E402
 
 try:
     import torch
@@ -93,13 +93,7 @@ def main():
             print("epoch %d  loss %.4f  accuracy %.3f  val_loss %.4f  val_accuracy %.3f"
                   % (epoch.index, loss_sum / total, correct / total, vl / vt, vc / vt))
         training.update({"final_loss": vl / vt, "final_accuracy": vc / vt})
-    ok = client.shutdown()
-    s = client.stats
-    print("captured %d events (setting %s): exported %d, dropped %d, failed %d, workflow execution %s"
-          % (s.enqueued, client.setting, s.exported, s.dropped, s.failed, run.id))
-    if client.setting in ("C", "F"):
-        print("offline spool: %s — publish it with: npm run provml -- replay %s" % (args.spool_dir, args.spool_dir))
-    return 0 if ok else 1
+    return finish(client, run, args)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import random
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))  # run from a checkout
-from _common import file_uri, make_client, parse_args, synthetic_tiles  # noqa: E402
+from _common import file_uri, finish, make_client, parse_args, synthetic_tiles  # noqa: E402
 
 
 class TinyNet:
@@ -119,13 +119,7 @@ def main():
             print("epoch %d  loss %.4f  accuracy %.3f  val_loss %.4f  val_accuracy %.3f"
                   % (epoch.index, sum(losses) / len(losses), sum(accs) / len(accs), val_loss, val_acc))
         training.update({"final_loss": val_loss, "final_accuracy": val_acc})
-    ok = client.shutdown()
-    s = client.stats
-    print("captured %d events (setting %s): exported %d, dropped %d, failed %d, workflow execution %s"
-          % (s.enqueued, client.setting, s.exported, s.dropped, s.failed, run.id))
-    if client.setting in ("C", "F"):
-        print("offline spool: %s — publish it with: npm run provml -- replay %s" % (args.spool_dir, args.spool_dir))
-    return 0 if ok else 1
+    return finish(client, run, args)
 
 
 if __name__ == "__main__":

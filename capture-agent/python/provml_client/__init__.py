@@ -11,19 +11,28 @@
             epoch.set("loss", mean_loss)
     client.shutdown()
 
-The caller's thread only builds an event and appends it to a queue; a daemon thread batches and
-sends (capture-agent/AGENT.md has the protocols and the spool format).
+The caller's thread only builds an event and appends it to a queue; background threads batch and
+send, and keep what the transport cannot take in a local spill spool until it is back
+(capture-agent/AGENT.md has the protocols and the spool format). Capture never raises into the
+training for a name the spec does not declare (unless ``strict=True``) and never waits for a full
+queue or a dead transport.
 """
 
 import atexit
+import json
+import logging
 import os
 import weakref
 from typing import Any, Callable, Dict, Mapping, Optional
 
 from ._capture import Client, TaskRun, WorkflowRun, now_micros
 from ._context import collect_execution_context
-from ._processor import BatchProcessor, CaptureError, Stats
+from ._errors import CaptureError
+from ._processor import BatchProcessor
 from ._spec import CompiledSpec, SpecError, SpecInput, compile_spec
+from ._spill import SpillSpool, default_spill_dir
+from ._stats import DeliveryResult, Stats
+from .spool import SpoolLockedError
 from .transports import (
     DiscardTransport,
     FallbackTransport,
@@ -42,6 +51,7 @@ __all__ = [
     "WorkflowRun",
     "TaskRun",
     "Stats",
+    "DeliveryResult",
     "CaptureError",
     "SpecError",
     "SETTINGS",
@@ -87,10 +97,10 @@ def resolve_setting(
     Without a letter and without options: ``PROVML_CAPTURE_SETTING`` or E (queue 512, diskful via the
     sidecar's socket, online). A letter with a conflicting explicit option is an error.
     """
-    explicit = {"queue_size": queue_size, "diskful": diskful, "online": online}
+    explicit: Dict[str, Any] = {"queue_size": queue_size, "diskful": diskful, "online": online}
     if setting is None and all(v is None for v in explicit.values()):
         setting = (os.environ if env is None else env).get("PROVML_CAPTURE_SETTING") or "E"
-    out = {"setting": None, "queue_size": DEFAULT_LARGE_QUEUE, "diskful": True, "online": True}
+    out: Dict[str, Any] = {"setting": None, "queue_size": DEFAULT_LARGE_QUEUE, "diskful": True, "online": True}
     if setting is not None:
         key = setting.strip().upper()
         if key not in SETTINGS:
@@ -125,10 +135,9 @@ def _shutdown_all() -> None:
 
 
 def _after_fork_in_child() -> None:
-    # the background thread does not exist in a forked child (e.g. a DataLoader worker): events
-    # captured there are dropped and counted; call init() in the child to capture from it
-    for c in list(_live_clients):
-        c._processor._forked()
+    # a forked child (e.g. a DataLoader worker) has none of the background threads: its capture
+    # calls drop their events, counted in the parent's stats (_fork.py); the parent's clients are
+    # not the child's to shut down at its exit. Call init() in the child to capture from it.
     _live_clients.clear()
 
 
@@ -148,7 +157,7 @@ def init(
     spool_dir: Optional[str] = None,
     transport: Optional[Transport] = None,
     max_queue_size: int = 65536,
-    overflow: str = "block",
+    overflow: str = "drop",
     flush_interval: float = 0.2,
     retry_initial: float = 0.1,
     retry_max: float = 5.0,
@@ -162,8 +171,10 @@ def init(
     on_error: Optional[Callable[[Exception], None]] = None,
     context: Optional[Mapping[str, str]] = None,
     env: Optional[Mapping[str, str]] = None,
-    strict: bool = True,
-    shutdown_timeout: float = 30.0,
+    strict: bool = False,
+    shutdown_timeout: float = 5.0,
+    spill: Optional[bool] = None,
+    spill_dir: Optional[str] = None,
     register_atexit: bool = True,
 ) -> Client:
     """Checks the spec and returns a capture client whose background thread is running.
@@ -179,33 +190,49 @@ def init(
       AGENT.md format; ``npm run provml -- replay <dir>`` publishes it later;
     - ``transport``: any Transport (tests, benchmarks).
 
-    The queue: at most ``max_queue_size`` events wait; when full, ``overflow`` is ``block`` (the
-    caller waits for room) or ``drop`` (dropped, counted in ``stats.dropped`` and reported).
-    A partial batch is exported after ``flush_interval`` s. Failed exports are retried with
-    exponential backoff (``retry_initial`` … ``retry_max`` s, jittered) until ``retry_deadline``
-    s (None: until shutdown), then counted as failed and reported. ``on_error`` receives every
-    CaptureError (default: logged to the ``provml_client`` logger); it runs on the background thread.
+    The queue: at most ``max_queue_size`` events wait; when full, ``overflow`` is ``drop`` (the
+    default: dropped, counted in ``stats.dropped`` and reported) or ``block`` (the caller waits for
+    room: a stalled transport then stalls training). A partial batch is exported after
+    ``flush_interval`` s.
 
-    Spool options (offline): ``fsync`` (batch|interval|never), ``fsync_interval``, ``segment_bytes``,
-    ``max_spool_bytes`` and ``spool_full`` (reject|drop-oldest).
+    Spill (online settings; ``spill=None`` means on unless the transport is a spool): when the
+    transport fails or falls behind, batches go to a local spool, ``spill_dir`` (default
+    ``PROVML_SPILL_DIR``, else a directory of this process's own under the temporary directory,
+    made on the first spill and removed once drained), and are sent from there, oldest first, once
+    it answers again; failed attempts are retried with exponential backoff (``retry_initial`` …
+    ``retry_max`` s, jittered), reported once per back-off step. A ``spill_dir`` given explicitly
+    is locked by this client (one at a time) and what an earlier process left in it is sent first.
+    Without spill, failed batches are retried in memory until ``retry_deadline`` s (None: until
+    shutdown), then counted as failed and reported.
 
-    ``strict``: check value and data reference names against the spec on the caller's side, so a
-    typo raises at once instead of getting a whole batch refused by the agent.
+    ``flush(timeout)`` and ``shutdown(timeout)`` return a ``DeliveryResult`` (delivered, rejected,
+    dropped, spooled, spool_path, …; false when anything is not delivered). ``shutdown`` takes at
+    most ``shutdown_timeout`` s (5), also at interpreter exit; what the transport did not take by
+    then stays in the spill spool. ``on_error`` receives every CaptureError (default: logged to the
+    ``provml_client`` logger); it runs on the background threads, except ``undeclared``/``invalid``
+    reports, made at the capture call (once per name).
+
+    Spool options (the offline spool, and the spill spool): ``fsync`` (batch|interval|never),
+    ``fsync_interval``, ``segment_bytes``, ``max_spool_bytes`` and ``spool_full`` (reject|drop-oldest).
+
+    ``strict``: a value, data reference or task name the spec does not declare (or a value the
+    event contract does not allow) raises at the capture call. By default (False) it is dropped
+    there, counted (``stats.undeclared``, ``stats.invalid``) and reported once per name: the rest of
+    the call is captured and the training goes on.
     """
     compiled = compile_spec(spec)
     env_map = os.environ if env is None else env
     s = resolve_setting(setting, queue_size, diskful, online, env_map)
+    spool_options: Dict[str, Any] = dict(
+        fsync=fsync,
+        fsync_interval=fsync_interval,
+        segment_bytes=segment_bytes,
+        max_bytes=max_spool_bytes,
+        full_policy=spool_full,
+    )
     if transport is None:
-        transport = _make_transport(
-            compiled, s, env_map, socket_path, http_url, spool_dir, timeout,
-            dict(
-                fsync=fsync,
-                fsync_interval=fsync_interval,
-                segment_bytes=segment_bytes,
-                max_bytes=max_spool_bytes,
-                full_policy=spool_full,
-            ),
-        )
+        transport = _make_transport(compiled, s, env_map, socket_path, http_url, spool_dir, timeout, spool_options)
+    spill_spool = _make_spill(compiled, transport, env_map, spill, spill_dir, spool_options)
     processor = BatchProcessor(
         transport,
         batch_size=s["queue_size"],
@@ -216,6 +243,7 @@ def init(
         retry_max=retry_max,
         retry_deadline=retry_deadline,
         on_error=on_error,
+        spill=spill_spool,
     )
     ctx = collect_execution_context(env_map)
     if context:
@@ -224,6 +252,44 @@ def init(
     if register_atexit:
         _live_clients.add(client)
     return client
+
+
+def _make_spill(
+    compiled: CompiledSpec,
+    transport: Transport,
+    env: Mapping[str, str],
+    spill: Optional[bool],
+    spill_dir: Optional[str],
+    spool_options: Dict[str, Any],
+) -> Optional[SpillSpool]:
+    """The spill spool of an online transport (None for a spool transport, or with ``spill=False``).
+    An explicit directory is opened at once: its LOCK is ours, what it holds is sent first."""
+    if spill is None:
+        spill = not isinstance(transport, SpoolTransport)
+    if not spill:
+        return None
+    directory = spill_dir or env.get("PROVML_SPILL_DIR")
+    owned = not directory
+    if not directory:
+        directory = default_spill_dir(compiled.workflow, os.urandom(4).hex())
+    spec_record = ('{"spec":%s}' % json.dumps(compiled.spec, separators=(",", ":"), ensure_ascii=False)).encode("utf-8")
+    s = SpillSpool(
+        directory,
+        spec_record,
+        owned,
+        segment_bytes=spool_options["segment_bytes"],
+        max_bytes=spool_options["max_bytes"],
+        full_policy=spool_options["full_policy"],
+        fsync=spool_options["fsync"],
+        fsync_interval=spool_options["fsync_interval"],
+    )
+    if not owned:
+        try:
+            s.open()
+        except SpoolLockedError as e:  # another live client spills there: this one gets its own
+            logging.getLogger("provml_client").warning("provml capture: %s; spilling to a directory of this process's own instead", e)
+            return _make_spill(compiled, transport, {}, True, None, spool_options)
+    return s
 
 
 def _make_transport(

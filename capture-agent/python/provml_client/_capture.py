@@ -2,27 +2,20 @@
 
 import itertools
 import json
-import math
 import os
-import re
 import time
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
-from ._processor import BatchProcessor, Stats
+from ._processor import BatchProcessor
 from ._spec import CompiledSpec
+from ._stats import DeliveryResult, Stats
+from ._validate import EMPTY_REFS as _EMPTY_REFS
+from ._validate import EMPTY_VALUES as _EMPTY_VALUES
+from ._validate import Checker, DataRefsInput, Undeclared
 
 #: What a value may be: a boolean, a finite number, a string, or a list of finite numbers.
 CaptureValue = Union[bool, int, float, str, Sequence[Union[int, float]]]
-#: Data references: ``{name: uri}``, or a list of ``{"name", "uri", "store"?}`` dicts or ``(name, uri[, store])`` tuples.
-DataRefsInput = Union[Mapping[str, str], Sequence[Any]]
 
-MAX_STRING = 65536
-MAX_ARRAY = 100000
-_EMPTY_VALUES: Dict[str, Any] = {}
-_EMPTY_REFS: List[Dict[str, Any]] = []
-_EMPTY_CONTEXT: Dict[str, str] = {}
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
-_BAD_IRI = re.compile(r'[\s<>"{}|\\^`\x00-\x1f]')
 _time_ns = time.time_ns
 _json_str = json.JSONEncoder(ensure_ascii=False).encode
 _json_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -33,47 +26,6 @@ def now_micros() -> int:
     return _time_ns() // 1000
 
 
-def _nonfinite(v: float) -> str:
-    # NaN and infinities are not JSON numbers: a diverged loss is kept as a string, not an error
-    return "NaN" if v != v else ("Infinity" if v > 0 else "-Infinity")
-
-
-def _coerce(name: str, v: Any) -> Any:
-    """Values of other types: sequences, numpy/torch scalars and arrays (anything with tolist/__float__)."""
-    if hasattr(v, "tolist") and not isinstance(v, (list, tuple)):
-        v = v.tolist()  # numpy and torch: scalars give numbers, arrays give lists
-        if isinstance(v, (bool, int, str)):
-            return v
-        if isinstance(v, float):
-            return v if math.isfinite(v) else _nonfinite(v)
-    if isinstance(v, (list, tuple)):
-        if len(v) > MAX_ARRAY:
-            raise ValueError("value '%s': at most %d numbers in an array, got %d" % (name, MAX_ARRAY, len(v)))
-        out = []
-        for x in v:
-            if type(x) is bool or not isinstance(x, (int, float)):
-                if hasattr(x, "__float__") and not isinstance(x, (str, bytes, bool)):
-                    x = float(x)
-                else:
-                    raise TypeError("value '%s': an array may hold numbers only, got %r" % (name, x))
-            if isinstance(x, float) and not math.isfinite(x):
-                raise ValueError("value '%s': array element %r is not a finite number" % (name, x))
-            out.append(x)
-        return out
-    if isinstance(v, bool):
-        return bool(v)
-    if isinstance(v, str):
-        return str(v)
-    if hasattr(v, "__index__"):
-        return int(v.__index__())
-    if isinstance(v, (int, float)) or hasattr(v, "__float__"):
-        f = float(v)
-        return f if math.isfinite(f) else _nonfinite(f)
-    raise TypeError(
-        "value '%s' must be a bool, a number, a string or a list of numbers, not %s" % (name, type(v).__name__)
-    )
-
-
 class Client:
     """A capture session for one workflow spec. Create with ``provml_client.init``."""
 
@@ -82,15 +34,19 @@ class Client:
         compiled: CompiledSpec,
         processor: BatchProcessor,
         context: Dict[str, str],
-        strict: bool = True,
+        strict: bool = False,
         setting: Optional[str] = None,
-        shutdown_timeout: float = 30.0,
+        shutdown_timeout: float = 5.0,
     ) -> None:
         self._compiled = compiled
         self._processor = processor
         #: Execution context attached to top-level task begins.
         self.context = dict(context)
+        #: Names and values are checked at the capture call: mistakes raise there with ``strict``,
+        #: else they are dropped, counted (``stats.undeclared``, ``stats.invalid``) and reported once.
         self.strict = strict
+        self._check = Checker(compiled, strict, processor._report)
+        processor.mistakes = self._check
         #: The capture setting (A–F) this client was created with, when one applies.
         self.setting = setting
         self.shutdown_timeout = shutdown_timeout
@@ -109,7 +65,8 @@ class Client:
 
     @property
     def stats(self) -> Stats:
-        """Counters of the background queue (enqueued, exported, dropped, rejected, failed, …)."""
+        """Counters of the capture (enqueued, exported, dropped, rejected, failed, spilled, spooled,
+        undeclared, invalid, …)."""
         return self._processor.stats
 
     @property
@@ -122,14 +79,18 @@ class Client:
             id = "%s-%s-%s%x" % (self.workflow, _base36(int(time.time() * 1000)), self._prefix, next(self._counter))
         return WorkflowRun(self, id)
 
-    def flush(self, timeout: Optional[float] = None) -> bool:
-        """Waits until everything captured so far has been exported (or reported); False on timeout."""
-        return self._processor.flush(timeout)
+    def flush(self, timeout: Optional[float] = None) -> DeliveryResult:
+        """Waits until everything captured so far is delivered, or the transport proved down (the
+        events are then in the spill spool), or ``timeout`` s (default ``shutdown_timeout``) passed.
+        Returns the delivery counts; true when everything captured so far was delivered."""
+        return self._processor.flush(self.shutdown_timeout if timeout is None else timeout)
 
-    def shutdown(self, timeout: Optional[float] = None) -> bool:
-        """Flushes (for at most ``timeout`` s, default ``shutdown_timeout``), stops the background
-        thread and closes the transport. Idempotent; also run at interpreter exit. True when every
-        event was delivered."""
+    def shutdown(self, timeout: Optional[float] = None) -> DeliveryResult:
+        """Delivers what is queued for at most ``timeout`` s (default ``shutdown_timeout``, 5 s),
+        leaves what the transport did not take in the spill spool, stops the background threads and
+        closes the transport. Idempotent; also run at interpreter exit. Returns the delivery counts
+        (delivered, rejected, dropped, spooled, spool_path, …): false when anything was rejected,
+        dropped or not delivered yet."""
         return self._processor.shutdown(self.shutdown_timeout if timeout is None else timeout)
 
     def __enter__(self) -> "Client":
@@ -142,76 +103,6 @@ class Client:
 
     def _next_id(self, kind: str) -> str:
         return "%s.%s%x" % (self._prefix, kind, next(self._counter))
-
-    def _assert_task(self, task: str) -> None:
-        if task not in self._compiled.tasks:
-            raise ValueError(
-                "unknown task '%s' in workflow '%s' (declared tasks: %s)"
-                % (task, self.workflow, ", ".join(sorted(self._compiled.tasks)))
-            )
-
-    def _values(self, task: str, values: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
-        """A checked copy of ``values`` (the caller may reuse its dict)."""
-        if not values:
-            return _EMPTY_VALUES
-        allowed = self._compiled.value_names[task] if self.strict else None
-        out = {}
-        for k, v in values.items():
-            t = type(v)
-            if t is float:
-                if v - v != 0.0:  # NaN or an infinity
-                    v = _nonfinite(v)
-            elif t is int or t is bool:
-                pass
-            elif t is str:
-                if len(v) > MAX_STRING:
-                    raise ValueError("value '%s': strings are limited to %d characters" % (k, MAX_STRING))
-            else:
-                v = _coerce(k, v)
-            if allowed is not None and k not in allowed:
-                self._undeclared(task, k)
-            out[k] = v
-        return out
-
-    def _undeclared(self, task: str, name: str) -> None:
-        if name in self._compiled.ref_names[task]:
-            raise ValueError("'%s' of task '%s' is a reference: pass it in data_refs" % (name, task))
-        raise ValueError(
-            "value '%s' is not declared by task '%s' of workflow '%s' (declared: %s)"
-            % (name, task, self.workflow, ", ".join(sorted(self._compiled.value_names[task])) or "none")
-        )
-
-    def _refs(self, task: str, refs: Optional[DataRefsInput]) -> List[Dict[str, Any]]:
-        if not refs:
-            return _EMPTY_REFS
-        if isinstance(refs, Mapping):
-            items: Iterable[Any] = [(n, u, None) for n, u in refs.items()]
-        else:
-            items = refs
-        out = []
-        for r in items:
-            if isinstance(r, Mapping):
-                name, uri, store = r.get("name"), r.get("uri"), r.get("store")
-            else:
-                r = tuple(r)
-                name, uri, store = r[0], r[1], (r[2] if len(r) > 2 else None)
-            if not isinstance(name, str) or not isinstance(uri, str):
-                raise TypeError("a data reference needs a name and a uri (strings), got %r" % (r,))
-            if not _SCHEME.match(uri) or _BAD_IRI.search(uri) or len(uri) > 8192:
-                raise ValueError(
-                    "data reference '%s': %r is not an absolute URI (scheme, no spaces or <>\"{}|\\^`)" % (name, uri)
-                )
-            if store is not None and (not isinstance(store, str) or not store):
-                raise ValueError("data reference '%s': store must be a non-empty string or None" % name)
-            if self.strict and name not in self._compiled.ref_names[task]:
-                if name in self._compiled.value_names[task]:
-                    raise ValueError("'%s' of task '%s' is a value, not a reference: pass it in values" % (name, task))
-                raise ValueError(
-                    "data reference '%s' is not declared by task '%s' (declared: %s)"
-                    % (name, task, ", ".join(sorted(self._compiled.ref_names[task])) or "none")
-                )
-            out.append({"name": name, "uri": uri, "store": store})
-        return out
 
 
 def _base36(n: int) -> str:
@@ -284,9 +175,11 @@ class WorkflowRun:
     ) -> "TaskRun":
         c = self.client
         if task not in c._compiled.tasks:
-            c._assert_task(task)
+            c._check.task(task)  # strict: raises; else reported once and counted
+            return self._void(task, parent)
         te = next(self._counter)
-        # the event as the background thread's encoder reads it (_processor.encode_event)
+        check = c._check
+        # the event as the background thread's encoder reads it (_encode.encode_event)
         self._enqueue(
             (
                 self,
@@ -296,19 +189,33 @@ class WorkflowRun:
                 parent,
                 "begin",
                 _time_ns(),
-                c._values(task, values) if values else _EMPTY_VALUES,
-                c._refs(task, data_refs) if data_refs else _EMPTY_REFS,
+                check.values(task, values) if values else _EMPTY_VALUES,
+                check.refs(task, data_refs) if data_refs else _EMPTY_REFS,
                 None,
             )
         )
         return TaskRun(self, task, te, parent)
+
+    def _void(self, task: str, parent: Optional[int]) -> "TaskRun":
+        """A task run that sends nothing: its task (or an ancestor's) is not in the spec. Its calls,
+        children and loops work as usual, so the training goes on."""
+        t = TaskRun(self, task, next(self._counter), parent)
+        t._void = True
+        return t
+
+    def _void_child(self, task: str, parent: int) -> "TaskRun":
+        if task in self.client._compiled.tasks:  # declared, under an undeclared parent: dropped too
+            self.client._check.drop("undeclared", task, task, Undeclared("task '%s' runs under an undeclared task" % task))
+        else:
+            self.client._check.task(task, strict=False)
+        return self._void(task, parent)
 
 
 class TaskRun:
     """One execution of a task. Children with ``begin``/``task``, loops with ``epochs``/``batches``;
     ``end`` (or leaving its ``with`` block) closes it: failed when an exception left the block."""
 
-    __slots__ = ("run", "task", "_n", "_parent", "index", "_ended", "_values", "_refs", "_loops")
+    __slots__ = ("run", "task", "_n", "_parent", "index", "_ended", "_values", "_refs", "_loops", "_void")
 
     def __init__(self, run: WorkflowRun, task: str, n: int, parent: Optional[int]) -> None:
         self.run = run
@@ -319,9 +226,10 @@ class TaskRun:
         #: The loop index, for task runs made by ``epochs``/``batches``/``epoch``/``batch``.
         self.index: Optional[int] = None
         self._ended = False
-        self._values: Optional[Dict[str, Any]] = None
-        self._refs: Optional[List[Any]] = None
+        self._values: Optional[Dict[str, Any]] = None  # checked already
+        self._refs: Optional[List[Dict[str, Any]]] = None  # checked already
         self._loops: Optional[List["_Loop"]] = None
+        self._void = False  # its task (or an ancestor's) is not in the spec: nothing is sent
 
     @property
     def id(self) -> str:
@@ -338,36 +246,54 @@ class TaskRun:
         return self._ended
 
     def set(self, name: str, value: CaptureValue) -> "TaskRun":
-        """Records a value for the end event (e.g. the loss, computed inside the block)."""
-        if self._values is None:
-            self._values = {}
-        self._values[name] = value
+        """Records a value for the end event (e.g. the loss, computed inside the block). The name and
+        value are checked here: a name the spec does not declare is dropped and reported once (raises
+        with ``strict``)."""
+        if self._void:
+            return self
+        ok, v = self.run.client._check.value(self.task, name, value)
+        if ok:
+            if self._values is None:
+                self._values = {}
+            self._values[name] = v
         return self
 
     def update(self, values: Mapping[str, CaptureValue]) -> "TaskRun":
-        """Records several values for the end event."""
+        """Records several values for the end event (checked here, as ``set``)."""
+        if self._void or not values:
+            return self
+        checked = self.run.client._check.values(self.task, values)
         if self._values is None:
-            self._values = {}
-        self._values.update(values)
+            self._values = dict(checked)
+        else:
+            self._values.update(checked)
         return self
 
     def add_data_ref(self, name: str, uri: str, store: Optional[str] = None) -> "TaskRun":
-        """Records a data reference for the end event (e.g. the model file written)."""
-        if self._refs is None:
-            self._refs = []
-        self._refs.append((name, uri, store))
+        """Records a data reference for the end event (e.g. the model file written); checked here."""
+        if self._void:
+            return self
+        refs = self.run.client._check.refs(self.task, [(name, uri, store)])
+        if refs:
+            if self._refs is None:
+                self._refs = []
+            self._refs.extend(refs)
         return self
 
     def begin(
         self, task: str, values: Optional[Mapping[str, Any]] = None, data_refs: Optional[DataRefsInput] = None
     ) -> "TaskRun":
         """Begins a child task execution."""
+        if self._void:
+            return self.run._void_child(task, self._n)
         return self.run._begin(task, self._n, values, data_refs)
 
     def child(
         self, task: str, values: Optional[Mapping[str, Any]] = None, data_refs: Optional[DataRefsInput] = None
     ) -> "TaskRun":
         """Same as ``begin``; reads better as ``with training.child("validation") as v:``."""
+        if self._void:
+            return self.run._void_child(task, self._n)
         return self.run._begin(task, self._n, values, data_refs)
 
     def end(
@@ -376,7 +302,12 @@ class TaskRun:
         data_refs: Optional[DataRefsInput] = None,
         status: str = "finished",
     ) -> None:
-        """Ends this task execution (a second call is ignored). Loops still open end first."""
+        """Ends this task execution (a second call is ignored). Loops still open end first.
+
+        ``values`` and ``data_refs`` are checked here. With ``strict``, a mistake in them raises
+        ``ValueError``/``TypeError`` *after* the end event was queued (status ``failed``, with the
+        valid values): a raise never leaves the task execution open.
+        """
         if self._ended:
             return
         if status != "finished" and status != "failed":
@@ -386,32 +317,32 @@ class TaskRun:
             for loop in self._loops[::-1]:
                 loop.close(status)
             self._loops = None
-        v = values
-        if self._values is not None:
-            v = dict(self._values)
-            if values:
-                v.update(values)
         run = self.run
-        c = run.client
-        r = c._refs(self.task, data_refs) if data_refs else _EMPTY_REFS
+        if self._void:
+            if self._parent is None:
+                run._open.pop(self._n, None)
+            return
+        check = run.client._check
+        error: Optional[Exception] = None
+        try:
+            v = check.values(self.task, values) if values else _EMPTY_VALUES
+            r = check.refs(self.task, data_refs) if data_refs else _EMPTY_REFS
+        except (TypeError, ValueError) as e:  # strict: end it anyway, then raise
+            error = e
+            status = "failed"
+            v = check.values(self.task, values, strict=False, quiet=True) if values else _EMPTY_VALUES
+            r = check.refs(self.task, data_refs, strict=False, quiet=True) if data_refs else _EMPTY_REFS
+        if self._values is not None:
+            merged = dict(self._values)
+            merged.update(v)
+            v = merged
         if self._refs is not None:
-            r = c._refs(self.task, self._refs) + r
-        run._enqueue(
-            (
-                run,
-                next(run._counter),
-                self.task,
-                self._n,
-                self._parent,
-                "end",
-                _time_ns(),
-                c._values(self.task, v) if v else _EMPTY_VALUES,
-                r,
-                status,
-            )
-        )
+            r = self._refs + r
+        run._enqueue((run, next(run._counter), self.task, self._n, self._parent, "end", _time_ns(), v, r, status))
         if self._parent is None:
             run._open.pop(self._n, None)
+        if error is not None:
+            raise error
 
     def fail(self, values: Optional[Mapping[str, Any]] = None, data_refs: Optional[DataRefsInput] = None) -> None:
         """Ends this task execution as failed."""
@@ -455,9 +386,8 @@ class TaskRun:
 
     def _indexed(self, task: str, i: int, index: Optional[str]) -> "TaskRun":
         c = self.run.client
-        c._assert_task(task)
-        values = {index: i} if index is not None and index in c._compiled.value_names[task] else None
-        t = self.run._begin(task, self._n, values, None)
+        names = c._compiled.value_names.get(task, ())
+        t = self.begin(task, {index: i} if index is not None and index in names else None)
         t.index = i
         return t
 
@@ -467,15 +397,17 @@ class _Loop:
 
     def __init__(self, parent: TaskRun, task: str, items: Iterable[Any], index: Optional[str], pairs: bool, start: int):
         c = parent.run.client
-        c._assert_task(task)
+        if task not in c._compiled.tasks and c.strict:
+            c._check.task(task)  # raises; without strict each iteration's run is dropped and counted
         self._parent = parent
         self._task = task
         self._it = iter(items)
-        self._index = index if index is not None and index in c._compiled.value_names[task] else None
+        self._index = index if index is not None and index in c._compiled.value_names.get(task, ()) else None
         self._pairs = pairs
         self._i = start
         self._current: Optional[TaskRun] = None
-        self._begin = parent.run._begin
+        run = parent.run
+        self._begin: Any = (lambda task, n, values, refs: run._void_child(task, n)) if parent._void else run._begin
         if parent._loops is None:
             parent._loops = []
         parent._loops.append(self)

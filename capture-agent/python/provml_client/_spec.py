@@ -1,4 +1,4 @@
-"""The prospective spec (DESIGN.md contract 2): loading and the lookups capture calls make.
+"""The prospective spec (the README's Public contracts, §2): loading and the lookups capture calls make.
 
 The full validation is the agent's (schemas/src/ProspectiveSpec.ts); this is a light check so that
 obvious mistakes fail at ``init`` and not as rejected batches later.
@@ -109,7 +109,8 @@ def compile_spec(source: SpecInput) -> CompiledSpec:
             issues.append(("tasks.%d.id" % i, "duplicate task id '%s'" % tid))
         if t.get("stage") is not None and t.get("stage") not in STAGES:
             issues.append(("tasks.%d.stage" % i, "one of %s" % ", ".join(sorted(STAGES))))
-        values, refs = set(), set()
+        values: "set[str]" = set()
+        refs: "set[str]" = set()
         for key in ("inputs", "outputs"):
             attrs = t.get(key, [])
             if not isinstance(attrs, list):

@@ -1,9 +1,14 @@
 """The spool format of capture-agent/AGENT.md: segment files of length+CRC-framed JSON envelopes.
 
-``SpoolWriter`` is what the client uses in the offline settings (C and F) to write the spool itself;
+``SpoolWriter`` is what the client uses in the offline settings (C and F) to write the spool itself,
+and for its spill spool (events an online transport could not take, ``_spill.py``);
 ``read_spool`` and ``read_segment`` read one back (tests, tools). The ``published`` cursor belongs
-to the publisher (``provml agent`` / ``provml replay``): the writer only moves it past segments
-the ``drop-oldest`` policy deleted (AGENT.md).
+to the publisher (``provml agent`` / ``provml replay``, or the client draining its spill spool
+through ``mark_published``): the writer itself only moves it past segments the ``drop-oldest``
+policy deleted (AGENT.md).
+
+Segment files are written unbuffered (one ``write`` per batch): a process forked while a batch is
+being written holds no copy of buffered bytes that it could flush into the file later.
 """
 
 import errno
@@ -12,7 +17,7 @@ import shutil
 import struct
 import time
 import zlib
-from typing import Iterator, List, Optional, Sequence, Tuple
+from typing import BinaryIO, Iterator, List, Optional, Sequence, Tuple
 
 _HEADER = struct.Struct(">II")
 HEADER_BYTES = _HEADER.size
@@ -261,7 +266,7 @@ class SpoolWriter:
         self._lock_path = os.path.join(self.directory, "LOCK")
         self._pid = os.getpid()
         self._acquire_lock()
-        self._file = None  # type: Optional[object]
+        self._file: Optional[BinaryIO] = None
         self._last_sync = time.monotonic()
         self._dirty = False
         try:
@@ -350,7 +355,7 @@ class SpoolWriter:
             last_end = first + len(records)
         self._next_seq = max(published, last_end)
         if segments and last_end == self._next_seq and self._segments[-1][2] < self.segment_bytes:
-            self._file = open(self._segments[-1][1], "ab", opener=_private)
+            self._file = open(self._segments[-1][1], "ab", buffering=0, opener=_private)
             os.chmod(self._segments[-1][1], 0o600)  # a segment written before segments were private
             self._seg_size = self._segments[-1][2]
         else:
@@ -358,7 +363,7 @@ class SpoolWriter:
 
     def _open_segment(self, seq: int) -> None:
         path = os.path.join(self._seg_dir, segment_name(seq))
-        self._file = open(path, "ab", opener=_private)
+        self._file = open(path, "ab", buffering=0, opener=_private)
         self._seg_size = 0
         self._segments.append((seq, path, 0))
         _fsync_dir(self._seg_dir)
@@ -410,22 +415,30 @@ class SpoolWriter:
         elif self.fsync == "interval" and time.monotonic() - self._last_sync >= self.fsync_interval:
             self.sync()
         else:
-            self._file.flush()  # type: ignore[attr-defined]
+            self._file.flush()  # type: ignore[union-attr]
         return first_seq
 
     def _write(self, chunk: List[bytes], n: int) -> None:
-        self._file.write(b"".join(chunk))  # type: ignore[attr-defined]
+        data = memoryview(b"".join(chunk))
+        while data:  # an unbuffered write may be partial
+            written = self._file.write(data)  # type: ignore[union-attr]
+            data = data[written or 0 :]
         self._seg_size += n
         self._bytes += n
         first, path, _ = self._segments[-1]
         self._segments[-1] = (first, path, self._seg_size)
 
+    def start_segment(self) -> None:
+        """Closes the current segment and starts a new one at ``next_seq`` (unless it is empty)."""
+        if self._file is not None and self._seg_size > 0:
+            self._roll()
+
     def _roll(self) -> None:
         f = self._file
-        f.flush()  # type: ignore[attr-defined]
+        f.flush()  # type: ignore[union-attr]
         if self.fsync != "never":
-            os.fsync(f.fileno())  # type: ignore[attr-defined]
-        f.close()  # type: ignore[attr-defined]
+            os.fsync(f.fileno())  # type: ignore[union-attr]
+        f.close()  # type: ignore[union-attr]
         self._open_segment(self._next_seq)
 
     def _drop_oldest(self, needed: int) -> None:
@@ -436,7 +449,7 @@ class SpoolWriter:
         while self._bytes + needed > self.max_bytes and self._segments and self._bytes > 0:
             first, path, size = self._segments.pop(0)
             if not self._segments:  # the active one: close it, start a new one after it
-                self._file.close()  # type: ignore[attr-defined]
+                self._file.close()  # type: ignore[union-attr]
                 self._file = None
                 end = self._next_seq
             else:
@@ -456,13 +469,47 @@ class SpoolWriter:
             _write_published(self.directory, dropped_to)
         _fsync_dir(self._seg_dir)
 
+    @property
+    def published(self) -> int:
+        """The ``published`` cursor as this writer knows it (its own moves included)."""
+        return self._published
+
+    @property
+    def segments(self) -> List[Tuple[int, str, int]]:
+        """(first sequence number, path, bytes written) of each segment, oldest first."""
+        return list(self._segments)
+
+    def mark_published(self, seq: int) -> None:
+        """For a publisher in this process (the client draining its spill spool): records ``seq`` as
+        the first record not yet acknowledged, replacing ``published`` atomically, and deletes the
+        segments wholly below it, the active one excepted (AGENT.md)."""
+        if seq <= self._published:
+            return
+        if seq > self._next_seq:
+            raise ValueError("cannot publish past the last record (%d > %d)" % (seq, self._next_seq))
+        before = self._published
+        self._published = seq
+        _write_published(self.directory, seq)
+        deleted = False
+        while len(self._segments) > 1 and self._segments[1][0] <= seq:
+            _, path, size = self._segments.pop(0)
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+            if self._segments[0][0] > before:  # counted as unpublished until now (see _recover)
+                self._bytes -= size
+            deleted = True
+        if deleted:
+            _fsync_dir(self._seg_dir)
+
     def sync(self) -> None:
         """Flushes and fsyncs the current segment."""
         if self._file is None:
             return
-        self._file.flush()  # type: ignore[attr-defined]
+        self._file.flush()  # type: ignore[union-attr]
         if self.fsync != "never" and self._dirty:
-            os.fsync(self._file.fileno())  # type: ignore[attr-defined]
+            os.fsync(self._file.fileno())  # type: ignore[union-attr]
         self._dirty = False
         self._last_sync = time.monotonic()
 
@@ -471,10 +518,10 @@ class SpoolWriter:
         if self._file is None:
             return
         try:
-            self._file.flush()  # type: ignore[attr-defined]
+            self._file.flush()  # type: ignore[union-attr]
             if self.fsync != "never":
-                os.fsync(self._file.fileno())  # type: ignore[attr-defined]
-            self._file.close()  # type: ignore[attr-defined]
+                os.fsync(self._file.fileno())  # type: ignore[union-attr]
+            self._file.close()  # type: ignore[union-attr]
         finally:
             self._file = None
             self._release_lock()

@@ -245,6 +245,11 @@ class SpoolTransport(Transport):
         self._spec_record = ('{"spec":%s}' % _spec_text(spec)).encode("utf-8")
         self._spec_written = False
 
+    @property
+    def directory(self) -> str:
+        """The spool directory events are written to."""
+        return self.writer.directory
+
     def send(self, events: Sequence[str]) -> None:
         payloads = [('{"event":%s}' % e).encode("utf-8") for e in events]
         if not self._spec_written:

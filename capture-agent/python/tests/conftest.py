@@ -63,24 +63,37 @@ def seismic_spec():
         return json.load(f)
 
 
-@pytest.fixture
-def memory_client(small_spec):
-    """A client whose events land in memory (queue size 50), shut down after the test."""
+def _memory_client(spec, **kw):
     import provml_client as provml
 
-    transport = provml.MemoryTransport()
     errors = []
     client = provml.init(
-        small_spec, "D", transport=transport, env={}, on_error=errors.append, register_atexit=False
+        spec, "D", transport=provml.MemoryTransport(), env={}, on_error=errors.append, register_atexit=False, **kw
     )
     client.errors = errors  # type: ignore[attr-defined]
+    return client
+
+
+@pytest.fixture
+def memory_client(small_spec):
+    """A client (the default, not strict) whose events land in memory, shut down after the test."""
+    client = _memory_client(small_spec)
+    yield client
+    client.shutdown(20)
+
+
+@pytest.fixture
+def strict_client(small_spec):
+    """As memory_client, with strict=True: mistakes raise at the capture call."""
+    client = _memory_client(small_spec, strict=True)
     yield client
     client.shutdown(20)
 
 
 def events_of(client, timeout=20.0):
     """Flushes and returns the events a MemoryTransport client captured so far."""
-    assert client.flush(timeout), "flush timed out"
+    r = client.flush(timeout)
+    assert not r.timed_out and r.pending == 0 and r.spooled == 0, r
     return client.transport.events
 
 

@@ -194,26 +194,100 @@ def test_the_values_dict_is_copied(memory_client):
     assert events_of(memory_client)[0]["values"] == {"learning_rate": 0.1}
 
 
-@pytest.mark.parametrize(
-    "values, error",
-    [
-        ({"batch_loss": object()}, TypeError),
-        ({"weights": [1, "x"]}, TypeError),
-        ({"weights": [1, float("nan")]}, ValueError),
-        ({"note": "x" * 70000}, ValueError),
-        ({"undeclared": 1}, ValueError),
-    ],
-)
-def test_invalid_values_raise_at_the_call(memory_client, values, error):
-    run = memory_client.workflow_execution()
+BAD_VALUES = [
+    ({"batch_loss": object()}, TypeError, "invalid"),
+    ({"weights": [1, "x"]}, TypeError, "invalid"),
+    ({"weights": [1, float("nan")]}, ValueError, "invalid"),
+    ({"note": "x" * 70000}, ValueError, "invalid"),
+    ({"undeclared": 1}, ValueError, "undeclared"),
+]
+
+
+@pytest.mark.parametrize("values, error, kind", BAD_VALUES)
+def test_strict_raises_at_the_call_and_still_ends_the_task(strict_client, values, error, kind):
+    run = strict_client.workflow_execution()
     with run.task("training") as t, t.child("epoch") as e:
         b = e.batch(0)
         with pytest.raises(error):
-            b.end(values=values)
+            b.end(values=dict(values, batch_loss=0.5) if "batch_loss" not in values else values)
+        assert b.ended
+    evs = events_of(strict_client)
+    batch_end = [x for x in evs if x["task"] == "batch" and x["phase"] == "end"]
+    # the raise did not leave the batch open: it ended as failed, with the valid values
+    assert len(batch_end) == 1 and batch_end[0]["status"] == "failed"
+    assert "undeclared" not in batch_end[0]["values"]
+    if "batch_loss" not in values:
+        assert batch_end[0]["values"]["batch_loss"] == 0.5
 
 
-def test_strict_names_references_and_unknown_tasks(memory_client):
+@pytest.mark.parametrize("values, error, kind", BAD_VALUES)
+def test_strict_set_raises_at_set_and_the_with_block_ends_the_task(strict_client, values, error, kind):
+    run = strict_client.workflow_execution()
+    (name, value), = values.items()
+    with pytest.raises(error):
+        with run.task("training") as t, t.child("epoch") as e, e.batch(0) as b:
+            b.set("batch_loss", 0.5)
+            b.set(name, value)  # raises here, at the call …
+            pytest.fail("not reached")
+    evs = events_of(strict_client)
+    # … and every task run still ends (failed: an exception left the blocks)
+    ends = [(x["task"], x["status"]) for x in evs if x["phase"] == "end"]
+    assert ends == [("batch", "failed"), ("epoch", "failed"), ("training", "failed")]
+    assert [x["values"] for x in evs if x["task"] == "batch" and x["phase"] == "end"] == [{"batch_loss": 0.5}]
+
+
+@pytest.mark.parametrize("values, error, kind", BAD_VALUES)
+def test_by_default_a_mistake_costs_only_that_value(memory_client, values, error, kind):
     run = memory_client.workflow_execution()
+    (name, value), = values.items()
+    with run.task("training") as t, t.child("epoch") as e:
+        for i in range(3):
+            with e.batch(i) as b:
+                b.set(name, value)  # reported at this call, the first time only; never raises
+                b.set("ok", True)
+            e.batch(10 + i).end(values=dict([(name, value), ("ok", False)]))
+    evs = events_of(memory_client)
+    ends = [x for x in evs if x["task"] == "batch" and x["phase"] == "end"]
+    assert len(ends) == 6 and all(x["status"] == "finished" for x in ends)
+    assert [x["values"] for x in ends] == [{"ok": True}, {"ok": False}] * 3
+    s = memory_client.stats
+    assert getattr(s, kind) == 6 and s.rejected == 0 and s.exported == len(evs)
+    reports = [x for x in memory_client.errors if x.kind == kind]
+    assert len(reports) == 1 and name in str(reports[0]) and "dropped" in str(reports[0])
+    r = memory_client.flush(20)
+    assert getattr(r, kind) == 6 and not r  # the result owns up to what was dropped
+    assert r.delivered == len(evs) and r.dropped == 0
+
+
+def test_a_mistake_is_reported_at_the_call_that_made_it(memory_client):
+    run = memory_client.workflow_execution()
+    t = run.begin("training")
+    e = t.begin("epoch")
+    assert memory_client.errors == []
+    e.set("los", 0.1)  # a typo of "loss"
+    assert [x.kind for x in memory_client.errors] == ["undeclared"]
+    assert "value 'los' is not declared by task 'epoch'" in str(memory_client.errors[0])
+    assert "loss" in str(memory_client.errors[0])  # the declared names are listed
+    e.update({"los": 0.2, "loss": 0.2})
+    e.add_data_ref("modle", "file:///m.pt")
+    assert [x.kind for x in memory_client.errors] == ["undeclared", "undeclared"]
+    e.end()
+    t.end()
+    end = [x for x in events_of(memory_client) if x["task"] == "epoch" and x["phase"] == "end"][0]
+    assert end["values"] == {"loss": 0.2} and end["dataRefs"] == []
+    assert memory_client.stats.undeclared == 3
+
+
+def test_the_values_dict_is_copied(memory_client):
+    run = memory_client.workflow_execution()
+    values = {"learning_rate": 0.1}
+    run.begin("training", values=values).end()
+    values["learning_rate"] = 99.0
+    assert events_of(memory_client)[0]["values"] == {"learning_rate": 0.1}
+
+
+def test_strict_names_references_and_unknown_tasks(strict_client):
+    run = strict_client.workflow_execution()
     with pytest.raises(ValueError, match="unknown task 'nope'"):
         run.begin("nope")
     with pytest.raises(ValueError, match="is a reference: pass it in data_refs"):
@@ -224,18 +298,37 @@ def test_strict_names_references_and_unknown_tasks(memory_client):
         run.begin("training", data_refs={"training_set": "relative/path with space"})
     with pytest.raises(ValueError, match="not declared"):
         run.begin("training", data_refs=[{"name": "other", "uri": "s3://b/k"}])
-    # a tuple form with a store is fine
+    t = run.begin("training")
+    with pytest.raises(ValueError, match="unknown task 'epok'"):
+        t.epochs(2, task="epok")
+    t.end()
+    # nothing was begun by the calls that raised
     run.begin("training", data_refs=[("training_set", "s3://bucket/train", "s3")]).end()
-    assert events_of(memory_client)[0]["dataRefs"] == [{"name": "training_set", "uri": "s3://bucket/train", "store": "s3"}]
+    evs = events_of(strict_client)
+    assert len(evs) == 4
+    assert evs[2]["dataRefs"] == [{"name": "training_set", "uri": "s3://bucket/train", "store": "s3"}]
 
 
-def test_non_strict_client_skips_name_checks(small_spec):
-    c = provml.init(small_spec, "D", transport=provml.MemoryTransport(), env={}, strict=False, register_atexit=False)
-    try:
-        c.workflow_execution().begin("training", values={"anything": 1}).end()
-        assert events_of(c)[0]["values"] == {"anything": 1}
-    finally:
-        c.shutdown(20)
+def test_by_default_names_references_and_unknown_tasks_are_dropped(memory_client):
+    run = memory_client.workflow_execution()
+    run.begin("training", values={"training_set": "file:///x", "learning_rate": 0.1},
+              data_refs={"learning_rate": "file:///x", "training_set": "relative path", "other": "s3://b/k"}).end()
+    with run.task("training") as t:
+        with t.child("nope") as ghost:  # a task the spec does not declare: nothing is sent …
+            ghost.set("loss", 1.0)
+            with ghost.child("epoch") as e:  # … nor for its children
+                e.set("loss", 1.0)
+        for epoch in t.epochs(2, task="epok"):  # the loop still runs
+            epoch.set("loss", 0.1)
+        assert epoch.index == 1
+    evs = events_of(memory_client)
+    assert [(x["task"], x["phase"]) for x in evs] == [("training", "begin"), ("training", "end")] * 2
+    assert evs[0]["values"] == {"learning_rate": 0.1} and evs[0]["dataRefs"] == []
+    s = memory_client.stats
+    # training_set as a value, learning_rate and other as references, nope, epoch under nope, 2 × epok
+    assert s.undeclared == 3 + 1 + 1 + 2 and s.invalid == 1
+    kinds = sorted((x.kind, str(x).split(":")[0]) for x in memory_client.errors)
+    assert len(kinds) == 6, kinds  # once per name: 4 names + 'nope' + 'epok'; the epoch under nope is silent
 
 
 def test_epoch_and_batch_loops(memory_client):
@@ -340,5 +433,49 @@ def test_spec_from_a_json_file(tmp_path, seismic_spec):
     c = provml.init(str(path), "D", transport=provml.MemoryTransport(), env={}, register_atexit=False)
     try:
         assert c.workflow == "seismic-training"
+    finally:
+        c.shutdown(20)
+
+
+def test_the_issues_typo_in_a_validation_block(seismic_spec, caplog):
+    """Issue #14 item 4: a typo in a metric name, the default client (its default error handler)."""
+    c = provml.init(seismic_spec, "D", transport=provml.MemoryTransport(), env={}, register_atexit=False)
+    try:
+        with caplog.at_level("WARNING", logger="provml_client"):
+            with c.workflow_execution() as run, run.task("training", values={"learning_rate": 0.1}) as training:
+                for epoch in training.epochs(3):
+                    with training.child("validation", data_refs={"model": "file:///m%d.pt" % epoch.index}) as v:
+                        v.update({"val_loss": 0.3, "val_acc": 0.9})  # "val_acc": not in the spec
+        # logged once, at the call, though the typo ran three times; the training went on
+        warnings = [r for r in caplog.records if "val_acc" in r.getMessage()]
+        assert len(warnings) == 1 and warnings[0].levelname == "WARNING"
+        assert "val_accuracy" in warnings[0].getMessage()  # the declared names are listed
+        evs = events_of(c)
+        ends = [e for e in evs if e["task"] == "validation" and e["phase"] == "end"]
+        assert [(e["status"], e["values"]) for e in ends] == [("finished", {"val_loss": 0.3})] * 3
+        assert c.stats.undeclared == 3
+    finally:
+        c.shutdown(20)
+
+
+def test_the_issues_typo_with_strict_raises_at_the_call_and_ends_the_validation(seismic_spec):
+    c = provml.init(seismic_spec, "D", transport=provml.MemoryTransport(), env={}, strict=True, register_atexit=False)
+    try:
+        run = c.workflow_execution()
+        training = run.begin("training")
+        with pytest.raises(ValueError, match="'val_acc' is not declared by task 'validation'"):
+            with training.child("validation") as v:
+                v.set("val_loss", 0.3)
+                v.set("val_acc", 0.9)  # raises here …
+        training.end()
+        evs = events_of(c)
+        # … and the validation execution is not left open
+        assert [(e["task"], e["phase"], e["status"]) for e in evs] == [
+            ("training", "begin", None),
+            ("validation", "begin", None),
+            ("validation", "end", "failed"),
+            ("training", "end", "finished"),
+        ]
+        assert evs[2]["values"] == {"val_loss": 0.3}
     finally:
         c.shutdown(20)

@@ -1,17 +1,63 @@
-"""The examples run and capture what they say: the stdlib one always, the PyTorch one where torch is installed."""
+"""The examples run and capture what they say: the stdlib one always, the PyTorch one where torch is
+installed; and every Python snippet of the README runs, against a local ingest."""
 
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 
 import pytest
 
-from conftest import PKG_ROOT
+from conftest import PKG_ROOT, REPO_ROOT
+from fakes import FlakyIngest
 from provml_client.spool import read_spool
 
 EXAMPLES = os.path.join(PKG_ROOT, "examples")
+README = os.path.join(PKG_ROOT, "README.md")
+#: The ingest URL the README's snippets use (`npm start`'s): the tests point it elsewhere.
+README_INGEST = "http://127.0.0.1:7071"
+
+
+def readme_snippets():
+    with open(README, encoding="utf-8") as f:
+        return re.findall(r"```python\n(.*?)```", f.read(), re.S)
+
+
+def run_snippet(code, url, tmp_dir=None, timeout=120):
+    """Runs a README snippet from the repository root (as the README says), with its ingest at ``url``
+    (and its temporary files in ``tmp_dir``)."""
+    env = dict(os.environ, PYTHONPATH=PKG_ROOT)
+    if tmp_dir is not None:
+        env["TMPDIR"] = str(tmp_dir)
+    for k in [k for k in env if k.startswith("PROVML_")]:
+        del env[k]
+    return subprocess.run(
+        [sys.executable, "-c", code.replace(README_INGEST, url)],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def test_the_readme_has_python_snippets_and_they_name_the_ingest():
+    snippets = readme_snippets()
+    assert len(snippets) >= 2
+    assert all(README_INGEST in code for code in snippets), "a snippet the tests cannot point at a local ingest"
+
+
+@pytest.mark.parametrize("index", range(len(readme_snippets())))
+def test_every_readme_snippet_runs(index, tmp_path):
+    code = readme_snippets()[index]
+    ingest = FlakyIngest()
+    try:
+        out = run_snippet(code, ingest.url, tmp_path)
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert ingest.events, "the snippet captured nothing"
+        # what the snippet prints about delivery is what the ingest got
+        m = re.search(r"delivered=(\d+)", out.stdout) or re.search(r"^(\d+) ", out.stdout, re.M)
+        assert m and int(m.group(1)) == len(ingest.events), out.stdout
+    finally:
+        ingest.close()
 
 
 def run_example(name, tmp_path, *extra):

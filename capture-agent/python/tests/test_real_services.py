@@ -118,21 +118,60 @@ def test_the_real_ingest_accepts_every_event_and_they_become_triples(embedded_st
 
 
 @pytest.mark.ingest
-def test_the_real_ingests_line_numbers_reject_exactly_the_bad_event(embedded_stack, seismic_spec):
-    ingest_url, _ = embedded_stack
+def test_the_readme_quickstart_runs_against_the_real_embedded_stack(embedded_stack, tmp_path):
+    from test_examples import readme_snippets, run_snippet
+
+    ingest_url, query_url = embedded_stack
+    out = run_snippet(readme_snippets()[0], ingest_url, tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    # every event delivered, none rejected, dropped or spooled: the result is true
+    assert "DeliveryResult(delivered=62, rejected=0, dropped=0, spooled=0, " in out.stdout, out.stdout + out.stderr
+    assert "undeclared=0, invalid=0" in out.stdout
+
+
+@pytest.mark.ingest
+def test_a_typo_costs_only_the_mistyped_value_at_the_real_ingest(embedded_stack, seismic_spec):
+    ingest_url, query_url = embedded_stack
     errors = []
-    # not strict: the undeclared value reaches the ingest, which refuses the batch naming its line
-    c = provml.init(seismic_spec, "D", http_url=ingest_url, env={}, strict=False, on_error=errors.append, register_atexit=False)
-    run = c.workflow_execution("py-real-reject-%d" % os.getpid())
+    # the default (not strict): the undeclared value is dropped at the call, never sent, so the
+    # ingest accepts the event and the correctly named values in it
+    c = provml.init(seismic_spec, "D", http_url=ingest_url, env={}, on_error=errors.append, register_atexit=False)
+    run_id = "py-real-typo-%d" % os.getpid()
+    run = c.workflow_execution(run_id)
     t = run.begin("training", values={"learning_rate": 0.1})
-    t.begin("epoch", values={"not_in_the_spec": 1}).end()
+    e = t.begin("epoch")
+    e.set("los", 0.5)  # reported here, once
+    e.end(values={"loss": 0.4, "accuracy": 0.9})
     t.end()
-    assert c.flush(60)
-    s = c.stats
-    assert (s.rejected, s.exported) == (1, 3), errors
-    rejected = [e for e in errors if e.kind == "rejected"]
-    assert rejected and "not_in_the_spec" in str(rejected[0].__cause__.issues)
-    c.shutdown(20)
+    r = c.shutdown(60)
+    assert (r.delivered, r.rejected, r.dropped, r.undeclared) == (4, 0, 0, 1), errors
+    assert [e.kind for e in errors] == ["undeclared"] and "'los'" in str(errors[0])
+    assert wait_until(lambda: _sparql_count(query_url, run_id) > 0, timeout=60, interval=0.5)
+
+
+@pytest.mark.ingest
+def test_the_real_ingests_line_numbers_reject_exactly_the_bad_event(embedded_stack, seismic_spec):
+    """The client never sends an undeclared name; a receiver that refuses an event anyway names its
+    line, and the HTTP transport turns that into exactly that event's index."""
+    ingest_url, _ = embedded_stack
+    captured = provml.init(seismic_spec, "D", transport=provml.MemoryTransport(), env={}, register_atexit=False)
+    run = captured.workflow_execution("py-real-reject-%d" % os.getpid())
+    t = run.begin("training", values={"learning_rate": 0.1})
+    t.begin("epoch").end()
+    t.end()
+    captured.shutdown(20)
+    events = [dict(e) for e in captured.transport.events]
+    events[2] = dict(events[2], values={"not_in_the_spec": 1})  # the epoch's end
+    transport = provml.HttpTransport(ingest_url, seismic_spec, timeout=30)
+    try:
+        with pytest.raises(provml.RejectedError) as refused:
+            transport.send([json.dumps(e) for e in events])
+        assert refused.value.indexes == [2]
+        assert "not_in_the_spec" in str(refused.value.issues)
+        del events[2]
+        transport.send([json.dumps(e) for e in events])  # the rest is accepted
+    finally:
+        transport.close()
 
 
 SERVICE_CONFIG = os.path.join(REPO_ROOT, "query-api", "src", "distributed", "ServiceConfig.ts")
@@ -186,21 +225,23 @@ def test_the_real_agent_spools_what_the_socket_sends(seismic_spec):
                     batch.set("batch_loss", 0.5)
         assert c.shutdown(60), errors
         assert c.stats.exported == 2 + 4 + 12 and errors == []
-        # the agent's invalid-event answer names lines (spec line included): exactly the bad event is dropped
+        # a typo costs only the mistyped value: it is never sent, the agent takes every event
         errors = []
-        c = provml.init(seismic_spec, "E", socket_path=sock, env={}, strict=False, on_error=errors.append, register_atexit=False)
+        c = provml.init(seismic_spec, "E", socket_path=sock, env={}, on_error=errors.append, register_atexit=False)
         run = c.workflow_execution("py-real-agent-2")
         t = run.begin("training")
-        t.begin("epoch", values={"not_in_the_spec": 1}).end()
+        t.begin("epoch", values={"not_in_the_spec": 1, "epoch": 0}).end()
         t.end()
-        assert c.shutdown(60) is True or c.stats.rejected == 1
-        assert (c.stats.rejected, c.stats.exported) == (1, 3), errors
+        r = c.shutdown(60)
+        assert (r.rejected, r.delivered, r.undeclared) == (0, 4, 1), errors
         _stop(proc)
         records = [json.loads(p) for _, p in read_spool(spool_dir)]
         events = [r["event"] for r in records if "event" in r]
         assert any("spec" in r for r in records)
         assert len([e for e in events if e["workflowExecution"] == "py-real-agent"]) == 18
-        assert len([e for e in events if e["workflowExecution"] == "py-real-agent-2"]) == 3
+        agent_2 = [e for e in events if e["workflowExecution"] == "py-real-agent-2"]
+        assert len(agent_2) == 4
+        assert [e["values"] for e in agent_2 if e["task"] == "epoch" and e["phase"] == "begin"] == [{"epoch": 0}]
     finally:
         _stop(proc)
         log.close()

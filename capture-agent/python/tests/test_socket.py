@@ -25,7 +25,7 @@ def sock_path():
 
 def make(spec, setting="E", **kw):
     errors = []
-    kw.setdefault("env", {})
+    kw.setdefault("env", {"PROVML_SPILL_DIR": os.path.join(tempfile.mkdtemp(prefix="pvml-spill-"), "spill")})
     kw.setdefault("retry_initial", 0.01)
     kw.setdefault("retry_max", 0.05)
     c = provml.init(spec, setting, on_error=errors.append, register_atexit=False, **kw)
@@ -86,7 +86,8 @@ def test_invalid_lines_are_reported_and_the_rest_resent(sock_path, small_spec):
     try:
         c, errors = make(small_spec, "E", socket_path=sock_path)
         n = train(c)
-        assert c.shutdown(20)
+        r = c.shutdown(20)
+        assert not r and (r.rejected, r.delivered, r.dropped) == (2, n - 2, 0)  # the result owns up to it
         assert len(agent.events) == n - 2
         assert c.stats.rejected == 2
         assert any(e.kind == "rejected" and e.count == 2 for e in errors)
