@@ -1,11 +1,6 @@
 /** The sidecar transport: exports as batches over the agent's Unix domain socket (capture-agent/AGENT.md). */
 import { connect, type Socket } from 'node:net';
-import {
-  ValidationError,
-  type CaptureEvent,
-  type ProspectiveSpec,
-  type ValidationIssue,
-} from '@provml/schemas';
+import { ValidationError, type CaptureEvent, type ProspectiveSpec, type SocketAnswer } from '@provml/schemas';
 import type { CaptureExporter, ExportResult } from './CaptureExporter.ts';
 
 /** Settings of the socket exporter. */
@@ -16,8 +11,6 @@ export interface SocketExporterOptions {
   answerTimeoutMs?: number;
 }
 
-type Answer = { accepted?: number; error?: string; message?: string; issues?: ValidationIssue[] };
-
 /**
  * Sends every export as one socket batch and resolves with the agent's answer: `accepted` is a
  * success (the batch is in the agent's spool), `spool-full`, `unavailable` and a dropped connection
@@ -26,7 +19,7 @@ type Answer = { accepted?: number; error?: string; message?: string; issues?: Va
 export class SocketCaptureExporter implements CaptureExporter {
   private socket: Socket | undefined;
   private buffer = '';
-  private pending: ((answer: Answer | Error) => void) | undefined;
+  private pending: ((answer: SocketAnswer | Error) => void) | undefined;
 
   constructor(private readonly options: SocketExporterOptions) {}
 
@@ -45,10 +38,10 @@ export class SocketCaptureExporter implements CaptureExporter {
   }
 
   private async send(lines: readonly string[]): Promise<ExportResult> {
-    let answer: Answer | Error;
+    let answer: SocketAnswer | Error;
     try {
       const socket = await this.connected();
-      answer = await new Promise<Answer | Error>((resolve) => {
+      answer = await new Promise<SocketAnswer | Error>((resolve) => {
         const timer = setTimeout(() => {
           this.drop();
           resolve(new Error(`no answer from the agent within ${this.options.answerTimeoutMs ?? 30_000} ms`));
@@ -63,10 +56,10 @@ export class SocketCaptureExporter implements CaptureExporter {
       answer = error as Error;
     }
     if (answer instanceof Error) return { kind: 'retryable', error: answer };
-    if (answer.accepted !== undefined) return { kind: 'success' };
-    const message = `agent answered ${answer.error ?? 'an unknown error'}: ${answer.message ?? ''}`;
+    if ('accepted' in answer) return { kind: 'success' };
+    const message = `agent answered ${answer.error}: ${answer.message}`;
     if (answer.error === 'invalid-event')
-      return { kind: 'failure', error: new ValidationError(message, answer.issues ?? []) };
+      return { kind: 'failure', error: new ValidationError(message, answer.issues) };
     return { kind: 'retryable', error: new Error(message) };
   }
 
@@ -97,7 +90,7 @@ export class SocketCaptureExporter implements CaptureExporter {
       const p = this.pending;
       this.pending = undefined;
       try {
-        p?.(JSON.parse(line) as Answer);
+        p?.(JSON.parse(line) as SocketAnswer);
       } catch (error) {
         p?.(error as Error);
       }

@@ -37,6 +37,7 @@ export {
   EventsDroppedError,
 } from './errors.ts';
 export type { ErrorContext, ValidationIssue } from './errors.ts';
+export type { IssueReport, SocketAnswer } from './ingestAnswers.ts';
 export { silentLogger, createJsonLogger } from './Logger.ts';
 export type { Outcome } from './Outcome.ts';
 export { Backoff } from './Backoff.ts';

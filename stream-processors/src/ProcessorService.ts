@@ -1,10 +1,7 @@
 /** The stream processor: consumes capture events, joins them with specs and annotations, emits PROV-ML quads. */
 import {
-  checkEventAgainstSpec,
   compileSpec,
   DecodeError,
-  parseEventJson,
-  ProvmlError,
   ValidationError,
   silentLogger,
   type CaptureEvent,
@@ -18,7 +15,6 @@ import {
   type ProducedRecord,
   type RecordBatch,
   ANNOTATION_SOURCE_HEADER,
-  CAPTURED_AT_HEADER,
   DEFAULT_TOPICS,
   DLQ_HEADERS,
   deadLetter,
@@ -26,37 +22,12 @@ import {
 } from '@provml/log';
 import { IriMinter } from './mapping/IriMinter.ts';
 import { indexAnnotations, parseAnnotations } from './mapping/mapAnnotations.ts';
-import { mapEvent } from './mapping/mapEvent.ts';
 import { MappingState } from './mapping/MappingState.ts';
 import { mapSpec } from './mapping/mapSpec.ts';
 import { toNQuads } from './mapping/nquads.ts';
+import { mapRecords, splitNQuads, type DecodedRecord } from './mapRecords.ts';
 import { SpecRegistry } from './SpecRegistry.ts';
-import { IncompleteExecutions, INCOMPLETE_EVENT_PREFIX } from './IncompleteExecutions.ts';
-
-/** Output records are cut at about this many characters (Kafka's default message limit is 1 MB). */
-const MAX_OUTPUT_RECORD_CHARS = 256 * 1024;
-
-/**
- * Cuts N-Quads text at line ends into pieces of at most `max` characters (a longer line is a piece
- * of its own), so that the quads of one large event, spec or annotation document travel as several
- * records, each under the message limit, instead of one the broker refuses for good.
- */
-export function splitNQuads(text: string, max = MAX_OUTPUT_RECORD_CHARS): string[] {
-  if (text.length <= max) return [text];
-  const pieces: string[] = [];
-  let start = 0;
-  while (start < text.length) {
-    let end = start + max;
-    if (end >= text.length) end = text.length;
-    else {
-      const nl = text.lastIndexOf('\n', end - 1);
-      end = nl >= start ? nl + 1 : text.indexOf('\n', end) + 1 || text.length;
-    }
-    pieces.push(text.slice(start, end));
-    start = end;
-  }
-  return pieces;
-}
+import { IncompleteExecutions } from './IncompleteExecutions.ts';
 
 /** Settings of a processor. */
 export interface ProcessorOptions {
@@ -98,32 +69,6 @@ export interface ProcessorStats {
   lastEventAgeMs: number;
   /** Task executions closed as failed because they never ended (synthetic ends published). */
   incompleteClosed: number;
-}
-
-/**
- * The fields of a decoded event as a plain object: decoders may return class instances whose
- * prototypes carry enumerable methods, which the strict JSON-form check would take for fields.
- * A NaN or infinite double (Avro carries them; JSON has none) is checked as the string the JSON
- * form spells it with, and mapped to the `xsd:double` either way.
- */
-function plainEvent(e: CaptureEvent): Record<string, unknown> {
-  const values = { ...e.values };
-  for (const [name, v] of Object.entries(values))
-    if (typeof v === 'number' && !Number.isFinite(v)) values[name] = String(v);
-  return {
-    eventId: e.eventId,
-    workflow: e.workflow,
-    workflowExecution: e.workflowExecution,
-    task: e.task,
-    taskExecution: e.taskExecution,
-    parentTaskExecution: e.parentTaskExecution,
-    phase: e.phase,
-    time: e.time,
-    values,
-    dataRefs: e.dataRefs.map((d) => ({ name: d.name, uri: d.uri, store: d.store })),
-    status: e.status,
-    context: { ...e.context },
-  };
 }
 
 /** Parses a record value as JSON. @throws ValidationError saying what was not JSON. */
@@ -251,77 +196,29 @@ export class ProcessorService {
     out: ProducedRecord[],
     dead: ProducedRecord[],
   ): Promise<void> {
-    // one output record per workflow execution and batch, split to stay well under Kafka's message size limit
-    const open = new Map<string, { parts: string[]; bytes: number; capturedAt: number }>();
-    const flush = (execution: string): void => {
-      const chunk = open.get(execution);
-      if (chunk === undefined || chunk.parts.length === 0) return;
-      out.push({
-        key: execution,
-        value: Buffer.from(chunk.parts.join('')),
-        headers: { [CAPTURED_AT_HEADER]: String(chunk.capturedAt) },
-      });
-      open.delete(execution);
-    };
-    let lastTime = 0;
+    const decoded: DecodedRecord[] = [];
     for (const record of records) {
-      let event: CaptureEvent;
       try {
-        event = await this.options.decodeEvent(record.value);
+        decoded.push({ record, event: await this.options.decodeEvent(record.value) });
       } catch (error) {
         if (!(error instanceof DecodeError)) throw error;
-        dead.push(deadLetter(record, error, 'decode'));
-        continue;
+        decoded.push({ record, error });
       }
-      // Avro guarantees types, not the contract: producers other than the ingest (capture libraries,
-      // other languages) may send relative URIs, NaN in arrays, over-long ids or out-of-range times.
-      const checked = parseEventJson(plainEvent(event));
-      const spec = this.specs.get(event.workflow);
-      const problems = !checked.ok
-        ? checked.issues
-        : spec === undefined
-          ? [{ path: 'workflow', message: `unknown workflow '${event.workflow}' (no spec registered)` }]
-          : checkEventAgainstSpec(event, spec);
-      if (spec === undefined || problems.length > 0) {
-        const reason = problems.map((p) => `${p.path}: ${p.message}`).join('; ');
-        dead.push(
-          deadLetter(
-            record,
-            new ProvmlError('invalid-event', `event ${event.eventId}: ${reason}`),
-            'validate',
-          ),
-        );
-        continue;
-      }
-      const isOpen = this.state.open.has(
-        this.iris.taskExecution(event.workflowExecution, event.taskExecution),
-      );
-      // a synthetic end for work that ended meanwhile (its real end came first) is dropped
-      if (event.phase === 'end' && !isOpen && event.eventId.startsWith(INCOMPLETE_EVENT_PREFIX)) continue;
-      if (event.phase === 'end' && !isOpen) {
-        this.stats.unmatchedEnds++;
-        this.logger.debug('end without a begin', { eventId: event.eventId, topic: record.topic });
-      }
-      if (this.options.incompleteAfterMs) this.incomplete.observe(event, Date.now());
-      const quads = mapEvent(event, spec, this.state, this.iris);
-      for (const text of splitNQuads(toNQuads(quads))) {
-        let chunk = open.get(event.workflowExecution);
-        if (chunk !== undefined && chunk.bytes + text.length > MAX_OUTPUT_RECORD_CHARS)
-          flush(event.workflowExecution);
-        chunk = open.get(event.workflowExecution);
-        if (chunk === undefined)
-          open.set(event.workflowExecution, (chunk = { parts: [], bytes: 0, capturedAt: event.time }));
-        chunk.capturedAt = Math.min(chunk.capturedAt, event.time);
-        chunk.parts.push(text);
-        chunk.bytes += text.length;
-        if (chunk.bytes >= MAX_OUTPUT_RECORD_CHARS) flush(event.workflowExecution);
-      }
-      this.stats.quadsEmitted += quads.length;
-      this.stats.eventsProcessed++;
-      lastTime = Math.max(lastTime, event.time);
     }
-    for (const execution of [...open.keys()]) flush(execution);
-    if (lastTime > 0) this.stats.lastEventAgeMs = Date.now() - lastTime / 1000;
+    const mapped = mapRecords(decoded, { specs: this.specs, state: this.state, iris: this.iris });
+    out.push(...mapped.out);
+    dead.push(...mapped.dead);
+    const now = Date.now();
+    for (const event of mapped.unmatchedEnds) {
+      this.stats.unmatchedEnds++;
+      this.logger.debug('end without a begin', { eventId: event.eventId });
+    }
+    if (this.options.incompleteAfterMs)
+      for (const event of mapped.events) this.incomplete.observe(event, now);
+    this.stats.quadsEmitted += mapped.quads;
+    this.stats.eventsProcessed += mapped.events.length;
+    const lastTime = mapped.events.reduce((t, e) => Math.max(t, e.time), 0);
+    if (lastTime > 0) this.stats.lastEventAgeMs = now - lastTime / 1000;
   }
 
   private emitSpecs(records: readonly ConsumedRecord[], out: ProducedRecord[], dead: ProducedRecord[]): void {

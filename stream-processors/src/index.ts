@@ -4,7 +4,9 @@ export {
   INCOMPLETE_EVENT_PREFIX,
   IncompleteExecutions,
 } from './IncompleteExecutions.ts';
-export { ProcessorService, splitNQuads } from './ProcessorService.ts';
+export { ProcessorService } from './ProcessorService.ts';
+export { mapRecords, splitNQuads } from './mapRecords.ts';
+export type { DecodedRecord, MappedRecords, MappingContext } from './mapRecords.ts';
 export type { ProcessorOptions, ProcessorStats } from './ProcessorService.ts';
 export { SpecRegistry } from './SpecRegistry.ts';
 export { DEFAULT_IRI_BASE, IriMinter, defaultStoreOf } from './mapping/IriMinter.ts';

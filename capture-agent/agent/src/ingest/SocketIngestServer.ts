@@ -1,9 +1,8 @@
 /** The agent's Unix domain socket (AGENT.md): NDJSON envelopes, an empty line ends a batch, one JSON answer line per batch. */
 import { chmodSync, existsSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { silentLogger, type Logger } from '@provml/schemas';
+import { silentLogger, type Logger, type SocketAnswer } from '@provml/schemas';
 import { IriMinter } from '@provml/stream-processors';
-import type { IssueReport } from './issueList.ts';
 import { parseEnvelopeBatch } from './parseEnvelopeBatch.ts';
 import { BatchFramer, type Frame, type FramingLimits } from './socketFraming.ts';
 import type { SpoolIngestTarget } from './SpoolIngestTarget.ts';
@@ -20,12 +19,6 @@ export interface SocketIngestOptions {
   /** Counts what was accepted and rejected, in records (for metrics). */
   onResult?: (outcome: 'accepted' | 'rejected', records: number, kinds?: Record<string, number>) => void;
 }
-
-/** One JSON answer line per batch. */
-type Answer =
-  | { accepted: number }
-  | ({ error: 'invalid-event'; message: string } & IssueReport)
-  | { error: 'spool-full' | 'unavailable'; message: string };
 
 /** Serves the socket protocol until `close()`. */
 export class SocketIngestServer {
@@ -88,7 +81,7 @@ export class SocketIngestServer {
     });
   }
 
-  private async handle(frame: Frame): Promise<Answer> {
+  private async handle(frame: Frame): Promise<SocketAnswer> {
     const count = this.options.onResult ?? (() => undefined);
     if (frame.kind === 'refused') {
       count('rejected', frame.lines);

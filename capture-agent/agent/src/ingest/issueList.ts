@@ -1,20 +1,12 @@
 /** Bounded lists of validation issues: the first 100 are reported, parsing stops at 10 000 (a rejection costs a bounded amount). */
-import type { ValidationIssue } from '@provml/schemas';
+import type { IssueReport, ValidationIssue } from '@provml/schemas';
+
+export type { IssueReport };
 
 /** Issues reported in one answer at most; the rest are only counted. */
 export const MAX_REPORTED_ISSUES = 100;
 /** Issues counted at most: parsing stops at this many, the answer says it stopped (`complete: false`). */
 export const MAX_COUNTED_ISSUES = 10_000;
-
-/** What a rejection reports: the first issues, how many were found, whether parsing went to the end. */
-export interface IssueReport {
-  /** The first `MAX_REPORTED_ISSUES` issues found, in the order found. */
-  issues: ValidationIssue[];
-  /** Every issue found (reported or not). */
-  issueCount: number;
-  /** False when parsing stopped at `MAX_COUNTED_ISSUES`: there may be more. */
-  complete: boolean;
-}
 
 /**
  * Collects issues while parsing: keeps the first `MAX_REPORTED_ISSUES`, counts the rest, and says
