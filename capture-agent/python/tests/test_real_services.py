@@ -18,8 +18,8 @@ import pytest
 import provml_client as provml
 from conftest import REPO_ROOT, in_ci, wait_until
 
-CLI = os.path.join(REPO_ROOT, "query-api", "src", "cli", "main.ts")
-AGENT_SERVICE = os.path.join(REPO_ROOT, "query-api", "src", "distributed", "agentService.ts")
+CLI = os.path.join(REPO_ROOT, "app", "src", "cli", "main.ts")
+AGENT_SERVICE = os.path.join(REPO_ROOT, "capture-agent", "agent", "src", "agentService.ts")
 
 
 def _need(condition, reason):
@@ -174,7 +174,7 @@ def test_the_real_ingests_line_numbers_reject_exactly_the_bad_event(embedded_sta
         transport.close()
 
 
-SERVICE_CONFIG = os.path.join(REPO_ROOT, "query-api", "src", "distributed", "ServiceConfig.ts")
+SERVICE_CONFIG = os.path.join(REPO_ROOT, "service", "src", "ServiceConfig.ts")
 
 
 def _agent_supports_socket():

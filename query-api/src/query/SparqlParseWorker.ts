@@ -150,7 +150,6 @@ export class SparqlParseWorker implements SparqlParser {
     const worker = new Worker(new URL('./sparqlParseThread.mjs', import.meta.url), {
       resourceLimits: { maxOldGenerationSizeMb: this.heapMb },
     });
-    worker.unref();
     worker.on('message', (reply: Reply) => {
       if (worker !== this.worker) return;
       if (reply.ready === true) {
@@ -179,6 +178,8 @@ export class SparqlParseWorker implements SparqlParser {
     worker.on('exit', () => {
       if (worker === this.worker) this.fail(new Error('the SPARQL parse thread ended unexpectedly'));
     });
+    // after the listeners: a 'message' listener refs the worker's port again
+    worker.unref();
     return worker;
   }
 
