@@ -118,7 +118,7 @@ function trainingEvents(runs: number, epochs: number, batches: number): CaptureE
 
 /** At least `count` distinct N-Quads lines, in the order the processor would emit them. */
 function provmlQuads(count: number): { lines: string[]; graphs: number } {
-  const spec = compileSpec(readFileSync(join(ROOT, 'schemas/examples/seismic-training.yaml'), 'utf8'));
+  const spec = compileSpec(readFileSync(join(ROOT, 'schemas/examples/seismic-training.json'), 'utf8'));
   const iris = new IriMinter();
   const state = new MappingState();
   const lines = toNQuads(mapSpec(spec, iris)).trimEnd().split('\n');

@@ -6,7 +6,7 @@ await stack.start();
 
 // init once with the prospective spec (a file or an object)
 const capture = await stack.capture({
-  spec: new URL('../../schemas/examples/seismic-training.yaml', import.meta.url).pathname,
+  spec: new URL('../../schemas/examples/seismic-training.json', import.meta.url).pathname,
 });
 const run = capture.workflowExecution();
 const training = run.begin('training', {

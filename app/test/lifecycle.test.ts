@@ -60,7 +60,7 @@ describe('lifecycle in embedded mode', () => {
     });
 
     // 3. training, linked to preparation only through the training set's URI
-    const training = await stack.capture({ spec: example('seismic-training.yaml') });
+    const training = await stack.capture({ spec: example('seismic-training.json') });
     const run = training.workflowExecution('training-1');
     const tr = run.begin('training', {
       values: { learning_rate: 0.01, epochs: EPOCHS, batch_size: 32 },

@@ -51,7 +51,7 @@ describe('live feed', () => {
   afterAll(() => stack.shutdown());
 
   it('streams task begin/end and metric values as they are captured, filtered by metric', async () => {
-    const capture = await stack.capture({ spec: example('seismic-training.yaml'), env: {} });
+    const capture = await stack.capture({ spec: example('seismic-training.json'), env: {} });
     const run = capture.workflowExecution('live-1');
     const listening = readLive(`${stack.queryUrl}/v1/live?execution=live-1&metric=batch_loss`, 5);
     // subscribed before the events exist, so they arrive live (waits for the feed to have the subscriber)
@@ -71,7 +71,7 @@ describe('live feed', () => {
   });
 
   it('resumes after Last-Event-ID without repeating or losing events', async () => {
-    const capture = await stack.capture({ spec: example('seismic-training.yaml'), env: {} });
+    const capture = await stack.capture({ spec: example('seismic-training.json'), env: {} });
     const run = capture.workflowExecution('live-2');
     const training = run.begin('training');
     const epoch = training.begin('epoch');

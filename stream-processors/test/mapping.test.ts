@@ -367,7 +367,7 @@ describe('NaN and the infinities', () => {
 describe('prospective mapping', () => {
   it('maps the training spec example to its golden graph', () => {
     const spec = compileSpec(
-      readFileSync(new URL('../../schemas/examples/seismic-training.yaml', import.meta.url), 'utf8'),
+      readFileSync(new URL('../../schemas/examples/seismic-training.json', import.meta.url), 'utf8'),
     );
     expectGolden('spec-seismic-training', mapSpec(spec, iris));
   });

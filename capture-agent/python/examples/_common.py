@@ -7,7 +7,7 @@ import random
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
-DEFAULT_SPEC = os.path.join(REPO_ROOT, "demo", "src", "specs", "seismic-training.json")
+DEFAULT_SPEC = os.path.join(REPO_ROOT, "schemas", "examples", "seismic-training.json")
 
 
 def parse_args(description, epochs=3, learning_rate=0.5):

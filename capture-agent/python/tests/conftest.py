@@ -13,7 +13,7 @@ REPO_ROOT = os.path.dirname(os.path.dirname(PKG_ROOT))
 if PKG_ROOT not in sys.path:  # run from a checkout without `pip install -e`
     sys.path.insert(0, PKG_ROOT)
 
-SEISMIC_SPEC_PATH = os.path.join(REPO_ROOT, "demo", "src", "specs", "seismic-training.json")
+SEISMIC_SPEC_PATH = os.path.join(REPO_ROOT, "schemas", "examples", "seismic-training.json")
 
 SMALL_SPEC = {
     "workflow": "small",
