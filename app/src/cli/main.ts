@@ -20,6 +20,7 @@ const USAGE = `usage: provml [embedded|demo] [--no-demo] [--seed N] [--output-di
               agent only: [--spool DIR] [--socket PATH] [--fsync batch|interval|never] [--max-bytes N]
               [--policy reject|drop-oldest] [--offline]
        provml replay DIR [--config FILE] [--kafka HOST:PORT,...] [--topic-prefix P] [--log-level L]
+              [--http URL [--token T]] [--max-wait-s N]
 
   embedded   the whole system in one process: ingest, in-process log, processor, sink,
              embedded Oxigraph store and the query API (default); runs the O&G lifecycle
@@ -32,7 +33,9 @@ Distributed mode (Kafka; start a local broker with npm run stack:up):
   query-api  SPARQL endpoint, health and metrics over the store
   agent      the sidecar: a Unix socket (<spool>/agent.sock) and the HTTP ingest (/v1/events,
              /v1/workflows, /v1/annotations) into a durable spool, published to Kafka (not --offline)
-  replay     publishes a spool (written offline) to Kafka, skipping what was already published
+  replay     publishes a spool (written offline) to Kafka, or with --http URL to an HTTP ingest,
+             skipping what was already published; gives up (exit 1) when a send keeps failing
+             for --max-wait-s (default 60)
   dlq        list|replay dead letters (provml dlq --help)
 
   --seed N          seed of the demo's survey, splits and training (default 42)
@@ -83,12 +86,24 @@ async function replay(argv: string[]): Promise<void> {
       kafka: { type: 'string' },
       'topic-prefix': { type: 'string' },
       'log-level': { type: 'string' },
+      http: { type: 'string' },
+      token: { type: 'string' },
+      'max-wait-s': { type: 'string' },
     },
     strict: true,
   });
   const dir = positionals[0];
   if (dir === undefined || positionals.length > 1) {
     console.error(`provml replay: give one spool directory\n\n${USAGE}`);
+    process.exit(2);
+  }
+  const maxWaitS = Number(values['max-wait-s'] ?? 60);
+  if (!(maxWaitS >= 0) || !Number.isFinite(maxWaitS)) {
+    console.error(`provml replay: --max-wait-s must be a number of seconds, 0 or more\n\n${USAGE}`);
+    process.exit(2);
+  }
+  if (values.token !== undefined && values.http === undefined) {
+    console.error(`provml replay: --token goes with --http\n\n${USAGE}`);
     process.exit(2);
   }
   const config = resolveServiceConfig(
@@ -102,14 +117,14 @@ async function replay(argv: string[]): Promise<void> {
   );
   const logger = createJsonLogger('provml.replay', { level: config.logLevel });
   const tty = process.stderr.isTTY;
-  const summary = await replaySpool(
-    dir,
-    config,
-    logger,
-    (p) => process.stderr.write(tty ? `\r${formatProgress(p)}` : `${formatProgress(p, 20)}\n`),
-    tty ? 200 : 2000,
-  );
-  if (tty) process.stderr.write('\n');
+  const summary = await replaySpool(dir, config, logger, {
+    http: values.http === undefined ? undefined : { url: values.http, token: values.token },
+    maxWaitMs: maxWaitS * 1000,
+    onProgress: (p) => process.stderr.write(tty ? `\r${formatProgress(p)}` : `${formatProgress(p, 20)}\n`),
+    progressIntervalMs: tty ? 200 : 2000,
+  }).finally(() => {
+    if (tty) process.stderr.write('\n');
+  });
   console.log(formatSummary(summary));
 }
 

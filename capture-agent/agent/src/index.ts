@@ -9,5 +9,8 @@ export type { IngestAppOptions } from './ingest/createIngestApp.ts';
 export { MAX_EVENTS_PER_REQUEST, parseEventBody } from './ingest/parseEventBody.ts';
 export type { ParsedBody } from './ingest/parseEventBody.ts';
 export { formatProgress, formatSummary, replaySpool } from './replaySpool.ts';
+export type { ReplayOptions, ReplayProgress, ReplaySummary } from './replaySpool.ts';
+export { HttpPublishPort } from './ingest/HttpPublishPort.ts';
+export type { HttpPublishPortOptions } from './ingest/HttpPublishPort.ts';
 export { createIngestServer, DEFAULT_INGEST_SERVER_LIMITS, listenIngest } from './ingest/ingestServer.ts';
 export type { IngestServerLimits } from './ingest/ingestServer.ts';

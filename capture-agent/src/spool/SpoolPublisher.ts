@@ -2,6 +2,7 @@
 import {
   Backoff,
   compileSpec,
+  DependencyError,
   parseEventJson,
   silentLogger,
   type CaptureEvent,
@@ -30,6 +31,13 @@ export interface SpoolPublisherOptions {
   /** Backoff between attempts after a failed send, ms. Defaults 100 and 5000. */
   initialDelayMs?: number;
   maxDelayMs?: number;
+  /**
+   * Give up when one send has kept failing (retryable outcomes) this long, ms, counted from its
+   * first failed attempt: the last back-off is cut to fit, and after the attempt that ends it the
+   * publisher stops and `drain()` rejects with a `DependencyError` (code `publish-gave-up`); what
+   * was acknowledged stays published, the rest is sent by the next publisher. Default: never.
+   */
+  giveUpAfterMs?: number;
   /** Longest wait for a send in flight at shutdown, ms. Default 5000. */
   shutdownTimeoutMs?: number;
   logger?: Logger;
@@ -43,6 +51,8 @@ export interface SpoolPublisherStats {
   annotations: number;
   /** Records that are not valid envelopes (skipped, counted, logged). */
   invalid: number;
+  /** Records the port refused for good (a `failure` outcome: skipped, counted, logged, never sent again). */
+  refused: number;
   /** Sequence numbers passed over (moved to corrupt/ or dropped). */
   skipped: number;
   /** Failed sends that were tried again. */
@@ -63,6 +73,7 @@ export class SpoolPublisher {
     specs: 0,
     annotations: 0,
     invalid: 0,
+    refused: 0,
     skipped: 0,
     retries: 0,
     position: 0,
@@ -73,6 +84,7 @@ export class SpoolPublisher {
   private loop: Promise<void> | undefined;
   private stopped = false;
   private wake: (() => void) | undefined;
+  private gaveUp: DependencyError | undefined;
 
   constructor(
     private readonly writer: SpoolWriter,
@@ -100,13 +112,17 @@ export class SpoolPublisher {
     this.wake?.();
   }
 
-  /** Publishes everything durable in the spool now, then resolves (for replay and flush). */
+  /**
+   * Publishes everything durable in the spool now, then resolves (for replay and flush).
+   * @throws DependencyError (code `publish-gave-up`) when a send kept failing past `giveUpAfterMs`
+   */
   async drain(): Promise<void> {
     const end = this.writer.durableEnd;
     while (!this.stopped && this.position.sequence < end) {
-      if ((await this.step()) === 0 && this.position.sequence < end)
+      if ((await this.step()) === 0 && this.position.sequence < end && !this.stopped)
         await this.sleep(this.options.pollMs ?? 50);
     }
+    if (this.gaveUp !== undefined) throw this.gaveUp;
   }
 
   /**
@@ -185,35 +201,78 @@ export class SpoolPublisher {
     return { kind: 'annotations', turtle: e.annotations as string, source: e.source };
   }
 
-  /** Sends one run until the port acknowledges it; false when stopped first. */
+  /** Sends a run once; an exception of the port counts as retryable. */
+  private async attempt(run: readonly Item[]): Promise<ExportResult> {
+    const first = run[0]!;
+    try {
+      return first.kind === 'event'
+        ? await this.port.publishEvents(run.map((i) => (i as { event: CaptureEvent }).event))
+        : first.kind === 'spec'
+          ? await this.port.publishSpec(first.spec)
+          : await this.port.publishAnnotations(first.turtle, first.source);
+    } catch (error) {
+      return { kind: 'retryable', error: error as Error };
+    }
+  }
+
+  /**
+   * Sends one run until the port acknowledges or refuses it; false when stopped or given up first.
+   * A refused run of several events is halved until the refused events are found (a batch is
+   * refused whole), so the others are still sent.
+   */
   private async send(run: Item[]): Promise<boolean> {
     const backoff = new Backoff({ initialMs: this.options.initialDelayMs, maxMs: this.options.maxDelayMs });
+    const giveUpAfterMs = this.options.giveUpAfterMs ?? Infinity;
+    let failingSince: number | undefined;
     for (;;) {
       const first = run[0]!;
-      let result: ExportResult;
-      try {
-        result =
-          first.kind === 'event'
-            ? await this.port.publishEvents(run.map((i) => (i as { event: CaptureEvent }).event))
-            : first.kind === 'spec'
-              ? await this.port.publishSpec(first.spec)
-              : await this.port.publishAnnotations(first.turtle, first.source);
-      } catch (error) {
-        result = { kind: 'retryable', error: error as Error };
-      }
+      const result = await this.attempt(run);
       if (result.kind === 'success') {
         this.stats[first.kind === 'event' ? 'events' : first.kind === 'spec' ? 'specs' : 'annotations'] +=
           run.length;
         return true;
       }
+      if (result.kind === 'failure') {
+        if (run.length > 1) {
+          const half = Math.ceil(run.length / 2);
+          return (await this.send(run.slice(0, half))) && (await this.send(run.slice(half)));
+        }
+        this.stats.refused++;
+        this.logger.error('the destination refused a spool record; skipped', {
+          kind: first.kind,
+          ...(first.kind === 'event' ? { eventId: first.event.eventId } : {}),
+          error: result.error.message,
+        });
+        return true;
+      }
       if (this.stopped) return false;
+      const now = performance.now();
+      failingSince ??= now;
+      const left = failingSince + giveUpAfterMs - now;
+      if (left <= 0) {
+        const seconds = ((now - failingSince) / 1000).toFixed(1);
+        this.gaveUp = new DependencyError(
+          'publish-gave-up',
+          `gave up publishing from the spool after ${seconds} s of failed attempts: ${result.error.message}; ` +
+            `published stays at record ${this.position.sequence}, a later run resumes there`,
+          { retriable: true, cause: result.error },
+        );
+        this.stopped = true;
+        this.logger.error('publishing from the spool failed; giving up', {
+          records: run.length,
+          error: result.error.message,
+          seconds: Number(seconds),
+        });
+        return false;
+      }
       this.stats.retries++;
+      const delay = Math.min(backoff.next(), left);
       this.logger.warn('publishing from the spool failed; retrying', {
         records: run.length,
         error: result.error.message,
-        delayMs: Math.round(backoff.ceilingMs),
+        delayMs: Math.round(delay),
       });
-      await this.sleep(backoff.next());
+      await this.sleep(delay);
       if (this.stopped) return false;
     }
   }

@@ -10,7 +10,7 @@ import {
   type SpoolEnvelope,
   type SpoolPublishPort,
 } from '@provml/capture-agent';
-import type { CaptureEvent, ProspectiveSpec } from '@provml/schemas';
+import { DependencyError, silentLogger, type CaptureEvent, type ProspectiveSpec } from '@provml/schemas';
 
 const SPEC = { workflow: 'w', phase: 'learning', tasks: [{ id: 'train' }] };
 const event = (i: number): Record<string, unknown> => ({
@@ -23,11 +23,16 @@ const event = (i: number): Record<string, unknown> => ({
   time: 1_700_000_000_000_000 + i,
 });
 
-/** A port that records what it got and fails while `failing` is set. */
+/** A port that records what it got, fails while `failing` is set, and refuses any batch holding a `refused` event id. */
 class RecordingPort implements SpoolPublishPort {
   readonly sent: string[] = [];
+  readonly batches: number[] = [];
   failing = 0;
+  refused = new Set<string>();
   private answer(what: string[]): Promise<ExportResult> {
+    this.batches.push(what.length);
+    if (what.some((w) => this.refused.has(w)))
+      return Promise.resolve({ kind: 'failure', error: new Error('400 invalid-input') });
     if (this.failing > 0) {
       this.failing--;
       return Promise.resolve({ kind: 'retryable', error: new Error('broker down') });
@@ -101,5 +106,53 @@ describe('SpoolPublisher', () => {
     await p2.shutdown();
     expect(port.sent).toEqual([...Array(11).keys()].map((i) => `e${i}`));
     expect(w2.stats.depthRecords).toBe(0);
+  });
+
+  it('skips and counts records the port refuses for good, halving a refused batch to send the others', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spool-pub-'));
+    const w = SpoolWriter.open(dir);
+    writers.push(w);
+    await w.append([...Array(8).keys()].map((i) => ({ event: event(i) })));
+    const port = new RecordingPort();
+    port.refused = new Set(['e2', 'e5']);
+    const p = new SpoolPublisher(w, port, { initialDelayMs: 1, maxDelayMs: 2 });
+    await p.drain();
+    expect(port.sent).toEqual(['e0', 'e1', 'e3', 'e4', 'e6', 'e7']);
+    expect(p.stats).toMatchObject({ events: 6, refused: 2, retries: 0, position: 8 });
+    expect(readFileSync(join(dir, 'published'), 'utf8')).toBe('8\n');
+    expect(port.batches.length).toBeLessThan(16); // halving, not one request per event and attempt
+  });
+
+  it('gives up after giveUpAfterMs of failed attempts, one log line per back-off step, published unchanged', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spool-pub-'));
+    const w = SpoolWriter.open(dir);
+    writers.push(w);
+    await w.append([{ spec: SPEC }, { event: event(0) }]);
+    const port = new RecordingPort();
+    port.failing = Infinity;
+    const warnings: { message: string; fields: Record<string, unknown> | undefined }[] = [];
+    const logger = {
+      ...silentLogger,
+      warn: (message: string, fields?: Record<string, unknown>) => void warnings.push({ message, fields }),
+    };
+    const p = new SpoolPublisher(w, port, { initialDelayMs: 20, maxDelayMs: 80, giveUpAfterMs: 300, logger });
+    const started = performance.now();
+    const error = await p.drain().then(
+      () => undefined,
+      (e: unknown) => e as DependencyError,
+    );
+    const elapsed = performance.now() - started;
+    expect(error).toBeInstanceOf(DependencyError);
+    expect(error?.code).toBe('publish-gave-up');
+    expect(error?.message).toMatch(
+      /gave up publishing from the spool after \d+\.\d s of failed attempts: broker down/,
+    );
+    expect(elapsed).toBeGreaterThanOrEqual(290);
+    expect(elapsed).toBeLessThan(2000);
+    expect(warnings.length).toBe(p.stats.retries);
+    expect(warnings.length).toBe(port.batches.length - 1); // every attempt but the last is followed by one back-off step
+    expect(warnings.every((x) => typeof x.fields?.delayMs === 'number' && x.fields.delayMs <= 80)).toBe(true);
+    expect(port.sent).toEqual([]);
+    expect(w.stats.published).toBe(0);
   });
 });

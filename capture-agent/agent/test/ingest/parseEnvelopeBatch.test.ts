@@ -61,10 +61,22 @@ describe('parseEnvelopeBatch', () => {
 
 describe('replay progress', () => {
   it('draws a bar and a summary', () => {
-    const p = { done: 50, total: 200, events: 49, specs: 1, annotations: 0, retries: 0, seconds: 2 };
+    const p = {
+      done: 50,
+      total: 200,
+      events: 49,
+      specs: 1,
+      annotations: 0,
+      refused: 0,
+      retries: 0,
+      seconds: 2,
+    };
     expect(formatProgress(p, 8)).toBe('[##------]  25% 50/200 records, 25/s');
     expect(formatSummary({ ...p, alreadyPublished: 10, invalid: 0, missing: 0 })).toBe(
       'replayed 50 records in 2.0 s: 49 events, 1 specs, 0 annotations\nskipped 10 already published',
+    );
+    expect(formatSummary({ ...p, refused: 2, alreadyPublished: 0, invalid: 0, missing: 0 })).toContain(
+      'skipped 0 already published, 2 refused by the ingest',
     );
   });
 });

@@ -1,0 +1,116 @@
+/** `provml replay DIR --http URL`: a spool published to an HTTP ingest becomes queryable; with nothing listening the replay gives up at its bound. */
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SpoolWriter, type SpoolEnvelope } from '@provml/capture-agent';
+import type { EmbeddedStack } from '../../src/embedded/EmbeddedStack.ts';
+import { AGENT_SPEC, trainingStream } from '../../../deploy/testing/agentTest.ts';
+import { startStack } from '../../../deploy/testing/stack.ts';
+
+const ROOT = new URL('../../../', import.meta.url).pathname;
+
+/** Runs `provml replay …` as a process (asynchronously: the stack answers from this one). */
+function replay(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'app/src/cli/main.ts', 'replay', ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+/** A port of 127.0.0.1 where nothing listens. */
+async function deadPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** A spool holding the spec, two training runs and one event the spec does not declare. */
+async function writeSpool(): Promise<{ dir: string; records: number; events: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'replay-http-'));
+  const { lines } = trainingStream(2, 3);
+  const events = lines.map((l) => JSON.parse(l) as SpoolEnvelope);
+  const bad = { event: { ...(events[1] as { event: object }).event, eventId: 'bad', task: 'no-such-task' } };
+  const envelopes: SpoolEnvelope[] = [{ spec: AGENT_SPEC }, ...events.slice(0, 3), bad, ...events.slice(3)];
+  const w = SpoolWriter.open(dir);
+  await w.append(envelopes);
+  await w.close();
+  return { dir, records: envelopes.length, events: events.length };
+}
+
+interface Execution {
+  workflowExecution: string;
+  label: string;
+  status: string;
+}
+
+describe('provml replay --http', () => {
+  let stack: EmbeddedStack;
+  beforeAll(async () => {
+    stack = await startStack();
+  });
+  afterAll(() => stack.shutdown());
+
+  const trainings = async (): Promise<Execution[]> => {
+    await stack.settle();
+    const r = await fetch(`${stack.queryUrl}/v1/executions?workflow=agent-crash`);
+    expect(r.status).toBe(200);
+    return ((await r.json()) as { executions: Execution[] }).executions.filter((e) => e.label === 'training');
+  };
+
+  it('publishes a spool to the HTTP ingest: its runs are queryable, a refused event is skipped and counted', async () => {
+    const { dir, records, events } = await writeSpool();
+    const first = await replay([dir, '--http', stack.ingestUrl]);
+    expect(first.stderr).not.toMatch(/"level":"error".*giving up/);
+    expect(first.status).toBe(0);
+    expect(first.stdout).toContain(`replayed ${records} records`);
+    expect(first.stdout).toContain(`${events} events, 1 specs, 0 annotations`);
+    expect(first.stdout).toContain('1 refused by the ingest');
+    const runs = await trainings();
+    expect(runs.map((e) => e.workflowExecution.split('/').pop()).sort()).toEqual(['run-0', 'run-1']);
+    expect(runs.every((e) => e.status === 'finished')).toBe(true);
+
+    const again = await replay([dir, '--http', stack.ingestUrl]);
+    expect(again.status).toBe(0);
+    expect(again.stdout).toContain(`replayed 0 records`);
+    expect(again.stdout).toContain(`skipped ${records} already published`);
+  }, 60_000);
+
+  it('gives up when nothing listens: exit 1, a clear message, one log line per back-off step, the cursor kept', async () => {
+    const { dir, records } = await writeSpool();
+    const port = await deadPort();
+    const started = performance.now();
+    const dead = await replay([dir, '--http', `http://127.0.0.1:${port}`, '--max-wait-s', '2']);
+    expect(performance.now() - started).toBeLessThan(20_000);
+    expect(dead.status).toBe(1);
+    expect(dead.stderr).toMatch(
+      /provml: gave up publishing from the spool after 2\.\d s of failed attempts: POST http:\/\/127\.0\.0\.1:\d+\/v1\/workflows: ECONNREFUSED; published stays at record 0/,
+    );
+    const steps = dead.stderr
+      .split('\n')
+      .filter((l) => l.includes('publishing from the spool failed; retrying'));
+    expect(steps.length).toBeGreaterThanOrEqual(2);
+    expect(steps.length).toBeLessThan(40);
+    expect(steps.every((l) => /"delayMs":\d+/.test(l))).toBe(true);
+    const w = SpoolWriter.open(dir);
+    expect(w.stats.published).toBe(0);
+    await w.close();
+
+    // a later replay resumes from the cursor and sends everything
+    const later = await replay([dir, '--http', stack.ingestUrl]);
+    expect(later.status).toBe(0);
+    expect(later.stdout).toContain(`replayed ${records} records`);
+  }, 60_000);
+});
