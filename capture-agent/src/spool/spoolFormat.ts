@@ -1,6 +1,7 @@
 /** The spool's wire format (capture-agent/AGENT.md), pure: record framing, segment names, envelopes, scanning. */
 import { crc32 } from 'node:zlib';
 import type { ProspectiveSpec } from '@provml/schemas';
+import { captureJson } from '../captureJson.ts';
 
 /** Bytes of a record's header: u32 BE payload length, u32 BE CRC-32 of the payload. */
 export const RECORD_HEADER_BYTES = 8;
@@ -33,10 +34,10 @@ export function encodeRecord(payload: Buffer): Buffer {
   return out;
 }
 
-/** Encodes an envelope as a record (UTF-8 JSON, no trailing newline). */
+/** Encodes an envelope as a record (UTF-8 JSON, no trailing newline; NaN and infinities as strings). */
 export function encodeEnvelope(envelope: SpoolEnvelope): Buffer {
   // hot path (every spooled event): the JSON is written once, straight after the header
-  const json = JSON.stringify(envelope);
+  const json = captureJson(envelope);
   const length = Buffer.byteLength(json, 'utf8');
   if (length < 1 || length > MAX_PAYLOAD_BYTES)
     throw new RangeError(`record payload must be 1 … ${MAX_PAYLOAD_BYTES} bytes, got ${length}`);
