@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SpoolWriter, type SpoolEnvelope } from '@provml/capture-agent';
 import type { EmbeddedStack } from '../../src/embedded/EmbeddedStack.ts';
 import { AGENT_SPEC, trainingStream } from '../../../deploy/testing/agentTest.ts';
-import { startStack } from '../../../deploy/testing/stack.ts';
+import { PREFIXES, sparql, startStack } from '../../../deploy/testing/stack.ts';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
 
@@ -37,12 +37,13 @@ async function deadPort(): Promise<number> {
   return port;
 }
 
-/** A spool holding the spec, two training runs and one event the spec does not declare. */
+/** A spool holding the spec, two training runs (a NaN loss among them) and one event the spec does not declare. */
 async function writeSpool(): Promise<{ dir: string; records: number; events: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'replay-http-'));
   const { lines } = trainingStream(2, 3);
-  const events = lines.map((l) => JSON.parse(l) as SpoolEnvelope);
-  const bad = { event: { ...(events[1] as { event: object }).event, eventId: 'bad', task: 'no-such-task' } };
+  const events = lines.map((l) => JSON.parse(l) as { event: { values?: Record<string, number> } });
+  events[2]!.event.values = { loss: Number.NaN }; // written as "NaN" (contract 1), which the ingest takes
+  const bad = { event: { ...events[1]!.event, eventId: 'bad', task: 'no-such-task' } };
   const envelopes: SpoolEnvelope[] = [{ spec: AGENT_SPEC }, ...events.slice(0, 3), bad, ...events.slice(3)];
   const w = SpoolWriter.open(dir);
   await w.append(envelopes);
@@ -81,6 +82,11 @@ describe('provml replay --http', () => {
     const runs = await trainings();
     expect(runs.map((e) => e.workflowExecution.split('/').pop()).sort()).toEqual(['run-0', 'run-1']);
     expect(runs.every((e) => e.status === 'finished')).toBe(true);
+    const nan = await sparql(
+      stack.queryUrl,
+      `${PREFIXES} SELECT ?v WHERE { ?s ?p ?v FILTER(isLiteral(?v) && DATATYPE(?v) = xsd:double && STR(?v) = "NaN") }`,
+    );
+    expect(nan.length).toBeGreaterThanOrEqual(1);
 
     const again = await replay([dir, '--http', stack.ingestUrl]);
     expect(again.status).toBe(0);
