@@ -246,3 +246,57 @@ def test_the_real_agent_spools_what_the_socket_sends(seismic_spec):
         _stop(proc)
         log.close()
         shutil.rmtree(d, ignore_errors=True)
+
+
+EXAMPLE = os.path.join(REPO_ROOT, "capture-agent", "python", "examples", "train_stdlib.py")
+
+
+def _get_json(url, timeout=10.0):
+    return json.loads(_get(url, timeout=timeout))
+
+
+@pytest.mark.ingest
+def test_two_runs_of_the_example_writing_the_same_model_files_stay_two_models(embedded_stack, tmp_path):
+    """The issue's own reproduction: train_stdlib.py twice, as the README shows (setting D, HTTP),
+    both runs overwriting the same model-epoch-N.json files with different learning rates. The best
+    model by val_loss, in either direction, comes with the hyperparameters, epoch and evaluations of
+    the run that wrote it, and /v1/models lists each run's models with that run's numbers only."""
+    ingest, query = embedded_stack
+    model_dir = tmp_path / "models"
+    runs = {"py-a": 0.5, "py-b": 2.0}
+    for run_id, lr in runs.items():
+        done = subprocess.run(
+            ["python3", EXAMPLE, "--setting", "D", "--http-url", ingest, "--run-id", run_id,
+             "--learning-rate", str(lr), "--epochs", "2", "--tiles", "128", "--model-dir", str(model_dir),
+             "--spill-dir", str(tmp_path / ("spill-" + run_id))],
+            cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    training_set = "synthetic://seismic-tiles/train?seed=42&n=128"
+
+    def models():
+        url = query + "/v1/models?" + urllib.parse.urlencode({"trainingSet": training_set})
+        return _get_json(url)["models"]
+
+    wait_until(lambda: len(models()) >= 4, timeout=30, interval=0.25)
+    rows = models()
+    # two runs x two epochs, all writing the same two paths: four models, two per file
+    assert len(rows) == 4
+    assert len({r["uri"] for r in rows}) == 2
+    assert len({r["model"] for r in rows}) == 4
+    by_training = {}
+    for r in rows:
+        by_training.setdefault(r["training"], []).append(r)
+    assert len(by_training) == 2 and all(len(v) == 2 for v in by_training.values())
+
+    for direction in ("min", "max"):
+        url = query + "/v1/models/best?" + urllib.parse.urlencode(
+            {"trainingSet": training_set, "measure": "val_loss", "direction": direction})
+        best = _get_json(url)
+        run_id = next(r for r in runs if ("/%s/" % r) in best["training"] or best["training"].split("/")[-2] == r
+                      or r in best["training"])
+        assert best["hyperparameters"]["learning_rate"] == runs[run_id], best
+        assert best["modelHyperparameters"].get("epoch") in (0, 1), best
+        mine = [r for r in rows if r["model"] == best["model"]]
+        assert len(mine) == 1 and mine[0]["training"] == best["training"]
+        assert mine[0]["evaluations"] == best["evaluations"]
