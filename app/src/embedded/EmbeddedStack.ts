@@ -1,10 +1,12 @@
 /** The embedded mode: log, processor, sink, Oxigraph, ingest and query API in one process, on the same ports. */
+import { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import express from 'express';
 import { init, type Capture, type CaptureOptions } from '@provml/capture-agent';
 import { decodeCaptureEvent, encodeCaptureEvent, silentLogger, type Logger } from '@provml/schemas';
 import { closeServer, listen } from '@provml/service';
-import { OxigraphEmbeddedStore } from '@provml/stores';
+import { OxigraphEmbeddedStore, type QueryCaller } from '@provml/stores';
 import { SinkService } from '@provml/sinks';
 import { DEFAULT_TOPICS, EmbeddedLog, LogCaptureExporter, createTopics } from '@provml/log';
 import { IriMinter, parseAnnotations, ProcessorService } from '@provml/stream-processors';
@@ -15,12 +17,22 @@ import type { EmbeddedConfig } from './EmbeddedConfig.ts';
 
 const PROCESSOR_GROUP = 'provml-processor';
 const SINK_GROUP = 'provml-sink';
+/** The live feed's group (a fresh id per process: its position is not kept across restarts). */
+const LIVE_GROUP_PREFIX = 'provml-live-';
 
-/** Everything of the embedded mode, started and stopped together. */
+/**
+ * Everything of the embedded mode, started and stopped together. With a data directory the log is
+ * durable (an event acknowledged by the ingest is on disk) and the store is a cache, rebuilt on
+ * start from the log's triples topic; without one everything is in memory.
+ */
 export class EmbeddedStack {
   readonly log: EmbeddedLog;
-  /** Queries answer on a thread of their own, so deadlines hold (`queryTimeoutMs`). */
-  readonly store = new OxigraphEmbeddedStore({ queryThread: true });
+  /**
+   * Queries answer on a pool of threads with replicas (`queryWorkers`), so deadlines hold
+   * (`queryTimeoutMs`) and a slow query does not hold up the others; replicas are built from the
+   * triples topic. In memory the caller's thread keeps a copy too (`store.store`).
+   */
+  readonly store: OxigraphEmbeddedStore;
   readonly processor: ProcessorService;
   readonly sink: SinkService;
   readonly metrics: Metrics;
@@ -29,6 +41,8 @@ export class EmbeddedStack {
   /** Where the ingest and `annotate` publish specs, events and annotations. */
   readonly ingest: LogIngestTarget;
   private readonly captures: Capture[] = [];
+  /** Who asks the query being answered: set per HTTP request of the query API. */
+  private readonly callers = new AsyncLocalStorage<QueryCaller>();
   private querySrv: Server | undefined;
   private ingestSrv: Server | undefined;
   private shutdownPromise: Promise<void> | undefined;
@@ -37,7 +51,31 @@ export class EmbeddedStack {
     readonly config: EmbeddedConfig,
     private readonly logger: Logger = silentLogger,
   ) {
-    this.log = new EmbeddedLog({ defaultPartitions: config.partitions, releaseConsumed: true });
+    const logOptions = {
+      defaultPartitions: config.partitions,
+      releaseConsumed: true,
+      retainedTopics: [DEFAULT_TOPICS.triples],
+      persistGroup: (group: string) => !group.startsWith(LIVE_GROUP_PREFIX),
+      logger: logger.child('log'),
+    };
+    this.log =
+      config.dataDir === undefined
+        ? new EmbeddedLog(logOptions)
+        : EmbeddedLog.open(config.dataDir, logOptions);
+    const log = this.log;
+    this.store = new OxigraphEmbeddedStore({
+      queryWorkers: config.queryWorkers,
+      replay: async function* () {
+        for await (const batch of log.readAll(DEFAULT_TOPICS.triples))
+          yield batch.map((r) => r.value.toString('utf8'));
+      },
+      localCopy: config.dataDir === undefined,
+      maxResultBytes: config.maxResultBytes,
+      heavyAfterMs: config.heavyQueryMs,
+      maxHeavyPerClient: config.maxHeavyQueriesPerClient,
+      caller: () => this.callers.getStore(),
+      logger: logger.child('store'),
+    });
     this.iris = new IriMinter(config.iriBase);
     this.processor = new ProcessorService(this.log, {
       decodeEvent: decodeCaptureEvent,
@@ -63,28 +101,35 @@ export class EmbeddedStack {
     });
   }
 
-  /** Creates the topics, starts processor and sink, and listens on both ports. */
+  /**
+   * Creates the topics, builds the store's replicas from the triples topic (what a durable log
+   * kept), starts processor and sink (each from its committed position), and listens on both ports.
+   */
   async start(): Promise<void> {
     await createTopics(this.log, DEFAULT_TOPICS, this.config.partitions);
+    const replayed = this.log.endOffsets(DEFAULT_TOPICS.triples);
+    const started = performance.now();
+    await this.store.ready();
+    this.restoreMs = performance.now() - started;
+    // the replicas hold the triples topic up to `replayed` at least: the sink need not load it again
+    if (this.durable) this.log.commitOffsets(SINK_GROUP, DEFAULT_TOPICS.triples, replayed);
     await this.processor.start();
     await this.sink.start();
     await this.live.start();
     const { registry, queryDuration, ingestRequests } = this.metrics;
-    this.querySrv = await listen(
-      createQueryApp({
-        store: this.store,
-        registry,
-        logger: this.logger.child('query'),
-        live: this.live,
-        iris: this.iris,
-        queryTimeoutMs: this.config.queryTimeoutMs,
-        maxResultRows: this.config.maxResultRows,
-        allowService: this.config.allowService,
-        onQuery: (outcome, seconds) => queryDuration.observe({ outcome }, seconds),
-      }),
-      this.config.queryPort,
-      this.config.host,
-    );
+    const queryApp = createQueryApp({
+      store: this.store,
+      registry,
+      logger: this.logger.child('query'),
+      live: this.live,
+      iris: this.iris,
+      queryTimeoutMs: this.config.queryTimeoutMs,
+      maxResultRows: this.config.maxResultRows,
+      allowService: this.config.allowService,
+      onQuery: (outcome, seconds) => queryDuration.observe({ outcome }, seconds),
+      health: () => ({ queries: this.store.saturation() }),
+    });
+    this.querySrv = await listen(this.withCallers(queryApp), this.config.queryPort, this.config.host);
     this.ingestSrv = await listen(
       createIngestApp({
         target: this.ingest,
@@ -95,6 +140,33 @@ export class EmbeddedStack {
       this.config.host,
     );
   }
+
+  /**
+   * The query app behind a front that records who asks (client address; `/sparql` text is the
+   * client's own, views are the server's) for the store's scheduling of heavy queries. The request's
+   * events are bound to that context, so it survives reading the body.
+   */
+  private withCallers(queryApp: express.Express): express.Express {
+    const front = express();
+    front.disable('x-powered-by');
+    front.use((req, _res, next) => {
+      const caller = { client: req.socket.remoteAddress ?? 'unknown', untrusted: req.path === '/sparql' };
+      this.callers.run(caller, () => {
+        req.emit = AsyncResource.bind(req.emit.bind(req));
+        next();
+      });
+    });
+    front.use(queryApp);
+    return front;
+  }
+
+  /** Whether the log (and so everything) is kept in a data directory across restarts. */
+  get durable(): boolean {
+    return this.config.dataDir !== undefined;
+  }
+
+  /** How long the store took to build its replicas on start, ms. */
+  restoreMs = 0;
 
   /** Base URL of the query API. */
   get queryUrl(): string {
@@ -163,6 +235,7 @@ export class EmbeddedStack {
       await this.processor.shutdown();
       await this.sink.shutdown();
       await this.store.close();
+      await this.log.close();
     })();
     return this.shutdownPromise;
   }
