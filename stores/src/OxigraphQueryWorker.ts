@@ -64,6 +64,8 @@ interface Job {
   deadline?: NodeJS.Timeout;
   heavyTimer?: NodeJS.Timeout;
   kind: 'query' | 'size';
+  /** When it was asked (ms, performance.now()). */
+  askedAt: number;
 }
 
 interface Slot {
@@ -216,6 +218,7 @@ export class OxigraphQueryPool {
         heavy: false,
         resolve,
         reject,
+        askedAt: performance.now(),
       };
       if (timeoutMs !== undefined) job.deadline = setTimeout(() => this.expire(job), timeoutMs);
       this.queue.push(job);
@@ -240,14 +243,16 @@ export class OxigraphQueryPool {
   }
 
   /**
-   * Why the query side cannot take a new query at once, or null: every thread busy with queries
-   * waiting, or no replica ready.
+   * Why the query side cannot answer a new query soon, or null: no replica ready, or a query that
+   * is not waiting for a heavy thread has waited a second or more for any thread.
    */
   saturation(): string | null {
     const s = this.stats();
-    if (s.ready === 0) return s.building > 0 ? 'building replicas' : 'no query thread';
-    if (s.busy >= s.ready && s.queued > 0)
-      return `saturated: ${s.busy} of ${s.workers} query threads busy (${s.heavy} heavy), ${s.queued} queries waiting`;
+    if (s.ready === 0) return s.building > 0 ? 'no query thread ready: building replicas' : 'no query thread';
+    const oldest = this.queue.find((j) => !j.flagged);
+    const waited = oldest === undefined ? 0 : performance.now() - oldest.askedAt;
+    if (waited >= 1000)
+      return `saturated: ${s.busy} of ${s.workers} query threads busy (${s.heavy} heavy), ${s.queued} queries waiting, the oldest for ${Math.round(waited)} ms`;
     return null;
   }
 
