@@ -79,8 +79,8 @@ interface Slot {
   memoryAtStart: number;
   /** Loads sent and not yet answered, by id. */
   loads: Set<number>;
-  /** Replay chunks sent and not yet answered. */
-  chunks: Map<number, () => void>;
+  /** Replay chunks sent and not yet answered (rejected when the replica aborts). */
+  chunks: Map<number, { resolve: () => void; reject: (error: Error) => void }>;
 }
 
 interface Reply {
@@ -291,8 +291,8 @@ export class OxigraphQueryPool {
       inFlight.push(
         ...building.map(
           (slot) =>
-            new Promise<void>((resolve) => {
-              slot.chunks.set(id, resolve);
+            new Promise<void>((resolve, reject) => {
+              slot.chunks.set(id, { resolve, reject });
               slot.worker.postMessage({ type: 'load', id, parts });
             }),
         ),
@@ -336,7 +336,7 @@ export class OxigraphQueryPool {
     if (slot.state === 'dead') return;
     slot.state = 'dead';
     void slot.worker.terminate();
-    for (const resolve of slot.chunks.values()) resolve();
+    for (const chunk of slot.chunks.values()) chunk.resolve();
     slot.chunks.clear();
     for (const id of slot.loads) this.loadAnswered(id, slot, undefined);
     slot.loads.clear();
@@ -374,11 +374,19 @@ export class OxigraphQueryPool {
       const chunk = slot.chunks.get(reply.id);
       if (chunk !== undefined) {
         slot.chunks.delete(reply.id);
-        chunk();
+        if (reply.kind === 'crashed')
+          chunk.reject(
+            new Error(
+              `a replica aborted loading the store (${reply.error}): the store needs more than the 4 GiB a WebAssembly replica may hold`,
+            ),
+          );
+        else chunk.resolve();
         return;
       }
       slot.loads.delete(reply.id);
       this.loadAnswered(reply.id, slot, reply.error);
+      if (reply.kind === 'crashed')
+        this.onDeath(slot, new Error(`the replica aborted loading: ${reply.error}`));
       return;
     }
     if (reply.type !== 'answer' && reply.type !== 'size') return;
@@ -556,7 +564,7 @@ export class OxigraphQueryPool {
       this.settleLoad(id, { kind: 'failure', error: new Error('the store was closed') });
     const workers = this.slots.map((s) => s.worker);
     for (const slot of [...this.slots]) {
-      for (const resolve of slot.chunks.values()) resolve();
+      for (const chunk of slot.chunks.values()) chunk.resolve();
       slot.state = 'dead';
     }
     this.slots.length = 0;

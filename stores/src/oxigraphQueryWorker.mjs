@@ -145,12 +145,14 @@ function load(message) {
   if (message.parts === undefined) return store.load(message.nquads, options);
   try {
     store.load(message.parts.join('\n'), options);
-  } catch {
+  } catch (error) {
+    if (error instanceof WebAssembly.RuntimeError) throw error;
     for (const part of message.parts)
       try {
         store.load(part, options);
-      } catch {
+      } catch (partError) {
         // refused by the store when it was first loaded too (the sink dead-lettered it)
+        if (partError instanceof WebAssembly.RuntimeError) throw partError;
       }
   }
 }
@@ -167,6 +169,8 @@ parentPort.on('message', (message) => {
         type: 'loaded',
         id: message.id,
         error: error instanceof Error ? error.message : String(error),
+        // Oxigraph aborted (out of WebAssembly memory): this replica cannot be trusted any more
+        kind: error instanceof WebAssembly.RuntimeError ? 'crashed' : undefined,
       });
     }
     return;
