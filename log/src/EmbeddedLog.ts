@@ -6,7 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { acquireLock, releaseLock } from '@provml/capture-agent';
-import { silentLogger, type Logger } from '@provml/schemas';
+import { SpoolLockedError, silentLogger, type Logger } from '@provml/schemas';
 import {
   OffsetFiles,
   PartitionFiles,
@@ -128,7 +128,15 @@ export class EmbeddedLog implements EventLog {
   static open(dir: string, options: EmbeddedLogOptions = {}): EmbeddedLog {
     const log = new EmbeddedLog(options);
     mkdirSync(dir, { recursive: true });
-    acquireLock(dir);
+    try {
+      acquireLock(dir);
+    } catch (error) {
+      if (!(error instanceof SpoolLockedError)) throw error;
+      throw new SpoolLockedError(
+        `the data directory ${dir} is in use by another live process (pid ${error.context.pid}): stop it, or give another --data-dir`,
+        error.context,
+      );
+    }
     try {
       log.dir = dir;
       log.offsets = OffsetFiles.open(join(dir, 'offsets'), log.logger);
@@ -188,22 +196,27 @@ export class EmbeddedLog implements EventLog {
   }
 
   /**
-   * Every record of a topic up to its current end, in batches of about `batchBytes`: from disk in a
-   * durable log, from memory otherwise (complete for retained topics; what is held for others).
-   * Yields to the event loop between batches.
+   * Every record of a topic up to its current end (or `ends`, per partition), in batches of about
+   * `batchBytes`: from disk in a durable log, from memory otherwise (complete for retained topics;
+   * what is held for others). Yields to the event loop between batches.
    */
-  async *readAll(topic: string, batchBytes = 4 << 20): AsyncGenerator<ConsumedRecord[]> {
+  async *readAll(
+    topic: string,
+    batchBytes = 4 << 20,
+    ends?: readonly number[],
+  ): AsyncGenerator<ConsumedRecord[]> {
     const t = this.topics.get(topic);
     if (t === undefined) return;
     for (const [index, p] of t.partitions.entries()) {
+      const end = ends?.[index] ?? p.end;
       if (p.files !== undefined) {
-        for (const batch of p.files.read(0, batchBytes, p.end)) {
+        for (const batch of p.files.read(0, batchBytes, end)) {
           yield batch.map((r) => this.consumed(topic, index, r));
           await new Promise<void>((resolve) => setImmediate(resolve));
         }
         continue;
       }
-      const records = p.records.slice();
+      const records = p.records.slice(0, indexAt(p.offsets, end));
       let from = 0;
       while (from < records.length) {
         let bytes = 0;

@@ -145,7 +145,7 @@ describe('EmbeddedLog.open (durable)', () => {
   it('refuses a directory a live process holds', async () => {
     const log = EmbeddedLog.open(dir);
     try {
-      expect(() => EmbeddedLog.open(dir)).toThrow(/locked by live process/);
+      expect(() => EmbeddedLog.open(dir)).toThrow(/in use by another live process \(pid \d+\)/);
     } finally {
       await log.close();
     }

@@ -208,17 +208,14 @@ async function embedded(argv: string[], mode: 'serve' | 'demo'): Promise<void> {
     mode === 'demo' ? { ...config, queryPort: 0, ingestPort: 0 } : config,
     logger,
   );
-  await stack.start();
-  const restored = stack.durable ? await stack.store.size() : 0;
-  if (restored > 0)
-    console.log(
-      `Restored ${restored} quads from ${config.dataDir} in ${(stack.restoreMs / 1000).toFixed(1)} s.`,
-    );
-  if (demoConfig !== undefined && restored > 0)
+  // ingest and query API listen at once; a kept store is restored in the background
+  await stack.start({ untilReady: false });
+  const restoring = stack.restoring;
+  if (demoConfig !== undefined && restoring)
     console.log(
       `The demo is not run again: ${config.dataDir} already holds provenance (--in-memory or a new --data-dir for a fresh one).\n`,
     );
-  if (demoConfig !== undefined && restored === 0) {
+  if (demoConfig !== undefined && !restoring) {
     const started = performance.now();
     console.log('Running the O&G lifecycle demo (curation → preparation → training)...');
     const report = await runDemo(
@@ -250,6 +247,16 @@ async function embedded(argv: string[], mode: 'serve' | 'demo'): Promise<void> {
   data       ${data}
 Press Ctrl-C to stop.`);
   onSignals(() => stack.shutdown(), logger);
+  if (restoring) {
+    console.log(`Restoring the store from ${config.dataDir}: events are accepted, queries wait...`);
+    await stack.ready();
+    // (unless stopped meanwhile)
+    const quads = await stack.store.size().catch(() => undefined);
+    if (quads !== undefined)
+      console.log(
+        `Restored ${quads} quads from ${config.dataDir} in ${(stack.restoreMs / 1000).toFixed(1)} s.`,
+      );
+  }
 }
 
 async function main(argv: string[]): Promise<void> {

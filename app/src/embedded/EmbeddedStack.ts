@@ -43,6 +43,9 @@ export class EmbeddedStack {
   private readonly captures: Capture[] = [];
   /** Who asks the query being answered: set per HTTP request of the query API. */
   private readonly callers = new AsyncLocalStorage<QueryCaller>();
+  /** What the replicas' first build replays of the triples topic (its end offsets then). */
+  private readonly firstReplay: { ends?: number[] } = {};
+  private readyPromise: Promise<void> | undefined;
   private querySrv: Server | undefined;
   private ingestSrv: Server | undefined;
   private shutdownPromise: Promise<void> | undefined;
@@ -63,10 +66,15 @@ export class EmbeddedStack {
         ? new EmbeddedLog(logOptions)
         : EmbeddedLog.open(config.dataDir, logOptions);
     const log = this.log;
+    const firstReplay = this.firstReplay;
     this.store = new OxigraphEmbeddedStore({
       queryWorkers: config.queryWorkers,
+      // up to the ends when it starts; the first replay (the replicas' first build, begun here) says
+      // where the sink may start
       replay: async function* () {
-        for await (const batch of log.readAll(DEFAULT_TOPICS.triples))
+        const ends = log.endOffsets(DEFAULT_TOPICS.triples);
+        firstReplay.ends ??= ends;
+        for await (const batch of log.readAll(DEFAULT_TOPICS.triples, undefined, ends))
           yield batch.map((r) => r.value.toString('utf8'));
       },
       localCopy: config.dataDir === undefined,
@@ -102,20 +110,14 @@ export class EmbeddedStack {
   }
 
   /**
-   * Creates the topics, builds the store's replicas from the triples topic (what a durable log
-   * kept), starts processor and sink (each from its committed position), and listens on both ports.
+   * Creates the topics, listens on both ports and starts the processor at once (the log is open: an
+   * event acknowledged now is kept), while the store's replicas replay the triples topic (what a
+   * durable log kept); the sink starts, from past what was replayed, once they hold it. Queries wait
+   * for a replica meanwhile and `/healthz` says so. Resolves when all of it is up, or with
+   * `untilReady: false` as soon as the ports listen (then see {@link ready}).
    */
-  async start(): Promise<void> {
+  async start(options: { untilReady?: boolean } = {}): Promise<void> {
     await createTopics(this.log, DEFAULT_TOPICS, this.config.partitions);
-    const replayed = this.log.endOffsets(DEFAULT_TOPICS.triples);
-    const started = performance.now();
-    await this.store.ready();
-    this.restoreMs = performance.now() - started;
-    // the replicas hold the triples topic up to `replayed` at least: the sink need not load it again
-    if (this.durable) this.log.commitOffsets(SINK_GROUP, DEFAULT_TOPICS.triples, replayed);
-    await this.processor.start();
-    await this.sink.start();
-    await this.live.start();
     const { registry, queryDuration, ingestRequests } = this.metrics;
     const queryApp = createQueryApp({
       store: this.store,
@@ -139,6 +141,29 @@ export class EmbeddedStack {
       this.config.ingestPort,
       this.config.host,
     );
+    await this.processor.start();
+    await this.live.start();
+    this.readyPromise = (async () => {
+      await this.store.ready();
+      if (this.shutdownPromise !== undefined) return;
+      this.restoreMs = this.store.queryStats()?.firstBuildMs ?? 0;
+      // the replicas hold the triples topic up to where their replay began: the sink goes on from there
+      const replayed = this.firstReplay.ends;
+      if (this.durable && replayed !== undefined)
+        this.log.commitOffsets(SINK_GROUP, DEFAULT_TOPICS.triples, replayed);
+      await this.sink.start();
+    })();
+    if (options.untilReady !== false) await this.readyPromise;
+  }
+
+  /** Resolves once the store's replicas hold what the log kept and the sink runs. */
+  ready(): Promise<void> {
+    return this.readyPromise ?? Promise.reject(new Error('the stack was not started'));
+  }
+
+  /** Whether the log held triples when it was opened (a store to restore). */
+  get restoring(): boolean {
+    return (this.firstReplay.ends ?? []).some((end) => end > 0);
   }
 
   /**

@@ -11,6 +11,8 @@ export interface EmbeddedProcess {
   ingestUrl: string;
   /** Everything it printed so far. */
   output(): string;
+  /** Resolves with the first match of `pattern` in what it prints (waiting up to `timeoutMs`). */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
   /** Sends a signal and waits for the exit. */
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
@@ -66,6 +68,16 @@ export async function startEmbedded(
     queryUrl: url('query API'),
     ingestUrl: url('ingest'),
     output: () => out,
+    waitFor: async (pattern, timeoutMs = 300_000) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const m = pattern.exec(out);
+        if (m !== null) return m;
+        if (Date.now() > deadline || child.exitCode !== null)
+          throw new Error(`no ${String(pattern)} in:\n${out}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
     stop: async (signal = 'SIGTERM') => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       await exited;
