@@ -6,14 +6,27 @@ import express from 'express';
 import { init, type Capture, type CaptureOptions } from '@provml/capture-agent';
 import { decodeCaptureEvent, encodeCaptureEvent, silentLogger, type Logger } from '@provml/schemas';
 import { closeServer, listen } from '@provml/service';
-import { OxigraphEmbeddedStore, type QueryCaller } from '@provml/stores';
+import { OxigraphEmbeddedStore, type QueryCaller, type QueryPoolStats } from '@provml/stores';
 import { SinkService } from '@provml/sinks';
 import { DEFAULT_TOPICS, EmbeddedLog, LogCaptureExporter, createTopics } from '@provml/log';
 import { IriMinter, parseAnnotations, ProcessorService } from '@provml/stream-processors';
 import { createIngestApp, LogIngestTarget } from '@provml/agent';
-import { createMetrics, type Metrics } from '@provml/service';
+import { createMetrics, registerStats, type Metrics, type StatMetric } from '@provml/service';
 import { LiveFeed, createQueryApp } from '@provml/query-api';
 import type { EmbeddedConfig } from './EmbeddedConfig.ts';
+
+// prettier-ignore
+const QUERY_METRICS: Record<string, StatMetric<QueryPoolStats>> = {
+  provml_query_threads_ready: ['gauge', 'Query threads whose replica is ready', (s) => s.ready],
+  provml_query_threads_building: ['gauge', 'Query threads replaying the triples topic', (s) => s.building],
+  provml_query_threads_busy: ['gauge', 'Query threads running a query', (s) => s.busy],
+  provml_query_threads_heavy: ['gauge', 'Query threads running a heavy query', (s) => s.heavy],
+  provml_queries_waiting: ['gauge', 'Queries waiting for a query thread', (s) => s.queued],
+  provml_query_memory_bytes: ['gauge', 'WebAssembly memory of every replica', (s) => s.memoryBytes],
+  provml_query_threads_replaced_total: ['counter', 'Query threads ended (deadline, memory, crash) and replaced', (s) => s.replaced],
+  provml_queries_preempted_total: ['counter', 'Queries moved off the last free thread when they turned heavy', (s) => s.preempted],
+  provml_queries_refused_total: ['counter', 'Queries refused: their client ran its share of heavy queries', (s) => s.refused],
+};
 
 const PROCESSOR_GROUP = 'provml-processor';
 const SINK_GROUP = 'provml-sink';
@@ -107,6 +120,7 @@ export class EmbeddedStack {
       sink: () => this.sink.stats,
       lag: () => this.lag(),
     });
+    registerStats(this.metrics.registry, () => this.store.queryStats(), QUERY_METRICS);
   }
 
   /**
