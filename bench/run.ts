@@ -55,6 +55,11 @@ const BENCHMARKS: readonly { name: string; quick: string[]; full: string[] }[] =
   { name: 'fig6', quick: [...TSX, 'bench/fig6.ts', '--quick'], full: [...TSX, 'bench/fig6.ts'] },
   { name: 'memory', quick: [...TSX, 'bench/memory.ts', '--quick'], full: [...TSX, 'bench/memory.ts'] },
   {
+    name: 'embedded',
+    quick: [...TSX, 'bench/embedded.ts', '--quick'],
+    full: [...TSX, 'bench/embedded.ts'],
+  },
+  {
     name: 'query-scale',
     quick: [...TSX, 'bench/query-scale.ts', '--quick'],
     full: [...TSX, 'bench/query-scale.ts'],

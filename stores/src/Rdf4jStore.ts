@@ -2,6 +2,7 @@
 import graphdb from 'graphdb';
 import { DependencyError, ValidationError, silentLogger, type Logger } from '@provml/schemas';
 import { QueryError, QueryTimeoutError } from './QueryErrors.ts';
+import { AnswerTooLargeError } from './QueryLimitErrors.ts';
 import { baseType, defaultResultFormat, isRetryableStatus } from './SparqlProtocolStore.ts';
 import {
   RESULT_MEDIA_TYPES,
@@ -23,6 +24,11 @@ export interface Rdf4jStoreOptions {
   repository: string;
   /** Limit of each request, ms. Default 60000. */
   timeoutMs?: number;
+  /**
+   * Largest answer, bytes: the response stream is read up to it, then destroyed (closing the
+   * connection) and the query fails with AnswerTooLargeError. Default 64 MiB.
+   */
+  maxResultBytes?: number;
   /** Basic authentication (GraphDB with security on). */
   username?: string;
   password?: string;
@@ -65,12 +71,26 @@ class QuietRepositoryClient extends RDFRepositoryClient {
   }
 }
 
-/** The whole of a response body (a stream: axios would otherwise re-parse JSON results). */
-async function streamText(data: unknown): Promise<string> {
-  if (typeof data === 'string') return data;
+/**
+ * The whole of a response body (a stream: axios would otherwise re-parse JSON results), up to
+ * `maxBytes`: past it the stream is destroyed and AnswerTooLargeError thrown.
+ */
+async function streamText(data: unknown, maxBytes = Infinity): Promise<string> {
+  if (typeof data === 'string') {
+    if (Buffer.byteLength(data, 'utf8') > maxBytes) throw new AnswerTooLargeError(maxBytes);
+    return data;
+  }
   const chunks: Buffer[] = [];
-  for await (const chunk of data as AsyncIterable<Buffer | string>)
-    chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  let total = 0;
+  for await (const chunk of data as AsyncIterable<Buffer | string>) {
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    total += buffer.length;
+    if (total > maxBytes) {
+      (data as { destroy?: () => void }).destroy?.();
+      throw new AnswerTooLargeError(maxBytes);
+    }
+    chunks.push(buffer);
+  }
   return Buffer.concat(chunks).toString('utf8');
 }
 
@@ -151,9 +171,10 @@ export class Rdf4jStore implements TripleStore {
       const headers = response.getHeaders() as Record<string, string | undefined>;
       return {
         contentType: baseType(headers['content-type'] ?? null) ?? RESULT_MEDIA_TYPES[f],
-        body: await streamText(response.getData()),
+        body: await streamText(response.getData(), this.options.maxResultBytes ?? 64 * 2 ** 20),
       };
     } catch (error) {
+      if (error instanceof AnswerTooLargeError) throw error;
       const e = error as HttpFailure;
       const status = e.response?.status;
       const detail = await bodyText(e.response?.data);

@@ -2,6 +2,7 @@
 import { DataFactory, Parser, Writer, type Quad } from 'n3';
 import { DependencyError, silentLogger, type Logger } from '@provml/schemas';
 import { QueryError, QueryTimeoutError } from './QueryErrors.ts';
+import { AnswerTooLargeError } from './QueryLimitErrors.ts';
 import {
   isGraphForm,
   queryForm,
@@ -61,9 +62,41 @@ export interface SparqlProtocolStoreOptions {
   unionDefaultGraph?: UnionDefaultGraph;
   /** Limit of each HTTP request, ms. Default 60000. */
   timeoutMs?: number;
+  /**
+   * Largest answer, bytes: the response is read up to it, then the connection is closed and the
+   * query fails with AnswerTooLargeError. Default 64 MiB.
+   */
+  maxResultBytes?: number;
+  /**
+   * Send a query's deadline to the server as the `timeout` parameter (seconds), so that the server
+   * stops evaluating: Fuseki honours it. Oxigraph server takes no per-query deadline (start it with
+   * `--timeout-s`; it then ends a streamed answer with a cancellation notice, read here as a
+   * timeout). Default: true with `unionDefaultGraph: 'jena'`.
+   */
+  forwardTimeout?: boolean;
   /** Extra headers of every request (e.g. `authorization`). */
   headers?: Readonly<Record<string, string>>;
   logger?: Logger;
+}
+
+/** What Oxigraph server writes into a streamed answer it stops at its `--timeout-s`. */
+const OXIGRAPH_CANCELLED = 'The SPARQL operation has been cancelled';
+
+/**
+ * A response body up to `maxBytes`: past it the read is cancelled (closing the connection, which
+ * also stops a server streaming the answer) and AnswerTooLargeError thrown.
+ */
+export async function readLimited(response: Response, maxBytes: number): Promise<string> {
+  if (response.body === null) return '';
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  // leaving the loop early cancels the stream
+  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+    total += chunk.byteLength;
+    if (total > maxBytes) throw new AnswerTooLargeError(maxBytes);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, total).toString('utf8');
 }
 
 /** The start of a response body, for error messages. */
@@ -77,12 +110,16 @@ export class SparqlProtocolStore implements TripleStore {
   private readonly loadMode: 'dataset' | 'graphs';
   private readonly union: readonly [string, string][];
   private readonly timeoutMs: number;
+  private readonly maxResultBytes: number;
+  private readonly forwardTimeout: boolean;
   private readonly logger: Logger;
 
   constructor(private readonly options: SparqlProtocolStoreOptions) {
     this.loadMode = options.loadMode ?? 'dataset';
     this.union = UNION_PARAMS[options.unionDefaultGraph ?? 'oxigraph'];
     this.timeoutMs = options.timeoutMs ?? 60_000;
+    this.maxResultBytes = options.maxResultBytes ?? 64 * 2 ** 20;
+    this.forwardTimeout = options.forwardTimeout ?? options.unionDefaultGraph === 'jena';
     this.logger = options.logger ?? silentLogger;
   }
 
@@ -144,11 +181,18 @@ export class SparqlProtocolStore implements TripleStore {
     const f = format ?? defaultResultFormat(sparql);
     const limit = options.timeoutMs;
     const signal = AbortSignal.timeout(limit ?? this.timeoutMs);
+    const extra: [string, string][] = this.union.map(([k, v]) => [k, v]);
+    if (this.forwardTimeout && limit !== undefined)
+      extra.push(['timeout', String(Math.max(1, Math.ceil(limit / 1000)))]);
     try {
-      const response = await this.ask(sparql, RESULT_MEDIA_TYPES[f], this.union, signal);
+      const response = await this.ask(sparql, RESULT_MEDIA_TYPES[f], extra, signal);
+      const body = await readLimited(response, this.maxResultBytes);
+      // a server that stops a streamed answer at its own deadline has already sent 200
+      if (body.lastIndexOf(OXIGRAPH_CANCELLED) >= Math.max(0, body.length - 200))
+        throw new QueryTimeoutError(limit ?? this.timeoutMs);
       return {
         contentType: baseType(response.headers.get('content-type')) ?? RESULT_MEDIA_TYPES[f],
-        body: await response.text(),
+        body,
       };
     } catch (error) {
       // closing the connection is all the protocol offers: the server may finish the query unseen

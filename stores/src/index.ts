@@ -1,7 +1,9 @@
 /** Public API of the triple stores: the store port (load and query) and its RDF4J, SPARQL-protocol and embedded Oxigraph adapters. */
 export { OxigraphEmbeddedStore } from './OxigraphEmbeddedStore.ts';
 export type { OxigraphEmbeddedStoreOptions } from './OxigraphEmbeddedStore.ts';
+export type { QueryCaller, QueryPoolStats } from './OxigraphQueryWorker.ts';
 export { QueryError, QueryTimeoutError } from './QueryErrors.ts';
+export { AnswerTooLargeError, TooManyQueriesError } from './QueryLimitErrors.ts';
 export {
   Rdf4jStore,
   createRdf4jRepository,

@@ -1,4 +1,5 @@
 /** The `provml` command: `provml embedded` (the default) runs the whole system in one process. */
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createJsonLogger } from '@provml/schemas';
 import { formatProgress, formatSummary, replaySpool } from '@provml/agent';
@@ -11,9 +12,10 @@ import {
   serviceConfigFromArgs,
 } from '@provml/service';
 
-const USAGE = `usage: provml [embedded|demo] [--no-demo] [--seed N] [--output-dir DIR]
+const USAGE = `usage: provml [embedded|demo] [--no-demo] [--seed N] [--output-dir DIR] [--data-dir DIR | --in-memory]
               [--host H] [--query-port N] [--ingest-port N] [--iri-base IRI] [--partitions N] [--log-level L]
-              [--query-timeout-ms N] [--max-result-rows N] [--allow-service] [--incomplete-after-ms N]
+              [--query-timeout-ms N] [--max-result-rows N] [--max-result-bytes N] [--query-workers N]
+              [--allow-service] [--incomplete-after-ms N]
        provml processor|sink|query-api|agent [--config FILE] [--kafka HOST:PORT,...] [--topic-prefix P]
               [--instance-id ID] [--store rdf4j|sparql|oxigraph-embedded] [--store-url URL] [--repository ID]
               [--host H] [--port N] [--log-level L]
@@ -38,11 +40,15 @@ Distributed mode (Kafka; start a local broker with npm run stack:up):
              for --max-wait-s (default 60)
   dlq        list|replay dead letters (provml dlq --help)
 
+  --data-dir DIR    where embedded keeps its log (events, specs, annotations, triples, positions);
+                    the store is rebuilt from it on start (default .data/embedded)
+  --in-memory       keep nothing: everything is lost when the process stops (demo: always)
   --seed N          seed of the demo's survey, splits and training (default 42)
   --output-dir DIR  where the demo writes its files (default .data/demo)
 
 Environment: PROVML_HOST, PROVML_QUERY_PORT, PROVML_INGEST_PORT, PROVML_IRI_BASE,
-PROVML_PARTITIONS, PROVML_LOG_LEVEL; distributed: PROVML_KAFKA_BROKERS, PROVML_KAFKA_SSL,
+PROVML_PARTITIONS, PROVML_LOG_LEVEL, PROVML_DATA_DIR, PROVML_QUERY_WORKERS, PROVML_MAX_RESULT_BYTES,
+PROVML_HEAVY_QUERY_MS, PROVML_MAX_HEAVY_QUERIES_PER_CLIENT; distributed: PROVML_KAFKA_BROKERS, PROVML_KAFKA_SSL,
 PROVML_KAFKA_SASL_MECHANISM|USERNAME|PASSWORD, PROVML_INSTANCE_ID, PROVML_TOPIC_PREFIX, PROVML_STORE,
 PROVML_STORE_URL, PROVML_STORE_REPOSITORY, PROVML_HTTP_HOST, PROVML_HTTP_PORT, PROVML_AGENT_SPOOL,
 PROVML_AGENT_SOCKET, PROVML_AGENT_FSYNC, PROVML_AGENT_MAX_BYTES, PROVML_AGENT_POLICY, PROVML_AGENT_OFFLINE (options win over the
@@ -54,6 +60,22 @@ PROVML_QUERY_TOKENS, PROVML_ADMIN_TOKENS (comma-separated); PROVML_PROTECT_METRI
 behind a token too. Without tokens these services refuse to start unless PROVML_AUTH_DISABLED=true.`;
 
 type ServiceName = 'processor' | 'sink' | 'query-api' | 'agent';
+
+/** Where `provml embedded` keeps its data unless told otherwise. */
+const DEFAULT_DATA_DIR = '.data/embedded';
+
+/** Bytes as the banner prints them. */
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['kB', 'MB', 'GB', 'TB'];
+  let v = n / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v.toFixed(1)} ${units[u]}`;
+}
 
 /**
  * Runs one distributed service until SIGTERM/SIGINT, then flushes and stops it. Each loads only its
@@ -136,6 +158,10 @@ async function embedded(argv: string[], mode: 'serve' | 'demo'): Promise<void> {
       'no-demo': { type: 'boolean', default: false },
       seed: { type: 'string' },
       'output-dir': { type: 'string' },
+      'data-dir': { type: 'string' },
+      'in-memory': { type: 'boolean', default: false },
+      'query-workers': { type: 'string' },
+      'max-result-bytes': { type: 'string' },
       host: { type: 'string' },
       'query-port': { type: 'string' },
       'ingest-port': { type: 'string' },
@@ -158,8 +184,20 @@ async function embedded(argv: string[], mode: 'serve' | 'demo'): Promise<void> {
     import('../embedded/EmbeddedStack.ts'),
     import('@provml/demo'),
   ]);
+  if (values['in-memory'] && values['data-dir'] !== undefined) {
+    console.error(`provml: give --data-dir or --in-memory, not both\n\n${USAGE}`);
+    process.exit(2);
+  }
+  // durable by default; '' (in memory) also overrides PROVML_DATA_DIR; `demo` is always in memory
+  const dataDir =
+    mode === 'demo' || values['in-memory']
+      ? ''
+      : (values['data-dir'] ?? (process.env.PROVML_DATA_DIR ? undefined : DEFAULT_DATA_DIR));
   const config = resolveEmbeddedConfig(
     {
+      dataDir,
+      queryWorkers: values['query-workers'],
+      maxResultBytes: values['max-result-bytes'],
       host: values.host,
       queryPort: values['query-port'],
       ingestPort: values['ingest-port'],
@@ -185,8 +223,14 @@ async function embedded(argv: string[], mode: 'serve' | 'demo'): Promise<void> {
     mode === 'demo' ? { ...config, queryPort: 0, ingestPort: 0 } : config,
     logger,
   );
-  await stack.start();
-  if (demoConfig !== undefined) {
+  // ingest and query API listen at once; a kept store is restored in the background
+  await stack.start({ untilReady: false });
+  const restoring = stack.restoring;
+  if (demoConfig !== undefined && restoring)
+    console.log(
+      `The demo is not run again: ${config.dataDir} already holds provenance (--in-memory or a new --data-dir for a fresh one).\n`,
+    );
+  if (demoConfig !== undefined && !restoring) {
     const started = performance.now();
     console.log('Running the O&G lifecycle demo (curation → preparation → training)...');
     const report = await runDemo(
@@ -205,13 +249,29 @@ async function embedded(argv: string[], mode: 'serve' | 'demo'): Promise<void> {
       return;
     }
   }
+  const data =
+    config.dataDir === undefined
+      ? 'in memory only: everything is lost when this process stops (--data-dir DIR keeps it)'
+      : `${resolve(config.dataDir)} (${formatBytes(stack.log.diskBytes())}): kept across restarts and crashes (--in-memory for a throwaway run)`;
   console.log(`PROV-ML provenance, embedded mode
+  dashboard  ${stack.queryUrl}/dashboard/
   query API  ${stack.queryUrl}/sparql   (SPARQL 1.1 Protocol, read-only)
   metrics    ${stack.queryUrl}/metrics
   health     ${stack.queryUrl}/healthz
   ingest     ${stack.ingestUrl}/v1/events   /v1/workflows   /v1/annotations
+  data       ${data}
 Press Ctrl-C to stop.`);
   onSignals(() => stack.shutdown(), logger);
+  if (restoring) {
+    console.log(`Restoring the store from ${config.dataDir}: events are accepted, queries wait...`);
+    await stack.ready();
+    // (unless stopped meanwhile)
+    const quads = await stack.store.size().catch(() => undefined);
+    if (quads !== undefined)
+      console.log(
+        `Restored ${quads} quads from ${config.dataDir} in ${(stack.restoreMs / 1000).toFixed(1)} s.`,
+      );
+  }
 }
 
 async function main(argv: string[]): Promise<void> {

@@ -13,6 +13,24 @@ const schema = z
     queryPort: port.default(7070),
     /** Port of the HTTP ingest. Default 7071; 0 picks a free port. */
     ingestPort: port.default(7071),
+    /**
+     * Directory of the durable log (events, specs, annotations, triples, group positions): what
+     * survives a restart or a crash; the store is rebuilt from it on start. Default none: in memory
+     * (the `provml` command defaults to `.data/embedded` unless `--in-memory`).
+     */
+    dataDir: z.string().min(1).optional(),
+    /** Query threads, each with a replica of the store. Default 2. */
+    queryWorkers: z.coerce.number().int().min(1).max(64).default(2),
+    /** Largest answer of any query, bytes of its serialisation (SPARQL, REST views). Default 64 MiB. */
+    maxResultBytes: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .default(64 * 2 ** 20),
+    /** A query running longer than this is heavy: heavy queries leave one query thread free. Default 1000. */
+    heavyQueryMs: z.coerce.number().int().min(1).default(1000),
+    /** Heavy queries one client address may run at once (more are refused, 429). Default 1. */
+    maxHeavyQueriesPerClient: z.coerce.number().int().min(1).default(1),
     /** Partitions, IRI base, log level, query limits, SERVICE, incomplete executions (service/src/settings.ts). */
     ...SHARED_SETTINGS,
   })
@@ -26,6 +44,11 @@ export const EMBEDDED_ENV: Readonly<Record<keyof EmbeddedConfig, string>> = {
   host: 'PROVML_HOST',
   queryPort: 'PROVML_QUERY_PORT',
   ingestPort: 'PROVML_INGEST_PORT',
+  dataDir: 'PROVML_DATA_DIR',
+  queryWorkers: 'PROVML_QUERY_WORKERS',
+  maxResultBytes: 'PROVML_MAX_RESULT_BYTES',
+  heavyQueryMs: 'PROVML_HEAVY_QUERY_MS',
+  maxHeavyQueriesPerClient: 'PROVML_MAX_HEAVY_QUERIES_PER_CLIENT',
   ...SHARED_ENV,
 };
 

@@ -2,7 +2,7 @@
 import type express from 'express';
 import type { Request, Response } from 'express';
 import { ValidationError } from '@provml/schemas';
-import { QueryTimeoutError } from '@provml/stores';
+import { AnswerTooLargeError, QueryTimeoutError, TooManyQueriesError } from '@provml/stores';
 import { listExecutions } from '../views/executions.ts';
 import { lineage } from '../views/lineage.ts';
 import { bestModel, listModels, NotFoundError } from '../views/models.ts';
@@ -43,6 +43,15 @@ export function answerViewFailure(res: Response, error: unknown): boolean {
   }
   if (error instanceof ResultTooLargeError) {
     res.status(422).json({ error: 'result-too-large', message: error.message });
+    return true;
+  }
+  // refusals of the store's query side (byte limit, a client's share of heavy queries)
+  if (error instanceof AnswerTooLargeError) {
+    res.status(422).json({ error: 'result-too-large', message: error.message });
+    return true;
+  }
+  if (error instanceof TooManyQueriesError) {
+    res.status(429).set('retry-after', '5').json({ error: 'too-many-queries', message: error.message });
     return true;
   }
   return false;
