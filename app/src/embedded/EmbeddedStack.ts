@@ -10,7 +10,14 @@ import { SinkService } from '@provml/sinks';
 import { DEFAULT_TOPICS, EmbeddedLog, LogCaptureExporter, createTopics } from '@provml/log';
 import { IriMinter, parseAnnotations, ProcessorService } from '@provml/stream-processors';
 import { createIngestApp, listenIngest, LogIngestTarget } from '@provml/agent';
-import { closeServer, createMetrics, listen, registerStats, type Metrics, type StatMetric } from '@provml/service';
+import {
+  closeServer,
+  createMetrics,
+  listen,
+  registerStats,
+  type Metrics,
+  type StatMetric,
+} from '@provml/service';
 import { LiveFeed, createQueryApp } from '@provml/query-api';
 import type { EmbeddedConfig } from './EmbeddedConfig.ts';
 

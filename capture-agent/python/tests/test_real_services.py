@@ -66,7 +66,8 @@ def embedded_stack():
     out_dir = tempfile.mkdtemp(prefix="provml-py-")
     log = open(os.path.join(out_dir, "embedded.log"), "w+")
     proc = subprocess.Popen(
-        ["node", "--import", "tsx", CLI, "embedded", "--no-demo", "--ingest-port", str(ingest), "--query-port", str(query), "--output-dir", out_dir],
+        ["node", "--import", "tsx", CLI, "embedded", "--no-demo", "--ingest-port", str(ingest), "--query-port", str(query), "--output-dir", out_dir,
+         "--data-dir", os.path.join(out_dir, "data")],
         cwd=REPO_ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,
