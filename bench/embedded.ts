@@ -8,7 +8,7 @@
  * Run: `node --import tsx bench/embedded.ts [--sizes 1000000,10000000] [--runs 5] [--restarts 3]
  * [--literals 100000]`; quick: `--quick` (200,000 quads, 20,000 literals).
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { request } from 'node:http';
@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { EmbeddedLog } from '@provml/log';
 import { bindQuery, loadQueries } from '@provml/query-api';
+import { startEmbedded } from '../deploy/testing/embeddedProcess.ts';
 import { pickParameters } from './lib/lifecycleAnswers.ts';
 import { generateLifecycle, type SurveyFacts } from './lib/provenanceGenerator.ts';
 import { ROOT, fmt, summarise, table, thisCommand, writeResult } from './lib/report.ts';
@@ -91,74 +92,6 @@ function* longLiterals(count: number): Generator<{ nquads: string; quads: number
 }
 
 // -- the process -------------------------------------------------------------------------------
-
-interface Running {
-  child: ChildProcess;
-  queryUrl: string;
-  ingestUrl: string;
-  output: () => string;
-  /** Spawn → banner (both ports listening), ms. */
-  startMs: number;
-  /** When it was spawned (performance.now()). */
-  spawnedAt: number;
-}
-
-/** Waits for `pattern` in what a process prints. */
-async function waitFor(running: Running, pattern: RegExp): Promise<RegExpExecArray> {
-  for (;;) {
-    const m = pattern.exec(running.output());
-    if (m !== null) return m;
-    if (running.child.exitCode !== null) throw new Error(`exited:\n${running.output()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-async function startEmbedded(args: string[], env: Record<string, string> = {}): Promise<Running> {
-  const started = performance.now();
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      'app/src/cli/main.ts',
-      'embedded',
-      '--no-demo',
-      '--query-port',
-      '0',
-      '--ingest-port',
-      '0',
-      '--log-level',
-      'warn',
-      ...args,
-    ],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
-  );
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', () => {
-      if (out.includes('Press Ctrl-C')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`exited (${code}):\n${out}`)));
-  });
-  const startMs = performance.now() - started;
-  const url = (label: string): string => new RegExp(`${label}\\s+(http://[^/\\s]+)`).exec(out)![1]!;
-  return {
-    child,
-    queryUrl: url('query API'),
-    ingestUrl: url('ingest'),
-    output: () => out,
-    startMs,
-    spawnedAt: started,
-  };
-}
-
-async function stop(running: Running): Promise<void> {
-  const exited = new Promise((resolve) => running.child.once('exit', resolve));
-  running.child.kill('SIGTERM');
-  await exited;
-}
 
 /** Bytes under a directory, MiB. */
 const duMiB = (dir: string): number =>
@@ -283,7 +216,7 @@ async function main(): Promise<void> {
       const spec = await send(`${running.ingestUrl}/v1/workflows`, SPEC, undefined, 'application/json');
       if (spec.status !== 201) throw new Error(`spec: ${spec.status} ${spec.text}`);
       const ingestMs = performance.now() - running.spawnedAt;
-      const rebuilt = await waitFor(running, /Restored \d+ quads .* in ([\d.]+) s/);
+      const rebuilt = await running.waitFor(/Restored \d+ quads .* in ([\d.]+) s/);
       const ask = await sparql(running.queryUrl, 'ASK {}');
       row.startMs.push(running.startMs);
       row.ingestMs.push(ingestMs);
@@ -314,7 +247,7 @@ async function main(): Promise<void> {
           }
         }
       }
-      await stop(running);
+      await running.stop();
       if (last) {
         // the first design: one query thread; the heavy query holds it until its deadline (10 s here)
         const one = await startEmbedded([
@@ -325,7 +258,7 @@ async function main(): Promise<void> {
           '--query-timeout-ms',
           '10000',
         ]);
-        await waitFor(one, /Restored \d+ quads/);
+        await one.waitFor(/Restored \d+ quads/);
         const got = await latencies(one.queryUrl, queries, true);
         for (const [name, { ms, statuses }] of got) {
           const s = summarise(ms);
@@ -338,7 +271,7 @@ async function main(): Promise<void> {
             [...new Set(statuses)].join(','),
           ]);
         }
-        await stop(one);
+        await one.stop();
       }
     }
     restartRows.push(row);
@@ -349,7 +282,7 @@ async function main(): Promise<void> {
   log(`writing ${fmt(LITERALS)} quads of 4,000-character literals into ${dir}`);
   const lit = await writeStore(dir, longLiterals(LITERALS));
   const running = await startEmbedded(['--data-dir', dir]);
-  await waitFor(running, /Restored \d+ quads/);
+  await running.waitFor(/Restored \d+ quads/);
   const pid = running.child.pid!;
   const samples: { at: number; rss: number }[] = [];
   const sampler = setInterval(() => samples.push({ at: performance.now(), rss: rssMiB(pid) }), 100);
@@ -388,7 +321,7 @@ async function main(): Promise<void> {
   );
   await phase('a small query afterwards', `SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }`);
   clearInterval(sampler);
-  await stop(running);
+  await running.stop();
 
   const med = (xs: number[]): string => fmt(summarise(xs).median);
   const body = `

@@ -1,30 +1,11 @@
 /** The processor service over the embedded log: mapping to the triples topic, poison messages to the dead-letter topic. */
 import { afterEach, describe, expect, it } from 'vitest';
-import { decodeCaptureEvent, encodeCaptureEvent, type CaptureEvent } from '@provml/schemas';
+import { decodeCaptureEvent, encodeCaptureEvent } from '@provml/schemas';
 import { ANNOTATION_SOURCE_HEADER, DEFAULT_TOPICS, DLQ_HEADERS, EmbeddedLog } from '@provml/log';
 import { ProcessorService, splitNQuads } from '@provml/stream-processors';
+import { event, SPEC } from './fixtures.ts';
 
 const T = DEFAULT_TOPICS;
-const SPEC = {
-  workflow: 'w',
-  phase: 'learning',
-  tasks: [{ id: 'train', stage: 'training', inputs: [{ name: 'lr', semantics: 'hyperparameter' }] }],
-};
-const event = (over: Partial<CaptureEvent> = {}): CaptureEvent => ({
-  eventId: 'e1',
-  workflow: 'w',
-  workflowExecution: 'run-1',
-  task: 'train',
-  taskExecution: 't1',
-  parentTaskExecution: null,
-  phase: 'begin',
-  time: 1_700_000_000_000_000,
-  values: { lr: 0.1 },
-  dataRefs: [],
-  status: null,
-  context: {},
-  ...over,
-});
 
 /** Quads the processor emitted for specs (on the triples topic under the workflow's key). */
 const specQuads = (log: EmbeddedLog): number =>

@@ -1,6 +1,6 @@
 /** mapRecords: a batch of decoded capture events to triples records and dead letters, with no I/O. */
 import { describe, expect, it } from 'vitest';
-import { compileSpec, DecodeError, type CaptureEvent } from '@provml/schemas';
+import { compileSpec, DecodeError } from '@provml/schemas';
 import { DLQ_HEADERS, type ConsumedRecord } from '@provml/log';
 import {
   IriMinter,
@@ -9,27 +9,8 @@ import {
   SpecRegistry,
   type DecodedRecord,
 } from '@provml/stream-processors';
+import { event, SPEC } from './fixtures.ts';
 
-const SPEC = {
-  workflow: 'w',
-  phase: 'learning',
-  tasks: [{ id: 'train', stage: 'training', inputs: [{ name: 'lr', semantics: 'hyperparameter' }] }],
-};
-const event = (over: Partial<CaptureEvent> = {}): CaptureEvent => ({
-  eventId: 'e1',
-  workflow: 'w',
-  workflowExecution: 'run-1',
-  task: 'train',
-  taskExecution: 't1',
-  parentTaskExecution: null,
-  phase: 'begin',
-  time: 1_700_000_000_000_000,
-  values: { lr: 0.1 },
-  dataRefs: [],
-  status: null,
-  context: {},
-  ...over,
-});
 let offset = 0;
 const record = (): ConsumedRecord => ({
   topic: 'provml.events',

@@ -4,7 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { IriMinter } from '@provml/stream-processors';
-import { send, sparqlFrom, startEmbedded, type EmbeddedProcess } from './embeddedProcess.ts';
+import {
+  send,
+  sparqlFrom,
+  startEmbedded,
+  type EmbeddedProcess,
+} from '../../../deploy/testing/embeddedProcess.ts';
 
 const SPEC = {
   workflow: 'durable',

@@ -9,7 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EmbeddedLog } from '@provml/log';
-import { send, sparqlFrom, startEmbedded, type EmbeddedProcess } from './embeddedProcess.ts';
+import {
+  send,
+  sparqlFrom,
+  startEmbedded,
+  type EmbeddedProcess,
+} from '../../../deploy/testing/embeddedProcess.ts';
 
 const CARTESIAN = 'SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }';
 const TRIPLES = 'provml.triples';

@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
 
-const ROOT = new URL('../../../', import.meta.url).pathname;
+const ROOT = new URL('../../', import.meta.url).pathname;
 
 /** A running embedded process. */
 export interface EmbeddedProcess {
@@ -11,6 +11,10 @@ export interface EmbeddedProcess {
   ingestUrl: string;
   /** Everything it printed so far. */
   output(): string;
+  /** Spawn → banner (both ports listening), ms. */
+  startMs: number;
+  /** When it was spawned (`performance.now()`). */
+  spawnedAt: number;
   /** Resolves with the first match of `pattern` in what it prints (waiting up to `timeoutMs`). */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
   /** Sends a signal and waits for the exit. */
@@ -22,6 +26,7 @@ export async function startEmbedded(
   args: string[],
   env: Record<string, string> = {},
 ): Promise<EmbeddedProcess> {
+  const spawnedAt = performance.now();
   const child = spawn(
     process.execPath,
     [
@@ -68,6 +73,8 @@ export async function startEmbedded(
     queryUrl: url('query API'),
     ingestUrl: url('ingest'),
     output: () => out,
+    startMs: performance.now() - spawnedAt,
+    spawnedAt,
     waitFor: async (pattern, timeoutMs = 300_000) => {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
