@@ -21,6 +21,9 @@ export interface GroupConsumerContext {
 
 type Handler = Parameters<LogConsumer['run']>[0];
 
+/** How long a consumer kafkajs restarted by itself may take to rejoin its group before it is replaced, ms. */
+const RESTART_STALL_MS = 30_000;
+
 /**
  * Consumes its topics until `stop()`. Each chunk of at most `maxBatchSize` records goes to the
  * handler; its offsets are committed after the handler returns — with the handler's output in one
@@ -68,9 +71,12 @@ export class KafkaGroupConsumer implements LogConsumer {
     this.stopped?.();
   }
 
+  /** Disconnects the clients of a life that failed; a client that does not answer is left behind after 5 s. */
   private async disconnect(): Promise<void> {
-    await this.consumer?.disconnect().catch(() => undefined);
-    await this.txProducer?.disconnect().catch(() => undefined);
+    const bounded = (p: Promise<void> | undefined): Promise<unknown> =>
+      Promise.race([p?.catch(() => undefined), new Promise((r) => setTimeout(r, 5000).unref())]);
+    await bounded(this.consumer?.disconnect());
+    await bounded(this.txProducer?.disconnect());
   }
 
   /** One life of the clients: resolves `stopped` on stop(), `crashed` when kafkajs gives up on them. */
@@ -96,11 +102,26 @@ export class KafkaGroupConsumer implements LogConsumer {
       await tx.connect();
     }
     const done = new Promise<void>((resolve) => (this.stopped = resolve));
-    const crashed = new Promise<'crashed'>((resolve) =>
+    const crashed = new Promise<'crashed'>((resolve) => {
+      let stall: NodeJS.Timeout | undefined;
       consumer.on(consumer.events.CRASH, ({ payload }) => {
-        if (!payload.restart) resolve('crashed');
-      }),
-    );
+        if (!payload.restart) return resolve('crashed');
+        // kafkajs restarts its clients by itself; one that has not joined its group again within
+        // RESTART_STALL_MS (seen after a broker restart that hit the coordinator while it was
+        // loading: no error, no progress) is given up, and fresh clients start from the commits
+        clearTimeout(stall);
+        stall = setTimeout(() => {
+          this.context.logger.warn('the consumer did not rejoin its group after a restart; starting over', {
+            groupId: this.options.groupId,
+            stalledMs: RESTART_STALL_MS,
+          });
+          resolve('crashed');
+        }, RESTART_STALL_MS);
+        stall.unref();
+      });
+      consumer.on(consumer.events.GROUP_JOIN, () => clearTimeout(stall));
+      consumer.on(consumer.events.STOP, () => clearTimeout(stall));
+    });
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
