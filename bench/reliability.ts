@@ -23,12 +23,22 @@ const SUITES: readonly { files: readonly string[]; shows: string }[] = [
     shows: 'store down, slow store, broker SIGKILL (+ processor SIGKILL in full)',
   },
   {
-    files: ['capture-agent/agent/test/agentCrash.test.ts'],
-    shows: 'agent SIGKILL mid-stream; broker stop during an agent run',
+    files: [
+      'capture-agent/agent/test/agentCrash.test.ts',
+      'capture-agent/agent/test/agentLock.test.ts',
+      'capture-agent/agent/test/agentSocketLimits.test.ts',
+    ],
+    shows:
+      'agent SIGKILL mid-stream; broker stop during an agent run; restart as PID 1 over a stale lock; socket limits while reading',
   },
   {
     files: ['app/test/distributed/crash.test.ts'],
     shows: 'processor SIGKILL mid-stream (Kafka transactions)',
+  },
+  {
+    files: ['app/test/embedded'],
+    shows:
+      'embedded stack SIGKILLed mid-ingest and restarted; a store past 1 GiB; queries timing out side by side',
   },
   { files: ['app/test/corpus'], shows: 'bad-input corpus at every boundary' },
   {
@@ -36,10 +46,14 @@ const SUITES: readonly { files: readonly string[]; shows: string }[] = [
       'schemas/test/avroCodec.test.ts',
       'capture-agent/agent/test/ingest/ingestParser.test.ts',
       'query-api/test/catalog',
+      'query-api/test/properties',
     ],
-    shows: 'property tests of the parser, the Avro decoder, the query binding',
+    shows: 'property tests of the parser, the Avro decoder, the query binding, the SPARQL tokenizer',
   },
-  { files: ['app/test/auth'], shows: 'access control, secrets never logged' },
+  {
+    files: ['app/test/auth', 'service/test/BearerAuth.test.ts'],
+    shows: 'access control, secrets never logged',
+  },
 ];
 
 const RECORDS = join(ROOT, 'test-output/faults');
