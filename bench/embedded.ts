@@ -11,12 +11,11 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { EmbeddedLog } from '@provml/log';
 import { bindQuery, loadQueries } from '@provml/query-api';
-import { startEmbedded } from '../deploy/testing/embeddedProcess.ts';
+import { send, sparqlFrom as sparql, startEmbedded } from '../deploy/testing/embeddedProcess.ts';
 import { pickParameters } from './lib/lifecycleAnswers.ts';
 import { generateLifecycle, type SurveyFacts } from './lib/provenanceGenerator.ts';
 import { ROOT, fmt, summarise, table, thisCommand, writeResult } from './lib/report.ts';
@@ -103,39 +102,6 @@ function rssMiB(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
 }
 
-function send(
-  url: string,
-  body: string | undefined,
-  from?: string,
-  contentType = 'application/sparql-query',
-): Promise<{ status: number; text: string; ms: number }> {
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      {
-        method: body === undefined ? 'GET' : 'POST',
-        headers:
-          body === undefined
-            ? {}
-            : { 'content-type': contentType, accept: 'application/sparql-results+json' },
-        localAddress: from,
-        agent: false,
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (text += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text, ms: performance.now() - started }));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-const sparql = (queryUrl: string, query: string, from?: string) => send(`${queryUrl}/sparql`, query, from);
-
 // -- the measurements --------------------------------------------------------------------------
 
 interface RestartRow {
@@ -213,7 +179,11 @@ async function main(): Promise<void> {
     const restarts = size >= 5_000_000 ? 1 : RESTARTS;
     for (let r = 0; r < restarts; r++) {
       const running = await startEmbedded(['--data-dir', dir]);
-      const spec = await send(`${running.ingestUrl}/v1/workflows`, SPEC, undefined, 'application/json');
+      const spec = await send(`${running.ingestUrl}/v1/workflows`, {
+        method: 'POST',
+        body: SPEC,
+        headers: { 'content-type': 'application/json' },
+      });
       if (spec.status !== 201) throw new Error(`spec: ${spec.status} ${spec.text}`);
       const ingestMs = performance.now() - running.spawnedAt;
       const rebuilt = await running.waitFor(/Restored \d+ quads .* in ([\d.]+) s/);
@@ -294,7 +264,7 @@ async function main(): Promise<void> {
     const during = samples.filter((s) => s.at >= from).map((s) => s.rss);
     await new Promise((r) => setTimeout(r, 10_000)); // replacements built, garbage collected
     const after = rssMiB(pid);
-    const metrics = (await send(`${running.queryUrl}/metrics`, undefined)).text;
+    const metrics = (await send(`${running.queryUrl}/metrics`, {})).text;
     const wasm = Number(/^provml_query_memory_bytes (\S+)$/m.exec(metrics)?.[1]) / 2 ** 20;
     const replaced = /^provml_query_threads_replaced_total (\S+)$/m.exec(metrics)?.[1] ?? '?';
     memoryRows.push([

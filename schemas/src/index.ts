@@ -38,7 +38,6 @@ export {
 } from './errors.ts';
 export type { ErrorContext, ValidationIssue } from './errors.ts';
 export type { IssueReport, SocketAnswer } from './ingestAnswers.ts';
-export { EXAMPLE_SPECS, exampleSpecPath } from './examples.ts';
 export { silentLogger, createJsonLogger } from './Logger.ts';
 export type { Outcome } from './Outcome.ts';
 export { Backoff } from './Backoff.ts';

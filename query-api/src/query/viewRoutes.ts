@@ -41,15 +41,12 @@ export function answerViewFailure(res: Response, error: unknown): boolean {
     });
     return true;
   }
-  if (error instanceof ResultTooLargeError) {
+  // an answer over a limit: this app's rows or bytes, or the store's own byte budget
+  if (error instanceof ResultTooLargeError || error instanceof AnswerTooLargeError) {
     res.status(422).json({ error: 'result-too-large', message: error.message });
     return true;
   }
-  // refusals of the store's query side (byte limit, a client's share of heavy queries)
-  if (error instanceof AnswerTooLargeError) {
-    res.status(422).json({ error: 'result-too-large', message: error.message });
-    return true;
-  }
+  // the store's query side refuses a client over its share of heavy queries
   if (error instanceof TooManyQueriesError) {
     res.status(429).set('retry-after', '5').json({ error: 'too-many-queries', message: error.message });
     return true;
