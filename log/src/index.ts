@@ -18,8 +18,10 @@ export type {
 } from './ports.ts';
 export type { ProducedRecord, ConsumedRecord, RecordBatch, BatchOutput } from './ports.ts';
 export {
+  ANNOTATION_AGENT_HEADER,
   ANNOTATION_SOURCE_HEADER,
   CAPTURED_AT_HEADER,
+  DROP_GRAPH_HEADER,
   DEFAULT_TOPICS,
   DLQ_HEADERS,
   createTopics,

@@ -4,6 +4,10 @@
 export interface ProducedRecord {
   /** Partitioning key; records with the same key stay ordered on one partition. */
   key: string | null;
+  /**
+   * An empty value is a tombstone: Kafka gets null (a compacted topic then forgets the key: a
+   * withdrawn annotation source), and readers see an empty value.
+   */
   value: Buffer;
   headers?: Record<string, string>;
 }

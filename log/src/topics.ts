@@ -44,6 +44,18 @@ export const DLQ_HEADERS = {
 export const ANNOTATION_SOURCE_HEADER = 'provml-annotation-source';
 
 /**
+ * Header of an annotation record naming who posted it: the annotator id the ingest derived from the
+ * bearer token (`token-…`), or `anonymous` where the ingest has no access control.
+ */
+export const ANNOTATION_AGENT_HEADER = 'provml-annotation-agent';
+
+/**
+ * Header of a triples record that drops a named graph (its value, an IRI) before anything after it
+ * on its partition is loaded: a replaced or withdrawn annotation source. The record's value is empty.
+ */
+export const DROP_GRAPH_HEADER = 'provml-drop-graph';
+
+/**
  * Creates every topic of the system on a log (existing ones are left as they are): events, triples
  * and dead letters with `partitions` partitions; specs and annotations compacted, one partition each
  * (they are tables, read whole by every processor).

@@ -2,8 +2,14 @@
 export { SERVICE_ENV, resolveServiceConfig, topicNames } from './ServiceConfig.ts';
 export type { ServiceConfig } from './ServiceConfig.ts';
 export { resolveAuth } from './auth/AuthConfig.ts';
-export { BearerAuth } from './auth/BearerAuth.ts';
-export { authMiddleware, ingestRouteScopes, queryRouteScopes, roleOf } from './auth/authMiddleware.ts';
+export { BearerAuth, tokenId } from './auth/BearerAuth.ts';
+export {
+  authMiddleware,
+  ingestRouteScopes,
+  queryRouteScopes,
+  roleOf,
+  tokenIdOf,
+} from './auth/authMiddleware.ts';
 export { createMetrics, gauge, mirroredCounter, registerStats } from './createMetrics.ts';
 export type { MetricSources, Metrics, StatMetric } from './createMetrics.ts';
 export { connectLog, kafkaLogOptions } from './kafkaLog.ts';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createJsonLogger, ValidationError } from '@provml/schemas';
 import { resolveAuth, type AuthConfig } from '../src/auth/AuthConfig.ts';
-import { BearerAuth } from '../src/auth/BearerAuth.ts';
+import { BearerAuth, tokenId } from '../src/auth/BearerAuth.ts';
 import { resolveServiceConfig, SERVICE_ENV } from '../src/ServiceConfig.ts';
 
 const INGEST = 'ingest-token-0123456789abcdef';
@@ -18,10 +18,29 @@ const authConfig = (values: Record<string, unknown>): AuthConfig =>
 
 describe('BearerAuth', () => {
   it('gives each token its role, and an admin token every scope', () => {
-    expect(auth.decide(`Bearer ${INGEST}`, 'ingest')).toEqual({ kind: 'allowed', role: 'ingest' });
-    expect(auth.decide(`Bearer ${QUERY}`, 'query')).toEqual({ kind: 'allowed', role: 'query' });
+    expect(auth.decide(`Bearer ${INGEST}`, 'ingest')).toMatchObject({ kind: 'allowed', role: 'ingest' });
+    expect(auth.decide(`Bearer ${QUERY}`, 'query')).toMatchObject({ kind: 'allowed', role: 'query' });
     for (const scope of ['ingest', 'query', 'admin'] as const)
-      expect(auth.decide(`bearer ${ADMIN}`, scope)).toEqual({ kind: 'allowed', role: 'admin' });
+      expect(auth.decide(`bearer ${ADMIN}`, scope)).toMatchObject({ kind: 'allowed', role: 'admin' });
+  });
+
+  it('names who was let in by a public id of the token, one per token, that does not contain it', () => {
+    const ids = (
+      [
+        [INGEST, 'ingest'],
+        [QUERY, 'query'],
+        [ADMIN, 'admin'],
+      ] as const
+    ).map(([t, scope]) => {
+      const d = auth.decide(`Bearer ${t}`, scope);
+      return d.kind === 'allowed' ? d.id : undefined;
+    });
+    expect(new Set(ids).size).toBe(3);
+    for (const [i, t] of [INGEST, QUERY, ADMIN].entries()) {
+      expect(ids[i]).toBe(tokenId(t));
+      expect(ids[i]).toMatch(/^token-[0-9a-f]{16}$/);
+      expect(ids[i]).not.toContain(t.slice(0, 8));
+    }
   });
 
   it('forbids a known token outside its scope', () => {

@@ -1,8 +1,9 @@
-/** The sink: consumes PROV-ML quads and bulk-loads them, committing offsets only after the store acknowledged. */
+/** The sink: consumes PROV-ML quads and bulk-loads them (and drops the graphs it is told to, in order), committing offsets only after the store acknowledged. */
 import { Backoff, silentLogger, type Logger } from '@provml/schemas';
 import {
   CAPTURED_AT_HEADER,
   DEFAULT_TOPICS,
+  DROP_GRAPH_HEADER,
   deadLetter,
   type ConsumedRecord,
   type EventLog,
@@ -12,7 +13,7 @@ import {
   type RecordBatch,
   type TopicNames,
 } from '@provml/log';
-import type { TripleStore } from '@provml/stores';
+import type { StoreResult, TripleStore } from '@provml/stores';
 
 /** Settings of a sink. */
 export interface SinkOptions {
@@ -41,6 +42,8 @@ export interface SinkStats {
   bytesLoaded: number;
   retries: number;
   deadLettered: number;
+  /** Named graphs dropped (drop-graph records: replaced or withdrawn annotation sources). */
+  graphsDropped: number;
   /** Duration of the last successful load, ms. */
   lastLoadMs: number;
   /** Whether consumption is paused because the store is failing. */
@@ -55,6 +58,7 @@ export class SinkService {
     bytesLoaded: 0,
     retries: 0,
     deadLettered: 0,
+    graphsDropped: 0,
     lastLoadMs: 0,
     paused: false,
   };
@@ -105,7 +109,19 @@ export class SinkService {
    */
   async loadBatch(batch: RecordBatch, output: BatchOutput): Promise<void> {
     const dead: ProducedRecord[] = [];
-    await this.loadRecords(batch.records, dead);
+    // a drop-graph record takes effect in order: what came before it is loaded first
+    let run: ConsumedRecord[] = [];
+    for (const record of batch.records) {
+      const graph = record.headers[DROP_GRAPH_HEADER];
+      if (graph === undefined) {
+        run.push(record);
+        continue;
+      }
+      if (run.length > 0) await this.loadRecords(run, dead);
+      run = [];
+      await this.dropGraph(graph, record, dead);
+    }
+    if (run.length > 0) await this.loadRecords(run, dead);
     if (dead.length > 0) {
       await output.send(this.topics.deadLetters, dead);
       this.stats.deadLettered += dead.length;
@@ -120,6 +136,17 @@ export class SinkService {
       const at = Number(r.headers[CAPTURED_AT_HEADER]);
       if (Number.isFinite(at) && at > 0) observe(Math.max(0, nowUs - at) / 1e6);
     }
+  }
+
+  /** Drops a named graph, waiting out retryable failures; a refused drop is dead-lettered. */
+  private async dropGraph(graph: string, record: ConsumedRecord, dead: ProducedRecord[]): Promise<void> {
+    const error = await this.applyWaiting(() => this.store.dropGraph(graph));
+    if (error === undefined) {
+      this.stats.graphsDropped++;
+      return;
+    }
+    this.logger.warn('graph drop rejected by the store', { error, graph, offset: record.offset });
+    dead.push(deadLetter(record, error, 'load'));
   }
 
   private async loadRecords(records: readonly ConsumedRecord[], dead: ProducedRecord[]): Promise<void> {
@@ -182,19 +209,29 @@ export class SinkService {
    * @returns undefined once loaded, or the error of a permanent failure
    */
   private async loadWaiting(body: string): Promise<Error | undefined> {
+    const started = performance.now();
+    const error = await this.applyWaiting(() => this.store.load(body));
+    if (error !== undefined) return error;
+    this.stats.lastLoadMs = performance.now() - started;
+    this.options.observeLoad?.(this.stats.lastLoadMs / 1000);
+    this.stats.batchesLoaded++;
+    this.stats.bytesLoaded += Buffer.byteLength(body, 'utf8');
+    return undefined;
+  }
+
+  /**
+   * Applies a change to the store (a load, a drop), waiting out retryable failures with backoff.
+   * @returns undefined once applied, or the error of a permanent failure
+   */
+  private async applyWaiting(apply: () => Promise<StoreResult>): Promise<Error | undefined> {
     const backoff = new Backoff({
       initialMs: this.options.initialBackoffMs,
       maxMs: this.options.maxBackoffMs ?? 10_000,
     });
     for (;;) {
-      const started = performance.now();
-      const result = await this.store.load(body);
+      const result = await apply();
       if (result.kind === 'success') {
         this.stats.paused = false;
-        this.stats.lastLoadMs = performance.now() - started;
-        this.options.observeLoad?.(this.stats.lastLoadMs / 1000);
-        this.stats.batchesLoaded++;
-        this.stats.bytesLoaded += Buffer.byteLength(body, 'utf8');
         return undefined;
       }
       if (result.kind === 'failure') return result.error;

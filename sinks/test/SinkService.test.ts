@@ -49,6 +49,15 @@ class FaultyStore implements TripleStore {
     return result;
   }
 
+  async dropGraph(graph: string): Promise<StoreResult> {
+    this.attempts++;
+    if (this.down || this.failNext > 0) {
+      if (this.failNext > 0) this.failNext--;
+      return { kind: 'retryable', error: new Error('store unavailable (injected)') };
+    }
+    return this.inner.dropGraph(graph);
+  }
+
   query(sparql: string, format?: ResultFormat): Promise<QueryResponse> {
     return this.inner.query(sparql, format);
   }

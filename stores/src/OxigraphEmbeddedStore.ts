@@ -10,7 +10,9 @@ import {
   queryForm,
   type QueryOptions,
   type QueryResponse,
+  graphIriRef,
   type ResultFormat,
+  type StoreChange,
   type StoreResult,
   type TripleStore,
 } from './TripleStore.ts';
@@ -27,10 +29,11 @@ export interface OxigraphEmbeddedStoreOptions {
    */
   queryWorkers?: number;
   /**
-   * Everything loaded so far, as batches of N-Quads documents: what a new replica replays (the
-   * embedded stack gives its triples topic). Default: the store keeps every load in memory for it.
+   * Everything loaded so far, as batches of N-Quads documents and the graph drops between them, in
+   * order: what a new replica replays (the embedded stack gives its triples topic). Default: the
+   * store keeps every load and drop in memory for it.
    */
-  replay?: () => AsyncIterable<readonly string[]>;
+  replay?: () => AsyncIterable<readonly StoreChange[]>;
   /**
    * Keep a full copy on the caller's thread too (`store`). Default: only without query threads;
    * with them, every read goes to a replica and the caller's thread holds no data.
@@ -54,7 +57,7 @@ export class OxigraphEmbeddedStore implements TripleStore {
   private readonly local: oxigraph.Store | undefined;
   private readonly pool: OxigraphQueryPool | undefined;
   /** Every load, when the replicas have no other source to replay. */
-  private readonly journal: string[] | undefined;
+  private readonly journal: StoreChange[] | undefined;
   private readonly maxResultBytes: number;
 
   constructor(options: OxigraphEmbeddedStoreOptions = {}) {
@@ -126,6 +129,27 @@ export class OxigraphEmbeddedStore implements TripleStore {
     this.journal?.push(nquads);
     const result = this.pool.load(nquads);
     // with a local copy its outcome is the answer; replicas get the load before any later query
+    return this.local === undefined ? result : Promise.resolve({ kind: 'success' });
+  }
+
+  dropGraph(graph: string): Promise<StoreResult> {
+    let ref: string;
+    try {
+      ref = graphIriRef(graph);
+    } catch (error) {
+      return Promise.resolve({ kind: 'failure', error: error as Error });
+    }
+    if (this.local !== undefined) {
+      try {
+        this.local.update(`DROP SILENT GRAPH ${ref}`);
+      } catch (error) {
+        return Promise.resolve({ kind: 'failure', error: error as Error });
+      }
+    }
+    if (this.pool === undefined) return Promise.resolve({ kind: 'success' });
+    // journalled before it is sent, like a load: a replica built meanwhile replays it in order
+    this.journal?.push({ dropGraph: graph });
+    const result = this.pool.load({ dropGraph: graph });
     return this.local === undefined ? result : Promise.resolve({ kind: 'success' });
   }
 

@@ -15,7 +15,7 @@ import { Worker } from 'node:worker_threads';
 import { silentLogger, type Logger } from '@provml/schemas';
 import { QueryError, QueryTimeoutError } from './QueryErrors.ts';
 import { AnswerTooLargeError, TooManyQueriesError } from './QueryLimitErrors.ts';
-import type { StoreResult } from './TripleStore.ts';
+import type { StoreChange, StoreResult } from './TripleStore.ts';
 
 /** Who asks a query: the client address, and whether the query text came from that client. */
 export interface QueryCaller {
@@ -28,8 +28,8 @@ export interface QueryCaller {
 export interface QueryPoolOptions {
   /** Threads, each with a replica. Default 2. */
   workers?: number;
-  /** Everything loaded so far, as batches of N-Quads documents: how a new replica is built. */
-  replay: () => AsyncIterable<readonly string[]>;
+  /** Everything loaded (and graphs dropped) so far, in order, in batches: how a new replica is built. */
+  replay: () => AsyncIterable<readonly StoreChange[]>;
   /** Largest answer, in bytes of its serialisation. Default 64 MiB. */
   maxResultBytes?: number;
   /** A query running longer than this is heavy. Default 1000 ms. */
@@ -164,8 +164,11 @@ export class OxigraphQueryPool {
     return this.firstBuild;
   }
 
-  /** Sends loaded N-Quads to every replica; resolves with the first replica's outcome. */
-  load(nquads: string): Promise<StoreResult> {
+  /**
+   * Sends loaded N-Quads, or the drop of a named graph, to every replica; resolves with the first
+   * replica's outcome.
+   */
+  load(change: StoreChange): Promise<StoreResult> {
     if (this.closed) return Promise.resolve({ kind: 'failure', error: new Error('the store is closed') });
     const live = this.slots.filter((s) => s.state !== 'dead');
     const id = this.nextId++;
@@ -173,7 +176,11 @@ export class OxigraphQueryPool {
       this.loads.set(id, { resolve, waiting: new Set(live) });
       for (const slot of live) {
         slot.loads.add(id);
-        slot.worker.postMessage({ type: 'load', id, nquads });
+        slot.worker.postMessage(
+          typeof change === 'string'
+            ? { type: 'load', id, nquads: change }
+            : { type: 'load', id, dropGraph: change.dropGraph },
+        );
       }
       if (live.length === 0) this.settleLoad(id, { kind: 'success' });
     });

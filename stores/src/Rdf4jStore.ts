@@ -5,6 +5,7 @@ import { QueryError, QueryTimeoutError } from './QueryErrors.ts';
 import { AnswerTooLargeError } from './QueryLimitErrors.ts';
 import { baseType, defaultResultFormat, isRetryableStatus } from './SparqlProtocolStore.ts';
 import {
+  graphIriRef,
   RESULT_MEDIA_TYPES,
   type QueryOptions,
   type QueryResponse,
@@ -129,26 +130,41 @@ export class Rdf4jStore implements TripleStore {
 
   async load(nquads: string): Promise<StoreResult> {
     if (nquads.trim() === '') return { kind: 'success' };
+    // the client types the body as a stream; axios sends a string as it is
+    return this.change('load into', () =>
+      this.client.upload(nquads as unknown as ReadableStream, 'application/n-quads', undefined, undefined),
+    );
+  }
+
+  /** `DELETE /repositories/{id}/statements?context=<graph>`: every statement of that context. */
+  async dropGraph(graph: string): Promise<StoreResult> {
+    let ref: string;
     try {
-      // the client types the body as a stream; axios sends a string as it is
-      await this.client.upload(
-        nquads as unknown as ReadableStream,
-        'application/n-quads',
-        undefined,
-        undefined,
-      );
+      ref = graphIriRef(graph);
+    } catch (error) {
+      return { kind: 'failure', error: error as Error };
+    }
+    return this.change(`drop ${ref} from`, () =>
+      this.client.deleteStatements(undefined, undefined, undefined, [ref]),
+    );
+  }
+
+  /** Runs a change request; a refusal is a value, retryable unless the data or request is bad. */
+  private async change(what: string, request: () => Promise<unknown>): Promise<StoreResult> {
+    try {
+      await request();
       return { kind: 'success' };
     } catch (error) {
       const e = error as HttpFailure;
       const status = e.response?.status;
       const detail =
         status === undefined ? (e.code ?? e.message) : `HTTP ${status} ${await bodyText(e.response?.data)}`;
-      const failure = new DependencyError('store-rejected', `load into ${this.repositoryUrl}: ${detail}`, {
+      const failure = new DependencyError('store-rejected', `${what} ${this.repositoryUrl}: ${detail}`, {
         retriable: status === undefined || isRetryableStatus(status),
         cause: error,
         context: status === undefined ? {} : { status },
       });
-      this.logger.debug('load failed', { error: failure });
+      this.logger.debug(`${what.split(' ')[0]!} failed`, { error: failure });
       return { kind: failure.retriable ? 'retryable' : 'failure', error: failure };
     }
   }

@@ -1,9 +1,10 @@
-/** The store adapter for any SPARQL 1.1 server (Oxigraph server, Fuseki): Graph Store Protocol loads, Protocol queries. */
+/** The store adapter for any SPARQL 1.1 server (Oxigraph server, Fuseki): Graph Store Protocol loads and drops, Protocol queries. */
 import { DataFactory, Parser, Writer, type Quad } from 'n3';
 import { DependencyError, silentLogger, type Logger } from '@provml/schemas';
 import { QueryError, QueryTimeoutError } from './QueryErrors.ts';
 import { AnswerTooLargeError } from './QueryLimitErrors.ts';
 import {
+  graphIriRef,
   isGraphForm,
   queryForm,
   RESULT_MEDIA_TYPES,
@@ -145,30 +146,50 @@ export class SparqlProtocolStore implements TripleStore {
     return { kind: 'success' };
   }
 
-  private async post(params: [string, string][], contentType: string, body: string): Promise<StoreResult> {
+  /**
+   * Graph Store Protocol `DELETE storeEndpoint?graph=<iri>`; a graph the store does not hold (404) is
+   * already dropped.
+   */
+  async dropGraph(graph: string): Promise<StoreResult> {
+    try {
+      graphIriRef(graph);
+    } catch (error) {
+      return { kind: 'failure', error: error as Error };
+    }
+    const url = withParams(this.options.storeEndpoint, [['graph', graph]]);
+    return this.send('DELETE', url, { ...this.options.headers }, undefined, [404]);
+  }
+
+  private post(params: [string, string][], contentType: string, body: string): Promise<StoreResult> {
     const url = withParams(this.options.storeEndpoint, [
       ...params,
       ...Object.entries(this.options.loadParams ?? {}),
     ]);
+    return this.send('POST', url, { ...this.options.headers, 'content-type': contentType }, body);
+  }
+
+  /** One change request to the store; `alsoOk` statuses count as success. */
+  private async send(
+    method: 'POST' | 'DELETE',
+    url: string,
+    headers: Record<string, string>,
+    body: string | undefined,
+    alsoOk: readonly number[] = [],
+  ): Promise<StoreResult> {
     let response: Response;
     try {
-      response = await fetch(url, {
-        method: 'POST',
-        headers: { ...this.options.headers, 'content-type': contentType },
-        body,
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
+      response = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(this.timeoutMs) });
     } catch (error) {
       this.logger.debug('store unreachable', { url, error });
       return { kind: 'retryable', error: unreachable(url, error) };
     }
-    if (response.ok) {
+    if (response.ok || alsoOk.includes(response.status)) {
       await response.body?.cancel();
       return { kind: 'success' };
     }
     const error = new DependencyError(
       'store-rejected',
-      `POST ${url}: HTTP ${response.status} ${await excerpt(response)}`,
+      `${method} ${url}: HTTP ${response.status} ${await excerpt(response)}`,
       {
         retriable: isRetryableStatus(response.status),
         context: { status: response.status },

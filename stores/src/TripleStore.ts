@@ -1,5 +1,5 @@
-/** The triple-store port: bulk loads of N-Quads and read-only SPARQL queries over the union of all graphs. */
-import type { Outcome } from '@provml/schemas';
+/** The triple-store port: bulk loads of N-Quads, dropping a named graph, and read-only SPARQL queries over the union of all graphs. */
+import { isAbsoluteIri, ValidationError, type Outcome } from '@provml/schemas';
 
 /** Outcome of a load: expected failures are values. */
 export type StoreResult = Outcome;
@@ -37,6 +37,12 @@ export interface TripleStore {
   /** Loads N-Quads (each quad in its own named graph). Loading the same quads twice adds nothing. */
   load(nquads: string): Promise<StoreResult>;
   /**
+   * Removes every quad of the named graph `graph` (an absolute IRI); a graph that holds nothing is a
+   * success too. Loads and drops take effect in the order they are called (a replaced annotation
+   * source: its graph dropped, then its new quads loaded).
+   */
+  dropGraph(graph: string): Promise<StoreResult>;
+  /**
    * Runs a read-only query with the union of all graphs as default graph.
    * @param format wanted format: `json` for SELECT/ASK, `n-triples` or `turtle` for CONSTRUCT/DESCRIBE.
    * @throws QueryError for a syntax error or an update; QueryTimeoutError past `options.timeoutMs`.
@@ -45,6 +51,24 @@ export interface TripleStore {
   /** Number of quads held, when the store can tell cheaply. */
   size(): Promise<number>;
   close(): Promise<void>;
+}
+
+/**
+ * What a store replays to rebuild itself (the embedded store's replicas): N-Quads documents, and the
+ * drops of named graphs between them, in the order they were applied.
+ */
+export type StoreChange = string | { dropGraph: string };
+
+/**
+ * The graph IRI in `<…>` for a SPARQL update or a protocol parameter.
+ * @throws ValidationError when it is not an absolute IRI (or holds what an IRI reference may not)
+ */
+export function graphIriRef(graph: string): string {
+  if (!isAbsoluteIri(graph))
+    throw new ValidationError('not a graph IRI', [
+      { path: 'graph', message: `<${graph}> is not an absolute IRI` },
+    ]);
+  return `<${graph}>`;
 }
 
 /** The SPARQL JSON results of a SELECT. */

@@ -1,4 +1,4 @@
-/** Public API of the triple stores: the store port (load and query) and its RDF4J, SPARQL-protocol and embedded Oxigraph adapters. */
+/** Public API of the triple stores: the store port (load, drop a graph, query) and its RDF4J, SPARQL-protocol and embedded Oxigraph adapters. */
 export { OxigraphEmbeddedStore } from './OxigraphEmbeddedStore.ts';
 export type { OxigraphEmbeddedStoreOptions } from './OxigraphEmbeddedStore.ts';
 export type { QueryCaller, QueryPoolStats } from './OxigraphQueryWorker.ts';
@@ -14,13 +14,14 @@ export {
 export type { Rdf4jStoreOptions } from './Rdf4jStore.ts';
 export { SparqlProtocolStore, defaultResultFormat, isRetryableStatus } from './SparqlProtocolStore.ts';
 export type { SparqlProtocolStoreOptions, UnionDefaultGraph } from './SparqlProtocolStore.ts';
-export { RESULT_MEDIA_TYPES, isGraphForm, queryForm, selectRows } from './TripleStore.ts';
+export { RESULT_MEDIA_TYPES, graphIriRef, isGraphForm, queryForm, selectRows } from './TripleStore.ts';
 export type {
   QueryForm,
   QueryOptions,
   QueryResponse,
   ResultFormat,
   SparqlJsonResults,
+  StoreChange,
   StoreResult,
   TripleStore,
 } from './TripleStore.ts';

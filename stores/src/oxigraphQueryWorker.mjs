@@ -139,22 +139,46 @@ function answer(sparql, mediaType, maxBytes, graph) {
   }
 }
 
-/** Loads N-Quads; with `parts`, a part the parser refuses is passed over and the others are loaded. */
-function load(message) {
-  const options = { format: 'application/n-quads', no_transaction: true };
-  if (message.parts === undefined) return store.load(message.nquads, options);
+const LOAD_OPTIONS = { format: 'application/n-quads', no_transaction: true };
+
+/** Removes a named graph (its IRI checked by the caller's port). */
+function dropGraph(graph) {
+  store.update(`DROP SILENT GRAPH <${graph}>`);
+}
+
+/** Loads N-Quads documents; a document the parser refuses is passed over and the others are loaded. */
+function loadParts(parts) {
+  if (parts.length === 0) return;
   try {
-    store.load(message.parts.join('\n'), options);
+    store.load(parts.join('\n'), LOAD_OPTIONS);
   } catch (error) {
     if (error instanceof WebAssembly.RuntimeError) throw error;
-    for (const part of message.parts)
+    for (const part of parts)
       try {
-        store.load(part, options);
+        store.load(part, LOAD_OPTIONS);
       } catch (partError) {
         // refused by the store when it was first loaded too (the sink dead-lettered it)
         if (partError instanceof WebAssembly.RuntimeError) throw partError;
       }
   }
+}
+
+/**
+ * Loads N-Quads or drops a graph; with `parts` (a replay: documents and `{ dropGraph }` in order),
+ * the documents between two drops are loaded together.
+ */
+function load(message) {
+  if (message.dropGraph !== undefined) return dropGraph(message.dropGraph);
+  if (message.parts === undefined) return store.load(message.nquads, LOAD_OPTIONS);
+  let run = [];
+  for (const part of message.parts)
+    if (typeof part === 'string') run.push(part);
+    else {
+      loadParts(run);
+      run = [];
+      dropGraph(part.dropGraph);
+    }
+  loadParts(run);
 }
 
 const reply = (message) => parentPort.postMessage({ ...message, memory: memory() });

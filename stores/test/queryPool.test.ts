@@ -69,6 +69,27 @@ describe('query threads side by side', () => {
     expect(await store.size()).toBe(301);
   });
 
+  it('drops a graph on every thread, and a replacement replays the drop in order (the journal)', async () => {
+    const store = await pool({ localCopy: false });
+    expect(await store.load(`<${EX}other> <${EX}p> "kept" <${EX}h> .`)).toEqual({ kind: 'success' });
+    // enough quads elsewhere for the cartesian query below to run past its deadline
+    expect(await store.load(DATA.replaceAll(`${EX}p>`, `${EX}q>`).replaceAll(`${EX}g>`, `${EX}h>`))).toEqual({
+      kind: 'success',
+    });
+    expect(await store.dropGraph(`${EX}g`)).toEqual({ kind: 'success' });
+    expect(await store.load(`<${EX}again> <${EX}p> "after the drop" <${EX}g> .`)).toEqual({
+      kind: 'success',
+    });
+    expect(await Promise.all([count(store), count(store)])).toEqual(['2', '2']);
+    expect(await rejection(store.query(CARTESIAN, 'json', { timeoutMs: 300 }))).toBeInstanceOf(
+      QueryTimeoutError,
+    );
+    expect(store.queryThreadRestarts).toBe(1);
+    await new Promise((r) => setTimeout(r, 300));
+    for (let i = 0; i < 4; i++) expect(await count(store)).toBe('2');
+    expect(await store.size()).toBe(302);
+  });
+
   it('answers after a load with what the load added, on every thread', async () => {
     const store = await pool({ localCopy: false });
     for (let i = 0; i < 6; i++) {

@@ -14,14 +14,14 @@ import {
   type LogConsumer,
   type ProducedRecord,
   type RecordBatch,
-  ANNOTATION_SOURCE_HEADER,
   DEFAULT_TOPICS,
   DLQ_HEADERS,
   deadLetter,
   type TopicNames,
 } from '@provml/log';
 import { IriMinter } from './mapping/IriMinter.ts';
-import { indexAnnotations, parseAnnotations } from './mapping/mapAnnotations.ts';
+import { indexAnnotations } from './mapping/mapAnnotations.ts';
+import { annotationQuads, annotationTriplesRecords, readAnnotationPost } from './annotationRecords.ts';
 import { MappingState } from './mapping/MappingState.ts';
 import { mapSpec } from './mapping/mapSpec.ts';
 import { toNQuads } from './mapping/nquads.ts';
@@ -235,6 +235,7 @@ export class ProcessorService {
     }
   }
 
+  /** Each record replaces its source's graph (an empty one withdraws it): a drop, then its quads. */
   private emitAnnotations(
     records: readonly ConsumedRecord[],
     out: ProducedRecord[],
@@ -242,10 +243,9 @@ export class ProcessorService {
   ): void {
     for (const record of records) {
       try {
-        const quads = parseAnnotations(record.value.toString('utf8'), this.sourceOf(record), this.iris);
-        for (const text of splitNQuads(toNQuads(quads)))
-          out.push({ key: record.key, value: Buffer.from(text) });
-        this.stats.quadsEmitted += quads.length;
+        const mapped = annotationTriplesRecords(readAnnotationPost(record), this.iris);
+        out.push(...mapped.records);
+        this.stats.quadsEmitted += mapped.quads;
       } catch (error) {
         dead.push(deadLetter(record, error, 'annotations'));
       }
@@ -264,19 +264,12 @@ export class ProcessorService {
     });
     await this.annotationReader.catchUp((record) => {
       try {
-        indexAnnotations(
-          parseAnnotations(record.value.toString('utf8'), this.sourceOf(record), this.iris),
-          this.state,
-        );
+        const post = readAnnotationPost(record);
+        indexAnnotations(annotationQuads(post, this.iris), this.state, post.source ?? '');
         this.stats.annotationsLoaded++;
       } catch {
-        // dead-lettered by the member that emits it
+        // dead-lettered by the member that emits it; what the source said before stands
       }
     });
-  }
-
-  private sourceOf(record: ConsumedRecord): string | undefined {
-    const source = record.headers[ANNOTATION_SOURCE_HEADER];
-    return source === undefined || source === '' ? undefined : source;
   }
 }

@@ -1,7 +1,14 @@
 /** The processor service over the embedded log: mapping to the triples topic, poison messages to the dead-letter topic. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeCaptureEvent, encodeCaptureEvent } from '@provml/schemas';
-import { ANNOTATION_SOURCE_HEADER, DEFAULT_TOPICS, DLQ_HEADERS, EmbeddedLog } from '@provml/log';
+import {
+  ANNOTATION_AGENT_HEADER,
+  ANNOTATION_SOURCE_HEADER,
+  DEFAULT_TOPICS,
+  DLQ_HEADERS,
+  DROP_GRAPH_HEADER,
+  EmbeddedLog,
+} from '@provml/log';
 import { ProcessorService, splitNQuads } from '@provml/stream-processors';
 import { event, SPEC } from './fixtures.ts';
 
@@ -175,7 +182,7 @@ describe('ProcessorService', () => {
     ]);
     const p = start(log);
     await until(
-      () => p.stats.deadLettered === 2 && log.records(T.triples).length === 2,
+      () => p.stats.deadLettered === 2 && log.records(T.triples).length === 3,
       'specs and annotations',
     );
     expect(log.records(T.deadLetters).map((d) => d.headers[DLQ_HEADERS.stage])).toEqual([
@@ -183,6 +190,60 @@ describe('ProcessorService', () => {
       'annotations',
     ]);
     expect(p.specs.workflows()).toEqual(['w']);
-    expect(log.records(T.triples).map((r) => r.key)).toEqual(['w', 'y']);
+    // the valid document replaces its source's graph: a drop, then its quads; the refused one drops nothing
+    expect(log.records(T.triples).map((r) => [r.key, r.headers[DROP_GRAPH_HEADER] ?? 'quads'])).toEqual([
+      ['w', 'quads'],
+      ['y', 'urn:provml:graph/domain/y'],
+      ['y', 'quads'],
+    ]);
+  });
+
+  it('replaces a source posted again and withdraws it on a tombstone: triples records and the join index', async () => {
+    const log = new EmbeddedLog({ defaultPartitions: 1 });
+    const annotates = (a: string): string =>
+      `<https://ex.org/${a}> <https://w3id.org/provml/ns#annotates> <file:///raw.sgy> .`;
+    const post = (value: string, agent?: string) => ({
+      key: 's',
+      value: Buffer.from(value),
+      headers: {
+        [ANNOTATION_SOURCE_HEADER]: 's',
+        ...(agent === undefined ? {} : { [ANNOTATION_AGENT_HEADER]: agent }),
+      },
+    });
+    log.append(T.annotations, [post(annotates('first'), 'token-0123456789abcdef')]);
+    log.append(T.annotations, [
+      post(annotates('second')),
+      {
+        key: 'other',
+        value: Buffer.from(annotates('kept')),
+        headers: { [ANNOTATION_SOURCE_HEADER]: 'other' },
+      },
+    ]);
+    const p = start(log);
+    await until(() => log.records(T.triples).length === 6, 'three documents mapped');
+    expect([...p.state.annotations.get('file:///raw.sgy')!].sort()).toEqual([
+      'https://ex.org/kept',
+      'https://ex.org/second',
+    ]);
+    const texts = log.records(T.triples).map((r) => r.value.toString('utf8'));
+    expect(texts[1]).toContain('<urn:provml:agent/annotator/token-0123456789abcdef>');
+    expect(texts[3]).toContain(
+      '<urn:provml:graph/domain/s> <http://www.w3.org/ns/prov#wasAttributedTo> <urn:provml:agent/annotator/anonymous> <urn:provml:graph/domain/s>',
+    );
+    expect(texts[3]).toContain(
+      '<https://ex.org/second> <http://www.w3.org/ns/prov#wasAttributedTo> <urn:provml:agent/annotator/anonymous>',
+    );
+    // a tombstone (empty value) withdraws the source: only a drop, and the index forgets it
+    log.append(T.annotations, [{ ...post(''), value: Buffer.alloc(0) }]);
+    await until(() => log.records(T.triples).length === 7, 'the withdrawal');
+    const last = log.records(T.triples)[6]!;
+    expect([last.key, last.headers[DROP_GRAPH_HEADER], last.value.length]).toEqual([
+      's',
+      'urn:provml:graph/domain/s',
+      0,
+    ]);
+    await p.processBatch({ topic: T.events, partition: 0, records: [] }, { send: () => Promise.resolve() });
+    expect([...p.state.annotations.get('file:///raw.sgy')!]).toEqual(['https://ex.org/kept']);
+    expect(p.stats.deadLettered).toBe(0);
   });
 });

@@ -5,9 +5,20 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { init, type Capture, type CaptureOptions } from '@provml/capture-agent';
 import { decodeCaptureEvent, encodeCaptureEvent, silentLogger, type Logger } from '@provml/schemas';
-import { OxigraphEmbeddedStore, type QueryCaller, type QueryPoolStats } from '@provml/stores';
+import {
+  OxigraphEmbeddedStore,
+  type QueryCaller,
+  type QueryPoolStats,
+  type StoreChange,
+} from '@provml/stores';
 import { SinkService } from '@provml/sinks';
-import { DEFAULT_TOPICS, EmbeddedLog, LogCaptureExporter, createTopics } from '@provml/log';
+import {
+  DEFAULT_TOPICS,
+  DROP_GRAPH_HEADER,
+  EmbeddedLog,
+  LogCaptureExporter,
+  createTopics,
+} from '@provml/log';
 import { IriMinter, parseAnnotations, ProcessorService } from '@provml/stream-processors';
 import { createIngestApp, listenIngest, LogIngestTarget } from '@provml/agent';
 import {
@@ -93,8 +104,12 @@ export class EmbeddedStack {
       replay: async function* () {
         const ends = log.endOffsets(DEFAULT_TOPICS.triples);
         firstReplay.ends ??= ends;
+        // drop-graph records (replaced or withdrawn annotation sources) are replayed in their place
         for await (const batch of log.readAll(DEFAULT_TOPICS.triples, undefined, ends))
-          yield batch.map((r) => r.value.toString('utf8'));
+          yield batch.map((r): StoreChange => {
+            const graph = r.headers[DROP_GRAPH_HEADER];
+            return graph === undefined ? r.value.toString('utf8') : { dropGraph: graph };
+          });
       },
       localCopy: config.dataDir === undefined,
       maxResultBytes: config.maxResultBytes,

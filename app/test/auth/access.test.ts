@@ -179,6 +179,7 @@ describe('ingest app access control', () => {
       publishSpec: () => Promise.resolve(void published.push(1)),
       publishEvents: () => Promise.resolve(),
       publishAnnotations: () => Promise.resolve(),
+      annotationOwner: () => Promise.resolve(undefined),
     };
     const app = express().use(
       createIngestApp({

@@ -12,8 +12,9 @@ export interface HttpExpect {
 }
 
 /**
- * Posts one case to `path` (plus the case's `query`), checks the answer against its `expect` block,
- * that the counter grew by one and that nothing reached `topic`.
+ * Posts one case to `path` (plus the case's `query`; a case with `method: "DELETE"` is sent so, without
+ * a body), checks the answer against its `expect` block, that the counter grew by one and that
+ * nothing reached `topic`.
  */
 export async function postCase(
   stack: EmbeddedStack,
@@ -30,10 +31,11 @@ export async function postCase(
       : metricValue(await scrape(stack.queryUrl), expected.counter.name, expected.counter.labels);
   const before = await counter();
   const offsets = ended();
+  const method = (c.method as string | undefined) ?? 'POST';
   const response = await fetch(`${stack.ingestUrl}${path}${(c.query as string | undefined) ?? ''}`, {
-    method: 'POST',
-    headers: { 'content-type': type },
-    body: requestBody(c),
+    method,
+    headers: method === 'POST' ? { 'content-type': type } : {},
+    body: method === 'POST' ? requestBody(c) : undefined,
   });
   const json = (await response.json()) as {
     error?: string;

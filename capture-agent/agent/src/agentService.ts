@@ -21,7 +21,7 @@ import {
 } from '@provml/service';
 import { createIngestApp } from './ingest/createIngestApp.ts';
 import { listenIngest } from './ingest/ingestServer.ts';
-import { LogIngestTarget } from './ingest/IngestTarget.ts';
+import { LogIngestTarget, UNKNOWN_OWNER } from './ingest/IngestTarget.ts';
 import { LogPublishPort } from './ingest/LogPublishPort.ts';
 import { SocketIngestServer } from './ingest/SocketIngestServer.ts';
 import { SpoolIngestTarget } from './ingest/SpoolIngestTarget.ts';
@@ -81,6 +81,11 @@ export async function startAgent(config: ServiceConfig, logger: Logger): Promise
           refreshSpecs: async () => {
             current = await kafka.connected();
             await current?.refreshSpecs();
+          },
+          annotationOwner: async (source: string | undefined) => {
+            kafka.warmUp();
+            current = await kafka.connected();
+            return current === undefined ? UNKNOWN_OWNER : current.annotationOwner(source);
           },
         };
   const target = new SpoolIngestTarget(spool, { remote, onAppend: () => publisher?.notify(), logger });

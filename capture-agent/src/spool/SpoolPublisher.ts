@@ -19,7 +19,11 @@ export interface SpoolPublishPort {
   /** Events, in order, keyed by workflow execution. */
   publishEvents(events: readonly CaptureEvent[]): Promise<ExportResult>;
   publishSpec(spec: ProspectiveSpec): Promise<ExportResult>;
-  publishAnnotations(turtle: string, source: string | undefined): Promise<ExportResult>;
+  /**
+   * The whole document of an annotation source, replacing what it said before (`''` withdraws it);
+   * `agent`: who posted it, when the ingest knew (the annotator id of a bearer token).
+   */
+  publishAnnotations(turtle: string, source: string | undefined, agent?: string): Promise<ExportResult>;
 }
 
 /** Settings of the publisher. */
@@ -64,7 +68,7 @@ export interface SpoolPublisherStats {
 type Item =
   | { kind: 'event'; event: CaptureEvent }
   | { kind: 'spec'; spec: ProspectiveSpec }
-  | { kind: 'annotations'; turtle: string; source: string | undefined };
+  | { kind: 'annotations'; turtle: string; source: string | undefined; agent: string | undefined };
 
 /** Reads records from the spool's `published` cursor on and sends them in order. */
 export class SpoolPublisher {
@@ -184,7 +188,7 @@ export class SpoolPublisher {
       return undefined;
     };
     if (d === undefined) return invalid('not an envelope');
-    const e = d.envelope as Record<EnvelopeKind, unknown> & { source?: string };
+    const e = d.envelope as Record<EnvelopeKind, unknown> & { source?: string; agent?: string };
     if (d.kind === 'event') {
       const parsed = parseEventJson(e.event);
       return parsed.ok
@@ -198,7 +202,7 @@ export class SpoolPublisher {
         return invalid((error as Error).message);
       }
     }
-    return { kind: 'annotations', turtle: e.annotations as string, source: e.source };
+    return { kind: 'annotations', turtle: e.annotations as string, source: e.source, agent: e.agent };
   }
 
   /** Sends a run once; an exception of the port counts as retryable. */
@@ -209,7 +213,7 @@ export class SpoolPublisher {
         ? await this.port.publishEvents(run.map((i) => (i as { event: CaptureEvent }).event))
         : first.kind === 'spec'
           ? await this.port.publishSpec(first.spec)
-          : await this.port.publishAnnotations(first.turtle, first.source);
+          : await this.port.publishAnnotations(first.turtle, first.source, first.agent);
     } catch (error) {
       return { kind: 'retryable', error: error as Error };
     }

@@ -13,12 +13,13 @@ const SEGMENT_NAME = /^(\d{20})\.seg$/;
 
 /**
  * One unit of capture data in the spool: exactly one of `event` (a capture event's JSON form),
- * `spec` (a prospective spec) or `annotations` (Turtle; `source` names its graph, optional).
+ * `spec` (a prospective spec) or `annotations` (Turtle; `source` names its graph, optional; an empty
+ * document withdraws the source; `agent` is who posted it, written by the agent's HTTP ingest only).
  */
 export type SpoolEnvelope =
   | { event: unknown }
   | { spec: ProspectiveSpec | Record<string, unknown> }
-  | { annotations: string; source?: string };
+  | { annotations: string; source?: string; agent?: string };
 
 /** The kind of an envelope: which key it carries. */
 export type EnvelopeKind = 'event' | 'spec' | 'annotations';
@@ -71,8 +72,9 @@ export function classifyEnvelope(
   if (
     has('annotations') &&
     typeof (value as { annotations: unknown }).annotations === 'string' &&
-    keys.every((k) => k === 'annotations' || k === 'source') &&
-    (!has('source') || typeof (value as { source: unknown }).source === 'string')
+    keys.every((k) => k === 'annotations' || k === 'source' || k === 'agent') &&
+    (!has('source') || typeof (value as { source: unknown }).source === 'string') &&
+    (!has('agent') || typeof (value as { agent: unknown }).agent === 'string')
   )
     return { kind: 'annotations', envelope: value as SpoolEnvelope };
   return undefined;

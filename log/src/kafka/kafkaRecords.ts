@@ -27,9 +27,9 @@ export const toRecord = (
   };
 };
 
-/** Port records as kafkajs messages. */
+/** Port records as kafkajs messages; an empty value is written as Kafka's tombstone (null). */
 export const toMessages = (records: readonly ProducedRecord[]) =>
-  records.map((r) => ({ key: r.key, value: r.value, headers: r.headers }));
+  records.map((r) => ({ key: r.key, value: r.value.length === 0 ? null : r.value, headers: r.headers }));
 
 /** Bytes per produce request at most: a request's batch for one partition must fit the broker's 1 MB default. */
 const MAX_REQUEST_BYTES = 512 * 1024;

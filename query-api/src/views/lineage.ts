@@ -25,7 +25,10 @@ export interface LineageNode {
   kind: 'entity' | 'activity' | 'annotation';
   /** Local names of its classes (`ModelReferenceValue`, `LearningStageExecution`, …). */
   types: string[];
-  /** Literal properties: annotation facts (basin, field), execution times and status. */
+  /**
+   * Literal properties: annotation facts (basin, field), execution times and status; and for an
+   * annotation, `wasAttributedTo`: the agent who posted it (`urn:provml:agent/annotator/…`).
+   */
   properties: Record<string, string>;
 }
 
@@ -75,7 +78,8 @@ const backwardHop = (frontier: SparqlTerm[], files: SparqlTerm[]): string => {
     '?from prov:wasGeneratedBy ?to . BIND("wasGeneratedBy" AS ?rel)',
     '?from prov:used ?to . BIND("used" AS ?rel)',
     '?from provml:partOfExecution ?to . ?to a provml:TaskExecution . BIND("partOfExecution" AS ?rel)',
-    '?from provml:hasDomainAnnotation ?to . BIND("hasDomainAnnotation" AS ?rel)',
+    // only an annotation still stated: a withdrawn source leaves the link an execution graph holds
+    '?from provml:hasDomainAnnotation ?to . ?to provml:annotates ?from . BIND("hasDomainAnnotation" AS ?rel)',
     '?from prov:specializationOf ?to . BIND("specializationOf" AS ?rel)',
   ])}${versions}
 }`;
@@ -195,6 +199,7 @@ async function describe(
     '?n a ?o . BIND(<http://www.w3.org/1999/02/22-rdf-syntax-ns#type> AS ?p)',
     '?n rdfs:label ?o . BIND(rdfs:label AS ?p)',
     '?n provml:executesTask/rdfs:label ?o . BIND(provml:executesTask AS ?p)',
+    '?n prov:wasAttributedTo ?o . BIND(prov:wasAttributedTo AS ?p)',
     '?n ?p ?o . FILTER(isLiteral(?o) && ?p != rdfs:label)',
   ])}
 }`,

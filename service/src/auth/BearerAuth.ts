@@ -16,7 +16,7 @@ export interface TokenSets {
 
 /** The outcome of checking one request. */
 export type AuthDecision =
-  | { kind: 'allowed'; role: Role }
+  | { kind: 'allowed'; role: Role; id: string }
   | { kind: 'missing' }
   | { kind: 'invalid' }
   | { kind: 'forbidden'; role: Role; needed: Scope };
@@ -29,6 +29,14 @@ export const ROLE_SCOPES: Readonly<Record<Role, readonly Scope[]>> = {
 };
 
 const digest = (token: string): Buffer => createHash('sha256').update(token, 'utf8').digest();
+
+/**
+ * A token's public id, `token-` and 16 hex digits of a SHA-256 of it (in a domain of its own, so it
+ * is not the digest compared above): who a request came from, e.g. the annotator of an annotation
+ * source, without the token. Tokens are at least 16 random characters, so the id does not give it away.
+ */
+export const tokenId = (token: string): string =>
+  `token-${createHash('sha256').update(`provml-token-id\0${token}`, 'utf8').digest('hex').slice(0, 16)}`;
 
 /**
  * Holds the digests of the configured tokens and answers which role a presented token has.
@@ -67,7 +75,7 @@ export class BearerAuth {
     const role = this.roleOf(match[1]!);
     if (role === undefined) return { kind: 'invalid' };
     return ROLE_SCOPES[role].includes(needed)
-      ? { kind: 'allowed', role }
+      ? { kind: 'allowed', role, id: tokenId(match[1]!) }
       : { kind: 'forbidden', role, needed };
   }
 }

@@ -8,8 +8,15 @@ export type RouteScopes = (req: Request) => Scope | null;
 /** Where the role of an authorized request is kept (`res.locals`). */
 export const ROLE_LOCAL = 'provmlRole';
 
+/** Where the token id (`tokenId`) of an authorized request is kept (`res.locals`). */
+export const TOKEN_ID_LOCAL = 'provmlTokenId';
+
 /** The role an earlier auth middleware granted this request, if any. */
 export const roleOf = (res: Response): Role | undefined => res.locals[ROLE_LOCAL] as Role | undefined;
+
+/** The id of the token an earlier auth middleware accepted for this request, if any. */
+export const tokenIdOf = (res: Response): string | undefined =>
+  res.locals[TOKEN_ID_LOCAL] as string | undefined;
 
 const REALM = 'Bearer realm="provml"';
 
@@ -25,6 +32,7 @@ export function authMiddleware(auth: BearerAuth, scopes: RouteScopes): RequestHa
     const decision = auth.decide(req.get('authorization'), needed);
     if (decision.kind === 'allowed') {
       res.locals[ROLE_LOCAL] = decision.role;
+      res.locals[TOKEN_ID_LOCAL] = decision.id;
       return next();
     }
     if (decision.kind === 'missing') {

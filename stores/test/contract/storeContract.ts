@@ -1,7 +1,7 @@
 /** The triple-store contract: one suite of behaviours every TripleStore adapter must show, run per store. */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Parser } from 'n3';
-import { DEFAULT_TOPICS, EmbeddedLog, type ProducedRecord } from '@provml/log';
+import { DEFAULT_TOPICS, DROP_GRAPH_HEADER, EmbeddedLog, type ProducedRecord } from '@provml/log';
 import {
   QueryError,
   QueryTimeoutError,
@@ -122,6 +122,78 @@ export function storeContract(fixture: StoreFixture): void {
         expect(result.kind).toBe('failure');
       }
       expect(await store.size()).toBe(0);
+    });
+
+    it('drops one named graph and nothing else; an absent graph drops as a success; a bad IRI fails', async () => {
+      await loaded();
+      expect(await store.dropGraph(G1)).toEqual({ kind: 'success' });
+      expect(await store.size()).toBe(BATCH_SIZE - 4);
+      const rows = await selectRows(
+        store,
+        'SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g ORDER BY ?g',
+      );
+      expect(rows).toEqual([
+        { g: G2, n: '3' },
+        { g: G3, n: '1' },
+      ]);
+      expect(await selectRows(store, `SELECT ?e WHERE { <${EX}run-1> <${EX}epochs> ?e }`)).toEqual([]);
+      expect(await store.dropGraph(G1)).toEqual({ kind: 'success' });
+      expect(await store.dropGraph(`${EX}graph/never-loaded`)).toEqual({ kind: 'success' });
+      for (const bad of ['not an iri', `${EX}a> } ; DROP ALL ; <${EX}b`]) {
+        const result = await store.dropGraph(bad);
+        expect(result.kind).toBe('failure');
+      }
+      expect(await store.size()).toBe(BATCH_SIZE - 4);
+      // loaded again after the drop: the graph is back
+      expect(await store.load(CONTRACT_BATCH)).toEqual({ kind: 'success' });
+      expect(await store.size()).toBe(BATCH_SIZE);
+    });
+
+    it('a sink applies drop-graph records in order between loads (a source replaced, then withdrawn)', async () => {
+      const triples = DEFAULT_TOPICS.triples;
+      const log = new EmbeddedLog();
+      await log.ensureTopic(triples, 1);
+      const drop = (graph: string): ProducedRecord => ({
+        key: 'src',
+        value: Buffer.alloc(0),
+        headers: { [DROP_GRAPH_HEADER]: graph },
+      });
+      const quad = (label: string, graph: string): ProducedRecord => ({
+        key: 'src',
+        value: Buffer.from(`<${EX}doc> <${LABEL}> "${label}" <${graph}> .\n`),
+      });
+      const G4 = `${EX}graph/annotations`;
+      log.append(triples, [
+        { key: 'wf', value: Buffer.from(`${CONTRACT_BATCH}\n`) },
+        drop(G4),
+        quad('first', G4),
+        drop(G4),
+        quad('second', G4),
+        drop(G1),
+      ]);
+      const sink = new SinkService(log, store, FAST_SINK);
+      await sink.start();
+      try {
+        await waitFor(() => log.lag('provml-sink', triples) === 0, 'the sink to apply the records');
+      } finally {
+        await sink.shutdown();
+      }
+      expect(await selectRows(store, `SELECT ?l WHERE { <${EX}doc> <${LABEL}> ?l }`)).toEqual([
+        { l: 'second' },
+      ]);
+      expect(await store.size()).toBe(BATCH_SIZE - 4 + 1);
+      expect(sink.stats.graphsDropped).toBe(3);
+      // withdrawn: a drop with nothing after it
+      log.append(triples, [drop(G4)]);
+      const again = new SinkService(log, store, FAST_SINK);
+      await again.start();
+      try {
+        await waitFor(() => log.lag('provml-sink', triples) === 0, 'the sink to apply the drop');
+      } finally {
+        await again.shutdown();
+      }
+      expect(await selectRows(store, `SELECT ?l WHERE { <${EX}doc> <${LABEL}> ?l }`)).toEqual([]);
+      expect(log.records(DEFAULT_TOPICS.deadLetters)).toEqual([]);
     });
 
     it('queries the union of all graphs as the default graph, joining across graphs', async () => {
@@ -264,6 +336,11 @@ export function storeContract(fixture: StoreFixture): void {
         ]);
         expect(await again.load(CONTRACT_BATCH)).toEqual({ kind: 'success' });
         expect(await again.size()).toBe(BATCH_SIZE);
+        // a drop is kept across a restart too
+        expect(await again.dropGraph(G2)).toEqual({ kind: 'success' });
+        await fixture.restart!();
+        const third = fixture.reopen?.(again) ?? again;
+        expect(await third.size()).toBe(BATCH_SIZE - 3);
       }, 180_000);
 
     if (fixture.stop !== undefined)

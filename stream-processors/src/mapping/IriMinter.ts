@@ -52,6 +52,10 @@ export class IriMinter {
   userAgent(user: string): string {
     return `${this.base}agent/user/${seg(user)}`;
   }
+  /** Who posted annotations: an annotator id the ingest derived from the bearer token, or `anonymous`. */
+  annotator(id: string): string {
+    return `${this.base}agent/annotator/${seg(id)}`;
+  }
   executionGraph(workflowExecution: string): string {
     return `${this.base}graph/execution/${seg(workflowExecution)}`;
   }

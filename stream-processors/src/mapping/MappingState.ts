@@ -81,8 +81,13 @@ export class MappingState {
   readonly openGenerators: BoundedMap<string, Set<string>>;
   /** workflow execution IRIs already described. */
   readonly workflowExecutions: BoundedMap<string, true>;
-  /** data entity IRI → IRIs of the domain annotation resources about it. */
+  /** data entity IRI → IRIs of the domain annotation resources about it (every source together). */
   readonly annotations = new Map<string, Set<string>>();
+  /**
+   * annotation source (`''`: the one without a name) → data entity IRI → its annotation resources:
+   * what each source says, so that replacing or withdrawing one takes back what it said.
+   */
+  readonly annotationsBySource = new Map<string, Map<string, Set<string>>>();
 
   constructor(limits: MappingStateLimits = {}) {
     this.open = new BoundedMap(limits.openExecutions ?? 1_000_000);

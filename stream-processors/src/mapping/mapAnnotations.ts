@@ -4,16 +4,18 @@ import { Parser, type Quad, type Term } from 'n3';
 import {
   isAbsoluteIri,
   MLS_NS,
+  PROV,
   PROV_NS,
   PROVML,
   PROVML_NS,
   RDF,
+  RDFS,
   ValidationError,
   type ValidationIssue,
 } from '@provml/schemas';
 import type { IriMinter } from './IriMinter.ts';
 import type { MappingState } from './MappingState.ts';
-import { iri, namedNode, quad } from './terms.ts';
+import { dateTime, iri, namedNode, quad, str } from './terms.ts';
 
 /** Largest annotation document accepted, in characters. */
 export const MAX_ANNOTATION_LENGTH = 10_000_000;
@@ -137,12 +139,68 @@ export function provenanceTerms(quads: readonly Quad[], base: string): Validatio
   return issues;
 }
 
-/** Teaches the mapping state which data entities the annotation quads describe. */
-export function indexAnnotations(quads: readonly Quad[], state: MappingState): void {
+/**
+ * Teaches the mapping state which data entities the annotation quads of `source` describe, in place
+ * of what that source said before: a source posted again is replaced, and one withdrawn (no quads)
+ * no longer links data that events reference later.
+ */
+export function indexAnnotations(quads: readonly Quad[], state: MappingState, source = ''): void {
+  const before = state.annotationsBySource.get(source);
+  const now = new Map<string, Set<string>>();
   for (const q of quads) {
     if (q.predicate.value !== PROVML.hasDomainAnnotation) continue;
-    let set = state.annotations.get(q.subject.value);
-    if (set === undefined) state.annotations.set(q.subject.value, (set = new Set()));
+    let set = now.get(q.subject.value);
+    if (set === undefined) now.set(q.subject.value, (set = new Set()));
     set.add(q.object.value);
   }
+  if (now.size === 0) state.annotationsBySource.delete(source);
+  else state.annotationsBySource.set(source, now);
+  // the data this source spoke of, before or now: their annotations, from every source again
+  for (const data of new Set([...(before?.keys() ?? []), ...now.keys()])) {
+    const merged = new Set<string>();
+    for (const bySource of state.annotationsBySource.values())
+      for (const annotation of bySource.get(data) ?? []) merged.add(annotation);
+    if (merged.size === 0) state.annotations.delete(data);
+    else state.annotations.set(data, merged);
+  }
+}
+
+/** Who posted an annotation document, and when. */
+export interface Attribution {
+  /** Annotator id (`token-…` from the bearer token, or `anonymous`), see IriMinter.annotator. */
+  annotator: string;
+  /** When the document was posted, ms since the epoch. */
+  atMs: number;
+}
+
+/**
+ * The attribution of an annotation document, in PROV terms and in its own graph (so withdrawing the
+ * source takes it too): the graph is a `prov:Bundle` `prov:wasAttributedTo` the annotator, a
+ * `prov:Agent`, `prov:generatedAtTime` when it was posted; each annotation resource (the subject of
+ * a `provml:annotates`) is `prov:wasAttributedTo` the annotator as well, which is what lineage shows.
+ */
+export function attributionQuads(
+  quads: readonly Quad[],
+  source: string | undefined,
+  by: Attribution,
+  iris: IriMinter,
+): Quad[] {
+  const graph = iri(iris.domainGraph(source));
+  const agent = iri(iris.annotator(by.annotator));
+  const attributedTo = iri(PROV.wasAttributedTo);
+  const type = iri(RDF.type);
+  const out = [
+    quad(graph, type, iri(PROV.Bundle), graph),
+    quad(graph, attributedTo, agent, graph),
+    quad(graph, iri(PROV.generatedAtTime), dateTime(by.atMs * 1000), graph),
+    quad(agent, type, iri(PROV.Agent), graph),
+    quad(agent, iri(RDFS.label), str(`annotator ${by.annotator}`), graph),
+  ];
+  const annotations = new Set<string>();
+  for (const q of quads)
+    if (q.predicate.value === PROVML.annotates && !annotations.has(q.subject.value)) {
+      annotations.add(q.subject.value);
+      out.push(quad(q.subject, attributedTo, agent, graph));
+    }
+  return out;
 }

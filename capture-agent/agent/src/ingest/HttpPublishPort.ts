@@ -38,19 +38,26 @@ export class HttpPublishPort implements SpoolPublishPort {
     return this.post('/v1/workflows', 'application/json', JSON.stringify(spec));
   }
 
+  /** An empty document (a withdrawal) is `DELETE /v1/annotations?source=`; the ingest attributes by this token. */
   publishAnnotations(turtle: string, source: string | undefined): Promise<ExportResult> {
     const query = source === undefined ? '' : `?source=${encodeURIComponent(source)}`;
+    if (turtle === '') return this.post(`/v1/annotations${query}`, undefined, undefined, 'DELETE');
     return this.post(`/v1/annotations${query}`, 'text/turtle', turtle);
   }
 
-  private async post(path: string, contentType: string, body: string): Promise<ExportResult> {
-    const headers: Record<string, string> = { 'content-type': contentType };
+  private async post(
+    path: string,
+    contentType: string | undefined,
+    body: string | undefined,
+    method: 'POST' | 'DELETE' = 'POST',
+  ): Promise<ExportResult> {
+    const headers: Record<string, string> = contentType === undefined ? {} : { 'content-type': contentType };
     if (this.options.token !== undefined) headers.authorization = `Bearer ${this.options.token}`;
     let response: Response;
     let text: string;
     try {
       response = await fetch(`${this.base}${path}`, {
-        method: 'POST',
+        method,
         headers,
         body,
         signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
@@ -59,10 +66,13 @@ export class HttpPublishPort implements SpoolPublishPort {
     } catch (error) {
       const e = error as Error & { cause?: { code?: string; message?: string } };
       const why = e.cause?.code ?? e.cause?.message ?? e.message;
-      return { kind: 'retryable', error: new Error(`POST ${this.base}${path}: ${why}`, { cause: error }) };
+      return {
+        kind: 'retryable',
+        error: new Error(`${method} ${this.base}${path}: ${why}`, { cause: error }),
+      };
     }
     if (response.ok) return SUCCESS;
-    const message = `POST ${this.base}${path} answered ${response.status}: ${answerMessage(text)}`;
+    const message = `${method} ${this.base}${path} answered ${response.status}: ${answerMessage(text)}`;
     if (PERMANENT.has(response.status)) {
       const issues = answerIssues(text);
       return { kind: 'failure', error: new ValidationError(message, issues) };

@@ -1,6 +1,7 @@
 /** Where the ingest publishes what it accepted: the port, and its adapter over a log (embedded or Kafka). */
 import { compileSpec, type CaptureEvent, type CompiledSpec } from '@provml/schemas';
 import {
+  ANNOTATION_AGENT_HEADER,
   ANNOTATION_SOURCE_HEADER,
   DEFAULT_TOPICS,
   type EventLog,
@@ -8,7 +9,13 @@ import {
   type TableReader,
   type TopicNames,
 } from '@provml/log';
-import { SpecRegistry } from '@provml/stream-processors';
+import { readAnnotationPost, SpecRegistry } from '@provml/stream-processors';
+
+/** What `annotationOwner` answers when it cannot tell now (the agent cut off from its broker). */
+export const UNKNOWN_OWNER = Symbol('unknown owner');
+
+/** Who posted the current document of a source, none, or not known now. */
+export type AnnotationOwner = string | undefined | typeof UNKNOWN_OWNER;
 
 /** What the HTTP ingest needs behind it. */
 export interface IngestTarget {
@@ -18,8 +25,17 @@ export interface IngestTarget {
   refreshSpecs(): Promise<void>;
   publishSpec(compiled: CompiledSpec): Promise<void>;
   publishEvents(events: readonly CaptureEvent[]): Promise<void>;
-  /** Publishes an annotation document already checked to parse. */
-  publishAnnotations(turtle: string, source: string | undefined): Promise<void>;
+  /**
+   * Publishes an annotation document already checked to parse: the whole document of `source`,
+   * replacing what it said before (`''` withdraws the source). `annotator`: who posted it (a token
+   * id), absent where the ingest has no access control.
+   */
+  publishAnnotations(turtle: string, source: string | undefined, annotator?: string): Promise<void>;
+  /**
+   * Who posted the current document of `source` (an annotator id, `anonymous` for a post without
+   * access control), undefined when it holds none (never posted, or withdrawn), or UNKNOWN_OWNER.
+   */
+  annotationOwner(source: string | undefined): Promise<AnnotationOwner>;
 }
 
 /** Publishes to the specs, events and annotations topics of a log. */
@@ -27,6 +43,9 @@ export class LogIngestTarget implements IngestTarget {
   private readonly registry = new SpecRegistry();
   private readonly producer: LogProducer;
   private readonly specReader: TableReader;
+  private readonly annotationReader: TableReader;
+  /** Source (`''`: the one without a name) → who posted its current document. */
+  private readonly owners = new Map<string, string>();
 
   constructor(
     log: EventLog,
@@ -35,6 +54,7 @@ export class LogIngestTarget implements IngestTarget {
   ) {
     this.producer = log.producer();
     this.specReader = log.tableReader(topics.specs);
+    this.annotationReader = log.tableReader(topics.annotations);
   }
 
   spec(workflow: string): CompiledSpec | undefined {
@@ -66,13 +86,23 @@ export class LogIngestTarget implements IngestTarget {
     );
   }
 
-  publishAnnotations(turtle: string, source: string | undefined): Promise<void> {
+  /** A record keyed by the source on the compacted topic; an empty document is its tombstone. */
+  publishAnnotations(turtle: string, source: string | undefined, annotator?: string): Promise<void> {
+    const headers: Record<string, string> = {};
+    if (source !== undefined) headers[ANNOTATION_SOURCE_HEADER] = source;
+    if (annotator !== undefined) headers[ANNOTATION_AGENT_HEADER] = annotator;
     return this.producer.send(this.topics.annotations, [
-      {
-        key: source ?? '',
-        value: Buffer.from(turtle),
-        headers: source === undefined ? {} : { [ANNOTATION_SOURCE_HEADER]: source },
-      },
+      { key: source ?? '', value: Buffer.from(turtle), headers },
     ]);
+  }
+
+  /** From the annotations topic, read up to its end now. */
+  async annotationOwner(source: string | undefined): Promise<AnnotationOwner> {
+    await this.annotationReader.catchUp((record) => {
+      const post = readAnnotationPost(record);
+      if (post.turtle === undefined) this.owners.delete(post.source ?? '');
+      else this.owners.set(post.source ?? '', post.annotator);
+    });
+    return this.owners.get(source ?? '');
   }
 }

@@ -30,8 +30,8 @@ export class LogPublishPort implements SpoolPublishPort {
     return this.send((t) => t.publishSpec(compileSpec(spec)));
   }
 
-  publishAnnotations(turtle: string, source: string | undefined): Promise<ExportResult> {
-    return this.send((t) => t.publishAnnotations(turtle, source));
+  publishAnnotations(turtle: string, source: string | undefined, agent?: string): Promise<ExportResult> {
+    return this.send((t) => t.publishAnnotations(turtle, source, agent));
   }
 
   /** Starts connecting now (in the background); a failure is tried again by the next send. */

@@ -7,13 +7,15 @@ import {
   type CompiledSpec,
   type Logger,
 } from '@provml/schemas';
-import { SpecRegistry } from '@provml/stream-processors';
-import type { IngestTarget } from './IngestTarget.ts';
+import { ANONYMOUS_ANNOTATOR, SpecRegistry } from '@provml/stream-processors';
+import { UNKNOWN_OWNER, type AnnotationOwner, type IngestTarget } from './IngestTarget.ts';
 
-/** Specs known elsewhere (the specs topic, when online). */
+/** Specs and annotation sources known elsewhere (the specs and annotations topics, when online). */
 export interface SpecSource {
   spec(workflow: string): CompiledSpec | undefined;
   refreshSpecs(): Promise<void>;
+  /** Who posted the current document of a source, as the annotations topic says. */
+  annotationOwner?(source: string | undefined): Promise<AnnotationOwner>;
 }
 
 /** Settings of the spool ingest target. */
@@ -36,6 +38,8 @@ export class SpoolIngestTarget implements IngestTarget {
   private readonly local = new SpecRegistry();
   private refreshing: Promise<void> | undefined;
   private readonly logger: Logger;
+  /** Source (`''`: without a name) → who posted the document this agent spooled last (undefined: withdrawn). */
+  private readonly spooledOwners = new Map<string, string | undefined>();
 
   constructor(
     private readonly writer: SpoolWriter,
@@ -78,11 +82,38 @@ export class SpoolIngestTarget implements IngestTarget {
     this.options.onAppend?.();
   }
 
-  async publishAnnotations(turtle: string, source: string | undefined): Promise<void> {
+  async publishAnnotations(turtle: string, source: string | undefined, annotator?: string): Promise<void> {
     await this.writer.append([
-      source === undefined ? { annotations: turtle } : { annotations: turtle, source },
+      {
+        annotations: turtle,
+        ...(source === undefined ? {} : { source }),
+        ...(annotator === undefined ? {} : { agent: annotator }),
+      },
     ]);
+    this.spooledOwners.set(source ?? '', turtle === '' ? undefined : (annotator ?? ANONYMOUS_ANNOTATOR));
     this.options.onAppend?.();
+  }
+
+  /**
+   * What this agent spooled last for the source, else what the annotations topic says (bounded by
+   * `refreshTimeoutMs`: UNKNOWN_OWNER when the broker does not answer). Offline (no remote), only
+   * what this agent spooled: a replay to an HTTP ingest is checked there again.
+   */
+  async annotationOwner(source: string | undefined): Promise<AnnotationOwner> {
+    const key = source ?? '';
+    if (this.spooledOwners.has(key)) return this.spooledOwners.get(key);
+    const remote = this.options.remote?.annotationOwner?.bind(this.options.remote);
+    if (remote === undefined) return undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const answer = await Promise.race<AnnotationOwner>([
+      remote(source).catch((): AnnotationOwner => UNKNOWN_OWNER),
+      new Promise<typeof UNKNOWN_OWNER>(
+        (resolve) =>
+          (timer = setTimeout(() => resolve(UNKNOWN_OWNER), this.options.refreshTimeoutMs ?? 2000)),
+      ),
+    ]);
+    clearTimeout(timer);
+    return answer;
   }
 
   /** Appends lines already validated by `parseEnvelopeBatch`, registering the specs among them. */

@@ -1,10 +1,10 @@
 /** The HTTP ingest (README, Public contracts §3): events, workflow specs and domain annotations. */
 import express, { type Request, type Response } from 'express';
 import { compileSpec, ValidationError, type Logger, type ValidationIssue } from '@provml/schemas';
-import { IriMinter, parseAnnotations } from '@provml/stream-processors';
-import { authMiddleware, ingestRouteScopes, type BearerAuth } from '@provml/service';
+import { ANONYMOUS_ANNOTATOR, IriMinter, parseAnnotations } from '@provml/stream-processors';
+import { authMiddleware, ingestRouteScopes, roleOf, tokenIdOf, type BearerAuth } from '@provml/service';
 import { sourceIssue } from './annotationSource.ts';
-import type { IngestTarget } from './IngestTarget.ts';
+import { UNKNOWN_OWNER, type IngestTarget } from './IngestTarget.ts';
 import { reportOf, type IssueReport } from './issueList.ts';
 import { parseEventBody } from './parseEventBody.ts';
 import { annotationSizeIssue, specSizeIssue } from './recordLimits.ts';
@@ -93,6 +93,40 @@ export function clientError(
   return undefined;
 }
 
+/**
+ * Whether the request may replace or withdraw `source`: with access control, a source belongs to the
+ * token that posted its current document, and only that token or an admin token may replace or
+ * withdraw it (a withdrawn source is free again). Answers 403 `not-owner`, or 503 `owner-unknown`
+ * when the target cannot tell now, and returns false; without access control everyone may.
+ */
+async function mayChange(target: IngestTarget, source: string | undefined, res: Response): Promise<boolean> {
+  const annotator = tokenIdOf(res);
+  if (annotator === undefined || roleOf(res) === 'admin') return true;
+  const owner = await target.annotationOwner(source);
+  if (owner === UNKNOWN_OWNER) {
+    res.status(503).json({
+      error: 'owner-unknown',
+      message: `cannot check who owns annotation source '${source ?? ''}' now (the broker does not answer); nothing was stored, try again`,
+    });
+    return false;
+  }
+  if (owner === undefined || owner === annotator) return true;
+  res.status(403).json({
+    error: 'not-owner',
+    message: `annotation source '${source ?? ''}' was posted by another token (${owner}); only that token or an admin token may replace or withdraw it`,
+  });
+  return false;
+}
+
+/** The `source` query parameter, checked; answers 400 and returns null when it is not a valid one. */
+function sourceParam(req: Request, res: Response): string | undefined | null {
+  const given = req.query.source === '' ? undefined : (req.query.source as unknown);
+  const invalid = sourceIssue(given);
+  if (invalid === undefined) return given as string | undefined;
+  reject(res, 'invalid source', [invalid]);
+  return null;
+}
+
 /** Creates the ingest app. All-or-nothing: a 400 stores nothing of the request. */
 export function createIngestApp(options: IngestAppOptions): express.Express {
   const { target, logger } = options;
@@ -152,13 +186,8 @@ export function createIngestApp(options: IngestAppOptions): express.Express {
     try {
       const text = bodyText(req, res);
       if (text === undefined) return count('annotations', 'rejected', 1);
-      const given = req.query.source === '' ? undefined : (req.query.source as unknown);
-      const invalid = sourceIssue(given);
-      if (invalid !== undefined) {
-        count('annotations', 'rejected', 1);
-        return reject(res, 'invalid source', [invalid]);
-      }
-      const source = given as string | undefined;
+      const source = sourceParam(req, res);
+      if (source === null) return count('annotations', 'rejected', 1);
       const size = annotationSizeIssue(text, source);
       if (size !== undefined) {
         count('annotations', 'rejected', 1);
@@ -172,9 +201,24 @@ export function createIngestApp(options: IngestAppOptions): express.Express {
         count('annotations', 'rejected', 1);
         return reject(res, error.message, error.issues);
       }
-      await target.publishAnnotations(text, source);
+      if (!(await mayChange(target, source, res))) return count('annotations', 'rejected', 1);
+      await target.publishAnnotations(text, source, tokenIdOf(res) ?? ANONYMOUS_ANNOTATOR);
       count('annotations', 'accepted', 1);
       res.status(202).json({ triples });
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  // withdraws a source: its graph leaves the store (and stays gone across restarts)
+  app.delete('/v1/annotations', async (req, res, next) => {
+    try {
+      const source = sourceParam(req, res);
+      if (source === null) return count('annotations', 'rejected', 1);
+      if (!(await mayChange(target, source, res))) return count('annotations', 'rejected', 1);
+      await target.publishAnnotations('', source, tokenIdOf(res) ?? ANONYMOUS_ANNOTATOR);
+      count('annotations', 'accepted', 1);
+      res.status(202).json({ withdrawn: source ?? '' });
     } catch (error) {
       next(error);
     }

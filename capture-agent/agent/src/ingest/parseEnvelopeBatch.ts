@@ -68,7 +68,13 @@ export function parseEnvelopeBatch(
       });
       continue;
     }
-    const e = envelope.envelope as { event?: unknown; spec?: unknown; annotations?: string; source?: string };
+    const e = envelope.envelope as {
+      event?: unknown;
+      spec?: unknown;
+      annotations?: string;
+      source?: string;
+      agent?: string;
+    };
     const before = issues.count;
     if (envelope.kind === 'event') {
       const parsed = parseEventJson(e.event);
@@ -105,6 +111,9 @@ export function parseEnvelopeBatch(
         if (!(error instanceof ValidationError)) throw error;
         for (const issue of error.issues) issues.push({ ...issue, path: `spec.${issue.path}`, line });
       }
+    } else if (e.agent !== undefined) {
+      // who annotated is the agent's to say (from an HTTP client's token), never a local client's
+      issues.push({ path: 'agent', message: 'agent is set by the agent, not by its clients', line });
     } else {
       const source = sourceIssue(e.source);
       const size = source === undefined ? annotationSizeIssue(e.annotations!, e.source) : undefined;
