@@ -41,7 +41,7 @@ describe.skipIf(missing !== '' && !ci)(`dashboard in headless Chromium ${missing
     await mkdir(SHOTS, { recursive: true });
     stack = await startStack();
     report = await runDemo(
-      { capture: (spec) => stack.capture({ spec, env: {} }), annotate: (t) => stack.annotate(t) },
+      { capture: (spec) => stack.capture({ spec, env: {} }), annotate: (t, s) => stack.annotate(t, s) },
       resolveDemoConfig({ ...SMALL_DEMO, outputDir: dir }),
     );
     await stack.settle();

@@ -19,7 +19,7 @@ describe('README: the query API by example', () => {
     dir = await mkdtemp(join(tmpdir(), 'provml-readme-q-'));
     stack = await startStack();
     await runDemo(
-      { capture: (spec) => stack.capture({ spec, env: {} }), annotate: (t) => stack.annotate(t) },
+      { capture: (spec) => stack.capture({ spec, env: {} }), annotate: (t, s) => stack.annotate(t, s) },
       resolveDemoConfig({ outputDir: dir }), // the demo `npm start` loads
     );
     await stack.settle();

@@ -28,7 +28,7 @@ describe('Q1–Q6 across stores', () => {
     dir = await mkdtemp(join(tmpdir(), 'provml-stores-'));
     stack = await startStack();
     report = await runDemo(
-      { capture: (spec) => stack.capture({ spec, env: {} }), annotate: (t) => stack.annotate(t) },
+      { capture: (spec) => stack.capture({ spec, env: {} }), annotate: (t, s) => stack.annotate(t, s) },
       resolveDemoConfig({ ...SMALL_DEMO, outputDir: dir }),
     );
     await stack.settle();

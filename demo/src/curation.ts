@@ -71,7 +71,7 @@ export async function runCuration(
   capture: Capture,
   config: DemoConfig,
   raw: { segyPath: string; horizonsPath: string },
-  annotate: (turtle: string) => Promise<number>,
+  annotate: (turtle: string, source: string) => Promise<number>,
 ): Promise<CurationResult> {
   const run = capture.workflowExecution(`curation-${config.survey.name}-${config.seed}`);
   const rawFile = fileUri(raw.segyPath);
@@ -139,7 +139,11 @@ export async function runCuration(
   const annotationTriples = await run.run('annotate', { dataRefs: { raw_file: rawFile } }, async (t) => {
     const turtle = annotationTurtle(config, rawFile);
     await writeFileDeep(annotationsPath, turtle);
-    const triples = await annotate(turtle);
+    // one source per curation run: a source posted again is replaced, so runs must not share one
+    const triples = await annotate(
+      turtle,
+      `curation-${config.survey.name}-${config.seed}`.replace(/[^A-Za-z0-9._~-]/g, '-'),
+    );
     t.set('annotation_triples', triples).addDataRef('annotations_file', fileUri(annotationsPath));
     return triples;
   });

@@ -14,8 +14,11 @@ import { DEMO_SPECS } from './specs.ts';
 export interface DemoHost {
   /** A capture session for a spec (the embedded stack's, or one with a Kafka exporter). */
   capture(spec: unknown): Promise<Capture>;
-  /** Publishes domain annotations (Turtle); returns the number of triples. */
-  annotate(turtle: string): Promise<number>;
+  /**
+   * Publishes domain annotations (Turtle) as the document of `source` (it replaces what that source
+   * said before); returns the number of triples.
+   */
+  annotate(turtle: string, source: string): Promise<number>;
 }
 
 /** Everything the demo did: the ground truth its provenance answers are checked against. */
@@ -61,7 +64,7 @@ export async function runDemo(
     await session(DEMO_SPECS.curation),
     config,
     { segyPath: rawSegyPath, horizonsPath: rawHorizonsPath },
-    (turtle) => host.annotate(turtle),
+    (turtle, source) => host.annotate(turtle, source),
   );
   progress(
     `curation    ${curation.numTraces} traces, inlines ${curation.inlineRange.join('–')}, ${curation.annotationTriples} annotation triples`,

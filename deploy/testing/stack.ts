@@ -119,7 +119,7 @@ export async function startDemoStack(
   const dir = await mkdtemp(join(tmpdir(), 'provml-demo-'));
   const stack = await startStack(settings);
   const report = await runDemo(
-    { capture: (spec) => stack.capture({ spec, env: {} }), annotate: (t) => stack.annotate(t) },
+    { capture: (spec) => stack.capture({ spec, env: {} }), annotate: (t, s) => stack.annotate(t, s) },
     resolveDemoConfig({ ...SMALL_DEMO, outputDir: dir }),
   );
   await stack.settle();

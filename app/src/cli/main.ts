@@ -234,7 +234,10 @@ async function embedded(argv: string[], mode: 'serve' | 'demo'): Promise<void> {
     const started = performance.now();
     console.log('Running the O&G lifecycle demo (curation → preparation → training)...');
     const report = await runDemo(
-      { capture: (spec) => stack.capture({ spec }), annotate: (turtle) => stack.annotate(turtle) },
+      {
+        capture: (spec) => stack.capture({ spec }),
+        annotate: (turtle, source) => stack.annotate(turtle, source),
+      },
       demoConfig,
       (line) => console.log(`  ${line}`),
     );

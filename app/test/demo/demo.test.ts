@@ -43,7 +43,7 @@ async function scenario(overrides: Partial<DemoConfig>): Promise<Scenario> {
             copy,
           ]),
         }),
-      annotate: (turtle) => stack.annotate(turtle),
+      annotate: (turtle, source) => stack.annotate(turtle, source),
     },
     config,
   );

@@ -41,7 +41,7 @@ describe.skipIf(kafka.bootstrap === '')(`demo in distributed mode ${kafka.unavai
     dirs.push(embeddedDir);
     const stack = await startStack();
     const embeddedReport = await runDemo(
-      { capture: (spec) => stack.capture({ spec, env: {} }), annotate: (t) => stack.annotate(t) },
+      { capture: (spec) => stack.capture({ spec, env: {} }), annotate: (t, s) => stack.annotate(t, s) },
       resolveDemoConfig({ ...CONFIG, outputDir: embeddedDir }),
     );
     await stack.settle();
@@ -73,8 +73,8 @@ describe.skipIf(kafka.bootstrap === '')(`demo in distributed mode ${kafka.unavai
               env: {},
               exporter: new LogCaptureExporter(sinkLog.producer(), encodeCaptureEvent, topics),
             }),
-          annotate: async (turtle) => {
-            await ingest.publishAnnotations(turtle, undefined);
+          annotate: async (turtle, source) => {
+            await ingest.publishAnnotations(turtle, source);
             return embeddedReport.curation.annotationTriples;
           },
         },

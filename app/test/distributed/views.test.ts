@@ -9,12 +9,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { init } from '@provml/capture-agent';
 import { encodeCaptureEvent, silentLogger } from '@provml/schemas';
-import { createRdf4jRepository, deleteRdf4jRepository } from '@provml/stores';
 import { LogCaptureExporter, type KafkaEventLog } from '@provml/log';
-import { ensureRdf4j, stopStore } from '../../../deploy/local/stores.ts';
 import { kafka, unique, until } from '../../../deploy/testing/kafkaTest.ts';
+import { rdf4jServices, type Rdf4jServices } from '../../../deploy/testing/rdf4jServices.ts';
 import { resolveDemoConfig, runDemo, type DemoReport, DEMO_SPECS } from '@provml/demo';
-import { resolveServiceConfig, topicNames, type ServiceConfig } from '@provml/service';
+import { topicNames, type ServiceConfig } from '@provml/service';
 import {
   connectLog,
   openStore,
@@ -28,7 +27,6 @@ import type { ExecutionRow, ModelRow } from '@provml/query-api';
 import { SMALL_DEMO } from '../../../deploy/testing/stack.ts';
 import { viewsContract } from '../views/viewsContract.ts';
 
-const CI = process.env['CI'] === 'true';
 /** An RDF4J Server of this suite's own (other suites stop theirs when done). */
 const RDF4J = { instance: 'rdf4j-views', port: Number(process.env['PROVML_TEST_RDF4J_VIEWS_PORT'] ?? 18093) };
 
@@ -41,36 +39,15 @@ describe.skipIf(kafka.bootstrap === '')(`query API service on Kafka and RDF4J ${
   let log: KafkaEventLog;
   let report: DemoReport;
   let dir: string;
-  let rdf4jUrl = '';
-  let startedRdf4j = false;
+  let rdf4j: Rdf4jServices | undefined;
   let unavailable = '';
   let api = '';
 
   beforeAll(async () => {
-    try {
-      const info = await ensureRdf4j(RDF4J);
-      rdf4jUrl = info.url;
-      startedRdf4j = !info.reused;
-    } catch (error) {
-      if (CI) throw error;
-      unavailable = `RDF4J Server unavailable: ${(error as Error).message}`;
-      return;
-    }
-    const id = unique();
-    const repository = `views-${id}`;
-    await createRdf4jRepository(rdf4jUrl, repository);
-    config = resolveServiceConfig(
-      {
-        kafka: { brokers: [kafka.bootstrap], instanceId: `views-${id}` },
-        topics: { prefix: `views-${id}.`, partitions: 3 },
-        groups: { processor: `p-${id}`, sink: `s-${id}` },
-        store: { kind: 'rdf4j', url: rdf4jUrl, repository },
-        http: { host: '127.0.0.1', port: 0 },
-        query: { timeoutMs: 20_000 },
-        auth: { disabled: true },
-      },
-      {},
-    );
+    rdf4j = await rdf4jServices('views', RDF4J, { query: { timeoutMs: 20_000 } });
+    unavailable = rdf4j.unavailable;
+    if (rdf4j.config === undefined) return;
+    config = rdf4j.config;
     services = [
       await startProcessor(config, silentLogger),
       await startSink(config, await openStore(config, silentLogger), silentLogger),
@@ -91,8 +68,8 @@ describe.skipIf(kafka.bootstrap === '')(`query API service on Kafka and RDF4J ${
             env: {},
             exporter: new LogCaptureExporter(log.producer(), encodeCaptureEvent, topics),
           }),
-        annotate: async (turtle) => {
-          await ingest.publishAnnotations(turtle, undefined);
+        annotate: async (turtle, source) => {
+          await ingest.publishAnnotations(turtle, source);
           return 1;
         },
       },
@@ -117,9 +94,7 @@ describe.skipIf(kafka.bootstrap === '')(`query API service on Kafka and RDF4J ${
     for (const s of services.reverse()) await s.shutdown();
     await log?.close();
     if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-    if (config?.store?.store === 'rdf4j')
-      await deleteRdf4jRepository(rdf4jUrl, config.store.repository).catch(() => undefined);
-    if (startedRdf4j) await stopStore(RDF4J.instance);
+    await rdf4j?.release();
   }, 60_000);
 
   it('has its servers', () => {

@@ -38,8 +38,11 @@ export class SpoolIngestTarget implements IngestTarget {
   private readonly local = new SpecRegistry();
   private refreshing: Promise<void> | undefined;
   private readonly logger: Logger;
-  /** Source (`''`: without a name) → who posted the document this agent spooled last (undefined: withdrawn). */
-  private readonly spooledOwners = new Map<string, string | undefined>();
+  /**
+   * Source (`''`: without a name) → who posted the document this agent spooled last (undefined:
+   * withdrawn), and that record's sequence number in the spool.
+   */
+  private readonly spooledOwners = new Map<string, { owner: string | undefined; sequence: number }>();
 
   constructor(
     private readonly writer: SpoolWriter,
@@ -83,26 +86,31 @@ export class SpoolIngestTarget implements IngestTarget {
   }
 
   async publishAnnotations(turtle: string, source: string | undefined, annotator?: string): Promise<void> {
-    await this.writer.append([
+    const { first } = await this.writer.append([
       {
         annotations: turtle,
         ...(source === undefined ? {} : { source }),
         ...(annotator === undefined ? {} : { agent: annotator }),
       },
     ]);
-    this.spooledOwners.set(source ?? '', turtle === '' ? undefined : (annotator ?? ANONYMOUS_ANNOTATOR));
+    this.spooledOwners.set(source ?? '', {
+      owner: turtle === '' ? undefined : (annotator ?? ANONYMOUS_ANNOTATOR),
+      sequence: first,
+    });
     this.options.onAppend?.();
   }
 
   /**
-   * What this agent spooled last for the source, else what the annotations topic says (bounded by
-   * `refreshTimeoutMs`: UNKNOWN_OWNER when the broker does not answer). Offline (no remote), only
-   * what this agent spooled: a replay to an HTTP ingest is checked there again.
+   * What this agent spooled last for the source while it is not yet published, else what the
+   * annotations topic says (bounded by `refreshTimeoutMs`: UNKNOWN_OWNER when the broker does not
+   * answer; other agents may have posted since). Offline (no remote), only what this agent spooled:
+   * a replay to an HTTP ingest is checked there again.
    */
   async annotationOwner(source: string | undefined): Promise<AnnotationOwner> {
-    const key = source ?? '';
-    if (this.spooledOwners.has(key)) return this.spooledOwners.get(key);
+    const spooled = this.spooledOwners.get(source ?? '');
     const remote = this.options.remote?.annotationOwner?.bind(this.options.remote);
+    if (spooled !== undefined && (remote === undefined || spooled.sequence >= this.writer.stats.published))
+      return spooled.owner;
     if (remote === undefined) return undefined;
     let timer: NodeJS.Timeout | undefined;
     const answer = await Promise.race<AnnotationOwner>([

@@ -54,6 +54,26 @@ describe('parseEnvelopeBatch', () => {
     if (!parsed.ok) expect([...new Set(parsed.issues.map((i) => i.line))]).toEqual([2, 3, 4, 5, 6, 7]);
   });
 
+  it('takes an empty document as a withdrawal, and refuses an agent named by a local client', () => {
+    const withdraw = JSON.stringify({ annotations: '', source: 'wells' });
+    expect(parseEnvelopeBatch([withdraw], none, iris)).toMatchObject({
+      ok: true,
+      counts: { annotations: 1 },
+    });
+    const forged = parseEnvelopeBatch(
+      [
+        JSON.stringify({
+          annotations: '<a:x> <a:y> <a:z> .',
+          source: 'wells',
+          agent: 'token-0123456789abcdef',
+        }),
+      ],
+      none,
+      iris,
+    );
+    expect(forged).toMatchObject({ ok: false, issues: [{ path: 'agent', line: 1 }] });
+  });
+
   it('refuses an empty batch', () => {
     expect(parseEnvelopeBatch([], none, iris).ok).toBe(false);
   });
