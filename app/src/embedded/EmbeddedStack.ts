@@ -251,7 +251,9 @@ export class EmbeddedStack {
   }
 
   /**
-   * Publishes domain annotations (Turtle) into the domain graph, `urn:provml:graph/domain[/source]`.
+   * Publishes domain annotations (Turtle) into the domain graph, `urn:provml:graph/domain[/source]`,
+   * as the whole document of `source` (it replaces what the source said before; attributed to
+   * `anonymous`, as the embedded ingest has no access control).
    * @returns the number of triples. @throws ValidationError for malformed Turtle.
    */
   async annotate(turtle: string, source?: string): Promise<number> {

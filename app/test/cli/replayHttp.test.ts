@@ -94,6 +94,26 @@ describe('provml replay --http', () => {
     expect(again.stdout).toContain(`skipped ${records} already published`);
   }, 60_000);
 
+  it('replays an annotation source and then its withdrawal (an empty document) as DELETE', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'replay-http-annotations-'));
+    const w = SpoolWriter.open(dir);
+    await w.append([
+      { annotations: '<https://ex.org/w7> <https://ex.org/depth> "3200" .', source: 'replayed' },
+      { annotations: '<https://ex.org/w8> <https://ex.org/depth> "3350" .', source: 'kept' },
+    ]);
+    await w.append([{ annotations: '', source: 'replayed' }]);
+    await w.close();
+    const result = await replay([dir, '--http', stack.ingestUrl]);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain('0 events, 0 specs, 3 annotations');
+    await stack.settle();
+    const rows = await sparql(
+      stack.queryUrl,
+      'SELECT ?g ?d WHERE { GRAPH ?g { ?s <https://ex.org/depth> ?d } } ORDER BY ?g',
+    );
+    expect(rows).toEqual([{ g: 'urn:provml:graph/domain/kept', d: '3350' }]);
+  }, 60_000);
+
   it('gives up when nothing listens: exit 1, a clear message, one log line per back-off step, the cursor kept', async () => {
     const { dir, records } = await writeSpool();
     const port = await deadPort();
