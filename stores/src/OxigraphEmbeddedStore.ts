@@ -56,7 +56,7 @@ export interface OxigraphEmbeddedStoreOptions {
 export class OxigraphEmbeddedStore implements TripleStore {
   private readonly local: oxigraph.Store | undefined;
   private readonly pool: OxigraphQueryPool | undefined;
-  /** Every load, when the replicas have no other source to replay. */
+  /** Every load and drop, when the replicas have no other source to replay. */
   private readonly journal: StoreChange[] | undefined;
   private readonly maxResultBytes: number;
 
@@ -117,39 +117,34 @@ export class OxigraphEmbeddedStore implements TripleStore {
   }
 
   load(nquads: string): Promise<StoreResult> {
+    return this.apply(nquads);
+  }
+
+  dropGraph(graph: string): Promise<StoreResult> {
+    try {
+      graphIriRef(graph);
+    } catch (error) {
+      return Promise.resolve({ kind: 'failure', error: error as Error });
+    }
+    return this.apply({ dropGraph: graph });
+  }
+
+  /** Applies a load or a drop to the local copy and to every replica, in order. */
+  private apply(change: StoreChange): Promise<StoreResult> {
     if (this.local !== undefined) {
       try {
-        this.local.load(nquads, { format: 'application/n-quads', no_transaction: true });
+        if (typeof change === 'string')
+          this.local.load(change, { format: 'application/n-quads', no_transaction: true });
+        else this.local.update(`DROP SILENT GRAPH ${graphIriRef(change.dropGraph)}`);
       } catch (error) {
         return Promise.resolve({ kind: 'failure', error: error as Error });
       }
     }
     if (this.pool === undefined) return Promise.resolve({ kind: 'success' });
     // journalled before it is sent, so that a replica built meanwhile cannot miss it
-    this.journal?.push(nquads);
-    const result = this.pool.load(nquads);
-    // with a local copy its outcome is the answer; replicas get the load before any later query
-    return this.local === undefined ? result : Promise.resolve({ kind: 'success' });
-  }
-
-  dropGraph(graph: string): Promise<StoreResult> {
-    let ref: string;
-    try {
-      ref = graphIriRef(graph);
-    } catch (error) {
-      return Promise.resolve({ kind: 'failure', error: error as Error });
-    }
-    if (this.local !== undefined) {
-      try {
-        this.local.update(`DROP SILENT GRAPH ${ref}`);
-      } catch (error) {
-        return Promise.resolve({ kind: 'failure', error: error as Error });
-      }
-    }
-    if (this.pool === undefined) return Promise.resolve({ kind: 'success' });
-    // journalled before it is sent, like a load: a replica built meanwhile replays it in order
-    this.journal?.push({ dropGraph: graph });
-    const result = this.pool.load({ dropGraph: graph });
+    this.journal?.push(change);
+    const result = this.pool.load(change);
+    // with a local copy its outcome is the answer; replicas get the change before any later query
     return this.local === undefined ? result : Promise.resolve({ kind: 'success' });
   }
 

@@ -149,7 +149,7 @@ export class Rdf4jStore implements TripleStore {
     );
   }
 
-  /** Runs a change request; a refusal is a value, retryable unless the data or request is bad. */
+  /** Runs a change request (`what` names it in errors); a refusal is a value, retryable unless the data or request is bad. */
   private async change(what: string, request: () => Promise<unknown>): Promise<StoreResult> {
     try {
       await request();
@@ -164,7 +164,7 @@ export class Rdf4jStore implements TripleStore {
         cause: error,
         context: status === undefined ? {} : { status },
       });
-      this.logger.debug(`${what.split(' ')[0]!} failed`, { error: failure });
+      this.logger.debug('change failed', { error: failure });
       return { kind: failure.retriable ? 'retryable' : 'failure', error: failure };
     }
   }
