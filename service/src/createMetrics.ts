@@ -115,6 +115,7 @@ const SINK_METRICS: Record<string, StatMetric<Readonly<SinkStats>>> = {
   provml_sink_batches_total: ['counter', 'Loads acknowledged by the store', (s) => s.batchesLoaded],
   provml_sink_retries_total: ['counter', 'Loads retried after a retryable store failure', (s) => s.retries],
   provml_sink_dead_letters_total: ['counter', 'Records the store rejected for good', (s) => s.deadLettered],
+  provml_sink_graphs_dropped_total: ['counter', 'Named graphs dropped (annotation sources replaced or withdrawn)', (s) => s.graphsDropped],
   provml_sink_load_latency_seconds: ['gauge', 'Duration of the last load', (s) => s.lastLoadMs / 1000],
   provml_sink_paused: ['gauge', '1 while the sink waits for a failing store', (s) => Number(s.paused)],
 };

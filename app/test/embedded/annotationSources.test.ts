@@ -117,6 +117,9 @@ describe('annotation sources on a data directory', () => {
     await until(async () => (await basins(queryUrl)).length === 1, 'the withdrawal', 60_000);
     expect(await basins(queryUrl)).toEqual(['kept']);
     expect(await domainGraphs(queryUrl)).toEqual(['urn:provml:graph/domain/seismic']);
+    // one drop per post (two first posts, a replacement) and the withdrawal
+    const metrics = await send(`${queryUrl}/metrics`, {});
+    expect(/^provml_sink_graphs_dropped_total (\d+)/m.exec(metrics.text)?.[1]).toBe('4');
     expect((await lineageAnnotations(queryUrl)).map((n) => n.id)).toEqual(['https://ex.org/survey']);
 
     // restarted on the same data directory: the replicas replay the drop in its place
