@@ -52,7 +52,7 @@ export async function answerSparql(
   format: ResultFormat,
   limits: AnswerLimits,
 ): Promise<{ contentType: string; body: string }> {
-  const options = { timeoutMs: limits.timeoutMs };
+  const options = { timeoutMs: limits.timeoutMs, dataset: query.dataset };
   const bytes = limits.maxResultBytes;
   if (query.form === 'CONSTRUCT' || query.form === 'DESCRIBE') {
     const body = withinBytes((await store.query(query.text, 'n-triples', options)).body, bytes);
