@@ -86,6 +86,17 @@ function projected(query) {
   return query.variables.map((v) => (v.termType === 'Variable' ? v.value : v.variable.value));
 }
 
+/**
+ * Writes out a top-level `SELECT *` (or `DESCRIBE *`) as its in-scope variables in order of
+ * appearance, so that every store answers with the same columns in the same order (Oxigraph would
+ * sort them by name; the order of `*` is the query's, as the W3C result format tests expect).
+ */
+export function expandWildcard(query) {
+  if (query.variables?.some((v) => v instanceof sparqljs.Wildcard) !== true) return;
+  const names = projected(query);
+  if (names.length > 0) query.variables = names.map(variable);
+}
+
 /** Rewrites one query (or subquery) in place. */
 class SetSemanticsRewriter {
   constructor(hiddenPrefix) {

@@ -3,7 +3,7 @@
 // Plain JavaScript so that it starts the same under tsx, vitest and compiled builds.
 import { parentPort } from 'node:worker_threads';
 import sparqljs from 'sparqljs';
-import { readDefaultGraphAsSet } from './setSemantics.mjs';
+import { expandWildcard, readDefaultGraphAsSet } from './setSemantics.mjs';
 
 /** Whether any node of a parse is a SERVICE pattern (in WHERE, subqueries, EXISTS, anywhere). */
 function hasService(node) {
@@ -38,6 +38,7 @@ function describe(text, { limitAtMost, baseIri, dataset }) {
   // the protocol's dataset replaces the query's (Protocol §2.1.4)
   if (dataset !== undefined) delete parsed.from;
   const setSemantics = readDefaultGraphAsSet(parsed, text, dataset);
+  expandWildcard(parsed);
   return {
     type: 'query',
     form,
