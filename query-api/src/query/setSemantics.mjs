@@ -9,8 +9,10 @@
 // inner nodes of a sequence path (`a/b`) are what SPARQL counts solutions by too (§18.5: distinct RDF
 // instance mappings; §18.4: a sequence path is a join through a fresh variable), so they become hidden
 // variables projected by the subquery, and a `SELECT *` is written out without them.
-// A query whose answer cannot depend on how often a solution repeats (ASK, SELECT DISTINCT, DESCRIBE,
-// with no aggregate and no subquery) is left as it is.
+// A query whose answer cannot depend on how often a solution repeats (ASK, DESCRIBE, SELECT DISTINCT
+// whose subqueries are DISTINCT too or cut nothing, with no aggregate) is left as it is: the rewrite
+// stops a store from passing bindings into a pattern (a subquery is evaluated on its own), which costs
+// up to 70 times on Q3 (bench/results/set-semantics.md).
 // Plain JavaScript so that the parse thread can load it under tsx, vitest and compiled builds.
 import sparqljs from 'sparqljs';
 
@@ -21,22 +23,39 @@ function mergesGraphs(query, protocolDataset) {
   return true;
 }
 
-/** Whether any node of a parse has an aggregate or a subquery (where multiplicities show). */
-function countsSolutions(node, top = true) {
-  if (Array.isArray(node)) return node.some((n) => countsSolutions(n, false));
-  if (node === null || typeof node !== 'object') return false;
-  if (node.type === 'aggregate' || (!top && node.type === 'query')) return true;
-  if (top && (node.group !== undefined || node.having !== undefined)) return true;
-  return Object.entries(node).some(([key, value]) => key !== 'prefixes' && countsSolutions(value, false));
+/** Whether a (sub)query aggregates its solutions (GROUP BY, HAVING, or an aggregate in its projection or ORDER BY). */
+function aggregates(query) {
+  if (query.group !== undefined || query.having !== undefined) return true;
+  const hasAggregate = (node) => {
+    if (Array.isArray(node)) return node.some(hasAggregate);
+    if (node === null || typeof node !== 'object') return false;
+    if (node.type === 'aggregate') return true;
+    return Object.values(node).some(hasAggregate);
+  };
+  return hasAggregate(query.variables ?? []) || hasAggregate(query.order ?? []);
 }
 
-/** Whether the answer of `query` could change if a solution were repeated. */
-function repetitionMatters(query) {
-  const setForm =
-    query.queryType === 'ASK' ||
-    query.queryType === 'DESCRIBE' ||
-    (query.queryType === 'SELECT' && query.distinct === true);
-  return !setForm || countsSolutions(query);
+/** The subqueries directly under a group (in patterns and in EXISTS), not those nested in them. */
+function subqueries(node, out = []) {
+  if (Array.isArray(node)) for (const n of node) subqueries(n, out);
+  else if (node !== null && typeof node === 'object') {
+    if (node.type === 'query') out.push(node);
+    else for (const v of Object.values(node)) subqueries(v, out);
+  }
+  return out;
+}
+
+/**
+ * Whether the answer of a (sub)query could change if a solution of a pattern were repeated: it counts
+ * (an aggregate), or, not being DISTINCT, it is the answer (`sensitive`: the top-level SELECT or
+ * CONSTRUCT, or a subquery whose repeats its parent would see) or it cuts with LIMIT / OFFSET; or
+ * one of its subqueries does. A DISTINCT (sub)query without aggregates hides its patterns' repeats.
+ */
+function repetitionMatters(query, sensitive) {
+  const own =
+    aggregates(query) ||
+    (query.distinct !== true && (sensitive || query.limit !== undefined || query.offset !== undefined));
+  return own || subqueries(query.where ?? []).some((sub) => repetitionMatters(sub, false));
 }
 
 const variable = (name) => ({ termType: 'Variable', value: name });
@@ -129,8 +148,13 @@ class SetSemanticsRewriter {
     switch (p.type) {
       case 'bgp':
         return this.bgp(p);
-      case 'group':
       case 'optional':
+        // RDF4J 5 evaluates the FILTER of an OPTIONAL group that holds a subquery without the
+        // bindings from outside it (`OPTIONAL { { SELECT … } FILTER(?outer = 1) }` keeps rows the
+        // filter rejects), so such a group keeps its patterns as they are: their repeats may show
+        if (p.patterns.some((q) => q.type === 'filter')) return p;
+        return { ...p, patterns: this.patterns(p.patterns) };
+      case 'group':
       case 'union':
       case 'minus':
         return { ...p, patterns: this.patterns(p.patterns) };
@@ -207,7 +231,8 @@ function hiddenPrefix(text) {
  * @returns whether it was rewritten
  */
 export function readDefaultGraphAsSet(query, text, protocolDataset) {
-  if (!mergesGraphs(query, protocolDataset) || !repetitionMatters(query)) return false;
+  const sensitive = query.queryType === 'SELECT' || query.queryType === 'CONSTRUCT';
+  if (!mergesGraphs(query, protocolDataset) || !repetitionMatters(query, sensitive)) return false;
   new SetSemanticsRewriter(hiddenPrefix(text)).query(query);
   return true;
 }

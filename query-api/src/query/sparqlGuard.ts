@@ -49,6 +49,8 @@ export interface GuardedQuery {
   text: string;
   /** The dataset to give the store (the protocol's, or the query's FROM / FROM NAMED); none: the union. */
   dataset?: QueryDataset;
+  /** Whether the text reads a merged default graph as a set (rewritten by setSemantics.mjs). */
+  setSemantics: boolean;
 }
 
 /** Deepest nesting of groups and brackets the parser is given (its time grows faster than depth). */
@@ -93,5 +95,5 @@ export async function guardQuery(
   // a store that decodes escapes before parsing (RDF4J) must read the same query as one that does not
   if (hasCodepointEscape(parsed.text))
     throw new QueryError('the query cannot be written without a \\u escape that a store would decode first');
-  return { form: parsed.form, text: parsed.text, dataset: parsed.dataset };
+  return { form: parsed.form, text: parsed.text, dataset: parsed.dataset, setSemantics: parsed.setSemantics };
 }
