@@ -139,6 +139,7 @@ export function createQueryApp(options: QueryAppOptions): express.Express {
         { allowService, maxResultRows, maxNesting: options.maxQueryNesting, baseIri: baseIri(req), dataset },
         parser,
       );
+      res.vary('accept');
       const format = negotiate(req, guarded.form);
       if (typeof format !== 'string') {
         options.onQuery?.('error', (performance.now() - started) / 1000);
