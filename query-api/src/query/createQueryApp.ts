@@ -2,10 +2,16 @@
 import express, { type Request, type Response } from 'express';
 import type { Registry } from 'prom-client';
 import type { Logger } from '@provml/schemas';
-import { QueryError, type QueryForm, type ResultFormat, type TripleStore } from '@provml/stores';
+import { QueryError, type QueryForm, type TripleStore } from '@provml/stores';
 import type { IriMinter } from '@provml/stream-processors';
 import { authMiddleware, metricsRoute, queryRouteScopes, roleOf, type BearerAuth } from '@provml/service';
-import { answerSparql, ResultTooLargeError, withinBytes } from './answerSparql.ts';
+import {
+  answerSparql,
+  RDF_XML,
+  ResultTooLargeError,
+  withinBytes,
+  type AnswerFormat,
+} from './answerSparql.ts';
 import { NotRepresentableError } from './resultFormats.ts';
 import { readSparqlRequest } from './sparqlRequest.ts';
 import { openApiDocument } from './openApi.ts';
@@ -58,7 +64,7 @@ export interface QueryAppOptions {
 }
 
 /** What each query form can be answered in, by media type, in order of preference (SPARQL 1.1 Protocol §2.1.6). */
-const OFFERS: Readonly<Record<'select' | 'ask' | 'graph', readonly [string, ResultFormat][]>> = {
+const OFFERS: Readonly<Record<'select' | 'ask' | 'graph', readonly [string, AnswerFormat][]>> = {
   select: [
     ['application/sparql-results+json', 'json'],
     ['application/json', 'json'],
@@ -74,6 +80,7 @@ const OFFERS: Readonly<Record<'select' | 'ask' | 'graph', readonly [string, Resu
   graph: [
     ['application/n-triples', 'n-triples'],
     ['text/turtle', 'turtle'],
+    [RDF_XML, 'rdf-xml'],
   ],
 };
 
@@ -81,7 +88,7 @@ const OFFERS: Readonly<Record<'select' | 'ask' | 'graph', readonly [string, Resu
  * The result format the Accept header prefers among those the query form can have (q-values
  * honoured; no Accept header or `*\/*`: the first), or the media types on offer when it accepts none.
  */
-function negotiate(req: Request, form: QueryForm): ResultFormat | readonly string[] {
+function negotiate(req: Request, form: QueryForm): AnswerFormat | readonly string[] {
   const offers =
     OFFERS[form === 'CONSTRUCT' || form === 'DESCRIBE' ? 'graph' : form === 'ASK' ? 'ask' : 'select'];
   const chosen = req.accepts(offers.map(([media]) => media));

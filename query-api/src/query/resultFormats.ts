@@ -67,22 +67,22 @@ const XML_ESCAPES: Readonly<Record<string, string>> = {
 };
 
 /** Text or attribute content, escaped; a character XML 1.0 cannot carry is NotRepresentableError. */
-function xml(s: string, attribute = false): string {
+export function xmlText(s: string, attribute = false): string {
   const bad = NOT_XML_CHAR.exec(s);
   if (bad !== null)
     throw new NotRepresentableError(
-      'the SPARQL Query Results XML Format (XML 1.0)',
+      'XML 1.0',
       `U+${bad[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`,
     );
   return s.replace(attribute ? /[&<>"\r\t\n]/g : /[&<>"\r]/g, (c) => XML_ESCAPES[c]!);
 }
 
 function xmlTerm(term: Term): string {
-  if (term.type === 'uri') return `<uri>${xml(term.value)}</uri>`;
-  if (term.type === 'bnode') return `<bnode>${xml(term.value)}</bnode>`;
-  const lang = term['xml:lang'] === undefined ? '' : ` xml:lang="${xml(term['xml:lang'], true)}"`;
-  const dt = term.datatype === undefined ? '' : ` datatype="${xml(term.datatype, true)}"`;
-  return `<literal${lang}${dt}>${xml(term.value)}</literal>`;
+  if (term.type === 'uri') return `<uri>${xmlText(term.value)}</uri>`;
+  if (term.type === 'bnode') return `<bnode>${xmlText(term.value)}</bnode>`;
+  const lang = term['xml:lang'] === undefined ? '' : ` xml:lang="${xmlText(term['xml:lang'], true)}"`;
+  const dt = term.datatype === undefined ? '' : ` datatype="${xmlText(term.datatype, true)}"`;
+  return `<literal${lang}${dt}>${xmlText(term.value)}</literal>`;
 }
 
 /** SELECT results as CSV (plain values) or TSV (terms). */
@@ -102,12 +102,12 @@ export function toXml(results: SparqlJsonResults | AskJson): string {
   const open = '<?xml version="1.0"?>\n<sparql xmlns="http://www.w3.org/2005/sparql-results#">\n';
   if ('boolean' in results) return `${open}<head/>\n<boolean>${results.boolean}</boolean>\n</sparql>\n`;
   const vars = results.head.vars;
-  const head = `<head>${vars.map((v) => `<variable name="${xml(v, true)}"/>`).join('')}</head>\n`;
+  const head = `<head>${vars.map((v) => `<variable name="${xmlText(v, true)}"/>`).join('')}</head>\n`;
   const rows = results.results.bindings
     .map(
       (b) =>
         `<result>${Object.entries(b)
-          .map(([name, term]) => `<binding name="${xml(name, true)}">${xmlTerm(term)}</binding>`)
+          .map(([name, term]) => `<binding name="${xmlText(name, true)}">${xmlTerm(term)}</binding>`)
           .join('')}</result>\n`,
     )
     .join('');
