@@ -64,6 +64,11 @@ const BENCHMARKS: readonly { name: string; quick: string[]; full: string[] }[] =
     quick: [...TSX, 'bench/query-scale.ts', '--quick'],
     full: [...TSX, 'bench/query-scale.ts'],
   },
+  {
+    name: 'set-semantics',
+    quick: [...TSX, 'bench/set-semantics.ts', '--quick'],
+    full: [...TSX, 'bench/set-semantics.ts'],
+  },
 ];
 
 const only = values.only?.split(',').map((s) => s.trim());

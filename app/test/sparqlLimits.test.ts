@@ -270,11 +270,11 @@ describe('parsing off the event loop, with a deadline', () => {
   it('refuses a query when more wait than the parser accepts (ParserBusyError: 503 busy)', async () => {
     const parser = new SparqlParseWorker({ timeoutMs: 3000, maxWaiting: 1 });
     try {
-      await parser.parse('ASK {}', 10); // the thread is up: the next query goes to it at once
+      await parser.parse('ASK {}', { limitAtMost: 10 }); // the thread is up: the next query goes to it at once
       const deep = `SELECT * WHERE ${'{ '.repeat(20_000)}?s ?p ?o${' }'.repeat(20_000)}`;
-      const first = parser.parse(deep, 10).catch((error: unknown) => error);
-      const second = parser.parse('ASK {}', 10);
-      await expect(parser.parse('ASK {}', 10)).rejects.toBeInstanceOf(ParserBusyError);
+      const first = parser.parse(deep, { limitAtMost: 10 }).catch((error: unknown) => error);
+      const second = parser.parse('ASK {}', { limitAtMost: 10 });
+      await expect(parser.parse('ASK {}', { limitAtMost: 10 })).rejects.toBeInstanceOf(ParserBusyError);
       expect(await first).toBeInstanceOf(QueryTooComplexError);
       expect(await second).toMatchObject({ type: 'query', form: 'ASK' });
       expect(parser.restarts).toBe(1);

@@ -9,7 +9,12 @@ export type { QueryAppOptions } from './query/createQueryApp.ts';
 export { ForbiddenOperationError, guardQuery, MAX_NESTING } from './query/sparqlGuard.ts';
 export type { GuardPolicy, GuardedQuery } from './query/sparqlGuard.ts';
 export { ParserBusyError, QueryTooComplexError, SparqlParseWorker } from './query/SparqlParseWorker.ts';
-export type { ParsedQuery, SparqlParser, SparqlParseWorkerOptions } from './query/SparqlParseWorker.ts';
+export type {
+  ParsedQuery,
+  ParseOptions,
+  SparqlParser,
+  SparqlParseWorkerOptions,
+} from './query/SparqlParseWorker.ts';
 export { nestingDepth } from './query/sparqlTokens.ts';
 export { VIEWS } from './query/viewRoutes.ts';
 export { PREFIXES } from './views/ViewContext.ts';

@@ -159,11 +159,18 @@ export class OxigraphEmbeddedStore implements TripleStore {
           contentType,
           options.timeoutMs,
           queryForm(sparql) === undefined ? undefined : graphForm,
+          options.dataset,
         )
         .then((body) => ({ contentType, body }));
     try {
+      const { dataset } = options;
       const body = this.store.query(sparql, {
-        use_default_graph_as_union: true,
+        ...(dataset === undefined
+          ? { use_default_graph_as_union: true }
+          : {
+              default_graph: dataset.defaultGraphs.map((iri) => oxigraph.namedNode(iri)),
+              named_graphs: dataset.namedGraphs.map((iri) => oxigraph.namedNode(iri)),
+            }),
         results_format: contentType,
       });
       if (typeof body !== 'string') throw new Error('unexpected non-serialised result');

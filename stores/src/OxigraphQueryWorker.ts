@@ -15,7 +15,7 @@ import { Worker } from 'node:worker_threads';
 import { silentLogger, type Logger } from '@provml/schemas';
 import { QueryError, QueryTimeoutError } from './QueryErrors.ts';
 import { AnswerTooLargeError, TooManyQueriesError } from './QueryLimitErrors.ts';
-import type { StoreChange, StoreResult } from './TripleStore.ts';
+import type { QueryDataset, StoreChange, StoreResult } from './TripleStore.ts';
 
 /** Who asks a query: the client address, and whether the query text came from that client. */
 export interface QueryCaller {
@@ -52,6 +52,7 @@ interface Job {
   sparql: string;
   mediaType: string;
   graph: boolean | undefined;
+  dataset: QueryDataset | undefined;
   caller: QueryCaller | undefined;
   timeoutMs: number | undefined;
   /** Sent to the heavy threads (its client's queries were heavy), or preempted from the last free one. */
@@ -186,9 +187,15 @@ export class OxigraphQueryPool {
     });
   }
 
-  /** Runs a query on a free replica, stopping it after `timeoutMs`. */
-  query(sparql: string, mediaType: string, timeoutMs?: number, graph?: boolean): Promise<string> {
-    return this.submit('query', sparql, mediaType, timeoutMs, graph);
+  /** Runs a query on a free replica (over `dataset` when given), stopping it after `timeoutMs`. */
+  query(
+    sparql: string,
+    mediaType: string,
+    timeoutMs?: number,
+    graph?: boolean,
+    dataset?: QueryDataset,
+  ): Promise<string> {
+    return this.submit('query', sparql, mediaType, timeoutMs, graph, dataset);
   }
 
   /** Quads held by a replica. */
@@ -202,6 +209,7 @@ export class OxigraphQueryPool {
     mediaType: string,
     timeoutMs: number | undefined,
     graph: boolean | undefined,
+    dataset?: QueryDataset,
   ): Promise<string> {
     if (this.closed) return Promise.reject(new QueryError('the store is closed'));
     const caller = kind === 'query' ? this.options.caller?.() : undefined;
@@ -219,6 +227,7 @@ export class OxigraphQueryPool {
         sparql,
         mediaType,
         graph,
+        dataset,
         caller,
         timeoutMs,
         flagged: false,
@@ -510,6 +519,7 @@ export class OxigraphQueryPool {
         sparql: job.sparql,
         mediaType: job.mediaType,
         graph: job.graph,
+        dataset: job.dataset,
         maxBytes: this.maxResultBytes,
       });
   }

@@ -3,7 +3,7 @@ import graphdb from 'graphdb';
 import { DependencyError, ValidationError, silentLogger, type Logger } from '@provml/schemas';
 import { QueryError, QueryTimeoutError } from './QueryErrors.ts';
 import { AnswerTooLargeError } from './QueryLimitErrors.ts';
-import { baseType, defaultResultFormat, isRetryableStatus } from './SparqlProtocolStore.ts';
+import { baseType, datasetParams, defaultResultFormat, isRetryableStatus } from './SparqlProtocolStore.ts';
 import {
   graphIriRef,
   RESULT_MEDIA_TYPES,
@@ -106,7 +106,8 @@ async function bodyText(data: unknown): Promise<string> {
  * A repository of an RDF4J Server or GraphDB, through the `graphdb` npm client: each batch is one
  * `POST /repositories/{id}/statements` of N-Quads without a `context` parameter, so every quad goes into
  * its own named graph; queries are `POST /repositories/{id}` (SPARQL 1.1 Protocol) without a dataset, so
- * their default graph is the union of all graphs (RDF4J's and GraphDB's default). Only the RDF4J protocol
+ * their default graph is the union of all graphs (RDF4J's and GraphDB's default), or with the dataset
+ * asked for as `default-graph-uri` / `named-graph-uri`. Only the RDF4J protocol
  * is used, so the same adapter serves GraphDB 10 and 11 unchanged.
  */
 export class Rdf4jStore implements TripleStore {
@@ -173,7 +174,11 @@ export class Rdf4jStore implements TripleStore {
     const f = format ?? defaultResultFormat(sparql);
     const { timeoutMs } = options;
     // the server stops evaluating at `timeout` (whole seconds); the client stops waiting a little later
-    const form = new URLSearchParams({ query: sparql });
+    // without a dataset RDF4J's default graph is the union of all graphs
+    const form = new URLSearchParams([
+      ['query', sparql],
+      ...(options.dataset === undefined ? [] : datasetParams(options.dataset)),
+    ]);
     if (timeoutMs !== undefined) form.set('timeout', String(Math.max(1, Math.ceil(timeoutMs / 1000))));
     const builder = HttpRequestBuilder.httpPost('')
       .setData(form.toString())

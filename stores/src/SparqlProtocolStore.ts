@@ -8,6 +8,7 @@ import {
   isGraphForm,
   queryForm,
   RESULT_MEDIA_TYPES,
+  type QueryDataset,
   type QueryOptions,
   type QueryResponse,
   type ResultFormat,
@@ -202,7 +203,8 @@ export class SparqlProtocolStore implements TripleStore {
     const f = format ?? defaultResultFormat(sparql);
     const limit = options.timeoutMs;
     const signal = AbortSignal.timeout(limit ?? this.timeoutMs);
-    const extra: [string, string][] = this.union.map(([k, v]) => [k, v]);
+    const extra: [string, string][] =
+      options.dataset === undefined ? this.union.map(([k, v]) => [k, v]) : datasetParams(options.dataset);
     if (this.forwardTimeout && limit !== undefined)
       extra.push(['timeout', String(Math.max(1, Math.ceil(limit / 1000)))]);
     try {
@@ -271,6 +273,22 @@ export class SparqlProtocolStore implements TripleStore {
     return Promise.resolve();
   }
 }
+
+/**
+ * The protocol's dataset parameters (§2.1.4). A dataset with named graphs only gets no
+ * `default-graph-uri`, which the protocol reads as "default graph of the service", so the empty
+ * default graph is asked for with a graph name no store holds.
+ */
+export function datasetParams(dataset: QueryDataset): [string, string][] {
+  const defaults = dataset.defaultGraphs.length === 0 ? [EMPTY_GRAPH] : dataset.defaultGraphs;
+  return [
+    ...defaults.map((iri): [string, string] => ['default-graph-uri', iri]),
+    ...dataset.namedGraphs.map((iri): [string, string] => ['named-graph-uri', iri]),
+  ];
+}
+
+/** A graph name that holds nothing: the default graph of a dataset declared with named graphs only. */
+export const EMPTY_GRAPH = 'urn:provml:dataset/empty-default-graph';
 
 /** Quads grouped by graph IRI ('' for the default graph), in first-seen order. */
 function groupByGraph(quads: readonly Quad[]): Map<string, Quad[]> {

@@ -23,10 +23,25 @@ export interface QueryResponse {
   body: string;
 }
 
+/**
+ * The RDF dataset of a query (SPARQL 1.1 §13, Protocol §2.1.4): the default graph is the merge of
+ * `defaultGraphs` (none: an empty default graph), `GRAPH` ranges over `namedGraphs` only.
+ */
+export interface QueryDataset {
+  defaultGraphs: readonly string[];
+  namedGraphs: readonly string[];
+}
+
 /** Per-query settings. */
 export interface QueryOptions {
   /** Longest the query may run, ms; past it the adapter stops waiting and throws QueryTimeoutError. */
   timeoutMs?: number;
+  /**
+   * The dataset to query instead of the union of all graphs: the query's own FROM / FROM NAMED, or
+   * the protocol's `default-graph-uri` / `named-graph-uri`. Adapters pass it to the store explicitly
+   * (Oxigraph would otherwise let its union default graph override a FROM clause).
+   */
+  dataset?: QueryDataset;
 }
 
 /** A SPARQL query form, as detected before running it. */
@@ -43,7 +58,9 @@ export interface TripleStore {
    */
   dropGraph(graph: string): Promise<StoreResult>;
   /**
-   * Runs a read-only query with the union of all graphs as default graph.
+   * Runs a read-only query with the union of all graphs as default graph, or over `options.dataset`.
+   * The union is the stores' own: a triple stated in two graphs matches twice (the `/sparql` guard
+   * rewrites queries so that it matches once, see query-api's setSemantics).
    * @param format wanted format: `json` for SELECT/ASK, `n-triples` or `turtle` for CONSTRUCT/DESCRIBE.
    * @throws QueryError for a syntax error or an update; QueryTimeoutError past `options.timeoutMs`.
    */

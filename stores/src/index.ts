@@ -17,6 +17,7 @@ export type { SparqlProtocolStoreOptions, UnionDefaultGraph } from './SparqlProt
 export { RESULT_MEDIA_TYPES, graphIriRef, isGraphForm, queryForm, selectRows } from './TripleStore.ts';
 export type {
   QueryForm,
+  QueryDataset,
   QueryOptions,
   QueryResponse,
   ResultFormat,

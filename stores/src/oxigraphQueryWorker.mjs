@@ -29,6 +29,18 @@ const memory = () => wasmMemory?.buffer.byteLength ?? 0;
 
 const QUERY_OPTIONS = { use_default_graph_as_union: true };
 
+/**
+ * Evaluation options: the union of all graphs, or the dataset asked for (a FROM / FROM NAMED clause or
+ * the protocol's graph parameters), given explicitly since the union flag would override FROM.
+ */
+function queryOptions(dataset) {
+  if (dataset === undefined) return QUERY_OPTIONS;
+  return {
+    default_graph: dataset.defaultGraphs.map((iri) => oxigraph.namedNode(iri)),
+    named_graphs: dataset.namedGraphs.map((iri) => oxigraph.namedNode(iri)),
+  };
+}
+
 /** An answer over the byte budget. */
 class TooLarge extends Error {}
 
@@ -104,15 +116,16 @@ function variables(sparql, solutions) {
  * Serialises an answer within `maxBytes`: SPARQL JSON and N-Triples here, other formats by Oxigraph.
  * `graph` says whether the query is a CONSTRUCT or DESCRIBE (when the caller could tell).
  */
-function answer(sparql, mediaType, maxBytes, graph) {
+function answer(sparql, mediaType, maxBytes, graph, dataset) {
+  const options = queryOptions(dataset);
   const json = mediaType === 'application/sparql-results+json';
   const ntriples = mediaType === 'application/n-triples';
   if (!json && !ntriples) {
-    const body = String(store.query(sparql, { ...QUERY_OPTIONS, results_format: mediaType }));
+    const body = String(store.query(sparql, { ...options, results_format: mediaType }));
     if (Buffer.byteLength(body, 'utf8') > maxBytes) throw new TooLarge();
     return body;
   }
-  const result = store.query(sparql, QUERY_OPTIONS);
+  const result = store.query(sparql, options);
   if (typeof result === 'boolean') {
     if (!json) throw new Error(`an ASK answer cannot be written as ${mediaType}`);
     return JSON.stringify({ head: {}, boolean: result });
@@ -204,7 +217,7 @@ parentPort.on('message', (message) => {
     return;
   }
   try {
-    const body = answer(message.sparql, message.mediaType, message.maxBytes, message.graph);
+    const body = answer(message.sparql, message.mediaType, message.maxBytes, message.graph, message.dataset);
     reply({ type: 'answer', id: message.id, body });
   } catch (error) {
     if (error instanceof TooLarge)

@@ -16,10 +16,10 @@ import { ensureOxigraph, ensureRdf4j, stopStore } from '../../../deploy/local/st
 import type { EmbeddedStack } from '../../src/embedded/EmbeddedStack.ts';
 import { createQueryApp, type QueryAppOptions } from '@provml/query-api';
 import { sparql, startStack } from '../../../deploy/testing/stack.ts';
-import { expand, loadCases, type CorpusCase } from './corpus.ts';
+import { expand, loadCases, textBytes, type CorpusCase, type TextPart } from './corpus.ts';
 
 interface QueryRequest {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   path: string;
   /** Query-string parameters. */
   query?: Record<string, unknown>;
@@ -30,7 +30,11 @@ interface QueryRequest {
   /** A form body. */
   form?: Record<string, unknown>;
   body?: string;
+  /** A raw body as text parts (`{ hex }` for bytes in another encoding). */
+  bytes?: TextPart[];
   contentType?: string;
+  /** The Accept header. Default: SPARQL JSON results, or N-Triples for a graph. */
+  accept?: string;
   /** Sent to an endpoint with small limits (1 s timeout, 1000 rows). */
   limits?: boolean;
   /** Sent to an endpoint without the nesting check (1 s parse deadline): the deadline alone must hold. */
@@ -42,11 +46,18 @@ interface QueryExpect {
   error?: string;
   /** Solutions of the (JSON) answer. */
   rows?: number;
+  /** The first solution's values (JSON answer). */
+  first?: Record<string, string>;
+  /** The answer of an ASK (JSON). */
+  boolean?: boolean;
+  /** A pattern the body matches. */
+  bodyMatches?: string;
 }
 
 const cases = loadCases('query');
 const CI = process.env.CI === 'true';
-const GRAPH = 'urn:provml:corpus-query';
+/** The graphs of the corpus data (as the embedded stack's annotations of sources corpus and corpus-2). */
+const GRAPHS = ['urn:provml:graph/domain/corpus', 'urn:provml:graph/domain/corpus-2'];
 const DATA =
   '<https://ex.org/corpus-well> <https://w3id.org/provml/ns#annotates> <file:///data/corpus.sgy> .\n';
 const CHECK =
@@ -125,7 +136,8 @@ async function serverTarget(
 ): Promise<Target> {
   try {
     const { store, release } = await open();
-    const loaded = await store.load(DATA.replace(/ \.\n$/, ` <${GRAPH}> .\n`));
+    // the same triple in two graphs: the union default graph must hold it once
+    const loaded = await store.load(GRAPHS.map((g) => DATA.replace(/ \.\n$/, ` <${g}> .\n`)).join(''));
     if (loaded.kind !== 'success') throw loaded.error;
     return await endpoints({ name, release }, store, new Registry());
   } catch (error) {
@@ -153,6 +165,7 @@ describe('bad-input corpus: query API', () => {
     trap = await startTrap();
     stack = await startStack();
     await stack.annotate(DATA, 'corpus');
+    await stack.annotate(DATA, 'corpus-2');
     await stack.settle();
     targets.push(
       await endpoints(
@@ -225,13 +238,17 @@ describe('bad-input corpus: query API', () => {
       (r.query === undefined
         ? ''
         : `?${new URLSearchParams(Object.entries(expand(r.query) as Record<string, string>)).toString()}`);
-    const init: RequestInit = { method: r.method, headers: { accept: 'application/sparql-results+json' } };
+    const accept = r.accept ?? 'application/sparql-results+json, application/n-triples;q=0.5';
+    const init: RequestInit = { method: r.method, headers: { accept } };
     if (r.sparql !== undefined) {
       init.body = text(r.sparql);
       init.headers = { ...init.headers, 'content-type': 'application/sparql-query' };
     } else if (r.form !== undefined) {
       init.body = new URLSearchParams(expand(r.form) as Record<string, string>).toString();
       init.headers = { ...init.headers, 'content-type': 'application/x-www-form-urlencoded' };
+    } else if (r.bytes !== undefined) {
+      init.body = textBytes(r.bytes);
+      init.headers = { ...init.headers, 'content-type': r.contentType ?? 'application/sparql-query' };
     } else if (r.body !== undefined) {
       init.body = r.body;
       init.headers = { ...init.headers, 'content-type': r.contentType ?? 'text/plain' };
@@ -248,6 +265,16 @@ describe('bad-input corpus: query API', () => {
       expect((JSON.parse(body) as { results: { bindings: unknown[] } }).results.bindings).toHaveLength(
         expected.rows,
       );
+    if (expected.first !== undefined) {
+      const first = (JSON.parse(body) as { results: { bindings: Record<string, { value: string }>[] } })
+        .results.bindings[0];
+      expect(Object.fromEntries(Object.entries(first ?? {}).map(([k, v]) => [k, v.value]))).toEqual(
+        expected.first,
+      );
+    }
+    if (expected.boolean !== undefined)
+      expect((JSON.parse(body) as { boolean: boolean }).boolean).toBe(expected.boolean);
+    if (expected.bodyMatches !== undefined) expect(body).toMatch(new RegExp(expected.bodyMatches));
     // the endpoint still answers, and the data is as it was
     expect(await sparql(base, CHECK)).toEqual([{ a: 'https://ex.org/corpus-well' }]);
     const health = await fetch(`${base}/healthz`);

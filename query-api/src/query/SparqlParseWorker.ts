@@ -5,7 +5,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { ProvmlError } from '@provml/schemas';
-import { QueryError, type QueryForm } from '@provml/stores';
+import { QueryError, type QueryDataset, type QueryForm } from '@provml/stores';
 
 /** What the parser found in a query: facts for the guard to judge, and the query written from its parse. */
 export type ParsedQuery =
@@ -15,17 +15,31 @@ export type ParsedQuery =
       form: QueryForm;
       /** Whether a SERVICE pattern is anywhere in it. */
       service: boolean;
-      /** The query generated from the parse (never the client's text), its LIMIT at most `limitAtMost`. */
+      /** The dataset to query: the protocol's when given, else the query's FROM / FROM NAMED, else none (the union). */
+      dataset?: QueryDataset;
+      /** Whether its default-graph patterns were rewritten to read the merged default graph as a set. */
+      setSemantics: boolean;
+      /**
+       * The query generated from the parse (never the client's text): relative IRIs resolved, the
+       * default graph read as a set (setSemantics.mjs), its LIMIT at most `limitAtMost`.
+       */
       text: string;
     };
 
+/** How a query is to be parsed and written again. */
+export interface ParseOptions {
+  /** The LIMIT the generated text gets when it has none or a larger one (not ASK). */
+  limitAtMost: number;
+  /** Base IRI of relative IRIs (the query's own BASE wins). Default: none (a relative IRI is an error). */
+  baseIri?: string;
+  /** The protocol's dataset (`default-graph-uri` / `named-graph-uri`), which replaces the query's FROM. */
+  dataset?: QueryDataset;
+}
+
 /** Parses a query into what the guard decides on. */
 export interface SparqlParser {
-  /**
-   * @param limitAtMost the LIMIT the generated text gets when it has none or a larger one (not ASK)
-   * @throws QueryError for a syntax error; QueryTooComplexError or ParserBusyError
-   */
-  parse(text: string, limitAtMost: number): Promise<ParsedQuery>;
+  /** @throws QueryError for a syntax error; QueryTooComplexError or ParserBusyError */
+  parse(text: string, options: ParseOptions): Promise<ParsedQuery>;
 }
 
 /** A query the parser could not finish within its deadline or memory. */
@@ -59,7 +73,7 @@ export interface SparqlParseWorkerOptions {
 
 interface Job {
   text: string;
-  limitAtMost: number;
+  options: ParseOptions;
   resolve: (parsed: ParsedQuery) => void;
   reject: (error: Error) => void;
 }
@@ -94,12 +108,12 @@ export class SparqlParseWorker implements SparqlParser {
     this.heapMb = options.heapMb ?? 256;
   }
 
-  parse(text: string, limitAtMost: number): Promise<ParsedQuery> {
+  parse(text: string, options: ParseOptions): Promise<ParsedQuery> {
     if (this.closed) return Promise.reject(new Error('the SPARQL parser is closed'));
     if (this.waiting.length >= this.maxWaiting)
       return Promise.reject(new ParserBusyError(this.waiting.length));
     return new Promise((resolve, reject) => {
-      this.waiting.push({ text, limitAtMost, resolve, reject });
+      this.waiting.push({ text, options, resolve, reject });
       this.pump();
     });
   }
@@ -143,7 +157,7 @@ export class SparqlParseWorker implements SparqlParser {
       this.timeoutMs,
     );
     this.current = { id, job, timer };
-    this.worker.postMessage({ id, text: job.text, limitAtMost: job.limitAtMost });
+    this.worker.postMessage({ id, text: job.text, options: job.options });
   }
 
   private spawn(): Worker {

@@ -12,6 +12,7 @@ import {
   type SparqlJsonResults,
   type TripleStore,
 } from '@provml/stores';
+import { toRdfXml } from './rdfXml.ts';
 import { toDelimited, toXml, type AskJson } from './resultFormats.ts';
 import type { GuardedQuery } from './sparqlGuard.ts';
 
@@ -37,6 +38,12 @@ export function withinBytes(body: string, maxBytes: number): string {
   return body;
 }
 
+/** A format an answer can be written in: the stores' result formats, and RDF/XML (written here). */
+export type AnswerFormat = ResultFormat | 'rdf-xml';
+
+/** Media type of RDF/XML. */
+export const RDF_XML = 'application/rdf+xml';
+
 /** Limits of one answer. */
 export interface AnswerLimits {
   timeoutMs: number;
@@ -49,16 +56,17 @@ export interface AnswerLimits {
 export async function answerSparql(
   store: TripleStore,
   query: GuardedQuery,
-  format: ResultFormat,
+  format: AnswerFormat,
   limits: AnswerLimits,
 ): Promise<{ contentType: string; body: string }> {
-  const options = { timeoutMs: limits.timeoutMs };
+  const options = { timeoutMs: limits.timeoutMs, dataset: query.dataset };
   const bytes = limits.maxResultBytes;
   if (query.form === 'CONSTRUCT' || query.form === 'DESCRIBE') {
     const body = withinBytes((await store.query(query.text, 'n-triples', options)).body, bytes);
     const triples = new Parser({ format: 'application/n-triples' }).parse(body);
     if (triples.length > limits.maxResultRows) throw new ResultTooLargeError(limits.maxResultRows, 'triples');
     if (format === 'n-triples') return { contentType: RESULT_MEDIA_TYPES['n-triples'], body };
+    if (format === 'rdf-xml') return { contentType: RDF_XML, body: withinBytes(toRdfXml(triples), bytes) };
     return {
       contentType: RESULT_MEDIA_TYPES.turtle,
       body: withinBytes(new Writer({ format: 'text/turtle' }).quadsToString(triples), bytes),
@@ -72,8 +80,9 @@ export async function answerSparql(
   if (format === 'xml')
     return { contentType: RESULT_MEDIA_TYPES.xml, body: withinBytes(toXml(results), bytes) };
   if ('boolean' in results) return { contentType: RESULT_MEDIA_TYPES.json, body };
+  const delimited = format === 'csv' ? 'csv' : 'tsv';
   return {
-    contentType: RESULT_MEDIA_TYPES[format],
-    body: withinBytes(toDelimited(results, format === 'csv' ? 'csv' : 'tsv'), bytes),
+    contentType: RESULT_MEDIA_TYPES[delimited],
+    body: withinBytes(toDelimited(results, delimited), bytes),
   };
 }

@@ -2,10 +2,18 @@
 import express, { type Request, type Response } from 'express';
 import type { Registry } from 'prom-client';
 import type { Logger } from '@provml/schemas';
-import { QueryError, type ResultFormat, type TripleStore } from '@provml/stores';
+import { QueryError, type QueryForm, type TripleStore } from '@provml/stores';
 import type { IriMinter } from '@provml/stream-processors';
 import { authMiddleware, metricsRoute, queryRouteScopes, roleOf, type BearerAuth } from '@provml/service';
-import { answerSparql, ResultTooLargeError, withinBytes } from './answerSparql.ts';
+import {
+  answerSparql,
+  RDF_XML,
+  ResultTooLargeError,
+  withinBytes,
+  type AnswerFormat,
+} from './answerSparql.ts';
+import { NotRepresentableError } from './resultFormats.ts';
+import { readSparqlRequest } from './sparqlRequest.ts';
 import { openApiDocument } from './openApi.ts';
 import { ForbiddenOperationError, guardQuery } from './sparqlGuard.ts';
 import { ParserBusyError, QueryTooComplexError, SparqlParseWorker } from './SparqlParseWorker.ts';
@@ -55,28 +63,54 @@ export interface QueryAppOptions {
   health?: () => Record<string, string | null>;
 }
 
-const ACCEPT: readonly [string, ResultFormat][] = [
-  ['application/sparql-results+json', 'json'],
-  ['application/json', 'json'],
-  ['application/sparql-results+xml', 'xml'],
-  ['text/csv', 'csv'],
-  ['text/tab-separated-values', 'tsv'],
-  ['application/n-triples', 'n-triples'],
-  ['text/turtle', 'turtle'],
-];
-const GRAPH_FORMATS = new Set<ResultFormat>(['n-triples', 'turtle']);
+/** What each query form can be answered in, by media type, in order of preference (SPARQL 1.1 Protocol §2.1.6). */
+const OFFERS: Readonly<Record<'select' | 'ask' | 'graph', readonly [string, AnswerFormat][]>> = {
+  select: [
+    ['application/sparql-results+json', 'json'],
+    ['application/json', 'json'],
+    ['application/sparql-results+xml', 'xml'],
+    ['text/csv', 'csv'],
+    ['text/tab-separated-values', 'tsv'],
+  ],
+  ask: [
+    ['application/sparql-results+json', 'json'],
+    ['application/json', 'json'],
+    ['application/sparql-results+xml', 'xml'],
+  ],
+  graph: [
+    ['application/n-triples', 'n-triples'],
+    ['text/turtle', 'turtle'],
+    [RDF_XML, 'rdf-xml'],
+  ],
+};
 
-/** Picks the result format from the Accept header and the query form (SELECT/ASK vs CONSTRUCT/DESCRIBE). */
-function negotiate(req: Request, graphForm: boolean, ask: boolean): ResultFormat {
-  const accept = req.get('accept') ?? '';
-  for (const [media, format] of ACCEPT)
-    if (accept.includes(media) && GRAPH_FORMATS.has(format) === graphForm && !(ask && /csv|tsv/.test(format)))
-      return format;
-  return graphForm ? 'n-triples' : 'json';
+/**
+ * The result format the Accept header prefers among those the query form can have (q-values
+ * honoured; no Accept header or `*\/*`: the first), or the media types on offer when it accepts none.
+ */
+function negotiate(req: Request, form: QueryForm): AnswerFormat | readonly string[] {
+  const offers =
+    OFFERS[form === 'CONSTRUCT' || form === 'DESCRIBE' ? 'graph' : form === 'ASK' ? 'ask' : 'select'];
+  const chosen = req.accepts(offers.map(([media]) => media));
+  if (chosen === false) return offers.map(([media]) => media);
+  return offers.find(([media]) => media === chosen)![1];
 }
 
 function problem(res: Response, status: number, error: string, message: string): void {
   res.status(status).json({ error, message });
+}
+
+/**
+ * The base IRI of a query's relative IRIs: the endpoint's URL as the client addressed it (the protocol
+ * lets the service choose; "which MAY be the service endpoint"), or a fixed one for a Host header that
+ * does not make an IRI.
+ */
+function baseIri(req: Request): string {
+  try {
+    return new URL(req.baseUrl + req.path, `${req.protocol}://${req.get('host') ?? 'localhost'}`).href;
+  } catch {
+    return 'http://localhost/sparql';
+  }
 }
 
 /** Creates the query app. Updates are refused: this endpoint is read-only. */
@@ -94,31 +128,14 @@ export function createQueryApp(options: QueryAppOptions): express.Express {
   if (options.auth !== undefined)
     app.use(authMiddleware(options.auth, queryRouteScopes(options.protectMetrics ?? false)));
   const form = express.urlencoded({ extended: false, limit: maxBytes });
-  const sparqlBody = express.text({ type: 'application/sparql-query', limit: maxBytes });
+  // raw bytes: the protocol allows UTF-8 only, checked (not transcoded) by readSparqlRequest
+  const sparqlBody = express.raw({ type: 'application/sparql-query', limit: maxBytes });
 
   const handle = async (req: Request, res: Response): Promise<void> => {
-    const params = {
-      ...(req.query as Record<string, unknown>),
-      ...(typeof req.body === 'object' ? (req.body as Record<string, unknown>) : {}),
-    };
-    if (req.is('application/sparql-update') || params.update !== undefined)
-      return problem(res, 403, 'read-only', 'this endpoint is read-only: SPARQL updates are not accepted');
-    if (params['default-graph-uri'] !== undefined || params['named-graph-uri'] !== undefined)
-      return problem(
-        res,
-        400,
-        'unsupported',
-        'default-graph-uri and named-graph-uri are not supported: the default graph is the union of all graphs; use GRAPH or FROM in the query',
-      );
-    const query =
-      typeof req.body === 'string' && req.is('application/sparql-query') ? req.body : params.query;
-    if (typeof query !== 'string' || query.trim() === '')
-      return problem(
-        res,
-        400,
-        'missing-query',
-        "give the query as ?query=, a form field 'query', or an application/sparql-query body",
-      );
+    const request = readSparqlRequest(req);
+    if ('problem' in request)
+      return problem(res, request.problem.status, request.problem.error, request.problem.message);
+    const { query, dataset } = request;
     if (Buffer.byteLength(query) > maxBytes)
       return problem(res, 413, 'too-large', `query longer than ${maxBytes} bytes`);
     const started = performance.now();
@@ -126,11 +143,20 @@ export function createQueryApp(options: QueryAppOptions): express.Express {
       const allowService = options.allowService === true || roleOf(res) === 'admin';
       const guarded = await guardQuery(
         query,
-        { allowService, maxResultRows, maxNesting: options.maxQueryNesting },
+        { allowService, maxResultRows, maxNesting: options.maxQueryNesting, baseIri: baseIri(req), dataset },
         parser,
       );
-      const graphForm = guarded.form === 'CONSTRUCT' || guarded.form === 'DESCRIBE';
-      const format = negotiate(req, graphForm, guarded.form === 'ASK');
+      res.vary('accept');
+      const format = negotiate(req, guarded.form);
+      if (typeof format !== 'string') {
+        options.onQuery?.('error', (performance.now() - started) / 1000);
+        return problem(
+          res,
+          406,
+          'not-acceptable',
+          `the answer to ${guarded.form} can be had as ${format.join(', ')}; the Accept header allows none of them`,
+        );
+      }
       const answer = await answerSparql(store, guarded, format, { timeoutMs, maxResultRows, maxResultBytes });
       options.onQuery?.('ok', (performance.now() - started) / 1000);
       res.type(answer.contentType).send(answer.body);
@@ -144,6 +170,7 @@ export function createQueryApp(options: QueryAppOptions): express.Express {
         return problem(res, 503, error.code, error.message);
       }
       if (error instanceof ResultTooLargeError) return problem(res, 422, 'result-too-large', error.message);
+      if (error instanceof NotRepresentableError) return problem(res, 406, error.code, error.message);
       if (answerViewFailure(res, error)) return;
       logger.error('query failed', { error });
       problem(res, 503, 'store-unavailable', 'the store could not answer; try again');
@@ -152,6 +179,15 @@ export function createQueryApp(options: QueryAppOptions): express.Express {
 
   app.get('/sparql', (req, res, next) => void handle(req, res).catch(next));
   app.post('/sparql', form, sparqlBody, (req, res, next) => void handle(req, res).catch(next));
+  app.all('/sparql', (req, res) => {
+    res.set('allow', 'GET, POST');
+    problem(
+      res,
+      405,
+      'method-not-allowed',
+      `${req.method} is not a SPARQL 1.1 Protocol operation: use GET or POST`,
+    );
+  });
 
   const catalogue = loadQueries();
 
@@ -213,6 +249,10 @@ export function createQueryApp(options: QueryAppOptions): express.Express {
   app.use((req, res) => problem(res, 404, 'not-found', `no route ${req.method} ${req.path}`));
   app.use((error: Error & { type?: string }, _req: Request, res: Response, _next: express.NextFunction) => {
     if (error.type === 'entity.too.large') return problem(res, 413, 'too-large', error.message);
+    // a body the parsers refused (a form in a charset other than UTF-8, a malformed body)
+    const status = (error as { status?: number }).status;
+    if (status !== undefined && status >= 400 && status < 500)
+      return problem(res, status, error.type ?? 'bad-request', error.message);
     logger.error('request failed', { error });
     problem(res, 500, 'internal', 'internal error');
   });

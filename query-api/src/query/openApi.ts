@@ -63,7 +63,7 @@ export function openApiDocument(catalogue: ReadonlyMap<QueryName, QueryDefinitio
       title: 'PROV-ML query API',
       version: '0.1.0',
       description:
-        'Provenance of the ML lifecycle: the paper’s parameterized queries Q1–Q6 and their generalisations (executions, models, best model, timing, runs, lineage), the SPARQL 1.1 Protocol endpoint (read-only, union default graph), health and metrics.',
+        'Provenance of the ML lifecycle: the paper’s parameterized queries Q1–Q6 and their generalisations (executions, models, best model, timing, runs, lineage), the SPARQL 1.1 Protocol endpoint (read-only, union default graph read as a set, FROM and the protocol’s dataset honoured), health and metrics.',
     },
     components: { schemas: { Problem: problem } },
     paths: {
@@ -78,12 +78,32 @@ export function openApiDocument(catalogue: ReadonlyMap<QueryName, QueryDefinitio
       '/sparql': {
         get: {
           summary: 'SPARQL 1.1 query (read-only)',
-          parameters: [{ name: 'query', in: 'query', required: true, schema: { type: 'string' } }],
+          parameters: [
+            { name: 'query', in: 'query', required: true, schema: { type: 'string' } },
+            ...['default-graph-uri', 'named-graph-uri'].map((name) => ({
+              name,
+              in: 'query',
+              required: false,
+              description:
+                'SPARQL 1.1 Protocol §2.1.4: the dataset (absolute IRIs; replaces FROM / FROM NAMED)',
+              schema: { type: 'array', items: { type: 'string' } },
+              style: 'form',
+              explode: true,
+            })),
+          ],
           responses: {
             '200': { description: 'Results in the negotiated format' },
-            '400': { description: 'Invalid query (the parser says where)' },
+            '400': {
+              description:
+                'Invalid query (the parser says where), repeated query, a graph parameter not an absolute IRI, a body not UTF-8',
+            },
             '403': { description: 'Updates (read-only) and SERVICE (forbidden-operation) are refused' },
+            '406': {
+              description:
+                'No format the Accept header allows (not-acceptable), or XML 1.0 cannot carry the answer',
+            },
             '413': { description: 'Query longer than the size limit' },
+            '415': { description: 'An application/sparql-query body declared in a charset other than UTF-8' },
             '422': { description: 'Answer over the result-size limit (result-too-large)' },
             '504': { description: 'Query ran past the deadline (query-timeout)' },
           },
