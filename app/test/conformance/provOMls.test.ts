@@ -338,6 +338,33 @@ describe.skipIf(missing.length > 0 && !CI)(`PROV-O / ML Schema conformance ${rea
     expect(result.errors.join('\n')).toMatch(/disjoint/i);
   }, 120_000);
 
+  it('writes identifiers that need PROV-N escapes so that the prov package reads them (strict) as in PROV-JSON', async () => {
+    const { DataFactory: f } = await import('n3');
+    const g = f.namedNode('urn:provml:graph/x');
+    const type = f.namedNode('http://www.w3.org/1999/02/22-rdf-syntax-ns#type');
+    const odd = [
+      'urn:provml:execution/a:b/c(d),e;f=g[h]',
+      'https://example.org/',
+      'https://example.org/-lead.trail.',
+      "file:///data/it's here.txt".replace(' ', '%20'),
+      'postgres://db.example/loans/raw?x=1&y=2#frag',
+    ];
+    const quads = odd.flatMap((iri, i) => [
+      f.quad(f.namedNode(iri), type, f.namedNode(PROV.Entity), g),
+      f.quad(f.namedNode(iri), f.namedNode('https://example.org/v#note'), f.literal(`say "hi"\n${i}`), g),
+      f.quad(f.namedNode(`${iri}/run`), type, f.namedNode(PROVML.TaskExecution), g),
+      f.quad(f.namedNode(`${iri}/run`), f.namedNode(PROV.used), f.namedNode(iri), g),
+    ]);
+    const json = join(dir, 'odd.json');
+    const provn = join(dir, 'odd.provn');
+    await writeFile(json, await serialize(quads, 'provjson'));
+    await writeFile(provn, await serialize(quads, 'provn'));
+    const result = await python<{ json: Counts; provn: Counts; equal: boolean }>('prov-docs', json, provn);
+    expect(result.json).toEqual({ entity: odd.length, activity: odd.length, used: odd.length });
+    expect(result.provn).toEqual(result.json);
+    expect(result.equal).toBe(true);
+  });
+
   it('exports one execution and one workflow: the graphs they cover, with the quads the store holds there', async () => {
     const credit = subjects.find((s) => s.name === 'credit')!.stack;
     const scopes: [ExportScope, string[]][] = [

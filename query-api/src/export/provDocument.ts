@@ -261,11 +261,9 @@ export function toProvN(doc: ProvDocument): string {
     const tail = attributes === '' ? '' : `, [${attributes}]`;
     if (r.args !== undefined) {
       const [a, b] = r.args.map((x) => names.provn(x));
-      // PROV-N: the time of a usage or generation before attributes; the plan of an association always
+      // PROV-N takes a usage's or generation's time, and an association's plan, with the second argument
       const marker =
-        r.kind === 'wasAssociatedWith' || (tail !== '' && (r.kind === 'used' || r.kind === 'wasGeneratedBy'))
-          ? ', -'
-          : '';
+        r.kind === 'used' || r.kind === 'wasGeneratedBy' || r.kind === 'wasAssociatedWith' ? ', -' : '';
       lines.push(`  ${r.kind}(${a}, ${b}${marker}${tail})`);
     } else if (r.kind === 'activity') {
       lines.push(`  activity(${names.provn(r.id!)}, ${r.startTime ?? '-'}, ${r.endTime ?? '-'}${tail})`);
