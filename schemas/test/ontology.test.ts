@@ -107,7 +107,7 @@ describe('PROV-ML ontology', () => {
     expect(others).toEqual([]);
     expect(header?.value).toBe('https://w3id.org/provml/ns');
     const h = header!.value;
-    expect(objects(h, `${OWL}versionInfo`).map((t) => t.value)).toEqual(['0.1.0']);
+    expect(objects(h, `${OWL}versionInfo`).map((t) => t.value)).toEqual(['0.2.0']);
     expect(objects(h, 'http://purl.org/dc/terms/title')).toHaveLength(1);
     expect(objects(h, 'http://purl.org/dc/terms/description')).toHaveLength(1);
     expect(objects(h, 'http://purl.org/dc/terms/license').map((t) => t.value)).toEqual([
