@@ -265,7 +265,7 @@ describe.skipIf(missing.length > 0 && !CI)(`PROV-O / ML Schema conformance ${rea
     await creditLifecycle(credit);
     subjects.push(await subject('credit', credit));
     for (const s of subjects) void [owlrlOf(s), shaclOf(s), provRdfOf(s), provDocsOf(s)];
-  }, 120_000);
+  }, 300_000);
 
   afterAll(async () => {
     for (const s of subjects) await s.stack.shutdown();
@@ -298,20 +298,20 @@ describe.skipIf(missing.length > 0 && !CI)(`PROV-O / ML Schema conformance ${rea
       expect(result.entailedTypes['mls:Run']).toBe(Number(runs!.n));
       expect(result.entailedTypes['mls:Process']).toBe(Number(runs!.n));
       expect(result.entailedTypes['prov:Entity']).toBeGreaterThanOrEqual(get().elements.entity!);
-    }, 180_000);
+    }, 300_000);
 
     it(`${name}: the SHACL shapes hold (pyshacl)`, async () => {
       const result = await shaclOf(get());
       expect(result.results).toEqual([]);
       expect(result.conforms).toBe(true);
-    }, 180_000);
+    }, 300_000);
 
     it(`${name}: the prov package reads the store's PROV-O (rdf:types materialised) and sees every element`, async () => {
       const result = await provRdfOf(get());
       const { elements } = get();
       for (const kind of ['entity', 'activity', 'agent'] as const)
         expect(result.counts[kind]).toBe(elements[kind]);
-    }, 180_000);
+    }, 300_000);
 
     it(`${name}: the prov package reads the PROV-JSON and the PROV-N (strict) exports alike, with the store's counts`, async () => {
       const result = await provDocsOf(get());
@@ -319,7 +319,7 @@ describe.skipIf(missing.length > 0 && !CI)(`PROV-O / ML Schema conformance ${rea
       expect(result.roundTrip).toBe(true);
       expect(result.provn).toEqual(result.json);
       expect(result.json).toEqual(get().elements);
-    }, 180_000);
+    }, 300_000);
   }
 
   it('the closure catches the inconsistency issue #17 found: a prov:Generation naming its entity', async () => {
@@ -336,7 +336,7 @@ describe.skipIf(missing.length > 0 && !CI)(`PROV-O / ML Schema conformance ${rea
     );
     const result = await python<OwlRl>('owlrl', broken, ...ONTOLOGIES);
     expect(result.errors.join('\n')).toMatch(/disjoint/i);
-  }, 120_000);
+  }, 300_000);
 
   it('writes identifiers that need PROV-N escapes so that the prov package reads them (strict) as in PROV-JSON', async () => {
     const { DataFactory: f } = await import('n3');
