@@ -63,8 +63,8 @@ describe('HTTP ingest', () => {
                  provml:storedIn/rdfs:label ?store .
         ?activity prov:used <s3://bucket/raw/a.csv> ; prov:startedAtTime ?start ; prov:endedAtTime ?end ;
                   provml:durationSeconds ?duration ; provml:hostName ?host ;
-                  mls:hasInput [ provml:valueName "threshold" ; prov:value ?threshold ] ;
-                  mls:hasOutput [ provml:valueName "kept" ; prov:value ?kept ] .
+                  provml:hasInputValue [ provml:valueName "threshold" ; prov:value ?threshold ] ;
+                  provml:hasOutputValue [ provml:valueName "kept" ; prov:value ?kept ] .
       }`,
     );
     expect(rows).toHaveLength(1);

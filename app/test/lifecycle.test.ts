@@ -139,7 +139,7 @@ describe('lifecycle in embedded mode', () => {
         ?eval a provml:ModelEvaluation ; provml:valueName "loss" ; prov:value ?loss ; provml:evaluatesModel ?version .
         ?version prov:specializationOf ?model .
         ?version prov:wasGeneratedBy/provml:partOfExecution ?training .
-        ?training mls:hasInput ?setting .
+        ?training provml:hasInputValue ?setting .
         ?setting a provml:LearningHyperParameterSetting ; provml:valueName ?name ; prov:value ?value .
       } ORDER BY ?loss ?name LIMIT 3`,
     );

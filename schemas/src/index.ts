@@ -77,6 +77,8 @@ export {
 export type { AvroSchema } from './avro/captureEventSchema.ts';
 export { crc64Avro, CRC64_AVRO_EMPTY } from './avro/crc64Avro.ts';
 export {
+  ML_SCHEMA_PATH,
+  PROV_O_PATH,
   PROVML_ONTOLOGY_PATH,
   PROVML_SHAPES_PATH,
   readOntologyTurtle,

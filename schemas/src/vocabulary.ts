@@ -99,6 +99,8 @@ export const PROVML = ns(PROVML_NS, [
   'maxSeconds',
   'status',
   'hasValue',
+  'hasInputValue',
+  'hasOutputValue',
   'valueName',
   'evaluatesModel',
   'hasModelHyperParameterValue',

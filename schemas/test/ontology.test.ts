@@ -4,7 +4,7 @@ import type { Term } from 'n3';
 import SHACLValidator from 'rdf-validate-shacl';
 import { describe, expect, it } from 'vitest';
 import { readOntologyTurtle, readShapesTurtle } from '../src/ontology/files.ts';
-import { MLS_NS, PROV_NS, PROVML } from '../src/vocabulary.ts';
+import { MLS_NS, PROV, PROV_NS, PROVML } from '../src/vocabulary.ts';
 
 const namedNode = (iri: string) => DataFactory.namedNode(iri);
 
@@ -107,7 +107,7 @@ describe('PROV-ML ontology', () => {
     expect(others).toEqual([]);
     expect(header?.value).toBe('https://w3id.org/provml/ns');
     const h = header!.value;
-    expect(objects(h, `${OWL}versionInfo`).map((t) => t.value)).toEqual(['0.1.0']);
+    expect(objects(h, `${OWL}versionInfo`).map((t) => t.value)).toEqual(['0.2.0']);
     expect(objects(h, 'http://purl.org/dc/terms/title')).toHaveLength(1);
     expect(objects(h, 'http://purl.org/dc/terms/description')).toHaveLength(1);
     expect(objects(h, 'http://purl.org/dc/terms/license').map((t) => t.value)).toEqual([
@@ -278,29 +278,34 @@ ex:loss a provml:Attribute, provml:EvaluationMeasure ; rdfs:label "loss" ; provm
 ex:model a provml:Attribute, provml:ModelReference ; rdfs:label "model" ; provml:semantics "model-reference" .
 
 ex:run1 a provml:WorkflowExecution, provml:LearningProcessExecution, mls:Run, prov:Activity ;
-  provml:executesWorkflow ex:wf .
+  provml:executesWorkflow ex:wf ; mls:hasInput ex:run1-lr ; mls:hasOutput ex:run1-loss, ex:m1-v1 .
 ex:run1-train a provml:TaskExecution, provml:LearningStageExecution, prov:Activity ;
   provml:executesTask ex:train ; provml:partOfExecution ex:run1 ;
   prov:startedAtTime "2024-05-01T10:00:00Z"^^xsd:dateTime ; prov:endedAtTime "2024-05-01T10:30:00Z"^^xsd:dateTime ;
   provml:durationSeconds "1800.0"^^xsd:double ; provml:status "finished" ;
   prov:wasAssociatedWith ex:alice ; provml:hostName "gpu-node-7" ; provml:processId "4242" ; provml:jobId "981" ;
-  mls:hasInput ex:run1-lr ; mls:hasOutput ex:run1-loss, <file:///models/m1.pt> .
+  provml:hasInputValue ex:run1-lr ; provml:hasOutputValue ex:run1-loss .
 ex:run1-epoch1 a provml:TaskExecution, prov:Activity ;
   provml:executesTask ex:epoch ; provml:partOfExecution ex:run1-train ; provml:status "failed" .
-ex:run1-lr a provml:LearningHyperParameterSetting ;
+ex:run1-lr a provml:AttributeValue, provml:LearningHyperParameterSetting ;
   mls:specifiedBy ex:lr ; prov:value "0.001"^^xsd:double ; provml:valueName "lr" .
-ex:run1-loss a provml:ModelEvaluation ;
+ex:run1-loss a provml:AttributeValue, provml:ModelEvaluation ;
   mls:specifiedBy ex:loss ; prov:value "0.12"^^xsd:double ; provml:valueName "loss" ;
-  provml:evaluatesModel <file:///models/m1.pt> .
-<file:///models/m1.pt> a prov:Entity, provml:DataEntity, provml:ModelReferenceValue ; provml:storedIn ex:lustre .
+  provml:evaluatesModel ex:m1-v1 .
+<file:///models/m1.pt> a prov:Entity, provml:DataEntity ; provml:storedIn ex:lustre .
+ex:m1-v1 a prov:Entity, provml:DataEntity, provml:ModelReferenceValue ; provml:storedIn ex:lustre ;
+  prov:specializationOf <file:///models/m1.pt> ; prov:wasGeneratedBy ex:run1-train ; prov:qualifiedGeneration ex:gen .
+ex:gen a prov:Generation ; prov:activity ex:run1-train ; prov:hadRole ex:model .
+ex:run1-epoch1 prov:used ex:m1-v1 ; prov:qualifiedUsage ex:use .
+ex:use a prov:Usage ; prov:entity ex:m1-v1 ; prov:hadRole ex:model .
 ex:lustre a provml:DataStoreInstance .
 `;
 
 /** The same run with a task execution lacking executesTask and a value with two prov:value. */
 const BROKEN = `${PREFIXES}
 ex:run1 a provml:WorkflowExecution, prov:Activity .
-ex:run1-train a provml:TaskExecution, prov:Activity ; provml:partOfExecution ex:run1 ; mls:hasInput ex:run1-lr .
-ex:run1-lr a provml:LearningHyperParameterSetting ;
+ex:run1-train a provml:TaskExecution, prov:Activity ; provml:partOfExecution ex:run1 ; provml:hasInputValue ex:run1-lr .
+ex:run1-lr a provml:AttributeValue, provml:LearningHyperParameterSetting ;
   mls:specifiedBy ex:lr ; prov:value 0.001, 0.01 ; provml:valueName "lr" .
 `;
 
@@ -313,7 +318,9 @@ describe('PROV-ML SHACL shapes', () => {
     for (const shape of shapeNodes) {
       const targets = shapes.getObjects(shape, namedNode(`${SH}targetClass`), null);
       expect(targets.length, shape.value).toBeGreaterThan(0);
-      for (const target of targets) expect(types(target.value), target.value).toContain(`${OWL}Class`);
+      for (const target of targets)
+        if (target.value.startsWith(PROV_NS)) expect(Object.values(PROV)).toContain(target.value);
+        else expect(types(target.value), target.value).toContain(`${OWL}Class`);
     }
     for (const path of shapes.getObjects(null, namedNode(`${SH}path`), null)) {
       expect(path.termType).toBe('NamedNode');
@@ -344,6 +351,33 @@ describe('PROV-ML SHACL shapes', () => {
     expect(found).toEqual([
       ['https://example.org/run1-lr', `${PROV_NS}value`, `${SH}MaxCountConstraintComponent`],
       ['https://example.org/run1-train', PROVML.executesTask, `${SH}MinCountConstraintComponent`],
+    ]);
+  });
+
+  it('reject ML Schema run links on a task execution, a generation naming its entity and a usage naming an activity', async () => {
+    const data = `${PREFIXES}
+ex:t a provml:TaskExecution, prov:Activity ; provml:executesTask ex:task ; provml:partOfExecution ex:run ;
+  mls:hasInput ex:p ; mls:hasOutput ex:o .
+ex:v prov:qualifiedGeneration ex:gen .
+ex:gen a prov:Generation ; prov:activity ex:t ; prov:entity ex:v .
+ex:use a prov:Usage ; prov:entity ex:v ; prov:activity ex:t .
+ex:run a provml:WorkflowExecution, provml:LearningProcessExecution, mls:Run, prov:Activity ; mls:hasInput ex:p .
+ex:p a provml:AttributeValue, provml:ParameterValue ; mls:specifiedBy ex:tile ; prov:value 64 ; provml:valueName "tile" .
+`;
+    const report = await new SHACLValidator(shapes).validate(parseTurtle(data));
+    const found = report.results
+      .map((r) => [
+        r.focusNode.value.replace('https://example.org/', ''),
+        r.path.value,
+        r.sourceConstraintComponent.value.replace(SH, ''),
+      ])
+      .sort();
+    expect(found).toEqual([
+      ['gen', `${PROV_NS}entity`, 'MaxCountConstraintComponent'],
+      ['run', `${MLS_NS}hasInput`, 'OrConstraintComponent'],
+      ['t', `${MLS_NS}hasInput`, 'MaxCountConstraintComponent'],
+      ['t', `${MLS_NS}hasOutput`, 'MaxCountConstraintComponent'],
+      ['use', `${PROV_NS}activity`, 'MaxCountConstraintComponent'],
     ]);
   });
 

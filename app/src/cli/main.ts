@@ -39,6 +39,8 @@ Distributed mode (Kafka; start a local broker with npm run stack:up):
              skipping what was already published; gives up (exit 1) when a send keeps failing
              for --max-wait-s (default 60)
   dlq        list|replay dead letters (provml dlq --help)
+  export     the provenance of one execution, one workflow or everything, from the store, as
+             TriG, N-Quads, PROV-N or PROV-JSON (provml export --help)
 
   --data-dir DIR    where embedded keeps its log (events, specs, annotations, triples, positions);
                     the store is rebuilt from it on start (default .data/embedded)
@@ -286,6 +288,10 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'dlq') {
     const { dlqCommand } = await import('./dlq.ts');
     return void (process.exitCode = await dlqCommand(rest, process.env, console.log));
+  }
+  if (command === 'export') {
+    const { exportCommand } = await import('./export.ts');
+    return void (process.exitCode = await exportCommand(rest, process.env));
   }
   if (command === 'replay') return replay(rest);
   if (command === 'processor' || command === 'sink' || command === 'query-api' || command === 'agent')

@@ -121,7 +121,7 @@ export async function bestModel(
   # pushed into them (RDF4J scopes such a union apart, Oxigraph joins its branches by hash), so a branch
   # without them would read every hyperparameter setting (a pattern after it: every named value) in the store
   {
-    ${trainingOf} ?training mls:hasInput ?x . ?x a provml:LearningHyperParameterSetting .
+    ${trainingOf} ?training provml:hasInputValue ?x . ?x a provml:LearningHyperParameterSetting .
     ?x provml:valueName ?name ; prov:value ?value . BIND("hyperparameter" AS ?kind)
   } UNION {
     ${trainingOf} ${model} provml:hasModelHyperParameterValue ?x .

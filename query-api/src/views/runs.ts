@@ -71,7 +71,7 @@ export async function listRuns(
   const prepPatterns = prep
     .map(
       ([name, value], i) =>
-        sparql`?prep${fragment(String(i))} mls:hasInput [ provml:valueName ${name} ; prov:value ?p${fragment(String(i))} ] .
+        sparql`?prep${fragment(String(i))} provml:hasInputValue [ provml:valueName ${name} ; prov:value ?p${fragment(String(i))} ] .
       FILTER(?p${fragment(String(i))} = ${value})
       ?trainingSet ${GENERATION}/provml:partOfExecution* ?prep${fragment(String(i))} .`,
     )
@@ -88,7 +88,7 @@ export async function listRuns(
   const hpPatterns = hp
     .map(
       ([name, value], i) =>
-        sparql`?training mls:hasInput [ provml:valueName ${name} ; prov:value ?h${fragment(String(i))} ] .
+        sparql`?training provml:hasInputValue [ provml:valueName ${name} ; prov:value ?h${fragment(String(i))} ] .
   FILTER(?h${fragment(String(i))} = ${value})`,
     )
     .join('\n  ');
@@ -113,13 +113,13 @@ export async function listRuns(
     context,
     sparql`SELECT DISTINCT ?training ?kind ?name ?value WHERE {
   {
-    ${only} ?training mls:hasInput ?x . ?x a provml:LearningHyperParameterSetting .
+    ${only} ?training provml:hasInputValue ?x . ?x a provml:LearningHyperParameterSetting .
     ?x provml:valueName ?name ; prov:value ?value . BIND("hp" AS ?kind)
   } UNION {
-    ${only} ?training mls:hasOutput ?x . ?x provml:valueName ?name ; prov:value ?value . BIND("output" AS ?kind)
+    ${only} ?training provml:hasOutputValue ?x . ?x provml:valueName ?name ; prov:value ?value . BIND("output" AS ?kind)
   } UNION {
     ${only} ?training prov:used ?set . ?set a provml:LearningDatasetReferenceValue ;
-      ${GENERATION}/provml:partOfExecution* ?p . ?p mls:hasInput ?x .
+      ${GENERATION}/provml:partOfExecution* ?p . ?p provml:hasInputValue ?x .
     ?x provml:valueName ?name ; prov:value ?value . BIND("prep" AS ?kind)
   }
 }`,

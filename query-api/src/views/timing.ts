@@ -54,7 +54,7 @@ export async function epochTiming(
     context,
     sparql`SELECT DISTINCT ?epoch ?epochNumber WHERE {
   VALUES ?epoch { ${epochs} }
-  ?epoch mls:hasOutput ?output .
+  ?epoch provml:hasOutputValue ?output .
   ?output prov:value ?epochNumber .
   FILTER EXISTS { ?output provml:valueName "epoch" }
 }`,

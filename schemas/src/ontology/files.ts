@@ -17,3 +17,9 @@ export function readOntologyTurtle(): string {
 export function readShapesTurtle(): string {
   return readFileSync(PROVML_SHAPES_PATH, 'utf8');
 }
+
+/** Absolute path of W3C PROV-O (Turtle, 2013-04-30), copied unchanged (third-party/NOTICE.md). */
+export const PROV_O_PATH: string = fileURLToPath(new URL('./third-party/prov-o.ttl', import.meta.url));
+
+/** Absolute path of W3C ML Schema core 1.0 (Turtle), copied unchanged (third-party/NOTICE.md). */
+export const ML_SCHEMA_PATH: string = fileURLToPath(new URL('./third-party/MLSchema.ttl', import.meta.url));

@@ -120,6 +120,8 @@ export function mapEvent(
       facts.refs.push({ name: ref.name, semantics: a.semantics, entity });
     if (a.direction === 'input') inputs.push(entity);
     else outputs.push(entity as string);
+    const runLink = runLinkOf(spec, a);
+    if (runLink !== undefined) link(out, wfExecIri, runLink, entity);
   }
   for (const o of outputs)
     for (const i of inputs.slice(0, MAX_DERIVATIONS))
@@ -132,7 +134,9 @@ export function mapEvent(
     out.add(v, MLS.specifiedBy, iri(iris.attribute(event.workflow, event.task, name)));
     out.add(v, PROVML.valueName, str(name));
     out.add(v, PROV.value, valueLiteral(value));
-    out.add(tex, a.direction === 'input' ? MLS.hasInput : MLS.hasOutput, v);
+    out.add(tex, a.direction === 'input' ? PROVML.hasInputValue : PROVML.hasOutputValue, v);
+    const runLink = runLinkOf(spec, a);
+    if (runLink !== undefined) out.add(iri(wfExecIri), runLink, v);
     if (LINKING_VALUES.has(a.semantics))
       facts.values.push({
         iri: v.value,
@@ -147,6 +151,21 @@ export function mapEvent(
     open.facts = facts;
   if (event.phase === 'end' && open !== undefined) settleAwaitedUses(texIri, wfExecIri, open, state, out);
   return out.quads;
+}
+
+/**
+ * The ML Schema link from the learning process execution (the mls:Run) to a value or data of one of its
+ * task executions, where the object is in the property's range: mls:hasInput a hyperparameter setting or a
+ * dataset used, mls:hasOutput a model evaluation or a model generated. Nothing for other values, other
+ * directions or other phases (docs/conformance/prov-o-mls.md).
+ */
+function runLinkOf(spec: CompiledSpec, a: ResolvedAttribute): string | undefined {
+  if (spec.spec.phase !== 'learning') return undefined;
+  if (a.direction === 'input')
+    return a.semantics === 'hyperparameter' || a.semantics === 'dataset-reference' ? MLS.hasInput : undefined;
+  return a.semantics === 'evaluation-measure' || a.semantics === 'model-reference'
+    ? MLS.hasOutput
+    : undefined;
 }
 
 const REFERENCE_OUTPUTS = new WeakMap<ReadonlyMap<string, ResolvedAttribute>, boolean>();
@@ -223,8 +242,7 @@ function mapDataRef(
     out.add(version, PROV.wasGeneratedBy, tex);
     out.add(version, PROV.qualifiedGeneration, qualified);
     out.type(qualified, PROV.Generation);
-    out.add(qualified, PROV.activity, tex);
-    out.add(qualified, PROV.entity, version);
+    out.add(qualified, PROV.activity, tex); // a Generation is an ActivityInfluence: it names the activity only
     state.versions.set(versionKey(wfExecIri, ref.uri), { entity: versionIri, generator: texIri });
     state.generatedBy.set(ref.uri, texIri);
     if (open !== undefined) (open.generated ??= new Map()).set(ref.uri, versionIri);

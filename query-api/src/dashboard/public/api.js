@@ -162,7 +162,7 @@ export function paperQuery(name, params) {
  */
 export async function hyperparameters(execution) {
   const rows = await sparql(`SELECT DISTINCT ?name ?value WHERE {
-    ${safeIri(execution)} mls:hasInput ?v .
+    ${safeIri(execution)} provml:hasInputValue ?v .
     ?v a provml:LearningHyperParameterSetting ; provml:valueName ?name ; prov:value ?value .
   } ORDER BY ?name`);
   return Object.fromEntries(rows.map((r) => [r.name, r.value]));
@@ -180,7 +180,7 @@ export async function hyperparameters(execution) {
  */
 export async function metricHistory(execution) {
   const rows = await sparql(`SELECT DISTINCT ?t ?time ?name ?value WHERE {
-    ?t provml:partOfExecution+ ${safeIri(execution)} ; mls:hasOutput ?o .
+    ?t provml:partOfExecution+ ${safeIri(execution)} ; provml:hasOutputValue ?o .
     ?o provml:valueName ?name ; prov:value ?value .
     FILTER(?name IN ("batch_loss", "loss", "accuracy", "val_loss", "val_accuracy", "epoch"))
     OPTIONAL { ?t prov:endedAtTime ?ended }
