@@ -256,7 +256,7 @@ describe.skipIf(missing.length > 0 && !CI)(`PROV-O / ML Schema conformance ${rea
     dir = await mkdtemp(join(tmpdir(), 'provml-conformance-'));
     const demo = await startStack();
     await runDemo(
-      { capture: (spec) => demo.capture({ spec, env: {} }), annotate: (t) => demo.annotate(t) },
+      { capture: (spec) => demo.capture({ spec, env: {} }), annotate: (t, s) => demo.annotate(t, s) },
       resolveDemoConfig({ outputDir: join(dir, 'demo-files') }),
     );
     await demo.settle();

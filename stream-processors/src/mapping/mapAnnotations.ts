@@ -177,7 +177,8 @@ export interface Attribution {
  * The attribution of an annotation document, in PROV terms and in its own graph (so withdrawing the
  * source takes it too): the graph is a `prov:Bundle` `prov:wasAttributedTo` the annotator, a
  * `prov:Agent`, `prov:generatedAtTime` when it was posted; each annotation resource (the subject of
- * a `provml:annotates`) is `prov:wasAttributedTo` the annotator as well, which is what lineage shows.
+ * a `provml:annotates`) is a `prov:Entity` (stated, not only entailed by the domain of
+ * `prov:wasAttributedTo`) `prov:wasAttributedTo` the annotator as well, which is what lineage shows.
  */
 export function attributionQuads(
   quads: readonly Quad[],
@@ -200,7 +201,7 @@ export function attributionQuads(
   for (const q of quads)
     if (q.predicate.value === PROVML.annotates && !annotations.has(q.subject.value)) {
       annotations.add(q.subject.value);
-      out.push(quad(q.subject, attributedTo, agent, graph));
+      out.push(quad(q.subject, type, iri(PROV.Entity), graph), quad(q.subject, attributedTo, agent, graph));
     }
   return out;
 }
