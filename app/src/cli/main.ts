@@ -32,12 +32,15 @@ const USAGE = `usage: provml [embedded|demo] [--no-demo] [--seed N] [--output-di
              demo into it first and prints the answers to Q1–Q6, unless --no-demo
   demo       the same demo, then exit (for scripts)
 
-Distributed mode (Kafka; start a local broker with npm run stack:up):
-  processor  maps capture events to PROV-ML quads (consumer group, Kafka transactions)
-  sink       loads quads into the store, committing after the store acknowledged
-  query-api  SPARQL endpoint, health and metrics over the store
+Distributed mode (Kafka; start a local broker with npm run stack:up, or everything with
+npm run stack:up -- --services); each service on a port of its own (--port N):
+  processor  maps capture events to PROV-ML quads (consumer group, Kafka transactions);
+             /healthz and /metrics on 7072 (PROVML_PROCESSOR_PORT)
+  sink       loads quads into the store, committing after the store acknowledged; 7073 (PROVML_SINK_PORT)
+  query-api  SPARQL endpoint, health and metrics over the store; 7070 (PROVML_QUERY_PORT)
   agent      the sidecar: a Unix socket (<spool>/agent.sock) and the HTTP ingest (/v1/events,
-             /v1/workflows, /v1/annotations) into a durable spool, published to Kafka (not --offline)
+             /v1/workflows, /v1/annotations) into a durable spool, published to Kafka (not --offline);
+             7071 (PROVML_INGEST_PORT)
   replay     publishes a spool (written offline) to Kafka, or with --http URL to an HTTP ingest,
              skipping what was already published; gives up (exit 1) when a send keeps failing
              for --max-wait-s (default 60)
