@@ -5,7 +5,8 @@
  */
 import { join, relative, resolve } from 'node:path';
 import { DEFAULT_PORTS, PORT_ENV, type ServiceName } from '@provml/service';
-import { isRunning, startProcess, stopProcess, waitForHttp } from './processes.ts';
+import { readFile } from 'node:fs/promises';
+import { isRunning, startProcess, stopProcess, waitUntil } from './processes.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -69,7 +70,7 @@ function serviceEnv(options: ServicesOptions, dir: string): NodeJS.ProcessEnv {
 
 /**
  * Starts every service that does not run yet, detached (they outlive this process), and waits until
- * each answers `/healthz`.
+ * each says it runs.
  *
  * @throws DependencyError `not-ready` with the tail of the service's log when one does not come up
  */
@@ -90,13 +91,17 @@ export async function startServices(options: ServicesOptions = {}): Promise<Serv
   }
   for (const name of PIPELINE) {
     const f = files(dir, name);
-    await waitForHttp(`http://127.0.0.1:${portOf(name, env)}/healthz`, {
-      pidFile: f.pid,
-      logFile: f.log,
-      name: `provml ${name}`,
-      timeoutMs: 180_000,
-      intervalMs: 250,
-    });
+    // its own line, not just an answer on its port: another program may hold that port
+    await waitUntil(
+      async () => {
+        const text = await readFile(f.log, 'utf8').catch(() => '');
+        return text.slice(text.lastIndexOf('\n--- ') + 1).includes(`provml ${name} running`)
+          ? true
+          : 'not running yet';
+      },
+      `provml ${name}`,
+      { pidFile: f.pid, logFile: f.log, timeoutMs: 180_000, intervalMs: 250 },
+    );
   }
   return servicesStatus(options);
 }
