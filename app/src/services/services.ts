@@ -2,7 +2,7 @@
 import type { Server } from 'node:http';
 import express from 'express';
 import type { Registry } from 'prom-client';
-import { ValidationError, type Logger } from '@provml/schemas';
+import { ProvmlError, ValidationError, type Logger } from '@provml/schemas';
 import { type TripleStore, createStore } from '@provml/stores';
 import { SinkService } from '@provml/sinks';
 import { IriMinter, ProcessorService } from '@provml/stream-processors';
@@ -217,5 +217,12 @@ export function openStore(config: ServiceConfig, logger: Logger): Promise<Triple
         },
       ]),
     );
-  return createStore(config.store, { logger: logger.child('store') });
+  const store = config.store;
+  const open = (): Promise<TripleStore> => createStore(store, { logger: logger.child('store') });
+  // the sink and the query API started together both find the repository missing and both create
+  // it: the one whose creation the server refused (409) opens the one the other created
+  return open().catch(async (error: unknown) => {
+    if (!(error instanceof ProvmlError && error.code === 'repository-create-failed')) throw error;
+    return open();
+  });
 }
