@@ -75,12 +75,12 @@ async function deployment(): Promise<Deployment> {
 }
 
 /** Runs a shell script as the README's reader would (bash, strict), in the repository root. */
-async function sh(script: string, env: NodeJS.ProcessEnv): Promise<string> {
+async function sh(script: string, env: NodeJS.ProcessEnv, timeoutMs = 240_000): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(
       'bash',
       ['-euo', 'pipefail', '-c', script],
-      { cwd: ROOT, env, maxBuffer: 16 << 20, timeout: 240_000 },
+      { cwd: ROOT, env, maxBuffer: 16 << 20, timeout: timeoutMs },
       (error, stdout, stderr) =>
         error === null ? resolve(stdout) : reject(new Error(`${script}\n${stderr}${stdout}`)),
     );
@@ -145,7 +145,8 @@ describe.skipIf(kafka.bootstrap === '')(
         await rm(d.dir, { recursive: true, force: true });
       });
       expect(upBlock!.body.trim()).toMatch(/^npm run stack:up -- --services\s+#/);
-      const up = await sh(upBlock!.body, d.env);
+      // on a fresh machine this fetches and starts the servers the other tests have not (RDF4J, Oxigraph)
+      const up = await sh(upBlock!.body, d.env, 900_000);
       for (const [name, port] of Object.entries(d.ports))
         expect(up).toMatch(
           new RegExp(`^${name}\\s+http://127\\.0\\.0\\.1:${port}\\s+healthy \\(pid \\d+\\)`, 'm'),
@@ -176,7 +177,7 @@ describe.skipIf(kafka.bootstrap === '')(
         .join('\n');
       expect(logged).toContain('provml processor running');
       expect(errorLines(logged)).toEqual([]);
-    }, 300_000);
+    }, 1_200_000);
 
     it('the services started by hand, as the README lists them, answer the first session and log no error', async () => {
       const d = await deployment();
