@@ -48,23 +48,33 @@ describe('a command that needs a broker, without one', () => {
   });
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
-  it.each([
+  // concurrently: each waits its 5 s for a broker
+  it.concurrent.each([
     ['provml processor', ['app/src/cli/main.ts', 'processor', '--port', '0'], 'PROVML_KAFKA_BROKERS'],
+    [
+      'provml sink',
+      ['app/src/cli/main.ts', 'sink', '--store', 'oxigraph-embedded', '--port', '0'],
+      'PROVML_KAFKA_BROKERS',
+    ],
     ['provml', ['app/src/cli/main.ts', 'dlq', 'list'], 'PROVML_KAFKA_BROKERS'],
     ['provml', ['app/src/cli/main.ts', 'replay', 'SPOOL'], 'PROVML_KAFKA_BROKERS'],
     ['npm run bench', ['bench/run.ts', '--only', 'pipeline-throughput'], 'PROVML_KAFKA_BROKERS'],
     ['pipeline-throughput', ['bench/pipeline-throughput.ts', '--quick'], 'PROVML_KAFKA_BROKERS'],
-  ])('%s (%s) says so in one line and exits 1', async (command, args, variable) => {
-    const at = `127.0.0.1:${unused}`;
-    const { code, stderr } = await run(
-      args.map((a) => (a === 'SPOOL' ? dir : a)),
-      { [variable]: at, PROVML_AUTH_DISABLED: 'true' },
-    );
-    expect(code).toBe(1);
-    expect(stderr.trimEnd().split('\n')).toEqual([
-      `${command}: no Kafka broker answers at ${at} within 5 s: start one with npm run stack:up (or point --kafka / PROVML_KAFKA_BROKERS at yours)`,
-    ]);
-  });
+  ])(
+    '%s (%s) says so in one line and exits 1',
+    async (command, args, variable) => {
+      const at = `127.0.0.1:${unused}`;
+      const { code, stderr } = await run(
+        args.map((a) => (a === 'SPOOL' ? dir : a)),
+        { [variable]: at, PROVML_AUTH_DISABLED: 'true' },
+      );
+      expect(code).toBe(1);
+      expect(stderr.trimEnd().split('\n')).toEqual([
+        `${command}: no Kafka broker answers at ${at} within 5 s: start one with npm run stack:up (or point --kafka / PROVML_KAFKA_BROKERS at yours)`,
+      ]);
+    },
+    60_000,
+  );
 });
 
 describe('a service whose port is taken', () => {
