@@ -93,17 +93,19 @@ export async function startServices(options: ServicesOptions = {}): Promise<Serv
     const f = files(dir, name);
     // its own line, not just an answer on its port: another program may hold that port
     await waitUntil(
-      async () => {
-        const text = await readFile(f.log, 'utf8').catch(() => '');
-        return text.slice(text.lastIndexOf('\n--- ') + 1).includes(`provml ${name} running`)
-          ? true
-          : 'not running yet';
-      },
+      async () => ((await runningAt(f.log, name)) === undefined ? 'not running yet' : true),
       `provml ${name}`,
       { pidFile: f.pid, logFile: f.log, timeoutMs: 180_000, intervalMs: 250 },
     );
   }
   return servicesStatus(options);
+}
+
+/** The URL of the service's latest start, from its line `provml NAME running at URL` in its log. */
+async function runningAt(log: string, name: ServiceName): Promise<string | undefined> {
+  const text = await readFile(log, 'utf8').catch(() => '');
+  const latest = text.slice(text.lastIndexOf('\n--- ') + 1);
+  return new RegExp(`^provml ${name} running at (\\S+)`, 'm').exec(latest)?.[1];
 }
 
 /** A gauge's value from a Prometheus text answer, summed over its series. */
@@ -140,7 +142,9 @@ export async function servicesStatus(options: ServicesOptions = {}): Promise<Ser
     PIPELINE.map(async (name) => {
       const f = files(dir, name);
       const pid = isRunning(f.pid);
-      const url = `http://127.0.0.1:${portOf(name, env)}`;
+      const url =
+        (pid === undefined ? undefined : await runningAt(f.log, name)) ??
+        `http://127.0.0.1:${portOf(name, env)}`;
       const healthy =
         pid !== undefined &&
         (await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) })
