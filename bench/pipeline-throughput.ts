@@ -11,7 +11,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { ProvmlError } from '@provml/schemas';
+import { requireBroker } from '@provml/service';
 import {
+  KAFKA,
   bucketDelta,
   histogramQuantile,
   killAll,
@@ -175,6 +178,7 @@ const keptUp = (s: StepResult): boolean =>
   s.processed >= 0.95 * s.offered && s.p99 <= 5 && s.lagEvents <= 2 * s.offered;
 
 async function main(): Promise<void> {
+  await requireBroker(KAFKA.split(','));
   const loadBefore = args['wait-quiet'] ? await waitForQuiet(1.5, 600_000, log) : load1();
   const stages = await measureStages(QUICK ? 20_000 : 50_000);
   const results = new Map<StoreKind, RunResult[]>();
@@ -433,7 +437,11 @@ main().then(
   () => process.exit(0),
   (error: unknown) => {
     killAll();
-    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    // an expected condition (no broker) in one line; a bug with its stack
+    const known = error instanceof ProvmlError;
+    process.stderr.write(
+      `${error instanceof Error ? (known ? `pipeline-throughput: ${error.message}` : (error.stack ?? error.message)) : String(error)}\n`,
+    );
     process.exit(1);
   },
 );

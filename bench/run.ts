@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: the quick variant of every benchmark, one after another, into
  * `bench/results/quick/` (the full figures in `bench/results/` are left alone), then a summary.
- * Needs the local stack for the Kafka benchmarks (`npm run stack:up`; started here when missing).
+ * The Kafka benchmarks need a broker (`npm run stack:up`, or PROVML_KAFKA_BROKERS): without one that
+ * answers within 5 s this says so in one line and exits 1.
  * `npm run bench -- --only fig5,peers` runs some; `--full` runs the full variants into bench/results/
  * (hours; each result file says how long its own run took).
  */
@@ -9,7 +10,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ensureKafka } from '../deploy/local/kafka.ts';
+import { requireBroker } from '@provml/service';
+import { KAFKA } from './lib/pipeline.ts';
 import { ROOT } from './lib/report.ts';
 
 const { values } = parseArgs({
@@ -18,8 +20,8 @@ const { values } = parseArgs({
 
 const TSX = ['node', '--import', 'tsx'];
 
-/** Each benchmark: its name, and the commands of its quick and full variants. */
-const BENCHMARKS: readonly { name: string; quick: string[]; full: string[] }[] = [
+/** Each benchmark: its name, the commands of its quick and full variants, whether it needs Kafka. */
+const BENCHMARKS: readonly { name: string; quick: string[]; full: string[]; kafka?: true }[] = [
   {
     name: 'capture-cost',
     quick: [...TSX, 'bench/capture-cost.ts', '--quick'],
@@ -30,9 +32,10 @@ const BENCHMARKS: readonly { name: string; quick: string[]; full: string[] }[] =
     quick: ['python3', 'bench/capture_cost_python.py', '--events', '200000', '--reps', '3'],
     full: ['python3', 'bench/capture_cost_python.py'],
   },
-  { name: 'fig5', quick: [...TSX, 'bench/fig5.ts', '--quick'], full: [...TSX, 'bench/fig5.ts'] },
+  { name: 'fig5', kafka: true, quick: [...TSX, 'bench/fig5.ts', '--quick'], full: [...TSX, 'bench/fig5.ts'] },
   {
     name: 'fig5-python',
+    kafka: true,
     quick: [...TSX, 'bench/fig5.ts', '--quick', '--lang', 'python'],
     full: [...TSX, 'bench/fig5.ts', '--lang', 'python'],
   },
@@ -44,16 +47,23 @@ const BENCHMARKS: readonly { name: string; quick: string[]; full: string[] }[] =
   },
   {
     name: 'pipeline-throughput',
+    kafka: true,
     quick: [...TSX, 'bench/pipeline-throughput.ts', '--quick'],
     full: [...TSX, 'bench/pipeline-throughput.ts'],
   },
   {
     name: 'freshness',
+    kafka: true,
     quick: [...TSX, 'bench/freshness.ts', '--quick'],
     full: [...TSX, 'bench/freshness.ts'],
   },
-  { name: 'fig6', quick: [...TSX, 'bench/fig6.ts', '--quick'], full: [...TSX, 'bench/fig6.ts'] },
-  { name: 'memory', quick: [...TSX, 'bench/memory.ts', '--quick'], full: [...TSX, 'bench/memory.ts'] },
+  { name: 'fig6', kafka: true, quick: [...TSX, 'bench/fig6.ts', '--quick'], full: [...TSX, 'bench/fig6.ts'] },
+  {
+    name: 'memory',
+    kafka: true,
+    quick: [...TSX, 'bench/memory.ts', '--quick'],
+    full: [...TSX, 'bench/memory.ts'],
+  },
   {
     name: 'embedded',
     quick: [...TSX, 'bench/embedded.ts', '--quick'],
@@ -76,7 +86,11 @@ const chosen = BENCHMARKS.filter((b) => only === undefined || only.includes(b.na
 const results = values.full ? join(ROOT, 'bench', 'results') : join(ROOT, 'bench', 'results', 'quick');
 mkdirSync(results, { recursive: true });
 
-await ensureKafka(); // the local broker on 127.0.0.1:19092 (reused when running)
+if (chosen.some((b) => b.kafka === true))
+  await requireBroker(KAFKA.split(',')).catch((error: unknown) => {
+    console.error(`npm run bench: ${(error as Error).message}`);
+    process.exit(1);
+  });
 
 const outcomes: { name: string; status: number | null; seconds: number }[] = [];
 for (const b of chosen) {

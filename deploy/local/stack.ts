@@ -1,14 +1,49 @@
 /**
  * The whole local stack for development and CI, as plain processes from packages the project
- * fetches itself: Kafka 4.1 (KRaft), Apicurio Registry, RDF4J Server and the Oxigraph server.
- * CLI: `npm run stack:up`, `npm run stack:down`, `npx tsx deploy/local/stack.ts status`.
+ * fetches itself: Kafka 4.1 (KRaft), Apicurio Registry, RDF4J Server and the Oxigraph server; with
+ * `--services`, the pipeline too (a processor, a sink, the query API and an agent: services.ts).
+ * CLI: `npm run stack:up [-- --services]`, `npm run stack:status`, `npm run stack:down [-- --keep-servers]`;
+ * `--dir DIR` (or PROVML_STACK_DIR) holds the services' pid files and logs.
  */
 import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import { ensureKafka, kafkaReachable, stopKafka } from './kafka.ts';
-import { ensureRegistry, stopRegistry } from './registry.ts';
+import { ccompatUrl, ensureRegistry, stopRegistry } from './registry.ts';
+import { startServices, servicesStatus, stopServices, type ServiceState } from './services.ts';
 import { ensureOxigraph, ensureRdf4j, stopStores, storeStatus } from './stores.ts';
 
-async function up(): Promise<void> {
+/** The options of every command. */
+interface StackOptions {
+  services: boolean;
+  keepServers: boolean;
+  dir?: string;
+}
+
+/** Rows as aligned columns. */
+function table(rows: readonly (readonly string[])[]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((c, i) => c.padEnd(widths[i]!))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
+}
+
+const serviceRows = (states: readonly ServiceState[]): string[][] =>
+  states.map((s) => [
+    s.name,
+    s.url,
+    s.pid === undefined ? 'not running' : s.healthy ? `healthy (pid ${s.pid})` : `NOT healthy (pid ${s.pid})`,
+    s.backlog ?? '',
+    s.log,
+  ]);
+
+async function up(options: StackOptions): Promise<void> {
   const steps: [string, () => Promise<string>][] = [
     ['kafka', async () => (await ensureKafka()).bootstrap],
     ['registry', async () => (await ensureRegistry()).url],
@@ -22,30 +57,87 @@ async function up(): Promise<void> {
       `${name.padEnd(9)} ${where}   (ready after ${((performance.now() - started) / 1000).toFixed(1)} s)\n`,
     );
   }
+  if (!options.services) return;
+  const started = performance.now();
+  const states = await startServices({ dir: options.dir });
+  process.stdout.write(
+    `\nservices ready after ${((performance.now() - started) / 1000).toFixed(1)} s\n` +
+      table([['service', 'url', 'state', 'backlog', 'log'], ...serviceRows(states)]) +
+      'npm run stack:status shows them again; npm run stack:down stops them and the servers.\n',
+  );
 }
 
-async function down(): Promise<void> {
+async function down(options: StackOptions): Promise<void> {
+  const stopped = await stopServices({ dir: options.dir });
+  if (stopped.length > 0) process.stdout.write(`services stopped: ${stopped.join(', ')}\n`);
+  if (options.keepServers) return;
   await stopStores();
   await stopRegistry();
   await stopKafka();
   process.stdout.write('stack stopped\n');
 }
 
-async function status(): Promise<void> {
+async function status(options: StackOptions): Promise<void> {
+  const kafka = (await kafkaReachable()) ? 'reachable' : 'not running';
+  const registryUrl = ccompatUrl(18081);
+  const registry = await fetch(`${registryUrl}/subjects`, { signal: AbortSignal.timeout(2000) })
+    .then((r) => (r.ok ? 'healthy' : `NOT healthy (HTTP ${r.status})`))
+    .catch(() => 'not running');
+  const rows = [
+    ['server', 'url', 'state'],
+    ['kafka', '127.0.0.1:19092', kafka],
+    ['registry', registryUrl, registry],
+  ];
+  for (const s of await storeStatus())
+    rows.push([
+      s.instance,
+      s.url ?? '',
+      s.pid === undefined
+        ? 'not running'
+        : s.healthy
+          ? `healthy (pid ${s.pid})`
+          : `NOT healthy (pid ${s.pid})`,
+    ]);
+  process.stdout.write(table(rows));
   process.stdout.write(
-    `kafka     ${(await kafkaReachable()) ? 'reachable on 127.0.0.1:19092' : 'not running'}\n`,
+    '\n' +
+      table([
+        ['service', 'url', 'state', 'backlog', 'log'],
+        ...serviceRows(await servicesStatus({ dir: options.dir })),
+      ]),
   );
-  for (const s of await storeStatus()) process.stdout.write(`${JSON.stringify(s)}\n`);
 }
 
-const commands: Record<string, () => Promise<void>> = { up, down, status };
+const commands: Record<string, (options: StackOptions) => Promise<void>> = { up, down, status };
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === resolve(import.meta.filename)) {
-  const run = commands[process.argv[2] ?? ''];
-  if (run === undefined) {
-    process.stderr.write('usage: tsx deploy/local/stack.ts up|down|status\n');
+  const [command, ...rest] = process.argv.slice(2);
+  const run = commands[command ?? ''];
+  let options: StackOptions | undefined;
+  try {
+    const { values } = parseArgs({
+      args: rest,
+      options: {
+        services: { type: 'boolean', default: false },
+        'keep-servers': { type: 'boolean', default: false },
+        dir: { type: 'string' },
+      },
+      strict: true,
+    });
+    options = {
+      services: values.services,
+      keepServers: values['keep-servers'],
+      dir: values.dir ?? (process.env.PROVML_STACK_DIR || undefined),
+    };
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n`);
+  }
+  if (run === undefined || options === undefined) {
+    process.stderr.write(
+      'usage: tsx deploy/local/stack.ts up [--services] | down [--keep-servers] | status   [--dir DIR]\n',
+    );
     process.exitCode = 2;
   } else
-    run().catch((error: unknown) => {
+    run(options).catch((error: unknown) => {
       process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
       process.exit(1);
     });

@@ -69,6 +69,7 @@ const schema = z
       .default({}),
     /** The triple store for `sink` and `query-api`. */
     store: storeSection,
+    /** Where the service listens; the port defaults per service (DEFAULT_PORTS), 7070 when none is named. */
     http: z
       .object({
         host: z.string().default('127.0.0.1'),
@@ -141,6 +142,29 @@ const schema = z
   })
   .strict();
 
+/** The distributed services, each a process with an HTTP port of its own. */
+export type ServiceName = 'query-api' | 'agent' | 'processor' | 'sink';
+
+/**
+ * Default HTTP port of each service: the query API and the agent's ingest on the embedded mode's
+ * ports (so the same `curl` lines work against either), the processor's and the sink's health and
+ * metrics next to them.
+ */
+export const DEFAULT_PORTS: Readonly<Record<ServiceName, number>> = {
+  'query-api': 7070,
+  agent: 7071,
+  processor: 7072,
+  sink: 7073,
+};
+
+/** The environment variable of each service's port; it wins over the shared PROVML_HTTP_PORT. */
+export const PORT_ENV = {
+  'query-api': 'PROVML_QUERY_PORT',
+  agent: 'PROVML_INGEST_PORT',
+  processor: 'PROVML_PROCESSOR_PORT',
+  sink: 'PROVML_SINK_PORT',
+} as const satisfies Record<ServiceName, string>;
+
 /** Configuration of a distributed service process. */
 export type ServiceConfig = z.infer<typeof schema>;
 
@@ -171,7 +195,11 @@ export const SERVICE_ENV = {
   PROVML_STORE_BULK_LOAD: 'store.bulkLoad (sparql, Oxigraph: true|false)',
   PROVML_STORE_TIMEOUT_MS: 'store.timeoutMs',
   PROVML_HTTP_HOST: 'http.host',
-  PROVML_HTTP_PORT: 'http.port',
+  PROVML_HTTP_PORT: 'http.port (any service; its own variable below wins)',
+  PROVML_QUERY_PORT: 'http.port of query-api (default 7070)',
+  PROVML_INGEST_PORT: 'http.port of agent (default 7071)',
+  PROVML_PROCESSOR_PORT: 'http.port of processor (default 7072)',
+  PROVML_SINK_PORT: 'http.port of sink (default 7073)',
   PROVML_AGENT_SPOOL: 'agent.spoolDir',
   PROVML_AGENT_SOCKET: 'agent.socketPath',
   PROVML_AGENT_FSYNC: 'agent.fsync (batch|interval|never)',
@@ -212,7 +240,7 @@ function merge(base: Json, over: Json): Json {
   return out;
 }
 
-function fromEnv(env: Readonly<Record<string, string | undefined>>): Json {
+function fromEnv(env: Readonly<Record<string, string | undefined>>, service?: ServiceName): Json {
   const e = (k: keyof typeof SERVICE_ENV): string | undefined => (env[k] === '' ? undefined : env[k]);
   const num = (v: string | undefined): number | string | undefined =>
     v === undefined || !/^\d+$/.test(v) ? v : Number(v);
@@ -248,7 +276,10 @@ function fromEnv(env: Readonly<Record<string, string | undefined>>): Json {
       bulkLoad: bool(e('PROVML_STORE_BULK_LOAD')),
       timeoutMs: num(e('PROVML_STORE_TIMEOUT_MS')),
     },
-    http: { host: e('PROVML_HTTP_HOST'), port: num(e('PROVML_HTTP_PORT')) },
+    http: {
+      host: e('PROVML_HTTP_HOST'),
+      port: num((service === undefined ? undefined : e(PORT_ENV[service])) ?? e('PROVML_HTTP_PORT')),
+    },
     agent: {
       spoolDir: e('PROVML_AGENT_SPOOL'),
       socketPath: e('PROVML_AGENT_SOCKET'),
@@ -275,12 +306,14 @@ function fromEnv(env: Readonly<Record<string, string | undefined>>): Json {
  * @param options values from the command line (highest precedence)
  * @param env the process environment (see SERVICE_ENV)
  * @param file path of a JSON or YAML config file, if any
+ * @param service the service this process runs: its port variable and default port (DEFAULT_PORTS)
  * @throws ValidationError naming each bad setting
  */
 export function resolveServiceConfig(
   options: Json,
   env: Readonly<Record<string, string | undefined>>,
   file?: string,
+  service?: ServiceName,
 ): ServiceConfig {
   let fileValues: Json = {};
   if (file !== undefined) {
@@ -292,7 +325,9 @@ export function resolveServiceConfig(
       ]);
     }
   }
-  const parsed = schema.safeParse(merge(merge(fileValues, fromEnv(env)), options));
+  const defaults: Json = service === undefined ? {} : { http: { port: DEFAULT_PORTS[service] } };
+  const layered = merge(merge(merge(defaults, fileValues), fromEnv(env, service)), options);
+  const parsed = schema.safeParse(layered);
   if (!parsed.success)
     throw new ValidationError(
       'invalid configuration',

@@ -1,6 +1,6 @@
 /** Public API of what every deployable process shares: its configuration, bearer auth, the Kafka log of a configuration, metrics and command-line plumbing. */
-export { SERVICE_ENV, resolveServiceConfig, topicNames } from './ServiceConfig.ts';
-export type { ServiceConfig } from './ServiceConfig.ts';
+export { DEFAULT_PORTS, PORT_ENV, SERVICE_ENV, resolveServiceConfig, topicNames } from './ServiceConfig.ts';
+export type { ServiceConfig, ServiceName } from './ServiceConfig.ts';
 export { resolveAuth } from './auth/AuthConfig.ts';
 export { BearerAuth, tokenId } from './auth/BearerAuth.ts';
 export {
@@ -12,10 +12,16 @@ export {
 } from './auth/authMiddleware.ts';
 export { createMetrics, gauge, mirroredCounter, registerStats } from './createMetrics.ts';
 export type { MetricSources, Metrics, StatMetric } from './createMetrics.ts';
-export { connectLog, kafkaLogOptions } from './kafkaLog.ts';
+export { connectLog, kafkaLogOptions, requireBroker } from './kafkaLog.ts';
 export type { RunningService } from './kafkaLog.ts';
 export { eventCodec, registryCodec } from './registryCodec.ts';
 export type { EventCodec } from './registryCodec.ts';
 export { closeServer, listen, metricsRoute, urlOf } from './http.ts';
-export { exitWithError, onSignals, runningLine, serviceConfigFromArgs } from './serviceCommand.ts';
+export {
+  exitWithError,
+  onSignals,
+  portAdvice,
+  runningLine,
+  serviceConfigFromArgs,
+} from './serviceCommand.ts';
 export { SHARED_ENV, SHARED_SETTINGS } from './settings.ts';

@@ -5,10 +5,16 @@
  */
 import { parseArgs } from 'node:util';
 import { ValidationError } from '@provml/schemas';
-import { resolveServiceConfig, type ServiceConfig } from './ServiceConfig.ts';
+import {
+  DEFAULT_PORTS,
+  PORT_ENV,
+  resolveServiceConfig,
+  type ServiceConfig,
+  type ServiceName,
+} from './ServiceConfig.ts';
 
 /** The options of `provml processor|sink|query-api|agent`, resolved with the environment and --config. */
-export function serviceConfigFromArgs(argv: string[]): ServiceConfig {
+export function serviceConfigFromArgs(argv: string[], service: ServiceName): ServiceConfig {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -49,7 +55,22 @@ export function serviceConfigFromArgs(argv: string[]): ServiceConfig {
     },
     process.env,
     values.config,
+    service,
   );
+}
+
+/** How to give a service another port, for the error when its port is taken. */
+export const portAdvice = (service: ServiceName): string =>
+  `choose another with --port N (${PORT_ENV[service]}, PROVML_HTTP_PORT or http.port in --config; ` +
+  `defaults: ${Object.entries(DEFAULT_PORTS)
+    .map(([name, port]) => `${name} ${port}`)
+    .join(', ')})`;
+
+/** `host:port` of a listen error because the address is taken (EADDRINUSE), else undefined. */
+function takenAddress(error: unknown): string | undefined {
+  const e = error as Partial<NodeJS.ErrnoException> & { address?: string; port?: number };
+  if (typeof e !== 'object' || e === null || e.code !== 'EADDRINUSE') return undefined;
+  return e.address === undefined ? `port ${e.port ?? '?'}` : `${e.address}:${e.port ?? '?'}`;
 }
 
 /** The line a service prints once it serves (tests and scripts wait for it). */
@@ -78,9 +99,17 @@ export function onSignals(
   process.on('SIGTERM', () => stop('SIGTERM'));
 }
 
-/** Prints a fatal error of a command (a ValidationError with each of its issues) and exits 1. */
-export function exitWithError(command: string, error: unknown): never {
-  if (error instanceof ValidationError) {
+/**
+ * Prints a fatal error of a command (a ValidationError with each of its issues; a port that is taken
+ * with `portHint`, how to choose another) and exits 1.
+ */
+export function exitWithError(command: string, error: unknown, portHint?: string): never {
+  const taken = takenAddress(error);
+  if (taken !== undefined)
+    console.error(
+      `${command}: cannot listen on ${taken}: another process already listens there; ${portHint ?? 'choose another port'}`,
+    );
+  else if (error instanceof ValidationError) {
     console.error(`${command}: ${error.message}`);
     for (const issue of error.issues) console.error(`  ${issue.path}: ${issue.message}`);
   } else console.error(`${command}: ${error instanceof Error ? error.message : String(error)}`);

@@ -1,6 +1,6 @@
 // The service configuration: the store section is the stores' own schema; shared settings have one set of limits.
 import { describe, expect, it } from 'vitest';
-import { resolveServiceConfig } from '@provml/service';
+import { DEFAULT_PORTS, resolveServiceConfig, type ServiceName } from '@provml/service';
 import { resolveEmbeddedConfig } from '@provml/app';
 
 describe('service configuration, store section', () => {
@@ -63,5 +63,26 @@ describe('settings shared by the embedded process and the services', () => {
       query: { timeoutMs: 1234, allowService: true },
       topics: { partitions: 8 },
     });
+  });
+});
+
+describe('service configuration, ports', () => {
+  const services = Object.keys(DEFAULT_PORTS) as ServiceName[];
+
+  it('gives each service a port of its own, so the four run side by side with no option', () => {
+    const ports = services.map((s) => resolveServiceConfig({}, {}, undefined, s).http.port);
+    expect(ports).toEqual([7070, 7071, 7072, 7073]);
+    expect(new Set(ports).size).toBe(services.length);
+  });
+
+  it('takes --port over the service’s own variable over PROVML_HTTP_PORT over its default', () => {
+    const env = { PROVML_HTTP_PORT: '9000', PROVML_SINK_PORT: '9003' };
+    expect(resolveServiceConfig({}, env, undefined, 'sink').http.port).toBe(9003);
+    expect(resolveServiceConfig({}, env, undefined, 'processor').http.port).toBe(9000);
+    expect(resolveServiceConfig({ http: { port: 9100 } }, env, undefined, 'sink').http.port).toBe(9100);
+    expect(resolveServiceConfig({}, { PROVML_QUERY_PORT: '8080' }, undefined, 'query-api').http.port).toBe(
+      8080,
+    );
+    expect(resolveServiceConfig({}, { PROVML_INGEST_PORT: '8081' }, undefined, 'agent').http.port).toBe(8081);
   });
 });

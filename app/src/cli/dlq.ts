@@ -18,7 +18,7 @@ import {
   type Logger,
 } from '@provml/schemas';
 import { DLQ_HEADERS, KafkaEventLog, type ConsumedRecord, type ProducedRecord } from '@provml/log';
-import { resolveServiceConfig, topicNames } from '@provml/service';
+import { requireBroker, resolveServiceConfig, topicNames } from '@provml/service';
 
 /** Header a replayed record carries: where its dead letter was. */
 export const REPLAY_HEADER = 'provml-replay-of';
@@ -387,6 +387,7 @@ export async function dlqCommand(
     limit: limit === undefined ? undefined : Number(limit),
   };
   const deadLetters = values['dlq-topic'] ?? topicNames(config).deadLetters;
+  await requireBroker(config.kafka.brokers);
   const log = new KafkaEventLog({
     brokers: config.kafka.brokers,
     clientId: 'provml-dlq',

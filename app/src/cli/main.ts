@@ -8,8 +8,11 @@ import {
   type RunningService,
   exitWithError,
   onSignals,
+  portAdvice,
+  requireBroker,
   runningLine,
   serviceConfigFromArgs,
+  type ServiceName,
 } from '@provml/service';
 
 const USAGE = `usage: provml [embedded|demo] [--no-demo] [--seed N] [--output-dir DIR] [--data-dir DIR | --in-memory]
@@ -29,12 +32,15 @@ const USAGE = `usage: provml [embedded|demo] [--no-demo] [--seed N] [--output-di
              demo into it first and prints the answers to Q1–Q6, unless --no-demo
   demo       the same demo, then exit (for scripts)
 
-Distributed mode (Kafka; start a local broker with npm run stack:up):
-  processor  maps capture events to PROV-ML quads (consumer group, Kafka transactions)
-  sink       loads quads into the store, committing after the store acknowledged
-  query-api  SPARQL endpoint, health and metrics over the store
+Distributed mode (Kafka; start a local broker with npm run stack:up, or everything with
+npm run stack:up -- --services); each service on a port of its own (--port N):
+  processor  maps capture events to PROV-ML quads (consumer group, Kafka transactions);
+             /healthz and /metrics on 7072 (PROVML_PROCESSOR_PORT)
+  sink       loads quads into the store, committing after the store acknowledged; 7073 (PROVML_SINK_PORT)
+  query-api  SPARQL endpoint, health and metrics over the store; 7070 (PROVML_QUERY_PORT)
   agent      the sidecar: a Unix socket (<spool>/agent.sock) and the HTTP ingest (/v1/events,
-             /v1/workflows, /v1/annotations) into a durable spool, published to Kafka (not --offline)
+             /v1/workflows, /v1/annotations) into a durable spool, published to Kafka (not --offline);
+             7071 (PROVML_INGEST_PORT)
   replay     publishes a spool (written offline) to Kafka, or with --http URL to an HTTP ingest,
              skipping what was already published; gives up (exit 1) when a send keeps failing
              for --max-wait-s (default 60)
@@ -61,8 +67,6 @@ PROVML_QUERY_TOKEN_FILE, PROVML_ADMIN_TOKEN_FILE (one token per line) or PROVML_
 PROVML_QUERY_TOKENS, PROVML_ADMIN_TOKENS (comma-separated); PROVML_PROTECT_METRICS=true puts /metrics
 behind a token too. Without tokens these services refuse to start unless PROVML_AUTH_DISABLED=true.`;
 
-type ServiceName = 'processor' | 'sink' | 'query-api' | 'agent';
-
 /** Where `provml embedded` keeps its data unless told otherwise. */
 const DEFAULT_DATA_DIR = '.data/embedded';
 
@@ -84,8 +88,11 @@ function formatBytes(n: number): string {
  * own modules (the agent neither a store nor the processor).
  */
 async function service(name: ServiceName, argv: string[]): Promise<void> {
-  const config = serviceConfigFromArgs(argv);
+  const config = serviceConfigFromArgs(argv, name);
   const logger = createJsonLogger(`provml.${name}`, { level: config.logLevel });
+  // the agent spools while Kafka is away; the others cannot do without it
+  if (name === 'processor' || name === 'sink' || (name === 'query-api' && config.query.live))
+    await requireBroker(config.kafka.brokers);
   let running: RunningService;
   if (name === 'agent') {
     const { startAgent } = await import('@provml/agent');
@@ -140,6 +147,7 @@ async function replay(argv: string[]): Promise<void> {
     values.config,
   );
   const logger = createJsonLogger('provml.replay', { level: config.logLevel });
+  if (values.http === undefined) await requireBroker(config.kafka.brokers);
   const tty = process.stderr.isTTY;
   const summary = await replaySpool(dir, config, logger, {
     http: values.http === undefined ? undefined : { url: values.http, token: values.token },
@@ -295,9 +303,17 @@ async function main(argv: string[]): Promise<void> {
   }
   if (command === 'replay') return replay(rest);
   if (command === 'processor' || command === 'sink' || command === 'query-api' || command === 'agent')
-    return service(command, rest);
+    return service(command, rest).catch((error: unknown) =>
+      exitWithError(`provml ${command}`, error, portAdvice(command)),
+    );
   console.error(`provml: unknown command '${command}'\n\n${USAGE}`);
   process.exit(2);
 }
 
-main(process.argv.slice(2)).catch((error: unknown) => exitWithError('provml', error));
+main(process.argv.slice(2)).catch((error: unknown) =>
+  exitWithError(
+    'provml',
+    error,
+    'choose others with --query-port N and --ingest-port N (PROVML_QUERY_PORT, PROVML_INGEST_PORT)',
+  ),
+);

@@ -1,7 +1,8 @@
 /** The distributed services, each a process of its own over Kafka: processor, sink, query API and HTTP ingest agent. */
+import type { Server } from 'node:http';
 import express from 'express';
 import type { Registry } from 'prom-client';
-import { ValidationError, type Logger } from '@provml/schemas';
+import { ProvmlError, ValidationError, type Logger } from '@provml/schemas';
 import { type TripleStore, createStore } from '@provml/stores';
 import { SinkService } from '@provml/sinks';
 import { IriMinter, ProcessorService } from '@provml/stream-processors';
@@ -42,6 +43,20 @@ function opsApp(registry: Registry, healthy: () => boolean): express.Express {
   return app;
 }
 
+/** Listens on the configured address; when that fails (a port that is taken), releases what `release` holds first. */
+async function listenOr(
+  app: Parameters<typeof listen>[0],
+  config: ServiceConfig,
+  release: () => Promise<void>,
+): Promise<Server> {
+  try {
+    return await listen(app, config.http.port, config.http.host);
+  } catch (error) {
+    await release().catch(() => undefined);
+    throw error;
+  }
+}
+
 /** Consumer lag of a service's group, read from the broker every 5 s for the lag gauges. */
 function watchLag(
   log: KafkaEventLog,
@@ -74,16 +89,20 @@ export async function startProcessor(config: ServiceConfig, logger: Logger): Pro
     encodeEvent: codec.encode,
     logger: logger.child('processor'),
   });
-  await processor.start();
   let stopped = false;
   const t = topicNames(config);
   const lag = watchLag(log, logger, 'processor', config.groups.processor, [t.specs, t.annotations, t.events]);
   const metrics = createMetrics({ processor: () => processor.stats, lag: () => lag.value });
-  const server = await listen(
+  // listen before joining the group: a port that is taken fails the start without a rebalance
+  const server = await listenOr(
     opsApp(metrics.registry, () => !stopped),
-    config.http.port,
-    config.http.host,
+    config,
+    async () => {
+      lag.stop();
+      await log.close();
+    },
   );
+  await processor.start();
   return {
     url: urlOf(server),
     shutdown: once(async () => {
@@ -113,8 +132,7 @@ export async function startSink(
     observeFreshness: (seconds) => metrics.eventToStore.observe(seconds),
     observeLoad: (seconds) => metrics.loadDuration.observe(seconds),
   });
-  await sink.start();
-  const server = await listen(
+  const server = await listenOr(
     createQueryApp({
       store,
       registry: metrics.registry,
@@ -122,9 +140,13 @@ export async function startSink(
       auth,
       protectMetrics: config.auth.protectMetrics,
     }),
-    config.http.port,
-    config.http.host,
+    config,
+    async () => {
+      lag.stop();
+      await log.close();
+    },
   );
+  await sink.start();
   return {
     url: urlOf(server),
     shutdown: once(async () => {
@@ -195,5 +217,12 @@ export function openStore(config: ServiceConfig, logger: Logger): Promise<Triple
         },
       ]),
     );
-  return createStore(config.store, { logger: logger.child('store') });
+  const store = config.store;
+  const open = (): Promise<TripleStore> => createStore(store, { logger: logger.child('store') });
+  // the sink and the query API started together both find the repository missing and both create
+  // it: the one whose creation the server refused (409) opens the one the other created
+  return open().catch(async (error: unknown) => {
+    if (!(error instanceof ProvmlError && error.code === 'repository-create-failed')) throw error;
+    return open();
+  });
 }

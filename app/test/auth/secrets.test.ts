@@ -107,7 +107,7 @@ describe('secrets stay out of the output', () => {
       PROVML_HTTP_PORT: '0',
     });
     expect(refused.code).toBe(1);
-    expect(refused.output).toContain('provml: access control is not configured');
+    expect(refused.output).toContain('provml query-api: access control is not configured');
     expect(refused.output).toContain('PROVML_AUTH_DISABLED=true');
     expectNoSecret(refused.output);
     const help = await provml(['--help'], env);

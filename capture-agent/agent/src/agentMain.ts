@@ -6,7 +6,7 @@
  */
 import { createJsonLogger } from '@provml/schemas';
 import { startAgent } from './agentService.ts';
-import { exitWithError, onSignals, runningLine, serviceConfigFromArgs } from '@provml/service';
+import { exitWithError, onSignals, portAdvice, runningLine, serviceConfigFromArgs } from '@provml/service';
 
 const USAGE = `usage: provml-agent [--config FILE] [--kafka HOST:PORT,...] [--topic-prefix P] [--instance-id ID]
               [--host H] [--port N] [--log-level L] [--spool DIR] [--socket PATH]
@@ -18,7 +18,7 @@ Environment and access control as for provml agent (provml --help).`;
 
 /** Runs the agent until SIGTERM/SIGINT, then flushes its spool and stops. */
 async function runAgent(argv: string[]): Promise<void> {
-  const config = serviceConfigFromArgs(argv);
+  const config = serviceConfigFromArgs(argv, 'agent');
   const logger = createJsonLogger('provml.agent', { level: config.logLevel });
   const running = await startAgent(config, logger);
   console.log(runningLine('agent', running.url, config));
@@ -27,4 +27,4 @@ async function runAgent(argv: string[]): Promise<void> {
 
 const argv = process.argv.slice(2);
 if (argv.includes('--help') || argv.includes('-h')) console.log(USAGE);
-else runAgent(argv).catch((error: unknown) => exitWithError('provml-agent', error));
+else runAgent(argv).catch((error: unknown) => exitWithError('provml-agent', error, portAdvice('agent')));

@@ -4,10 +4,10 @@ import { hostname } from 'node:os';
 import {
   CompressionTypes,
   Kafka,
+  Partitioners,
   logLevel,
   type Admin,
   type KafkaConfig,
-  type LogEntry,
   type Producer,
 } from 'kafkajs';
 import { DependencyError, silentLogger, type Logger } from '@provml/schemas';
@@ -22,6 +22,7 @@ import type {
 } from '../ports.ts';
 import { KafkaGroupConsumer } from './KafkaGroupConsumer.ts';
 import { chunks, toMessages, toRecord } from './kafkaRecords.ts';
+import { kafkaLogCreator } from './kafkaLogging.ts';
 
 /** Settings of the Kafka adapter; TLS and SASL are passed to kafkajs unchanged. */
 export interface KafkaLogOptions {
@@ -53,24 +54,6 @@ export interface KafkaLogOptions {
   logger?: Logger;
 }
 
-/** Maps kafkajs log entries to the injected logger (its noisy startup retries go to debug). */
-function logCreator(logger: Logger) {
-  return () =>
-    ({ level, log }: LogEntry): void => {
-      const { message, ...fields } = log;
-      if (
-        level === logLevel.ERROR &&
-        /coordinator is not available|not the correct|Rebalancing|leader/i.test(
-          String(fields.error ?? message),
-        )
-      )
-        logger.debug(message, fields);
-      else if (level === logLevel.ERROR) logger.error(message, fields);
-      else if (level === logLevel.WARN) logger.warn(message, fields);
-      else logger.debug(message, fields);
-    };
-}
-
 /** A Kafka cluster as an EventLog. */
 export class KafkaEventLog implements EventLog {
   readonly kafka: Kafka;
@@ -89,7 +72,7 @@ export class KafkaEventLog implements EventLog {
       ssl: options.ssl,
       sasl: options.sasl,
       logLevel: logLevel.WARN,
-      logCreator: logCreator(this.logger),
+      logCreator: kafkaLogCreator(this.logger),
       retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 5000 },
     });
     this.compression = options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
@@ -153,7 +136,11 @@ export class KafkaEventLog implements EventLog {
   /** The idempotent producer shared by this log's `producer()` callers (acks from all replicas). */
   private shared(): Promise<Producer> {
     this.sharedProducer ??= (async () => {
-      const p = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+      const p = this.kafka.producer({
+        idempotent: true,
+        maxInFlightRequests: 1,
+        createPartitioner: Partitioners.DefaultPartitioner,
+      });
       await p.connect();
       return p;
     })();

@@ -1,5 +1,13 @@
 /** A member of a Kafka consumer group as a LogConsumer: batches to a handler, offsets committed after it (in a transaction when asked). */
-import type { CompressionTypes, Consumer, ConsumerConfig, EachBatchPayload, Kafka, Producer } from 'kafkajs';
+import {
+  Partitioners,
+  type CompressionTypes,
+  type Consumer,
+  type ConsumerConfig,
+  type EachBatchPayload,
+  type Kafka,
+  type Producer,
+} from 'kafkajs';
 import { Backoff, type Logger } from '@provml/schemas';
 import type { BatchOutput, ConsumerOptions, LogConsumer, LogProducer, RecordBatch } from '../ports.ts';
 import { chunks, toMessages, toRecord } from './kafkaRecords.ts';
@@ -97,6 +105,7 @@ export class KafkaGroupConsumer implements LogConsumer {
         idempotent: true,
         maxInFlightRequests: 1,
         transactionTimeout: this.context.transactionTimeoutMs,
+        createPartitioner: Partitioners.DefaultPartitioner,
       });
       this.txProducer = tx;
       await tx.connect();
