@@ -78,6 +78,13 @@ describe('/v1/measures', () => {
     }
   });
 
+  it('gives the declarations alone with series=none', async () => {
+    const training = trainingOf(CLASSIFIER_RUNS[1]!.id);
+    const { body } = await get(new URLSearchParams({ training, series: 'none' }).toString());
+    expect(body.measures.map((m) => m.name)).toEqual(['final_f1', 'macro_f1', 'perplexity', 'train_nll']);
+    expect(body.series).toEqual([]);
+  });
+
   it('refuses a missing or malformed training and a measure that is no name', async () => {
     expect((await get('')).status).toBe(400);
     expect((await get('training=not-an-iri')).status).toBe(400);

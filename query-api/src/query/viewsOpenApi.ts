@@ -80,6 +80,7 @@ export const VIEW_PATHS: Record<string, object> = {
         true,
       ),
       param('measure', { type: 'string' }, 'Only the series of this measure (default: every declared one)'),
+      param('series', { enum: ['all', 'none'], default: 'all' }, 'none: only the declared measures'),
     ],
   ),
   '/v1/lineage/backward': get('Lineage graph from an entity back to raw data and domain annotations', [

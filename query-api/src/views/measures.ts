@@ -4,7 +4,7 @@
  * reported, in the order they started: the curves a dashboard overlays to compare runs.
  */
 import { ValidationError } from '@provml/schemas';
-import { fragment, iriTerm, nameTerm, sparql, type SparqlTerm } from './terms.ts';
+import { fragment, iriTerm, nameTerm, oneOf, sparql, type SparqlTerm } from './terms.ts';
 import { rows, type ViewContext } from './ViewContext.ts';
 
 /** The semantics a plotted value may have: evaluation measures, and the outputs a loop reports. */
@@ -69,13 +69,14 @@ function trainingsOf(value: unknown): SparqlTerm[] {
   return [...new Set(list)].map((t) => iriTerm('training', t));
 }
 
-/** Declared measures of the runs' workflows and, for one measure or all, each run's series. */
+/** Declared measures of the runs' workflows and, for one measure or all (or none), each run's series. */
 export async function listMeasures(
   context: ViewContext,
   params: Readonly<Record<string, unknown>>,
 ): Promise<{ measures: MeasureDeclaration[]; series: MeasureSeries[] }> {
   const trainings = trainingsOf(params.training);
   const only = params.measure === undefined ? undefined : nameTerm('measure', params.measure);
+  const withSeries = oneOf('series', params.series, ['all', 'none'] as const, 'all') === 'all';
   const declared = await rows(
     context,
     sparql`SELECT DISTINCT ?name ?task ?semantics WHERE {
@@ -91,6 +92,7 @@ export async function listMeasures(
     task: r.task!,
     semantics: r.semantics as MeasureDeclaration['semantics'],
   }));
+  if (!withSeries) return { measures, series: [] };
   const found = await rows(
     context,
     sparql`SELECT DISTINCT ?training ?execution ?task ?name ?value ?started ?ended WHERE {
