@@ -8,6 +8,7 @@ import type { EmbeddedStack } from '../../src/embedded/EmbeddedStack.ts';
 import { startStack } from '../../../deploy/testing/stack.ts';
 import {
   CLASSIFIER_EPOCHS,
+  CLASSIFIER_SPEC,
   CLASSIFIER_RUNS,
   captureClassifierRuns,
   macroF1,
@@ -83,6 +84,55 @@ describe('/v1/measures', () => {
     const { body } = await get(new URLSearchParams({ training, series: 'none' }).toString());
     expect(body.measures.map((m) => m.name)).toEqual(['final_f1', 'macro_f1', 'perplexity', 'train_nll']);
     expect(body.series).toEqual([]);
+  });
+
+  it('orders a series by time, not by the text of the time (fractions without trailing zeros)', async () => {
+    // evaluations 100 ms, 120 ms and 900 ms into a second: stored as …:00.1Z, …:00.12Z, …:00.9Z
+    const second = Date.UTC(2026, 0, 1, 12, 0, 0) * 1000;
+    const times = [100_000, 120_000, 900_000].map((us) => second + us);
+    const event = (
+      task: string,
+      tex: string,
+      parent: string | null,
+      phase: string,
+      time: number,
+      values = {},
+    ) => ({
+      eventId: `order/${tex}/${phase}`,
+      workflow: CLASSIFIER_SPEC.workflow,
+      workflowExecution: 'clf-order',
+      task,
+      taskExecution: tex,
+      parentTaskExecution: parent,
+      phase,
+      time,
+      values,
+      dataRefs:
+        task === 'training' && phase === 'begin'
+          ? [{ name: 'corpus', uri: 'file:///corpora/order.jsonl' }]
+          : [],
+      ...(phase === 'end' ? { status: 'finished' } : {}),
+    });
+    const events = [
+      event('training', 'tr', null, 'begin', second, { learning_rate: 0.1 }),
+      ...times.flatMap((t, i) => [
+        event('evaluation', `v${i}`, 'tr', 'begin', t),
+        event('evaluation', `v${i}`, 'tr', 'end', t + 10, { macro_f1: i / 10 }),
+      ]),
+      event('training', 'tr', null, 'end', second + 1_000_000),
+    ];
+    const posted = await fetch(`${stack.ingestUrl}/v1/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-ndjson' },
+      body: events.map((e) => JSON.stringify(e)).join('\n'),
+    });
+    expect(posted.status, await posted.clone().text()).toBe(202);
+    await stack.settle();
+    const training = (
+      (await (await fetch(`${stack.queryUrl}/v1/runs?hp.learning_rate=0.1`)).json()) as { runs: RunRow[] }
+    ).runs.find((r) => r.training.startsWith('urn:provml:execution/clf-order/'))!.training;
+    const { body } = await get(new URLSearchParams({ training, measure: 'macro_f1' }).toString());
+    expect(body.series[0]!.points.map((p) => p.value)).toEqual([0, 0.1, 0.2]);
   });
 
   it('refuses a missing or malformed training and a measure that is no name', async () => {

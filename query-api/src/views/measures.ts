@@ -122,11 +122,11 @@ function toSeries(found: readonly Record<string, string>[]): MeasureSeries[] {
     }
     entry.rows.push(r);
   }
-  const time = (r: Record<string, string>): string => r.started ?? r.ended ?? '';
+  const time = (r: Record<string, string>): number => micros(r.started ?? r.ended);
   return [...byKey.entries()]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([, { series, rows: values }]) => {
-      values.sort((a, b) => time(a).localeCompare(time(b)) || a.execution!.localeCompare(b.execution!));
+      values.sort((a, b) => time(a) - time(b) || a.execution!.localeCompare(b.execution!));
       series.points = values.map((r, step) => {
         const n = Number(r.value);
         return {
@@ -138,4 +138,14 @@ function toSeries(found: readonly Record<string, string>[]): MeasureSeries[] {
       });
       return series;
     });
+}
+
+/**
+ * Microseconds since the epoch of an `xsd:dateTime` (0 when absent). Not the text: a store writes
+ * fractions without trailing zeros, so `…:40.1Z` sorts after `…:40.12Z` as text.
+ */
+function micros(iso: string | undefined): number {
+  const m = iso === undefined ? null : /^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?(.*)$/.exec(iso);
+  if (m === null) return 0;
+  return Date.parse(`${m[1]}${m[3] || 'Z'}`) * 1000 + Number((m[2] ?? '').padEnd(6, '0').slice(0, 6));
 }
