@@ -92,7 +92,11 @@ function allExecutions() {
 
 async function refreshExecutions() {
   try {
-    [state.executions, state.runs] = await Promise.all([api.executions(), api.runs()]);
+    // the comparison keeps the runs it had when /v1/runs fails; the executions still show
+    [state.executions, state.runs] = await Promise.all([
+      api.executions(),
+      api.runs().catch(() => state.runs),
+    ]);
   } catch (error) {
     return failed(/** @type {HTMLElement} */ ($('executions').querySelector('tbody')), error);
   }

@@ -62,10 +62,8 @@ export class RunComparison {
     this.sort = { key: 'final', dir: 1 };
     this.generation = 0;
     el.group.addEventListener('change', () => this.pickGroup(el.group.value));
-    el.measure.addEventListener('change', () => {
-      this.measure = el.measure.value;
-      void this.refresh();
-    });
+    // the measure shown changes once its series are read (the table never shows one measure's name over another's values)
+    el.measure.addEventListener('change', () => void this.refresh(el.measure.value));
     el.list.addEventListener('change', (event) => {
       const box = /** @type {HTMLInputElement} */ (event.target);
       if (box.checked) this.selected.add(box.value);
@@ -165,8 +163,11 @@ export class RunComparison {
         .join('') || '<p class="muted">No training runs yet.</p>';
   }
 
-  /** Reads the measures of the runs ticked and draws everything again. */
-  async refresh() {
+  /**
+   * Reads the measures of the runs ticked and draws everything again.
+   * @param {string | null} [wanted] the measure to show (default: the one shown)
+   */
+  async refresh(wanted = this.measure) {
     const generation = ++this.generation;
     const trainings = this.picked().map((p) => p.run.training);
     if (trainings.length === 0) {
@@ -183,7 +184,7 @@ export class RunComparison {
         measures.find((m) => m.semantics === 'evaluation-measure' && !this.rootTasks.has(m.task))?.name ??
         names[0] ??
         null;
-      const measure = this.measure !== null && names.includes(this.measure) ? this.measure : preferred;
+      const measure = wanted !== null && names.includes(wanted) ? wanted : preferred;
       const answer = measure === null ? { series: [] } : await api.measures(trainings, measure);
       if (generation !== this.generation) return;
       this.declared = measures;
