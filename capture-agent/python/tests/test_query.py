@@ -187,3 +187,21 @@ def test_the_bearer_token_reaches_a_query_api_that_asks_for_one():
             assert refused.value.status == 401 and refused.value.code == code
     finally:
         _stop(proc)
+
+
+def test_typed_values_follow_the_datatype():
+    xsd = query.PREFIXES["xsd"]
+    lit = lambda value, datatype=None: dict(type="literal", value=value, **({"datatype": xsd + datatype} if datatype else {}))  # noqa: E731
+    assert query.typed_value(lit("42", "integer")) == 42
+    assert query.typed_value(lit("1.0E-2", "double")) == 0.01
+    assert math.isnan(query.typed_value(lit("NaN", "double")))
+    assert query.typed_value(lit("-INF", "double")) == float("-inf")
+    assert query.typed_value(lit("true", "boolean")) is True
+    assert query.typed_value(lit("0", "boolean")) is False
+    t = query.typed_value(lit("2026-12-06T23:10:15.123456789Z", "dateTime"))
+    assert t == datetime.datetime(2026, 12, 6, 23, 10, 15, 123456, tzinfo=datetime.timezone.utc)
+    assert query.typed_value(lit("2026-12-06T23:10:15.5+01:00", "dateTime")).utcoffset() == datetime.timedelta(hours=1)
+    assert query.typed_value(lit("not a number", "integer")) == "not a number"
+    assert query.typed_value(lit("plain")) == "plain"
+    assert query.typed_value({"type": "uri", "value": "urn:x"}) == "urn:x"
+    assert query.typed_value({"type": "bnode", "value": "b0"}) == "_:b0"
