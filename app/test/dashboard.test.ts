@@ -1,25 +1,24 @@
 /** The dashboard in a real browser (Debian's headless Chromium via playwright-core) over an embedded stack running the demo. */
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveDemoConfig, fileUri, runDemo, type DemoReport, DEMO_SPECS } from '@provml/demo';
 import type { EmbeddedStack } from '../src/embedded/EmbeddedStack.ts';
 import { SMALL_DEMO, startStack } from '../../deploy/testing/stack.ts';
+import { CHROMIUM, chromiumMissing as missing, openPage } from './fixtures/browser.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ci = process.env.CI === 'true';
-const missing = existsSync(CHROMIUM) ? '' : `(skipped: ${CHROMIUM} is missing; apt-get install chromium)`;
 /** Where the screenshots go (ignored by git; CI keeps them as artifacts). */
 const SHOTS = fileURLToPath(new URL('../../test-output/dashboard/', import.meta.url));
 const LIVE_RUN = 'training-live-browser';
 
 /** What the page exposes as `window.provmlDashboard`. */
 interface DashboardHandle {
-  pointCount(): { batches: number; epochs: number };
+  /** Task executions drawn in the run's charts, by task. */
+  pointCount(): Record<string, number>;
   selectedRun(): string | null;
   lineageNodes(): { id: string; label: string; kind: string }[];
 }
@@ -33,7 +32,7 @@ describe.skipIf(missing !== '' && !ci)(`dashboard in headless Chromium ${missing
   let dir: string;
   let browser: Browser;
   let page: Page;
-  const problems: string[] = [];
+  let problems: string[];
 
   beforeAll(async () => {
     if (missing !== '') throw new Error(`${CHROMIUM} is missing (CI=true: this test may not be skipped)`);
@@ -45,20 +44,7 @@ describe.skipIf(missing !== '' && !ci)(`dashboard in headless Chromium ${missing
       resolveDemoConfig({ ...SMALL_DEMO, outputDir: dir }),
     );
     await stack.settle();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
-    page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(`console: ${m.text()} (${m.location().url})`);
-    });
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    page.on('requestfailed', (r) => {
-      // the live feed's EventSource is cancelled when the page goes; anything else failing is a bug
-      if (!r.url().includes('/v1/live'))
-        problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`);
-    });
+    ({ browser, page, problems } = await openPage());
   }, 120_000);
 
   afterAll(async () => {
@@ -86,11 +72,35 @@ describe.skipIf(missing !== '' && !ci)(`dashboard in headless Chromium ${missing
     expect(await page.locator('#executions .badge.finished').count()).toBe(api.executions.length);
     // the newest run is shown with its history: every batch and epoch the store holds
     await page.waitForFunction(
-      () => (globalThis as InPage).provmlDashboard.pointCount().epochs === 2,
+      () => (globalThis as InPage).provmlDashboard.pointCount().epoch === 2,
       undefined,
       { timeout: 15_000 },
     );
+    // the measures offered are those the demo's spec declares, the batch loss first shown
+    const options = await page.locator('#measure-select option').allInnerTexts();
+    expect(options.sort()).toEqual(
+      [
+        'accuracy · epoch',
+        'batch_loss · batch',
+        'final_accuracy · training',
+        'final_loss · training',
+        'loss · epoch',
+        'val_accuracy · validation',
+        'val_loss · validation',
+      ].sort(),
+    );
+    await expect(page.locator('#focus-caption').innerText()).resolves.toBe('batch_loss per batch');
+    // seismic data: the domain wording and Q1–Q6 are shown
     await page.locator('#query-grid [data-query="q6"] dd').first().waitFor();
+    await expect(page.locator('#queries-card').isVisible()).resolves.toBe(true);
+    await expect
+      .poll(() => page.locator('#lineage-hint').innerText(), { timeout: 15_000 })
+      .toContain('SEG-Y');
+    // the largest group of runs, every training of the demo's workflow, is compared: a row and a curve each
+    const compared = page.locator('#compare-table tbody tr[data-run]');
+    await compared.first().waitFor();
+    expect(await compared.count()).toBe(report.trainings.length);
+    expect(await page.locator('#compare-curves polyline').count()).toBe(report.trainings.length);
     await page.screenshot({ path: join(SHOTS, 'overview.png') });
     expect(problems).toEqual([]);
   }, 60_000);
@@ -134,7 +144,7 @@ describe.skipIf(missing !== '' && !ci)(`dashboard in headless Chromium ${missing
       { timeout: 15_000 },
     );
     await page.waitForFunction(
-      () => (globalThis as InPage).provmlDashboard.pointCount().batches === 8,
+      () => (globalThis as InPage).provmlDashboard.pointCount().batch === 8,
       undefined,
       { timeout: 15_000 },
     );
@@ -146,13 +156,14 @@ describe.skipIf(missing !== '' && !ci)(`dashboard in headless Chromium ${missing
     await epochOf(2, 8);
     await page.waitForFunction(
       (n) =>
-        (globalThis as InPage).provmlDashboard.pointCount().batches === n.batches + 16 &&
-        (globalThis as InPage).provmlDashboard.pointCount().epochs === n.epochs + 2,
+        (globalThis as InPage).provmlDashboard.pointCount().batch === n.batch! + 16 &&
+        (globalThis as InPage).provmlDashboard.pointCount().epoch === n.epoch! + 2,
       before,
       { timeout: 15_000 },
     );
     const after = await page.evaluate(() => (globalThis as InPage).provmlDashboard.pointCount());
-    expect(after).toEqual({ batches: before.batches + 16, epochs: before.epochs + 2 });
+    expect(after.batch).toBe(before.batch! + 16);
+    expect(after.epoch).toBe(before.epoch! + 2);
 
     training.end({ values: { final_loss: loss, final_accuracy: 1 - loss / 2 } });
     await capture.flush();

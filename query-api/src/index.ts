@@ -24,6 +24,8 @@ export { lineage } from './views/lineage.ts';
 export type { LineageGraph } from './views/lineage.ts';
 export { bestModel } from './views/models.ts';
 export type { BestModel, ModelRow } from './views/models.ts';
+export { listMeasures } from './views/measures.ts';
+export type { MeasureDeclaration, MeasurePoint, MeasureSeries } from './views/measures.ts';
 export { listRuns } from './views/runs.ts';
 export type { RunRow } from './views/runs.ts';
 export { epochTiming } from './views/timing.ts';

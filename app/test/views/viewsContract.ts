@@ -1,10 +1,19 @@
 /**
- * The REST views (executions, models, best model, timing, runs, lineage) checked against what the demo
+ * The REST views (executions, models, best model, timing, runs, measures, lineage) checked against what the demo
  * lifecycle did: one suite, run in embedded mode and against the real broker and a server store.
  */
 import { expect, it } from 'vitest';
 import { demoParameters, type DemoReport } from '@provml/demo';
-import type { ExecutionRow, LineageGraph, BestModel, ModelRow, RunRow, EpochTiming } from '@provml/query-api';
+import type {
+  ExecutionRow,
+  LineageGraph,
+  BestModel,
+  MeasureDeclaration,
+  MeasureSeries,
+  ModelRow,
+  RunRow,
+  EpochTiming,
+} from '@provml/query-api';
 
 /** What the suite needs: the query API's base URL and what the demo did. */
 export interface ViewsFixture {
@@ -149,6 +158,34 @@ export function viewsContract(fixture: ViewsFixture): void {
       report.trainings.filter((t) => t.learningRate === lr).map(() => lr),
     );
     expect((await api<{ runs: RunRow[] }>('/v1/runs', { inlineStart: 99_999 })).runs).toEqual([]);
+  });
+
+  it("gives each run's series of a measure and the measures its spec declares", async () => {
+    const report = fixture.report();
+    const { runs } = await api<{ runs: RunRow[] }>('/v1/runs');
+    const trainings = report.trainings.map(
+      (t) => runs.find((r) => r.training.includes(`/${encodeURIComponent(t.workflowExecution)}/`))!.training,
+    );
+    const query = new URLSearchParams({ measure: 'val_loss' });
+    for (const t of trainings) query.append('training', t);
+    const answer = await fetch(`${fixture.queryUrl()}/v1/measures?${query.toString()}`);
+    const body = (await answer.json()) as { measures: MeasureDeclaration[]; series: MeasureSeries[] };
+    expect(answer.status).toBe(200);
+    expect(body.measures.map((m) => `${m.task}:${m.name}`).sort()).toEqual([
+      'batch:batch_loss',
+      'epoch:accuracy',
+      'epoch:loss',
+      'training:final_accuracy',
+      'training:final_loss',
+      'validation:val_accuracy',
+      'validation:val_loss',
+    ]);
+    expect(body.series).toHaveLength(report.trainings.length);
+    report.trainings.forEach((t, i) => {
+      const series = body.series.find((s) => s.training === trainings[i])!;
+      expect(series.task).toBe('validation');
+      expect(series.points.map((p) => p.value)).toEqual(t.epochResults.map((e) => e.valLoss));
+    });
   });
 
   it('walks backward from a model to the raw SEG-Y file and its basin and field, within a depth', async () => {

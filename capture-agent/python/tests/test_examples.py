@@ -10,19 +10,31 @@ import sys
 
 import pytest
 
-from conftest import PKG_ROOT, REPO_ROOT
+from conftest import PKG_ROOT, REPO_ROOT, wait_until
 from fakes import FlakyIngest
+from test_real_services import embedded_stack  # noqa: F401 (a fixture)
 from provml_client.spool import read_spool
 
 EXAMPLES = os.path.join(PKG_ROOT, "examples")
 README = os.path.join(PKG_ROOT, "README.md")
 #: The ingest URL the README's snippets use (`npm start`'s): the tests point it elsewhere.
 README_INGEST = "http://127.0.0.1:7071"
+#: The query API URL the README's query snippet uses (`npm start`'s).
+README_QUERY = "http://127.0.0.1:7070"
+
+
+def all_readme_snippets():
+    with open(README, encoding="utf-8") as f:
+        return re.findall(r"```python\n(.*?)```", f.read(), re.S)
 
 
 def readme_snippets():
-    with open(README, encoding="utf-8") as f:
-        return re.findall(r"```python\n(.*?)```", f.read(), re.S)
+    """The snippets that capture (the query snippet reads what they captured)."""
+    return [code for code in all_readme_snippets() if README_QUERY not in code]
+
+
+def readme_query_snippets():
+    return [code for code in all_readme_snippets() if README_QUERY in code]
 
 
 def run_snippet(code, url, tmp_dir=None, timeout=120):
@@ -43,6 +55,35 @@ def test_the_readme_has_python_snippets_and_they_name_the_ingest():
     snippets = readme_snippets()
     assert len(snippets) >= 2
     assert all(README_INGEST in code for code in snippets), "a snippet the tests cannot point at a local ingest"
+    assert len(readme_query_snippets()) == 1
+
+
+@pytest.mark.ingest
+def test_the_readme_query_snippet_answers_what_the_quickstart_captured(embedded_stack, tmp_path):  # noqa: F811
+    ingest_url, query_url = embedded_stack
+    quickstart = run_snippet(readme_snippets()[0], ingest_url, tmp_path)
+    assert quickstart.returncode == 0, quickstart.stdout + quickstart.stderr
+
+    outputs = []
+
+    def answered():
+        out = run_snippet(readme_query_snippets()[0].replace(README_QUERY, query_url), ingest_url, tmp_path)
+        assert out.returncode == 0, out.stdout + out.stderr
+        outputs.append(out.stdout)
+        return "measure val_loss 3" in out.stdout
+
+    assert wait_until(answered, timeout=60, interval=0.5), "the quickstart's run never showed: %s" % outputs[-1:]
+    text = outputs[-1]
+    lines = text.splitlines()
+    # the quickstart's one run: learning rate 1e-3, no final loss; three epochs, each validated (0.4)
+    assert [line for line in lines if line.startswith("run ")] == [
+        line for line in lines if re.fullmatch(r"run urn:provml:execution/\S+ 0\.001 None", line)
+    ]
+    assert len([line for line in lines if line.startswith("run ")]) == 1
+    assert re.search(r"^best file:///\S+/model-\d\.pt 0\.4 0\.001$", text, re.M), text
+    assert "models? True" in lines
+    assert [line for line in lines if line.startswith("measure ")] == [
+        "measure accuracy 3", "measure loss 3", "measure val_loss 3"]
 
 
 @pytest.mark.parametrize("index", range(len(readme_snippets())))

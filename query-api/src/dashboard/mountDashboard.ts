@@ -17,7 +17,7 @@ const PUBLIC = fileURLToPath(new URL('./public/', import.meta.url));
 /**
  * Mounts the dashboard on `app`: `GET /` redirects to `/dashboard/`, which serves the page under
  * `public/` (plain ES modules, no build step); `/dashboard/vendor/<file>` serves the libraries.
- * The page reads only the query API's public endpoints (`/v1/…`, `/sparql`, `/v1/live`).
+ * The page reads only the query API's views (`/v1/…`) and its live feed (`/v1/live`).
  */
 export function mountDashboard(app: Express): void {
   app.get('/', (_req, res) => res.redirect(302, '/dashboard/'));

@@ -63,7 +63,7 @@ export function openApiDocument(catalogue: ReadonlyMap<QueryName, QueryDefinitio
       title: 'PROV-ML query API',
       version: '0.1.0',
       description:
-        'Provenance of the ML lifecycle: the paper’s parameterized queries Q1–Q6 and their generalisations (executions, models, best model, timing, runs, lineage), the SPARQL 1.1 Protocol endpoint (read-only, union default graph read as a set, FROM and the protocol’s dataset honoured), health and metrics.',
+        'Provenance of the ML lifecycle: the paper’s parameterized queries Q1–Q6 and their generalisations (executions, models, best model, timing, runs, measures, lineage), the SPARQL 1.1 Protocol endpoint (read-only, union default graph read as a set, FROM and the protocol’s dataset honoured), health and metrics.',
     },
     components: { schemas: { Problem: problem } },
     paths: {

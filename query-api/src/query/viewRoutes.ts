@@ -1,10 +1,11 @@
-/** The REST views of the query API: executions, models, best model, epoch timing, runs, lineage. */
+/** The REST views of the query API: executions, models, best model, epoch timing, runs, measures, lineage. */
 import type express from 'express';
 import type { Request, Response } from 'express';
 import { ValidationError } from '@provml/schemas';
 import { AnswerTooLargeError, QueryTimeoutError, TooManyQueriesError } from '@provml/stores';
 import { listExecutions } from '../views/executions.ts';
 import { lineage } from '../views/lineage.ts';
+import { listMeasures } from '../views/measures.ts';
 import { bestModel, listModels, NotFoundError } from '../views/models.ts';
 import { listRuns } from '../views/runs.ts';
 import { epochTiming } from '../views/timing.ts';
@@ -20,6 +21,7 @@ export const VIEWS: Readonly<Record<string, View>> = {
   '/v1/models/best': bestModel,
   '/v1/timing': epochTiming,
   '/v1/runs': listRuns,
+  '/v1/measures': listMeasures,
   '/v1/lineage/backward': (c, p) => lineage(c, p, 'backward'),
   '/v1/lineage/forward': (c, p) => lineage(c, p, 'forward'),
 };

@@ -1,4 +1,4 @@
-/** OpenAPI paths of the REST views (executions, models, timing, runs, lineage). */
+/** OpenAPI paths of the REST views (executions, models, timing, runs, measures, lineage). */
 
 const iri = { type: 'string', format: 'iri' };
 const param = (name: string, schema: object, description: string, required = false): object => ({
@@ -68,6 +68,19 @@ export const VIEW_PATHS: Record<string, object> = {
       param('noiseThreshold', { type: 'number' }, 'Preparation noise_threshold'),
       param('prep.{name}', { type: 'string' }, 'Any preparation parameter, e.g. prep.inline_start=100'),
       param('hp.{name}', { type: 'string' }, 'Any hyperparameter, e.g. hp.learning_rate=0.01'),
+    ],
+  ),
+  '/v1/measures': get(
+    'The evaluation measures and output values the runs’ workflows declare, and each run’s series of them per task (step = the task execution’s order in the run): the curves to compare runs by',
+    [
+      param(
+        'training',
+        iri,
+        'A training execution IRI (as /v1/runs lists them); repeat the parameter for several runs (at most 100)',
+        true,
+      ),
+      param('measure', { type: 'string' }, 'Only the series of this measure (default: every declared one)'),
+      param('series', { enum: ['all', 'none'], default: 'all' }, 'none: only the declared measures'),
     ],
   ),
   '/v1/lineage/backward': get('Lineage graph from an entity back to raw data and domain annotations', [

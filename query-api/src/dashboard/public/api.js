@@ -1,11 +1,5 @@
 // @ts-check
-/** What the dashboard reads from the query API: the `/v1/…` endpoints, `/sparql` for metric history. */
-
-const PREFIXES = `PREFIX prov: <http://www.w3.org/ns/prov#>
-PREFIX provml: <https://w3id.org/provml/ns#>
-PREFIX mls: <http://www.w3.org/ns/mls#>
-PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
-`;
+/** What the dashboard reads from the query API: the `/v1/…` views. */
 
 /** An answer other than 2xx from the API. */
 export class HttpError extends Error {
@@ -22,12 +16,13 @@ export class HttpError extends Error {
 /**
  * GETs JSON from the API.
  * @param {string} path
- * @param {Record<string, string | number | undefined>} [params]
+ * @param {Record<string, string | number | undefined> | URLSearchParams} [params] a parameter repeats in URLSearchParams
  * @returns {Promise<any>}
  */
 export async function getJson(path, params = {}) {
-  const query = new URLSearchParams();
-  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') query.set(k, String(v));
+  const query = params instanceof URLSearchParams ? params : new URLSearchParams();
+  if (!(params instanceof URLSearchParams))
+    for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') query.set(k, String(v));
   const url = query.size > 0 ? `${path}?${query}` : path;
   const response = await fetch(url, { headers: { accept: 'application/json' } });
   if (!response.ok) {
@@ -40,34 +35,6 @@ export async function getJson(path, params = {}) {
     throw new HttpError(response.status, message);
   }
   return response.json();
-}
-
-/**
- * Whether a string may be put between `<` and `>` in a SPARQL query (server data, checked anyway).
- * @param {string} iri
- */
-function safeIri(iri) {
-  if (!/^[a-z][a-z0-9+.-]*:[^\s<>"{}|\\^`]*$/i.test(iri)) throw new Error(`not an IRI: ${iri}`);
-  return `<${iri}>`;
-}
-
-/**
- * Runs a SELECT through the SPARQL protocol endpoint; rows of plain values.
- * @param {string} query
- * @returns {Promise<Record<string, string>[]>}
- */
-export async function sparql(query) {
-  const response = await fetch('/sparql', {
-    method: 'POST',
-    headers: { 'content-type': 'application/sparql-query', accept: 'application/sparql-results+json' },
-    body: PREFIXES + query,
-  });
-  if (!response.ok) throw new HttpError(response.status, await response.text());
-  /** @type {{ results: { bindings: Record<string, { value: string }>[] } }} */
-  const json = await response.json();
-  return json.results.bindings.map((b) =>
-    Object.fromEntries(Object.entries(b).map(([k, v]) => [k, v.value])),
-  );
 }
 
 /**
@@ -156,44 +123,37 @@ export function paperQuery(name, params) {
 }
 
 /**
- * The captured hyperparameters of a training stage execution.
- * @param {string} execution
- * @returns {Promise<Record<string, string>>}
+ * A training run with its data preparation, hyperparameters and the training's own outputs.
+ * @typedef {{ training: string, trainingSet: string, started: string | null, status: string | null,
+ *   preparation: Record<string, string | number | boolean>, hyperparameters: Record<string, string | number | boolean>,
+ *   outputs: Record<string, string | number | boolean>, meanBatchSeconds: number | null,
+ *   meanEpochSeconds: number | null }} Run
  */
-export async function hyperparameters(execution) {
-  const rows = await sparql(`SELECT DISTINCT ?name ?value WHERE {
-    ${safeIri(execution)} provml:hasInputValue ?v .
-    ?v a provml:LearningHyperParameterSetting ; provml:valueName ?name ; prov:value ?value .
-  } ORDER BY ?name`);
-  return Object.fromEntries(rows.map((r) => [r.name, r.value]));
+
+/**
+ * Every training run (one that used a training set).
+ * @returns {Promise<Run[]>}
+ */
+export async function runs() {
+  return (await getJson('/v1/runs')).runs;
 }
 
 /**
- * @typedef {{ key: string, time: string, values: Record<string, number> }} MetricRecord
+ * @typedef {{ name: string, task: string, semantics: 'evaluation-measure' | 'output-value' }} MeasureDeclaration
+ * @typedef {{ step: number, value: number | null, time: string | null, execution: string }} MeasurePoint
+ * @typedef {{ training: string, task: string, measure: string, points: MeasurePoint[] }} MeasureSeries
  */
 
 /**
- * Metric values already in the store for an execution (batch loss, epoch loss/accuracy, validation):
- * the history the live feed then extends. One record per task execution, keyed as the feed keys it.
- * @param {string} execution
- * @returns {Promise<MetricRecord[]>}
+ * The measures the runs' workflows declare and each run's series of them (of one measure, or all).
+ * @param {string[]} trainings training execution IRIs
+ * @param {string | null} [measure] null: no series, only the declarations
+ * @returns {Promise<{ measures: MeasureDeclaration[], series: MeasureSeries[] }>}
  */
-export async function metricHistory(execution) {
-  const rows = await sparql(`SELECT DISTINCT ?t ?time ?name ?value WHERE {
-    ?t provml:partOfExecution+ ${safeIri(execution)} ; provml:hasOutputValue ?o .
-    ?o provml:valueName ?name ; prov:value ?value .
-    FILTER(?name IN ("batch_loss", "loss", "accuracy", "val_loss", "val_accuracy", "epoch"))
-    OPTIONAL { ?t prov:endedAtTime ?ended }
-    OPTIONAL { ?t prov:startedAtTime ?started }
-    BIND(COALESCE(?ended, ?started) AS ?time)
-  }`);
-  /** @type {Map<string, MetricRecord>} */
-  const byTask = new Map();
-  for (const r of rows) {
-    const key = /[^/]+$/.exec(r.t ?? '')?.[0] ?? String(r.t);
-    const record = byTask.get(key) ?? { key, time: r.time ?? '', values: {} };
-    record.values[String(r.name)] = Number(r.value);
-    byTask.set(key, record);
-  }
-  return [...byTask.values()];
+export async function measures(trainings, measure) {
+  const query = new URLSearchParams();
+  for (const t of trainings) query.append('training', t);
+  if (measure === null) query.set('series', 'none');
+  else if (measure !== undefined) query.set('measure', measure);
+  return getJson('/v1/measures', query);
 }

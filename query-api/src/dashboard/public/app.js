@@ -2,6 +2,7 @@
 /** The dashboard's wiring: what is selected, what each view shows, and the live feed that moves them. */
 import * as api from './api.js';
 import { TimingChart, TrainingCharts } from './charts.js';
+import { RunComparison } from './compare.js';
 import { ExecutionsTable, executionId } from './executions.js';
 import { esc, fmtValue, shortIri } from './format.js';
 import { LineageView } from './lineage.js';
@@ -39,6 +40,8 @@ const state = {
   training: null,
   /** Follow the newest training run until the user picks one. */
   follow: true,
+  /** Training runs with their hyperparameters (from /v1/runs). @type {api.Run[]} */
+  runs: [],
   /** @type {api.Model[]} */
   models: [],
   /** @type {string | null} */
@@ -51,13 +54,25 @@ const table = new ExecutionsTable(
   (execution) => pickTraining(execution, true),
 );
 const charts = new TrainingCharts(
-  /** @type {HTMLCanvasElement} */ ($('batch-chart')),
-  /** @type {HTMLCanvasElement} */ ($('epoch-chart')),
-  ({ batches, epochs }) => {
-    $('batch-count').textContent = `· ${batches} batches`;
-    $('epoch-count').textContent = `· ${epochs} epoch${epochs === 1 ? '' : 's'}`;
+  /** @type {HTMLCanvasElement} */ ($('focus-chart')),
+  /** @type {HTMLCanvasElement} */ ($('measures-chart')),
+  (focus) => {
+    $('focus-caption').textContent =
+      focus === null ? 'No measure declared' : `${focus.measure} per ${focus.task}`;
+    $('focus-count').textContent = focus === null ? '' : `· ${focus.points} × ${focus.task}`;
+    if (focus !== null) measureSelect.value = `${focus.task}:${focus.measure}`;
   },
 );
+const measureSelect = /** @type {HTMLSelectElement} */ ($('measure-select'));
+const comparison = new RunComparison({
+  group: /** @type {HTMLSelectElement} */ ($('compare-group')),
+  measure: /** @type {HTMLSelectElement} */ ($('compare-measure')),
+  list: $('compare-runs'),
+  curves: $('compare-curves'),
+  parallel: $('compare-parallel'),
+  table: /** @type {HTMLTableElement} */ ($('compare-table')),
+  caption: $('compare-caption'),
+});
 const timingChart = new TimingChart(/** @type {HTMLCanvasElement} */ ($('timing-chart')));
 const lineage = new LineageView($('lineage-graph'), $('lineage-legend'), $('lineage-details'));
 const queries = new QueriesView($('query-grid'), $('best-model'));
@@ -77,10 +92,15 @@ function allExecutions() {
 
 async function refreshExecutions() {
   try {
-    state.executions = await api.executions();
+    // the comparison keeps the runs it had when /v1/runs fails; the executions still show
+    [state.executions, state.runs] = await Promise.all([
+      api.executions(),
+      api.runs().catch(() => state.runs),
+    ]);
   } catch (error) {
     return failed(/** @type {HTMLElement} */ ($('executions').querySelector('tbody')), error);
   }
+  const compared = comparison.load(state.runs, state.executions);
   const known = new Set(state.executions.map(executionId));
   for (const id of state.liveOnly.keys()) if (known.has(id)) state.liveOnly.delete(id);
   const rows = allExecutions();
@@ -96,6 +116,7 @@ async function refreshExecutions() {
   const next = state.follow ? (trainings.find((e) => e.status === 'running') ?? trainings[0]) : current;
   if (next !== undefined) await pickTraining(next, false);
   else if (current !== undefined) trainingSelect.value = executionId(current);
+  await compared;
 }
 const refreshExecutionsSoon = debounce(() => void refreshExecutions(), 400);
 
@@ -162,34 +183,49 @@ async function pickTraining(execution, byUser) {
   // subscribe first (replaying what the feed still holds), then read the store: the two overlap, never gap
   closeRunFeed = subscribe({ execution: id, since: '0' }, (e) => onRunEvent(e), setLiveState);
   const iri = execution.execution;
+  showHyperparameters(iri);
   const [history] = await Promise.all([
-    api.metricHistory(iri).catch(() => []),
-    showHyperparameters(iri),
+    api.measures([iri]).catch(() => ({ measures: [], series: [] })),
     refreshTiming(),
     refreshModels(),
   ]);
   if (state.training?.execution !== iri) return;
-  for (const r of history) charts.take(r.key, r.time, r.values);
+  showMeasures(history.measures, execution.label);
+  for (const s of history.series)
+    for (const p of s.points)
+      if (p.value !== null) charts.take(taskKey(p.execution), s.task, p.time ?? '', { [s.measure]: p.value });
 }
 
-/** @param {string} iri */
-async function showHyperparameters(iri) {
-  try {
-    const hp = await api.hyperparameters(iri);
-    const shown = Object.entries(hp)
-      .map(([k, v]) => `<span class="hp">${esc(k.replace(/_/g, ' '))} <b>${esc(fmtValue(v))}</b></span>`)
-      .join('');
-    $('training-meta').innerHTML = shown || 'Loss and accuracy as the trainer reports them';
-  } catch (error) {
-    failed($('training-meta'), error);
-  }
+/** The id the live feed gives a task execution: the last segment of its IRI. */
+const taskKey = (/** @type {string} */ iri) => /[^/]+$/.exec(iri)?.[0] ?? iri;
+
+/**
+ * The measures a run's workflow declares: in the measure picker and the charts.
+ * @param {api.MeasureDeclaration[]} measures
+ * @param {string} rootTask the training's own task
+ */
+function showMeasures(measures, rootTask) {
+  measureSelect.innerHTML = measures
+    .map((m) => `<option value="${esc(`${m.task}:${m.name}`)}">${esc(m.name)} · ${esc(m.task)}</option>`)
+    .join('');
+  charts.declare(measures, rootTask);
+}
+
+/** The hyperparameters of the run shown, as /v1/runs lists them. @param {string} iri */
+function showHyperparameters(iri) {
+  const hp = state.runs.find((r) => r.training === iri)?.hyperparameters ?? {};
+  const shown = Object.entries(hp)
+    .map(([k, v]) => `<span class="hp">${esc(k.replace(/_/g, ' '))} <b>${esc(fmtValue(v))}</b></span>`)
+    .join('');
+  $('training-meta').innerHTML = shown || 'The measures the run reports';
 }
 
 /** @param {import('./live.js').LiveEvent} e */
 function onRunEvent(e) {
   if (e.phase !== 'end') return;
-  charts.take(e.taskExecution, e.time, e.values);
-  if (e.values.loss !== undefined || e.values.val_loss !== undefined) {
+  charts.take(e.taskExecution, e.task, e.time, e.values);
+  // an evaluation measure came (an epoch's, a validation's): timing and models may have moved
+  if (charts.evaluates(e.task, Object.keys(e.values))) {
     refreshTimingSoon();
     refreshModelsSoon();
   }
@@ -202,6 +238,8 @@ async function refreshTiming() {
   try {
     const epochs = await api.timing(run.execution);
     if (state.training !== run) return;
+    // batch timing is shown for runs whose epochs have batches
+    $('timing-card').hidden = !epochs.some((e) => e.batches > 0);
     timingChart.show(epochs);
     const ms = (/** @type {number | null} */ s) => (s === null ? '–' : (s * 1000).toFixed(2));
     body.innerHTML =
@@ -238,8 +276,8 @@ async function refreshModels() {
     modelSelect.innerHTML =
       mine
         .map((m) => {
-          const loss = m.evaluations.loss;
-          return `<option value="${esc(m.model)}">${esc(shortIri(m.uri ?? m.model, 1))}${loss === undefined ? '' : ` · loss ${esc(fmtValue(loss))}`}</option>`;
+          const [name, value] = Object.entries(m.evaluations)[0] ?? [];
+          return `<option value="${esc(m.model)}">${esc(shortIri(m.uri ?? m.model, 1))}${name === undefined ? '' : ` · ${esc(name)} ${esc(fmtValue(value))}`}</option>`;
         })
         .join('') || '<option value="">no model yet</option>';
     const keep = mine.find((m) => m.model === state.model);
@@ -248,7 +286,10 @@ async function refreshModels() {
       const n = Number(m.evaluations.loss);
       return Number.isFinite(n) ? n : Infinity;
     };
-    const best = [...mine].sort((a, b) => loss(a) - loss(b))[0];
+    // a loss says which is best; without one (no direction known), the newest model
+    const best = mine.some((m) => m.evaluations.loss !== undefined)
+      ? [...mine].sort((a, b) => loss(a) - loss(b))[0]
+      : mine[mine.length - 1];
     const pick = keep ?? best;
     if (pick !== undefined) {
       modelSelect.value = pick.model;
@@ -276,19 +317,26 @@ async function pickModel(model) {
     api
       .lineageBackward(model)
       .then((l) => {
-        if (state.model === model) lineage.show(l);
+        if (state.model !== model) return;
+        lineage.show(l);
+        $('lineage-hint').textContent =
+          lineage.domain.seismic && lineage.domain.annotated
+            ? 'From a trained model back to the raw SEG-Y file and what the geoscientist knows about it'
+            : 'From a trained model back to the raw data it came from';
       })
       .catch((error) => failed($('lineage-details'), error)),
     api.paperQuery('q2', { model }).catch(() => ({ rows: [] })),
   ]);
   const row = range.rows[0];
+  // Q1–Q6 ask of seismic slice ranges: shown only when the model's data has one
+  $('queries-card').hidden = row === undefined;
   if (row !== undefined) {
     context.inlineStart = Number(row.inlineStart);
     context.inlineEnd = Number(row.inlineEnd);
     /** @type {HTMLInputElement} */ ($('ctx-inline-start')).value = String(row.inlineStart);
     /** @type {HTMLInputElement} */ ($('ctx-inline-end')).value = String(row.inlineEnd);
   }
-  if (state.model === model) await queries.answer(context);
+  if (state.model === model && row !== undefined) await queries.answer(context);
 }
 
 // ---- controls and the page-wide feed ---------------------------------------------------------
@@ -298,6 +346,7 @@ trainingSelect.addEventListener('change', () => {
   if (e !== undefined) void pickTraining(e, true);
 });
 modelSelect.addEventListener('change', () => void pickModel(modelSelect.value));
+measureSelect.addEventListener('change', () => charts.focus(measureSelect.value));
 $('status-filter').addEventListener('click', (event) => {
   const button = /** @type {HTMLElement} */ (event.target).closest('button');
   if (button === null) return;
@@ -342,7 +391,8 @@ Object.assign(window, {
     state,
     charts,
     lineage,
-    /** Points drawn in the training charts. */
+    comparison,
+    /** Task executions drawn in the training charts, by task. */
     pointCount: () => charts.counts(),
     /** The id of the training execution shown. */
     selectedRun: () => (state.training === null ? null : executionId(state.training)),

@@ -1,6 +1,6 @@
 // @ts-check
-/** The Chart.js views: loss per batch, loss/accuracy per epoch (both fed live), batch timing per epoch. */
-import { COLORS } from './palette.js';
+/** The Chart.js views: a run's measures, whatever their names (fed live), and batch timing per epoch. */
+import { COLORS, SERIES } from './palette.js';
 
 /** @type {any} */
 const Chart = /** @type {any} */ (window).Chart;
@@ -60,32 +60,36 @@ function smooth(/** @type {number[]} */ values, alpha = 0.25) {
   return out;
 }
 
-/** The series the training charts draw. */
-const emptySeries = () => ({
-  batches: new Series(),
-  losses: new Series(),
-  accuracies: new Series(),
-  valLosses: new Series(),
-  valAccuracies: new Series(),
-});
+/** Series of one run, by task and measure: `${task}\u0000${measure}`. */
+const seriesKey = (/** @type {string} */ task, /** @type {string} */ measure) => `${task}\u0000${measure}`;
 
-/** Loss per batch and loss/accuracy per epoch of one training execution. */
+/**
+ * The measures of one training run, whatever their names: the measure picked (per execution of the task
+ * that reports it, with a trend) and every evaluation measure its tasks report, per step.
+ */
 export class TrainingCharts {
   /**
-   * @param {HTMLCanvasElement} batchCanvas
-   * @param {HTMLCanvasElement} epochCanvas
-   * @param {(counts: { batches: number, epochs: number }) => void} onCounts
+   * @param {HTMLCanvasElement} focusCanvas
+   * @param {HTMLCanvasElement} allCanvas
+   * @param {(focus: { measure: string, task: string, points: number } | null) => void} onDraw
    */
-  constructor(batchCanvas, epochCanvas, onCounts) {
-    this.onCounts = onCounts;
+  constructor(focusCanvas, allCanvas, onDraw) {
+    this.onDraw = onDraw;
     this.pending = false;
-    this.s = emptySeries();
-    this.batch = new Chart(batchCanvas, {
+    /** Every numeric value seen, declared or not yet (the declarations may come after the feed). @type {Map<string, Series>} */
+    this.series = new Map();
+    /** @type {import('./api.js').MeasureDeclaration[]} */
+    this.declared = [];
+    /** The training's own task: its measures are one number per run, not a curve. */
+    this.rootTask = '';
+    /** @type {import('./api.js').MeasureDeclaration | null} */
+    this.focused = null;
+    this.focusChart = new Chart(focusCanvas, {
       type: 'line',
       data: {
         datasets: [
           {
-            label: 'batch loss',
+            label: '',
             data: [],
             borderColor: COLORS.lossSoft,
             backgroundColor: COLORS.lossSoft,
@@ -111,91 +115,82 @@ export class TrainingCharts {
         normalized: true,
         interaction: { mode: 'nearest', axis: 'x', intersect: false },
         scales: {
-          x: { type: 'linear', title: { display: true, text: 'batch' }, ticks: { precision: 0 } },
-          y: { title: { display: true, text: 'loss' }, beginAtZero: true },
+          x: { type: 'linear', title: { display: true, text: 'step' }, ticks: { precision: 0 } },
+          y: { title: { display: true, text: '' } },
         },
         plugins: { legend: { position: 'top', align: 'end' } },
       },
     });
-    this.epoch = new Chart(epochCanvas, {
+    this.allChart = new Chart(allCanvas, {
       type: 'line',
-      data: {
-        labels: [],
-        datasets: [
-          { label: 'loss', data: [], borderColor: COLORS.loss, backgroundColor: COLORS.loss, yAxisID: 'y' },
-          {
-            label: 'val loss',
-            data: [],
-            borderColor: COLORS.valLoss,
-            backgroundColor: COLORS.valLoss,
-            borderDash: [5, 4],
-            yAxisID: 'y',
-          },
-          {
-            label: 'accuracy',
-            data: [],
-            borderColor: COLORS.accuracy,
-            backgroundColor: COLORS.accuracy,
-            yAxisID: 'y1',
-          },
-          {
-            label: 'val accuracy',
-            data: [],
-            borderColor: COLORS.valAccuracy,
-            backgroundColor: COLORS.valAccuracy,
-            borderDash: [5, 4],
-            yAxisID: 'y1',
-          },
-        ],
-      },
+      data: { datasets: [] },
       options: {
         animation: false,
         maintainAspectRatio: false,
-        elements: { line: { borderWidth: 2.2, tension: 0.25 }, point: { radius: 3.5, hoverRadius: 5 } },
-        interaction: { mode: 'index', intersect: false },
+        parsing: false,
+        elements: { line: { borderWidth: 2.2, tension: 0.25 }, point: { radius: 3, hoverRadius: 5 } },
+        interaction: { mode: 'nearest', axis: 'x', intersect: false },
         scales: {
-          x: { title: { display: true, text: 'epoch' } },
-          y: { position: 'left', title: { display: true, text: 'loss' }, beginAtZero: true },
-          y1: {
-            position: 'right',
-            min: 0,
-            max: 1,
-            title: { display: true, text: 'accuracy' },
-            grid: { drawOnChartArea: false },
-            ticks: { callback: (/** @type {number} */ v) => `${Math.round(v * 100)}%` },
-          },
+          x: { type: 'linear', title: { display: true, text: 'step' }, ticks: { precision: 0 } },
+          y: { title: { display: false } },
         },
         plugins: { legend: { position: 'top', align: 'end' } },
       },
     });
   }
 
-  /** Forgets every point (another execution was selected). */
-  reset() {
-    this.s = emptySeries();
+  /**
+   * The measures the run's workflow declares, and the training's own task.
+   * @param {import('./api.js').MeasureDeclaration[]} measures
+   * @param {string} rootTask
+   */
+  declare(measures, rootTask) {
+    this.declared = measures;
+    this.rootTask = rootTask;
+    const keep = measures.find((m) => m.name === this.focused?.name && m.task === this.focused?.task);
+    this.focused = keep ?? defaultFocus(measures, rootTask);
+    this.schedule();
+  }
+
+  /** Plots a measure in the first chart. @param {string} choice `task:name` */
+  focus(choice) {
+    this.focused = this.declared.find((m) => `${m.task}:${m.name}` === choice) ?? this.focused;
     this.schedule();
   }
 
   /**
-   * Takes the metric values a task execution reported (from history or from the live feed).
+   * Whether some of `names` are evaluation measures `task` declares.
+   * @param {string} task
+   * @param {string[]} names
+   */
+  evaluates(task, names) {
+    return this.declared.some(
+      (m) => m.task === task && m.semantics === 'evaluation-measure' && names.includes(m.name),
+    );
+  }
+
+  /** Forgets every point (another execution was selected). */
+  reset() {
+    this.series = new Map();
+    this.schedule();
+  }
+
+  /**
+   * Takes the values a task execution reported (from history or from the live feed).
    * @param {string} key the task execution
+   * @param {string} task its task
    * @param {string} time when it ended
    * @param {Record<string, unknown>} values
    */
-  take(key, time, values) {
+  take(key, task, time, values) {
     let changed = false;
-    /** @param {Series} series @param {unknown} v */
-    const add = (series, v) => {
-      if (typeof v === 'number' && series.add({ key, t: micros(time), value: v })) changed = true;
-    };
-    const s = this.s;
-    add(s.batches, values.batch_loss);
-    if (values.batch_loss === undefined) {
-      add(s.losses, values.loss);
-      add(s.accuracies, values.accuracy);
+    for (const [name, v] of Object.entries(values)) {
+      if (typeof v !== 'number') continue;
+      const k = seriesKey(task, name);
+      const series = this.series.get(k) ?? new Series();
+      this.series.set(k, series);
+      if (series.add({ key, t: micros(time), value: v })) changed = true;
     }
-    add(s.valLosses, values.val_loss);
-    add(s.valAccuracies, values.val_accuracy);
     if (changed) this.schedule();
   }
 
@@ -209,29 +204,64 @@ export class TrainingCharts {
     });
   }
 
-  draw() {
-    const s = this.s;
-    const losses = s.batches.points.map((p) => p.value);
-    const trend = smooth(losses);
-    this.batch.data.datasets[0].data = losses.map((y, i) => ({ x: i + 1, y }));
-    this.batch.data.datasets[1].data = trend.map((y, i) => ({ x: i + 1, y }));
-    this.batch.update('none');
-    const epochs = Math.max(s.losses.points.length, s.valLosses.points.length);
-    this.epoch.data.labels = Array.from({ length: epochs }, (_, i) => String(i));
-    [s.losses, s.valLosses, s.accuracies, s.valAccuracies].forEach(
-      (series, i) => (this.epoch.data.datasets[i].data = series.points.map((p) => p.value)),
-    );
-    this.epoch.update('none');
-    this.onCounts({ batches: losses.length, epochs: s.losses.points.length });
+  /** @param {import('./api.js').MeasureDeclaration} m */
+  pointsOf(m) {
+    return this.series.get(seriesKey(m.task, m.name))?.points ?? [];
   }
 
-  /** Points drawn: batch losses, epoch losses (read by the browser test through `window.provmlDashboard`). */
-  counts() {
-    return {
-      batches: this.batch.data.datasets[0].data.length,
-      epochs: this.epoch.data.datasets[0].data.length,
-    };
+  draw() {
+    const f = this.focused;
+    const values = f === null ? [] : this.pointsOf(f).map((p) => p.value);
+    this.focusChart.data.datasets[0].label = f?.name ?? '';
+    this.focusChart.data.datasets[0].data = values.map((y, i) => ({ x: i, y }));
+    this.focusChart.data.datasets[1].data = smooth(values).map((y, i) => ({ x: i, y }));
+    this.focusChart.options.scales.x.title.text = f?.task ?? 'step';
+    this.focusChart.options.scales.y.title.text = f?.name ?? '';
+    this.focusChart.update('none');
+    const curves = this.declared.filter(
+      (m) => m.semantics === 'evaluation-measure' && m.task !== this.rootTask,
+    );
+    this.allChart.data.datasets = curves.map((m, i) => {
+      const color = SERIES[i % SERIES.length];
+      return {
+        label: curves.filter((c) => c.name === m.name).length > 1 ? `${m.name} (${m.task})` : m.name,
+        data: this.pointsOf(m).map((p, x) => ({ x, y: p.value })),
+        borderColor: color,
+        backgroundColor: color,
+        borderDash: i % 2 === 1 ? [5, 4] : [],
+      };
+    });
+    this.allChart.update('none');
+    this.onDraw(f === null ? null : { measure: f.name, task: f.task, points: values.length });
   }
+
+  /**
+   * Task executions drawn, by task: those that reported a declared measure (read by the browser test
+   * through `window.provmlDashboard`).
+   * @returns {Record<string, number>}
+   */
+  counts() {
+    /** @type {Record<string, Set<string>>} */
+    const keys = {};
+    for (const m of this.declared) for (const p of this.pointsOf(m)) (keys[m.task] ??= new Set()).add(p.key);
+    return Object.fromEntries(Object.entries(keys).map(([task, set]) => [task, set.size]));
+  }
+}
+
+/**
+ * The measure first shown: an output value of a task below the training (a loop's per-step number, such
+ * as a batch loss), else an evaluation measure of such a task, else the first.
+ * @param {import('./api.js').MeasureDeclaration[]} measures
+ * @param {string} rootTask
+ */
+function defaultFocus(measures, rootTask) {
+  const below = measures.filter((m) => m.task !== rootTask);
+  return (
+    below.find((m) => m.semantics === 'output-value') ??
+    below.find((m) => m.semantics === 'evaluation-measure') ??
+    measures[0] ??
+    null
+  );
 }
 
 /** Min/mean/max batch seconds per epoch. */
