@@ -75,6 +75,7 @@ export const PROVML = ns(PROVML_NS, [
   'FeatureExtractionExecution',
   'FeatureSetData',
   'ComputeNode',
+  'Rank',
   'ExecutionContextValue',
   'TimingStatistics',
   // properties, prospective
@@ -110,6 +111,10 @@ export const PROVML = ns(PROVML_NS, [
   'hostName',
   'processId',
   'jobId',
+  'rank',
+  'localRank',
+  'worldSize',
+  'attempt',
   'eventCount',
 ] as const)();
 
