@@ -221,6 +221,8 @@ class WorkflowRun:
         return t
 
     def _void_child(self, task: str, parent: int) -> "TaskRun":
+        if self.client.silent:  # capture_ranks="zero" on another rank: nothing to report either
+            return self._void(task, parent)
         if task in self.client._compiled.tasks:  # declared, under an undeclared parent: dropped too
             self.client._check.drop("undeclared", task, task, Undeclared("task '%s' runs under an undeclared task" % task))
         else:
