@@ -25,6 +25,6 @@ export type { LineageGraph } from './views/lineage.ts';
 export { bestModel } from './views/models.ts';
 export type { BestModel, ModelRow } from './views/models.ts';
 export { listRuns } from './views/runs.ts';
-export type { RunRow } from './views/runs.ts';
+export type { RunRow, RankRun } from './views/runs.ts';
 export { epochTiming } from './views/timing.ts';
 export type { EpochTiming } from './views/timing.ts';
