@@ -236,3 +236,20 @@ def test_capture_ranks_zero_in_real_processes_captures_only_rank_zero(embedded_s
     assert "captured 0 events" in outs[1], outs[1]
     rows = wait_for_job(query_url, "urn:provml:execution/seismic-training-torchelastic-%s" % job, 1)
     assert [(r["rank"], r["worldSize"]) for r in rows] == [(0, 2)]
+
+
+def test_the_readme_snippet_names_the_jobs_run_and_sends_the_rank(tmp_path):
+    from fakes import FlakyIngest
+    from test_examples import readme_snippets, run_snippet
+
+    code = next(c for c in readme_snippets() if "TORCHELASTIC_RUN_ID" in c)
+    ingest = FlakyIngest()
+    try:
+        out = run_snippet(code, ingest.url, tmp_path)
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert out.stdout.splitlines()[0] == "seismic-training-torchelastic-job-42 1 2", out.stdout
+        assert {e["workflowExecution"] for e in ingest.events} == {"seismic-training-torchelastic-job-42"}
+        top = [e for e in ingest.events if e["parentTaskExecution"] is None and e["phase"] == "begin"]
+        assert [(e["context"]["rank"], e["context"]["worldSize"], e["context"]["attempt"]) for e in top] == [("1", "2", "0")]
+    finally:
+        ingest.close()
