@@ -155,7 +155,7 @@ export async function listRuns(
   const placed = await rows(
     context,
     sparql`SELECT ?training ?run ?rank ?attempt ?worldSize WHERE {
-  ${only} ?training provml:partOfExecution ?run .
+  ${only} ?training provml:partOfExecution+ ?run . ?run a provml:WorkflowExecution .
   OPTIONAL { ?training provml:rank ?rank }
   OPTIONAL { ?training provml:attempt ?attempt }
   OPTIONAL { ?training provml:worldSize ?worldSize }
