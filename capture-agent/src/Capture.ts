@@ -12,6 +12,13 @@ import {
 } from '@provml/schemas';
 import { BatchProcessor, type BatchProcessorOptions, type BatchProcessorStats } from './BatchProcessor.ts';
 import type { CaptureExporter } from './CaptureExporter.ts';
+import {
+  detectDistributed,
+  distributedContext,
+  jobWorkflowExecution,
+  resolveCaptureRanks,
+  type Distributed,
+} from './distributedContext.ts';
 import { collectExecutionContext } from './executionContext.ts';
 import { withRetry } from './retry.ts';
 import { DiskfulCaptureExporter, type DiskfulOptions } from './spool/DiskfulCaptureExporter.ts';
@@ -57,6 +64,11 @@ export interface CaptureOptions extends BatchProcessorOptions {
   env?: Readonly<Record<string, string | undefined>>;
   /** Extra execution context merged over the collected one. */
   context?: Record<string, string>;
+  /**
+   * In a distributed job (torchrun, srun, mpirun, PBS, LSF: read from `env`), `all` ranks capture or
+   * only rank `zero` (the others queue nothing). Default `PROVML_CAPTURE_RANKS`, else `all`.
+   */
+  captureRanks?: 'all' | 'zero';
 }
 
 const nowMicros = (): number => Math.round((performance.timeOrigin + performance.now()) * 1000);
@@ -223,6 +235,7 @@ export class WorkflowRun {
 /** A capture session for one workflow spec. Create with `init`. */
 export class Capture {
   private counter = 0;
+  private executions = 0;
   private readonly prefix = randomBytes(6).toString('hex');
 
   /** @internal use `init`. */
@@ -232,6 +245,10 @@ export class Capture {
     /** Execution context attached to top-level task executions. */
     readonly context: Record<string, string>,
     private readonly diskful?: DiskfulCaptureExporter,
+    /** The distributed job this process is a rank of (its context carries the rank); undefined outside one. */
+    readonly distributed?: Distributed,
+    /** A rank other than 0 with `captureRanks: 'zero'`: its events are not queued. */
+    readonly silent = false,
   ) {}
 
   /** The workflow id of the spec. */
@@ -249,11 +266,19 @@ export class Capture {
     return this.diskful?.stats;
   }
 
-  /** Starts a workflow execution; `id` defaults to `<workflow>-<time>-<random>`. */
+  /**
+   * Starts a workflow execution; `id` defaults to `<workflow>-<time>-<random>`, or in a distributed job
+   * to the job's, the same on every rank: `<workflow>-<launcher>-<job id>` (`-2`, … for later ones).
+   */
   workflowExecution(id?: string): WorkflowRun {
+    const n = this.executions++;
+    const job =
+      this.distributed === undefined ? undefined : jobWorkflowExecution(this.distributed, this.workflow, n);
     return new WorkflowRun(
       this,
-      id ?? `${this.workflow}-${Date.now().toString(36)}-${this.prefix}${(this.counter++).toString(36)}`,
+      id ??
+        job ??
+        `${this.workflow}-${Date.now().toString(36)}-${this.prefix}${(this.counter++).toString(36)}`,
     );
   }
 
@@ -282,6 +307,7 @@ export class Capture {
 
   /** @internal Queues an event; false when the queue dropped it (counted and reported by the queue). */
   record(event: CaptureEvent): boolean {
+    if (this.silent) return true;
     return this.processor.enqueue(event);
   }
 
@@ -325,6 +351,8 @@ function settingExporter(options: CaptureOptions): {
 export async function init(options: CaptureOptions): Promise<Capture> {
   const source = typeof options.spec === 'string' ? await readFile(options.spec, 'utf8') : options.spec;
   const compiled = compileSpec(source);
+  const env = options.env ?? process.env;
+  const ranks = resolveCaptureRanks(options.captureRanks, env);
   const { exporter, diskful } = settingExporter(options);
   const published = await withRetry(() => exporter.exportSpec(compiled.spec), options.retry);
   if (published.kind !== 'success') {
@@ -333,8 +361,21 @@ export async function init(options: CaptureOptions): Promise<Capture> {
       cause: published.error,
     });
   }
-  const context = { ...collectExecutionContext(options.env ?? process.env), ...options.context };
+  const distributed = detectDistributed(env);
+  const context = {
+    ...collectExecutionContext(env),
+    ...(distributed === undefined ? {} : distributedContext(distributed)),
+    ...options.context,
+  };
   const processorOptions =
     options.queueSize === undefined ? options : { ...options, maxBatchSize: options.queueSize };
-  return new Capture(compiled, new BatchProcessor(exporter, processorOptions), context, diskful);
+  const silent = distributed !== undefined && distributed.rank !== 0 && ranks === 'zero';
+  return new Capture(
+    compiled,
+    new BatchProcessor(exporter, processorOptions),
+    context,
+    diskful,
+    distributed,
+    silent,
+  );
 }

@@ -8,6 +8,13 @@ export type { CaptureExporter, ExportResult } from './CaptureExporter.ts';
 export { withRetry } from './retry.ts';
 export type { RetryOptions } from './retry.ts';
 export { collectExecutionContext } from './executionContext.ts';
+export {
+  detectDistributed,
+  distributedContext,
+  jobWorkflowExecution,
+  resolveCaptureRanks,
+} from './distributedContext.ts';
+export type { Distributed, CaptureRanks } from './distributedContext.ts';
 export { MultiCaptureExporter } from './MultiCaptureExporter.ts';
 export { SpoolWriter } from './spool/SpoolWriter.ts';
 export type { SpoolOptions, SpoolStats, FsyncPolicy, CapPolicy } from './spool/SpoolWriter.ts';

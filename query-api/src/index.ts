@@ -27,7 +27,7 @@ export type { BestModel, ModelRow } from './views/models.ts';
 export { listMeasures } from './views/measures.ts';
 export type { MeasureDeclaration, MeasurePoint, MeasureSeries } from './views/measures.ts';
 export { listRuns } from './views/runs.ts';
-export type { RunRow } from './views/runs.ts';
+export type { RunRow, RankRun } from './views/runs.ts';
 export { epochTiming } from './views/timing.ts';
 export type { EpochTiming } from './views/timing.ts';
 export { exportGraphs, exportQuads, graphQuads } from './export/exportQuads.ts';

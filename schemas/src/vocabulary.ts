@@ -75,6 +75,7 @@ export const PROVML = ns(PROVML_NS, [
   'FeatureExtractionExecution',
   'FeatureSetData',
   'ComputeNode',
+  'Rank',
   'ExecutionContextValue',
   'TimingStatistics',
   // properties, prospective
@@ -112,6 +113,10 @@ export const PROVML = ns(PROVML_NS, [
   'hostName',
   'processId',
   'jobId',
+  'rank',
+  'localRank',
+  'worldSize',
+  'attempt',
   'eventCount',
 ] as const)();
 

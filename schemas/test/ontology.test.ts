@@ -235,6 +235,9 @@ describe('PROV-ML ontology', () => {
     ['valueName', PROVML.AttributeValue, `${XSD}string`],
     ['processId', `${PROV_NS}Activity`, `${XSD}string`],
     ['jobId', `${PROV_NS}Activity`, `${XSD}string`],
+    ['localRank', `${PROV_NS}Activity`, `${XSD}integer`],
+    ['worldSize', `${PROV_NS}Activity`, `${XSD}integer`],
+    ['attempt', `${PROV_NS}Activity`, `${XSD}integer`],
     ['contextKey', PROVML.ExecutionContextValue, `${XSD}string`],
   ])('gives %s the domain %s and range %s', (name, domain, range) => {
     const iri = PROVML_NS + name;
@@ -378,6 +381,30 @@ ex:p a provml:AttributeValue, provml:ParameterValue ; mls:specifiedBy ex:tile ; 
       ['t', `${MLS_NS}hasInput`, 'MaxCountConstraintComponent'],
       ['t', `${MLS_NS}hasOutput`, 'MaxCountConstraintComponent'],
       ['use', `${PROV_NS}activity`, 'MaxCountConstraintComponent'],
+    ]);
+  });
+
+  it('accept ranks as the mapper states them, and reject a rank agent without a rank and a negative rank', async () => {
+    const ok = `${PREFIXES}
+ex:t a provml:TaskExecution, prov:Activity ; provml:executesTask ex:task ; provml:partOfExecution ex:run ;
+  provml:rank 1 ; provml:localRank 1 ; provml:worldSize 4 ; provml:attempt 0 ; prov:wasAssociatedWith ex:rank1 .
+ex:rank1 a provml:Rank, prov:SoftwareAgent, prov:Agent ; provml:rank 1 .
+`;
+    expect((await new SHACLValidator(shapes).validate(parseTurtle(ok))).conforms).toBe(true);
+    const bad = `${PREFIXES}
+ex:t a provml:TaskExecution, prov:Activity ; provml:executesTask ex:task ; provml:partOfExecution ex:run ;
+  provml:rank -1 ; provml:worldSize 0 .
+ex:rank1 a provml:Rank, prov:SoftwareAgent .
+`;
+    const report = await new SHACLValidator(shapes).validate(parseTurtle(bad));
+    expect(
+      report.results
+        .map((r) => `${r.path?.value} ${r.sourceConstraintComponent.value.replace(SH, '')}`)
+        .sort(),
+    ).toEqual([
+      `${PROVML.rank} MinCountConstraintComponent`,
+      `${PROVML.rank} MinInclusiveConstraintComponent`,
+      `${PROVML.worldSize} MinInclusiveConstraintComponent`,
     ]);
   });
 

@@ -51,6 +51,7 @@ function expectGolden(name: string, quads: Quad[]): void {
   expect(canonical(quads)).toEqual(canonical(expected));
 }
 
+const PROV_ASSOCIATED = 'http://www.w3.org/ns/prov#wasAssociatedWith';
 const REFERENCE = new Set<Semantics>(['dataset-reference', 'model-reference', 'data-reference']);
 
 /** A one-task spec declaring `name` with `semantics` (plus a model/dataset reference where the semantics links to one). */
@@ -429,6 +430,40 @@ describe('execution structure', () => {
     ];
     expectGolden('execution-structure', quads);
     expect(state.open.size).toBe(0);
+  });
+
+  it('maps the ranks of a distributed job: one workflow execution, a Rank agent per rank, attempts (golden)', () => {
+    const state = new MappingState();
+    const rank = (te: string, r: string, attempt: string, extra: Record<string, string> = {}): Quad[] =>
+      mapEvent(
+        baseEvent({
+          workflow: 'w',
+          workflowExecution: 'w-torchelastic-job7',
+          taskExecution: te,
+          phase: 'begin',
+          status: null,
+          time: 1_000_000,
+          context: { host: 'gpu-node-7', rank: r, localRank: r, worldSize: '2', attempt, ...extra },
+        }),
+        spec,
+        state,
+        iris,
+      );
+    const quads = [
+      ...rank('a.t0', '0', '0'),
+      ...rank('b.t0', '1', '0'),
+      ...rank('c.t0', '0', '1'), // the job restarted: the same run and rank agent, attempt 1
+      ...rank('d.t0', 'x', '1', { localRank: '-1' }), // not numbers: execution context values, no agent
+    ];
+    expectGolden('execution-ranks', quads);
+    const agents = new Set(
+      quads.filter((q) => q.predicate.value === PROV_ASSOCIATED).map((q) => q.object.value),
+    );
+    expect([...agents].sort()).toEqual([
+      'urn:provml:agent/host/gpu-node-7',
+      'urn:provml:agent/rank/w-torchelastic-job7/0',
+      'urn:provml:agent/rank/w-torchelastic-job7/1',
+    ]);
   });
 
   it('omits the duration of an end whose begin it never saw, and still maps the end', () => {

@@ -23,7 +23,7 @@ import {
   type RunningService,
 } from '../../src/services/services.ts';
 import { LogIngestTarget } from '@provml/agent';
-import type { ExecutionRow, ModelRow } from '@provml/query-api';
+import type { ExecutionRow, ModelRow, RunRow } from '@provml/query-api';
 import { SMALL_DEMO } from '../../../deploy/testing/stack.ts';
 import { viewsContract } from '../views/viewsContract.ts';
 
@@ -166,5 +166,49 @@ describe.skipIf(kafka.bootstrap === '')(`query API service on Kafka and RDF4J ${
       'the running execution in the store',
       60_000,
     );
+  }, 90_000);
+
+  it("gathers a distributed job's ranks into one run, split by rank in the executions and Q4, on RDF4J", async () => {
+    const job = `ranks-${unique()}`;
+    const seed = 7_000 + Math.floor(Math.random() * 1_000_000);
+    const trainingSet = `file:///data/ranks/${job}.npz`;
+    for (const rank of [0, 1]) {
+      const capture = await init({
+        spec: structuredClone(DEMO_SPECS.training),
+        env: { RANK: String(rank), WORLD_SIZE: '2', TORCHELASTIC_RUN_ID: job },
+        exporter: new LogCaptureExporter(log.producer(), encodeCaptureEvent, topicNames(config)),
+      });
+      const training = capture.workflowExecution().begin('training', {
+        values: { learning_rate: 0.01, epochs: 1, batch_size: 4, hidden_units: 2, seed },
+        dataRefs: [{ name: 'training_set', uri: trainingSet, store: null }],
+      });
+      const epoch = training.begin('epoch');
+      epoch.begin('batch', { values: { batch_index: 0 } }).end({ values: { batch_loss: 0.5 } });
+      epoch.end({ values: { epoch: 0, loss: 0.5 } });
+      training.end({ values: { final_loss: 0.4 + rank / 10 } });
+      await capture.shutdown();
+    }
+    const run = `urn:provml:execution/seismic-training-torchelastic-${job}`;
+    const ranked = async (): Promise<ExecutionRow[]> =>
+      (await getJson<{ executions: ExecutionRow[] }>(`${api}/v1/executions?limit=10000`)).executions.filter(
+        (e) => e.workflowExecution === run && e.status === 'finished',
+      );
+    await until(async () => (await ranked()).length === 2, 'both ranks in the store', 60_000);
+    expect((await ranked()).map((e) => [e.rank, e.worldSize, e.attempt]).sort()).toEqual([
+      [0, 2, 0],
+      [1, 2, 0],
+    ]);
+    const { runs } = await getJson<{ runs: RunRow[] }>(`${api}/v1/runs?hp.seed=${seed}`);
+    expect(runs).toHaveLength(1);
+    expect(runs[0]!.workflowExecution).toBe(run);
+    expect(runs[0]!.outputs.final_loss).toBe(0.4); // rank 0's
+    expect(runs[0]!.ranks!.map((r) => [r.rank, r.outputs.final_loss])).toEqual([
+      [0, 0.4],
+      [1, 0.5],
+    ]);
+    const q4 = await getJson<{ rows: Record<string, string>[] }>(
+      `${api}/v1/queries/q4?trainingSet=${encodeURIComponent(trainingSet)}`,
+    );
+    expect(q4.rows.map((r) => r.rank).sort()).toEqual(['0', '1']);
   }, 90_000);
 });

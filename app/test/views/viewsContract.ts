@@ -142,7 +142,11 @@ export function viewsContract(fixture: ViewsFixture): void {
       inlineEnd: prep.inlineEnd,
     });
     expect(bySlices.runs.map((r) => r.trainingSet)).toEqual(onPrep.map(() => prep.trainingSet));
+    expect(
+      bySlices.runs.map((r) => decodeURIComponent(r.workflowExecution!.split('/').pop()!)).sort(),
+    ).toEqual(onPrep.map((t) => t.workflowExecution).sort());
     for (const r of bySlices.runs) {
+      expect([r.ranks, r.worldSize]).toEqual([null, null]); // not a distributed job
       expect(r.preparation.tile_size).toBe(prep.tileSize);
       expect(r.meanBatchSeconds!).toBeGreaterThan(0);
       expect(r.meanEpochSeconds!).toBeGreaterThan(r.meanBatchSeconds!);

@@ -27,6 +27,7 @@ from typing import Any, Callable, Dict, Mapping, Optional
 
 from ._capture import Client, TaskRun, WorkflowRun, now_micros
 from ._context import collect_execution_context
+from ._distributed import Distributed, detect_distributed, resolve_capture_ranks
 from ._errors import CaptureError
 from ._processor import BatchProcessor
 from ._spec import CompiledSpec, SpecError, SpecInput, compile_spec
@@ -57,6 +58,8 @@ __all__ = [
     "SETTINGS",
     "resolve_setting",
     "collect_execution_context",
+    "Distributed",
+    "detect_distributed",
     "compile_spec",
     "now_micros",
     "Transport",
@@ -176,6 +179,7 @@ def init(
     spill: Optional[bool] = None,
     spill_dir: Optional[str] = None,
     register_atexit: bool = True,
+    capture_ranks: Optional[str] = None,
 ) -> Client:
     """Checks the spec and returns a capture client whose background thread is running.
 
@@ -219,10 +223,21 @@ def init(
     event contract does not allow) raises at the capture call. By default (False) it is dropped
     there, counted (``stats.undeclared``, ``stats.invalid``) and reported once per name: the rest of
     the call is captured and the training goes on.
+
+    Distributed training (torchrun, srun, mpirun, PBS, LSF; see the README): each rank reads its
+    rank, world size, job id and restart count from the environment; the workflow executions of
+    ``workflow_execution()`` are the job's (one run, named alike on every rank) and each rank's task
+    executions carry its rank. ``capture_ranks`` (default ``PROVML_CAPTURE_RANKS``, else ``all``):
+    ``all`` ranks capture, or only rank ``zero`` (the others send nothing and need no transport).
     """
     compiled = compile_spec(spec)
     env_map = os.environ if env is None else env
     s = resolve_setting(setting, queue_size, diskful, online, env_map)
+    ranks = resolve_capture_ranks(capture_ranks, env_map)
+    distributed = detect_distributed(env_map)
+    silent = distributed is not None and distributed.rank != 0 and ranks == "zero"
+    if silent:
+        transport, spill = DiscardTransport(), False
     spool_options: Dict[str, Any] = dict(
         fsync=fsync,
         fsync_interval=fsync_interval,
@@ -246,9 +261,20 @@ def init(
         spill=spill_spool,
     )
     ctx = collect_execution_context(env_map)
+    if distributed is not None:
+        ctx.update(distributed.context())
     if context:
         ctx.update({str(k): str(v) for k, v in context.items()})
-    client = Client(compiled, processor, ctx, strict=strict, setting=s["setting"], shutdown_timeout=shutdown_timeout)
+    client = Client(
+        compiled,
+        processor,
+        ctx,
+        strict=strict,
+        setting=s["setting"],
+        shutdown_timeout=shutdown_timeout,
+        distributed=distributed,
+        silent=silent,
+    )
     if register_atexit:
         _live_clients.add(client)
     return client

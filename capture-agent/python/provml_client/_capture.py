@@ -6,6 +6,7 @@ import os
 import time
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
+from ._distributed import Distributed
 from ._processor import BatchProcessor
 from ._spec import CompiledSpec
 from ._stats import DeliveryResult, Stats
@@ -37,6 +38,8 @@ class Client:
         strict: bool = False,
         setting: Optional[str] = None,
         shutdown_timeout: float = 5.0,
+        distributed: Optional[Distributed] = None,
+        silent: bool = False,
     ) -> None:
         self._compiled = compiled
         self._processor = processor
@@ -53,6 +56,12 @@ class Client:
         self._prefix = os.urandom(6).hex()  # as secrets.token_hex(6), without importing secrets (hmac, hashlib)
         self._counter = itertools.count()
         self._pid = os.getpid()
+        #: The distributed job this process is a rank of (None outside one): its workflow executions
+        #: are the job's, named alike by every rank, and its context carries the rank.
+        self.distributed = distributed
+        #: True on a rank other than 0 with ``capture_ranks="zero"``: its capture calls send nothing.
+        self.silent = silent
+        self._executions = 0
 
     @property
     def workflow(self) -> str:
@@ -74,7 +83,13 @@ class Client:
         return self._processor.transport
 
     def workflow_execution(self, id: Optional[str] = None) -> "WorkflowRun":
-        """Starts a workflow execution; ``id`` defaults to ``<workflow>-<time>-<random>``."""
+        """Starts a workflow execution; ``id`` defaults to ``<workflow>-<time>-<random>``, or, in a
+        distributed job, to the job's: ``<workflow>-<launcher>-<job id>`` (``-2``, ``-3``, … for the
+        second and later executions of the process), the same on every rank."""
+        n = self._executions
+        self._executions = n + 1
+        if id is None and self.distributed is not None:
+            id = self.distributed.workflow_execution(self.workflow, n)
         if id is None:
             id = "%s-%s-%s%x" % (self.workflow, _base36(int(time.time() * 1000)), self._prefix, next(self._counter))
         return WorkflowRun(self, id)
@@ -174,6 +189,8 @@ class WorkflowRun:
         data_refs: Optional[DataRefsInput],
     ) -> "TaskRun":
         c = self.client
+        if c.silent:
+            return self._void(task, parent)
         if task not in c._compiled.tasks:
             c._check.task(task)  # strict: raises; else reported once and counted
             return self._void(task, parent)
@@ -204,6 +221,8 @@ class WorkflowRun:
         return t
 
     def _void_child(self, task: str, parent: int) -> "TaskRun":
+        if self.client.silent:  # capture_ranks="zero" on another rank: nothing to report either
+            return self._void(task, parent)
         if task in self.client._compiled.tasks:  # declared, under an undeclared parent: dropped too
             self.client._check.drop("undeclared", task, task, Undeclared("task '%s' runs under an undeclared task" % task))
         else:

@@ -16,6 +16,12 @@ export interface ExecutionRow {
   /** `running` until its end is captured. */
   status: 'running' | 'finished' | 'failed';
   durationSeconds: number | null;
+  /** In a distributed job (its workflow execution): the rank that ran it, else null. */
+  rank: number | null;
+  /** In a distributed job: how many ranks it has, else null. */
+  worldSize: number | null;
+  /** In a distributed job: the job's restarts before this rank started (0 on the first attempt). */
+  attempt: number | null;
 }
 
 const STATUS = ['running', 'finished', 'failed'] as const;
@@ -44,7 +50,7 @@ export async function listExecutions(
   const found = await rows(
     context,
     sparql`SELECT DISTINCT ?execution ?workflowExecution ?workflow ?workflowLabel ?lifecyclePhase ?label
-       ?started ?ended ?status ?durationSeconds WHERE {
+       ?started ?ended ?status ?durationSeconds ?rank ?worldSize ?attempt WHERE {
   ?workflowExecution a provml:WorkflowExecution ; provml:executesWorkflow ?workflow .
   ?execution provml:partOfExecution ?workflowExecution ; provml:executesTask/rdfs:label ?label .
   OPTIONAL { ?workflow rdfs:label ?workflowLabel }
@@ -53,8 +59,11 @@ export async function listExecutions(
   OPTIONAL { ?execution prov:endedAtTime ?ended }
   OPTIONAL { ?execution provml:status ?status }
   OPTIONAL { ?execution provml:durationSeconds ?durationSeconds }
+  OPTIONAL { ?execution provml:rank ?rank }
+  OPTIONAL { ?execution provml:worldSize ?worldSize }
+  OPTIONAL { ?execution provml:attempt ?attempt }
   ${fragment(filters)}
-} ORDER BY DESC(?started) ?execution LIMIT ${fragment(String(limit))}`,
+} ORDER BY DESC(?started) ?execution ?rank LIMIT ${fragment(String(limit))}`,
   );
   return {
     executions: found.map((r) => ({
@@ -68,6 +77,9 @@ export async function listExecutions(
       ended: r.ended ?? null,
       status: r.ended === undefined ? 'running' : r.status === 'failed' ? 'failed' : 'finished',
       durationSeconds: num(r.durationSeconds),
+      rank: num(r.rank),
+      worldSize: num(r.worldSize),
+      attempt: num(r.attempt),
     })),
   };
 }

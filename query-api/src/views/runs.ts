@@ -5,12 +5,32 @@
 import { ValidationError } from '@provml/schemas';
 import { fragment, iriTerm, nameTerm, sparql, valueTerm, type SparqlTerm } from './terms.ts';
 import { num, plain, rows, type ViewContext } from './ViewContext.ts';
+import { gatherRanks } from './gatherRanks.ts';
 
 type Values = Record<string, string | number | boolean>;
 
-/** One training run. */
+/** One rank's training in a distributed job's run. */
+export interface RankRun {
+  rank: number;
+  /** The job's restarts before this rank started (0 on the first attempt). */
+  attempt: number;
+  training: string;
+  started: string | null;
+  status: string | null;
+  outputs: Values;
+  meanBatchSeconds: number | null;
+  meanEpochSeconds: number | null;
+}
+
+/**
+ * One training run. A distributed job is one run (its workflow execution): the fields are its rank 0's
+ * of the latest attempt (the mean times: the mean of that attempt's ranks; the status: failed or running
+ * when any of them is), and `ranks` lists every rank's training.
+ */
 export interface RunRow {
   training: string;
+  /** The workflow execution the training is part of: in a distributed job, the job. */
+  workflowExecution: string | null;
   trainingSet: string;
   started: string | null;
   status: string | null;
@@ -19,6 +39,10 @@ export interface RunRow {
   outputs: Values;
   meanBatchSeconds: number | null;
   meanEpochSeconds: number | null;
+  /** In a distributed job: how many ranks it has, else null. */
+  worldSize: number | null;
+  /** In a distributed job: each rank's training, by attempt then rank; else null. */
+  ranks: RankRun[] | null;
 }
 
 /** Friendly names of preparation parameters. */
@@ -128,6 +152,15 @@ export async function listRuns(
     context,
     matched.map((m) => m.training!),
   );
+  const placed = await rows(
+    context,
+    sparql`SELECT ?training ?run ?rank ?attempt ?worldSize WHERE {
+  ${only} ?training provml:partOfExecution+ ?run . ?run a provml:WorkflowExecution .
+  OPTIONAL { ?training provml:rank ?rank }
+  OPTIONAL { ?training provml:attempt ?attempt }
+  OPTIONAL { ?training provml:worldSize ?worldSize }
+}`,
+  );
   const runs = matched.map((m): RunRow => {
     const of = (kind: string): Values =>
       Object.fromEntries(
@@ -136,8 +169,10 @@ export async function listRuns(
           .map((v) => [v.name!, plain(v.value!)]),
       );
     const t = times.find((x) => x.training === m.training);
+    const p = placed.find((x) => x.training === m.training);
     return {
       training: m.training!,
+      workflowExecution: p?.run ?? null,
       trainingSet: m.setFile ?? m.trainingSet!,
       started: m.started ?? null,
       status: m.status ?? (m.started === undefined ? null : 'running'),
@@ -146,11 +181,27 @@ export async function listRuns(
       outputs: of('output'),
       meanBatchSeconds: num(t?.meanBatchSeconds),
       meanEpochSeconds: num(t?.meanEpochSeconds),
+      worldSize: num(p?.worldSize),
+      ranks:
+        p?.rank === undefined
+          ? null
+          : [
+              {
+                rank: Number(p.rank),
+                attempt: num(p.attempt) ?? 0,
+                training: m.training!,
+                started: m.started ?? null,
+                status: m.status ?? (m.started === undefined ? null : 'running'),
+                outputs: of('output'),
+                meanBatchSeconds: num(t?.meanBatchSeconds),
+                meanEpochSeconds: num(t?.meanEpochSeconds),
+              },
+            ],
     };
   });
   const loss = (r: RunRow): number =>
     typeof r.outputs.final_loss === 'number' ? r.outputs.final_loss : Number.POSITIVE_INFINITY;
-  return { runs: runs.sort((a, b) => loss(a) - loss(b)) };
+  return { runs: gatherRanks(runs).sort((a, b) => loss(a) - loss(b)) };
 }
 
 /**

@@ -52,6 +52,10 @@ export class IriMinter {
   userAgent(user: string): string {
     return `${this.base}agent/user/${seg(user)}`;
   }
+  /** A rank of a distributed job: one per rank of its workflow execution. */
+  rankAgent(workflowExecution: string, rank: number): string {
+    return `${this.base}agent/rank/${seg(workflowExecution)}/${rank}`;
+  }
   /** Who posted annotations: an annotator id the ingest derived from the bearer token, or `anonymous`. */
   annotator(id: string): string {
     return `${this.base}agent/annotator/${seg(id)}`;

@@ -16,6 +16,7 @@ import {
 import { entityOf, link, resolveUse, versionKey, type EntityRef, type PendingUse } from './dataVersions.ts';
 import { LINKED_REFERENCES, LINKING_VALUES, newLinks, type ExecutionFacts } from './executionFacts.ts';
 import { defaultStoreOf, type IriMinter } from './IriMinter.ts';
+import { isRankContext, mapRank } from './mapRank.ts';
 import { mergeSummary, type DurationSummary, type MappingState, type OpenExecution } from './MappingState.ts';
 import { dateTime, dbl, int, iri, QuadCollector, str, valueLiteral } from './terms.ts';
 
@@ -84,6 +85,7 @@ export function mapEvent(
     out.add(tex, PROVML.partOfExecution, iri(parentIri));
     out.add(tex, PROV.startedAtTime, dateTime(event.time));
     mapContext(event.context, tex, texIri, out, iris);
+    mapRank(event.context, event.workflowExecution, tex, out, iris);
     inputs = [...(state.open.get(parentIri)?.inputs ?? [])];
     open = {
       startUs: event.time,
@@ -322,6 +324,7 @@ function mapContext(
   iris: IriMinter,
 ): void {
   for (const [key, value] of Object.entries(context)) {
+    if (isRankContext(key, value)) continue; // mapRank.ts
     const property = CONTEXT_PROPERTIES[key];
     if (property !== undefined) out.add(tex, property, str(value));
     if (key === 'host') {

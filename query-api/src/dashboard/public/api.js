@@ -41,7 +41,8 @@ export async function getJson(path, params = {}) {
  * A top-level task execution (`execution`) of a workflow run (`workflowExecution`); `label` is the task's.
  * @typedef {{ execution: string, workflowExecution: string, workflow: string, workflowLabel: string | null,
  *   lifecyclePhase: string | null, label: string, started: string | null, ended: string | null,
- *   status: 'running' | 'finished' | 'failed', durationSeconds: number | null }} Execution
+ *   status: 'running' | 'finished' | 'failed', durationSeconds: number | null,
+ *   rank?: number | null, worldSize?: number | null, attempt?: number | null }} Execution
  */
 
 /**

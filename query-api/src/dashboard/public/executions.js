@@ -13,6 +13,14 @@ export function executionId(/** @type {import('./api.js').Execution} */ e) {
   return localName(e.workflowExecution);
 }
 
+/** A distributed job's rank: "· rank 1 of 4" (and its attempt after a restart), else nothing. */
+function rankOf(/** @type {import('./api.js').Execution} */ e) {
+  if (e.rank === undefined || e.rank === null) return '';
+  const of = e.worldSize === undefined || e.worldSize === null ? '' : ` of ${e.worldSize}`;
+  const attempt = e.attempt ? `, attempt ${e.attempt}` : '';
+  return ` <span class="rank">· rank ${esc(String(e.rank))}${esc(of)}${esc(attempt)}</span>`;
+}
+
 export class ExecutionsTable {
   /**
    * @param {HTMLTableSectionElement} body
@@ -67,7 +75,7 @@ export class ExecutionsTable {
           <td><span class="badge ${esc(r.status)}">${esc(r.status)}</span></td>
           <td><div class="exec-name">${esc(executionId(r))}</div>
             <div class="exec-sub" title="${esc(r.workflowLabel ?? r.workflow)}"><span class="phase ${esc(r.lifecyclePhase)}">${esc(phase || '–')}</span>
-            ${esc(r.label)}</div></td>
+            ${esc(r.label)}${rankOf(r)}</div></td>
           <td>${esc(fmtTime(r.started))}</td>
           <td class="num" data-started="${r.status === 'running' ? esc(r.started ?? '') : ''}">${esc(fmtDuration(r.durationSeconds))}</td>
         </tr>`;
