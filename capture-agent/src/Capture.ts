@@ -387,9 +387,14 @@ export class Capture {
   shutdown(timeoutMs = this.shutdownTimeoutMs): Promise<DeliveryResult> {
     this.closed ??= (async () => {
       const deadline = Date.now() + timeoutMs;
-      let timedOut = await this.within(this.processor.flush(), deadline);
+      // a tenth of the time (at least 100 ms) is kept for closing the spill spool and reporting it
+      const closeBy = deadline - Math.max(100, timeoutMs / 10);
+      let timedOut = await this.within(this.processor.flush(), closeBy);
       if (this.delivery.spill !== undefined)
-        timedOut = (await this.within(this.delivery.spill.shutdown(deadline), deadline)) || timedOut;
+        timedOut =
+          (await this.within(this.delivery.spill.shutdown(closeBy), deadline)) ||
+          this.delivery.spill.closedLate ||
+          timedOut;
       timedOut = (await this.within(this.processor.shutdown(), deadline)) || timedOut;
       return this.delivered(timedOut);
     })();

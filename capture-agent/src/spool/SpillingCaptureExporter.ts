@@ -101,6 +101,9 @@ export class SpillingCaptureExporter implements CaptureExporter {
   private directInFlight = 0;
   private owned = false;
   private dir: string | undefined;
+  private madeUpDir: string | undefined;
+  /** Whether shutdown's flush ran out of time (events left spooled). */
+  closedLate = false;
   private closed: Promise<void> | undefined;
   private readonly logger: Logger;
   private lastError: Error = new Error('the transport is down');
@@ -127,9 +130,9 @@ export class SpillingCaptureExporter implements CaptureExporter {
   async exportSpec(spec: ProspectiveSpec): Promise<ExportResult> {
     this.spec = spec;
     if (this.spilling() || this.hasLeftovers()) return this.spillSpec(spec);
-    const r = await this.call(() => this.downstream.exportSpec(spec));
-    if (r.kind !== 'retryable') return r;
-    this.wentDown(r.error);
+    const r = await this.orBehind(this.call(() => this.downstream.exportSpec(spec)));
+    if (r !== 'behind' && r.kind !== 'retryable') return r;
+    this.wentDown(r === 'behind' ? this.notAnswering() : r.error);
     return this.spillSpec(spec);
   }
 
@@ -140,24 +143,31 @@ export class SpillingCaptureExporter implements CaptureExporter {
     }
     const send: DirectSend = { abandoned: false, remaining: events };
     this.directInFlight++;
+    const outcome = await this.orBehind(this.direct(send, events));
+    this.directInFlight--;
+    if (outcome === 'behind') send.abandoned = true;
+    const rest = outcome === 'behind' ? send.remaining : outcome;
+    if (rest.length > 0) {
+      this.wentDown(outcome === 'behind' ? this.notAnswering() : this.lastError);
+      await this.spill(rest);
+    }
+    return SUCCESS;
+  }
+
+  /** `work`'s outcome, or `behind` when it has not come within `behindMs`. */
+  private async orBehind<T>(work: Promise<T>): Promise<T | 'behind'> {
     let timer: NodeJS.Timeout | undefined;
     const behind = new Promise<'behind'>((resolve) => {
       timer = setTimeout(() => resolve('behind'), this.options.behindMs ?? 2000);
       timer.unref();
     });
-    const outcome = await Promise.race([this.direct(send, events), behind]);
+    const outcome = await Promise.race([work, behind]);
     clearTimeout(timer);
-    this.directInFlight--;
-    if (outcome === 'behind') {
-      send.abandoned = true;
-      this.logger.warn('the transport did not answer in time; spilling', { events: send.remaining.length });
-    }
-    const rest = outcome === 'behind' ? send.remaining : outcome;
-    if (rest.length > 0) {
-      if (outcome !== 'behind') this.wentDown(this.lastError);
-      await this.spill(rest);
-    }
-    return SUCCESS;
+    return outcome;
+  }
+
+  private notAnswering(): Error {
+    return new Error(`no answer within ${this.options.behindMs ?? 2000} ms`);
   }
 
   /**
@@ -190,7 +200,7 @@ export class SpillingCaptureExporter implements CaptureExporter {
    */
   shutdown(deadline = Date.now() + 5000): Promise<void> {
     this.closed ??= (async () => {
-      await this.flush(deadline);
+      this.closedLate = await this.flush(deadline);
       if (this.publisher !== undefined) {
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([
@@ -361,12 +371,14 @@ export class SpillingCaptureExporter implements CaptureExporter {
     }
   }
 
+  /** `<tmpdir>/provml-spill/<workflow>-<pid>-<random>`, made up once. */
   private defaultDir(): string {
-    return join(
+    this.madeUpDir ??= join(
       tmpdir(),
       'provml-spill',
       `${this.options.workflow}-${process.pid}-${randomBytes(4).toString('hex')}`,
     );
+    return this.madeUpDir;
   }
 
   /** Opens the spill spool once: the given directory (or a default one), its leftovers counted, the spec written first. */
