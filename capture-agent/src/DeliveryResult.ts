@@ -39,5 +39,18 @@ export function deliveryResult(counts: Omit<DeliveryResult, 'ok'>): DeliveryResu
     counts.pending === 0 &&
     counts.undeclared === 0 &&
     counts.invalid === 0;
-  return Object.freeze({ ...counts, ok });
+  // the fields in the order the type lists them (printed results read alike)
+  const { delivered, rejected, dropped, spooled, spoolPath, pending, undeclared, invalid, timedOut } = counts;
+  return Object.freeze({
+    delivered,
+    rejected,
+    dropped,
+    spooled,
+    spoolPath,
+    pending,
+    undeclared,
+    invalid,
+    timedOut,
+    ok,
+  });
 }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { init, SocketCaptureExporter, SpoolReader, type Capture, type TaskRun } from '@provml/capture-agent';
-import { AGENT_SPEC, startAgentProcess, stopChild } from '../../../deploy/testing/agentTest.ts';
+import { AGENT_SPEC, startOfflineAgent, stopChild } from '../../../deploy/testing/agentTest.ts';
 
 /** Events of one workflow execution in a spool: how many, and their distinct ids. */
 function spooled(dir: string, workflowExecution: string): { count: number; ids: Set<string> } {
@@ -26,26 +26,6 @@ function spooled(dir: string, workflowExecution: string): { count: number; ids: 
     }
     pos = read.next;
   }
-}
-
-/** An offline agent process on `spool` (no Kafka needed); resolves once its socket is there. */
-async function agentProcess(spool: string, name: string): Promise<ChildProcess> {
-  const child = startAgentProcess({
-    spool,
-    bootstrap: '127.0.0.1:1',
-    prefix: 'unused',
-    name,
-    extra: ['--offline'],
-  });
-  const socket = join(spool, 'agent.sock');
-  const deadline = Date.now() + 60_000;
-  while (!existsSync(socket)) {
-    if (child.exitCode !== null)
-      throw new Error(`the agent exited (${child.exitCode}): test-output/agent-${name}.log`);
-    if (Date.now() > deadline) throw new Error(`no agent socket after 60 s: test-output/agent-${name}.log`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return child;
 }
 
 /**
@@ -87,7 +67,7 @@ describe('capture delivery with the agent process', () => {
   it('the agent stopped and restarted mid-run: no step waits, every event arrives once, the counts add up', async () => {
     const spool = mkdtempSync(join(tmpdir(), 'pvd-'));
     const socket = join(spool, 'agent.sock');
-    let agent = await agentProcess(spool, 'delivery-restart');
+    let agent = await startOfflineAgent(spool, 'delivery-restart');
     children.push(agent);
     const errors: Error[] = [];
     const capture = await captureTo(socket, errors);
@@ -99,7 +79,7 @@ describe('capture delivery with the agent process', () => {
     const down = capture.delivered();
     expect(down.spooled).toBeGreaterThan(0);
     expect(down.spoolPath).not.toBeNull();
-    agent = await agentProcess(spool, 'delivery-restart');
+    agent = await startOfflineAgent(spool, 'delivery-restart');
     children.push(agent);
     longest.push(await train(training, 200, 500));
     training.end();
@@ -141,7 +121,7 @@ describe('capture delivery with the agent process', () => {
     expect(existsSync(left.spoolPath!)).toBe(true);
     expect(errors.at(-1)?.message).toContain(`wait in the spill spool ${left.spoolPath}`);
 
-    const agent = await agentProcess(spool, 'delivery-absent');
+    const agent = await startOfflineAgent(spool, 'delivery-absent');
     children.push(agent);
     const next = await captureTo(socket, [], left.spoolPath!);
     const again = next.workflowExecution('absent-2').begin('training');
@@ -158,7 +138,7 @@ describe('capture delivery with the agent process', () => {
   it('exit with the agent hung (stopped, its socket open) is bounded too, and nothing is lost', async () => {
     const spool = mkdtempSync(join(tmpdir(), 'pvd-'));
     const socket = join(spool, 'agent.sock');
-    const agent = await agentProcess(spool, 'delivery-hung');
+    const agent = await startOfflineAgent(spool, 'delivery-hung');
     children.push(agent);
     const errors: Error[] = [];
     const capture = await captureTo(socket, errors);
