@@ -1,6 +1,6 @@
 /** examples/trainStdlib.ts end to end: against `provml embedded` (HTTP ingest) and through the sidecar agent, asserted through the REST views and Q3, as the Python client's real-services test does for train_stdlib.py. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -275,4 +275,19 @@ describe('examples/trainStdlib.ts end to end', () => {
     expect(b.hyperparameters.learning_rate).toBe(0.25);
     expect([0, 1]).toContain(b.modelHyperparameters.epoch);
   }, 180_000);
+
+  it('the README’s TypeScript delivery snippet runs as written and prints what it says', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('**Delivery (TypeScript).**'));
+    const snippet = /```ts\n([\s\S]*?)```/.exec(section)![1]!;
+    const printed = /^\/\/ (\{.*\})$/m.exec(snippet)![1]!;
+    // run from the repository root, as the README's paths are; the ingest is this test's
+    mkdirSync(join(ROOT, 'test-output'), { recursive: true });
+    const file = join(ROOT, 'test-output', 'readme-delivery.ts');
+    writeFileSync(file, snippet.replace('http://127.0.0.1:7071', embedded.ingestUrl));
+    const ran = spawnSync(process.execPath, ['--import', 'tsx', file], { cwd: ROOT, encoding: 'utf8' });
+    expect(ran.status, ran.stderr).toBe(0);
+    expect(JSON.parse(ran.stdout)).toEqual(JSON.parse(printed));
+    expect(ran.stderr).toContain("value 'val_los' is not declared by task 'validation'");
+  });
 });
