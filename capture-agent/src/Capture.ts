@@ -17,6 +17,7 @@ import {
   type BatchProcessorStats,
 } from './BatchProcessor.ts';
 import type { CaptureExporter } from './CaptureExporter.ts';
+import { pastDeadline } from './deadline.ts';
 import { deliveryResult, type DeliveryResult } from './DeliveryResult.ts';
 import { collectExecutionContext } from './executionContext.ts';
 import { withRetry } from './retry.ts';
@@ -370,49 +371,40 @@ export class Capture {
   /**
    * Exports everything captured so far and resolves once it is delivered (or rejected), or the
    * transport proved down (an attempt after the call failed, and the one tried at once after it:
-   * the events wait in the spill spool), or `timeoutMs` passed (default: the shutdown timeout).
+   * the events wait in the spill spool), or `timeoutMs` passed (default: no limit).
    */
-  async flush(timeoutMs = this.shutdownTimeoutMs): Promise<DeliveryResult> {
+  async flush(timeoutMs = Infinity): Promise<DeliveryResult> {
     const deadline = Date.now() + timeoutMs;
-    const timedOut = await this.within(this.processor.flush(), deadline);
-    const spillTimedOut = timedOut ? true : ((await this.delivery.spill?.flush(deadline)) ?? false);
-    return this.delivered(spillTimedOut);
+    const timedOut =
+      (await pastDeadline(this.processor.flush(), deadline)) ||
+      ((await this.delivery.spill?.flush(deadline)) ?? false);
+    return this.delivered(timedOut);
   }
 
   /**
    * Flushes and closes the transport, within `timeoutMs` (default `shutdownTimeoutMs`, 5 s), also
-   * with the transport down or hanging: what was not delivered by then stays in the spill spool
-   * (`spooled`, `spoolPath`). Idempotent: later calls return the first call's result.
+   * with the transport down or hanging: what was not delivered by then goes to the spill spool
+   * (`spooled`, `spoolPath`). `Infinity` waits until everything is delivered. Idempotent: later
+   * calls return the first call's result.
    */
   shutdown(timeoutMs = this.shutdownTimeoutMs): Promise<DeliveryResult> {
     this.closed ??= (async () => {
       const deadline = Date.now() + timeoutMs;
-      // a tenth of the time (at least 100 ms) is kept for closing the spill spool and reporting it
+      // a tenth of the time (at least 100 ms) is kept for spilling what is left and closing the spill spool
       const closeBy = deadline - Math.max(100, timeoutMs / 10);
-      let timedOut = await this.within(this.processor.flush(), closeBy);
-      if (this.delivery.spill !== undefined)
-        timedOut =
-          (await this.within(this.delivery.spill.shutdown(closeBy), deadline)) ||
-          this.delivery.spill.closedLate ||
-          timedOut;
-      timedOut = (await this.within(this.processor.shutdown(), deadline)) || timedOut;
+      let timedOut = await pastDeadline(this.processor.flush(), closeBy);
+      const spill = this.delivery.spill;
+      if (spill !== undefined) {
+        if (timedOut) {
+          spill.spillOnly(); // what is still in memory goes to disk, not waiting for the transport
+          await pastDeadline(this.processor.flush(), deadline);
+        }
+        timedOut = (await pastDeadline(spill.shutdown(closeBy), deadline)) || spill.closedLate || timedOut;
+      }
+      timedOut = (await pastDeadline(this.processor.shutdown(), deadline)) || timedOut;
       return this.delivered(timedOut);
     })();
     return this.closed;
-  }
-
-  /** Waits for `work` until `deadline` (`Date.now()` ms); true when the deadline came first. */
-  private async within(work: Promise<unknown>, deadline: number): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    const late = await Promise.race([
-      work.then(() => false),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(true), Math.max(0, deadline - Date.now()));
-        timer.unref();
-      }),
-    ]);
-    clearTimeout(timer);
-    return late;
   }
 
   /** @internal */

@@ -160,5 +160,22 @@ describe('capture delivery with the agent process', () => {
       expect.stringContaining('no answer within 2000 ms'),
       expect.stringContaining(`wait in the spill spool ${result.spoolPath}`),
     ]);
+
+    // a shutdown shorter than the time a send waits for its answer: what is in memory goes to disk at the end
+    const second = await captureTo(socket, []);
+    const again = second.workflowExecution('hung-2').begin('training');
+    await train(again, 20);
+    again.end();
+    const startedShort = performance.now();
+    const short = await second.shutdown(1000);
+    expect(performance.now() - startedShort).toBeLessThan(3000);
+    expect(short).toMatchObject({
+      delivered: 0,
+      rejected: 0,
+      dropped: 0,
+      pending: 0,
+      spooled: 42,
+      timedOut: true,
+    });
   }, 120_000);
 });

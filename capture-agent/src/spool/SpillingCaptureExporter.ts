@@ -12,6 +12,7 @@ import {
   type ProspectiveSpec,
 } from '@provml/schemas';
 import type { CaptureExporter, ExportResult } from '../CaptureExporter.ts';
+import { pastDeadline } from '../deadline.ts';
 import { SpoolPublisher, type SpoolPublishPort } from './SpoolPublisher.ts';
 import { SpoolReader } from './SpoolReader.ts';
 import { decodeEnvelope } from './spoolFormat.ts';
@@ -102,6 +103,9 @@ export class SpillingCaptureExporter implements CaptureExporter {
   private owned = false;
   private dir: string | undefined;
   private madeUpDir: string | undefined;
+  private behindTimer: NodeJS.Timeout | undefined;
+  private behindWake: (() => void) | undefined;
+  private onlySpill = false;
   /** Whether shutdown's flush ran out of time (events left spooled). */
   closedLate = false;
   private closed: Promise<void> | undefined;
@@ -137,7 +141,7 @@ export class SpillingCaptureExporter implements CaptureExporter {
   }
 
   async exportEvents(events: readonly CaptureEvent[]): Promise<ExportResult> {
-    if (this.spilling()) {
+    if (this.spilling() || this.onlySpill) {
       await this.spill(events);
       return SUCCESS;
     }
@@ -154,16 +158,24 @@ export class SpillingCaptureExporter implements CaptureExporter {
     return SUCCESS;
   }
 
-  /** `work`'s outcome, or `behind` when it has not come within `behindMs`. */
+  /** `work`'s outcome, or `behind` when it has not come within `behindMs` (or `spillOnly()` was called). */
   private async orBehind<T>(work: Promise<T>): Promise<T | 'behind'> {
-    let timer: NodeJS.Timeout | undefined;
-    const behind = new Promise<'behind'>((resolve) => {
-      timer = setTimeout(() => resolve('behind'), this.options.behindMs ?? 2000);
-      timer.unref();
-    });
+    if (this.onlySpill) return 'behind';
+    const behind = new Promise<'behind'>((resolve) => (this.behindWake = () => resolve('behind')));
+    // one timer for every export (one is in flight at a time), re-armed with refresh()
+    if (this.behindTimer === undefined) {
+      this.behindTimer = setTimeout(() => this.behindWake?.(), this.options.behindMs ?? 2000);
+      this.behindTimer.unref();
+    } else this.behindTimer.refresh();
     const outcome = await Promise.race([work, behind]);
-    clearTimeout(timer);
+    this.behindWake = undefined;
     return outcome;
+  }
+
+  /** From now on every export goes to the spill spool at once, the one in flight too (shutdown's time is nearly up). */
+  spillOnly(): void {
+    this.onlySpill = true;
+    this.behindWake?.();
   }
 
   private notAnswering(): Error {
@@ -201,17 +213,8 @@ export class SpillingCaptureExporter implements CaptureExporter {
   shutdown(deadline = Date.now() + 5000): Promise<void> {
     this.closed ??= (async () => {
       this.closedLate = await this.flush(deadline);
-      if (this.publisher !== undefined) {
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([
-          this.publisher.shutdown(),
-          new Promise<void>((resolve) => {
-            timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
-            timer.unref();
-          }),
-        ]);
-        clearTimeout(timer);
-      }
+      if (this.publisher !== undefined) await pastDeadline(this.publisher.shutdown(), deadline);
+      if (this.behindTimer !== undefined) clearTimeout(this.behindTimer);
       await this.downstream.shutdown();
       const spooled = this.unsentEvents();
       if (this.writer !== undefined) {
