@@ -10,6 +10,7 @@ import {
   DependencyError,
   decodeCaptureEvent,
   isSingleObjectEncoded,
+  withoutNullDigests,
   type AvroSchema,
   type CaptureEvent,
 } from '@provml/schemas';
@@ -90,9 +91,11 @@ export class RegistryEventCodec {
       );
     const id = bytes.readInt32BE(1);
     try {
-      return (await this.registry.decode(bytes, {
-        [SchemaType.AVRO]: { readerSchema: this.reader as never },
-      })) as CaptureEvent;
+      return withoutNullDigests(
+        (await this.registry.decode(bytes, {
+          [SchemaType.AVRO]: { readerSchema: this.reader as never },
+        })) as CaptureEvent,
+      );
     } catch (error) {
       if (isHttp4xx(error))
         throw new DecodeError(`unknown schema id ${id} in the registry`, {
