@@ -104,6 +104,7 @@ export const PROVML = ns(PROVML_NS, [
   'hasModelHyperParameterValue',
   'characterizesDataset',
   'storedIn',
+  'contentDigest',
   'hasDomainAnnotation',
   'annotates',
   'contextKey',
