@@ -21,13 +21,23 @@ import { pastDeadline } from './deadline.ts';
 import { deliveryResult, type DeliveryResult } from './DeliveryResult.ts';
 import { collectExecutionContext } from './executionContext.ts';
 import { withRetry } from './retry.ts';
-import { SpecChecker } from './SpecChecker.ts';
+import { SpecChecker, type RefInput } from './SpecChecker.ts';
 import { DiskfulCaptureExporter, type DiskfulOptions } from './spool/DiskfulCaptureExporter.ts';
 import { SpillingCaptureExporter, type SpillOptions } from './spool/SpillingCaptureExporter.ts';
 
-/** Data references as an array of `{name, uri, store?}` or as `{ name: uri }`. */
-export type DataRefsInput =
-  readonly { name: string; uri: string; store?: string | null }[] | Record<string, string>;
+/**
+ * One data reference as given: `digest` is a content digest (`sha256:` and 64 lowercase hex
+ * digits), or `true` to have the library compute it from the local file a `file:` URI names.
+ */
+export interface DataRefInput {
+  name: string;
+  uri: string;
+  store?: string | null;
+  digest?: string | true;
+}
+
+/** Data references as an array of `{name, uri, store?, digest?}` or as `{ name: uri }`. */
+export type DataRefsInput = readonly DataRefInput[] | Record<string, string>;
 
 /** What a begin or end call may carry. */
 export interface TaskValues {
@@ -89,14 +99,14 @@ const NO_REFS = Object.freeze([]) as unknown as DataRef[];
 const NO_VALUES = Object.freeze({}) as Record<string, CaptureValue>;
 const NO_CONTEXT = Object.freeze({}) as Record<string, string>;
 
-function toDataRefs(input: DataRefsInput | undefined): DataRef[] {
+function toDataRefs(input: DataRefsInput | undefined): RefInput[] {
   if (input === undefined) return NO_REFS;
   if (Array.isArray(input))
-    return (input as readonly { name: string; uri: string; store?: string | null }[]).map((d) => ({
-      name: d.name,
-      uri: d.uri,
-      store: d.store ?? null,
-    }));
+    return (input as readonly DataRefInput[]).map((d) =>
+      d.digest === undefined
+        ? { name: d.name, uri: d.uri, store: d.store ?? null }
+        : { name: d.name, uri: d.uri, store: d.store ?? null, digest: d.digest },
+    );
   return Object.entries(input as Record<string, string>).map(([name, uri]) => ({ name, uri, store: null }));
 }
 
@@ -131,10 +141,14 @@ export class TaskRun {
     return this;
   }
 
-  /** Records a data reference for the end event (e.g. the model file written); checked as `set`. */
-  addDataRef(name: string, uri: string, store: string | null = null): this {
+  /**
+   * Records a data reference for the end event (e.g. the model file written); checked as `set`.
+   * `digest`: its content digest, or `true` to compute it now from the local file (see `DataRefInput`).
+   */
+  addDataRef(name: string, uri: string, store: string | null = null, digest?: string | true): this {
     if (this.void) return this;
-    const refs = this.workflowRun.checker.refs(this.task, [{ name, uri, store }]);
+    const ref: RefInput = digest === undefined ? { name, uri, store } : { name, uri, store, digest };
+    const refs = this.workflowRun.checker.refs(this.task, [ref]);
     if (refs.length > 0) (this.pendingRefs ??= []).push(refs[0]!);
     return this;
   }

@@ -1,5 +1,6 @@
 /** Names and values checked at the capture call, against the spec and the event contract (the Python client's `_validate.py`). */
 import {
+  DIGEST_PATTERN,
   EVENT_LIMITS,
   isAbsoluteIri,
   REFERENCE_SEMANTICS,
@@ -8,6 +9,7 @@ import {
   type CompiledSpec,
   type DataRef,
 } from '@provml/schemas';
+import { fileDigest } from './fileDigest.ts';
 
 /** What a mistake at a capture call is: a name the spec does not declare, or a value the contract does not allow. */
 export type MistakeKind = 'undeclared' | 'invalid';
@@ -31,6 +33,9 @@ export class CaptureMistakeError extends ValidationError {
 
 /** Distinct names reported; beyond this, mistakes are still counted but no longer reported. */
 const MAX_REPORTED = 10_000;
+
+/** A data reference as a capture call gives it: `digest: true` asks for the file's digest. */
+export type RefInput = Omit<DataRef, 'digest'> & { digest?: string | true };
 
 const NO_VALUES = Object.freeze({}) as Record<string, CaptureValue>;
 const NO_REFS = Object.freeze([]) as unknown as DataRef[];
@@ -171,8 +176,12 @@ export class SpecChecker {
     return out;
   }
 
-  /** Checked data references without what is dropped. */
-  refs(task: string, refs: readonly DataRef[], strict = this.strict, quiet = false): DataRef[] {
+  /**
+   * Checked data references without what is dropped; `digest: true` computed from the local file.
+   * A digest that cannot be had (not a `file:` URI, an unreadable file, a malformed string) is an
+   * `invalid` mistake that costs only the digest: the reference is sent without it.
+   */
+  refs(task: string, refs: readonly RefInput[], strict = this.strict, quiet = false): DataRef[] {
     if (refs.length === 0) return NO_REFS;
     const out: DataRef[] = [];
     for (const r of refs) {
@@ -204,10 +213,47 @@ export class SpecChecker {
           r.name,
           `dataRefs.${r.name}`,
         );
-      if (error === undefined) out.push(r);
-      else this.mistake(error, strict, quiet);
+      if (error !== undefined) {
+        this.mistake(error, strict, quiet);
+        continue;
+      }
+      if (r.digest === undefined) {
+        out.push(r as DataRef);
+        continue;
+      }
+      const digest = this.digest(task, r, strict, quiet);
+      out.push(
+        digest === undefined
+          ? { name: r.name, uri: r.uri, store: r.store }
+          : { name: r.name, uri: r.uri, store: r.store, digest },
+      );
     }
     return out;
+  }
+
+  /** The digest to send for a reference, or undefined when it cannot be had (a mistake: counted, or thrown). */
+  private digest(task: string, r: RefInput, strict: boolean, quiet: boolean): string | undefined {
+    let why: string;
+    if (r.digest === true) {
+      try {
+        return fileDigest(r.uri);
+      } catch (cause) {
+        why = `its digest cannot be computed: ${(cause as Error).message}`;
+      }
+    } else if (typeof r.digest === 'string' && DIGEST_PATTERN.test(r.digest)) return r.digest;
+    else why = `digest must be true or sha256: and 64 lowercase hex digits, not ${JSON.stringify(r.digest)}`;
+    this.mistake(
+      new CaptureMistakeError(
+        'invalid',
+        `data reference '${r.name}': ${why}`,
+        task,
+        r.name,
+        `dataRefs.${r.name}.digest`,
+      ),
+      strict,
+      quiet,
+    );
+    return undefined;
   }
 
   /** The declared names of a task's values (or references), for messages. */

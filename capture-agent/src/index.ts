@@ -1,6 +1,7 @@
 /** Public API of the capture library. */
 export { init, Capture, WorkflowRun, TaskRun } from './Capture.ts';
-export type { CaptureOptions, TaskValues, EndValues, DataRefsInput } from './Capture.ts';
+export type { CaptureOptions, TaskValues, EndValues, DataRefsInput, DataRefInput } from './Capture.ts';
+export { fileDigest } from './fileDigest.ts';
 export { BatchProcessor, warnOnError } from './BatchProcessor.ts';
 export { deliveryResult } from './DeliveryResult.ts';
 export type { DeliveryResult } from './DeliveryResult.ts';

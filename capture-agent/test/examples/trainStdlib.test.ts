@@ -3,6 +3,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpCaptureExporter, init, type DeliveryResult } from '@provml/capture-agent';
 import { startOfflineAgent, stopChild } from '../../../deploy/testing/agentTest.ts';
@@ -275,6 +276,45 @@ describe('examples/trainStdlib.ts end to end', () => {
     expect(b.hyperparameters.learning_rate).toBe(0.25);
     expect([0, 1]).toContain(b.modelHyperparameters.epoch);
   }, 180_000);
+
+  it('a content digest identifies the version a use read, across workflow executions, whatever overwrote the file since', async () => {
+    const file = join(dir, 'digest-model.json');
+    const model = pathToFileURL(file).href;
+    const capture = await init({
+      spec: SPEC,
+      env: {},
+      exporter: new HttpCaptureExporter({ url: embedded.ingestUrl }),
+    });
+    const write = (run: string, content: string): void => {
+      writeFileSync(file, content);
+      const training = capture.workflowExecution(run).begin('training');
+      training.begin('epoch').addDataRef('model', model, 'local', true).end();
+      training.end();
+    };
+    write('ts-digest-a', '{"w":[1]}');
+    write('ts-digest-b', '{"w":[2]}'); // the same path, other content
+    writeFileSync(file, '{"w":[1]}'); // a's model restored, then validated in another run
+    const c = capture.workflowExecution('ts-digest-c').begin('training');
+    c.begin('validation', { dataRefs: [{ name: 'model', uri: model, digest: true }] }).end();
+    c.end();
+    expect(await capture.shutdown(20_000)).toMatchObject({ delivered: 12, invalid: 0, ok: true });
+    const query = `PREFIX prov: <http://www.w3.org/ns/prov#> PREFIX provml: <https://w3id.org/provml/ns#>
+      SELECT ?version WHERE {
+        ?usage a prov:Usage ; provml:contentDigest ?d .
+        FILTER(STRSTARTS(STR(?usage), "urn:provml:execution/ts-digest-c/"))
+        ?version prov:specializationOf <${model}> ; provml:contentDigest ?d .
+      }`;
+    const rows = await until(
+      async () =>
+        (
+          JSON.parse((await sparqlFrom(embedded.queryUrl, query)).text) as {
+            results: { bindings: { version: { value: string } }[] };
+          }
+        ).results.bindings,
+      (b) => b.length > 0,
+    );
+    expect(rows.map((r) => r.version.value)).toEqual([expect.stringContaining('/ts-digest-a/')]);
+  });
 
   it('the README’s TypeScript delivery snippet runs as written and prints what it says', () => {
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
