@@ -28,9 +28,12 @@ export interface RegistryCodecOptions {
   url: string;
   /** Subject the writer schema is registered under. Default `provml.events-value`. */
   subject?: string;
-  /** Schema events are written with. Default the CaptureEvent v1 schema. */
+  /** Schema events are written with. Default the current CaptureEvent schema (v2). */
   writerSchema?: AvroSchema;
-  /** Schema events are read into (schema resolution from each record's writer schema). Default v1. */
+  /**
+   * Schema events are read into (schema resolution from each record's writer schema). Default the
+   * current CaptureEvent schema (v2).
+   */
   readerSchema?: AvroSchema;
 }
 
