@@ -81,7 +81,7 @@ async function rep(
   const elapsed = Number(process.hrtime.bigint() - started);
   epoch.end();
   training.end();
-  await capture.shutdown();
+  await capture.shutdown(Infinity);
   return elapsed / EVENTS;
 }
 

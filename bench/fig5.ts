@@ -125,7 +125,7 @@ async function worker(setting: 'baseline' | Setting): Promise<void> {
     });
     const loop = await trainingLoop(epochs, compute, capture);
     const t = performance.now();
-    await capture.shutdown();
+    await capture.shutdown(Infinity);
     const drainMs = performance.now() - t;
     const st = capture.stats;
     if (st.failed > 0 || st.dropped > 0) process.stderr.write(`setting ${setting}: ${JSON.stringify(st)}\n`);

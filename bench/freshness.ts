@@ -145,7 +145,7 @@ async function runOnce(store: StoreKind, rate: number): Promise<Result> {
     const probed = await probe(capture, pipeline.sink.url, startAt + SECONDS * 1000, Date.now());
     const b: Sample = await pipeline.sample();
     await Promise.all(kids.map((k) => k.when('done', 60_000)));
-    await capture.shutdown();
+    await capture.shutdown(Infinity);
     const fresh = bucketDelta(a.freshness, b.freshness);
     return {
       store,

@@ -100,7 +100,7 @@ async function main(config: ProducerConfig): Promise<void> {
     behindMax,
     seconds: (performance.now() - t0) / 1000,
   });
-  await capture.shutdown();
+  await capture.shutdown(Infinity);
   await log?.close();
 }
 

@@ -31,7 +31,7 @@ export async function measureStages(count = 50_000): Promise<StageCosts> {
   const capture = await init({ spec: BENCH_SPEC, exporter: memory, env: {}, maxQueueSize: 1 << 22 });
   const loop = new Fig5Loop(capture, 10, 'stages');
   for (let i = 0; i < count; i++) loop.step();
-  await capture.shutdown();
+  await capture.shutdown(Infinity);
   const values = memory.events.map((e) => encodeCaptureEvent(e));
   const spec = compileSpec(BENCH_SPEC);
   let out: StageCosts = {

@@ -71,7 +71,7 @@ async function main(c: TrainerConfig): Promise<void> {
   await capture?.flush();
   const runS = (performance.now() - started) / 1000;
   say({ type: 'done', runS, loopS, events: capture?.stats.exported ?? 0 });
-  await capture?.shutdown();
+  await capture?.shutdown(Infinity);
   await log?.close();
 }
 

@@ -19,8 +19,9 @@ export interface BatchProcessorOptions {
   /**
    * `drop`: an event arriving at a full queue is dropped and counted in `stats.dropped`.
    * `block`: it is still queued (counted in `stats.overflowed`) and `whenWritable()` holds callers
-   * that await it (the scoped task helper does) until the queue has drained below its limit.
-   * Default `block`.
+   * that await it (the scoped task helper does) until the queue has drained below its limit, so a
+   * stalled transport stalls them. Default `drop` (the trainer never waits; with a spill spool the
+   * queue drains at disk speed while the transport is down).
    */
   overflow?: OverflowPolicy;
   retry?: RetryOptions;
@@ -35,7 +36,8 @@ export interface BatchProcessorOptions {
 }
 
 /** The default error handler: a process warning on stderr (libraries do not own the console). */
-const warn = (error: Error): void => process.emitWarning(error.message, { code: 'PROVML_CAPTURE' });
+export const warnOnError = (error: Error): void =>
+  process.emitWarning(error.message, { code: 'PROVML_CAPTURE' });
 
 /** Counters of the batch processor, read by metrics. */
 export interface BatchProcessorStats {
@@ -43,6 +45,9 @@ export interface BatchProcessorStats {
   exported: number;
   dropped: number;
   overflowed: number;
+  /** Refused for good by the exporter (a `failure` outcome). */
+  rejected: number;
+  /** Given up after retries (the retry deadline passed). */
   failed: number;
   batches: number;
   queueDepth: number;
@@ -65,6 +70,7 @@ export class BatchProcessor {
   private current: readonly CaptureEvent[] = [];
   private readonly attemptCurrent = (): Promise<ExportResult> => this.attempt(this.current);
   private inFlight: Promise<void> | undefined;
+  private lastAttemptKind: ExportResult['kind'] = 'success';
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
   private shutdownPromise: Promise<void> | undefined;
@@ -85,6 +91,7 @@ export class BatchProcessor {
     exported: 0,
     dropped: 0,
     overflowed: 0,
+    rejected: 0,
     failed: 0,
     batches: 0,
     queueDepth: 0,
@@ -99,9 +106,9 @@ export class BatchProcessor {
     this.maxBatchSize = options.maxBatchSize ?? 512;
     this.scheduledDelayMs = options.scheduledDelayMs ?? 200;
     this.exportTimeoutMs = options.exportTimeoutMs ?? 30_000;
-    this.overflow = options.overflow ?? 'block';
+    this.overflow = options.overflow ?? 'drop';
     this.retry = options.retry ?? {};
-    this.onError = options.onError ?? warn;
+    this.onError = options.onError ?? warnOnError;
     this.dropReportIntervalMs = options.dropReportIntervalMs ?? 10_000;
     if (!(this.maxBatchSize >= 1 && this.maxQueueSize >= this.maxBatchSize))
       throw new RangeError('maxBatchSize must be >= 1 and <= maxQueueSize');
@@ -225,6 +232,7 @@ export class BatchProcessor {
       const settle = (result: ExportResult): void => {
         if (settled) return;
         settled = true;
+        this.lastAttemptKind = result.kind;
         this.onTimeout = undefined;
         resolve(result);
       };
@@ -259,11 +267,16 @@ export class BatchProcessor {
     this.stats.batches++;
     if (result.kind === 'success') this.stats.exported += batch.length;
     else {
-      this.stats.failed += batch.length;
+      // a failure the exporter answered is a refusal; one withRetry made up is giving up
+      const refused = this.lastAttemptKind === 'failure';
+      this.stats[refused ? 'rejected' : 'failed'] += batch.length;
       this.report(
-        new Error(`export of ${batch.length} events failed: ${result.error.message}`, {
-          cause: result.error,
-        }),
+        new Error(
+          `export of ${batch.length} events ${refused ? 'refused' : 'failed'}: ${result.error.message}`,
+          {
+            cause: result.error,
+          },
+        ),
       );
     }
   }

@@ -10,7 +10,12 @@ import {
   type DataRef,
   type ExecutionStatus,
 } from '@provml/schemas';
-import { BatchProcessor, type BatchProcessorOptions, type BatchProcessorStats } from './BatchProcessor.ts';
+import {
+  BatchProcessor,
+  warnOnError,
+  type BatchProcessorOptions,
+  type BatchProcessorStats,
+} from './BatchProcessor.ts';
 import type { CaptureExporter } from './CaptureExporter.ts';
 import {
   detectDistributed,
@@ -19,13 +24,27 @@ import {
   resolveCaptureRanks,
   type Distributed,
 } from './distributedContext.ts';
+import { pastDeadline } from './deadline.ts';
+import { deliveryResult, type DeliveryResult } from './DeliveryResult.ts';
 import { collectExecutionContext } from './executionContext.ts';
 import { withRetry } from './retry.ts';
+import { SpecChecker, type RefInput } from './SpecChecker.ts';
 import { DiskfulCaptureExporter, type DiskfulOptions } from './spool/DiskfulCaptureExporter.ts';
+import { SpillingCaptureExporter, type SpillOptions } from './spool/SpillingCaptureExporter.ts';
 
-/** Data references as an array of `{name, uri, store?}` or as `{ name: uri }`. */
-export type DataRefsInput =
-  readonly { name: string; uri: string; store?: string | null }[] | Record<string, string>;
+/**
+ * One data reference as given: `digest` is a content digest (`sha256:` and 64 lowercase hex
+ * digits), or `true` to have the library compute it from the local file a `file:` URI names.
+ */
+export interface DataRefInput {
+  name: string;
+  uri: string;
+  store?: string | null;
+  digest?: string | true;
+}
+
+/** Data references as an array of `{name, uri, store?, digest?}` or as `{ name: uri }`. */
+export type DataRefsInput = readonly DataRefInput[] | Record<string, string>;
 
 /** What a begin or end call may carry. */
 export interface TaskValues {
@@ -69,6 +88,21 @@ export interface CaptureOptions extends BatchProcessorOptions {
    * only rank `zero` (the others queue nothing). Default `PROVML_CAPTURE_RANKS`, else `all`.
    */
   captureRanks?: 'all' | 'zero';
+  /**
+   * A name the spec does not declare (or a value the contract does not allow) throws a
+   * `CaptureMistakeError` at the call that used it. Default false: it is dropped there, counted
+   * (`DeliveryResult.undeclared` / `invalid`) and reported once per name to `onError`, and the rest
+   * of the call goes through.
+   */
+  strict?: boolean;
+  /**
+   * Online diskless settings (A, D): where events wait while the transport is down or behind (see
+   * `SpillOptions`); `false`: none, failed exports are retried in memory until `retry.deadlineMs`,
+   * then dropped and counted. Default: a spill spool under the temporary directory.
+   */
+  spill?: SpillOptions | false;
+  /** Longest time `shutdown()` takes, ms, also with the transport down or hanging. Default 5000. */
+  shutdownTimeoutMs?: number;
 }
 
 const nowMicros = (): number => Math.round((performance.timeOrigin + performance.now()) * 1000);
@@ -77,20 +111,22 @@ const NO_REFS = Object.freeze([]) as unknown as DataRef[];
 const NO_VALUES = Object.freeze({}) as Record<string, CaptureValue>;
 const NO_CONTEXT = Object.freeze({}) as Record<string, string>;
 
-function toDataRefs(input: DataRefsInput | undefined): DataRef[] {
+function toDataRefs(input: DataRefsInput | undefined): RefInput[] {
   if (input === undefined) return NO_REFS;
   if (Array.isArray(input))
-    return (input as readonly { name: string; uri: string; store?: string | null }[]).map((d) => ({
-      name: d.name,
-      uri: d.uri,
-      store: d.store ?? null,
-    }));
+    return (input as readonly DataRefInput[]).map((d) =>
+      d.digest === undefined
+        ? { name: d.name, uri: d.uri, store: d.store ?? null }
+        : { name: d.name, uri: d.uri, store: d.store ?? null, digest: d.digest },
+    );
   return Object.entries(input as Record<string, string>).map(([name, uri]) => ({ name, uri, store: null }));
 }
 
 /** One execution of a task; create children with `begin`/`run`, close with `end`. */
 export class TaskRun {
   private ended = false;
+  /** Its task (or an ancestor's) is not in the spec: nothing of it is sent. */
+  private void = false;
   private dropped = false;
   private pendingValues: Record<string, CaptureValue> | undefined;
   private pendingRefs: DataRef[] | undefined;
@@ -106,38 +142,67 @@ export class TaskRun {
     readonly parent: string | null,
   ) {}
 
-  /** Records a value for the end event (e.g. a loss computed inside a scoped helper). */
+  /**
+   * Records a value for the end event (e.g. a loss computed inside a scoped helper). Checked here:
+   * a name the spec does not declare for this task is dropped and reported once (throws with `strict`).
+   */
   set(name: string, value: CaptureValue): this {
-    (this.pendingValues ??= {})[name] = value;
+    if (this.void) return this;
+    const v = this.workflowRun.checker.value(this.task, name, value);
+    if (v !== undefined) (this.pendingValues ??= {})[name] = v;
     return this;
   }
 
-  /** Records a data reference for the end event (e.g. the model file written). */
-  addDataRef(name: string, uri: string, store: string | null = null): this {
-    (this.pendingRefs ??= []).push({ name, uri, store });
+  /**
+   * Records a data reference for the end event (e.g. the model file written); checked as `set`.
+   * `digest`: its content digest, or `true` to compute it now from the local file (see `DataRefInput`).
+   */
+  addDataRef(name: string, uri: string, store: string | null = null, digest?: string | true): this {
+    if (this.void) return this;
+    const ref: RefInput = digest === undefined ? { name, uri, store } : { name, uri, store, digest };
+    const refs = this.workflowRun.checker.refs(this.task, [ref]);
+    if (refs.length > 0) (this.pendingRefs ??= []).push(refs[0]!);
     return this;
   }
 
   /** Begins a child task execution. */
   begin(task: string, values: TaskValues = {}): TaskRun {
+    if (this.void) return this.workflowRun.voidChild(task, this.id);
     return this.workflowRun.beginTask(task, this.id, values);
   }
 
   /** Runs `fn` as a child task: ended as finished when it returns, as failed when it throws. */
   run<T>(task: string, values: TaskValues, fn: (t: TaskRun) => Promise<T> | T): Promise<T> {
-    return this.workflowRun.runTask(task, this.id, values, fn);
+    return this.workflowRun.runTask(() => this.begin(task, values), fn);
   }
 
-  /** Ends this task execution. A second call is ignored. */
+  /**
+   * Ends this task execution. A second call is ignored. `values` and `dataRefs` are checked here;
+   * with `strict` a mistake in them throws after the end event was queued (status `failed`, with
+   * the valid values), so a throw never leaves the task execution open.
+   */
   end(values: EndValues = {}): void {
     if (this.ended) return;
     this.ended = true;
-    let v = values.values ?? NO_VALUES;
+    if (this.void) return;
+    const check = this.workflowRun.checker;
+    let status = values.status ?? 'finished';
+    let v: Record<string, CaptureValue>;
+    let refs: DataRef[];
+    let mistake: Error | undefined;
+    try {
+      v = check.values(this.task, values.values);
+      refs = check.refs(this.task, toDataRefs(values.dataRefs));
+    } catch (error) {
+      mistake = error as Error;
+      status = 'failed';
+      v = check.values(this.task, values.values, false, true);
+      refs = check.refs(this.task, toDataRefs(values.dataRefs), false, true);
+    }
     if (this.pendingValues !== undefined) v = { ...this.pendingValues, ...v };
-    let refs = toDataRefs(values.dataRefs);
     if (this.pendingRefs !== undefined) refs = [...this.pendingRefs, ...refs];
-    if (!this.workflowRun.emit(this.task, this.id, this.parent, 'end', v, refs, values.status ?? 'finished'))
-      this.dropped = true;
+    if (!this.workflowRun.emit(this.task, this.id, this.parent, 'end', v, refs, status)) this.dropped = true;
+    if (mistake !== undefined) throw mistake;
   }
 
   /**
@@ -152,6 +217,12 @@ export class TaskRun {
   /** @internal */
   markIncomplete(): void {
     this.dropped = true;
+  }
+
+  /** @internal */
+  markVoid(): this {
+    this.void = true;
+    return this;
   }
 }
 
@@ -171,28 +242,36 @@ export class WorkflowRun {
 
   /** Runs `fn` as a top-level task: ended as finished when it returns, as failed when it throws. */
   run<T>(task: string, values: TaskValues, fn: (t: TaskRun) => Promise<T> | T): Promise<T> {
-    return this.runTask(task, null, values, fn);
+    return this.runTask(() => this.begin(task, values), fn);
+  }
+
+  /** @internal */
+  get checker(): SpecChecker {
+    return this.capture.checker;
   }
 
   /** @internal */
   beginTask(task: string, parent: string | null, values: TaskValues): TaskRun {
-    this.capture.assertTask(task);
+    const check = this.capture.checker;
     const id = this.capture.nextId('t');
     const run = new TaskRun(this, task, id, parent);
-    if (!this.emit(task, id, parent, 'begin', values.values ?? NO_VALUES, toDataRefs(values.dataRefs), null))
-      run.markIncomplete();
+    if (!check.task(task)) return run.markVoid(); // not strict: runs, sends nothing
+    const v = values.values === undefined ? NO_VALUES : check.values(task, values.values);
+    const refs = values.dataRefs === undefined ? NO_REFS : check.refs(task, toDataRefs(values.dataRefs));
+    if (!this.emit(task, id, parent, 'begin', v, refs, null)) run.markIncomplete();
     return run;
   }
 
+  /** @internal A child of a task run that sends nothing: it sends nothing either (counted, reported once). */
+  voidChild(task: string, parent: string): TaskRun {
+    this.capture.checker.underUndeclared(task);
+    return new TaskRun(this, task, this.capture.nextId('t'), parent).markVoid();
+  }
+
   /** @internal */
-  async runTask<T>(
-    task: string,
-    parent: string | null,
-    values: TaskValues,
-    fn: (t: TaskRun) => Promise<T> | T,
-  ): Promise<T> {
+  async runTask<T>(begin: () => TaskRun, fn: (t: TaskRun) => Promise<T> | T): Promise<T> {
     await this.capture.whenWritable();
-    const t = this.beginTask(task, parent, values);
+    const t = begin();
     let result: T;
     try {
       result = await fn(t);
@@ -232,11 +311,23 @@ export class WorkflowRun {
   }
 }
 
+/** How a session's events travel: what `Capture` needs to tell where they went. */
+interface Delivery {
+  exporter: CaptureExporter;
+  /** The diskful settings' own spool. */
+  diskful?: DiskfulCaptureExporter;
+  /** The spill spool of the online diskless settings. */
+  spill?: SpillingCaptureExporter;
+  /** Where the events of a diskful setting are written. */
+  spoolDir?: string;
+}
+
 /** A capture session for one workflow spec. Create with `init`. */
 export class Capture {
   private counter = 0;
   private executions = 0;
   private readonly prefix = randomBytes(6).toString('hex');
+  private closed: Promise<DeliveryResult> | undefined;
 
   /** @internal use `init`. */
   constructor(
@@ -244,7 +335,10 @@ export class Capture {
     private readonly processor: BatchProcessor,
     /** Execution context attached to top-level task executions. */
     readonly context: Record<string, string>,
-    private readonly diskful?: DiskfulCaptureExporter,
+    /** @internal */
+    readonly checker: SpecChecker,
+    private readonly delivery: Delivery,
+    private readonly shutdownTimeoutMs: number,
     /** The distributed job this process is a rank of (its context carries the rank); undefined outside one. */
     readonly distributed?: Distributed,
     /** A rank other than 0 with `captureRanks: 'zero'`: its events are not queued. */
@@ -256,14 +350,45 @@ export class Capture {
     return this.compiled.spec.workflow;
   }
 
-  /** Counters of the background queue. */
+  /** Counters of the background queue (`exported`: handed to the transport, or to the spill spool). */
   get stats(): Readonly<BatchProcessorStats> {
     return this.processor.stats;
   }
 
   /** Counters of the spool and its publisher (diskful settings only). */
   get spoolStats(): DiskfulCaptureExporter['stats'] | undefined {
-    return this.diskful?.stats;
+    return this.delivery.diskful?.stats;
+  }
+
+  /** Where every event captured so far went, now. */
+  delivered(timedOut = false): DeliveryResult {
+    const p = this.processor.stats;
+    const pending = Math.max(0, p.enqueued - p.exported - p.rejected - p.failed);
+    const base = {
+      pending,
+      undeclared: this.checker.undeclared,
+      invalid: this.checker.invalid,
+      timedOut,
+    };
+    const spill = this.delivery.spill;
+    if (spill === undefined)
+      return deliveryResult({
+        ...base,
+        delivered: p.exported,
+        rejected: p.rejected,
+        dropped: p.dropped + p.failed,
+        spooled: 0,
+        spoolPath: this.delivery.spoolDir ?? null,
+      });
+    const s = spill.stats;
+    return deliveryResult({
+      ...base,
+      delivered: s.delivered,
+      rejected: s.rejected + p.rejected,
+      dropped: p.dropped + p.failed + s.dropped,
+      spooled: s.spooled,
+      spoolPath: s.spooled > 0 ? (spill.spoolPath ?? null) : null,
+    });
   }
 
   /**
@@ -282,22 +407,43 @@ export class Capture {
     );
   }
 
-  /** Exports everything captured so far. */
-  flush(): Promise<void> {
-    return this.processor.flush();
+  /**
+   * Exports everything captured so far and resolves once it is delivered (or rejected), or the
+   * transport proved down (an attempt after the call failed, and the one tried at once after it:
+   * the events wait in the spill spool), or `timeoutMs` passed (default: no limit).
+   */
+  async flush(timeoutMs = Infinity): Promise<DeliveryResult> {
+    const deadline = Date.now() + timeoutMs;
+    const timedOut =
+      (await pastDeadline(this.processor.flush(), deadline)) ||
+      ((await this.delivery.spill?.flush(deadline)) ?? false);
+    return this.delivered(timedOut);
   }
 
-  /** Flushes and closes the transport. Idempotent. */
-  shutdown(): Promise<void> {
-    return this.processor.shutdown();
-  }
-
-  /** @internal */
-  assertTask(task: string): void {
-    if (!this.compiled.tasks.has(task))
-      throw new ValidationError(`unknown task '${task}' in workflow '${this.workflow}'`, [
-        { path: 'task', message: `declared tasks: ${[...this.compiled.tasks.keys()].join(', ')}` },
-      ]);
+  /**
+   * Flushes and closes the transport, within `timeoutMs` (default `shutdownTimeoutMs`, 5 s), also
+   * with the transport down or hanging: what was not delivered by then goes to the spill spool
+   * (`spooled`, `spoolPath`). `Infinity` waits until everything is delivered. Idempotent: later
+   * calls return the first call's result.
+   */
+  shutdown(timeoutMs = this.shutdownTimeoutMs): Promise<DeliveryResult> {
+    this.closed ??= (async () => {
+      const deadline = Date.now() + timeoutMs;
+      // a tenth of the time (at least 100 ms) is kept for spilling what is left and closing the spill spool
+      const closeBy = deadline - Math.max(100, timeoutMs / 10);
+      let timedOut = await pastDeadline(this.processor.flush(), closeBy);
+      const spill = this.delivery.spill;
+      if (spill !== undefined) {
+        if (timedOut) {
+          spill.spillOnly(); // what is still in memory goes to disk, not waiting for the transport
+          await pastDeadline(this.processor.flush(), deadline);
+        }
+        timedOut = (await pastDeadline(spill.shutdown(closeBy), deadline)) || spill.closedLate || timedOut;
+      }
+      timedOut = (await pastDeadline(this.processor.shutdown(), deadline)) || timedOut;
+      return this.delivered(timedOut);
+    })();
+    return this.closed;
   }
 
   /** @internal */
@@ -317,11 +463,8 @@ export class Capture {
   }
 }
 
-/** The exporter of a setting: the given one (diskless), or a spool with or without a publisher. */
-function settingExporter(options: CaptureOptions): {
-  exporter: CaptureExporter;
-  diskful?: DiskfulCaptureExporter;
-} {
+/** The transport of a setting: the given exporter behind a spill spool (diskless), or a spool with or without a publisher. */
+function settingDelivery(options: CaptureOptions, workflow: string, report: (e: Error) => void): Delivery {
   if (options.offline === true && options.spool === undefined)
     throw new ValidationError('offline capture needs a spool', [
       { path: 'spool', message: 'give spool.dir (offline writes only the spool)' },
@@ -329,7 +472,9 @@ function settingExporter(options: CaptureOptions): {
   if (options.spool === undefined) {
     if (options.exporter === undefined)
       throw new ValidationError('no exporter', [{ path: 'exporter', message: 'required unless offline' }]);
-    return { exporter: options.exporter };
+    if (options.spill === false) return { exporter: options.exporter };
+    const spill = new SpillingCaptureExporter(options.exporter, { ...options.spill, workflow }, report);
+    return { exporter: spill, spill };
   }
   if (options.offline !== true && options.exporter === undefined)
     throw new ValidationError('online diskful capture needs an exporter', [
@@ -339,13 +484,14 @@ function settingExporter(options: CaptureOptions): {
     options.spool,
     options.offline === true ? undefined : options.exporter,
   );
-  return { exporter: diskful, diskful };
+  return { exporter: diskful, diskful, spoolDir: options.spool.dir };
 }
 
 /**
  * Validates the spec, publishes it through the exporter and returns a capture session.
  * The paper's settings A–F are `queueSize` (1 or ≥ 50), `spool` (diskful) or none (diskless), and
- * `offline`.
+ * `offline`. The online diskless settings spill to a local spool while the transport is down
+ * (the spec too, so `init` does not wait for it).
  * @throws ValidationError for an invalid spec or setting; Error when the spec cannot be published.
  */
 export async function init(options: CaptureOptions): Promise<Capture> {
@@ -353,7 +499,9 @@ export async function init(options: CaptureOptions): Promise<Capture> {
   const compiled = compileSpec(source);
   const env = options.env ?? process.env;
   const ranks = resolveCaptureRanks(options.captureRanks, env);
-  const { exporter, diskful } = settingExporter(options);
+  const report = options.onError ?? warnOnError;
+  const delivery = settingDelivery(options, compiled.spec.workflow, report);
+  const exporter = delivery.exporter;
   const published = await withRetry(() => exporter.exportSpec(compiled.spec), options.retry);
   if (published.kind !== 'success') {
     await exporter.shutdown();
@@ -367,14 +515,20 @@ export async function init(options: CaptureOptions): Promise<Capture> {
     ...(distributed === undefined ? {} : distributedContext(distributed)),
     ...options.context,
   };
-  const processorOptions =
-    options.queueSize === undefined ? options : { ...options, maxBatchSize: options.queueSize };
+  const processorOptions = {
+    ...options,
+    onError: report,
+    ...(options.queueSize === undefined ? {} : { maxBatchSize: options.queueSize }),
+  };
   const silent = distributed !== undefined && distributed.rank !== 0 && ranks === 'zero';
   return new Capture(
     compiled,
     new BatchProcessor(exporter, processorOptions),
     context,
-    diskful,
+    // a silent rank reports nothing: rank 0 reports the same mistakes
+    new SpecChecker(compiled, options.strict ?? false, silent ? () => undefined : report),
+    delivery,
+    options.shutdownTimeoutMs ?? 5000,
     distributed,
     silent,
   );

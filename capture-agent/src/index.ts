@@ -1,7 +1,16 @@
 /** Public API of the capture library. */
 export { init, Capture, WorkflowRun, TaskRun } from './Capture.ts';
-export type { CaptureOptions, TaskValues, EndValues, DataRefsInput } from './Capture.ts';
-export { BatchProcessor } from './BatchProcessor.ts';
+export type { CaptureOptions, TaskValues, EndValues, DataRefsInput, DataRefInput } from './Capture.ts';
+export { fileDigest } from './fileDigest.ts';
+export { BatchProcessor, warnOnError } from './BatchProcessor.ts';
+export { deliveryResult } from './DeliveryResult.ts';
+export type { DeliveryResult } from './DeliveryResult.ts';
+export { SpecChecker, CaptureMistakeError } from './SpecChecker.ts';
+export type { MistakeKind } from './SpecChecker.ts';
+export { HttpCaptureExporter } from './HttpCaptureExporter.ts';
+export type { HttpExporterOptions } from './HttpCaptureExporter.ts';
+export { SpillingCaptureExporter } from './spool/SpillingCaptureExporter.ts';
+export type { SpillOptions, SpillStats } from './spool/SpillingCaptureExporter.ts';
 export type { BatchProcessorOptions, BatchProcessorStats, OverflowPolicy } from './BatchProcessor.ts';
 export { InMemoryCaptureExporter } from './CaptureExporter.ts';
 export type { CaptureExporter, ExportResult } from './CaptureExporter.ts';

@@ -322,7 +322,7 @@ describe('BatchProcessor export outcomes', () => {
     expect(onError).not.toHaveBeenCalled();
   });
 
-  it('counts failure results in stats.failed and reports them to onError without retrying or throwing', async () => {
+  it('counts failure results in stats.rejected and reports them to onError without retrying or throwing', async () => {
     const exporter = new ScriptedExporter();
     const cause = new Error('schema rejected');
     exporter.respond = () => Promise.resolve({ kind: 'failure', error: cause });
@@ -333,7 +333,7 @@ describe('BatchProcessor export outcomes', () => {
     p.enqueue(event(2));
     await expect(p.flush()).resolves.toBeUndefined();
     expect(exporter.calls).toBe(1);
-    expect(p.stats).toMatchObject({ exported: 0, failed: 3, batches: 1 });
+    expect(p.stats).toMatchObject({ exported: 0, rejected: 3, failed: 0, batches: 1 });
     expect(onError).toHaveBeenCalledTimes(1);
     const reported = onError.mock.calls[0]?.[0] as Error;
     expect(reported).toBeInstanceOf(Error);

@@ -48,6 +48,25 @@ export function startAgentProcess(options: {
   );
 }
 
+/** `provml agent --offline` on `spool` (spool only, no Kafka); resolves once its socket `<spool>/agent.sock` is there. */
+export async function startOfflineAgent(spool: string, name: string): Promise<ChildProcess> {
+  const child = startAgentProcess({
+    spool,
+    bootstrap: '127.0.0.1:1',
+    prefix: 'unused',
+    name,
+    extra: ['--offline'],
+  });
+  const deadline = Date.now() + 60_000;
+  while (!existsSync(`${spool}/agent.sock`)) {
+    if (child.exitCode !== null)
+      throw new Error(`the agent exited (${child.exitCode}): test-output/agent-${name}.log`);
+    if (Date.now() > deadline) throw new Error(`no agent socket after 60 s: test-output/agent-${name}.log`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return child;
+}
+
 /** Ends a child process with `signal` and waits for it to exit. */
 export async function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;

@@ -1,6 +1,7 @@
 /** Test helper: `provml embedded` as a real process (node with the tsx loader, so a signal reaches it), its URLs read from the banner. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
+import { createServer } from 'node:net';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -90,6 +91,15 @@ export async function startEmbedded(
       await exited;
     },
   };
+}
+
+/** A port of 127.0.0.1 where nothing listens now (to restart a process on the same one, or to find nobody there). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
 
 /** An HTTP request to 127.0.0.1 from a given local address (127.0.0.x: another client). */

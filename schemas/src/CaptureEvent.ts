@@ -11,7 +11,15 @@ export interface DataRef {
   uri: string;
   /** Data store holding it (e.g. `lustre`, `s3://bucket`); null when not given. */
   store: string | null;
+  /**
+   * Content digest, `sha256:` and 64 lowercase hex digits (CaptureEvent v2): the same content in
+   * any workflow, whatever its URI or generation. Absent when not captured.
+   */
+  digest?: string;
 }
+
+/** The form of a content digest: `sha256:` and 64 lowercase hex digits. */
+export const DIGEST_PATTERN = /^sha256:[0-9a-f]{64}$/;
 
 /** Begin or end of one task execution. */
 export type Phase = 'begin' | 'end';
@@ -41,4 +49,17 @@ export interface CaptureEvent {
   status: ExecutionStatus | null;
   /** Execution data: host, pid, jobId, scheduler, user, gpu, ... */
   context: Record<string, string>;
+}
+
+/**
+ * The event with `digest` left out of the data references that carry none (Avro decodes an absent
+ * digest as null); the event itself when none does (the common case: nothing is copied).
+ */
+export function withoutNullDigests(event: CaptureEvent): CaptureEvent {
+  const refs = event.dataRefs;
+  if (!refs.some((r) => r.digest === null)) return event;
+  return {
+    ...event,
+    dataRefs: refs.map((r) => (r.digest !== null ? r : { name: r.name, uri: r.uri, store: r.store })),
+  };
 }

@@ -1,5 +1,6 @@
 /** Public API of the schemas package: contracts, codecs, vocabulary and shared errors. */
 export type { CaptureEvent, CaptureValue, DataRef, Phase, ExecutionStatus } from './CaptureEvent.ts';
+export { DIGEST_PATTERN, withoutNullDigests } from './CaptureEvent.ts';
 export {
   compileSpec,
   SEMANTICS,
@@ -69,6 +70,7 @@ export {
 export type { DecodeOutcome, SingleObjectCodecOptions } from './avro/SingleObjectCodec.ts';
 export {
   CAPTURE_EVENT_SCHEMA,
+  CAPTURE_EVENT_SCHEMA_V1,
   captureEventType,
   createAvroType,
   parsingCanonicalForm,

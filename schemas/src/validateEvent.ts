@@ -1,6 +1,6 @@
 /** Validation of capture events: the JSON form at the ingest, and events against their workflow's spec. */
 import { z } from 'zod';
-import type { CaptureEvent, CaptureValue } from './CaptureEvent.ts';
+import { DIGEST_PATTERN, type CaptureEvent, type CaptureValue } from './CaptureEvent.ts';
 import type { ValidationIssue } from './errors.ts';
 import { isRfc3987Iri } from './iri.ts';
 import { REFERENCE_SEMANTICS, type CompiledSpec } from './ProspectiveSpec.ts';
@@ -151,6 +151,11 @@ const eventJsonSchema = z
                 'must be an absolute URI by RFC 3987 (scheme; no spaces, controls, <>"{}|\\^`, noncharacters or private use)',
               ),
             store: text(1, 500).nullable().optional(),
+            digest: z
+              .string()
+              .regex(DIGEST_PATTERN, 'must be sha256: and 64 lowercase hex digits')
+              .nullable()
+              .optional(),
           })
           .strict(),
       )
@@ -192,7 +197,11 @@ export function parseEventJson(raw: unknown): EventCheck {
       phase: e.phase,
       time: e.time,
       values: e.values ?? {},
-      dataRefs: (e.dataRefs ?? []).map((d) => ({ name: d.name, uri: d.uri, store: d.store ?? null })),
+      dataRefs: (e.dataRefs ?? []).map((d) =>
+        typeof d.digest === 'string'
+          ? { name: d.name, uri: d.uri, store: d.store ?? null, digest: d.digest }
+          : { name: d.name, uri: d.uri, store: d.store ?? null },
+      ),
       status: e.status ?? null,
       context: e.context ?? {},
     },

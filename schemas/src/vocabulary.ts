@@ -107,6 +107,7 @@ export const PROVML = ns(PROVML_NS, [
   'hasModelHyperParameterValue',
   'characterizesDataset',
   'storedIn',
+  'contentDigest',
   'hasDomainAnnotation',
   'annotates',
   'contextKey',

@@ -1,11 +1,12 @@
 /** Avro wire format: CRC-64-AVRO, Parsing Canonical Form, single-object golden bytes, evolution and decode errors. */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { CaptureEvent } from '../src/CaptureEvent.ts';
+import { withoutNullDigests, type CaptureEvent } from '../src/CaptureEvent.ts';
 import { DecodeError, ValidationError } from '../src/errors.ts';
 import { CRC64_AVRO_EMPTY, crc64Avro } from '../src/avro/crc64Avro.ts';
 import {
   CAPTURE_EVENT_SCHEMA,
+  CAPTURE_EVENT_SCHEMA_V1,
   captureEventType,
   parsingCanonicalForm,
   schemaFingerprint,
@@ -24,6 +25,8 @@ const fixture = (name: string): URL => new URL(`./fixtures/${name}`, import.meta
 
 /** CRC-64-AVRO of the CaptureEvent v1 Parsing Canonical Form. Changes only with a new schema version. */
 const CAPTURE_EVENT_V1_FINGERPRINT = 0x99ef7c07d56bd51bn;
+/** The same of CaptureEvent v2 (v1 plus `dataRefs[].digest`), the schema events are written with now. */
+const CAPTURE_EVENT_V2_FINGERPRINT = schemaFingerprint(CAPTURE_EVENT_SCHEMA);
 
 interface SchemaVector {
   id: string;
@@ -49,8 +52,14 @@ function readSchemaVectors(): SchemaVector[] {
   return vectors;
 }
 
+/** The v1 golden event and its bytes, as CaptureEvent v1 wrote them (still read). */
 const goldenEvent = JSON.parse(readFileSync(fixture('capture-event.v1.json'), 'utf8')) as CaptureEvent;
 const goldenBytes = readFileSync(fixture('capture-event.v1.bin'));
+/** The v2 golden event (a data reference with a digest) and its bytes. */
+const goldenV2Event = JSON.parse(readFileSync(fixture('capture-event.v2.json'), 'utf8')) as CaptureEvent;
+const goldenV2Bytes = readFileSync(fixture('capture-event.v2.bin'));
+/** A codec that writes and reads CaptureEvent v1 only: a producer or consumer not yet updated. */
+const v1Codec = new SingleObjectCodec<CaptureEvent>({ readerSchema: CAPTURE_EVENT_SCHEMA_V1 });
 
 /** A v1 event with every field at its simplest. */
 function minimalEvent(overrides: Partial<CaptureEvent> = {}): CaptureEvent {
@@ -71,8 +80,8 @@ function minimalEvent(overrides: Partial<CaptureEvent> = {}): CaptureEvent {
   };
 }
 
-/** v1 plus an optional field at the end: what a compatible v2 would look like. */
-const V2_SCHEMA = {
+/** The current schema plus an optional field at the end: what a compatible next version would look like. */
+const V3_SCHEMA = {
   ...(CAPTURE_EVENT_SCHEMA as Record<string, unknown>),
   fields: [
     ...(CAPTURE_EVENT_SCHEMA as { fields: unknown[] }).fields,
@@ -196,36 +205,53 @@ describe('Parsing Canonical Form and fingerprints: the Avro project test vectors
     expect(() => parsingCanonicalForm({ type: 'enum', symbols: [] })).toThrow(/needs a name/);
   });
 
-  it('CaptureEvent v1: the fingerprint is pinned and avsc agrees on the canonical form', () => {
-    expect(schemaFingerprint(CAPTURE_EVENT_SCHEMA)).toBe(CAPTURE_EVENT_V1_FINGERPRINT);
-    expect(captureEventCodec.fingerprint).toBe(CAPTURE_EVENT_V1_FINGERPRINT);
+  it('CaptureEvent v1 and v2: the fingerprints are pinned and avsc agrees on the canonical form', () => {
+    expect(schemaFingerprint(CAPTURE_EVENT_SCHEMA_V1)).toBe(CAPTURE_EVENT_V1_FINGERPRINT);
+    expect(CAPTURE_EVENT_V2_FINGERPRINT).toBe(0x8fbb905c984734a4n);
+    expect(captureEventCodec.fingerprint).toBe(CAPTURE_EVENT_V2_FINGERPRINT);
     expect(parsingCanonicalForm(CAPTURE_EVENT_SCHEMA)).toBe(JSON.stringify(captureEventType.schema()));
     // Docs are not part of the canonical form, so a doc-only edit keeps the fingerprint.
-    const withoutDocs = JSON.parse(
-      JSON.stringify(CAPTURE_EVENT_SCHEMA, (k, v: unknown) => (k === 'doc' ? undefined : v)),
-    ) as AvroSchema;
-    expect(schemaFingerprint(withoutDocs)).toBe(CAPTURE_EVENT_V1_FINGERPRINT);
+    for (const [schema, fingerprint] of [
+      [CAPTURE_EVENT_SCHEMA_V1, CAPTURE_EVENT_V1_FINGERPRINT],
+      [CAPTURE_EVENT_SCHEMA, CAPTURE_EVENT_V2_FINGERPRINT],
+    ] as const) {
+      const withoutDocs = JSON.parse(
+        JSON.stringify(schema, (k, v: unknown) => (k === 'doc' ? undefined : v)),
+      ) as AvroSchema;
+      expect(schemaFingerprint(withoutDocs)).toBe(fingerprint);
+    }
   });
 });
 
 describe('single-object encoding: golden bytes', () => {
-  it('encodes the fixture event to exactly the fixture bytes', () => {
-    expect(encodeCaptureEvent(goldenEvent).equals(goldenBytes)).toBe(true);
+  it('v2: encodes the fixture event (a digest on a data reference) to exactly the fixture bytes', () => {
+    expect(encodeCaptureEvent(goldenV2Event).equals(goldenV2Bytes)).toBe(true);
+    expect(goldenV2Bytes.readBigUInt64LE(2)).toBe(CAPTURE_EVENT_V2_FINGERPRINT);
+    expect(goldenV2Bytes.subarray(10).equals(captureEventType.toBuffer(goldenV2Event))).toBe(true);
+    expect(decodeCaptureEvent(goldenV2Bytes)).toEqual(goldenV2Event);
   });
 
-  it('starts with the marker C3 01 and the little-endian fingerprint', () => {
+  it('v1: a v1 writer still encodes the v1 fixture event to exactly the v1 fixture bytes', () => {
+    expect(v1Codec.encode(goldenEvent).equals(goldenBytes)).toBe(true);
+  });
+
+  it('v1: starts with the marker C3 01 and the little-endian v1 fingerprint', () => {
     expect([...goldenBytes.subarray(0, 2)]).toEqual([0xc3, 0x01]);
     expect(goldenBytes.subarray(2, 10).toString('hex')).toBe('1bd56bd5077cef99');
-    expect(goldenBytes.readBigUInt64LE(2)).toBe(schemaFingerprint(CAPTURE_EVENT_SCHEMA));
+    expect(goldenBytes.readBigUInt64LE(2)).toBe(schemaFingerprint(CAPTURE_EVENT_SCHEMA_V1));
     expect(isSingleObjectEncoded(goldenBytes)).toBe(true);
   });
 
-  it('has a body that is the plain Avro binary encoding', () => {
-    expect(goldenBytes.subarray(10).equals(captureEventType.toBuffer(goldenEvent))).toBe(true);
+  it('v1 and v2 bodies of an event without digests differ by one null branch per data reference', () => {
+    const v1Body = goldenBytes.subarray(10);
+    const v2Body = encodeCaptureEvent(goldenEvent).subarray(10);
+    expect(v2Body.length - v1Body.length).toBe(goldenEvent.dataRefs.length);
   });
 
-  it('decodes the fixture bytes to the fixture event', () => {
-    expect(decodeCaptureEvent(goldenBytes)).toEqual(goldenEvent);
+  it('decodes the v1 fixture bytes to the fixture event (no digest where none was written)', () => {
+    const decoded = decodeCaptureEvent(goldenBytes);
+    expect(decoded).toEqual(goldenEvent);
+    expect(decoded.dataRefs.every((r) => !('digest' in r))).toBe(true);
   });
 });
 
@@ -312,49 +338,67 @@ describe('single-object encoding: round trips', () => {
 });
 
 describe('schema evolution', () => {
-  const v2Fingerprint = schemaFingerprint(V2_SCHEMA);
-  const v2Reader = new SingleObjectCodec<CaptureEvent & { attempt: number | null }>({
-    readerSchema: V2_SCHEMA,
+  it('v2 reads v1 bytes (digest: the default, null, left out of the event) and v1 reads v2 bytes (digest dropped)', () => {
+    expect(captureEventCodec.knows(CAPTURE_EVENT_V1_FINGERPRINT)).toBe(true);
+    expect(captureEventCodec.decode(goldenBytes).dataRefs[0]).toMatchObject({ digest: null });
+    expect(decodeCaptureEvent(goldenBytes)).toEqual(goldenEvent);
+    const v1Reader = new SingleObjectCodec<CaptureEvent>({
+      readerSchema: CAPTURE_EVENT_SCHEMA_V1,
+      writerSchemas: [CAPTURE_EVENT_SCHEMA],
+    });
+    const decoded = v1Reader.decode(goldenV2Bytes);
+    expect(decoded.dataRefs.some((r) => 'digest' in r)).toBe(false);
+    expect(decoded).toEqual({
+      ...goldenV2Event,
+      dataRefs: goldenV2Event.dataRefs.map(({ name, uri, store }) => ({ name, uri, store })),
+    });
+  });
+
+  const v3Fingerprint = schemaFingerprint(V3_SCHEMA);
+  const v3Reader = new SingleObjectCodec<CaptureEvent & { attempt: number | null }>({
+    readerSchema: V3_SCHEMA,
     writerSchemas: [CAPTURE_EVENT_SCHEMA],
   });
-  const v1Reader = new SingleObjectCodec<CaptureEvent>({
+  const v2Reader = new SingleObjectCodec<CaptureEvent>({
     readerSchema: CAPTURE_EVENT_SCHEMA,
-    writerSchemas: [V2_SCHEMA],
+    writerSchemas: [V3_SCHEMA],
   });
 
-  it('gives the v2 schema its own fingerprint', () => {
-    expect(v2Fingerprint).not.toBe(CAPTURE_EVENT_V1_FINGERPRINT);
-    expect(v2Reader.fingerprint).toBe(v2Fingerprint);
-    expect(v2Reader.knows(CAPTURE_EVENT_V1_FINGERPRINT)).toBe(true);
-    expect(captureEventCodec.knows(v2Fingerprint)).toBe(false);
+  it('gives a next version its own fingerprint', () => {
+    expect(v3Fingerprint).not.toBe(CAPTURE_EVENT_V2_FINGERPRINT);
+    expect(v3Reader.fingerprint).toBe(v3Fingerprint);
+    expect(v3Reader.knows(CAPTURE_EVENT_V2_FINGERPRINT)).toBe(true);
+    expect(captureEventCodec.knows(v3Fingerprint)).toBe(false);
   });
 
-  it('a v2 reader reads v1 bytes, filling the added field with its default', () => {
-    expect(v2Reader.decode(goldenBytes)).toEqual({ ...goldenEvent, attempt: null });
+  it('a next-version reader reads v2 bytes, filling the added field with its default', () => {
+    // a raw codec decodes an absent digest as null; decodeCaptureEvent leaves it out
+    expect(withoutNullDigests(v3Reader.decode(goldenV2Bytes))).toEqual({ ...goldenV2Event, attempt: null });
   });
 
-  it('a v1 reader reads v2 bytes, dropping the added field', () => {
-    const v2Bytes = v2Reader.encode({ ...goldenEvent, attempt: 3 });
-    expect(v2Bytes.readBigUInt64LE(2)).toBe(v2Fingerprint);
-    expect(v2Reader.decode(v2Bytes)).toEqual({ ...goldenEvent, attempt: 3 });
-    const decoded = v1Reader.decode(v2Bytes);
-    expect(decoded).toEqual(goldenEvent);
+  it('a v2 reader reads next-version bytes, dropping the added field', () => {
+    const v3Bytes = v3Reader.encode({ ...goldenV2Event, attempt: 3 });
+    expect(v3Bytes.readBigUInt64LE(2)).toBe(v3Fingerprint);
+    expect(withoutNullDigests(v3Reader.decode(v3Bytes))).toEqual({ ...goldenV2Event, attempt: 3 });
+    const decoded = withoutNullDigests(v2Reader.decode(v3Bytes));
+    expect(decoded).toEqual(goldenV2Event);
     expect('attempt' in decoded).toBe(false);
   });
 
-  it('a codec that was not told about v2 refuses its bytes', () => {
-    const v2Bytes = v2Reader.encode({ ...goldenEvent, attempt: null });
-    expect(decodeError(v2Bytes).message).toContain(`0x${v2Fingerprint.toString(16).padStart(16, '0')}`);
+  it('a codec that was not told about a version refuses its bytes', () => {
+    const v3Bytes = v3Reader.encode({ ...goldenV2Event, attempt: null });
+    expect(decodeError(v3Bytes).message).toContain(`0x${v3Fingerprint.toString(16).padStart(16, '0')}`);
+    expect(decodeError(goldenV2Bytes, v1Codec).message).toContain('Unknown writer schema fingerprint');
   });
 
   it('registering a writer schema is idempotent and refuses schemas that cannot be resolved', () => {
-    expect(v1Reader.addWriterSchema(V2_SCHEMA)).toBe(v2Fingerprint);
+    expect(v2Reader.addWriterSchema(V3_SCHEMA)).toBe(v3Fingerprint);
     const incompatible = {
       type: 'record',
       name: 'org.provml.capture.v1.CaptureEvent',
       fields: [{ name: 'x', type: 'int' }],
     };
-    expect(() => v1Reader.addWriterSchema(incompatible)).toThrow(ValidationError);
+    expect(() => v2Reader.addWriterSchema(incompatible)).toThrow(ValidationError);
   });
 });
 
@@ -389,7 +433,7 @@ describe('decode errors', () => {
     bytes.writeBigUInt64LE(0x0123456789abcdefn, 2);
     const error = decodeError(bytes);
     expect(error.message).toBe(
-      'Unknown writer schema fingerprint 0x0123456789abcdef (known: 0x99ef7c07d56bd51b)',
+      `Unknown writer schema fingerprint 0x0123456789abcdef (known: 0x${CAPTURE_EVENT_V2_FINGERPRINT.toString(16)}, 0x99ef7c07d56bd51b)`,
     );
     expect(error.context['fingerprint']).toBe('0x0123456789abcdef');
   });
@@ -445,6 +489,7 @@ describe('decode errors', () => {
     const outcome = captureEventCodec.tryDecode(Buffer.from('nope'));
     expect(outcome.ok).toBe(false);
     if (!outcome.ok) expect(outcome.error).toBeInstanceOf(DecodeError);
-    expect(captureEventCodec.tryDecode(goldenBytes)).toEqual({ ok: true, value: goldenEvent });
+    const decoded = captureEventCodec.tryDecode(goldenV2Bytes);
+    expect(decoded.ok && withoutNullDigests(decoded.value)).toEqual(goldenV2Event);
   });
 });

@@ -156,6 +156,15 @@ describe('parseEventJson: rejected events name the path', () => {
     expect(rejectedPaths(second)).toEqual(['dataRefs.1.uri']);
   });
 
+  it('takes a content digest on a data reference (v2) only as sha256: and 64 lowercase hex digits', () => {
+    const digest = `sha256:${'ab'.repeat(32)}`;
+    const refs = (d: unknown) => withField('dataRefs', [{ name: 'm', uri: 's3://b/k', digest: d }]);
+    expect(accepted(refs(digest)).dataRefs).toEqual([{ name: 'm', uri: 's3://b/k', store: null, digest }]);
+    expect(accepted(refs(null)).dataRefs).toEqual([{ name: 'm', uri: 's3://b/k', store: null }]);
+    for (const bad of [`sha256:${'AB'.repeat(32)}`, `md5:${'ab'.repeat(16)}`, 'sha256:abc', 42])
+      expect(rejectedPaths(refs(bad)), String(bad)).toEqual(['dataRefs.0.digest']);
+  });
+
   it('rejects unknown fields in a data reference', () => {
     expect(rejectedPaths(withField('dataRefs', [{ name: 'm', uri: 's3://b/k', size: 3 }]))).toEqual([
       'dataRefs.0',

@@ -107,6 +107,50 @@ describe('event mapping, one golden file per spec semantics', () => {
   });
 });
 
+describe('content digests (CaptureEvent v2)', () => {
+  it('a generation states its version’s digest, a use in another workflow what it read (golden)', () => {
+    const spec = compileSpec({
+      workflow: 'g',
+      phase: 'learning',
+      tasks: [
+        { id: 'train', stage: 'training', outputs: [{ name: 'model', semantics: 'model-reference' }] },
+        { id: 'test', stage: 'testing', inputs: [{ name: 'model', semantics: 'model-reference' }] },
+      ],
+    });
+    const state = new MappingState();
+    const digest = `sha256:${'5e'.repeat(32)}`;
+    const model = { name: 'model', uri: 'file:///models/best.pt', store: null, digest };
+    const generation = mapEvent(baseEvent({ dataRefs: [model] }), spec, state, iris);
+    const use = mapEvent(
+      baseEvent({
+        eventId: 'e2',
+        workflowExecution: 'other-run',
+        task: 'test',
+        taskExecution: 't2',
+        dataRefs: [model],
+      }),
+      spec,
+      state,
+      iris,
+    );
+    const quads = [...generation, ...use];
+    const digests = quads.filter((q) => q.predicate.value === 'https://w3id.org/provml/ns#contentDigest');
+    expect(digests.map((q) => [q.subject.value, q.object.value])).toEqual([
+      [iris.dataVersion(iris.taskExecution('run', 't1'), model.uri), digest],
+      [iris.executionPart(iris.taskExecution('other-run', 't2'), 'model'), digest],
+    ]);
+    expectGolden('event-content-digest', quads);
+    // without a digest, no such triple
+    const none = mapEvent(
+      baseEvent({ eventId: 'e3', taskExecution: 't3', dataRefs: [{ ...model, digest: undefined }] }),
+      spec,
+      new MappingState(),
+      iris,
+    );
+    expect(none.some((q) => q.predicate.value.endsWith('#contentDigest'))).toBe(false);
+  });
+});
+
 describe('one task execution, one set of facts', () => {
   const spec = compileSpec({
     workflow: 'f',

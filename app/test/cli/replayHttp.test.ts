@@ -1,13 +1,13 @@
 /** `provml replay DIR --http URL`: a spool published to an HTTP ingest becomes queryable; with nothing listening the replay gives up at its bound. */
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SpoolWriter, type SpoolEnvelope } from '@provml/capture-agent';
 import type { EmbeddedStack } from '../../src/embedded/EmbeddedStack.ts';
 import { AGENT_SPEC, trainingStream } from '../../../deploy/testing/agentTest.ts';
+import { freePort } from '../../../deploy/testing/embeddedProcess.ts';
 import { PREFIXES, sparql, startStack } from '../../../deploy/testing/stack.ts';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
@@ -26,15 +26,6 @@ function replay(args: string[]): Promise<{ status: number | null; stdout: string
     child.on('error', reject);
     child.on('close', (status) => resolve({ status, stdout, stderr }));
   });
-}
-
-/** A port of 127.0.0.1 where nothing listens. */
-async function deadPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** A spool holding the spec, two training runs (a NaN loss among them) and one event the spec does not declare. */
@@ -116,7 +107,7 @@ describe('provml replay --http', () => {
 
   it('gives up when nothing listens: exit 1, a clear message, one log line per back-off step, the cursor kept', async () => {
     const { dir, records } = await writeSpool();
-    const port = await deadPort();
+    const port = await freePort();
     const started = performance.now();
     const dead = await replay([dir, '--http', `http://127.0.0.1:${port}`, '--max-wait-s', '2']);
     expect(performance.now() - started).toBeLessThan(20_000);

@@ -47,7 +47,7 @@ interface KafkaExpect {
   counter: 'deadLettered';
 }
 
-/** A writer schema the CaptureEvent v1 reader cannot resolve: it lacks required fields. */
+/** A writer schema the CaptureEvent reader cannot resolve: it lacks required fields. */
 const INCOMPATIBLE = {
   type: 'record',
   name: 'CaptureEvent',

@@ -91,7 +91,7 @@ describe.skipIf(kafka.bootstrap === '')(`distributed pipeline on a real broker $
         copy,
       ]),
     });
-    cleanup.push(() => c.shutdown());
+    cleanup.push(async () => void (await c.shutdown()));
     return c;
   }
 

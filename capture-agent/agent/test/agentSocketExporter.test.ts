@@ -3,8 +3,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { init, SocketCaptureExporter, SpoolReader } from '@provml/capture-agent';
-import { silentLogger, ValidationError } from '@provml/schemas';
+import { init, SocketCaptureExporter, SpillingCaptureExporter, SpoolReader } from '@provml/capture-agent';
+import { silentLogger, type CaptureEvent, type ValidationError } from '@provml/schemas';
 import { startAgent, type RunningAgent } from '../src/agentService.ts';
 import { resolveServiceConfig } from '@provml/service';
 import { AGENT_SPEC } from '../../../deploy/testing/agentTest.ts';
@@ -40,7 +40,7 @@ describe('SocketCaptureExporter with the agent', () => {
     for (const a of agents.splice(0)) await a.shutdown();
   });
 
-  it('exports into the agent spool, queue size 1, resending what an agent restart cut off', async () => {
+  it('exports into the agent spool, queue size 1, reconnecting to (or spilling while) the restarted agent', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'agent-lib-'));
     let agent = await offlineAgent(dir);
     agents.push(agent);
@@ -62,28 +62,47 @@ describe('SocketCaptureExporter with the agent', () => {
     agent = await offlineAgent(dir); // the exporter reconnects to the restarted agent
     agents.push(agent);
     training.end();
-    await capture.shutdown();
-    expect(errors).toEqual([]);
-    expect(capture.stats).toMatchObject({ exported: 82, failed: 0 });
+    const result = await capture.shutdown(20_000);
+    expect(result).toMatchObject({ delivered: 82, rejected: 0, dropped: 0, spooled: 0, ok: true });
+    // reported at most: the agent was down, and the events went to the spill spool meanwhile
+    for (const e of errors) expect(e.message).toMatch(/^capture transport down/);
     const ids = spooledEventIds(dir);
     expect(new Set(ids).size).toBe(82);
   });
 
-  it('reports a batch the agent rejects as a failure naming its lines', async () => {
+  it('counts the events the agent refuses (named by line) as rejected, and delivers the rest of their batch', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'agent-lib-'));
     const agent = await offlineAgent(dir);
     agents.push(agent);
     const errors: Error[] = [];
-    const capture = await init({
-      spec: AGENT_SPEC,
-      env: {},
-      exporter: new SocketCaptureExporter({ path: agent.socketPath }),
-      onError: (e) => errors.push(e),
+    const spill = new SpillingCaptureExporter(
+      new SocketCaptureExporter({ path: agent.socketPath }),
+      { workflow: AGENT_SPEC.workflow },
+      (e) => errors.push(e),
+    );
+    expect(await spill.exportSpec(AGENT_SPEC as never)).toEqual({ kind: 'success' });
+    const event = (i: number, values: Record<string, number>): CaptureEvent => ({
+      eventId: `refused-${i}`,
+      workflow: AGENT_SPEC.workflow,
+      workflowExecution: 'run-1',
+      task: 'batch',
+      taskExecution: `b${i}`,
+      parentTaskExecution: null,
+      phase: 'end',
+      time: 1_700_000_000_000_000 + i,
+      values,
+      dataRefs: [],
+      status: 'finished',
+      context: {},
     });
-    capture.workflowExecution('run-1').begin('training', { values: { undeclared: 1 } });
-    await capture.shutdown();
-    expect(capture.stats.failed).toBe(1);
-    expect(errors[0]?.cause).toBeInstanceOf(ValidationError);
-    expect((errors[0]?.cause as ValidationError).issues[0]).toMatchObject({ line: 1 });
+    // the client's own check never sends an undeclared name; a receiver that refuses one anyway names its line
+    const batch = [0, 1, 2, 3].map((i) => event(i, i === 1 || i === 3 ? { undeclared: i } : { loss: i }));
+    expect(await spill.exportEvents(batch)).toEqual({ kind: 'success' });
+    await spill.shutdown();
+    expect(spill.stats).toMatchObject({ delivered: 2, rejected: 2, spilled: 0, spooled: 0 });
+    expect(errors).toHaveLength(1);
+    expect(errors[0]?.message).toContain('["refused-1","refused-3"]');
+    expect((errors[0]?.cause as ValidationError).issues[0]).toMatchObject({ line: 2 });
+    expect(spooledEventIds(dir)).toEqual(['refused-0', 'refused-2']);
   });
 });

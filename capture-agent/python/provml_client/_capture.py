@@ -288,11 +288,15 @@ class TaskRun:
             self._values.update(checked)
         return self
 
-    def add_data_ref(self, name: str, uri: str, store: Optional[str] = None) -> "TaskRun":
-        """Records a data reference for the end event (e.g. the model file written); checked here."""
+    def add_data_ref(
+        self, name: str, uri: str, store: Optional[str] = None, digest: Union[None, bool, str] = None
+    ) -> "TaskRun":
+        """Records a data reference for the end event (e.g. the model file written); checked here.
+        ``digest``: its content digest (``sha256:<64 hex>``), or True to compute it now from the local
+        file a ``file:`` URI names; one that cannot be had is dropped and counted (``invalid``)."""
         if self._void:
             return self
-        refs = self.run.client._check.refs(self.task, [(name, uri, store)])
+        refs = self.run.client._check.refs(self.task, [(name, uri, store, digest)])
         if refs:
             if self._refs is None:
                 self._refs = []

@@ -15,10 +15,13 @@ import re
 import threading
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
+from ._digest import DIGEST, file_digest
 from ._errors import CaptureError
 from ._spec import CompiledSpec
 
-#: Data references: ``{name: uri}``, or a list of ``{"name", "uri", "store"?}`` dicts or ``(name, uri[, store])`` tuples.
+#: Data references: ``{name: uri}``, or a list of ``{"name", "uri", "store"?, "digest"?}`` dicts or
+#: ``(name, uri[, store[, digest]])`` tuples; ``digest`` is ``sha256:<64 hex>`` or True (computed
+#: from the local file a ``file:`` URI names).
 DataRefsInput = Union[Mapping[str, str], Sequence[Any]]
 
 MAX_STRING = 65536
@@ -205,13 +208,15 @@ class Checker:
         out = []
         for r in items:
             if isinstance(r, Mapping):
-                name, uri, store = r.get("name"), r.get("uri"), r.get("store")
+                name, uri, store, digest = r.get("name"), r.get("uri"), r.get("store"), r.get("digest")
             else:
                 try:
                     r = tuple(r)
-                    name, uri, store = r[0], r[1], (r[2] if len(r) > 2 else None)
+                    name, uri = r[0], r[1]
+                    store = r[2] if len(r) > 2 else None
+                    digest = r[3] if len(r) > 3 else None
                 except (TypeError, IndexError):
-                    name, uri, store = None, None, None
+                    name, uri, store, digest = None, None, None, None
             if not isinstance(name, str) or not isinstance(uri, str):
                 self._mistake(
                     "invalid", task, str(name), TypeError("a data reference needs a name and a uri (strings), got %r" % (r,)), strict, quiet
@@ -242,5 +247,25 @@ class Checker:
                     "invalid", task, name, ValueError("data reference '%s': store must be a non-empty string or None" % name), strict, quiet
                 )
                 continue
-            out.append({"name": name, "uri": uri, "store": store})
+            ref = {"name": name, "uri": uri, "store": store}
+            if digest is not None:
+                d = self._digest(task, name, uri, digest, strict, quiet)
+                if d is not None:
+                    ref["digest"] = d
+            out.append(ref)
         return out
+
+    def _digest(self, task: str, name: str, uri: str, digest: Any, strict: Optional[bool], quiet: bool) -> Optional[str]:
+        """The digest to send (``digest=True``: computed from the file), or None when it cannot be had:
+        an ``invalid`` mistake that costs only the digest (the reference is sent without it)."""
+        if digest is True:
+            try:
+                return file_digest(uri)
+            except (OSError, ValueError) as e:
+                why = "its digest cannot be computed: %s" % e
+        elif isinstance(digest, str) and DIGEST.match(digest):
+            return digest
+        else:
+            why = "digest must be True or sha256: and 64 lowercase hex digits, not %r" % (digest,)
+        self._mistake("invalid", task, name, ValueError("data reference '%s': %s" % (name, why)), strict, quiet)
+        return None

@@ -151,6 +151,32 @@ def test_a_typo_costs_only_the_mistyped_value_at_the_real_ingest(embedded_stack,
 
 
 @pytest.mark.ingest
+def test_a_content_digest_computed_by_the_client_reaches_the_store(embedded_stack, seismic_spec, tmp_path):
+    """digest=True: the client hashes the local file; the ingest takes the digest (CaptureEvent v2)
+    and the store holds it as the version's provml:contentDigest."""
+    import hashlib
+
+    ingest_url, query_url = embedded_stack
+    model = tmp_path / "model.json"
+    model.write_text('{"w": [3]}')
+    digest = "sha256:" + hashlib.sha256(model.read_bytes()).hexdigest()
+    c = provml.init(seismic_spec, "D", http_url=ingest_url, env={}, register_atexit=False)
+    run_id = "py-real-digest-%d" % os.getpid()
+    with c.workflow_execution(run_id) as run, run.task("training") as t:
+        with t.child("epoch") as e:
+            e.add_data_ref("model", "file://" + str(model), "local", digest=True)
+    r = c.shutdown(60)
+    assert r.ok, r
+    q = 'SELECT ?v WHERE { ?v <https://w3id.org/provml/ns#contentDigest> "%s" FILTER(CONTAINS(STR(?v), "%s")) }' % (digest, run_id)
+
+    def found():
+        body = json.loads(_get(query_url + "/sparql?query=" + urllib.parse.quote(q), timeout=10))
+        return len(body["results"]["bindings"]) == 1
+
+    assert wait_until(found, timeout=60, interval=0.5)
+
+
+@pytest.mark.ingest
 def test_the_real_ingests_line_numbers_reject_exactly_the_bad_event(embedded_stack, seismic_spec):
     """The client never sends an undeclared name; a receiver that refuses an event anyway names its
     line, and the HTTP transport turns that into exactly that event's index."""

@@ -10,6 +10,7 @@ import {
   DependencyError,
   decodeCaptureEvent,
   isSingleObjectEncoded,
+  withoutNullDigests,
   type AvroSchema,
   type CaptureEvent,
 } from '@provml/schemas';
@@ -27,9 +28,12 @@ export interface RegistryCodecOptions {
   url: string;
   /** Subject the writer schema is registered under. Default `provml.events-value`. */
   subject?: string;
-  /** Schema events are written with. Default the CaptureEvent v1 schema. */
+  /** Schema events are written with. Default the current CaptureEvent schema (v2). */
   writerSchema?: AvroSchema;
-  /** Schema events are read into (schema resolution from each record's writer schema). Default v1. */
+  /**
+   * Schema events are read into (schema resolution from each record's writer schema). Default the
+   * current CaptureEvent schema (v2).
+   */
   readerSchema?: AvroSchema;
 }
 
@@ -90,9 +94,11 @@ export class RegistryEventCodec {
       );
     const id = bytes.readInt32BE(1);
     try {
-      return (await this.registry.decode(bytes, {
-        [SchemaType.AVRO]: { readerSchema: this.reader as never },
-      })) as CaptureEvent;
+      return withoutNullDigests(
+        (await this.registry.decode(bytes, {
+          [SchemaType.AVRO]: { readerSchema: this.reader as never },
+        })) as CaptureEvent,
+      );
     } catch (error) {
       if (isHttp4xx(error))
         throw new DecodeError(`unknown schema id ${id} in the registry`, {

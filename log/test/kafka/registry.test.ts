@@ -1,7 +1,13 @@
 /** Capture events in the Confluent wire format through the real schema registry (Apicurio), with schema evolution both ways. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { CAPTURE_EVENT_SCHEMA, DecodeError, encodeCaptureEvent, type CaptureEvent } from '@provml/schemas';
+import {
+  CAPTURE_EVENT_SCHEMA,
+  CAPTURE_EVENT_SCHEMA_V1,
+  DecodeError,
+  encodeCaptureEvent,
+  type CaptureEvent,
+} from '@provml/schemas';
 import { DLQ_HEADERS, RegistryEventCodec, type ConsumedRecord, type KafkaEventLog } from '@provml/log';
 import { ProcessorService } from '@provml/stream-processors';
 import { kafka, kafkaLog, testTopics, unique, until } from '../../../deploy/testing/kafkaTest.ts';
@@ -67,6 +73,46 @@ describe.skipIf(registryUrl === '')(
       expect(fromV1.readInt32BE(1)).not.toBe(fromV2.readInt32BE(1));
       expect(plain(await v2Consumer.decode(fromV1))).toEqual({ ...(plain(EVENT) as object), note: null });
       expect(plain(await v1Consumer.decode(fromV2))).toEqual(plain(EVENT));
+    });
+
+    it('CaptureEvent v2 (dataRefs[].digest) is a BACKWARD-compatible evolution of v1 in the registry; each reads the other', async () => {
+      const subject = `reg-${unique()}-value`;
+      const ccompat = (path: string, method: string, body: unknown): Promise<Response> =>
+        fetch(`${registryUrl}${path}`, {
+          method,
+          headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
+          body: JSON.stringify(body),
+        });
+      const v1 = {
+        url: registryUrl,
+        subject,
+        writerSchema: CAPTURE_EVENT_SCHEMA_V1,
+        readerSchema: CAPTURE_EVENT_SCHEMA_V1,
+      };
+      const v1Codec = new RegistryEventCodec(v1);
+      const fromV1 = await v1Codec.encode(EVENT);
+      expect((await ccompat(`/config/${subject}`, 'PUT', { compatibility: 'BACKWARD' })).ok).toBe(true);
+      const check = async (schema: unknown): Promise<unknown> =>
+        (
+          await ccompat(`/compatibility/subjects/${subject}/versions/latest`, 'POST', {
+            schema: JSON.stringify(schema),
+          })
+        ).json();
+      expect(await check(CAPTURE_EVENT_SCHEMA)).toEqual({ is_compatible: true });
+      const retyped = (CAPTURE_EVENT_SCHEMA as { fields: { name: string }[] }).fields.map((f) =>
+        f.name === 'eventId' ? { ...f, type: 'long' } : f,
+      );
+      expect(await check({ ...(CAPTURE_EVENT_SCHEMA as object), fields: retyped })).toEqual({
+        is_compatible: false,
+      });
+      const v2Codec = new RegistryEventCodec({ url: registryUrl, subject }); // the current schema: v2
+      const digest = `sha256:${'cd'.repeat(32)}`;
+      const withDigest: CaptureEvent = { ...EVENT, dataRefs: [{ ...EVENT.dataRefs[0]!, digest }] };
+      const fromV2 = await v2Codec.encode(withDigest);
+      expect(fromV2.readInt32BE(1)).not.toBe(fromV1.readInt32BE(1));
+      expect(plain(await v2Codec.decode(fromV2))).toEqual(plain(withDigest));
+      expect(plain(await v2Codec.decode(fromV1))).toEqual(plain(EVENT)); // no digest: none was written
+      expect(plain(await v1Codec.decode(fromV2))).toEqual(plain(EVENT)); // the digest dropped
     });
 
     it('refuses unknown schema ids, wrong magic bytes and garbage with a DecodeError', async () => {

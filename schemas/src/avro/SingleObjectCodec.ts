@@ -1,10 +1,11 @@
 /** Avro single-object encoding: marker C3 01, the writer schema's CRC-64-AVRO fingerprint, the Avro binary body. */
 import type { Type } from 'avsc';
-import type { CaptureEvent } from '../CaptureEvent.ts';
+import { withoutNullDigests, type CaptureEvent } from '../CaptureEvent.ts';
 import { DecodeError, ValidationError } from '../errors.ts';
 import type { ValidationIssue } from '../errors.ts';
 import {
   CAPTURE_EVENT_SCHEMA,
+  CAPTURE_EVENT_SCHEMA_V1,
   createAvroType,
   parsingCanonicalForm,
   schemaFingerprint,
@@ -410,19 +411,23 @@ function compileNode(schema: unknown, named: Map<string, Node>): Node {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// CaptureEvent v1, last: the codec is built at module load, after the body-check helpers above exist.
+// CaptureEvent, last: the codec is built at module load, after the body-check helpers above exist.
 
-/** The codec of CaptureEvent v1, built once. */
+/** The codec of CaptureEvent: writes v2, reads v2 and v1, built once. */
 export const captureEventCodec: SingleObjectCodec<CaptureEvent> = new SingleObjectCodec<CaptureEvent>({
   readerSchema: CAPTURE_EVENT_SCHEMA,
+  writerSchemas: [CAPTURE_EVENT_SCHEMA_V1],
 });
 
-/** Encodes a capture event with the CaptureEvent v1 schema. @throws ValidationError if it does not fit. */
+/** Encodes a capture event with the CaptureEvent v2 schema. @throws ValidationError if it does not fit. */
 export function encodeCaptureEvent(event: CaptureEvent): Buffer {
   return captureEventCodec.encode(event);
 }
 
-/** Decodes a capture event written with CaptureEvent v1. @throws DecodeError on bad bytes. */
+/**
+ * Decodes a capture event written with CaptureEvent v2 or v1. A data reference carries `digest`
+ * only when one was captured. @throws DecodeError on bad bytes.
+ */
 export function decodeCaptureEvent(bytes: Uint8Array): CaptureEvent {
-  return captureEventCodec.decode(bytes);
+  return withoutNullDigests(captureEventCodec.decode(bytes));
 }

@@ -1,4 +1,4 @@
-/** The CaptureEvent v1 Avro schema, its avsc type, and Parsing Canonical Form and fingerprint of any schema. */
+/** The CaptureEvent Avro schemas (v2, and v1 that it evolved from), the avsc type, and Parsing Canonical Form and fingerprint of any schema. */
 import { readFileSync } from 'node:fs';
 import avro from 'avsc';
 import type { Type } from 'avsc';
@@ -15,10 +15,18 @@ export type AvroSchema = string | readonly AvroSchema[] | { readonly [key: strin
  */
 const TYPE_OPTIONS = { wrapUnions: 'auto', omitRecordMethods: true } as const;
 
-/** The CaptureEvent v1 schema, parsed from `CaptureEvent.v1.avsc` (the source of truth). */
-export const CAPTURE_EVENT_SCHEMA: AvroSchema = JSON.parse(
-  readFileSync(new URL('./CaptureEvent.v1.avsc', import.meta.url), 'utf8'),
-) as AvroSchema;
+const readSchema = (file: string): AvroSchema =>
+  JSON.parse(readFileSync(new URL(file, import.meta.url), 'utf8')) as AvroSchema;
+
+/**
+ * The current CaptureEvent schema, v2, parsed from `CaptureEvent.v2.avsc` (the source of truth):
+ * v1 plus an optional content `digest` on data references (default null), so v1 and v2 read each
+ * other's messages.
+ */
+export const CAPTURE_EVENT_SCHEMA: AvroSchema = readSchema('./CaptureEvent.v2.avsc');
+
+/** CaptureEvent v1 (`CaptureEvent.v1.avsc`): messages written with it are still read. */
+export const CAPTURE_EVENT_SCHEMA_V1: AvroSchema = readSchema('./CaptureEvent.v1.avsc');
 
 /**
  * Builds the avsc type of `schema` with this project's options (unions unwrapped where unambiguous,

@@ -241,6 +241,8 @@ function mapDataRef(
     if (cls !== undefined) out.type(version, cls);
     out.add(version, PROV.specializationOf, file);
     out.add(version, PROVML.storedIn, store);
+    // its content: the same digest is the same content in any workflow
+    if (ref.digest !== undefined) out.add(version, PROVML.contentDigest, str(ref.digest));
     out.add(version, PROV.wasGeneratedBy, tex);
     out.add(version, PROV.qualifiedGeneration, qualified);
     out.type(qualified, PROV.Generation);
@@ -253,6 +255,7 @@ function mapDataRef(
   // a use: of the version generated last before it in this workflow execution, else of the file
   out.add(tex, PROV.qualifiedUsage, qualified);
   out.type(qualified, PROV.Usage);
+  if (ref.digest !== undefined) out.add(qualified, PROVML.contentDigest, str(ref.digest)); // what it read
   const prior = state.versions.get(versionKey(wfExecIri, ref.uri));
   const priorGenerator = prior?.generator ?? state.generatedBy.get(ref.uri);
   const awaiting = [...(state.openGenerators.get(wfExecIri) ?? [])].filter(

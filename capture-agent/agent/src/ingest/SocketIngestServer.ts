@@ -23,7 +23,8 @@ export interface SocketIngestOptions {
 /** Serves the socket protocol until `close()`. */
 export class SocketIngestServer {
   private server: Server | undefined;
-  private readonly sockets = new Set<Socket>();
+  /** Open connections and the answer chain of each (batches of one connection are answered in order). */
+  private readonly sockets = new Map<Socket, Promise<void>>();
   private readonly iris = new IriMinter();
   private readonly logger: Logger;
 
@@ -46,17 +47,31 @@ export class SocketIngestServer {
     this.server = server;
   }
 
-  /** Stops accepting, ends open connections and removes the socket file. Idempotent. */
-  async close(): Promise<void> {
+  /**
+   * Stops accepting and reading, answers the batches already read (a batch spooled but never
+   * answered would be sent again by its client: a duplicate), then ends open connections and
+   * removes the socket file. Idempotent.
+   */
+  async close(answerWithinMs = 5000): Promise<void> {
     const server = this.server;
     this.server = undefined;
     if (server === undefined) return;
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const s of this.sockets.keys()) s.pause();
+    const within = async (work: Promise<unknown>, ms: number): Promise<void> => {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([work, new Promise((resolve) => (timer = setTimeout(resolve, ms)).unref())]);
+      clearTimeout(timer);
+    };
+    await within(Promise.all(this.sockets.values()), answerWithinMs);
+    for (const s of this.sockets.keys()) s.end(); // after the answers written
+    await within(closed, 1000);
+    for (const s of this.sockets.keys()) s.destroy();
+    await closed;
   }
 
   private serve(socket: Socket): void {
-    this.sockets.add(socket);
+    this.sockets.set(socket, Promise.resolve());
     socket.on('close', () => this.sockets.delete(socket));
     socket.on('error', () => socket.destroy());
     const framer = new BatchFramer(this.options.limits);
@@ -70,14 +85,15 @@ export class SocketIngestServer {
           .then(async () => {
             const answer = await this.handle(frame);
             if (!socket.destroyed) socket.write(`${JSON.stringify(answer)}\n`);
-            if (--waiting < 2 && socket.isPaused()) socket.resume();
+            if (--waiting < 2 && socket.isPaused() && this.server !== undefined) socket.resume();
           })
           .catch((error: unknown) => {
             this.logger.error('answering a batch failed; connection closed', { error });
             socket.destroy();
           });
+        if (this.sockets.has(socket)) this.sockets.set(socket, chain);
       }
-      if (waiting >= 2) socket.pause();
+      if (waiting >= 2 || this.server === undefined) socket.pause();
     });
   }
 
