@@ -48,6 +48,11 @@ const BENCHMARKS: readonly { name: string; quick: string[]; full: string[] }[] =
     full: [...TSX, 'bench/pipeline-throughput.ts'],
   },
   {
+    name: 'triples-bytes',
+    quick: [...TSX, 'bench/triples-bytes.ts', '--quick'],
+    full: [...TSX, 'bench/triples-bytes.ts'],
+  },
+  {
     name: 'freshness',
     quick: [...TSX, 'bench/freshness.ts', '--quick'],
     full: [...TSX, 'bench/freshness.ts'],

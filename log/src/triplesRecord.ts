@@ -19,8 +19,12 @@ import { DecodeError } from '@provml/schemas';
 const MAGIC = 0x00;
 /** Version 1: raw DEFLATE with TRIPLES_DICTIONARY_V1. */
 const VERSION_DEFLATE_V1 = 0x01;
-/** zlib level: 6 (zlib's default) compresses one event's quads about as well as 9, at half the cost. */
-const LEVEL = 6;
+/**
+ * zlib level 1 (fastest): with the dictionary a one-event record is ~180 bytes (level 6: ~150), a
+ * record of 150 events ~60 bytes per event (level 6: ~45), at about a third of level 6's cost
+ * (bench/results/triples-bytes.md): the processor's CPU is the scarcer resource.
+ */
+const LEVEL = 1;
 
 const ns = {
   rdf: 'http://www.w3.org/1999/02/22-rdf-syntax-ns#',
