@@ -81,6 +81,8 @@ describe('ProcessorService', () => {
     expect(sizes.nquads!.encoded).toBe(false);
     expect(sizes.deflate!.text).toBe(sizes.nquads!.text);
     expect(sizes.deflate!.bytes).toBeLessThan(sizes.nquads!.bytes / 4);
+    // one event alone in its record (the worst case): within issue 19's 300 bytes per event
+    expect(sizes.deflate!.bytes).toBeLessThanOrEqual(300);
   });
 
   it('cuts the quads of one large event into several records, each under the message limit', async () => {
