@@ -52,6 +52,11 @@ const BENCHMARKS: readonly { name: string; quick: string[]; full: string[]; kafk
     full: [...TSX, 'bench/pipeline-throughput.ts'],
   },
   {
+    name: 'triples-bytes',
+    quick: [...TSX, 'bench/triples-bytes.ts', '--quick'],
+    full: [...TSX, 'bench/triples-bytes.ts'],
+  },
+  {
     name: 'freshness',
     kafka: true,
     quick: [...TSX, 'bench/freshness.ts', '--quick'],

@@ -1,7 +1,7 @@
 /** Helpers for tests against the real Kafka broker started by the global setup. */
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
-import { KafkaEventLog, type ConsumedRecord, type TopicNames } from '@provml/log';
+import { KafkaEventLog, decodeTriples, type ConsumedRecord, type TopicNames } from '@provml/log';
 
 /** The broker's bootstrap address, and why it is missing (tests skip with that reason, never under CI). */
 export const kafka = { bootstrap: inject('kafkaBootstrap'), unavailable: inject('kafkaUnavailable') };
@@ -45,11 +45,11 @@ export async function until(
   }
 }
 
-/** Counts each task execution's prov:startedAtTime quads in triples-topic records: exactly-once means 1 each. */
+/** Counts each task execution's prov:startedAtTime quads in triples-topic records (either format): exactly-once means 1 each. */
 export function startsPerExecution(records: readonly ConsumedRecord[]): Map<string, number> {
   const counts = new Map<string, number>();
   for (const r of records)
-    for (const line of r.value.toString().split('\n'))
+    for (const line of decodeTriples(r.value).split('\n'))
       if (line.includes('<http://www.w3.org/ns/prov#startedAtTime>')) {
         const subject = line.slice(1, line.indexOf('>'));
         counts.set(subject, (counts.get(subject) ?? 0) + 1);

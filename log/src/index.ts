@@ -1,4 +1,4 @@
-/** Public API of the log: its ports, the embedded log, the Kafka adapter, topic names, the capture exporter onto a log and dead letters. */
+/** Public API of the log: its ports, the embedded log, the Kafka adapter, topic names, the triples record format, the capture exporter onto a log and dead letters. */
 export { EmbeddedLog } from './EmbeddedLog.ts';
 export type { EmbeddedLogOptions } from './EmbeddedLog.ts';
 export { LogCaptureExporter } from './LogCaptureExporter.ts';
@@ -31,4 +31,5 @@ export {
   createTopics,
 } from './topics.ts';
 export { deadLetter } from './deadLetter.ts';
+export { TRIPLES_DICTIONARY_V1, decodeTriples, encodeTriples, isEncodedTriples } from './triplesRecord.ts';
 export type { TopicNames } from './topics.ts';

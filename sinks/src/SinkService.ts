@@ -5,6 +5,7 @@ import {
   DEFAULT_TOPICS,
   DROP_GRAPH_HEADER,
   deadLetter,
+  decodeTriples,
   type ConsumedRecord,
   type EventLog,
   type BatchOutput,
@@ -14,6 +15,12 @@ import {
   type TopicNames,
 } from '@provml/log';
 import type { StoreResult, TripleStore } from '@provml/stores';
+
+/** A triples record with its N-Quads text (decoded from either format of the triples topic). */
+interface TriplesRecord {
+  record: ConsumedRecord;
+  nquads: string;
+}
 
 /** Settings of a sink. */
 export interface SinkOptions {
@@ -105,16 +112,22 @@ export class SinkService {
   /**
    * Loads one batch, waiting out retryable store failures. A batch the store rejects for good is
    * split until the poison records are found, and a poison record until its refused statements
-   * are; those go to the dead-letter topic, the rest is loaded.
+   * are; those go to the dead-letter topic, the rest is loaded. A value that does not decode (an
+   * unknown format version, a corrupt body) is dead-lettered as it is.
    */
   async loadBatch(batch: RecordBatch, output: BatchOutput): Promise<void> {
     const dead: ProducedRecord[] = [];
     // a drop-graph record takes effect in order: what came before it is loaded first
-    let run: ConsumedRecord[] = [];
+    let run: TriplesRecord[] = [];
     for (const record of batch.records) {
       const graph = record.headers[DROP_GRAPH_HEADER];
       if (graph === undefined) {
-        run.push(record);
+        try {
+          run.push({ record, nquads: decodeTriples(record.value) });
+        } catch (error) {
+          this.logger.warn('undecodable triples record', { error, offset: record.offset });
+          dead.push(deadLetter(record, error, 'decode'));
+        }
         continue;
       }
       if (run.length > 0) await this.loadRecords(run, dead);
@@ -149,12 +162,12 @@ export class SinkService {
     dead.push(deadLetter(record, error, 'load'));
   }
 
-  private async loadRecords(records: readonly ConsumedRecord[], dead: ProducedRecord[]): Promise<void> {
-    const body = records.map((r) => r.value.toString('utf8')).join('\n');
+  private async loadRecords(records: readonly TriplesRecord[], dead: ProducedRecord[]): Promise<void> {
+    const body = records.map((r) => r.nquads).join('\n');
     const result = await this.loadWaiting(body);
     if (result === undefined) {
       this.stats.recordsLoaded += records.length;
-      this.observeFreshness(records);
+      this.observeFreshness(records.map((r) => r.record));
       return;
     }
     if (records.length === 1) return this.loadStatements(records[0]!, result, dead);
@@ -169,11 +182,12 @@ export class SinkService {
    * events of its workflow execution) with it. The refused lines go to the dead-letter topic as one
    * record with the original headers; the record counts as loaded when anything of it was.
    */
-  private async loadStatements(record: ConsumedRecord, error: Error, dead: ProducedRecord[]): Promise<void> {
-    const lines = record.value
-      .toString('utf8')
-      .split('\n')
-      .filter((l) => l.trim() !== '');
+  private async loadStatements(
+    { record, nquads }: TriplesRecord,
+    error: Error,
+    dead: ProducedRecord[],
+  ): Promise<void> {
+    const lines = nquads.split('\n').filter((l) => l.trim() !== '');
     const refused: string[] = [];
     let reason = error;
     const bisect = async (part: readonly string[], known?: Error): Promise<void> => {

@@ -4,6 +4,7 @@ import {
   DEFAULT_TOPICS,
   DLQ_HEADERS,
   EmbeddedLog,
+  encodeTriples,
   type ConsumedRecord,
   type ProducedRecord,
 } from '@provml/log';
@@ -275,6 +276,50 @@ describe('SinkService', () => {
     expect(dead[0]!.headers[DLQ_HEADERS.sourceOffset]).toBe(offsets[1]);
     expect(dead[0]!.headers['provml-test']).toBe('mixed');
     expect(sink.stats).toMatchObject({ deadLettered: 1, recordsLoaded: 3 });
+  });
+
+  it('loads both formats of the triples topic in order: deflated (version 1) and plain N-Quads (older records)', async () => {
+    const log = new EmbeddedLog();
+    await log.ensureTopic(TRIPLES, 1);
+    const deflated = (ids: number[]): ProducedRecord => ({
+      key: 'wf',
+      value: encodeTriples(ids.map((i) => `${quad(i, 'wf')}\n`).join('')),
+    });
+    log.append(TRIPLES, [tripleRecord(0, 'wf'), deflated([1, 2]), tripleRecord(3, 'wf'), deflated([4])]);
+    const store = new FaultyStore();
+    const sink = sinkOf(log, store);
+    await sink.start();
+
+    await waitFor(() => log.lag(GROUP, TRIPLES) === 0, 'lag 0');
+    expect(await entities(store)).toEqual(entityIris([0, 1, 2, 3, 4]));
+    expect(sink.stats).toMatchObject({ recordsLoaded: 4, deadLettered: 0 });
+  });
+
+  it('dead-letters a deflated record refused in part as its refused statements, and an undecodable one as it is', async () => {
+    const log = new EmbeddedLog();
+    await log.ensureTopic(TRIPLES, 1);
+    const bad = `<${EX}entity/bad\ufffe> <${EX}value> "x" <${EX}graph/wf> .`;
+    const mixed = encodeTriples(`${quad(1, 'wf')}\n${bad}\n${quad(2, 'wf')}\n`);
+    const corrupt = Buffer.concat([mixed.subarray(0, 2), Buffer.from('no deflate stream')]);
+    const offsets = log.append(TRIPLES, [
+      { key: 'wf', value: mixed },
+      { key: 'wf', value: corrupt },
+      tripleRecord(3, 'wf'),
+    ]);
+    const store = new FaultyStore();
+    const sink = sinkOf(log, store);
+    await sink.start();
+
+    await waitFor(() => log.lag(GROUP, TRIPLES) === 0, 'lag 0');
+    expect(await entities(store)).toEqual(entityIris([1, 2, 3]));
+    const dead = log.records(DLQ);
+    expect(dead.map((d) => [d.headers[DLQ_HEADERS.sourceOffset], d.headers[DLQ_HEADERS.stage]])).toEqual([
+      [offsets[1], 'decode'],
+      [offsets[0], 'load'],
+    ]);
+    expect(dead[0]!.value.equals(corrupt)).toBe(true);
+    expect(dead[1]!.value.toString('utf8')).toBe(`${bad}\n`);
+    expect(sink.stats).toMatchObject({ deadLettered: 2, recordsLoaded: 2 });
   });
 
   it('dead-letters every poison record of a batch, across partitions', async () => {

@@ -17,6 +17,7 @@ import {
   DEFAULT_TOPICS,
   DLQ_HEADERS,
   deadLetter,
+  encodeTriples,
   type TopicNames,
 } from '@provml/log';
 import { IriMinter } from './mapping/IriMinter.ts';
@@ -49,6 +50,12 @@ export interface ProcessorOptions {
   incompleteAfterMs?: number;
   /** Encodes a synthetic event for the events topic (the producers' codec). */
   encodeEvent?: (event: CaptureEvent) => Buffer | Promise<Buffer>;
+  /**
+   * How triples records are written: `deflate` (default), the compact format of the triples topic
+   * (N-Quads deflated with the vocabulary dictionary, see `encodeTriples`); `nquads`, plain N-Quads as
+   * processors wrote before it. Readers take both.
+   */
+  triplesEncoding?: 'deflate' | 'nquads';
   logger?: Logger;
 }
 
@@ -182,13 +189,19 @@ export class ProcessorService {
     if (batch.topic === this.topics.specs) this.emitSpecs(batch.records, out, dead);
     else if (batch.topic === this.topics.annotations) this.emitAnnotations(batch.records, out, dead);
     else await this.mapEvents(batch.records, out, dead);
-    if (out.length > 0) await output.send(this.topics.triples, out);
+    if (out.length > 0) await output.send(this.topics.triples, this.encode(out));
     if (dead.length > 0) {
       await output.send(this.topics.deadLetters, dead);
       this.stats.deadLettered += dead.length;
       for (const d of dead) this.logger.warn('dead-lettered', { reason: d.headers?.[DLQ_HEADERS.reason] });
     }
     this.stats.batches++;
+  }
+
+  /** The triples records in the configured encoding (drop-graph records stay empty). */
+  private encode(records: ProducedRecord[]): ProducedRecord[] {
+    if (this.options.triplesEncoding === 'nquads') return records;
+    return records.map((r) => (r.value.length === 0 ? r : { ...r, value: encodeTriples(r.value) }));
   }
 
   private async mapEvents(

@@ -8,8 +8,10 @@ import {
   DLQ_HEADERS,
   DROP_GRAPH_HEADER,
   EmbeddedLog,
+  decodeTriples,
+  isEncodedTriples,
 } from '@provml/log';
-import { ProcessorService, splitNQuads } from '@provml/stream-processors';
+import { ProcessorService, splitNQuads, type ProcessorOptions } from '@provml/stream-processors';
 import { event, SPEC } from './fixtures.ts';
 
 const T = DEFAULT_TOPICS;
@@ -22,8 +24,7 @@ const specQuads = (log: EmbeddedLog): number =>
     .reduce(
       (n, r) =>
         n +
-        r.value
-          .toString()
+        decodeTriples(r.value)
           .split('\n')
           .filter((l) => l !== '').length,
       0,
@@ -41,8 +42,8 @@ describe('ProcessorService', () => {
   let processor: ProcessorService | undefined;
   afterEach(() => processor?.shutdown());
 
-  function start(log: EmbeddedLog): ProcessorService {
-    processor = new ProcessorService(log, { decodeEvent: decodeCaptureEvent });
+  function start(log: EmbeddedLog, options: Partial<ProcessorOptions> = {}): ProcessorService {
+    processor = new ProcessorService(log, { decodeEvent: decodeCaptureEvent, ...options });
     void processor.start();
     return processor;
   }
@@ -55,9 +56,33 @@ describe('ProcessorService', () => {
     await until(() => p.stats.eventsProcessed === 1, 'the event');
     const triples = log.records(T.triples);
     expect(triples.map((r) => r.key).sort()).toEqual(['run-1', 'w']);
-    const run = triples.find((r) => r.key === 'run-1')!.value.toString();
+    const run = decodeTriples(triples.find((r) => r.key === 'run-1')!.value);
     expect(run).toContain('<urn:provml:execution/run-1/t1> <http://www.w3.org/ns/prov#startedAtTime>');
     expect(run).toContain('<urn:provml:graph/execution/run-1> .');
+  });
+
+  it('writes triples records deflated (format version 1) by default, plain N-Quads when asked', async () => {
+    const sizes: Record<string, { encoded: boolean; bytes: number; text: string }> = {};
+    for (const triplesEncoding of ['deflate', 'nquads'] as const) {
+      const log = new EmbeddedLog({ defaultPartitions: 1 });
+      log.append(T.specs, [{ key: 'w', value: Buffer.from(JSON.stringify(SPEC)) }]);
+      log.append(T.events, [{ key: 'run-1', value: encodeCaptureEvent(event()) }]);
+      const p = start(log, { triplesEncoding });
+      await until(() => p.stats.eventsProcessed === 1, 'the event');
+      await p.shutdown();
+      const run = log.records(T.triples).find((r) => r.key === 'run-1')!;
+      sizes[triplesEncoding] = {
+        encoded: isEncodedTriples(run.value),
+        bytes: run.value.length,
+        text: decodeTriples(run.value),
+      };
+    }
+    expect(sizes.deflate!.encoded).toBe(true);
+    expect(sizes.nquads!.encoded).toBe(false);
+    expect(sizes.deflate!.text).toBe(sizes.nquads!.text);
+    expect(sizes.deflate!.bytes).toBeLessThan(sizes.nquads!.bytes / 4);
+    // one event alone in its record (the worst case): within issue 19's 300 bytes per event
+    expect(sizes.deflate!.bytes).toBeLessThanOrEqual(300);
   });
 
   it('cuts the quads of one large event into several records, each under the message limit', async () => {
@@ -73,7 +98,7 @@ describe('ProcessorService', () => {
     const p = start(log);
     await until(() => p.stats.eventsProcessed === 1, 'the event');
     const run = log.records(T.triples).filter((r) => r.key === 'run-1');
-    const text = run.map((r) => r.value.toString()).join('');
+    const text = run.map((r) => decodeTriples(r.value)).join('');
     expect(text.length).toBeGreaterThan(512 * 1024); // one record of it all would near the 1 MB limit
     expect(run.length).toBeGreaterThan(2);
     for (const r of run) expect(r.value.length).toBeLessThanOrEqual(256 * 1024);
@@ -130,7 +155,7 @@ describe('ProcessorService', () => {
     expect(dead[4]!.headers[DLQ_HEADERS.reason]).toContain("unknown workflow 'nope'");
     expect(dead[5]!.headers[DLQ_HEADERS.reason]).toContain("'momentum' is not declared");
     expect(
-      log.records(T.triples).some((r) => r.value.toString().includes('<urn:provml:execution/run-1/t9>')),
+      log.records(T.triples).some((r) => decodeTriples(r.value).includes('<urn:provml:execution/run-1/t9>')),
     ).toBe(true);
   });
 
@@ -154,7 +179,7 @@ describe('ProcessorService', () => {
     await until(() => p.stats.eventsProcessed === 2 && p.stats.deadLettered === 1, 'all records');
     const run = log
       .records(T.triples)
-      .map((r) => r.value.toString())
+      .map((r) => decodeTriples(r.value))
       .join('');
     const xsdDouble = '<http://www.w3.org/2001/XMLSchema#double>';
     expect(run).toContain(`"NaN"^^${xsdDouble}`);
@@ -225,7 +250,7 @@ describe('ProcessorService', () => {
       'https://ex.org/kept',
       'https://ex.org/second',
     ]);
-    const texts = log.records(T.triples).map((r) => r.value.toString('utf8'));
+    const texts = log.records(T.triples).map((r) => decodeTriples(r.value));
     expect(texts[1]).toContain('<urn:provml:agent/annotator/token-0123456789abcdef>');
     expect(texts[3]).toContain(
       '<urn:provml:graph/domain/s> <http://www.w3.org/ns/prov#wasAttributedTo> <urn:provml:agent/annotator/anonymous> <urn:provml:graph/domain/s>',

@@ -17,7 +17,14 @@ import {
   ValidationError,
   type Logger,
 } from '@provml/schemas';
-import { DLQ_HEADERS, KafkaEventLog, type ConsumedRecord, type ProducedRecord } from '@provml/log';
+import {
+  DLQ_HEADERS,
+  KafkaEventLog,
+  decodeTriples,
+  isEncodedTriples,
+  type ConsumedRecord,
+  type ProducedRecord,
+} from '@provml/log';
 import { requireBroker, resolveServiceConfig, topicNames } from '@provml/service';
 
 /** Header a replayed record carries: where its dead letter was. */
@@ -41,7 +48,10 @@ export interface DeadLetter {
   sourceOffset: string;
   /** Bytes in the value. */
   size: number;
-  /** The value as text when it is printable UTF-8, else its first 32 bytes in hex. */
+  /**
+   * The value as text when it is printable UTF-8 (a deflated triples record: its N-Quads, after
+   * `deflated N-Quads`), else its first 32 bytes in hex.
+   */
   preview: string;
   /** What a capture event in it says, when it decodes as one. */
   event?: { eventId: string; workflow: string; workflowExecution: string; task: string; phase: string };
@@ -77,6 +87,12 @@ const PRINTABLE = /^[\t\n\r\x20-\x7e\u00a0-\uffff]*$/;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 function preview(value: Buffer): string {
+  if (isEncodedTriples(value))
+    try {
+      return `deflated N-Quads ${preview(Buffer.from(decodeTriples(value), 'utf8'))}`;
+    } catch {
+      // not a triples record after all: hex below
+    }
   try {
     const text = utf8.decode(value);
     if (PRINTABLE.test(text)) return JSON.stringify(text.length > 120 ? `${text.slice(0, 120)}…` : text);

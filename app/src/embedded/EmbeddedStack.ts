@@ -18,6 +18,7 @@ import {
   EmbeddedLog,
   LogCaptureExporter,
   createTopics,
+  decodeTriples,
 } from '@provml/log';
 import { IriMinter, parseAnnotations, ProcessorService } from '@provml/stream-processors';
 import { createIngestApp, listenIngest, LogIngestTarget } from '@provml/agent';
@@ -108,7 +109,12 @@ export class EmbeddedStack {
         for await (const batch of log.readAll(DEFAULT_TOPICS.triples, undefined, ends))
           yield batch.map((r): StoreChange => {
             const graph = r.headers[DROP_GRAPH_HEADER];
-            return graph === undefined ? r.value.toString('utf8') : { dropGraph: graph };
+            if (graph !== undefined) return { dropGraph: graph };
+            try {
+              return decodeTriples(r.value);
+            } catch {
+              return ''; // undecodable: the sink dead-letters it
+            }
           });
       },
       localCopy: config.dataDir === undefined,

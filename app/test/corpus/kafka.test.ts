@@ -8,6 +8,7 @@ import { decodeCaptureEvent, encodeCaptureEvent, type CaptureEvent } from '@prov
 import {
   DLQ_HEADERS,
   RegistryEventCodec,
+  decodeTriples,
   type ConsumedRecord,
   type KafkaEventLog,
   type ProducedRecord,
@@ -185,7 +186,7 @@ describe.skipIf(kafka.bootstrap === '')(`bad-input corpus: Kafka ${kafka.unavail
     const starts = startsPerExecution(triples);
     for (const run of runs) expect(starts.get(`urn:provml:execution/${run}/t1`), run).toBe(1);
     expect([...starts.keys()].some((s) => s.includes('bad-run'))).toBe(false);
-    const ends = triples.filter((r) => r.value.toString().includes('endedAtTime')).length;
+    const ends = triples.filter((r) => decodeTriples(r.value).includes('endedAtTime')).length;
     expect(ends).toBeGreaterThan(0);
     expect(processor.stats.unmatchedEnds).toBe(0);
   });

@@ -1,8 +1,9 @@
-/** The embedded process keeps what it acknowledged: SIGKILL mid-ingest, restart on the same data directory, every event that got a 202 is queryable. */
+/** The embedded process keeps what it acknowledged: SIGKILL mid-ingest, restart on the same data directory, every event that got a 202 is queryable; kept triples of either record format are restored. */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { EmbeddedLog, encodeTriples } from '@provml/log';
 import { IriMinter } from '@provml/stream-processors';
 import {
   send,
@@ -52,6 +53,9 @@ async function started(queryUrl: string): Promise<Set<string>> {
   return new Set(json.results.bindings.map((b) => b.x.value));
 }
 
+const EX = 'https://example.org/durable/';
+const nquad = (i: number): string => `<${EX}s${i}> <${EX}p> "${i}" <${EX}g> .\n`;
+
 describe('embedded process on a data directory', () => {
   let dir: string | undefined;
   let running: EmbeddedProcess | undefined;
@@ -59,6 +63,26 @@ describe('embedded process on a data directory', () => {
     await running?.stop('SIGKILL');
     if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   });
+
+  it('restores the store from kept triples records of both formats: plain N-Quads (older) and deflated', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'provml-formats-'));
+    const log = EmbeddedLog.open(dir, { retainedTopics: ['provml.triples'] });
+    await log.ensureTopic('provml.triples', 4);
+    await log.appendDurable('provml.triples', [
+      { key: 'a', value: Buffer.from(nquad(1) + nquad(2)), headers: {} },
+      { key: 'a', value: encodeTriples(nquad(3) + nquad(4)), headers: {} },
+    ]);
+    // what a sink that had loaded both would have committed
+    log.commitOffsets('provml-sink', 'provml.triples', log.endOffsets('provml.triples'));
+    await log.close();
+
+    running = await startEmbedded(['--data-dir', dir]);
+    await running.waitFor(/Restored (\d+) quads/);
+    const answer = await sparqlFrom(running.queryUrl, `SELECT ?o WHERE { GRAPH ?g { ?s <${EX}p> ?o } }`);
+    expect(answer.status).toBe(200);
+    const rows = (JSON.parse(answer.text) as { results: { bindings: { o: { value: string } }[] } }).results;
+    expect(rows.bindings.map((b) => b.o.value).sort()).toEqual(['1', '2', '3', '4']);
+  }, 120_000);
 
   it('loses no acknowledged event when killed with SIGKILL mid-ingest', async () => {
     dir = await mkdtemp(join(tmpdir(), 'provml-durable-'));
