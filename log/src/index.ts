@@ -4,7 +4,8 @@ export type { EmbeddedLogOptions } from './EmbeddedLog.ts';
 export { LogCaptureExporter } from './LogCaptureExporter.ts';
 export { KafkaEventLog } from './kafka/KafkaEventLog.ts';
 export type { KafkaLogOptions } from './kafka/KafkaEventLog.ts';
-export { CONFLUENT_MAGIC, RegistryEventCodec, isConfluentEncoded } from './kafka/RegistryEventCodec.ts';
+export { RegistryEventCodec } from './kafka/RegistryEventCodec.ts';
+export { CONFLUENT_MAGIC, decodeSingleObjectEvent, isConfluentEncoded } from './eventFraming.ts';
 export type { RegistryCodecOptions } from './kafka/RegistryEventCodec.ts';
 export { murmur2, partitionFor } from './murmur2.ts';
 // the ports: the log and its clients, then the records that travel through them
