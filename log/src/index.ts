@@ -7,7 +7,7 @@ export type { KafkaLogOptions } from './kafka/KafkaEventLog.ts';
 export { RegistryEventCodec } from './kafka/RegistryEventCodec.ts';
 export { CONFLUENT_MAGIC, decodeSingleObjectEvent, isConfluentEncoded } from './eventFraming.ts';
 export type { RegistryCodecOptions } from './kafka/RegistryEventCodec.ts';
-export { murmur2, partitionFor } from './murmur2.ts';
+export { isForeignPartitioned, murmur2, partitionFor } from './murmur2.ts';
 // the ports: the log and its clients, then the records that travel through them
 export type {
   EventLog,

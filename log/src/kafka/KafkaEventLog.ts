@@ -116,6 +116,12 @@ export class KafkaEventLog implements EventLog {
     return this.admin;
   }
 
+  async partitionCount(topic: string): Promise<number> {
+    const admin = await this.adminClient();
+    const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+    return topics[0]?.partitions.length ?? 0;
+  }
+
   async ensureTopic(topic: string, partitions: number, options: TopicOptions = {}): Promise<void> {
     const admin = await this.adminClient();
     try {
