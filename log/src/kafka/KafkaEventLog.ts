@@ -168,8 +168,8 @@ export class KafkaEventLog implements EventLog {
 
   /**
    * Records of `topics` not yet committed by `groupId`: high watermark minus committed offset, summed
-   * over partitions (a partition without a commit counts from its low watermark). With transactional
-   * producers the commit markers make this overstate by at most one record per transaction.
+   * over partitions (a partition without a commit counts from its low watermark). Consumers commit
+   * past transaction markers, so a caught-up group's lag is 0 on transactionally written topics too.
    */
   async lag(groupId: string, topics: readonly string[]): Promise<number> {
     const admin = await this.adminClient();

@@ -38,6 +38,8 @@ export class KafkaGroupConsumer implements LogConsumer {
   private stopped: (() => void) | undefined;
   private stopping = false;
   private readonly maxBatch: number;
+  /** Commits past batches of only transaction markers (or aborted records), done before the next batch. */
+  private markerCommits: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly context: GroupConsumerContext,
@@ -122,6 +124,21 @@ export class KafkaGroupConsumer implements LogConsumer {
       consumer.on(consumer.events.GROUP_JOIN, () => clearTimeout(stall));
       consumer.on(consumer.events.STOP, () => clearTimeout(stall));
     });
+    // a fetch of only transaction markers (or aborted records) reaches no eachBatch: kafkajs reports
+    // it by this event alone; committing past it is what lets the group's lag reach 0
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      if (payload.batchSize > 0) return;
+      const next = {
+        topic: payload.topic,
+        partition: payload.partition,
+        offset: String(BigInt(payload.lastOffset) + 1n),
+      };
+      this.markerCommits = this.markerCommits
+        .then(() => consumer.commitOffsets([next]))
+        .catch((error: unknown) =>
+          this.context.logger.debug('commit past transaction markers failed', { error, ...next }),
+        );
+    });
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -137,16 +154,19 @@ export class KafkaGroupConsumer implements LogConsumer {
     tx: Producer | undefined,
   ): Promise<void> {
     const { batch } = payload;
+    await this.markerCommits;
     for (let i = 0; i < batch.messages.length; i += this.maxBatch) {
       if (!payload.isRunning() || payload.isStale()) return;
       const records = batch.messages
         .slice(i, i + this.maxBatch)
         .map((m) => toRecord(batch.topic, batch.partition, m));
       const last = records[records.length - 1]!;
+      // the last chunk commits past the fetch's trailing transaction markers too (lag 0 when caught up)
+      const end = i + this.maxBatch >= batch.messages.length ? BigInt(batch.lastOffset()) : 0n;
       const next = {
         topic: batch.topic,
         partition: batch.partition,
-        offset: String(BigInt(last.offset) + 1n),
+        offset: String((BigInt(last.offset) > end ? BigInt(last.offset) : end) + 1n),
       };
       const recordBatch: RecordBatch = { topic: batch.topic, partition: batch.partition, records };
       // keep the membership alive while a handler waits (e.g. a sink waiting out a store outage)
@@ -163,7 +183,7 @@ export class KafkaGroupConsumer implements LogConsumer {
       } finally {
         clearInterval(beat);
       }
-      payload.resolveOffset(last.offset);
+      payload.resolveOffset(String(BigInt(next.offset) - 1n));
       await payload.heartbeat();
     }
   }

@@ -105,4 +105,38 @@ describe.skipIf(kafka.bootstrap === '')(`KafkaEventLog on a real broker ${kafka.
     await log.tableReader(topics.deadLetters).catchUp((r) => seen.push(r.value.toString()));
     expect(seen).toEqual(['dead-1']);
   }, 40_000);
+
+  it('commits past transaction markers: lag reaches 0 for a reader of transactional output', async () => {
+    const topics = testTopics();
+    const log = await newLog(topics, 2);
+    const producer = log.producer();
+    for (let i = 0; i < 3; i++)
+      await producer.send(
+        topics.events,
+        ['run-a', 'run-b'].map((key) => ({ key, value: Buffer.from(`${key}:${i}`) })),
+      );
+    const writerGroup = `w-${unique()}`;
+    const writer = log.consumer({ groupId: writerGroup, topics: [topics.events], transactional: true });
+    consumers.push(writer);
+    void writer.run(async (batch, output) =>
+      output.send(
+        topics.triples,
+        batch.records.map((r) => ({ key: r.key, value: r.value })),
+      ),
+    );
+    const readerGroup = `r-${unique()}`;
+    const reader = log.consumer({ groupId: readerGroup, topics: [topics.triples] });
+    consumers.push(reader);
+    let read = 0;
+    void reader.run(async (batch) => void (read += batch.records.length));
+    await until(() => read === 6, 'the six records read back');
+    // before: the reader committed last record + 1, and each partition's commit marker stayed as lag 1
+    await until(async () => (await log.lag(readerGroup, [topics.triples])) === 0, 'reader lag 0', 15_000);
+    await until(async () => (await log.lag(writerGroup, [topics.events])) === 0, 'writer lag 0', 15_000);
+    const admin = await log.adminClient();
+    const ends = await admin.fetchTopicOffsets(topics.triples);
+    const [committed] = await admin.fetchOffsets({ groupId: readerGroup, topics: [topics.triples] });
+    for (const e of ends.filter((x) => x.high !== '0'))
+      expect(committed!.partitions.find((p) => p.partition === e.partition)?.offset).toBe(e.high);
+  }, 40_000);
 });
