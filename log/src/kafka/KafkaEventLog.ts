@@ -1,5 +1,4 @@
-/** The Kafka adapter of the log ports (kafkajs): idempotent producers, consumer groups, transactions, table readers. */
-import { randomUUID } from 'node:crypto';
+/** The Kafka adapter of the log ports (kafkajs): idempotent producers, consumer groups, transactions, group-less table readers. */
 import { hostname } from 'node:os';
 import {
   CompressionTypes,
@@ -21,7 +20,8 @@ import type {
   TopicOptions,
 } from '../ports.ts';
 import { KafkaGroupConsumer } from './KafkaGroupConsumer.ts';
-import { chunks, toMessages, toRecord } from './kafkaRecords.ts';
+import { KafkaPartitionReader } from './KafkaPartitionReader.ts';
+import { chunks, toMessages } from './kafkaRecords.ts';
 
 /** Settings of the Kafka adapter; TLS and SASL are passed to kafkajs unchanged. */
 export interface KafkaLogOptions {
@@ -212,70 +212,31 @@ export class KafkaEventLog implements EventLog {
     );
   }
 
+  /** Reads `topic` as a table with its own positions and no consumer group (nothing left on the broker). */
   tableReader(topic: string): TableReader {
-    const buffer: ConsumedRecord[] = [];
-    const positions = new Map<number, bigint>();
-    let waiters: (() => void)[] = [];
-    let started: Promise<void> | undefined;
-    const start = (): Promise<void> =>
-      (started ??= (async () => {
-        const consumer = this.kafka.consumer({
-          ...this.consumerSettings(),
-          groupId: `provml-table-${topic}-${randomUUID()}`,
-        });
-        await consumer.connect();
-        await consumer.subscribe({ topics: [topic], fromBeginning: true });
-        const advance = (partition: number, lastOffset: string): void => {
-          const next = BigInt(lastOffset) + 1n;
-          if (next > (positions.get(partition) ?? -1n)) positions.set(partition, next);
-          const w = waiters;
-          waiters = [];
-          for (const f of w) f();
-        };
-        // batches of only transaction markers (or aborted records) reach no handler: kafkajs reports
-        // them by this event alone, and without it a transactionally written topic never looks read
-        consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-          if (payload.topic === topic) advance(payload.partition, payload.lastOffset);
-        });
-        await consumer.run({
-          autoCommit: false,
-          eachBatch: async ({ batch }) => {
-            for (const m of batch.messages) buffer.push(toRecord(batch.topic, batch.partition, m));
-            if (batch.messages.length > 0) advance(batch.partition, batch.lastOffset());
-            return Promise.resolve();
-          },
-        });
-        this.closers.push(() => consumer.disconnect());
-      })());
+    const reader = new KafkaPartitionReader(this.kafka, topic, this.options.maxWaitTimeMs ?? 100);
+    this.closers.push(() => reader.close());
     return {
       catchUp: async (apply) => {
-        await start();
-        const admin = await this.adminClient();
-        const ends = await admin.fetchTopicOffsets(topic);
-        const deadline = Date.now() + 30_000;
-        const behind = (): boolean =>
-          ends.some(
-            (e) =>
-              BigInt(e.high) > BigInt(e.low) &&
-              (positions.get(e.partition) ?? BigInt(e.low)) < BigInt(e.high),
-          );
-        while (behind()) {
-          if (Date.now() > deadline)
-            throw new DependencyError('kafka-table', `could not read ${topic} to its end within 30 s`, {
-              retriable: true,
-              context: { topic },
-            });
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, 200);
-            waiters.push(() => {
-              clearTimeout(timer);
-              resolve();
-            });
-          });
-        }
-        for (const record of buffer.splice(0)) apply(record);
+        const ends = await (await this.adminClient()).fetchTopicOffsets(topic);
+        for (const record of await reader.readTo(ends, Date.now() + 30_000)) apply(record);
       },
     };
+  }
+
+  /**
+   * Every committed record of `topic` as it is now, from each partition's low offset to the end
+   * offsets fetched first, read without a consumer group.
+   * @throws DependencyError (retriable) when that takes longer than `timeoutMs`
+   */
+  async readTopic(topic: string, timeoutMs = 60_000): Promise<ConsumedRecord[]> {
+    const ends = await (await this.adminClient()).fetchTopicOffsets(topic);
+    const reader = new KafkaPartitionReader(this.kafka, topic, this.options.maxWaitTimeMs ?? 100);
+    try {
+      return await reader.readTo(ends, Date.now() + timeoutMs);
+    } finally {
+      await reader.close();
+    }
   }
 
   /** Disconnects every client this log created. Idempotent. */

@@ -139,4 +139,32 @@ describe.skipIf(kafka.bootstrap === '')(`KafkaEventLog on a real broker ${kafka.
     for (const e of ends.filter((x) => x.high !== '0'))
       expect(committed!.partitions.find((p) => p.partition === e.partition)?.offset).toBe(e.high);
   }, 40_000);
+
+  it('reads tables and whole topics without a consumer group: none is left on the broker', async () => {
+    const topics = testTopics();
+    const log = await newLog(topics, 2);
+    const admin = await log.adminClient();
+    const before = new Set((await admin.listGroups()).groups.map((g) => g.groupId));
+    await log.producer().send(topics.specs, [
+      { key: 'a', value: Buffer.from('spec-a') },
+      { key: 'b', value: Buffer.from('spec-b') },
+    ]);
+    await log.producer().send(
+      topics.deadLetters,
+      ['x', 'y', 'z'].map((key) => ({ key, value: Buffer.from(`dead-${key}`) })),
+    );
+    const seen: string[] = [];
+    const table = log.tableReader(topics.specs);
+    await table.catchUp((r) => seen.push(r.value.toString()));
+    await log.producer().send(topics.specs, [{ key: 'c', value: Buffer.from('spec-c') }]);
+    await table.catchUp((r) => seen.push(r.value.toString()));
+    expect(seen).toEqual(['spec-a', 'spec-b', 'spec-c']);
+    const dead = await log.readTopic(topics.deadLetters);
+    expect(dead.map((r) => r.value.toString()).sort()).toEqual(['dead-x', 'dead-y', 'dead-z']);
+    // before: provml-table-<topic>-<uuid> and provml-dlq-reader-<uuid> stayed behind
+    const added = (await admin.listGroups()).groups
+      .map((g) => g.groupId)
+      .filter((g) => !before.has(g) && /^provml-(table-|dlq-reader-)/.test(g));
+    expect(added).toEqual([]);
+  });
 });
