@@ -43,7 +43,11 @@ const schema = z
             password: z.string(),
           })
           .optional(),
-        /** This member's identity in its groups (part of the transactional id). Default `<host>-<pid>`. */
+        /**
+         * This member's identity in its groups (part of the transactional id). Default for a
+         * processor: a persistent id under `dataDir` (InstanceIdClaim), so a restart fences its
+         * predecessor; give one per pod where the data directory does not persist (the StatefulSet's pod name).
+         */
         instanceId: z.string().optional(),
         compression: z.enum(['none', 'gzip']).default('none'),
       })
@@ -136,6 +140,8 @@ const schema = z
       .default({ timeoutMs: 30_000, maxResultRows: 100_000, allowService: false, live: true }),
     /** Access control of the HTTP routes (bearer tokens per scope; see auth/AuthConfig.ts). */
     auth: authConfigSchema,
+    /** Where a service keeps state across restarts: the processors' instance ids. Default `.data/service`. */
+    dataDir: z.string().min(1).default('.data/service'),
     iriBase: SHARED_SETTINGS.iriBase,
     logLevel: SHARED_SETTINGS.logLevel,
   })
@@ -158,6 +164,7 @@ export const SERVICE_ENV = {
   PROVML_KAFKA_SASL_USERNAME: 'kafka.sasl.username',
   PROVML_KAFKA_SASL_PASSWORD: 'kafka.sasl.password',
   PROVML_INSTANCE_ID: 'kafka.instanceId',
+  PROVML_DATA_DIR: 'dataDir',
   PROVML_TOPIC_PREFIX: 'topics.prefix',
   PROVML_REGISTRY_URL: 'registry.url (Confluent-compatible API base)',
   PROVML_PROCESSOR_GROUP: 'groups.processor',
@@ -265,6 +272,7 @@ function fromEnv(env: Readonly<Record<string, string | undefined>>): Json {
       live: bool(e('PROVML_LIVE')),
     },
     auth: authFromEnv(env),
+    dataDir: e('PROVML_DATA_DIR'),
     iriBase: e('PROVML_IRI_BASE'),
     logLevel: e('PROVML_LOG_LEVEL'),
   };
