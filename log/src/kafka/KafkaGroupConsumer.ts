@@ -98,6 +98,11 @@ export class KafkaGroupConsumer implements LogConsumer {
         transactionalId: `${this.options.groupId}-${this.context.instanceId}`,
         idempotent: true,
         maxInFlightRequests: 1,
+        // a transactional send retries until the broker answers: limiting retries (the client's
+        // default of 8) would let kafkajs give up between a write that landed and its ack, which is
+        // what its "may invalidate EoS guarantees" warning was about. A transaction left open past
+        // transactionTimeoutMs is aborted by the broker, and its next send fails for good (fenced).
+        retry: { retries: Number.MAX_SAFE_INTEGER },
         transactionTimeout: this.context.transactionTimeoutMs,
       });
       this.txProducer = tx;

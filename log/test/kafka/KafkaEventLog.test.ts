@@ -1,6 +1,7 @@
 /** The Kafka adapter of the log ports against a real broker: ordering, groups, transactions, tables. */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ConsumedRecord, KafkaEventLog, LogConsumer, RecordBatch } from '@provml/log';
+import type { Logger } from '@provml/schemas';
+import { KafkaEventLog, type ConsumedRecord, type LogConsumer, type RecordBatch } from '@provml/log';
 import { kafka, kafkaLog, testTopics, unique, until } from '../../../deploy/testing/kafkaTest.ts';
 
 // Skips only when the global test setup could not start Kafka outside CI; under CI=true that setup fails the run instead.
@@ -166,5 +167,29 @@ describe.skipIf(kafka.bootstrap === '')(`KafkaEventLog on a real broker ${kafka.
       .map((g) => g.groupId)
       .filter((g) => !before.has(g) && /^provml-(table-|dlq-reader-)/.test(g));
     expect(added).toEqual([]);
+  });
+
+  it('starts a transactional consumer without kafkajs warning that limited retries may invalidate EoS', async () => {
+    const topics = testTopics();
+    await newLog(topics, 1); // creates the topics
+    const lines: string[] = [];
+    const record = (message: string): void => void lines.push(message);
+    const logger: Logger = { debug: record, info: record, warn: record, error: record, child: () => logger };
+    const log = new KafkaEventLog({ brokers: [kafka.bootstrap], clientId: 'provml-test', logger });
+    open.push(log);
+    // the input from a plain producer: what is checked is the transactional one's start
+    const plain = log.kafka.producer();
+    await plain.connect();
+    await plain.send({ topic: topics.events, messages: [{ key: 'k', value: 'v' }] });
+    await plain.disconnect();
+    let handled = 0;
+    const consumer = log.consumer({ groupId: `g-${unique()}`, topics: [topics.events], transactional: true });
+    consumers.push(consumer);
+    void consumer.run(async (batch, output) => {
+      await output.send(topics.triples, batch.records);
+      handled += batch.records.length;
+    });
+    await until(() => handled === 1, 'the record handled in a transaction');
+    expect(lines.filter((l) => /Limiting retries/.test(l))).toEqual([]);
   });
 });
