@@ -53,11 +53,24 @@ const schema = z
       })
       .strict()
       .default({ brokers: ['127.0.0.1:19092'], clientId: 'provml', ssl: false, compression: 'none' }),
-    /** Topic names; `prefix` is put in front of each default name (e.g. `team-a.`). */
+    /**
+     * Topic names (`prefix` is put in front of each default name, e.g. `team-a.`) and how the
+     * services create missing topics: partitions, replication factor (default -1: the broker's
+     * `default.replication.factor`) and `min.insync.replicas` (default: the broker's; 2 on three brokers).
+     */
     topics: z
-      .object({ prefix: z.string().default(''), partitions: SHARED_SETTINGS.partitions })
+      .object({
+        prefix: z.string().default(''),
+        partitions: SHARED_SETTINGS.partitions,
+        replicationFactor: z
+          .number()
+          .int()
+          .refine((n) => n === -1 || n >= 1, 'must be -1 (the broker default) or at least 1')
+          .default(-1),
+        minInsyncReplicas: z.number().int().min(1).optional(),
+      })
       .strict()
-      .default({ prefix: '', partitions: 4 }),
+      .default({ prefix: '', partitions: 4, replicationFactor: -1 }),
     /** Consumer group ids of the processors and the sinks. */
     groups: z
       .object({
@@ -166,6 +179,8 @@ export const SERVICE_ENV = {
   PROVML_INSTANCE_ID: 'kafka.instanceId',
   PROVML_DATA_DIR: 'dataDir',
   PROVML_TOPIC_PREFIX: 'topics.prefix',
+  PROVML_REPLICATION_FACTOR: 'topics.replicationFactor (-1: the broker default)',
+  PROVML_MIN_INSYNC_REPLICAS: 'topics.minInsyncReplicas',
   PROVML_REGISTRY_URL: 'registry.url (Confluent-compatible API base)',
   PROVML_PROCESSOR_GROUP: 'groups.processor',
   PROVML_SINK_GROUP: 'groups.sink',
@@ -242,7 +257,12 @@ function fromEnv(env: Readonly<Record<string, string | undefined>>): Json {
       sasl,
       instanceId: e('PROVML_INSTANCE_ID'),
     },
-    topics: { prefix: e('PROVML_TOPIC_PREFIX'), partitions: num(e('PROVML_PARTITIONS')) },
+    topics: {
+      prefix: e('PROVML_TOPIC_PREFIX'),
+      partitions: num(e('PROVML_PARTITIONS')),
+      replicationFactor: e('PROVML_REPLICATION_FACTOR') === '-1' ? -1 : num(e('PROVML_REPLICATION_FACTOR')),
+      minInsyncReplicas: num(e('PROVML_MIN_INSYNC_REPLICAS')),
+    },
     registry: { url: e('PROVML_REGISTRY_URL') },
     groups: { processor: e('PROVML_PROCESSOR_GROUP'), sink: e('PROVML_SINK_GROUP') },
     store: {

@@ -9,12 +9,7 @@
  * `provml-replay-of: <dlq topic>/<partition>/<offset>` and none of the dead-letter headers.
  */
 import { parseArgs } from 'node:util';
-import {
-  decodeCaptureEvent,
-  silentLogger,
-  ValidationError,
-  type Logger,
-} from '@provml/schemas';
+import { decodeCaptureEvent, silentLogger, ValidationError, type Logger } from '@provml/schemas';
 import { DLQ_HEADERS, KafkaEventLog, type ConsumedRecord, type ProducedRecord } from '@provml/log';
 import { resolveServiceConfig, topicNames } from '@provml/service';
 
@@ -313,6 +308,8 @@ export async function dlqCommand(
     clientId: 'provml-dlq',
     ssl: config.kafka.ssl,
     sasl: config.kafka.sasl as never,
+    replicationFactor: config.topics.replicationFactor,
+    minInsyncReplicas: config.topics.minInsyncReplicas,
   });
   try {
     if (action === 'list') {

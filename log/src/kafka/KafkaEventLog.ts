@@ -32,8 +32,16 @@ export interface KafkaLogOptions {
   sasl?: KafkaConfig['sasl'];
   /** Compression of produced batches. Default `none` (gzip is built into kafkajs). */
   compression?: 'none' | 'gzip';
-  /** Replication factor of topics this adapter creates. Default 1. */
+  /**
+   * Replication factor of topics this adapter creates. Default -1: the broker's
+   * `default.replication.factor` (1 on the local single broker, 3 on the three-broker cluster).
+   */
   replicationFactor?: number;
+  /**
+   * `min.insync.replicas` of topics this adapter creates: with `acks=-1`, a write succeeds only once
+   * this many replicas have it (2 of 3 survives one broker lost). Default: the broker's setting.
+   */
+  minInsyncReplicas?: number;
   /**
    * Identity of this process among the members of its groups; with the group id it forms the
    * transactional id, so a restarted processor fences its predecessor's open transaction.
@@ -131,28 +139,39 @@ export class KafkaEventLog implements EventLog {
           {
             topic,
             numPartitions: partitions,
-            replicationFactor: this.options.replicationFactor ?? 1,
-            configEntries: options.compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : [],
+            replicationFactor: this.options.replicationFactor ?? -1,
+            configEntries: [
+              ...(options.compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : []),
+              ...(this.options.minInsyncReplicas === undefined
+                ? []
+                : [{ name: 'min.insync.replicas', value: String(this.options.minInsyncReplicas) }]),
+            ],
           },
         ],
       });
     } catch (error) {
       // another service created it at the same moment
-      const e = error as { type?: string; errors?: { type?: string }[] };
+      const e = error as { type?: string; errors?: { type?: string; message?: string }[] };
       if (
         e.type === 'TOPIC_ALREADY_EXISTS' ||
         e.errors?.every((x) => x.type === 'TOPIC_ALREADY_EXISTS') === true
       )
         return;
-      throw new DependencyError(
-        'kafka-topic',
-        `could not create topic ${topic}: ${(error as Error).message}`,
-        {
-          retriable: true,
-          cause: error,
-          context: { topic },
-        },
+      // kafkajs aggregates the per-topic errors: their messages say why (e.g. a replication factor
+      // larger than the brokers available, which waiting does not fix)
+      const why = [(error as Error).message, ...(e.errors ?? []).map((x) => x.message ?? x.type)];
+      const settingsWrong = (e.errors ?? []).some((x) =>
+        /^INVALID_(REPLICATION_FACTOR|CONFIG)/.test(x.type ?? ''),
       );
+      throw new DependencyError('kafka-topic', `could not create topic ${topic}: ${why.join(': ')}`, {
+        retriable: !settingsWrong,
+        cause: error,
+        context: {
+          topic,
+          replicationFactor: this.options.replicationFactor ?? -1,
+          minInsyncReplicas: this.options.minInsyncReplicas,
+        },
+      });
     }
   }
 

@@ -1,6 +1,7 @@
 /** The Kafka adapter of the log ports against a real broker: ordering, groups, transactions, tables. */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Logger } from '@provml/schemas';
+import { ConfigResourceTypes } from 'kafkajs';
 import { KafkaEventLog, type ConsumedRecord, type LogConsumer, type RecordBatch } from '@provml/log';
 import { kafka, kafkaLog, testTopics, unique, until } from '../../../deploy/testing/kafkaTest.ts';
 
@@ -191,5 +192,37 @@ describe.skipIf(kafka.bootstrap === '')(`KafkaEventLog on a real broker ${kafka.
     });
     await until(() => handled === 1, 'the record handled in a transaction');
     expect(lines.filter((l) => /Limiting retries/.test(l))).toEqual([]);
+  });
+
+  it('creates topics with the broker default replication factor and a configured min.insync.replicas', async () => {
+    const log = new KafkaEventLog({
+      brokers: [kafka.bootstrap],
+      clientId: 'provml-test',
+      minInsyncReplicas: 1,
+    });
+    open.push(log);
+    const topic = `test.replicated.${unique()}`;
+    await log.ensureTopic(topic, 2);
+    const admin = await log.adminClient();
+    const brokers = (await admin.describeCluster()).brokers.length;
+    const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+    // -1: the broker's default.replication.factor (1 on the single local broker)
+    for (const p of topics[0]!.partitions) expect(p.replicas).toHaveLength(Math.min(brokers, 3));
+    const { resources } = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['min.insync.replicas'] }],
+    });
+    const entry = resources[0]!.configEntries.find((c) => c.configName === 'min.insync.replicas');
+    expect(entry).toMatchObject({ configValue: '1', isDefault: false });
+    // a factor the cluster cannot meet is refused with the reason
+    const tooMany = new KafkaEventLog({
+      brokers: [kafka.bootstrap],
+      clientId: 'provml-test',
+      replicationFactor: brokers + 1,
+    });
+    open.push(tooMany);
+    await expect(tooMany.ensureTopic(`test.replicated.${unique()}`, 1)).rejects.toThrow(
+      /Replication-factor is invalid/,
+    );
   });
 });
