@@ -345,7 +345,7 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
     expect(processor.object.kind).toBe('StatefulSet');
     const serviceName = (processor.object.spec as { serviceName?: string }).serviceName;
     const headless = byKind('Service').find((s) => s.object.metadata.name === serviceName)?.object;
-    expect(headless?.spec?.clusterIP).toBe('None');
+    expect((headless?.spec as { clusterIP?: string } | undefined)?.clusterIP).toBe('None');
     expect(
       matches(
         headless?.spec?.selector as Record<string, string>,
