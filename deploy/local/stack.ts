@@ -2,15 +2,31 @@
  * The whole local stack for development and CI, as plain processes from packages the project
  * fetches itself: Kafka 4.1 (KRaft), Apicurio Registry, RDF4J Server and the Oxigraph server.
  * CLI: `npm run stack:up`, `npm run stack:down`, `npx tsx deploy/local/stack.ts status`.
+ * `npm run stack:up -- --brokers 3`: a three-node Kafka cluster (kafkaCluster.ts) on 19092, 19094 and
+ * 19096 instead of the single broker; topics then get 3 replicas and min.insync.replicas=2.
  */
 import { resolve } from 'node:path';
 import { ensureKafka, kafkaReachable, stopKafka } from './kafka.ts';
+import { ensureKafkaCluster, stopKafkaCluster } from './kafkaCluster.ts';
 import { ensureRegistry, stopRegistry } from './registry.ts';
 import { ensureOxigraph, ensureRdf4j, stopStores, storeStatus } from './stores.ts';
 
+/** `--brokers N` of `up`: Kafka nodes, 1 (the single broker) unless given. */
+function brokersOption(): number {
+  const at = process.argv.indexOf('--brokers');
+  const n = at < 0 ? 1 : Number(process.argv[at + 1]);
+  if (!Number.isInteger(n) || n < 1) throw new Error('--brokers needs a whole number of brokers, 1 or more');
+  return n;
+}
+
 async function up(): Promise<void> {
+  const brokers = brokersOption();
   const steps: [string, () => Promise<string>][] = [
-    ['kafka', async () => (await ensureKafka()).bootstrap],
+    [
+      'kafka',
+      async () =>
+        brokers === 1 ? (await ensureKafka()).bootstrap : (await ensureKafkaCluster({ brokers })).bootstrap,
+    ],
     ['registry', async () => (await ensureRegistry()).url],
     ['rdf4j', async () => (await ensureRdf4j()).url],
     ['oxigraph', async () => (await ensureOxigraph()).url],
@@ -28,6 +44,7 @@ async function down(): Promise<void> {
   await stopStores();
   await stopRegistry();
   await stopKafka();
+  await stopKafkaCluster(); // a three-node cluster of `up --brokers 3`, if one runs
   process.stdout.write('stack stopped\n');
 }
 

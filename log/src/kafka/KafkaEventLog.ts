@@ -157,6 +157,9 @@ export class KafkaEventLog implements EventLog {
         e.errors?.every((x) => x.type === 'TOPIC_ALREADY_EXISTS') === true
       )
         return;
+      // created, but the broker asked for its leaders did not know it yet (metadata propagating
+      // through a cluster): wait for the leaders here instead of failing
+      if (e.type === 'UNKNOWN_TOPIC_OR_PARTITION' && (await this.leadersElected(topic))) return;
       // kafkajs aggregates the per-topic errors: their messages say why (e.g. a replication factor
       // larger than the brokers available, which waiting does not fix)
       const why = [(error as Error).message, ...(e.errors ?? []).map((x) => x.message ?? x.type)];
@@ -173,6 +176,24 @@ export class KafkaEventLog implements EventLog {
         },
       });
     }
+  }
+
+  /** Whether every partition of `topic` has a leader within 30 s. */
+  private async leadersElected(topic: string): Promise<boolean> {
+    const admin = await this.adminClient();
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      const ready = await admin
+        .fetchTopicMetadata({ topics: [topic] })
+        .then(
+          ({ topics }) =>
+            topics[0]!.partitions.length > 0 && topics[0]!.partitions.every((p) => p.leader >= 0),
+        )
+        .catch(() => false);
+      if (ready) return true;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return false;
   }
 
   /** The idempotent producer shared by this log's `producer()` callers (acks from all replicas). */

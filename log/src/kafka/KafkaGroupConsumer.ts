@@ -21,6 +21,27 @@ export interface GroupConsumerContext {
 
 type Handler = Parameters<LogConsumer['run']>[0];
 
+/** Broker errors after which a transactional producer is useless: only a new one (initTransactions) works. */
+const FENCED = new Set([
+  'INVALID_PRODUCER_EPOCH',
+  'PRODUCER_FENCED',
+  'INVALID_PRODUCER_ID_MAPPING',
+  'UNKNOWN_PRODUCER_ID',
+]);
+
+/** Whether an error, or one of its causes, says the producer was fenced. */
+function isProducerFenced(error: unknown): boolean {
+  for (
+    let e = error as { type?: string; cause?: unknown } | undefined, depth = 0;
+    e !== undefined && depth < 5;
+    depth++
+  ) {
+    if (typeof e.type === 'string' && FENCED.has(e.type)) return true;
+    e = e.cause as typeof e;
+  }
+  return false;
+}
+
 /** How long a consumer kafkajs restarted by itself may take to rejoin its group before it is replaced, ms. */
 const RESTART_STALL_MS = 30_000;
 
@@ -109,7 +130,9 @@ export class KafkaGroupConsumer implements LogConsumer {
       await tx.connect();
     }
     const done = new Promise<void>((resolve) => (this.stopped = resolve));
+    let producerLost: () => void = () => undefined;
     const crashed = new Promise<'crashed'>((resolve) => {
+      producerLost = () => resolve('crashed');
       let stall: NodeJS.Timeout | undefined;
       consumer.on(consumer.events.CRASH, ({ payload }) => {
         if (!payload.restart) return resolve('crashed');
@@ -147,7 +170,19 @@ export class KafkaGroupConsumer implements LogConsumer {
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      eachBatch: (payload) => this.eachBatch(payload, handler, consumer, tx),
+      eachBatch: (payload) =>
+        this.eachBatch(payload, handler, consumer, tx).catch((error: unknown) => {
+          // a transactional producer the broker fenced (its transaction expired while a broker was
+          // away, or a newer one took its id) never works again: start over with fresh clients
+          if (tx !== undefined && isProducerFenced(error)) {
+            this.context.logger.warn('the transactional producer was fenced; starting over', {
+              groupId: this.options.groupId,
+              error,
+            });
+            producerLost();
+          }
+          throw error;
+        }),
     });
     return Promise.race([done.then(() => 'stopped' as const), crashed]);
   }
