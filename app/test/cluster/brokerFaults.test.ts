@@ -3,7 +3,7 @@
  * min.insync.replicas=2) under load, with the processor and the sink as real processes: the leader
  * of the busiest events partition and then of the busiest triples partition SIGKILLed mid-run; a
  * rolling restart of all three brokers; a broker frozen (SIGSTOP) for longer than the session
- * timeouts, then resumed. Every capture event ends up in the store exactly once and on the triples
+ * timeouts, then resumed; two more processors joining the group and then leaving. Every capture event ends up in the store exactly once and on the triples
  * topic exactly once (read_committed); the time until output flows again after each fault is
  * recorded for bench/results/reliability.md. Run by `npm run test:cluster` (vitest.cluster.config.ts).
  */
@@ -29,6 +29,7 @@ import {
   readTriples,
   startService,
   stopChild,
+  type ServiceProcess,
 } from '../../../deploy/testing/faultTest.ts';
 
 const CLUSTER = { name: 'cluster-faults', basePort: 29492, brokers: 3, heap: '384m' };
@@ -41,6 +42,10 @@ const FROZEN_MS = 15_000;
 /** One pipeline on the cluster: its topics, processor and sink processes, and a reader of the triples. */
 interface Pipeline {
   id: string;
+  /** Starts one more processor of the pipeline's group (instance id `cluster-p-<id>-<n>`). */
+  addProcessor: (n: number) => ServiceProcess;
+  /** Members of the processor group now. */
+  processorMembers: () => Promise<number>;
   topics: TopicNames;
   log: KafkaEventLog;
   storeUrl: string;
@@ -112,7 +117,28 @@ describe.skipIf(kafka.bootstrap === '')(`three-broker cluster faults ${kafka.una
         },
       }),
     };
-    return { id, topics, log, storeUrl, sinkUrl, processorUrl, triples, firstSeen, source };
+    const addProcessor = (n: number): ServiceProcess => {
+      const extra = startService('processor', { ...common, name: `cluster-p-${id}-${n}` });
+      children.push(extra.child);
+      return extra;
+    };
+    const processorMembers = async (): Promise<number> => {
+      const { groups } = await (await log.adminClient()).describeGroups([`${common.group}-processor`]);
+      return groups[0]?.state === 'Stable' ? groups[0].members.length : 0;
+    };
+    return {
+      id,
+      addProcessor,
+      processorMembers,
+      topics,
+      log,
+      storeUrl,
+      sinkUrl,
+      processorUrl,
+      triples,
+      firstSeen,
+      source,
+    };
   }
 
   /** The leader of the partition of `topic` holding the most records. */
@@ -288,6 +314,31 @@ describe.skipIf(kafka.bootstrap === '')(`three-broker cluster faults ${kafka.una
       started,
       () =>
         `broker ${fault!.leader} frozen: output of the next run after ${recoverySeconds(p, fault!.done, fault!.at)} s; replicas in sync ${inSyncAfter.toFixed(1)} s after SIGCONT`,
+    );
+  }, 600_000);
+
+  it('loses and repeats nothing when two more processors join under load and then leave', async () => {
+    const started = Date.now();
+    const p = await pipeline('members');
+    const joined: ServiceProcess[] = [];
+    await produceRuns(p.source, p.topics, RUNS, BATCHES, 300, async (done) => {
+      // two more members at a third (the group rebalances over three), both gone at two thirds
+      if (done === Math.floor(RUNS / 3)) {
+        joined.push(p.addProcessor(2), p.addProcessor(3));
+        await Promise.all(joined.map((j) => j.url));
+        await until(async () => (await p.processorMembers()) === 3, 'three processors in the group', 120_000);
+      }
+      if (done === Math.floor((2 * RUNS) / 3)) {
+        await stopChild(joined[0]!.child, 'SIGTERM'); // leaves the group cleanly
+        await stopChild(joined[1]!.child, 'SIGKILL'); // dies: its partitions move after the session timeout
+      }
+    });
+    await verify(
+      p,
+      'cluster-processors-join-leave',
+      'three brokers: two more processors joined at a third of the stream, one left (SIGTERM) and one died (SIGKILL) at two thirds',
+      started,
+      () => `joined and left under load`,
     );
   }, 600_000);
 });
