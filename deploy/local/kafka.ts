@@ -41,6 +41,22 @@ export interface KafkaPorts {
    * it without touching the shared one). Default: the shared local broker.
    */
   instance?: string;
+  /** One node of a multi-node KRaft cluster (kafkaCluster.ts); default a single combined node. */
+  node?: ClusterNode;
+}
+
+/** A node's place in a multi-node cluster: every node is broker and controller. */
+export interface ClusterNode {
+  /** `node.id`, 1 to the cluster's size. */
+  id: number;
+  /** `controller.quorum.voters`: `id@127.0.0.1:controllerPort` of every node, comma-separated. */
+  voters: string;
+  /** Nodes in the cluster: the internal topics' replication, and the default one of new topics. */
+  size: number;
+  /** The cluster id every node's storage is formatted with. */
+  clusterId: string;
+  /** Heap of the node's JVM, e.g. `384m`. */
+  heap: string;
 }
 
 /** Whether a broker accepts connections on the port (default 19092). */
@@ -75,15 +91,24 @@ function java(args: string[]): { status: number | null; output: string } {
   return { status: r.status, output: `${r.stdout}${r.stderr}` };
 }
 
-function writeConfig(port: number, controllerPort: number, run: string, data: string): string {
+function writeConfig(
+  port: number,
+  controllerPort: number,
+  run: string,
+  data: string,
+  node?: ClusterNode,
+): string {
   mkdirSync(run, { recursive: true });
   const props = join(run, 'kafka.properties');
+  // on several nodes: the internal topics on all of them, and a write (acks=all) needs two copies
+  const replicas = String(node?.size ?? 1);
+  const minIsr = String(node === undefined ? 1 : Math.min(2, node.size));
   writeFileSync(
     props,
     [
       'process.roles=broker,controller',
-      'node.id=1',
-      `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
+      `node.id=${node?.id ?? 1}`,
+      `controller.quorum.voters=${node?.voters ?? `1@127.0.0.1:${controllerPort}`}`,
       `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
       `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
       'controller.listener.names=CONTROLLER',
@@ -91,13 +116,22 @@ function writeConfig(port: number, controllerPort: number, run: string, data: st
       'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
       `log.dirs=${data}`,
       'num.partitions=4',
-      'offsets.topic.replication.factor=1',
+      `offsets.topic.replication.factor=${replicas}`,
       'offsets.topic.num.partitions=8',
-      'transaction.state.log.replication.factor=1',
-      'transaction.state.log.min.isr=1',
+      `transaction.state.log.replication.factor=${replicas}`,
+      `transaction.state.log.min.isr=${minIsr}`,
       'transaction.state.log.num.partitions=8',
-      'share.coordinator.state.topic.replication.factor=1',
-      'share.coordinator.state.topic.min.isr=1',
+      `share.coordinator.state.topic.replication.factor=${replicas}`,
+      `share.coordinator.state.topic.min.isr=${minIsr}`,
+      ...(node === undefined
+        ? []
+        : [
+            `default.replication.factor=${replicas}`,
+            `min.insync.replicas=${minIsr}`,
+            // a broker that stops answering is fenced (its partitions led elsewhere) after 4 s, not 9
+            'broker.session.timeout.ms=4000',
+            'broker.heartbeat.interval.ms=1000',
+          ]),
       'group.initial.rebalance.delay.ms=0',
       'auto.create.topics.enable=false',
       'log.retention.hours=24',
@@ -123,52 +157,69 @@ function writeConfig(port: number, controllerPort: number, run: string, data: st
 }
 
 /**
+ * Starts the broker's process unless it already runs, without waiting for it (the nodes of a
+ * cluster start together: none finishes starting before a quorum of controllers is up).
+ */
+export async function launchKafka(ports: KafkaPorts = {}): Promise<void> {
+  const port = ports.port ?? 19092;
+  const controllerPort = ports.controllerPort ?? 19093;
+  const { run, data, pid, log } = files(ports.instance);
+  if (isRunning(pid) !== undefined) return;
+  fetchKafka();
+  const props = writeConfig(port, controllerPort, run, data, ports.node);
+  if (!existsSync(join(data, 'meta.properties'))) {
+    mkdirSync(data, { recursive: true });
+    const clusterId = ports.node?.clusterId ?? randomUUID().replaceAll('-', '').slice(0, 22);
+    const format = java(['kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props]);
+    if (format.status !== 0) throw new Error(`formatting Kafka storage failed: ${format.output}`);
+  }
+  const heap = ports.node?.heap;
+  await startProcess({
+    command: 'java',
+    args: [
+      heap === undefined ? '-Xms256m' : '-Xms128m',
+      `-Xmx${heap ?? '768m'}`,
+      '-XX:+UseG1GC',
+      `-Dlog4j2.configurationFile=${join(run, 'kafka-log4j2.properties')}`,
+      '-cp',
+      `${LIB}/*`,
+      'kafka.Kafka',
+      props,
+    ],
+    pidFile: pid,
+    logFile: log,
+  });
+}
+
+/** Waits until the broker launched by `launchKafka` has started and accepts connections. */
+export async function waitForKafka(ports: KafkaPorts = {}): Promise<KafkaEndpoint> {
+  const port = ports.port ?? 19092;
+  const bootstrap = `127.0.0.1:${port}`;
+  const { pid, log } = files(ports.instance);
+  // the log is appended to across restarts: look only after the latest start's header line
+  await waitUntil(
+    async () => {
+      const text = readFileSync(log, 'utf8');
+      const since = text.slice(text.lastIndexOf('--- '));
+      return (await isPortOpen(port)) && since.includes('Kafka Server started') ? true : 'not started yet';
+    },
+    `Kafka on ${bootstrap}`,
+    { pidFile: pid, logFile: log, timeoutMs: 90_000, intervalMs: 250 },
+  );
+  return { bootstrap };
+}
+
+/**
  * Starts the broker unless it already runs, and waits until it accepts connections.
  * Idempotent; throws with the tail of the broker's log when it does not come up.
  */
 export async function ensureKafka(ports: KafkaPorts = {}): Promise<KafkaEndpoint> {
   const port = ports.port ?? 19092;
-  const controllerPort = ports.controllerPort ?? 19093;
   const bootstrap = `127.0.0.1:${port}`;
-  const { run, data, pid, log } = files(ports.instance);
   if (await isPortOpen(port)) return { bootstrap }; // ours, or a broker started some other way
-  return withLock(join(run, 'kafka.lock'), async () => {
-    if (isRunning(pid) === undefined) {
-      fetchKafka();
-      const props = writeConfig(port, controllerPort, run, data);
-      if (!existsSync(join(data, 'meta.properties'))) {
-        mkdirSync(data, { recursive: true });
-        const clusterId = randomUUID().replaceAll('-', '').slice(0, 22);
-        const format = java(['kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props]);
-        if (format.status !== 0) throw new Error(`formatting Kafka storage failed: ${format.output}`);
-      }
-      await startProcess({
-        command: 'java',
-        args: [
-          '-Xms256m',
-          '-Xmx768m',
-          '-XX:+UseG1GC',
-          `-Dlog4j2.configurationFile=${join(run, 'kafka-log4j2.properties')}`,
-          '-cp',
-          `${LIB}/*`,
-          'kafka.Kafka',
-          props,
-        ],
-        pidFile: pid,
-        logFile: log,
-      });
-    }
-    // the log is appended to across restarts: look only after the latest start's header line
-    await waitUntil(
-      async () => {
-        const text = readFileSync(log, 'utf8');
-        const since = text.slice(text.lastIndexOf('--- '));
-        return (await isPortOpen(port)) && since.includes('Kafka Server started') ? true : 'not started yet';
-      },
-      `Kafka on ${bootstrap}`,
-      { pidFile: pid, logFile: log, timeoutMs: 90_000, intervalMs: 250 },
-    );
-    return { bootstrap };
+  return withLock(join(files(ports.instance).run, 'kafka.lock'), async () => {
+    await launchKafka(ports);
+    return waitForKafka(ports);
   });
 }
 
@@ -179,8 +230,13 @@ export async function stopKafka(instance?: string): Promise<void> {
 
 /** Kills the broker at once (fault injection), without a clean shutdown. */
 export function killKafka(instance?: string): void {
+  signalKafka(instance, 'SIGKILL');
+}
+
+/** Sends a signal to the broker's process group (SIGKILL, or SIGSTOP and SIGCONT to freeze and thaw it). */
+export function signalKafka(instance: string | undefined, signal: NodeJS.Signals): void {
   const pid = isRunning(files(instance).pid);
-  if (pid !== undefined) process.kill(-pid, 'SIGKILL');
+  if (pid !== undefined) process.kill(-pid, signal);
 }
 
 async function main(command: string | undefined): Promise<void> {

@@ -4,10 +4,13 @@
  * `--services`, the pipeline too (a processor, a sink, the query API and an agent: services.ts).
  * CLI: `npm run stack:up [-- --services]`, `npm run stack:status`, `npm run stack:down [-- --keep-servers]`;
  * `--dir DIR` (or PROVML_STACK_DIR) holds the services' pid files and logs.
+ * `npm run stack:up -- --brokers 3`: a three-node Kafka cluster (kafkaCluster.ts) on 19092, 19094 and
+ * 19096 instead of the single broker; topics then get 3 replicas and min.insync.replicas=2.
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureKafka, kafkaReachable, stopKafka } from './kafka.ts';
+import { ensureKafkaCluster, stopKafkaCluster } from './kafkaCluster.ts';
 import { ccompatUrl, ensureRegistry, stopRegistry } from './registry.ts';
 import { startServices, servicesStatus, stopServices, type ServiceState } from './services.ts';
 import { ensureOxigraph, ensureRdf4j, stopStores, storeStatus } from './stores.ts';
@@ -16,6 +19,8 @@ import { ensureOxigraph, ensureRdf4j, stopStores, storeStatus } from './stores.t
 interface StackOptions {
   services: boolean;
   keepServers: boolean;
+  /** Kafka nodes of `up`: 1 (the single broker) unless `--brokers N`. */
+  brokers: number;
   dir?: string;
 }
 
@@ -45,7 +50,13 @@ const serviceRows = (states: readonly ServiceState[]): string[][] =>
 
 async function up(options: StackOptions): Promise<void> {
   const steps: [string, () => Promise<string>][] = [
-    ['kafka', async () => (await ensureKafka()).bootstrap],
+    [
+      'kafka',
+      async () =>
+        options.brokers === 1
+          ? (await ensureKafka()).bootstrap
+          : (await ensureKafkaCluster({ brokers: options.brokers })).bootstrap,
+    ],
     ['registry', async () => (await ensureRegistry()).url],
     ['rdf4j', async () => (await ensureRdf4j()).url],
     ['oxigraph', async () => (await ensureOxigraph()).url],
@@ -74,6 +85,7 @@ async function down(options: StackOptions): Promise<void> {
   await stopStores();
   await stopRegistry();
   await stopKafka();
+  await stopKafkaCluster(); // a three-node cluster of `up --brokers 3`, if one runs
   process.stdout.write('stack stopped\n');
 }
 
@@ -120,11 +132,16 @@ if (process.argv[1] !== undefined && resolve(process.argv[1]) === resolve(import
         services: { type: 'boolean', default: false },
         'keep-servers': { type: 'boolean', default: false },
         dir: { type: 'string' },
+        brokers: { type: 'string', default: '1' },
       },
       strict: true,
     });
+    const brokers = Number(values.brokers);
+    if (!Number.isInteger(brokers) || brokers < 1)
+      throw new Error('--brokers needs a whole number of brokers, 1 or more');
     options = {
       services: values.services,
+      brokers,
       keepServers: values['keep-servers'],
       dir: values.dir ?? (process.env.PROVML_STACK_DIR || undefined),
     };
@@ -133,7 +150,7 @@ if (process.argv[1] !== undefined && resolve(process.argv[1]) === resolve(import
   }
   if (run === undefined || options === undefined) {
     process.stderr.write(
-      'usage: tsx deploy/local/stack.ts up [--services] | down [--keep-servers] | status   [--dir DIR]\n',
+      'usage: tsx deploy/local/stack.ts up [--services] [--brokers N] | down [--keep-servers] | status   [--dir DIR]\n',
     );
     process.exitCode = 2;
   } else

@@ -12,7 +12,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { Ajv } from 'ajv';
 import { validate as lintDockerfile } from 'dockerfile-utils';
 import type { IContainer } from 'kubernetes-models/v1/Container';
@@ -21,6 +21,7 @@ import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { SERVICE_ENV, resolveServiceConfig } from '@provml/service';
+import { AGENT_BUNDLE, AGENT_NODE_OPTIONS } from '../build-agent.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const K8S = join(ROOT, 'deploy/k8s');
@@ -167,13 +168,16 @@ const matches = (selector: Record<string, string> | undefined, labels: Record<st
   Object.keys(selector).length > 0 &&
   Object.entries(selector).every(([k, v]) => labels?.[k] === v);
 
+/** How the agent's deployments start it: node with the bundle's options, on the compiled bundle. */
+const compiledAgent = (): string[] => ['node', ...AGENT_NODE_OPTIONS, relative(ROOT, AGENT_BUNDLE)];
+
 describe('Kubernetes manifests (deploy/k8s)', () => {
   const manifests = loadManifests();
   const byKind = (kind: string): Manifest[] => manifests.filter((m) => m.object.kind === kind);
   const workload = (component: string): Manifest => {
     const found = manifests.find(
       (m) =>
-        (m.object.kind === 'Deployment' || m.object.kind === 'DaemonSet') &&
+        ['Deployment', 'StatefulSet', 'DaemonSet'].includes(m.object.kind) &&
         m.object.spec?.template?.metadata?.labels?.['app.kubernetes.io/component'] === component,
     );
     if (found === undefined) throw new Error(`no workload for ${component}`);
@@ -186,7 +190,8 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
       [
         'ConfigMap/provml-config',
         'DaemonSet/provml-agent',
-        'Deployment/provml-processor',
+        'StatefulSet/provml-processor',
+        'Service/provml-processor',
         'Deployment/provml-query-api',
         'Deployment/provml-sink',
         'HorizontalPodAutoscaler/provml-processor',
@@ -310,7 +315,9 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
 
   it('gives every container a valid configuration and a service to run', () => {
     for (const { where, container, env } of containersOf(manifests)) {
-      expect(SERVICES, where).toContain(container.args?.[0]);
+      // the agent runs its compiled bundle (checked below); the others a command of the CLI
+      if (container.command === undefined) expect(SERVICES, where).toContain(container.args?.[0]);
+      else expect(container.command, where).toEqual(compiledAgent());
       expect(() => resolveServiceConfig({}, env), where).not.toThrow();
     }
   });
@@ -323,13 +330,35 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
     const spec = hpa[0]!.object.spec!;
     expect(spec.scaleTargetRef).toEqual({
       apiVersion: 'apps/v1',
-      kind: 'Deployment',
+      kind: processor.object.kind,
       name: processor.object.metadata.name,
     });
     expect(spec.maxReplicas).toBeLessThanOrEqual(partitions);
     expect(spec.minReplicas).toBeLessThanOrEqual(spec.maxReplicas!);
     expect(processor.object.spec?.replicas).toBeLessThanOrEqual(partitions);
     expect(workload('sink').object.spec?.replicas).toBeLessThanOrEqual(partitions);
+  });
+
+  it('runs the processors as a StatefulSet with a headless Service: stable pod names, so stable transactional ids', () => {
+    // before: a Deployment, whose pods are renamed on rescheduling, so no successor fenced a predecessor
+    const processor = workload('processor');
+    expect(processor.object.kind).toBe('StatefulSet');
+    const serviceName = (processor.object.spec as { serviceName?: string }).serviceName;
+    const headless = byKind('Service').find((s) => s.object.metadata.name === serviceName)?.object;
+    expect((headless?.spec as { clusterIP?: string } | undefined)?.clusterIP).toBe('None');
+    expect(
+      matches(
+        headless?.spec?.selector as Record<string, string>,
+        processor.object.spec?.template?.metadata?.labels,
+      ),
+    ).toBe(true);
+  });
+
+  it('runs the compiled agent (the bundle npm run build:agent writes, with its node options), not tsx', () => {
+    const container = workload('agent').object.spec!.template!.spec.containers[0]!;
+    // before: args ['agent'] through the image's tsx entrypoint
+    expect(container.command).toEqual(compiledAgent());
+    expect(container.args ?? []).toEqual([]);
   });
 
   it('names each processor after its pod, so its transactional id is stable', () => {
@@ -371,7 +400,7 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
   });
 
   it('selects the right pods with the Service and the PodDisruptionBudget', () => {
-    const service = byKind('Service')[0]!.object;
+    const service = byKind('Service').find((s) => s.object.metadata.name === 'provml-query-api')!.object;
     const queryApi = workload('query-api');
     expect(
       matches(
@@ -387,7 +416,7 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
     expect(
       matches((pdb.spec?.selector as { matchLabels?: Record<string, string> }).matchLabels, processorLabels),
     ).toBe(true);
-    for (const m of [...byKind('Deployment'), ...byKind('DaemonSet')]) {
+    for (const m of [...byKind('Deployment'), ...byKind('StatefulSet'), ...byKind('DaemonSet')]) {
       const selector = (m.object.spec?.selector as { matchLabels?: Record<string, string> }).matchLabels;
       expect(matches(selector, m.object.spec?.template?.metadata?.labels), m.where).toBe(true);
     }
@@ -462,6 +491,11 @@ describe('Compose file (deploy/compose/compose.yaml)', () => {
       ).toEqual([]);
       expect(() => resolveServiceConfig({}, env), name).not.toThrow();
       const command = [...(service.entrypoint ?? []), ...(service.command ?? [])].join(' ');
+      if (name === 'agent') {
+        // the compiled bundle, not the CLI under tsx
+        expect(command).toBe(compiledAgent().join(' '));
+        continue;
+      }
       expect(
         SERVICES.filter((s) => new RegExp(`(^|[ '"])${s}($|[ '"])`).test(command)),
         name,
@@ -582,6 +616,18 @@ describe('Dockerfile (deploy/Dockerfile)', () => {
       }
     }
   }, 90_000);
+
+  it('builds the compiled agent into the image, after copying every source it bundles', () => {
+    const index = all.findIndex((i) => i.keyword === 'RUN' && /\bnpm run build:agent\b/.test(i.args));
+    expect(index).toBeGreaterThan(0);
+    const copiedBefore = all
+      .slice(0, index)
+      .filter((i) => i.keyword === 'COPY')
+      .map((i) => i.args.split(/\s+/)[0]);
+    expect(copiedBefore).toContain('deploy/build-agent.ts');
+    expect(copiedBefore).toContain('capture-agent/agent/');
+    expect(compiledAgent().at(-1)).toBe('dist/provml-agent.mjs');
+  });
 
   it('copies only what exists, and every workspace', () => {
     const copies = all

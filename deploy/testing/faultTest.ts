@@ -6,10 +6,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { expect } from 'vitest';
 import { encodeCaptureEvent, type CaptureEvent } from '@provml/schemas';
-import type { KafkaEventLog, TopicNames } from '@provml/log';
+import type { ConsumedRecord, KafkaEventLog, TopicNames } from '@provml/log';
 import { isPortOpen, isRunning } from '../local/processes.ts';
 import { dataDirOf, ensureOxigraph, stopStore } from '../local/stores.ts';
+import { recordFault, type FaultRecord } from './faultReport.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -145,7 +147,7 @@ export function runEvents(run: number, batches: number, t0 = 1_700_000_000_000_0
 
 /** Publishes the spec, then run after run with `pauseMs` between runs; `onRun(i)` after each. */
 export async function produceRuns(
-  log: KafkaEventLog,
+  log: Pick<KafkaEventLog, 'producer'>,
   topics: TopicNames,
   runs: number,
   batches: number,
@@ -291,4 +293,62 @@ export async function killStore(instance: string, port: number): Promise<void> {
   if (pid !== undefined) process.kill(-pid, 'SIGKILL');
   while (await isPortOpen(port)) await new Promise((r) => setTimeout(r, 50));
   await stopStore(instance); // forgets the dead pid
+}
+
+/**
+ * A read_committed reader of a triples topic: exactly once there, not only in the store. The reader
+ * itself may be handed a record again after a broker fault (at least once): a record is kept once
+ * per offset, so only a repeat at another offset counts as a duplicate. `firstSeen` holds when each
+ * workflow execution's (record key's) first output was read, ms since the epoch.
+ */
+export function readTriples(
+  log: KafkaEventLog,
+  topic: string,
+  groupId: string,
+): { triples: ConsumedRecord[]; firstSeen: Map<string, number>; stop: () => Promise<void> } {
+  const triples: ConsumedRecord[] = [];
+  const firstSeen = new Map<string, number>();
+  const seen = new Set<string>();
+  const reader = log.consumer({ groupId, topics: [topic] });
+  const reading = reader.run(async (batch) => {
+    for (const r of batch.records)
+      if (!seen.has(`${r.partition}:${r.offset}`)) {
+        seen.add(`${r.partition}:${r.offset}`);
+        triples.push(r);
+        if (r.key !== null && !firstSeen.has(r.key)) firstSeen.set(r.key, Date.now());
+      }
+    return Promise.resolve();
+  });
+  return {
+    triples,
+    firstSeen,
+    stop: async () => {
+      await reader.stop();
+      await reading.catch(() => undefined);
+    },
+  };
+}
+
+/**
+ * The end of a fault test: nothing repeated on the triples topic, nothing dead-lettered, every
+ * expected execution begun and ended exactly once in the store; then the run is recorded.
+ */
+export function expectExactlyOnce(
+  count: StoreCount,
+  repeatedOnTopic: readonly string[],
+  deadLetters: number,
+  record: Omit<FaultRecord, 'executions' | 'lost' | 'duplicated' | 'deadLettered'>,
+): void {
+  expect(repeatedOnTopic).toEqual([]);
+  expect(deadLetters).toBe(0);
+  expect(count.duplicated).toEqual([]);
+  expect(count.started).toBe(count.expected);
+  expect(count.ended).toBe(count.expected);
+  recordFault({
+    ...record,
+    executions: count.expected,
+    lost: count.missing.length,
+    duplicated: count.duplicated.length + repeatedOnTopic.length,
+    deadLettered: deadLetters,
+  });
 }

@@ -180,6 +180,10 @@ export class EmbeddedLog implements EventLog {
     return this.dir === undefined ? 0 : directoryBytes(this.dir);
   }
 
+  partitionCount(topic: string): Promise<number> {
+    return Promise.resolve(this.topics.get(topic)?.partitions.length ?? 0);
+  }
+
   ensureTopic(topic: string, partitions: number, options: TopicOptions = {}): Promise<void> {
     if (!this.topics.has(topic)) this.createTopic(topic, partitions, options.compacted ?? false);
     return Promise.resolve();

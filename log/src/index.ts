@@ -8,9 +8,10 @@ export { probeBrokers } from './kafka/brokerProbe.ts';
 export type { BrokerProbeOptions } from './kafka/brokerProbe.ts';
 export { kafkaLogCreator, kafkaLogVerdict } from './kafka/kafkaLogging.ts';
 export type { KafkaLogVerdict } from './kafka/kafkaLogging.ts';
-export { CONFLUENT_MAGIC, RegistryEventCodec, isConfluentEncoded } from './kafka/RegistryEventCodec.ts';
+export { RegistryEventCodec } from './kafka/RegistryEventCodec.ts';
+export { CONFLUENT_MAGIC, decodeSingleObjectEvent, isConfluentEncoded } from './eventFraming.ts';
 export type { RegistryCodecOptions } from './kafka/RegistryEventCodec.ts';
-export { murmur2, partitionFor } from './murmur2.ts';
+export { isForeignPartitioned, murmur2, partitionFor } from './murmur2.ts';
 // the ports: the log and its clients, then the records that travel through them
 export type {
   EventLog,

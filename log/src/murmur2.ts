@@ -39,3 +39,14 @@ export function murmur2(key: string): number {
 export function partitionFor(key: string, partitions: number): number {
   return (murmur2(key) & 0x7fffffff) % partitions;
 }
+
+/**
+ * Whether a keyed record sits on another partition than murmur2 of its key puts it: written by a
+ * producer with another partitioner (librdkafka's default is CRC32; `partitioner=murmur2_random`
+ * makes it agree), so one workflow execution's events may be split over partitions and members.
+ */
+export const isForeignPartitioned = (
+  record: { key: string | null; partition: number },
+  partitions: number,
+): boolean =>
+  record.key !== null && partitions > 0 && partitionFor(record.key, partitions) !== record.partition;

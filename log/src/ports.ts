@@ -92,4 +92,6 @@ export interface EventLog {
   producer(): LogProducer;
   consumer(options: ConsumerOptions): LogConsumer;
   tableReader(topic: string): TableReader;
+  /** How many partitions the topic has now (0 when it does not exist). */
+  partitionCount(topic: string): Promise<number>;
 }

@@ -43,17 +43,34 @@ const schema = z
             password: z.string(),
           })
           .optional(),
-        /** This member's identity in its groups (part of the transactional id). Default `<host>-<pid>`. */
+        /**
+         * This member's identity in its groups (part of the transactional id). Default for a
+         * processor: a persistent id under `dataDir` (InstanceIdClaim), so a restart fences its
+         * predecessor; give one per pod where the data directory does not persist (the StatefulSet's pod name).
+         */
         instanceId: z.string().optional(),
         compression: z.enum(['none', 'gzip']).default('none'),
       })
       .strict()
       .default({ brokers: ['127.0.0.1:19092'], clientId: 'provml', ssl: false, compression: 'none' }),
-    /** Topic names; `prefix` is put in front of each default name (e.g. `team-a.`). */
+    /**
+     * Topic names (`prefix` is put in front of each default name, e.g. `team-a.`) and how the
+     * services create missing topics: partitions, replication factor (default -1: the broker's
+     * `default.replication.factor`) and `min.insync.replicas` (default: the broker's; 2 on three brokers).
+     */
     topics: z
-      .object({ prefix: z.string().default(''), partitions: SHARED_SETTINGS.partitions })
+      .object({
+        prefix: z.string().default(''),
+        partitions: SHARED_SETTINGS.partitions,
+        replicationFactor: z
+          .number()
+          .int()
+          .refine((n) => n === -1 || n >= 1, 'must be -1 (the broker default) or at least 1')
+          .default(-1),
+        minInsyncReplicas: z.number().int().min(1).optional(),
+      })
       .strict()
-      .default({ prefix: '', partitions: 4 }),
+      .default({ prefix: '', partitions: 4, replicationFactor: -1 }),
     /** Consumer group ids of the processors and the sinks. */
     groups: z
       .object({
@@ -137,6 +154,8 @@ const schema = z
       .default({ timeoutMs: 30_000, maxResultRows: 100_000, allowService: false, live: true }),
     /** Access control of the HTTP routes (bearer tokens per scope; see auth/AuthConfig.ts). */
     auth: authConfigSchema,
+    /** Where a service keeps state across restarts: the processors' instance ids. Default `.data/service`. */
+    dataDir: z.string().min(1).default('.data/service'),
     iriBase: SHARED_SETTINGS.iriBase,
     logLevel: SHARED_SETTINGS.logLevel,
   })
@@ -182,7 +201,10 @@ export const SERVICE_ENV = {
   PROVML_KAFKA_SASL_USERNAME: 'kafka.sasl.username',
   PROVML_KAFKA_SASL_PASSWORD: 'kafka.sasl.password',
   PROVML_INSTANCE_ID: 'kafka.instanceId',
+  PROVML_DATA_DIR: 'dataDir',
   PROVML_TOPIC_PREFIX: 'topics.prefix',
+  PROVML_REPLICATION_FACTOR: 'topics.replicationFactor (-1: the broker default)',
+  PROVML_MIN_INSYNC_REPLICAS: 'topics.minInsyncReplicas',
   PROVML_REGISTRY_URL: 'registry.url (Confluent-compatible API base)',
   PROVML_PROCESSOR_GROUP: 'groups.processor',
   PROVML_SINK_GROUP: 'groups.sink',
@@ -263,7 +285,12 @@ function fromEnv(env: Readonly<Record<string, string | undefined>>, service?: Se
       sasl,
       instanceId: e('PROVML_INSTANCE_ID'),
     },
-    topics: { prefix: e('PROVML_TOPIC_PREFIX'), partitions: num(e('PROVML_PARTITIONS')) },
+    topics: {
+      prefix: e('PROVML_TOPIC_PREFIX'),
+      partitions: num(e('PROVML_PARTITIONS')),
+      replicationFactor: e('PROVML_REPLICATION_FACTOR') === '-1' ? -1 : num(e('PROVML_REPLICATION_FACTOR')),
+      minInsyncReplicas: num(e('PROVML_MIN_INSYNC_REPLICAS')),
+    },
     registry: { url: e('PROVML_REGISTRY_URL') },
     groups: { processor: e('PROVML_PROCESSOR_GROUP'), sink: e('PROVML_SINK_GROUP') },
     store: {
@@ -296,6 +323,7 @@ function fromEnv(env: Readonly<Record<string, string | undefined>>, service?: Se
       live: bool(e('PROVML_LIVE')),
     },
     auth: authFromEnv(env),
+    dataDir: e('PROVML_DATA_DIR'),
     iriBase: e('PROVML_IRI_BASE'),
     logLevel: e('PROVML_LOG_LEVEL'),
   };

@@ -106,6 +106,7 @@ const PROCESSOR_METRICS: Record<string, StatMetric<Readonly<ProcessorStats>>> = 
   provml_processor_dead_letters_total: ['counter', 'Records sent to the dead-letter topic by processors', (s) => s.deadLettered],
   provml_processor_unmatched_ends_total: ['counter', 'End events whose begin the processor never saw (mapped without a duration)', (s) => s.unmatchedEnds],
   provml_processor_incomplete_closed_total: ['counter', 'Task executions closed as failed because they never ended', (s) => s.incompleteClosed],
+  provml_processor_foreign_partitioned_total: ['counter', 'Events on another partition than murmur2 of their key puts them (a producer with another partitioner)', (s) => s.foreignPartitioned],
   provml_processor_event_age_seconds: ['gauge', 'Capture-to-mapped age of the last event', (s) => s.lastEventAgeMs / 1000],
 };
 

@@ -13,6 +13,8 @@ export {
 export { createMetrics, gauge, mirroredCounter, registerStats } from './createMetrics.ts';
 export type { MetricSources, Metrics, StatMetric } from './createMetrics.ts';
 export { connectLog, kafkaLogOptions, requireBroker } from './kafkaLog.ts';
+export { claimInstanceId } from './InstanceIdClaim.ts';
+export type { InstanceIdClaim } from './InstanceIdClaim.ts';
 export type { RunningService } from './kafkaLog.ts';
 export { eventCodec, registryCodec } from './registryCodec.ts';
 export type { EventCodec } from './registryCodec.ts';

@@ -20,6 +20,8 @@ export function kafkaLogOptions(config: ServiceConfig, logger: Logger): KafkaLog
     sasl: config.kafka.sasl as KafkaLogOptions['sasl'],
     instanceId: config.kafka.instanceId,
     compression: config.kafka.compression,
+    replicationFactor: config.topics.replicationFactor,
+    minInsyncReplicas: config.topics.minInsyncReplicas,
     logger: logger.child('kafka'),
   };
 }

@@ -1,6 +1,6 @@
 /** The event codec of a configuration: plain Avro, or the schema registry's wire format. */
-import type { RegistryEventCodec } from '@provml/log';
-import { decodeCaptureEvent, encodeCaptureEvent, type CaptureEvent } from '@provml/schemas';
+import { decodeSingleObjectEvent, type RegistryEventCodec } from '@provml/log';
+import { encodeCaptureEvent, type CaptureEvent } from '@provml/schemas';
 import { topicNames, type ServiceConfig } from './ServiceConfig.ts';
 
 /**
@@ -21,9 +21,13 @@ export interface EventCodec {
   decode: (bytes: Buffer) => CaptureEvent | Promise<CaptureEvent>;
 }
 
-/** The registry's wire format when the configuration names a registry, else Avro single-object encoding. */
+/**
+ * The registry's wire format when the configuration names a registry, else Avro single-object
+ * encoding: one wire format per events topic, and a record in the other one is refused on reading
+ * (a DecodeError, so the processor dead-letters it with a reason naming both formats).
+ */
 export async function eventCodec(config: ServiceConfig): Promise<EventCodec> {
   const codec = await registryCodec(config);
-  if (codec === undefined) return { encode: encodeCaptureEvent, decode: decodeCaptureEvent };
+  if (codec === undefined) return { encode: encodeCaptureEvent, decode: decodeSingleObjectEvent };
   return { encode: (event) => codec.encode(event), decode: (bytes) => codec.decode(bytes) };
 }

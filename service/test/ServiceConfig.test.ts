@@ -1,6 +1,7 @@
 // The service configuration: the store section is the stores' own schema; shared settings have one set of limits.
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_PORTS, resolveServiceConfig, type ServiceName } from '@provml/service';
+import { silentLogger } from '@provml/schemas';
+import { DEFAULT_PORTS, kafkaLogOptions, resolveServiceConfig, type ServiceName } from '@provml/service';
 import { resolveEmbeddedConfig } from '@provml/app';
 
 describe('service configuration, store section', () => {
@@ -84,5 +85,21 @@ describe('service configuration, ports', () => {
       8080,
     );
     expect(resolveServiceConfig({}, { PROVML_INGEST_PORT: '8081' }, undefined, 'agent').http.port).toBe(8081);
+  });
+});
+
+describe('service configuration, topic replication', () => {
+  it('defaults to the broker’s replication factor and min.insync.replicas, takes both from env or file, and refuses 0', () => {
+    const defaults = kafkaLogOptions(resolveServiceConfig({}, {}), silentLogger);
+    expect([defaults.replicationFactor, defaults.minInsyncReplicas]).toEqual([-1, undefined]);
+    const three = kafkaLogOptions(
+      resolveServiceConfig({}, { PROVML_REPLICATION_FACTOR: '3', PROVML_MIN_INSYNC_REPLICAS: '2' }),
+      silentLogger,
+    );
+    expect([three.replicationFactor, three.minInsyncReplicas]).toEqual([3, 2]);
+    expect(resolveServiceConfig({ topics: { replicationFactor: -1 } }, {}).topics.replicationFactor).toBe(-1);
+    expect(() => resolveServiceConfig({}, { PROVML_REPLICATION_FACTOR: '0' })).toThrow(
+      /invalid configuration/,
+    );
   });
 });

@@ -18,6 +18,8 @@ import {
   DLQ_HEADERS,
   deadLetter,
   encodeTriples,
+  isForeignPartitioned,
+  partitionFor,
   type TopicNames,
 } from '@provml/log';
 import { IriMinter } from './mapping/IriMinter.ts';
@@ -76,7 +78,17 @@ export interface ProcessorStats {
   lastEventAgeMs: number;
   /** Task executions closed as failed because they never ended (synthetic ends published). */
   incompleteClosed: number;
+  /**
+   * Events found on another partition than murmur2 of their key (the workflow execution) puts them:
+   * written by a producer with another partitioner, so a run may be split over members.
+   */
+  foreignPartitioned: number;
 }
+
+/** How long the events topic's partition count is trusted before it is asked again, ms. */
+const PARTITION_COUNT_TTL_MS = 60_000;
+/** Workflow executions remembered as already warned about (then the memory starts over). */
+const MAX_WARNED_EXECUTIONS = 10_000;
 
 /** Parses a record value as JSON. @throws ValidationError saying what was not JSON. */
 function parseJson(value: Buffer, what: string): unknown {
@@ -101,6 +113,7 @@ export class ProcessorService {
     unmatchedEnds: 0,
     incompleteClosed: 0,
     lastEventAgeMs: 0,
+    foreignPartitioned: 0,
   };
   private readonly topics: TopicNames;
   private readonly iris: IriMinter;
@@ -111,6 +124,8 @@ export class ProcessorService {
   private running: Promise<void> | undefined;
   private readonly incomplete = new IncompleteExecutions();
   private incompleteTimer: NodeJS.Timeout | undefined;
+  private eventPartitions: { count: number; at: number } | undefined;
+  private readonly warnedForeign = new Set<string>();
 
   constructor(
     private readonly log: EventLog,
@@ -204,11 +219,36 @@ export class ProcessorService {
     return records.map((r) => (r.value.length === 0 ? r : { ...r, value: encodeTriples(r.value) }));
   }
 
+  /** Counts (and warns once per workflow execution about) events a foreign partitioner placed. */
+  private async checkPartitioning(records: readonly ConsumedRecord[]): Promise<void> {
+    const now = Date.now();
+    if (this.eventPartitions === undefined || now - this.eventPartitions.at > PARTITION_COUNT_TTL_MS)
+      this.eventPartitions = { count: await this.log.partitionCount(this.topics.events), at: now };
+    const partitions = this.eventPartitions.count;
+    for (const record of records) {
+      if (!isForeignPartitioned(record, partitions)) continue;
+      this.stats.foreignPartitioned++;
+      if (this.warnedForeign.has(record.key!)) continue;
+      if (this.warnedForeign.size >= MAX_WARNED_EXECUTIONS) this.warnedForeign.clear();
+      this.warnedForeign.add(record.key!);
+      this.logger.warn(
+        'event on another partition than murmur2 of its key: its producer uses another partitioner (librdkafka: set partitioner=murmur2_random), so this run may be split across processors',
+        {
+          workflowExecution: record.key,
+          partition: record.partition,
+          expected: partitionFor(record.key!, partitions),
+          partitions,
+        },
+      );
+    }
+  }
+
   private async mapEvents(
     records: readonly ConsumedRecord[],
     out: ProducedRecord[],
     dead: ProducedRecord[],
   ): Promise<void> {
+    await this.checkPartitioning(records);
     const decoded: DecodedRecord[] = [];
     for (const record of records) {
       try {

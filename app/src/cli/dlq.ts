@@ -8,15 +8,8 @@
  * absorbs, as every IRI is derived from the event's ids). A replayed record carries the header
  * `provml-replay-of: <dlq topic>/<partition>/<offset>` and none of the dead-letter headers.
  */
-import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import {
-  decodeCaptureEvent,
-  DependencyError,
-  silentLogger,
-  ValidationError,
-  type Logger,
-} from '@provml/schemas';
+import { decodeCaptureEvent, silentLogger, ValidationError, type Logger } from '@provml/schemas';
 import {
   DLQ_HEADERS,
   KafkaEventLog,
@@ -160,83 +153,6 @@ function matches(letter: DeadLetter, f: DeadLetterFilter): boolean {
   );
 }
 
-/**
- * Reads a whole topic as it is now, from its earliest offsets to the ends fetched first. Positions
- * count transaction markers (the dead-letter topic is written in the processor's transactions, so its
- * last offset is a commit marker, never a record).
- */
-export async function readTopic(
-  log: KafkaEventLog,
-  topic: string,
-  timeoutMs = 60_000,
-): Promise<ConsumedRecord[]> {
-  const admin = await log.adminClient();
-  const ends = await admin.fetchTopicOffsets(topic);
-  const pending = new Map(
-    ends.filter((e) => BigInt(e.high) > BigInt(e.low)).map((e) => [e.partition, BigInt(e.high)]),
-  );
-  const records: ConsumedRecord[] = [];
-  if (pending.size === 0) return records;
-  const consumer = log.kafka.consumer({
-    groupId: `provml-dlq-reader-${randomUUID()}`,
-    allowAutoTopicCreation: false,
-  });
-  let done!: () => void;
-  const finished = new Promise<void>((resolve) => (done = resolve));
-  const reached = (partition: number, next: bigint): void => {
-    const end = pending.get(partition);
-    if (end !== undefined && next >= end) pending.delete(partition);
-    if (pending.size === 0) done();
-  };
-  // control-only batches never reach eachBatch; this event reports every batch's last offset
-  consumer.on(consumer.events.END_BATCH_PROCESS, (e) =>
-    reached(e.payload.partition, BigInt(e.payload.lastOffset) + 1n),
-  );
-  try {
-    await consumer.connect();
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachBatch: async ({ batch }) => {
-        for (const m of batch.messages) {
-          if (!pending.has(batch.partition) || BigInt(m.offset) >= pending.get(batch.partition)!) continue;
-          const headers: Record<string, string> = {};
-          for (const [k, v] of Object.entries(m.headers ?? {}))
-            if (v !== undefined) headers[k] = String(Array.isArray(v) ? v[v.length - 1] : v);
-          records.push({
-            topic,
-            partition: batch.partition,
-            offset: m.offset,
-            key: m.key === null ? null : m.key.toString('utf8'),
-            value: m.value ?? Buffer.alloc(0),
-            headers,
-            timestamp: Number(m.timestamp),
-          });
-        }
-        reached(batch.partition, BigInt(batch.lastOffset()) + 1n);
-        return Promise.resolve();
-      },
-    });
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new DependencyError('kafka-read', `could not read ${topic} to its end within ${timeoutMs} ms`, {
-              retriable: true,
-              context: { topic },
-            }),
-          ),
-        timeoutMs,
-      );
-    });
-    await Promise.race([finished, timeout]).finally(() => clearTimeout(timer));
-  } finally {
-    await consumer.disconnect();
-  }
-  return records;
-}
-
 /** The dead letters of a topic with the ledger's verdict on each. */
 async function readDeadLetters(
   log: KafkaEventLog,
@@ -244,8 +160,8 @@ async function readDeadLetters(
 ): Promise<{ records: ConsumedRecord[]; letters: DeadLetter[] }> {
   await log.ensureTopic(ledgerTopic(deadLetters), 1, { compacted: true });
   const [records, ledger] = await Promise.all([
-    readTopic(log, deadLetters),
-    readTopic(log, ledgerTopic(deadLetters)),
+    log.readTopic(deadLetters),
+    log.readTopic(ledgerTopic(deadLetters)),
   ]);
   const replayed = new Set(ledger.map((r) => r.key ?? ''));
   const letters = records
@@ -409,6 +325,8 @@ export async function dlqCommand(
     clientId: 'provml-dlq',
     ssl: config.kafka.ssl,
     sasl: config.kafka.sasl as never,
+    replicationFactor: config.topics.replicationFactor,
+    minInsyncReplicas: config.topics.minInsyncReplicas,
   });
   try {
     if (action === 'list') {

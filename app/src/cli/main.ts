@@ -20,7 +20,7 @@ const USAGE = `usage: provml [embedded|demo] [--no-demo] [--seed N] [--output-di
               [--query-timeout-ms N] [--max-result-rows N] [--max-result-bytes N] [--query-workers N]
               [--allow-service] [--incomplete-after-ms N]
        provml processor|sink|query-api|agent [--config FILE] [--kafka HOST:PORT,...] [--topic-prefix P]
-              [--instance-id ID] [--store rdf4j|sparql|oxigraph-embedded] [--store-url URL] [--repository ID]
+              [--instance-id ID] [--data-dir DIR] [--store rdf4j|sparql|oxigraph-embedded] [--store-url URL] [--repository ID]
               [--host H] [--port N] [--log-level L]
               agent only: [--spool DIR] [--socket PATH] [--fsync batch|interval|never] [--max-bytes N]
               [--policy reject|drop-oldest] [--offline]

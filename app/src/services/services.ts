@@ -1,5 +1,6 @@
 /** The distributed services, each a process of its own over Kafka: processor, sink, query API and HTTP ingest agent. */
 import type { Server } from 'node:http';
+import { join } from 'node:path';
 import express from 'express';
 import type { Registry } from 'prom-client';
 import { ProvmlError, ValidationError, type Logger } from '@provml/schemas';
@@ -19,6 +20,7 @@ import {
   closeServer,
   urlOf,
   metricsRoute,
+  claimInstanceId,
 } from '@provml/service';
 import { LiveFeed, createQueryApp } from '@provml/query-api';
 
@@ -77,8 +79,22 @@ function watchLag(
 }
 
 /** Starts a processor: a member of the processor group, exactly-once through Kafka transactions. */
-export async function startProcessor(config: ServiceConfig, logger: Logger): Promise<RunningService> {
-  const log = await connectLog(config, logger);
+export async function startProcessor(given: ServiceConfig, logger: Logger): Promise<RunningService> {
+  // without a configured instance id, a persistent one under the data directory: a restart fences
+  const claim =
+    given.kafka.instanceId === undefined
+      ? claimInstanceId(join(given.dataDir, 'instances', given.groups.processor))
+      : undefined;
+  const config = { ...given, kafka: { ...given.kafka, instanceId: given.kafka.instanceId ?? claim!.id } };
+  logger.info('processor instance', {
+    instanceId: config.kafka.instanceId,
+    transactionalId: `${config.groups.processor}-${config.kafka.instanceId}`,
+    ...(claim === undefined ? {} : { from: claim.file }),
+  });
+  const log = await connectLog(config, logger).catch((error: unknown) => {
+    claim?.release();
+    throw error;
+  });
   const codec = await eventCodec(config);
   const processor = new ProcessorService(log, {
     decodeEvent: codec.decode,
@@ -111,6 +127,7 @@ export async function startProcessor(config: ServiceConfig, logger: Logger): Pro
       await closeServer(server);
       await processor.shutdown();
       await log.close();
+      claim?.release();
     }),
   };
 }

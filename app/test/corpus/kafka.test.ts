@@ -4,11 +4,12 @@
  * events sent around each one are mapped exactly once.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { decodeCaptureEvent, encodeCaptureEvent, type CaptureEvent } from '@provml/schemas';
+import { encodeCaptureEvent, type CaptureEvent } from '@provml/schemas';
 import {
   DLQ_HEADERS,
   RegistryEventCodec,
   decodeTriples,
+  decodeSingleObjectEvent,
   type ConsumedRecord,
   type KafkaEventLog,
   type ProducedRecord,
@@ -39,6 +40,8 @@ interface KafkaValue {
   truncate?: number;
   append?: string;
   incompatible?: Record<string, unknown>;
+  /** The writer schema of an `incompatible` value. Default {@link INCOMPATIBLE}. */
+  writerSchema?: Record<string, unknown>;
 }
 interface KafkaExpect {
   outcome: 'dead-letter';
@@ -68,9 +71,9 @@ async function valueOf(v: KafkaValue, topics: TopicNames): Promise<Buffer> {
   if (v.incompatible !== undefined) {
     const codec = new RegistryEventCodec({
       url: registryUrl,
-      subject: `${topics.events}-incompatible-value`,
-      writerSchema: INCOMPATIBLE,
-      readerSchema: INCOMPATIBLE,
+      subject: `${topics.events}-incompatible-${unique()}-value`,
+      writerSchema: v.writerSchema ?? INCOMPATIBLE,
+      readerSchema: v.writerSchema ?? INCOMPATIBLE,
     });
     return codec.encode(v.incompatible as unknown as CaptureEvent);
   }
@@ -88,76 +91,116 @@ async function valueOf(v: KafkaValue, topics: TopicNames): Promise<Buffer> {
   return bytes;
 }
 
-/** A valid begin or end of run `run`. */
-const validEvent = (run: string, phase: 'begin' | 'end'): ProducedRecord => ({
-  key: 'corpus',
-  value: encodeCaptureEvent({
-    ...base,
-    eventId: `${run}-${phase}`,
-    workflowExecution: run,
-    phase,
-    time: base.time + (phase === 'end' ? 1_000_000 : 0),
-    ...(phase === 'end' ? { values: { loss: 0.2 }, dataRefs: [], status: 'finished' } : {}),
-  }),
-});
+/** The events-topic wire format a case is sent under: the registry's when it needs one. */
+type Format = 'single-object' | 'confluent';
+const formatOf = (c: CorpusCase): Format =>
+  (c.format as Format | undefined) ?? (c.requires === 'registry' ? 'confluent' : 'single-object');
+
+/** One topic set with a processor configured for one wire format, and what it produced. */
+interface Pipeline {
+  topics: TopicNames;
+  log: KafkaEventLog;
+  processor: ProcessorService;
+  cases: CorpusCase[];
+  dead: Map<string, ConsumedRecord>;
+  triples: ConsumedRecord[];
+}
+
+/** A valid begin or end of run `run`, in the topic's wire format. */
+async function validEvent(
+  run: string,
+  phase: 'begin' | 'end',
+  encode: (e: CaptureEvent) => Buffer | Promise<Buffer>,
+): Promise<ProducedRecord> {
+  return {
+    key: 'corpus',
+    value: await encode({
+      ...base,
+      eventId: `${run}-${phase}`,
+      workflowExecution: run,
+      phase,
+      time: base.time + (phase === 'end' ? 1_000_000 : 0),
+      ...(phase === 'end' ? { values: { loss: 0.2 }, dataRefs: [], status: 'finished' } : {}),
+    }),
+  };
+}
+
+/** Sends each case between a valid begin and end of a run of its own, and reads back what the processor made of them. */
+async function runPipeline(format: Format, formatCases: CorpusCase[]): Promise<Pipeline> {
+  const topics = testTopics();
+  const log = await kafkaLog(topics, 1);
+  const codec =
+    format === 'confluent'
+      ? new RegistryEventCodec({ url: registryUrl, subject: `${topics.events}-value` })
+      : undefined;
+  const encode = (e: CaptureEvent): Buffer | Promise<Buffer> =>
+    codec === undefined ? encodeCaptureEvent(e) : codec.encode(e);
+  const producer = log.producer();
+  await producer.send(topics.specs, [
+    { key: 'kcorpus', value: Buffer.from(JSON.stringify(fixture('kafka', 'spec'))) },
+  ]);
+  for (const c of formatCases) {
+    const run = `ok-${c.name}`;
+    await producer.send(topics.events, [await validEvent(run, 'begin', encode)]);
+    const value = await valueOf(c.value as KafkaValue, topics);
+    const topic = topics[c.topic as 'events' | 'specs' | 'annotations'];
+    await producer.send(topic, [{ key: c.name, value, headers: { [CASE_HEADER]: c.name } }]);
+    await producer.send(topics.events, [await validEvent(run, 'end', encode)]);
+  }
+  const processor = new ProcessorService(log, {
+    decodeEvent: (b) => (codec === undefined ? decodeSingleObjectEvent(b) : codec.decode(b)),
+    topics,
+    groupId: `corpus-${unique()}`,
+  });
+  await processor.start();
+  await until(
+    () =>
+      processor.stats.deadLettered >= formatCases.length &&
+      processor.stats.eventsProcessed >= 2 * formatCases.length,
+    `every poison record dead-lettered and every valid event mapped (${format})`,
+    90_000,
+  );
+  const dead = new Map<string, ConsumedRecord>();
+  const triples: ConsumedRecord[] = [];
+  const reader = log.consumer({ groupId: `r-${unique()}`, topics: [topics.deadLetters, topics.triples] });
+  void reader.run(async (b) => {
+    for (const r of b.records)
+      if (b.topic === topics.deadLetters) dead.set(r.headers[CASE_HEADER] ?? `?${r.offset}`, r);
+      else triples.push(r);
+    return Promise.resolve();
+  });
+  await until(
+    () => dead.size >= formatCases.length && startsPerExecution(triples).size >= formatCases.length,
+    `dead letters and triples read back (${format})`,
+  );
+  await reader.stop();
+  return { topics, log, processor, cases: formatCases, dead, triples };
+}
 
 // Skips only when the global test setup could not start Kafka outside CI; under CI=true that setup fails the run instead.
 describe.skipIf(kafka.bootstrap === '')(`bad-input corpus: Kafka ${kafka.unavailable}`, () => {
-  const topics = testTopics();
-  let log: KafkaEventLog;
-  let processor: ProcessorService;
-  const dead = new Map<string, ConsumedRecord>();
-  const triples: ConsumedRecord[] = [];
-  const runs = cases.map((c) => `ok-${c.name}`);
+  const pipelines: Pipeline[] = [];
+  const pipelineOf = (c: CorpusCase): Pipeline =>
+    pipelines.find((p) => p.cases.includes(c)) ?? expect.unreachable(`no pipeline ran ${c.name}`);
 
   beforeAll(async () => {
-    log = await kafkaLog(topics, 1);
-    const producer = log.producer();
-    await producer.send(topics.specs, [
-      { key: 'kcorpus', value: Buffer.from(JSON.stringify(fixture('kafka', 'spec'))) },
-    ]);
-    // each poison record between a valid begin and a valid end of a run of its own, in one partition
-    for (const c of cases) {
-      const run = `ok-${c.name}`;
-      await producer.send(topics.events, [validEvent(run, 'begin')]);
-      const value = await valueOf(c.value as KafkaValue, topics);
-      const topic = topics[c.topic as 'events' | 'specs' | 'annotations'];
-      await producer.send(topic, [{ key: c.name, value, headers: { [CASE_HEADER]: c.name } }]);
-      await producer.send(topics.events, [validEvent(run, 'end')]);
-    }
-    const codec =
-      registryUrl === ''
-        ? undefined
-        : new RegistryEventCodec({ url: registryUrl, subject: `${topics.events}-value` });
-    processor = new ProcessorService(log, {
-      decodeEvent: (b) => (codec === undefined ? decodeCaptureEvent(b) : codec.decode(b)),
-      topics,
-      groupId: `corpus-${unique()}`,
-    });
-    await processor.start();
-    await until(
-      () =>
-        processor.stats.deadLettered >= cases.length && processor.stats.eventsProcessed >= 2 * cases.length,
-      'every poison record dead-lettered and every valid event mapped',
-      90_000,
+    // one topic set per wire format: a topic read through the registry holds only its framing
+    const formats: Format[] = ['single-object', 'confluent'];
+    pipelines.push(
+      ...(await Promise.all(
+        formats
+          .map((f) => [f, cases.filter((c) => formatOf(c) === f)] as const)
+          .filter(([, list]) => list.length > 0)
+          .map(([f, list]) => runPipeline(f, list)),
+      )),
     );
-    const reader = log.consumer({ groupId: `r-${unique()}`, topics: [topics.deadLetters, topics.triples] });
-    void reader.run(async (b) => {
-      for (const r of b.records)
-        if (b.topic === topics.deadLetters) dead.set(r.headers[CASE_HEADER] ?? `?${r.offset}`, r);
-        else triples.push(r);
-      return Promise.resolve();
-    });
-    await until(
-      () => dead.size >= cases.length && startsPerExecution(triples).size >= cases.length,
-      'dead letters and triples read back',
-    );
-    await reader.stop();
   }, 180_000);
 
   afterAll(async () => {
-    await processor?.shutdown();
-    await log?.close();
+    for (const p of pipelines) {
+      await p.processor.shutdown();
+      await p.log.close();
+    }
   });
 
   it('holds the cases of the Kafka boundary (registry cases skipped only without a registry)', () => {
@@ -169,6 +212,7 @@ describe.skipIf(kafka.bootstrap === '')(`bad-input corpus: Kafka ${kafka.unavail
 
   it.each(cases)('$name: $description', (c: CorpusCase) => {
     const expected = c.expect as KafkaExpect;
+    const { dead, topics } = pipelineOf(c);
     const record = dead.get(c.name);
     expect(record, `no dead letter for ${c.name}`).toBeDefined();
     const h = record!.headers;
@@ -181,13 +225,16 @@ describe.skipIf(kafka.bootstrap === '')(`bad-input corpus: Kafka ${kafka.unavail
   });
 
   it('counted one dead letter per case, kept running, and mapped every valid event around them exactly once', () => {
-    expect(processor.stats.deadLettered).toBe(cases.length);
-    expect(dead.size).toBe(cases.length);
-    const starts = startsPerExecution(triples);
-    for (const run of runs) expect(starts.get(`urn:provml:execution/${run}/t1`), run).toBe(1);
-    expect([...starts.keys()].some((s) => s.includes('bad-run'))).toBe(false);
-    const ends = triples.filter((r) => decodeTriples(r.value).includes('endedAtTime')).length;
-    expect(ends).toBeGreaterThan(0);
-    expect(processor.stats.unmatchedEnds).toBe(0);
+    expect(pipelines.reduce((n, p) => n + p.cases.length, 0)).toBe(cases.length);
+    for (const { processor, dead, triples, cases: list } of pipelines) {
+      expect(processor.stats.deadLettered).toBe(list.length);
+      expect(dead.size).toBe(list.length);
+      const starts = startsPerExecution(triples);
+      for (const c of list) expect(starts.get(`urn:provml:execution/ok-${c.name}/t1`), c.name).toBe(1);
+      expect([...starts.keys()].some((s) => s.includes('bad-run'))).toBe(false);
+      const ends = triples.filter((r) => decodeTriples(r.value).includes('endedAtTime')).length;
+      expect(ends).toBeGreaterThan(0);
+      expect(processor.stats.unmatchedEnds).toBe(0);
+    }
   });
 });

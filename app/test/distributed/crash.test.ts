@@ -1,6 +1,10 @@
-/** A processor process killed with SIGKILL mid-stream and restarted yields every triple exactly once (Kafka transactions). */
+/**
+ * A processor process killed with SIGKILL mid-stream and restarted yields every triple exactly once
+ * (Kafka transactions); started without `--instance-id`, the restarted one takes its predecessor's
+ * persistent instance id from the data directory, so its transactional id is the same and fences it.
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync } from 'node:fs';
+import { mkdirSync, openSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeCaptureEvent, type CaptureEvent } from '@provml/schemas';
 import type { ConsumedRecord, KafkaEventLog } from '@provml/log';
@@ -17,9 +21,17 @@ const SPEC = {
   ],
 };
 
-function startProcessor(prefix: string, instanceId: string): ChildProcess {
+/** The transactional id a processor's log reports. */
+function transactionalIdIn(logFile: string): string | undefined {
+  for (const line of readFileSync(logFile, 'utf8').split('\n'))
+    if (line.includes('"processor instance"'))
+      return (JSON.parse(line) as { transactionalId?: string }).transactionalId;
+  return undefined;
+}
+
+function startProcessor(prefix: string, name: string, dataDir: string): ChildProcess {
   mkdirSync(`${ROOT}test-output`, { recursive: true });
-  const log = openSync(`${ROOT}test-output/crash-${instanceId}.log`, 'a');
+  const log = openSync(`${ROOT}test-output/${name}.log`, 'w');
   // one process (node with the tsx loader), so SIGKILL kills the processor itself, not a wrapper
   return spawn(
     process.execPath,
@@ -32,15 +44,15 @@ function startProcessor(prefix: string, instanceId: string): ChildProcess {
       kafka.bootstrap,
       '--topic-prefix',
       prefix,
-      '--instance-id',
-      instanceId,
+      '--data-dir',
+      dataDir,
       '--log-level',
-      'warn',
+      'info',
     ],
     {
       cwd: ROOT,
       stdio: ['ignore', log, log],
-      env: { ...process.env, PROVML_PROCESSOR_GROUP: `processor-${instanceId}`, PROVML_HTTP_PORT: '0' },
+      env: { ...process.env, PROVML_PROCESSOR_GROUP: `processor-${prefix}`, PROVML_HTTP_PORT: '0' },
     },
   );
 }
@@ -121,7 +133,8 @@ describe.skipIf(kafka.bootstrap === '')(`processor crash on a real broker ${kafk
     void reader.run(async (batch) => void triples.push(...batch.records));
     const starts = (): Map<string, number> => startsPerExecution(triples);
 
-    const first = startProcessor(prefix, `crash-${id}`);
+    const dataDir = `${ROOT}test-output/crash-${id}-data`;
+    const first = startProcessor(prefix, `crash-${id}-1`, dataDir);
     children.push(first);
     await until(() => triples.length > 2, 'the first processor to commit some output', 90_000);
     first.kill('SIGKILL');
@@ -129,7 +142,7 @@ describe.skipIf(kafka.bootstrap === '')(`processor crash on a real broker ${kafk
     const seenAtKill = starts().size;
     expect(seenAtKill).toBeLessThan(executions); // it really died mid-stream
 
-    const second = startProcessor(prefix, `crash-${id}`);
+    const second = startProcessor(prefix, `crash-${id}-2`, dataDir);
     children.push(second);
     await until(() => starts().size === executions, `all ${executions} executions mapped`, 120_000);
     await new Promise((r) => setTimeout(r, 1000));
@@ -139,5 +152,9 @@ describe.skipIf(kafka.bootstrap === '')(`processor crash on a real broker ${kafk
     const counts = starts();
     expect(counts.size).toBe(executions);
     expect([...counts.entries()].filter(([, n]) => n !== 1)).toEqual([]);
+    // before: without --instance-id each process had its own `<host>-<pid>` id, and none fenced
+    const firstId = transactionalIdIn(`${ROOT}test-output/crash-${id}-1.log`);
+    expect(firstId).toMatch(new RegExp(`^processor-${prefix.replaceAll('.', '\\.')}-i0-[0-9a-f]{8}$`));
+    expect(transactionalIdIn(`${ROOT}test-output/crash-${id}-2.log`)).toBe(firstId);
   }, 240_000);
 });

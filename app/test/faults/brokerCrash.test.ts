@@ -7,22 +7,23 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { KafkaEventLog, type ConsumedRecord, type TopicNames } from '@provml/log';
+import { KafkaEventLog, type TopicNames } from '@provml/log';
 import { ensureKafka, killKafka, stopKafka } from '../../../deploy/local/kafka.ts';
 import { stopStore } from '../../../deploy/local/stores.ts';
 import { kafka, startsPerExecution, unique, until } from '../../../deploy/testing/kafkaTest.ts';
 import { resolveServiceConfig, topicNames } from '@provml/service';
 import {
   countInStore,
+  expectExactlyOnce,
   freshOxigraph,
   FULL,
   metric,
   produceRuns,
+  readTriples,
   startService,
   stopChild,
   type ServiceProcess,
 } from '../../../deploy/testing/faultTest.ts';
-import { recordFault } from '../../../deploy/testing/faultReport.ts';
 
 const OWN_BROKER = { port: 29392, controllerPort: 29393, instance: 'faults' };
 const STORE = { instance: 'faults-broker-crash', port: 27873 };
@@ -87,23 +88,8 @@ describe.skipIf(kafka.bootstrap === '')(`broker and processor crashes ${kafka.un
 
       const log = new KafkaEventLog({ brokers: [bootstrap], clientId: 'faults-test' });
       cleanup.push(() => log.close());
-      // a read_committed reader of the triples topic: exactly once there, not only in the store. The
-      // reader itself may be handed a record again after the broker's crash (at least once): a
-      // record is counted once per offset, so only a repeat at another offset counts as a duplicate
-      const triples: ConsumedRecord[] = [];
-      const seen = new Set<string>();
-      const reader = log.consumer({ groupId: `reader-${id}`, topics: [topics.triples] });
-      const reading = reader.run(async (batch) => {
-        for (const r of batch.records)
-          if (!seen.has(`${r.partition}:${r.offset}`)) {
-            seen.add(`${r.partition}:${r.offset}`);
-            triples.push(r);
-          }
-      });
-      cleanup.push(async () => {
-        await reader.stop();
-        await reading.catch(() => undefined);
-      });
+      const { triples, stop } = readTriples(log, topics.triples, `reader-${id}`);
+      cleanup.push(stop);
 
       const phase = (what: string): void =>
         console.log(`broker crash: ${what} at ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -155,20 +141,11 @@ describe.skipIf(kafka.bootstrap === '')(`broker and processor crashes ${kafka.un
 
       if (KILL_PROCESSOR) expect(processorKilledAt).toBeLessThan(executions); // it died mid-stream
       expect(sink.child.exitCode).toBeNull(); // the sink rode out the broker's crash
-      expect(repeatedOnTopic).toEqual([]);
-      expect(deadLetters).toBe(0);
-      expect(count.duplicated).toEqual([]);
-      expect(count.started).toBe(count.expected);
-      expect(count.ended).toBe(count.expected);
-      recordFault({
+      expectExactlyOnce(count, repeatedOnTopic, deadLetters, {
         fault: KILL_PROCESSOR ? 'broker-and-processor-crash' : 'broker-crash',
         title: `broker SIGKILLed and restarted (${(brokerDownMs / 1000).toFixed(0)} s down) at a third of the stream${KILL_PROCESSOR ? ', processor SIGKILLed and restarted at two thirds' : ''}`,
         full: FULL,
         events: RUNS * (BATCHES * 2 + 2),
-        executions: count.expected,
-        lost: count.missing.length,
-        duplicated: count.duplicated.length + repeatedOnTopic.length,
-        deadLettered: deadLetters,
         seconds: (Date.now() - started) / 1000,
         notes: `processor and sink were real processes; the sink stayed up through the broker crash; ${KILL_PROCESSOR ? `the processor was killed with ${processorKilledAt} of ${executions} executions mapped; ` : ''}every execution exactly once on the triples topic (read_committed) and in the store`,
       });

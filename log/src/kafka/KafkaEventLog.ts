@@ -1,5 +1,4 @@
-/** The Kafka adapter of the log ports (kafkajs): idempotent producers, consumer groups, transactions, table readers. */
-import { randomUUID } from 'node:crypto';
+/** The Kafka adapter of the log ports (kafkajs): idempotent producers, consumer groups, transactions, group-less table readers. */
 import { hostname } from 'node:os';
 import {
   CompressionTypes,
@@ -21,7 +20,8 @@ import type {
   TopicOptions,
 } from '../ports.ts';
 import { KafkaGroupConsumer } from './KafkaGroupConsumer.ts';
-import { chunks, toMessages, toRecord } from './kafkaRecords.ts';
+import { KafkaPartitionReader } from './KafkaPartitionReader.ts';
+import { chunks, toMessages } from './kafkaRecords.ts';
 import { kafkaLogCreator } from './kafkaLogging.ts';
 
 /** Settings of the Kafka adapter; TLS and SASL are passed to kafkajs unchanged. */
@@ -33,8 +33,16 @@ export interface KafkaLogOptions {
   sasl?: KafkaConfig['sasl'];
   /** Compression of produced batches. Default `none` (gzip is built into kafkajs). */
   compression?: 'none' | 'gzip';
-  /** Replication factor of topics this adapter creates. Default 1. */
+  /**
+   * Replication factor of topics this adapter creates. Default -1: the broker's
+   * `default.replication.factor` (1 on the local single broker, 3 on the three-broker cluster).
+   */
   replicationFactor?: number;
+  /**
+   * `min.insync.replicas` of topics this adapter creates: with `acks=-1`, a write succeeds only once
+   * this many replicas have it (2 of 3 survives one broker lost). Default: the broker's setting.
+   */
+  minInsyncReplicas?: number;
   /**
    * Identity of this process among the members of its groups; with the group id it forms the
    * transactional id, so a restarted processor fences its predecessor's open transaction.
@@ -99,6 +107,12 @@ export class KafkaEventLog implements EventLog {
     return this.admin;
   }
 
+  async partitionCount(topic: string): Promise<number> {
+    const admin = await this.adminClient();
+    const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+    return topics[0]?.partitions.length ?? 0;
+  }
+
   async ensureTopic(topic: string, partitions: number, options: TopicOptions = {}): Promise<void> {
     const admin = await this.adminClient();
     try {
@@ -108,29 +122,61 @@ export class KafkaEventLog implements EventLog {
           {
             topic,
             numPartitions: partitions,
-            replicationFactor: this.options.replicationFactor ?? 1,
-            configEntries: options.compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : [],
+            replicationFactor: this.options.replicationFactor ?? -1,
+            configEntries: [
+              ...(options.compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : []),
+              ...(this.options.minInsyncReplicas === undefined
+                ? []
+                : [{ name: 'min.insync.replicas', value: String(this.options.minInsyncReplicas) }]),
+            ],
           },
         ],
       });
     } catch (error) {
       // another service created it at the same moment
-      const e = error as { type?: string; errors?: { type?: string }[] };
+      const e = error as { type?: string; errors?: { type?: string; message?: string }[] };
       if (
         e.type === 'TOPIC_ALREADY_EXISTS' ||
         e.errors?.every((x) => x.type === 'TOPIC_ALREADY_EXISTS') === true
       )
         return;
-      throw new DependencyError(
-        'kafka-topic',
-        `could not create topic ${topic}: ${(error as Error).message}`,
-        {
-          retriable: true,
-          cause: error,
-          context: { topic },
-        },
+      // created, but the broker asked for its leaders did not know it yet (metadata propagating
+      // through a cluster): wait for the leaders here instead of failing
+      if (e.type === 'UNKNOWN_TOPIC_OR_PARTITION' && (await this.leadersElected(topic))) return;
+      // kafkajs aggregates the per-topic errors: their messages say why (e.g. a replication factor
+      // larger than the brokers available, which waiting does not fix)
+      const why = [(error as Error).message, ...(e.errors ?? []).map((x) => x.message ?? x.type)];
+      const settingsWrong = (e.errors ?? []).some((x) =>
+        /^INVALID_(REPLICATION_FACTOR|CONFIG)/.test(x.type ?? ''),
       );
+      throw new DependencyError('kafka-topic', `could not create topic ${topic}: ${why.join(': ')}`, {
+        retriable: !settingsWrong,
+        cause: error,
+        context: {
+          topic,
+          replicationFactor: this.options.replicationFactor ?? -1,
+          minInsyncReplicas: this.options.minInsyncReplicas,
+        },
+      });
     }
+  }
+
+  /** Whether every partition of `topic` has a leader within 30 s. */
+  private async leadersElected(topic: string): Promise<boolean> {
+    const admin = await this.adminClient();
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      const ready = await admin
+        .fetchTopicMetadata({ topics: [topic] })
+        .then(
+          ({ topics }) =>
+            topics[0]!.partitions.length > 0 && topics[0]!.partitions.every((p) => p.leader >= 0),
+        )
+        .catch(() => false);
+      if (ready) return true;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return false;
   }
 
   /** The idempotent producer shared by this log's `producer()` callers (acks from all replicas). */
@@ -149,8 +195,8 @@ export class KafkaEventLog implements EventLog {
 
   /**
    * Records of `topics` not yet committed by `groupId`: high watermark minus committed offset, summed
-   * over partitions (a partition without a commit counts from its low watermark). With transactional
-   * producers the commit markers make this overstate by at most one record per transaction.
+   * over partitions (a partition without a commit counts from its low watermark). Consumers commit
+   * past transaction markers, so a caught-up group's lag is 0 on transactionally written topics too.
    */
   async lag(groupId: string, topics: readonly string[]): Promise<number> {
     const admin = await this.adminClient();
@@ -193,70 +239,31 @@ export class KafkaEventLog implements EventLog {
     );
   }
 
+  /** Reads `topic` as a table with its own positions and no consumer group (nothing left on the broker). */
   tableReader(topic: string): TableReader {
-    const buffer: ConsumedRecord[] = [];
-    const positions = new Map<number, bigint>();
-    let waiters: (() => void)[] = [];
-    let started: Promise<void> | undefined;
-    const start = (): Promise<void> =>
-      (started ??= (async () => {
-        const consumer = this.kafka.consumer({
-          ...this.consumerSettings(),
-          groupId: `provml-table-${topic}-${randomUUID()}`,
-        });
-        await consumer.connect();
-        await consumer.subscribe({ topics: [topic], fromBeginning: true });
-        const advance = (partition: number, lastOffset: string): void => {
-          const next = BigInt(lastOffset) + 1n;
-          if (next > (positions.get(partition) ?? -1n)) positions.set(partition, next);
-          const w = waiters;
-          waiters = [];
-          for (const f of w) f();
-        };
-        // batches of only transaction markers (or aborted records) reach no handler: kafkajs reports
-        // them by this event alone, and without it a transactionally written topic never looks read
-        consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-          if (payload.topic === topic) advance(payload.partition, payload.lastOffset);
-        });
-        await consumer.run({
-          autoCommit: false,
-          eachBatch: async ({ batch }) => {
-            for (const m of batch.messages) buffer.push(toRecord(batch.topic, batch.partition, m));
-            if (batch.messages.length > 0) advance(batch.partition, batch.lastOffset());
-            return Promise.resolve();
-          },
-        });
-        this.closers.push(() => consumer.disconnect());
-      })());
+    const reader = new KafkaPartitionReader(this.kafka, topic, this.options.maxWaitTimeMs ?? 100);
+    this.closers.push(() => reader.close());
     return {
       catchUp: async (apply) => {
-        await start();
-        const admin = await this.adminClient();
-        const ends = await admin.fetchTopicOffsets(topic);
-        const deadline = Date.now() + 30_000;
-        const behind = (): boolean =>
-          ends.some(
-            (e) =>
-              BigInt(e.high) > BigInt(e.low) &&
-              (positions.get(e.partition) ?? BigInt(e.low)) < BigInt(e.high),
-          );
-        while (behind()) {
-          if (Date.now() > deadline)
-            throw new DependencyError('kafka-table', `could not read ${topic} to its end within 30 s`, {
-              retriable: true,
-              context: { topic },
-            });
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, 200);
-            waiters.push(() => {
-              clearTimeout(timer);
-              resolve();
-            });
-          });
-        }
-        for (const record of buffer.splice(0)) apply(record);
+        const ends = await (await this.adminClient()).fetchTopicOffsets(topic);
+        for (const record of await reader.readTo(ends, Date.now() + 30_000)) apply(record);
       },
     };
+  }
+
+  /**
+   * Every committed record of `topic` as it is now, from each partition's low offset to the end
+   * offsets fetched first, read without a consumer group.
+   * @throws DependencyError (retriable) when that takes longer than `timeoutMs`
+   */
+  async readTopic(topic: string, timeoutMs = 60_000): Promise<ConsumedRecord[]> {
+    const ends = await (await this.adminClient()).fetchTopicOffsets(topic);
+    const reader = new KafkaPartitionReader(this.kafka, topic, this.options.maxWaitTimeMs ?? 100);
+    try {
+      return await reader.readTo(ends, Date.now() + timeoutMs);
+    } finally {
+      await reader.close();
+    }
   }
 
   /** Disconnects every client this log created. Idempotent. */

@@ -29,6 +29,27 @@ export interface GroupConsumerContext {
 
 type Handler = Parameters<LogConsumer['run']>[0];
 
+/** Broker errors after which a transactional producer is useless: only a new one (initTransactions) works. */
+const FENCED = new Set([
+  'INVALID_PRODUCER_EPOCH',
+  'PRODUCER_FENCED',
+  'INVALID_PRODUCER_ID_MAPPING',
+  'UNKNOWN_PRODUCER_ID',
+]);
+
+/** Whether an error, or one of its causes, says the producer was fenced. */
+function isProducerFenced(error: unknown): boolean {
+  for (
+    let e = error as { type?: string; cause?: unknown } | undefined, depth = 0;
+    e !== undefined && depth < 5;
+    depth++
+  ) {
+    if (typeof e.type === 'string' && FENCED.has(e.type)) return true;
+    e = e.cause as typeof e;
+  }
+  return false;
+}
+
 /** How long a consumer kafkajs restarted by itself may take to rejoin its group before it is replaced, ms. */
 const RESTART_STALL_MS = 30_000;
 
@@ -46,6 +67,8 @@ export class KafkaGroupConsumer implements LogConsumer {
   private stopped: (() => void) | undefined;
   private stopping = false;
   private readonly maxBatch: number;
+  /** Commits past batches of only transaction markers (or aborted records), done before the next batch. */
+  private markerCommits: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly context: GroupConsumerContext,
@@ -104,6 +127,11 @@ export class KafkaGroupConsumer implements LogConsumer {
         transactionalId: `${this.options.groupId}-${this.context.instanceId}`,
         idempotent: true,
         maxInFlightRequests: 1,
+        // a transactional send retries until the broker answers: limiting retries (the client's
+        // default of 8) would let kafkajs give up between a write that landed and its ack, which is
+        // what its "may invalidate EoS guarantees" warning was about. A transaction left open past
+        // transactionTimeoutMs is aborted by the broker, and its next send fails for good (fenced).
+        retry: { retries: Number.MAX_SAFE_INTEGER },
         transactionTimeout: this.context.transactionTimeoutMs,
         createPartitioner: Partitioners.DefaultPartitioner,
       });
@@ -111,7 +139,9 @@ export class KafkaGroupConsumer implements LogConsumer {
       await tx.connect();
     }
     const done = new Promise<void>((resolve) => (this.stopped = resolve));
+    let producerLost: () => void = () => undefined;
     const crashed = new Promise<'crashed'>((resolve) => {
+      producerLost = () => resolve('crashed');
       let stall: NodeJS.Timeout | undefined;
       consumer.on(consumer.events.CRASH, ({ payload }) => {
         if (!payload.restart) return resolve('crashed');
@@ -131,10 +161,37 @@ export class KafkaGroupConsumer implements LogConsumer {
       consumer.on(consumer.events.GROUP_JOIN, () => clearTimeout(stall));
       consumer.on(consumer.events.STOP, () => clearTimeout(stall));
     });
+    // a fetch of only transaction markers (or aborted records) reaches no eachBatch: kafkajs reports
+    // it by this event alone; committing past it is what lets the group's lag reach 0
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      if (payload.batchSize > 0) return;
+      const next = {
+        topic: payload.topic,
+        partition: payload.partition,
+        offset: String(BigInt(payload.lastOffset) + 1n),
+      };
+      this.markerCommits = this.markerCommits
+        .then(() => consumer.commitOffsets([next]))
+        .catch((error: unknown) =>
+          this.context.logger.debug('commit past transaction markers failed', { error, ...next }),
+        );
+    });
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      eachBatch: (payload) => this.eachBatch(payload, handler, consumer, tx),
+      eachBatch: (payload) =>
+        this.eachBatch(payload, handler, consumer, tx).catch((error: unknown) => {
+          // a transactional producer the broker fenced (its transaction expired while a broker was
+          // away, or a newer one took its id) never works again: start over with fresh clients
+          if (tx !== undefined && isProducerFenced(error)) {
+            this.context.logger.warn('the transactional producer was fenced; starting over', {
+              groupId: this.options.groupId,
+              error,
+            });
+            producerLost();
+          }
+          throw error;
+        }),
     });
     return Promise.race([done.then(() => 'stopped' as const), crashed]);
   }
@@ -146,16 +203,19 @@ export class KafkaGroupConsumer implements LogConsumer {
     tx: Producer | undefined,
   ): Promise<void> {
     const { batch } = payload;
+    await this.markerCommits;
     for (let i = 0; i < batch.messages.length; i += this.maxBatch) {
       if (!payload.isRunning() || payload.isStale()) return;
       const records = batch.messages
         .slice(i, i + this.maxBatch)
         .map((m) => toRecord(batch.topic, batch.partition, m));
       const last = records[records.length - 1]!;
+      // the last chunk commits past the fetch's trailing transaction markers too (lag 0 when caught up)
+      const end = i + this.maxBatch >= batch.messages.length ? BigInt(batch.lastOffset()) : 0n;
       const next = {
         topic: batch.topic,
         partition: batch.partition,
-        offset: String(BigInt(last.offset) + 1n),
+        offset: String((BigInt(last.offset) > end ? BigInt(last.offset) : end) + 1n),
       };
       const recordBatch: RecordBatch = { topic: batch.topic, partition: batch.partition, records };
       // keep the membership alive while a handler waits (e.g. a sink waiting out a store outage)
@@ -172,7 +232,7 @@ export class KafkaGroupConsumer implements LogConsumer {
       } finally {
         clearInterval(beat);
       }
-      payload.resolveOffset(last.offset);
+      payload.resolveOffset(String(BigInt(next.offset) - 1n));
       await payload.heartbeat();
     }
   }

@@ -1,26 +1,22 @@
 /**
  * Capture events in the Confluent wire format (magic 0, 4-byte schema id, Avro body) through a
- * Confluent-compatible schema registry (Apicurio's ccompat API, Confluent Schema Registry), and a
- * decoder that reads both that format and Avro single-object encoding.
+ * Confluent-compatible schema registry (Apicurio's ccompat API, Confluent Schema Registry). One wire
+ * format per topic: a topic read through the registry holds only this framing, so a stock Confluent
+ * deserializer reads every record of it; a single-object-encoded record there is refused (dead letter).
  */
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import {
   CAPTURE_EVENT_SCHEMA,
   DecodeError,
   DependencyError,
-  decodeCaptureEvent,
   isSingleObjectEncoded,
   withoutNullDigests,
   type AvroSchema,
   type CaptureEvent,
 } from '@provml/schemas';
+import { isConfluentEncoded } from '../eventFraming.ts';
 
-/** Confluent wire-format magic byte. */
-export const CONFLUENT_MAGIC = 0x00;
-
-/** Whether bytes start like the Confluent wire format (magic 0 and a 4-byte schema id). */
-export const isConfluentEncoded = (bytes: Uint8Array): boolean =>
-  bytes.length > 5 && bytes[0] === CONFLUENT_MAGIC;
+export { CONFLUENT_MAGIC, isConfluentEncoded } from '../eventFraming.ts';
 
 /** Settings of the registry codec. */
 export interface RegistryCodecOptions {
@@ -36,6 +32,9 @@ export interface RegistryCodecOptions {
    */
   readerSchema?: AvroSchema;
 }
+
+/** avsc's messages when it cannot build a resolver from a writer schema to the reader schema. */
+const INCOMPATIBLE_SCHEMAS = /cannot read|no matching branch|no alias found|no matching field|missing/i;
 
 const isHttp4xx = (error: unknown): boolean => {
   const status = (error as { status?: number }).status;
@@ -82,12 +81,18 @@ export class RegistryEventCodec {
   }
 
   /**
-   * Decodes a registry-framed or single-object-encoded event into the reader schema.
-   * @throws DecodeError for bytes in neither format, an unknown schema id or a corrupt body
-   *   (dead-letter material); DependencyError (retriable) when the registry cannot be reached.
+   * Decodes a registry-framed event into the reader schema.
+   * @throws DecodeError for an Avro single-object-encoded record (the other wire format: written by
+   *   a producer without the registry), bytes in neither format, an unknown schema id, a writer
+   *   schema the reader cannot resolve or a corrupt body (dead-letter material); DependencyError
+   *   (retriable) when the registry cannot be reached.
    */
   async decode(bytes: Buffer): Promise<CaptureEvent> {
-    if (isSingleObjectEncoded(bytes)) return decodeCaptureEvent(bytes);
+    if (isSingleObjectEncoded(bytes))
+      throw new DecodeError(
+        'wrong wire format for this topic: it carries the Confluent wire format (a schema registry is configured), this record is Avro single-object encoded (c3 01), written by a producer without the registry',
+        { context: { expected: 'confluent', found: 'single-object' } },
+      );
     if (!isConfluentEncoded(bytes))
       throw new DecodeError(
         `neither Confluent wire format (magic 0x00) nor Avro single-object encoding (C3 01): starts with ${bytes.subarray(0, 2).toString('hex') || 'nothing'}`,
@@ -117,8 +122,10 @@ export class RegistryEventCodec {
             cause: error,
           },
         );
-      // avsc refuses to build a resolver between incompatible schemas ("cannot read … as …")
-      if (/cannot read|no matching branch|missing/i.test((error as Error).message))
+      // avsc refuses to build a resolver between incompatible schemas: "cannot read … as …", "no
+      // alias found for <other record>" (a record of another name), "no matching field for
+      // default-less …" (a field the reader needs and the writer lacks)
+      if (INCOMPATIBLE_SCHEMAS.test((error as Error).message))
         throw new DecodeError(
           `writer schema id ${id} is incompatible with the reader schema (CaptureEvent): ${(error as Error).message}`,
           { cause: error, context: { schemaId: id } },

@@ -1,6 +1,8 @@
 /** The Kafka adapter of the log ports against a real broker: ordering, groups, transactions, tables. */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ConsumedRecord, KafkaEventLog, LogConsumer, RecordBatch } from '@provml/log';
+import type { Logger } from '@provml/schemas';
+import { ConfigResourceTypes } from 'kafkajs';
+import { KafkaEventLog, type ConsumedRecord, type LogConsumer, type RecordBatch } from '@provml/log';
 import { kafka, kafkaLog, testTopics, unique, until } from '../../../deploy/testing/kafkaTest.ts';
 
 // Skips only when the global test setup could not start Kafka outside CI; under CI=true that setup fails the run instead.
@@ -105,4 +107,122 @@ describe.skipIf(kafka.bootstrap === '')(`KafkaEventLog on a real broker ${kafka.
     await log.tableReader(topics.deadLetters).catchUp((r) => seen.push(r.value.toString()));
     expect(seen).toEqual(['dead-1']);
   }, 40_000);
+
+  it('commits past transaction markers: lag reaches 0 for a reader of transactional output', async () => {
+    const topics = testTopics();
+    const log = await newLog(topics, 2);
+    const producer = log.producer();
+    for (let i = 0; i < 3; i++)
+      await producer.send(
+        topics.events,
+        ['run-a', 'run-b'].map((key) => ({ key, value: Buffer.from(`${key}:${i}`) })),
+      );
+    const writerGroup = `w-${unique()}`;
+    const writer = log.consumer({ groupId: writerGroup, topics: [topics.events], transactional: true });
+    consumers.push(writer);
+    void writer.run(async (batch, output) =>
+      output.send(
+        topics.triples,
+        batch.records.map((r) => ({ key: r.key, value: r.value })),
+      ),
+    );
+    const readerGroup = `r-${unique()}`;
+    const reader = log.consumer({ groupId: readerGroup, topics: [topics.triples] });
+    consumers.push(reader);
+    let read = 0;
+    void reader.run(async (batch) => void (read += batch.records.length));
+    await until(() => read === 6, 'the six records read back');
+    // before: the reader committed last record + 1, and each partition's commit marker stayed as lag 1
+    await until(async () => (await log.lag(readerGroup, [topics.triples])) === 0, 'reader lag 0', 15_000);
+    await until(async () => (await log.lag(writerGroup, [topics.events])) === 0, 'writer lag 0', 15_000);
+    const admin = await log.adminClient();
+    const ends = await admin.fetchTopicOffsets(topics.triples);
+    const [committed] = await admin.fetchOffsets({ groupId: readerGroup, topics: [topics.triples] });
+    for (const e of ends.filter((x) => x.high !== '0'))
+      expect(committed!.partitions.find((p) => p.partition === e.partition)?.offset).toBe(e.high);
+  }, 40_000);
+
+  it('reads tables and whole topics without a consumer group: none is left on the broker', async () => {
+    const topics = testTopics();
+    const log = await newLog(topics, 2);
+    const admin = await log.adminClient();
+    const before = new Set((await admin.listGroups()).groups.map((g) => g.groupId));
+    await log.producer().send(topics.specs, [
+      { key: 'a', value: Buffer.from('spec-a') },
+      { key: 'b', value: Buffer.from('spec-b') },
+    ]);
+    await log.producer().send(
+      topics.deadLetters,
+      ['x', 'y', 'z'].map((key) => ({ key, value: Buffer.from(`dead-${key}`) })),
+    );
+    const seen: string[] = [];
+    const table = log.tableReader(topics.specs);
+    await table.catchUp((r) => seen.push(r.value.toString()));
+    await log.producer().send(topics.specs, [{ key: 'c', value: Buffer.from('spec-c') }]);
+    await table.catchUp((r) => seen.push(r.value.toString()));
+    expect(seen).toEqual(['spec-a', 'spec-b', 'spec-c']);
+    const dead = await log.readTopic(topics.deadLetters);
+    expect(dead.map((r) => r.value.toString()).sort()).toEqual(['dead-x', 'dead-y', 'dead-z']);
+    // before: provml-table-<topic>-<uuid> and provml-dlq-reader-<uuid> stayed behind
+    const added = (await admin.listGroups()).groups
+      .map((g) => g.groupId)
+      .filter((g) => !before.has(g) && /^provml-(table-|dlq-reader-)/.test(g));
+    expect(added).toEqual([]);
+  });
+
+  it('starts a transactional consumer without kafkajs warning that limited retries may invalidate EoS', async () => {
+    const topics = testTopics();
+    await newLog(topics, 1); // creates the topics
+    const lines: string[] = [];
+    const record = (message: string): void => void lines.push(message);
+    const logger: Logger = { debug: record, info: record, warn: record, error: record, child: () => logger };
+    const log = new KafkaEventLog({ brokers: [kafka.bootstrap], clientId: 'provml-test', logger });
+    open.push(log);
+    // the input from a plain producer: what is checked is the transactional one's start
+    const plain = log.kafka.producer();
+    await plain.connect();
+    await plain.send({ topic: topics.events, messages: [{ key: 'k', value: 'v' }] });
+    await plain.disconnect();
+    let handled = 0;
+    const consumer = log.consumer({ groupId: `g-${unique()}`, topics: [topics.events], transactional: true });
+    consumers.push(consumer);
+    void consumer.run(async (batch, output) => {
+      await output.send(topics.triples, batch.records);
+      handled += batch.records.length;
+    });
+    await until(() => handled === 1, 'the record handled in a transaction');
+    expect(lines.filter((l) => /Limiting retries/.test(l))).toEqual([]);
+  });
+
+  it('creates topics with the broker default replication factor and a configured min.insync.replicas', async () => {
+    const log = new KafkaEventLog({
+      brokers: [kafka.bootstrap],
+      clientId: 'provml-test',
+      minInsyncReplicas: 1,
+    });
+    open.push(log);
+    const topic = `test.replicated.${unique()}`;
+    await log.ensureTopic(topic, 2);
+    const admin = await log.adminClient();
+    const brokers = (await admin.describeCluster()).brokers.length;
+    const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+    // -1: the broker's default.replication.factor (1 on the single local broker)
+    for (const p of topics[0]!.partitions) expect(p.replicas).toHaveLength(Math.min(brokers, 3));
+    const { resources } = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['min.insync.replicas'] }],
+    });
+    const entry = resources[0]!.configEntries.find((c) => c.configName === 'min.insync.replicas');
+    expect(entry).toMatchObject({ configValue: '1', isDefault: false });
+    // a factor the cluster cannot meet is refused with the reason
+    const tooMany = new KafkaEventLog({
+      brokers: [kafka.bootstrap],
+      clientId: 'provml-test',
+      replicationFactor: brokers + 1,
+    });
+    open.push(tooMany);
+    await expect(tooMany.ensureTopic(`test.replicated.${unique()}`, 1)).rejects.toThrow(
+      /Replication-factor is invalid/,
+    );
+  });
 });

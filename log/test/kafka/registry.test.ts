@@ -52,9 +52,12 @@ describe.skipIf(registryUrl === '')(
       expect(plain(await codec.decode(bytes))).toEqual(plain(EVENT));
     });
 
-    it('reads single-object encoding too', async () => {
+    it('refuses single-object encoding: one wire format per topic', async () => {
       const codec = new RegistryEventCodec({ url: registryUrl });
-      expect(plain(await codec.decode(encodeCaptureEvent(EVENT)))).toEqual(plain(EVENT));
+      await expect(codec.decode(encodeCaptureEvent(EVENT))).rejects.toThrow(
+        /wrong wire format for this topic: it carries the Confluent wire format/,
+      );
+      await expect(codec.decode(encodeCaptureEvent(EVENT))).rejects.toBeInstanceOf(DecodeError);
     });
 
     it('evolves: a v2 consumer reads v1 events (default applied), a v1 consumer reads v2 events (field dropped)', async () => {
