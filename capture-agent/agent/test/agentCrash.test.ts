@@ -159,9 +159,11 @@ describe.skipIf(kafka.bootstrap === '')(`sidecar agent crashes ${kafka.unavailab
     const whileDown = published(spool);
     expect(whileDown).toBeLessThan(eventIds.length + 1);
     await ensureKafka(OWN_BROKER);
-    await until(() => published(spool) === eventIds.length + 1, 'the agent to publish the rest', 45_000);
+    // how soon depends on the broker's restart and the publisher's back-off (up to its cap), which
+    // on a loaded machine has taken over 45 s; what this test holds is that nothing is lost
+    await until(() => published(spool) === eventIds.length + 1, 'the agent to publish the rest', 100_000);
     const { store, stop } = await pipeline(bootstrap, topics);
     cleanup.push(stop);
     await expectExactlyOnce(store, 10 * 101);
-  }, 60_000);
+  }, 150_000);
 });
