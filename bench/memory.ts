@@ -56,6 +56,8 @@ interface Point {
   t: number;
   rss: Record<string, number>;
   heap: Record<string, number>;
+  /** The agent's file-backed resident pages (the node binary's code), MiB. */
+  agentFile: number;
 }
 
 /** Least-squares slope of y over x. */
@@ -75,8 +77,8 @@ function slope(xs: readonly number[], ys: readonly number[]): number {
 /** What the agent's resident set is made of: Node, then what each bundled package adds. */
 function agentLimits(
   costs: Awaited<ReturnType<typeof agentPackageCosts>>,
-  idle: number,
-  peak: number,
+  idle: { rss: number; file: number },
+  peak: { rss: number; file: number },
 ): string {
   const rows = [
     ['Node 20 (an empty bundle)', fmt(costs.node)],
@@ -92,22 +94,40 @@ agent (\`bench/lib/bundleCost.ts\`) and run with plain Node and the agent's opti
 ${table(['what is loaded', 'RSS MiB'], rows)}
 
 Together ${fmt(sum)} MiB if nothing were shared (the agent, which shares Node's own modules among them, idled
-at ${fmt(idle)} MiB and peaked at ${fmt(peak)} MiB here). Node itself is ${fmt(costs.node)} MiB
-of it: V8, ICU and libuv, whatever the agent does. The rest is what the agent's functions pull in:
-the HTTP ingest (express, with body parsing and MIME tables), Prometheus metrics, configuration
-validation (zod), the Kafka client, the Avro codec and the annotation parser (n3).
+at ${fmt(idle.rss)} MiB and peaked at ${fmt(peak.rss)} MiB here). Node itself is ${fmt(costs.node)} MiB
+of it: V8, ICU and libuv, whatever the agent does. Of the agent's resident set, the pages of the
+\`node\` executable it has run (file-backed, shared with every Node process on the machine) were
+${fmt(idle.file)} MiB idle and ${fmt(peak.file)} MiB at the peak; the rest (${fmt(idle.rss - idle.file)} and
+${fmt(peak.rss - peak.file)} MiB) is its own: the V8 heap, buffers and thread arenas.
+
+**What the bundle leaves out.** The HTTP ingest (\`createIngestApp\`) and the agent's \`/metrics\` and
+access control are plain \`node:http\` request listeners (no express, body-parser, MIME tables or
+iconv-lite; express mounts the same listener in other processes), and the build marks the workspaces'
+own modules free of side effects, so the schema-registry client (with Avro, Protobuf and JSON Schema
+support) is loaded only when a registry is configured. What remains is what the agent's functions
+need: Prometheus metrics, configuration validation (zod), the Kafka client, the Avro codec and the
+annotation parser (n3, for \`/v1/annotations\` and annotations on the socket).
 
 **Node options.** Under load the agent's garbage, not its live data, sets its peak: run with Node's
 defaults its V8 heap reached ~57 MiB and its RSS ~130 MiB in 40–60 s at 2,000 events/s; with
-\`--max-semi-space-size=1 --optimize-for-size\` (the agent's options, \`AGENT_NODE_OPTIONS\`) the heap
-stayed near 23 MiB and the RSS near 87 MiB (quick runs, \`--seconds 40 --agent-node-options=…\`).
-A hard \`--max-old-space-size=40\` held the same 87 MiB but a 32 MB ingest request (the body limit) then
-killed the agent with an out-of-memory error, so the agent has no hard heap limit.
+\`--max-semi-space-size=1 --optimize-for-size\` the heap stayed near 23 MiB. \`--single-threaded\` (no V8
+worker threads: garbage collection and compilation run on the main thread) took another ~6 MiB off
+the peak in 45 s runs (80 MiB against 86, with 2,000 events/s still acknowledged), as did
+\`MALLOC_ARENA_MAX=2\` in the environment (fewer malloc arenas; the two together: 82, the same saving). A hard \`--max-old-space-size=40\` held
+the same peak but a 32 MB ingest request (the body limit) then killed the agent with an out-of-memory
+error, so the agent has no hard heap limit.
 
-**What would meet 64 MB.** Node's floor (~41 MiB) leaves ~23 MiB for everything else, idle and under
-load. Dropping express for \`node:http\` in the agent (~8 MiB), prom-client's default metrics (~5 MiB)
-and zod (~5 MiB) might just reach it at idle, not under load; a sidecar that must stay under 64 MB needs a
-smaller runtime (the Python client's spool writer, or a native agent).`;
+**What would meet 64 MB.** The executable's pages and V8's own start-up heap (an empty bundle:
+${fmt(costs.node)} MiB) leave ~${fmt(64 - costs.node)} MiB for the agent's code, heap and buffers, idle
+and under load; prom-client's default metrics, zod and kafkajs each cost about 5 MiB of it. A sidecar
+that must stay under 64 MB needs a smaller runtime (the Python client's spool writer, or a native agent).`;
+}
+
+/** The agent's highest RSS and its file-backed part at that moment. */
+function peakOf(points: readonly Point[]): { rss: number; file: number } {
+  let best = { rss: NaN, file: NaN };
+  for (const p of points) if (!(p.rss.agent! <= best.rss)) best = { rss: p.rss.agent!, file: p.agentFile };
+  return best;
 }
 
 async function main(): Promise<void> {
@@ -120,6 +140,7 @@ async function main(): Promise<void> {
   let feeder: ReportingChild | undefined;
   const points: Point[] = [];
   let idle: Record<string, number> = {};
+  let idleFile = NaN;
   let fed = 0;
   try {
     agent = await startService('agent', {
@@ -132,6 +153,7 @@ async function main(): Promise<void> {
     });
     const services: Record<string, Service> = { agent, processor: pipeline.processor, sink: pipeline.sink };
     const read = async (): Promise<Omit<Point, 't'>> => {
+      const agentFile = rssMiB(agent!.pid, 'RssFile');
       const rss: Record<string, number> = {};
       const heap: Record<string, number> = {};
       await Promise.all(
@@ -140,10 +162,12 @@ async function main(): Promise<void> {
           heap[name] = metric(await scrape(s.url), 'provml_nodejs_heap_size_used_bytes') / 2 ** 20;
         }),
       );
-      return { rss, heap };
+      return { rss, heap, agentFile };
     };
     await sleep(3000);
-    idle = (await read()).rss;
+    const atIdle = await read();
+    idle = atIdle.rss;
+    idleFile = atIdle.agentFile;
     feeder = spawnReporting('feeder', 'pipelineProducer', {
       id: 'feeder',
       prefix: pipeline.prefix,
@@ -273,7 +297,7 @@ ${table(
 
 ![memory](memory.png)
 
-${agentLimits(costs, idle.agent ?? NaN, Math.max(...points.map((p) => p.rss.agent!)))}
+${agentLimits(costs, { rss: idle.agent ?? NaN, file: idleFile }, peakOf(points))}
 `,
   );
   log(`wrote ${path}`);

@@ -15,10 +15,6 @@ const ROOT = new URL('../../', import.meta.url).pathname;
 /** The packages the agent bundle holds, with the import that loads each as the agent does. */
 export const AGENT_PACKAGES: readonly [string, string][] = [
   [
-    'express (with body-parser, mime-types, iconv-lite)',
-    "import express from 'express'; keep(express(), express.json());",
-  ],
-  [
     'prom-client (default metrics on)',
     "import { Registry, collectDefaultMetrics } from 'prom-client'; const r = new Registry(); collectDefaultMetrics({ register: r }); keep(r);",
   ],

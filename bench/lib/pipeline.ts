@@ -281,10 +281,10 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
-/** Resident set size of a process in MiB, or NaN when it is gone. */
-export function rssMiB(pid: number): number {
+/** Resident set size of a process in MiB (or its file-backed or anonymous part), or NaN when it is gone. */
+export function rssMiB(pid: number, field: 'VmRSS' | 'RssFile' | 'RssAnon' = 'VmRSS'): number {
   try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m === null ? NaN : Number(m[1]) / 1024;
   } catch {
     return NaN;

@@ -1,7 +1,6 @@
 /** HTTP plumbing every process shares: listen, close, its URL, and the Prometheus `/metrics` route. */
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { RequestHandler } from 'express';
 import type { Registry } from 'prom-client';
 
 /** Listens on `host:port` (0 picks a free port); rejects with the listen error (e.g. EADDRINUSE). */
@@ -31,12 +30,21 @@ export const urlOf = (server: Server): string => {
   return `http://${a.address}:${a.port}`;
 };
 
-/** The `/metrics` handler: the registry in the Prometheus text format, read at scrape time. */
+/**
+ * The `/metrics` handler (connect-style: express mounts it, a `node:http` server calls it): the
+ * registry in the Prometheus text format, read at scrape time; a failure goes to `next`.
+ */
 export const metricsRoute =
-  (registry: Registry): RequestHandler =>
-  (_req, res, next) => {
+  (registry: Registry) =>
+  (_req: IncomingMessage, res: ServerResponse, next: (error: unknown) => void): void => {
     registry
       .metrics()
-      .then((text) => res.type(registry.contentType).send(text))
+      .then((text) => {
+        res.writeHead(200, {
+          'content-type': registry.contentType,
+          'content-length': Buffer.byteLength(text),
+        });
+        res.end(text);
+      })
       .catch(next);
   };

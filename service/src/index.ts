@@ -6,10 +6,13 @@ export { BearerAuth, tokenId } from './auth/BearerAuth.ts';
 export {
   authMiddleware,
   ingestRouteScopes,
+  pathOf,
   queryRouteScopes,
   roleOf,
+  sendJson,
   tokenIdOf,
 } from './auth/authMiddleware.ts';
+export type { ResponseLocals } from './auth/authMiddleware.ts';
 export { createMetrics, gauge, mirroredCounter, registerStats } from './createMetrics.ts';
 export type { MetricSources, Metrics, StatMetric } from './createMetrics.ts';
 export { connectLog, kafkaLogOptions, requireBroker } from './kafkaLog.ts';

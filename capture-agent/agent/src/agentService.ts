@@ -1,7 +1,6 @@
 /** The sidecar agent (`provml agent`): socket and HTTP ingest into a durable spool, and a publisher from the spool to Kafka. */
-import type { Server } from 'node:http';
+import type { RequestListener, Server } from 'node:http';
 import { join } from 'node:path';
-import express from 'express';
 import { SpoolPublisher, SpoolWriter } from '@provml/capture-agent';
 import type { Logger } from '@provml/schemas';
 import {
@@ -18,6 +17,7 @@ import {
   closeServer,
   urlOf,
   metricsRoute,
+  pathOf,
 } from '@provml/service';
 import { createIngestApp } from './ingest/createIngestApp.ts';
 import { listenIngest } from './ingest/ingestServer.ts';
@@ -95,20 +95,29 @@ export async function startAgent(config: ServiceConfig, logger: Logger): Promise
     spool: () => spool.stats,
     publisher: () => publisher?.stats,
   });
-  const app = express();
-  app.disable('x-powered-by');
-  if (auth !== undefined) app.use(authMiddleware(auth, ingestRouteScopes(config.auth.protectMetrics)));
-  app.get('/metrics', metricsRoute(metrics.registry));
-  app.use(
-    createIngestApp({
-      target,
-      logger: logger.child('ingest'),
-      onResult: (route, outcome, n) => {
-        metrics.ingestRequests.inc({ route, outcome }, n);
-        records.inc({ protocol: 'http', outcome }, n);
-      },
-    }),
-  );
+  const ingest = createIngestApp({
+    target,
+    logger: logger.child('ingest'),
+    onResult: (route, outcome, n) => {
+      metrics.ingestRequests.inc({ route, outcome }, n);
+      records.inc({ protocol: 'http', outcome }, n);
+    },
+  });
+  const scrape = metricsRoute(metrics.registry);
+  const guard =
+    auth === undefined ? undefined : authMiddleware(auth, ingestRouteScopes(config.auth.protectMetrics));
+  // plain node:http (bench/results/memory.md): GET /metrics here, everything else the ingest's
+  const app: RequestListener = (req, res) => {
+    const route = (): void => {
+      if (req.method !== 'GET' || pathOf(req) !== '/metrics') return ingest(req, res);
+      scrape(req, res, (error) => {
+        logger.error('metrics failed', { error });
+        if (!res.headersSent) res.writeHead(500).end();
+      });
+    };
+    if (guard === undefined) route();
+    else guard(req, res, route);
+  };
   const socket = new SocketIngestServer({
     target,
     logger: logger.child('socket'),

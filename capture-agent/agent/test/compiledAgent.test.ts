@@ -39,6 +39,17 @@ describe('the compiled agent bundle', () => {
       expect(holds(absent), absent).toBe(false);
   });
 
+  it('carries no web framework, and loads the schema-registry client only when a registry is configured', () => {
+    const map = JSON.parse(readFileSync(`${script}.map`, 'utf8')) as { sources: string[] };
+    const packages = new Set(map.sources.map((s) => /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(s)?.[1]));
+    for (const absent of ['express', 'body-parser', 'iconv-lite', 'mime-db', 'qs'])
+      expect(packages.has(absent), absent).toBe(false);
+    // the registry codec is in the file but initialized only on first use, never at start
+    const inits = readFileSync(script, 'utf8').match(/.{30}init_RegistryEventCodec\(\)/g) ?? [];
+    expect(inits).toHaveLength(1);
+    expect(inits[0]).toMatch(/Promise\.resolve\(\)\.then\(\(\)=>\(init_RegistryEventCodec\(\)$/);
+  });
+
   it('is what npm run agent starts, with the agent Node options', () => {
     const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
       scripts: Record<string, string>;
