@@ -280,6 +280,12 @@ for (const c of CONFIGS) {
     fmt(cpu),
     isBase ? '–' : fmt(median(rs.map((r) => r.drainMs))),
     isBase ? '–' : String(rs[0]!.calls ?? events),
+    isBase || rs.some((r) => r.cpuSystemMs === undefined)
+      ? '–'
+      : fmt(
+          ((median(rs.map((r) => r.cpuSystemMs!)) - median(base.map((r) => r.cpuSystemMs ?? NaN))) * 1000) /
+            events,
+        ),
     optionalMedian(rs.map((r) => r.startCpuMs)),
     isBase ? '–' : optionalMedian(rs.map((r) => r.drainCpuMs)),
   ]);
@@ -336,7 +342,7 @@ const computeCli =
 const command = `node --import tsx bench/peers.ts${quick ? ' --quick' : ''}${args.out === 'peers' ? '' : ` --out ${args.out}`} --reps ${reps} --events ${events} ${computeCli} --queue ${queue}${only === undefined ? '' : ` --only ${only.join(',')}`}`;
 await writeResult(
   args.out,
-  'Peers side by side: provlake, flowcept, mlflow, provml (Python client and TypeScript library)',
+  `Peers side by side: provlake, flowcept, mlflow, provml (Python client and TypeScript library)${only === undefined ? '' : `, only ${only.join(', ')}`}`,
   command,
   `Waited ${settle.waitedS.toFixed(0)} s for the 1-minute load average to drop below 2.0 (${settle.quiet ? 'it did' : 'it did not: other jobs were running'}). Load average (1, 5, 15 min) at the start ${load0.map((l) => l.toFixed(2)).join(', ')}, at the end ${loadavg()
     .map((l) => l.toFixed(2))
@@ -374,10 +380,11 @@ the TypeScript library with the TypeScript baseline (same loop in Node).
 **Columns.** *µs/event (wall)* = (run − own baseline median) / ${events} loop events; *in-call* = time
 inside the capture calls per event; *CPU µs/event* = the process's CPU time (all threads) over its
 baseline's, per event, during the loop: the least noisy figure on a shared machine. *Drain* = closing/flushing
-after the loop. *Start-up CPU* = the process's CPU before its loop (interpreter, imports, warm-up, \`init\`), reported
+after the loop. *Of which kernel* = the part of the CPU per event spent in system calls (writes, fsync), over the
+baseline's. *Start-up CPU* = the process's CPU before its loop (interpreter, imports, warm-up, \`init\`), reported
 apart from the per-event figures; *drain CPU* = its CPU while closing (TypeScript workers report both; '–': not reported).
 
-${table(['contender', 'run s (median)', 'run s (min – max)', 'overhead', 'µs/event (wall)', 'in-call µs/event', 'CPU µs/event', 'drain ms', 'capture calls', 'start-up CPU ms', 'drain CPU ms'], rows)}
+${table(['contender', 'run s (median)', 'run s (min – max)', 'overhead', 'µs/event (wall)', 'in-call µs/event', 'CPU µs/event', 'drain ms', 'capture calls', 'of which kernel µs/event', 'start-up CPU ms', 'drain CPU ms'], rows)}
 
 **Ratios against the best peer** (${bw === undefined ? 'none ran' : `wall: ${bw[0]}, ${fmt(bw[1])} µs/event`}; ${bc === undefined ? '' : `CPU: ${bc[0]}, ${fmt(bc[1])} µs/event`}). Goal: ≥ 10× lower.
 
