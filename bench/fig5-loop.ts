@@ -117,6 +117,10 @@ export interface LoopResult {
   yieldMs: number;
   /** CPU time of the whole process during the loop (all its threads), ms. */
   cpuMs: number;
+  /** Of `cpuMs`, the time in the kernel (system calls: file writes, fsync), ms. */
+  cpuSystemMs?: number;
+  /** CPU time of the whole process before the loop: start-up, imports, warm-up, `init` (ms). */
+  startCpuMs?: number;
   /** Capture events emitted. */
   events: number;
 }
@@ -141,6 +145,7 @@ export async function trainingLoop(
   let yieldMs = 0;
   let sink = 0;
   const cpu0 = process.cpuUsage();
+  const startCpuMs = (cpu0.user + cpu0.system) / 1000;
   const started = now();
   let t = now();
   const run = capture?.workflowExecution();
@@ -197,6 +202,8 @@ export async function trainingLoop(
     callMs,
     yieldMs,
     cpuMs: (cpu.user + cpu.system) / 1000,
+    cpuSystemMs: cpu.system / 1000,
+    startCpuMs,
     events: capture === undefined ? 0 : eventsOf(epochs),
   };
 }

@@ -89,6 +89,8 @@ interface RunResult extends LoopResult {
   setting: string;
   /** `shutdown()` after the loop: the last batch exported, the spool drained to Kafka (ms). */
   drainMs: number;
+  /** CPU time of the whole process during `shutdown()` (ms). */
+  drainCpuMs?: number;
 }
 
 /** Child mode (TypeScript): one run of the loop with one setting. */
@@ -125,11 +127,13 @@ async function worker(setting: 'baseline' | Setting): Promise<void> {
     });
     const loop = await trainingLoop(epochs, compute, capture);
     const t = performance.now();
+    const cpu0 = process.cpuUsage();
     await capture.shutdown(Infinity);
     const drainMs = performance.now() - t;
+    const drainCpu = process.cpuUsage(cpu0);
     const st = capture.stats;
     if (st.failed > 0 || st.dropped > 0) process.stderr.write(`setting ${setting}: ${JSON.stringify(st)}\n`);
-    result = { setting, ...loop, drainMs };
+    result = { setting, ...loop, drainMs, drainCpuMs: (drainCpu.user + drainCpu.system) / 1000 };
   }
   process.stdout.write(`${JSON.stringify(result)}\n`);
   process.exit(0); // the Kafka client keeps sockets open; the result is out

@@ -4,8 +4,10 @@
  * this project's Python client and TypeScript library (setting F: own spool), same machine, same run,
  * repetitions interleaved. Writes bench/results/peers.md and peers.png.
  *
- * Run: `node --import tsx bench/peers.ts [--quick] [--reps 10] [--events 870] [--compute wait|busy] [--batch-ms 20]
- *       [--compute-us 1000] [--queue 50]`
+ * Run: `node --import tsx bench/peers.ts [--quick] [--reps 5] [--events 15000] [--compute wait|busy] [--batch-ms 5]
+ *       [--compute-us 1000] [--queue 50] [--only ts,py,provlake,flowcept,mlflow]` (`--help` lists the options)
+ * The default length is the paper's steady state (~15,000 events per run); each process's start-up CPU
+ * (interpreter, imports, `init`) is measured before its loop and reported apart from the per-event figures.
  * Compute per batch as in bench/fig5.ts: a GPU-like wait (default) or a CPU busy-loop.
  * Creates the peers' venv in .cache/bench-venv when missing (pip from PyPI) and starts a Redis server
  * (Debian's `redis-server`) on a free localhost port for flowcept.
@@ -39,16 +41,41 @@ const { values: args } = parseArgs({
     'compute-us': { type: 'string' },
     'settle-s': { type: 'string' },
     queue: { type: 'string', default: '50' },
+    only: { type: 'string' },
+    out: { type: 'string', default: 'peers' },
+    help: { type: 'boolean', default: false },
   },
 });
+if (args.help) {
+  process.stdout.write(`node --import tsx bench/peers.ts [options]
+  --quick            300 events, 2 reps, no settling (a smoke run)
+  --reps N           repetitions, contenders interleaved (default 5)
+  --events N         loop events per run (default 15000: the paper's run, start-up < 5 % of the figure)
+  --compute M        wait (GPU-like wait per batch, default) or busy (CPU busy-loop)
+  --batch-ms MS      the wait per batch (default 5)
+  --compute-us US    the busy-loop per batch (default 1000)
+  --queue N          queue/bag size of every contender (default 50)
+  --settle-s S       wait up to S s for the 1-minute load average to drop below 2 (default 300)
+  --out NAME         writes bench/results/NAME.md and NAME.png (default peers)
+  --only LIST        contenders to run, comma-separated: ts (the TS library), py (the Python client),
+                     provlake, flowcept, mlflow; each language's baseline runs with it (default: all)
+`);
+  process.exit(0);
+}
 const VENV = join(ROOT, '.cache/bench-venv');
 const PY = join(VENV, 'bin/python');
 
 interface Run extends LoopResult {
   setting: string;
   drainMs: number;
+  /** CPU of the process during the drain (TypeScript workers). */
+  drainCpuMs?: number;
   calls?: number;
 }
+
+/** The median of a figure only some workers report, or '–'. */
+const optionalMedian = (xs: (number | undefined)[]): string =>
+  xs.every((x): x is number => x !== undefined) ? fmt(median(xs)) : '–';
 
 /** What could not be set up, by peer: reported in the results instead of a figure. */
 const missing: Record<string, string> = {};
@@ -111,20 +138,29 @@ async function startRedis(): Promise<{ port: number; proc?: ChildProcess }> {
 }
 
 const quick = args.quick;
-const reps = Number(args.reps ?? (quick ? 2 : 10));
-const epochs = epochsFor(Number(args.events ?? (quick ? 300 : 870)));
+const reps = Number(args.reps ?? (quick ? 2 : 5));
+const epochs = epochsFor(Number(args.events ?? (quick ? 300 : 15_000)));
 const mode = args.compute === 'busy' ? 'busy' : 'wait';
-const batchMs = Number(args['batch-ms'] ?? 20);
+const batchMs = Number(args['batch-ms'] ?? 5);
+/** `--only`: contender keys (`ts`, `py` for the project's clients, else a peer's name). */
+const only = args.only?.split(',').map((k) => k.trim());
+const selected = (c: { lang: string; peer: string }): boolean =>
+  only === undefined ||
+  (c.peer === 'baseline'
+    ? only.some((k) => k === c.lang || (c.lang === 'py' && k !== 'ts'))
+    : only.includes(c.peer === 'F' ? 'ts' : c.peer === 'provml' ? 'py' : c.peer));
+const anyPython = only === undefined || only.some((k) => k !== 'ts');
 const computeUs = Number(args['compute-us'] ?? 1000);
 const queue = Number(args.queue);
 const events = eventsOf(epochs);
 const settle = await waitForQuiet(Number(args['settle-s'] ?? (quick ? 0 : 300)));
 const load0 = loadavg();
 
-ensureVenv();
-const redis = await startRedis();
+if (anyPython) ensureVenv();
+const redis: { port: number; proc?: ChildProcess } =
+  only === undefined || only.includes('flowcept') ? await startRedis() : { port: 0 };
 const pyIterations =
-  mode === 'wait'
+  mode === 'wait' || !anyPython
     ? 0
     : Number(
         spawnSync(PY, [join(ROOT, 'bench/fig5_python.py'), '--calibrate', String(computeUs)], {
@@ -144,7 +180,7 @@ const CONFIGS = [
   { name: 'mlflow (async, SQLite)', lang: 'py', peer: 'mlflow' },
   { name: 'baseline (TypeScript)', lang: 'ts', peer: 'baseline' },
   { name: 'provml TS library (F)', lang: 'ts', peer: 'F' },
-].filter((c) => missing[c.peer] === undefined);
+].filter((c) => missing[c.peer] === undefined && selected(c));
 const runs = new Map<string, Run[]>(CONFIGS.map((c) => [c.name, []]));
 const failures: Record<string, string> = {};
 
@@ -244,6 +280,14 @@ for (const c of CONFIGS) {
     fmt(cpu),
     isBase ? '–' : fmt(median(rs.map((r) => r.drainMs))),
     isBase ? '–' : String(rs[0]!.calls ?? events),
+    isBase || rs.some((r) => r.cpuSystemMs === undefined)
+      ? '–'
+      : fmt(
+          ((median(rs.map((r) => r.cpuSystemMs!)) - median(base.map((r) => r.cpuSystemMs ?? NaN))) * 1000) /
+            events,
+        ),
+    optionalMedian(rs.map((r) => r.startCpuMs)),
+    isBase ? '–' : optionalMedian(rs.map((r) => r.drainCpuMs)),
   ]);
 }
 const peerNames = Object.keys(wallPer).filter((n) => !n.startsWith('provml'));
@@ -285,7 +329,7 @@ const redisVersion =
     .join(' ') ?? 'redis-server absent';
 
 await plot(
-  join(RESULTS, 'peers.png'),
+  join(RESULTS, `${args.out}.png`),
   boxPlotConfig(
     `Capture overhead per event, Fig. 5 loop (${events} events/run, ${reps} reps)`,
     'µs per event (wall, vs own baseline)',
@@ -295,10 +339,10 @@ await plot(
 );
 const computeCli =
   mode === 'wait' ? `--compute wait --batch-ms ${batchMs}` : `--compute busy --compute-us ${computeUs}`;
-const command = `node --import tsx bench/peers.ts${quick ? ' --quick' : ''} --reps ${reps} --events ${events} ${computeCli} --queue ${queue}`;
+const command = `node --import tsx bench/peers.ts${quick ? ' --quick' : ''}${args.out === 'peers' ? '' : ` --out ${args.out}`} --reps ${reps} --events ${events} ${computeCli} --queue ${queue}${only === undefined ? '' : ` --only ${only.join(',')}`}`;
 await writeResult(
-  'peers',
-  'Peers side by side: provlake, flowcept, mlflow, provml (Python client and TypeScript library)',
+  args.out,
+  `Peers side by side: provlake, flowcept, mlflow, provml (Python client and TypeScript library)${only === undefined ? '' : `, only ${only.join(', ')}`}`,
   command,
   `Waited ${settle.waitedS.toFixed(0)} s for the 1-minute load average to drop below 2.0 (${settle.quiet ? 'it did' : 'it did not: other jobs were running'}). Load average (1, 5, 15 min) at the start ${load0.map((l) => l.toFixed(2)).join(', ')}, at the end ${loadavg()
     .map((l) => l.toFixed(2))
@@ -306,7 +350,7 @@ await writeResult(
       ', ',
     )}; 2 shared cores (the Kafka broker of the local stack idles on them too). Wall time ${wallS.toFixed(0)} s. Peers: ${versions}; ${redisVersion}.
 
-![per-event overhead](peers.png)
+![per-event overhead](${args.out}.png)
 
 **Workload.** The Fig. 5 loop of [fig5.md](fig5.md): ${epochs} epochs × 35 batches, ${events.toLocaleString('en')}
 loop events (begin/end of training, epochs, batches) per run, ${
@@ -335,9 +379,12 @@ the TypeScript library with the TypeScript baseline (same loop in Node).
 
 **Columns.** *µs/event (wall)* = (run − own baseline median) / ${events} loop events; *in-call* = time
 inside the capture calls per event; *CPU µs/event* = the process's CPU time (all threads) over its
-baseline's, per event: the least noisy figure on a shared machine. *Drain* = closing/flushing after the loop.
+baseline's, per event, during the loop: the least noisy figure on a shared machine. *Drain* = closing/flushing
+after the loop. *Of which kernel* = the part of the CPU per event spent in system calls (writes, fsync), over the
+baseline's. *Start-up CPU* = the process's CPU before its loop (interpreter, imports, warm-up, \`init\`), reported
+apart from the per-event figures; *drain CPU* = its CPU while closing (TypeScript workers report both; '–': not reported).
 
-${table(['contender', 'run s (median)', 'run s (min – max)', 'overhead', 'µs/event (wall)', 'in-call µs/event', 'CPU µs/event', 'drain ms', 'capture calls'], rows)}
+${table(['contender', 'run s (median)', 'run s (min – max)', 'overhead', 'µs/event (wall)', 'in-call µs/event', 'CPU µs/event', 'drain ms', 'capture calls', 'of which kernel µs/event', 'start-up CPU ms', 'drain CPU ms'], rows)}
 
 **Ratios against the best peer** (${bw === undefined ? 'none ran' : `wall: ${bw[0]}, ${fmt(bw[1])} µs/event`}; ${bc === undefined ? '' : `CPU: ${bc[0]}, ${fmt(bc[1])} µs/event`}). Goal: ≥ 10× lower.
 
@@ -356,6 +403,6 @@ ${notRun.length === 0 ? 'Every peer installed and ran.' : `**Not measured:**\n\n
 process.stdout.write(
   `${Object.entries(wallPer)
     .map(([n, v]) => `${n}: ${fmt(v)} µs/event wall, ${fmt(cpuPer[n]!)} CPU`)
-    .join('\n')}\nwrote bench/results/peers.md and peers.png\n`,
+    .join('\n')}\nwrote bench/results/${args.out}.md and ${args.out}.png\n`,
 );
 process.exit(0);

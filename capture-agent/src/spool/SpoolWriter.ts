@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { silentLogger, SpoolFullError, type Logger } from '@provml/schemas';
 import { recoverSpool, type SegmentInfo, type SpoolPosition } from './recoverSpool.ts';
 import { acquireLock, fsyncDir, readPublished, releaseLock, writePublished } from './spoolFiles.ts';
-import { encodeEnvelope, encodeRecord, segmentName, type SpoolEnvelope } from './spoolFormat.ts';
+import { encodeEnvelopes, encodeRecord, segmentName, type SpoolEnvelope } from './spoolFormat.ts';
 
 /** Segments hold captured data: readable and writable by the spool's owner only. */
 const SEGMENT_MODE = 0o600;
@@ -164,21 +164,30 @@ export class SpoolWriter {
 
   /** Appends envelopes as one batch. See `appendPayloads`. */
   append(envelopes: readonly SpoolEnvelope[]): Promise<{ first: number; count: number }> {
-    return this.appendRecords(envelopes.map(encodeEnvelope));
+    const { bytes, sizes } = encodeEnvelopes(envelopes);
+    return this.appendRecords(bytes, sizes);
   }
 
   /** Appends UTF-8 JSON payloads (already-validated envelopes) as one batch. */
   appendPayloads(payloads: readonly Buffer[]): Promise<{ first: number; count: number }> {
-    return this.appendRecords(payloads.map(encodeRecord));
+    const records = payloads.map(encodeRecord);
+    return this.appendRecords(
+      records.length === 1 ? records[0]! : Buffer.concat(records),
+      records.map((r) => r.length),
+    );
   }
 
   /**
-   * Appends framed records, resolving once they are durable per the fsync policy.
+   * Appends framed records (`bytes`: consecutive records of `sizes` bytes each), resolving once
+   * they are durable per the fsync policy.
    * @throws SpoolFullError (retriable) when the cap holds and the policy is `reject`; nothing was kept
    */
-  private async appendRecords(records: readonly Buffer[]): Promise<{ first: number; count: number }> {
+  private async appendRecords(
+    bytes: Buffer,
+    sizes: readonly number[],
+  ): Promise<{ first: number; count: number }> {
     if (this.closed) throw new Error(`spool ${this.dir} is closed`);
-    const total = records.reduce((n, r) => n + r.length, 0);
+    const total = bytes.length;
     if (this.depthBytes() + total > this.maxBytes) {
       if (this.policy === 'drop-oldest') while (this.dropOldest(total));
       if (this.depthBytes() + total > this.maxBytes) {
@@ -190,34 +199,26 @@ export class SpoolWriter {
       }
     }
     const first = this.next;
-    let pending: Buffer[] = [];
-    let pendingBytes = 0;
+    // [from, to): the bytes appended to the active segment and not yet written
+    let from = 0;
+    let to = 0;
     const writePending = (): void => {
-      if (pending.length === 0) return;
-      const buf = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
-      let off = 0;
-      while (off < buf.length) off += writeSync(this.fd!, buf, off, buf.length - off);
-      pending = [];
-      pendingBytes = 0;
+      while (from < to) from += writeSync(this.fd!, bytes, from, to - from);
     };
-    for (const r of records) {
-      if (
-        this.fd === undefined ||
-        (this.activeBytes > 0 && this.activeBytes + r.length > this.segmentBytes)
-      ) {
+    for (const size of sizes) {
+      if (this.fd === undefined || (this.activeBytes > 0 && this.activeBytes + size > this.segmentBytes)) {
         writePending();
         this.rotate();
       }
-      pending.push(r);
-      pendingBytes += r.length;
-      this.activeBytes += r.length;
+      to += size;
+      this.activeBytes += size;
       const seg = this.segments[this.segments.length - 1]!;
       seg.count++;
-      seg.bytes += r.length;
+      seg.bytes += size;
       this.next++;
     }
     writePending();
-    this.stats_.appendedRecords += records.length;
+    this.stats_.appendedRecords += sizes.length;
     this.stats_.appendedBatches++;
     // coarse marks (one per 100 ms) are enough for the lag gauge and keep this array short
     const now = Date.now();
@@ -225,7 +226,7 @@ export class SpoolWriter {
     if (lastMark === undefined || now - lastMark.at > 100) this.marks.push({ end: this.next, at: now });
     else lastMark.end = this.next;
     if (this.fsync === 'batch') await this.syncTo(this.next);
-    return { first, count: records.length };
+    return { first, count: sizes.length };
   }
 
   /** Closes the active segment (fsynced) and starts a new one named after the next sequence number. */

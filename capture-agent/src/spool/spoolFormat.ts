@@ -49,6 +49,38 @@ export function encodeEnvelope(envelope: SpoolEnvelope): Buffer {
   return out;
 }
 
+/** Eight placeholder characters where each record's header goes (see `encodeEnvelopes`). */
+const HEADER_PLACEHOLDER = '\0'.repeat(RECORD_HEADER_BYTES);
+
+/**
+ * Envelopes as consecutive records, the bytes `encodeEnvelope` gives each, in one buffer, and the
+ * size of each record. Hot path (every spooled batch): the JSON of the batch is encoded to UTF-8
+ * in one call, with room for the headers, and each checksum is taken over the JSON text itself;
+ * a batch with non-ASCII text (byte and character offsets differ) is encoded record by record.
+ */
+export function encodeEnvelopes(envelopes: readonly SpoolEnvelope[]): { bytes: Buffer; sizes: number[] } {
+  if (envelopes.length === 0) return { bytes: Buffer.alloc(0), sizes: [] };
+  const jsons = envelopes.map(captureJson);
+  const text = HEADER_PLACEHOLDER + jsons.join(HEADER_PLACEHOLDER);
+  const bytes = Buffer.from(text, 'utf8');
+  if (bytes.length !== text.length) {
+    const records = envelopes.map(encodeEnvelope);
+    return { bytes: Buffer.concat(records), sizes: records.map((r) => r.length) };
+  }
+  const sizes: number[] = [];
+  let offset = 0;
+  for (const json of jsons) {
+    const length = json.length;
+    if (length < 1 || length > MAX_PAYLOAD_BYTES)
+      throw new RangeError(`record payload must be 1 … ${MAX_PAYLOAD_BYTES} bytes, got ${length}`);
+    bytes.writeUInt32BE(length, offset);
+    bytes.writeUInt32BE(crc32(json), offset + 4); // ASCII: the checksum of its UTF-8 bytes
+    sizes.push(RECORD_HEADER_BYTES + length);
+    offset += RECORD_HEADER_BYTES + length;
+  }
+  return { bytes, sizes };
+}
+
 /** Decodes a record payload into an envelope; undefined when it is not one (exactly one known key). */
 export function decodeEnvelope(payload: Buffer): { kind: EnvelopeKind; envelope: SpoolEnvelope } | undefined {
   let value: unknown;

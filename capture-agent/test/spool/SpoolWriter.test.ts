@@ -73,6 +73,23 @@ describe('SpoolWriter and SpoolReader', () => {
     expect(ids(dir)).toHaveLength(9);
   });
 
+  it('writes a batch as the records encodeEnvelope frames, also with non-ASCII text, NaN and across segments', async () => {
+    const batches: SpoolEnvelope[][] = [
+      [ev(0), ev(1), { event: { eventId: 'e2', values: { loss: NaN, best: -Infinity } } }],
+      [{ event: { eventId: 'e3', note: 'épochs ✓ 😀' } }, ev(4)],
+      [],
+      [{ spec: { workflow: 'w' } }, { annotations: '<a> <b> <c> .', source: 'x' }],
+    ];
+    for (const segmentBytes of [1 << 20, 120]) {
+      const dir = fresh();
+      const w = openSpool(dir, { segmentBytes });
+      for (const b of batches) await w.append(b);
+      const written = Buffer.concat(segs(dir).map((s) => readFileSync(join(dir, 'segments', s))));
+      expect(written.equals(Buffer.concat(batches.flat().map(encodeEnvelope)))).toBe(true);
+      expect(w.stats).toMatchObject({ appendedRecords: 7, next: 7 });
+    }
+  });
+
   it('truncates a torn write at the end of the last segment and goes on from there', async () => {
     const dir = fresh();
     const w = openSpool(dir);
