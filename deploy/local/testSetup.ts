@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { ensureKafka, kafkaReachable, stopKafka } from './kafka.ts';
 import { ccompatUrl, ensureRegistry, stopRegistry } from './registry.ts';
+import { stopStores, storeStatus } from './stores.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -80,6 +81,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
     project.provide('kafkaBootstrap', '');
     project.provide('kafkaUnavailable', reason);
   }
+  // the default store servers (RDF4J 18080, Oxigraph 17878) are started on demand by tests that need
+  // them (e.g. the README's `npm run stack:up`); those this run started are stopped at its end
+  const storesBefore = new Set(
+    (await storeStatus()).filter((s) => s.pid !== undefined).map((s) => s.instance),
+  );
   let startedRegistry = false;
   try {
     const probe = await fetch(`${ccompatUrl(18081)}/subjects`).catch(() => undefined);
@@ -98,5 +104,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
     if (startedKafka) await stopKafka();
     if (stopContainer !== undefined) await stopContainer();
     if (startedRegistry) await stopRegistry();
+    const startedStores = (await storeStatus())
+      .filter((s) => s.pid !== undefined && !storesBefore.has(s.instance))
+      .map((s) => s.instance);
+    if (startedStores.length > 0) await stopStores(startedStores);
   };
 }
