@@ -1,6 +1,7 @@
 /** Test helper: an RDF4J Server and a fresh repository for a distributed test, with the service configuration of its own topics and groups. */
+import { randomUUID } from 'node:crypto';
 import { resolveServiceConfig, type ServiceConfig } from '@provml/service';
-import { createRdf4jRepository, deleteRdf4jRepository } from '@provml/stores';
+import { createRdf4jRepository, createStore, deleteRdf4jRepository, type TripleStore } from '@provml/stores';
 import { ensureRdf4j, stopStore, type Rdf4jOptions } from '../local/stores.ts';
 import { kafka, unique } from './kafkaTest.ts';
 
@@ -57,6 +58,28 @@ export async function rdf4jServices(
     release: async () => {
       await deleteRdf4jRepository(url, repository).catch(() => undefined);
       if (started) await stopStore(server.instance ?? 'rdf4j');
+    },
+  };
+}
+
+/**
+ * A store on an RDF4J repository of its own (`<prefix>-<uuid>`) on the local server (started or
+ * reused); `release` closes it, deletes the repository and stops a server it started. Throws when
+ * the server cannot be had (the caller decides whether that may skip).
+ */
+export async function rdf4jRepositoryStore(
+  prefix: string,
+): Promise<{ store: TripleStore; release: () => Promise<void> }> {
+  const info = await ensureRdf4j();
+  const repository = `${prefix}-${randomUUID()}`;
+  await createRdf4jRepository(info.url, repository);
+  const store = await createStore({ store: 'rdf4j', url: info.url, repository, timeoutMs: 30_000 });
+  return {
+    store,
+    release: async () => {
+      await store.close();
+      await deleteRdf4jRepository(info.url, repository);
+      if (!info.reused) await stopStore('rdf4j');
     },
   };
 }

@@ -5,16 +5,16 @@
  * its status and error code; the endpoint keeps answering, the data stays as it was, and no store
  * makes a request to the trap listener that SERVICE and LOAD cases name (`http://LISTENER/…`).
  */
-import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '@provml/schemas';
-import { createRdf4jRepository, createStore, deleteRdf4jRepository, type TripleStore } from '@provml/stores';
-import { ensureOxigraph, ensureRdf4j, stopStore } from '../../../deploy/local/stores.ts';
+import { createStore, type TripleStore } from '@provml/stores';
+import { ensureOxigraph, stopStore } from '../../../deploy/local/stores.ts';
 import type { EmbeddedStack } from '../../src/embedded/EmbeddedStack.ts';
 import { createQueryApp, type QueryAppOptions } from '@provml/query-api';
+import { rdf4jRepositoryStore } from '../../../deploy/testing/rdf4jServices.ts';
 import { sparql, startStack } from '../../../deploy/testing/stack.ts';
 import { expand, loadCases, textBytes, type CorpusCase, type TextPart } from './corpus.ts';
 
@@ -175,22 +175,7 @@ describe('bad-input corpus: query API', () => {
         stack.queryUrl,
       ),
     );
-    targets.push(
-      await serverTarget('rdf4j', async () => {
-        const info = await ensureRdf4j();
-        const repository = `corpus-query-${randomUUID()}`;
-        await createRdf4jRepository(info.url, repository);
-        const store = await createStore({ store: 'rdf4j', url: info.url, repository, timeoutMs: 30_000 });
-        return {
-          store,
-          release: async () => {
-            await store.close();
-            await deleteRdf4jRepository(info.url, repository);
-            if (!info.reused) await stopStore('rdf4j');
-          },
-        };
-      }),
-    );
+    targets.push(await serverTarget('rdf4j', () => rdf4jRepositoryStore('corpus-query')));
     targets.push(
       await serverTarget('oxigraph-server', async () => {
         // the shared instance: the corpus data goes into a graph of its own and stays (loads are idempotent)

@@ -5,16 +5,16 @@
  * that is an update must be refused with 403 `read-only` (the update tests then stop: their later
  * requests check the update's effect). Every test passes or is listed in EXCLUDED with its reason.
  */
-import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Parser, Writer, DataFactory, type Term } from 'n3';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '@provml/schemas';
-import { createRdf4jRepository, createStore, deleteRdf4jRepository, type TripleStore } from '@provml/stores';
+import { createStore, type TripleStore } from '@provml/stores';
 import { createQueryApp } from '@provml/query-api';
-import { ensureOxigraph, ensureRdf4j, stopStore } from '../../../deploy/local/stores.ts';
+import { ensureOxigraph, stopStore } from '../../../deploy/local/stores.ts';
+import { rdf4jRepositoryStore } from '../../../deploy/testing/rdf4jServices.ts';
 import { startStack } from '../../../deploy/testing/stack.ts';
 import {
   protocolTests,
@@ -243,22 +243,7 @@ describe('W3C SPARQL 1.1 Protocol and CSV/TSV result format tests', () => {
     const loaded = await stack.store.load(suiteData());
     if (loaded.kind !== 'success') throw loaded.error;
     targets.push({ name: 'embedded', url: stack.queryUrl, release: async () => {} });
-    targets.push(
-      await serverTarget('rdf4j', async () => {
-        const info = await ensureRdf4j();
-        const repository = `w3c-protocol-${randomUUID()}`;
-        await createRdf4jRepository(info.url, repository);
-        const store = await createStore({ store: 'rdf4j', url: info.url, repository, timeoutMs: 30_000 });
-        return {
-          store,
-          release: async () => {
-            await store.close();
-            await deleteRdf4jRepository(info.url, repository);
-            if (!info.reused) await stopStore('rdf4j');
-          },
-        };
-      }),
-    );
+    targets.push(await serverTarget('rdf4j', () => rdf4jRepositoryStore('w3c-protocol')));
     targets.push(
       await serverTarget('oxigraph-server', async () => {
         // the shared instance: the suites' graphs have names of their own; emptied first, since a
