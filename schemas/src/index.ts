@@ -8,6 +8,7 @@ export {
   LIFECYCLE_PHASES,
   LEARNING_STAGES,
 } from './ProspectiveSpec.ts';
+export { extendSpec } from './extendSpec.ts';
 export type {
   ProspectiveSpec,
   CompiledSpec,

@@ -1,7 +1,7 @@
 /** The prospective specs known to a process, kept current from the specs topic. */
-import type { CompiledSpec } from '@provml/schemas';
+import { extendSpec, type CompiledSpec } from '@provml/schemas';
 
-/** Latest compiled spec of each workflow. */
+/** Each workflow's spec: its versions added up (`extendSpec`), so a later one never takes a name back. */
 export class SpecRegistry {
   private readonly specs = new Map<string, CompiledSpec>();
 
@@ -9,8 +9,11 @@ export class SpecRegistry {
     return this.specs.get(workflow);
   }
 
-  set(compiled: CompiledSpec): void {
-    this.specs.set(compiled.spec.workflow, compiled);
+  /** Registers a version; answers the workflow's spec with it (what to publish as its latest). */
+  set(compiled: CompiledSpec): CompiledSpec {
+    const extended = extendSpec(this.specs.get(compiled.spec.workflow), compiled);
+    this.specs.set(compiled.spec.workflow, extended);
+    return extended;
   }
 
   /** Workflow ids known, in registration order. */

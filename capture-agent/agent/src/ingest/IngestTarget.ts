@@ -1,5 +1,5 @@
 /** Where the ingest publishes what it accepted: the port, and its adapter over a log (embedded or Kafka). */
-import { compileSpec, type CaptureEvent, type CompiledSpec } from '@provml/schemas';
+import { compileSpec, extendSpec, type CaptureEvent, type CompiledSpec } from '@provml/schemas';
 import {
   ANNOTATION_AGENT_HEADER,
   ANNOTATION_SOURCE_HEADER,
@@ -71,11 +71,17 @@ export class LogIngestTarget implements IngestTarget {
     });
   }
 
+  /**
+   * Publishes the workflow's versions added up (the compacted topic keeps only the last record of a
+   * workflow: it must declare what earlier versions did), after catching up with other publishers.
+   */
   async publishSpec(compiled: CompiledSpec): Promise<void> {
+    await this.refreshSpecs();
+    const extended = extendSpec(this.registry.get(compiled.spec.workflow), compiled);
     await this.producer.send(this.topics.specs, [
-      { key: compiled.spec.workflow, value: Buffer.from(JSON.stringify(compiled.spec)) },
+      { key: compiled.spec.workflow, value: Buffer.from(JSON.stringify(extended.spec)) },
     ]);
-    this.registry.set(compiled);
+    this.registry.set(extended);
   }
 
   async publishEvents(events: readonly CaptureEvent[]): Promise<void> {

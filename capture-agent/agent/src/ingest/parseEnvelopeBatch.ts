@@ -3,6 +3,7 @@ import { classifyEnvelope, MAX_PAYLOAD_BYTES } from '@provml/capture-agent';
 import {
   checkEventAgainstSpec,
   compileSpec,
+  extendSpec,
   parseEventJson,
   ValidationError,
   type CompiledSpec,
@@ -105,7 +106,7 @@ export function parseEnvelopeBatch(
         const compiled = compileSpec(e.spec);
         const size = specSizeIssue(compiled.spec);
         if (size !== undefined) issues.push({ ...size, path: 'spec', line });
-        batchSpecs.set(compiled.spec.workflow, compiled);
+        batchSpecs.set(compiled.spec.workflow, extendSpec(specOf(compiled.spec.workflow), compiled));
         counts.specs++;
       } catch (error) {
         if (!(error instanceof ValidationError)) throw error;
