@@ -9,7 +9,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Seque
 
 from ._distributed import Distributed
 from ._processor import BatchProcessor
-from ._spec import INPUT_SEMANTICS, REFERENCE_SEMANTICS, SEMANTICS, CompiledSpec, SpecError, compile_spec
+from ._spec import INPUT_SEMANTICS, SEMANTICS, CompiledSpec, SpecError, compile_spec
 from ._stats import DeliveryResult, Stats
 from ._validate import EMPTY_REFS as _EMPTY_REFS
 from ._validate import EMPTY_VALUES as _EMPTY_VALUES

@@ -22,13 +22,14 @@ PREP_SPEC_PATH = os.path.join(os.path.dirname(SEISMIC_SPEC_PATH), "seismic-prepa
 PID = os.getpid()
 
 
-def need(module):
+def need(module, install="scikit-learn keras jax"):
+    """The module, or a skip with the reason (under CI=true, a failure) where it is not installed."""
     try:
         return __import__(module)
     except ImportError:
         if in_ci():
-            pytest.fail("CI=true: %s is missing (pip install scikit-learn keras jax)" % module)
-        pytest.skip("%s is not installed (pip install scikit-learn keras jax)" % module)
+            pytest.fail("CI=true: %s is missing (pip install %s)" % (module, install))
+        pytest.skip("%s is not installed (pip install %s)" % (module, install))
 
 
 def best_or_none(api, training_set, measure="val_loss"):
@@ -171,10 +172,10 @@ def test_scikit_learn_fit_and_cross_validation_with_no_spec(stack, tmp_path):
 # -- Keras 3 (JAX backend) ---------------------------------------------------------------------------
 
 
-def _preparation(ingest, inline, training_set):
+def _preparation(ingest, inline, training_set, name="keras"):
     """A data preparation (the seismic one) that generated the training set from an inline range: Q5's way in."""
     c = provml.init(PREP_SPEC_PATH, "D", http_url=ingest, register_atexit=False)
-    with c.workflow_execution("py-keras-prep-%d" % PID) as run:
+    with c.workflow_execution("py-%s-prep-%d" % (name, PID)) as run:
         run.task("prepare", values={"inline_start": inline[0], "inline_end": inline[1]}).end(data_refs={"training_set": training_set})
     assert c.shutdown(60)
 

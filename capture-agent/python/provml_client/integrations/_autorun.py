@@ -72,7 +72,7 @@ class AutoRun:
     ``client``: a client whose spec is a :func:`training_spec` (or any spec declaring its tasks);
     without one, a client is started with ``training_spec(workflow)`` and ``init_options`` (``setting``,
     ``http_url``, ``socket_path``, ``spool_dir``, …, as ``provml_client.init``). ``model_dir``: where
-    model files go, ``<model_dir>/<run id>/`` (default ``./provml-models``); ``save_models=False``
+    model files go, ``<model_dir>/<run id>/`` (default ``PROVML_MODEL_DIR``, else ``./provml-models``); ``save_models=False``
     writes none (the runs then have no model references). ``hyperparameters``: more to record with
     those the framework reports (a batch size it does not report, a seed).
     """
@@ -102,7 +102,7 @@ class AutoRun:
         self.training_set = training_set
         self.validation_set = validation_set
         self.test_set = test_set
-        self.model_dir = os.path.abspath(model_dir or os.path.join(os.getcwd(), "provml-models"))
+        self.model_dir = os.path.abspath(model_dir or os.environ.get("PROVML_MODEL_DIR") or os.path.join(os.getcwd(), "provml-models"))
         self.save_models = save_models
         self.hyperparameters = dict(hyperparameters or {})
         #: The workflow execution of the current (or last) run.
@@ -192,9 +192,9 @@ class AutoRun:
         e, self.epoch = self.epoch, None
         if e is None:
             return
-        logs = logs or {}
-        own = {k: v for k, v in logs.items() if not str(k).startswith("val_")}
-        val = {k: v for k, v in logs.items() if str(k).startswith("val_")}
+        logs = {safe_name(k): v for k, v in (logs or {}).items()}
+        own = {k: v for k, v in logs.items() if not k.startswith("val_")}
+        val = {k: v for k, v in logs.items() if k.startswith("val_")}
         measures = self._values("epoch", own, "evaluation-measure")
         uri = None
         if save_model is not None and self.save_models:
