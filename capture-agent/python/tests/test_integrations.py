@@ -86,6 +86,33 @@ def test_the_offline_spool_holds_the_new_spec_version_before_the_event_that_uses
     assert any(a["name"] == "f1" for t in records[specs[1]]["spec"]["tasks"] for a in t["outputs"])
 
 
+def test_a_spill_spool_left_at_exit_holds_the_new_spec_version_before_the_event_that_uses_it(tmp_path):
+    """With the transport down, events go to the spill spool; the version declared meanwhile is
+    written there before the events after it, so `provml replay` of what is left publishes it first."""
+    from fakes import ScriptedTransport
+    from provml_client.spool import read_spool
+    from provml_client.transports import RetryableError
+
+    down = ScriptedTransport([RetryableError("down")] * 1000)
+    spill = str(tmp_path / "spill")
+    client = provml.init(training_spec("declare-spill"), "D", transport=down, spill_dir=spill, env={}, register_atexit=False,
+                         on_error=lambda e: None, retry_initial=5.0)
+    with client.workflow_execution() as run, run.task("training") as t:
+        with t.epoch(0):
+            pass
+        client.flush(2)  # the transport failed: the events are in the spill spool
+        client.declare("epoch", {"f1": "evaluation-measure"})
+        with t.epoch(1) as e:
+            e.set("f1", 0.7)
+    r = client.shutdown(2)
+    assert r.spooled == 6 and r.delivered == 0
+    records = [json.loads(payload) for _, payload in read_spool(spill)]
+    specs = [i for i, rec in enumerate(records) if "spec" in rec]
+    first_f1 = next(i for i, rec in enumerate(records) if "event" in rec and "f1" in rec["event"]["values"])
+    assert specs[0] == 0 and len(specs) == 2 and specs[1] < first_f1
+    assert any(a["name"] == "f1" for task in records[specs[1]]["spec"]["tasks"] for a in task["outputs"])
+
+
 def test_safe_names_and_content_uris():
     np = need("numpy")
     assert safe_name("train/loss") == "train_loss" and safe_name("_x") == "x_x" and safe_name("a b") == "a_b"
@@ -229,3 +256,28 @@ def test_keras_callback_with_no_spec(stack, tmp_path):
                        '?o provml:valueName "accuracy" ; prov:value ?v . ?t provml:partOfExecution ?w . ?w rdfs:label ?l . '
                        'FILTER(STRSTARTS(?l, "keras-e2e")) }')
     assert len(tests) == 2 and test["accuracy"] in [r["v"] for r in tests]
+
+
+@pytest.mark.agent
+def test_a_name_declared_mid_run_reaches_the_real_agent_before_the_event_using_it():
+    """Over the agent's socket the new spec version is an envelope before the events: the agent
+    checks each event against the spec it knows, so it would refuse the batch otherwise."""
+    from provml_client.spool import read_spool
+    from test_real_services import real_agent
+
+    with real_agent() as (spool_dir, sock):
+        errors = []
+        client = provml.init(training_spec("declare-agent"), "E", socket_path=sock, env={}, on_error=errors.append, register_atexit=False)
+        with client.workflow_execution("py-declare-agent") as run, run.task("training") as t:
+            with t.epoch(0):
+                pass
+            client.flush(20)
+            client.declare("epoch", {"f1": "evaluation-measure"})
+            with t.epoch(1) as e:
+                e.set("f1", 0.75)
+        result = client.shutdown(60)
+        assert result and result.rejected == 0 and result.delivered == 6, errors
+        records = [json.loads(p) for _, p in read_spool(spool_dir)]
+        specs = [i for i, r in enumerate(records) if "spec" in r]
+        first_f1 = next(i for i, r in enumerate(records) if "event" in r and "f1" in r["event"]["values"])
+        assert len(specs) == 2 and specs[1] < first_f1
