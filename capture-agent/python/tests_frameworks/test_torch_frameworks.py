@@ -70,6 +70,9 @@ def test_lightning_callback_with_no_spec(stack, tmp_path):  # noqa: F811 (the fi
         def validation_step(self, batch, i):
             self.log("val_loss", torch.nn.functional.cross_entropy(self.net(batch[0]), batch[1]))
 
+        def test_step(self, batch, i):
+            self.log("test_loss", torch.nn.functional.cross_entropy(self.net(batch[0]), batch[1]))
+
         def configure_optimizers(self):
             return torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
 
@@ -97,9 +100,15 @@ def test_lightning_callback_with_no_spec(stack, tmp_path):  # noqa: F811 (the fi
         trainer.fit(module, DataLoader(TensorDataset(x[:72], y[:72]), batch_size=16), DataLoader(TensorDataset(x[72:], y[72:]), batch_size=24))
         val_loss[lr] = min(v for _, v in losses)
         last_loss[lr] = losses[-1][0]
+        (tested,) = trainer.test(module, DataLoader(TensorDataset(x[72:], y[72:]), batch_size=24), verbose=False)
     result = client.shutdown(60)
     assert result and result.undeclared == 0, errors
     _check_views(api, training_set, inline, val_loss, last_loss, runs=2, epochs=2, batches=5)
+    tests = api.sparql('SELECT ?v ?m WHERE { ?t provml:executesTask/rdfs:label "test" ; prov:used ?m ; provml:hasOutputValue ?o . '
+                       '?o provml:valueName "loss" ; prov:value ?v . ?t provml:partOfExecution ?w . ?w rdfs:label ?l . '
+                       'FILTER(STRSTARTS(?l, "lightning-e2e")) }')
+    assert len(tests) == 2 and any(math.isclose(r["v"], tested["test_loss"], rel_tol=1e-5) for r in tests)
+    assert all(r["m"].endswith(".ckpt") for r in tests)  # the test used the last epoch's checkpoint
 
 
 def test_hugging_face_trainer_callback_with_no_spec(stack, tmp_path):  # noqa: F811 (the fixture imported above)

@@ -49,6 +49,7 @@ class ProvmlCallback(TrainerCallback):  # type: ignore[misc]
         self.recorder = AutoRun(workflow, client, **options)
         self.batches = batches
         self._epoch = 0
+        self._step = 0
         self._logs: Dict[str, Any] = {}
         self._model: Any = None
         self._open = False  # an epoch ended by the trainer whose logs and evaluation may still come
@@ -88,11 +89,13 @@ class ProvmlCallback(TrainerCallback):  # type: ignore[misc]
         self._close_epoch()
         self.recorder.epoch_begin(self._epoch)
         self._epoch += 1
+        self._step = 0
         self._open = True
 
     def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self.batches and self.recorder.epoch is not None:
-            self.recorder.batch_begin(state.global_step)
+            self.recorder.batch_begin(self._step)  # its index in the epoch
+            self._step += 1
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self.batches:
