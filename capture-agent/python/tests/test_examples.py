@@ -123,6 +123,8 @@ def check_snippet_delivers(code, tmp_path):
         # what the snippet prints about delivery is what the ingest got
         m = re.search(r"delivered=(\d+)", out.stdout) or re.search(r"^(\d+) ", out.stdout, re.M)
         assert m and int(m.group(1)) == len(ingest.events), out.stdout
+        said = re.search(r"# DeliveryResult\(delivered=(\d+)", code)  # what the README says it prints
+        assert said is None or int(said.group(1)) == len(ingest.events), (said.group(0), len(ingest.events))
     finally:
         ingest.close()
 
