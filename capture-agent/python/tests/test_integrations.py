@@ -113,6 +113,16 @@ def test_a_spill_spool_left_at_exit_holds_the_new_spec_version_before_the_event_
     assert any(a["name"] == "f1" for task in records[specs[1]]["spec"]["tasks"] for a in task["outputs"])
 
 
+def test_the_default_workflow_is_the_framework_and_the_script(monkeypatch):
+    from provml_client.integrations import default_workflow
+
+    monkeypatch.setattr("sys.argv", ["/home/me/train mnist.py", "--epochs", "3"])
+    assert default_workflow("keras") == "keras-train_mnist"
+    for outside in (["-c"], [""], [], ["/usr/lib/python3/site-packages/pytest/__main__.py"]):
+        monkeypatch.setattr("sys.argv", outside)
+        assert default_workflow("keras") == "keras"
+
+
 def test_safe_names_and_content_uris():
     np = need("numpy")
     assert safe_name("train/loss") == "train_loss" and safe_name("_x") == "x_x" and safe_name("a b") == "a_b"

@@ -8,7 +8,7 @@ new name). Nothing here imports a framework: ``provml_client.integrations.sklear
 scikit-learn and ``provml_client.integrations.keras`` imports Keras, only when they are imported.
 """
 
-from ._autorun import AutoRun, dataset_uri, hyperparameter_value, safe_name
+from ._autorun import AutoRun, dataset_uri, default_workflow, hyperparameter_value, safe_name
 from ._template import training_spec
 
-__all__ = ["AutoRun", "training_spec", "dataset_uri", "safe_name", "hyperparameter_value"]
+__all__ = ["AutoRun", "training_spec", "dataset_uri", "default_workflow", "safe_name", "hyperparameter_value"]

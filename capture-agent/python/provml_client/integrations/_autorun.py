@@ -4,6 +4,7 @@ import hashlib
 import math
 import os
 import re
+import sys
 from typing import Any, Callable, Dict, Mapping, Optional
 
 from .._capture import Client, TaskRun, WorkflowRun
@@ -20,6 +21,16 @@ def safe_name(name: Any) -> str:
     if not s or not s[0].isalnum():
         s = "x" + s
     return s[:200]
+
+
+def default_workflow(framework: str) -> str:
+    """``<framework>-<script name>`` (``keras-train_mnist`` for ``python train_mnist.py``), or the
+    framework's name alone outside a script (``python -c``, a notebook): runs of one script share a
+    workflow, and so, as a rule, the names they declare (README: Names declared at run time)."""
+    stem = os.path.splitext(os.path.basename(sys.argv[0] if sys.argv else ""))[0]
+    if not stem or stem in ("-c", "-m", "__main__", "ipykernel_launcher") or not stem[0].isalnum():
+        return framework
+    return safe_name("%s-%s" % (framework, stem))
 
 
 def hyperparameter_value(v: Any) -> Any:

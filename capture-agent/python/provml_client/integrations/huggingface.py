@@ -19,7 +19,7 @@ from typing import Any, Dict, Optional
 from transformers import TrainerCallback
 
 from .._capture import Client
-from ._autorun import AutoRun
+from ._autorun import AutoRun, default_workflow
 
 #: TrainingArguments recorded as hyperparameters, under these names.
 ARGUMENTS = {
@@ -42,11 +42,11 @@ _NOT_MEASURES = frozenset(["epoch", "step", "total_flos", "train_loss", "learnin
 
 class ProvmlCallback(TrainerCallback):  # type: ignore[misc]
     """Captures each ``Trainer.train`` as a run; options as :class:`AutoRun` (``workflow`` default
-    ``huggingface``)."""
+    ``huggingface-<script name>``, :func:`default_workflow`)."""
 
-    def __init__(self, workflow: str = "huggingface", client: Optional[Client] = None, *, batches: bool = True, **options: Any) -> None:
+    def __init__(self, workflow: Optional[str] = None, client: Optional[Client] = None, *, batches: bool = True, **options: Any) -> None:
         #: The recorder: ``recorder.client`` is the capture client, ``recorder.run`` the last run.
-        self.recorder = AutoRun(workflow, client, **options)
+        self.recorder = AutoRun(workflow or default_workflow("huggingface"), client, **options)
         self.batches = batches
         self._epoch = 0
         self._step = 0

@@ -17,16 +17,16 @@ from typing import Any, Dict, Mapping, Optional
 import keras
 
 from .._capture import Client
-from ._autorun import AutoRun
+from ._autorun import AutoRun, default_workflow
 
 
 class ProvmlCallback(keras.callbacks.Callback):  # type: ignore[misc]
-    """Captures each ``fit`` as a run; options as :class:`AutoRun` (``workflow`` default ``keras``)."""
+    """Captures each ``fit`` as a run; options as :class:`AutoRun` (``workflow`` default ``keras-<script name>``)."""
 
-    def __init__(self, workflow: str = "keras", client: Optional[Client] = None, *, batches: bool = True, **options: Any) -> None:
+    def __init__(self, workflow: Optional[str] = None, client: Optional[Client] = None, *, batches: bool = True, **options: Any) -> None:
         super().__init__()
         #: The recorder: ``recorder.client`` is the capture client, ``recorder.run`` the last run.
-        self.recorder = AutoRun(workflow, client, **options)
+        self.recorder = AutoRun(workflow or default_workflow("keras"), client, **options)
         self.batches = batches
         self._fitting = False
 

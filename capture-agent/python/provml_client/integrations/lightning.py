@@ -22,7 +22,7 @@ except ImportError:  # the older package name
     from pytorch_lightning.callbacks import Callback  # type: ignore[no-redef]
 
 from .._capture import Client
-from ._autorun import AutoRun, safe_name
+from ._autorun import AutoRun, default_workflow, safe_name
 
 
 def _metrics(metrics: Mapping[str, Any]) -> Dict[str, Any]:
@@ -41,12 +41,12 @@ def _metrics(metrics: Mapping[str, Any]) -> Dict[str, Any]:
 
 class ProvmlCallback(Callback):  # type: ignore[misc]
     """Captures each ``Trainer.fit`` as a run; options as :class:`AutoRun` (``workflow`` default
-    ``lightning``)."""
+    ``lightning-<script name>``, :func:`default_workflow`)."""
 
-    def __init__(self, workflow: str = "lightning", client: Optional[Client] = None, *, batches: bool = True, **options: Any) -> None:
+    def __init__(self, workflow: Optional[str] = None, client: Optional[Client] = None, *, batches: bool = True, **options: Any) -> None:
         super().__init__()
         #: The recorder: ``recorder.client`` is the capture client, ``recorder.run`` the last run.
-        self.recorder = AutoRun(workflow, client, **options)
+        self.recorder = AutoRun(workflow or default_workflow("lightning"), client, **options)
         self.batches = batches
 
     @property
