@@ -3,12 +3,13 @@
 import itertools
 import json
 import os
+import threading
 import time
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ._distributed import Distributed
 from ._processor import BatchProcessor
-from ._spec import CompiledSpec
+from ._spec import INPUT_SEMANTICS, SEMANTICS, CompiledSpec, SpecError, compile_spec
 from ._stats import DeliveryResult, Stats
 from ._validate import EMPTY_REFS as _EMPTY_REFS
 from ._validate import EMPTY_VALUES as _EMPTY_VALUES
@@ -62,6 +63,7 @@ class Client:
         #: True on a rank other than 0 with ``capture_ranks="zero"``: its capture calls send nothing.
         self.silent = silent
         self._executions = 0
+        self._declaring = threading.Lock()
 
     @property
     def workflow(self) -> str:
@@ -81,6 +83,48 @@ class Client:
     @property
     def transport(self) -> Any:
         return self._processor.transport
+
+    def declared(self, task: str, name: str) -> bool:
+        """Whether the spec (as extended so far) declares ``name`` for ``task``."""
+        c = self._compiled
+        return task in c.tasks and (name in c.value_names[task] or name in c.ref_names[task])
+
+    def declare(self, task: str, names: Mapping[str, str], io: Optional[str] = None) -> bool:
+        """Extends the spec at run time: declares each ``{name: semantics}`` of ``names`` for
+        ``task`` (a task the spec declares) that it does not declare yet; True when it changed.
+
+        The new spec version is a superset of the one before. The transport sends it before the
+        next batch (``POST /v1/workflows``, a spec envelope on the agent's socket, a spec record in
+        the spool and in the spill spool), so it reaches the ingest and the processor before any
+        event that uses a name it added: call ``declare`` before capturing values with those names.
+        A name is an input (``io="inputs"``) or an output (``"outputs"``); by default hyperparameters,
+        parameters, dataset references and characteristics are inputs, the rest outputs. A name
+        declared already is left as the spec declares it. Raises ``SpecError`` for a name that is
+        not an identifier (letters, digits and ``. _ ~ : -``) or a semantics not in the contract.
+        """
+        if all(self.declared(task, n) for n in names):
+            return False
+        with self._declaring:
+            c = self._compiled
+            if task not in c.tasks:
+                raise SpecError("cannot declare names for task '%s': the spec does not declare it" % task, [])
+            new = [(n, sem) for n, sem in names.items() if n not in c.value_names[task] and n not in c.ref_names[task]]
+            if not new:
+                return False
+            spec = json.loads(json.dumps(c.spec))
+            entry = next(t for t in spec["tasks"] if t.get("id") == task)
+            for n, sem in new:
+                if sem not in SEMANTICS:
+                    raise SpecError("invalid semantics for '%s'" % n, [(n, "one of %s" % ", ".join(sorted(SEMANTICS)))])
+                side = io or ("inputs" if sem in INPUT_SEMANTICS else "outputs")
+                if side not in ("inputs", "outputs"):
+                    raise ValueError("io must be 'inputs' or 'outputs', got %r" % io)
+                entry.setdefault(side, []).append({"name": n, "semantics": sem})
+            compiled = compile_spec(spec)
+            self._compiled = compiled
+            self._check.compiled = compiled
+            self._processor.set_spec(compiled.spec)
+            return True
 
     def workflow_execution(self, id: Optional[str] = None) -> "WorkflowRun":
         """Starts a workflow execution; ``id`` defaults to ``<workflow>-<time>-<random>``, or, in a

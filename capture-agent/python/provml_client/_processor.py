@@ -151,6 +151,21 @@ class BatchProcessor:
 
     # -- the caller's side ----------------------------------------------------------------------
 
+    def set_spec(self, spec: Any) -> None:
+        """A later version of the spec (a superset: names declared at run time), given before any
+        event that uses its new names is queued: the transport sends it before its next batch, and
+        the spill spool, when open, writes it now, before the events spilled after it."""
+        self.transport.set_spec(spec)
+        record = ('{"spec":%s}' % json.dumps(spec, separators=(",", ":"), ensure_ascii=False)).encode("utf-8")
+        with self._changed:
+            spill = self.spill
+            if spill is None:
+                return
+            try:
+                spill.set_spec(record)
+            except (SpoolError, OSError) as e:
+                self._report(CaptureError("failed", "the spill spool %s: the new spec version was not written: %s" % (spill.path, e), 0, e))
+
     def enqueue(self, event: Any) -> bool:
         """Appends an event; False when it was dropped (queue full with ``drop``, or shut down)."""
         q = self._q

@@ -24,6 +24,8 @@ SEMANTICS = frozenset(
 )
 #: Semantics whose values arrive as data references (URIs), not as values.
 REFERENCE_SEMANTICS = frozenset(["dataset-reference", "model-reference", "data-reference"])
+#: Semantics declared as task inputs by default when names are declared at run time (the rest are outputs).
+INPUT_SEMANTICS = frozenset(["hyperparameter", "parameter", "dataset-reference", "dataset-characteristic", "data-reference"])
 PHASES = frozenset(["data-curation", "learning-data-preparation", "learning"])
 STAGES = frozenset(["training", "validation", "testing"])
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~:-]*$")
@@ -120,6 +122,9 @@ def compile_spec(source: SpecInput) -> CompiledSpec:
                 path = "tasks.%d.%s.%d" % (i, key, j)
                 if not isinstance(a, dict) or not isinstance(a.get("name"), str):
                     issues.append((path, "an attribute needs a name"))
+                    continue
+                if not _IDENTIFIER.match(a["name"]) or len(a["name"]) > 200:
+                    issues.append((path + ".name", "'%s' is not an identifier (letters, digits and . _ ~ : -)" % a["name"]))
                     continue
                 if a.get("semantics") not in SEMANTICS:
                     issues.append((path + ".semantics", "one of %s" % ", ".join(sorted(SEMANTICS))))

@@ -91,6 +91,13 @@ class SpillSpool:
         self.unsent += left
         w.append([self._spec_record])
 
+    def set_spec(self, spec_record: bytes) -> None:
+        """A later version of the spec (names declared at run time): written now when the spool is
+        open, so that it comes before the events that use them, and at the head of a later open."""
+        self._spec_record = spec_record
+        if self._writer is not None:
+            self._writer.append([spec_record])
+
     def _count_events_from(self, seq: int) -> int:
         n = 0
         for first, path, size in self._writer.segments:  # type: ignore[union-attr]

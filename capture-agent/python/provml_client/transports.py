@@ -51,6 +51,11 @@ class Transport:
     def send(self, events: Sequence[str]) -> None:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def set_spec(self, spec: Dict[str, Any]) -> None:
+        """A later version of the spec (a superset of the one before: names declared at run time),
+        called on the capture thread. A transport that delivers specs sends it before the next batch.
+        """
+
     def close(self) -> None:
         """Releases connections and files. Idempotent."""
 
@@ -59,11 +64,37 @@ def _spec_text(spec: Dict[str, Any]) -> str:
     return json.dumps(spec, separators=(",", ":"), ensure_ascii=False)
 
 
+class _SpecVersions:
+    """The spec a transport delivers: its latest version, and which version the receiver has.
+
+    ``set`` runs on the capture thread, the rest on the sender's; the (version, text) pair is
+    replaced whole, so the sender reads one consistent pair. Each version is a superset of the one
+    before (capture events valid under one are valid under the next), so a newer version sent
+    before older events is harmless; what matters is that it arrives before the first event that
+    uses a name it added, which was queued after ``set`` returned.
+    """
+
+    __slots__ = ("latest", "delivered")
+
+    def __init__(self, spec: Dict[str, Any]) -> None:
+        self.latest: "tuple[int, str]" = (0, _spec_text(spec))
+        self.delivered = -1  # none (a new connection: the receiver may have restarted)
+
+    def set(self, spec: Dict[str, Any]) -> None:
+        self.latest = (self.latest[0] + 1, _spec_text(spec))
+
+    def pending(self) -> "Optional[tuple[int, str]]":
+        """The version to send before the next batch, or None when the receiver has the latest."""
+        latest = self.latest
+        return None if latest[0] == self.delivered else latest
+
+
 class UnixSocketTransport(Transport):
     """The sidecar's fast path (AGENT.md): NDJSON envelopes, an empty line ends a batch, one answer line.
 
     The spec is sent as the first envelope of the first batch on every new connection (the agent may
-    have restarted with a fresh spool; specs are idempotent).
+    have restarted with a fresh spool; specs are idempotent), and before the next batch after
+    ``set_spec`` (a version that declares names added at run time).
     """
 
     name = "socket"
@@ -71,10 +102,12 @@ class UnixSocketTransport(Transport):
     def __init__(self, path: str, spec: Dict[str, Any], timeout: float = 30.0) -> None:
         self.path = path
         self.timeout = timeout
-        self._spec_line = '{"spec":%s}' % _spec_text(spec)
+        self._specs = _SpecVersions(spec)
         self._sock: Optional[socket.socket] = None
         self._reader: Any = None
-        self._spec_sent = False
+
+    def set_spec(self, spec: Dict[str, Any]) -> None:
+        self._specs.set(spec)
 
     def _connect(self) -> None:
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -86,7 +119,7 @@ class UnixSocketTransport(Transport):
             raise RetryableError("agent socket %s: %s" % (self.path, e)) from e
         self._sock = s
         self._reader = s.makefile("rb")
-        self._spec_sent = False
+        self._specs.delivered = -1
 
     def _drop(self) -> None:
         if self._reader is not None:
@@ -105,10 +138,11 @@ class UnixSocketTransport(Transport):
     def send(self, events: Sequence[str]) -> None:
         if self._sock is None:
             self._connect()
-        with_spec = not self._spec_sent
+        spec = self._specs.pending()
+        with_spec = spec is not None
         lines = ['{"event":%s}' % e for e in events]
-        if with_spec:
-            lines.insert(0, self._spec_line)
+        if spec is not None:
+            lines.insert(0, '{"spec":%s}' % spec[1])
         data = ("\n".join(lines) + "\n\n").encode("utf-8")
         try:
             self._sock.sendall(data)  # type: ignore[union-attr]
@@ -128,7 +162,8 @@ class UnixSocketTransport(Transport):
             if reply["accepted"] not in (len(lines), len(events)):  # with or without the spec line
                 self._drop()
                 raise RetryableError("agent accepted %s of %d lines" % (reply["accepted"], len(lines)))
-            self._spec_sent = True
+            if spec is not None:
+                self._specs.delivered = spec[0]
             return
         error = reply.get("error") if isinstance(reply, dict) else None
         message = reply.get("message", "") if isinstance(reply, dict) else str(reply)
@@ -163,9 +198,11 @@ class HttpTransport(Transport):
         self.port = u.port or 80
         self.base = u.path.rstrip("/")
         self.timeout = timeout
-        self._spec_body = _spec_text(spec).encode("utf-8")
+        self._specs = _SpecVersions(spec)
         self._conn: "Optional[HTTPConnection]" = None
-        self._spec_sent = False
+
+    def set_spec(self, spec: Dict[str, Any]) -> None:
+        self._specs.set(spec)
 
     def _post(self, path: str, body: bytes, content_type: str) -> "tuple[int, bytes]":
         from http.client import HTTPConnection, HTTPException  # here: a trainer without HTTP never loads it
@@ -178,17 +215,18 @@ class HttpTransport(Transport):
             return r.status, r.read()
         except (OSError, HTTPException) as e:
             self.close()
-            self._spec_sent = False
+            self._specs.delivered = -1
             raise RetryableError("POST %s%s: %s" % (self.url, path, e)) from e
 
     def send(self, events: Sequence[str]) -> None:
-        if not self._spec_sent:
-            status, body = self._post("/v1/workflows", self._spec_body, "application/json")
+        spec = self._specs.pending()
+        if spec is not None:
+            status, body = self._post("/v1/workflows", spec[1].encode("utf-8"), "application/json")
             if status == 400:
                 raise RejectedError("ingest refused the spec: %s" % body[:2000].decode("utf-8", "replace"))
             if status >= 300:
                 raise RetryableError("POST /v1/workflows answered %d" % status)
-            self._spec_sent = True
+            self._specs.delivered = spec[0]
         status, body = self._post("/v1/events", ("\n".join(events) + "\n").encode("utf-8"), "application/x-ndjson")
         if 200 <= status < 300:
             return
@@ -217,6 +255,10 @@ class FallbackTransport(Transport):
         self.primary = primary
         self.secondary = secondary
 
+    def set_spec(self, spec: Dict[str, Any]) -> None:
+        self.primary.set_spec(spec)
+        self.secondary.set_spec(spec)
+
     def send(self, events: Sequence[str]) -> None:
         try:
             self.primary.send(events)
@@ -242,8 +284,10 @@ class SpoolTransport(Transport):
 
     def __init__(self, directory: str, spec: Dict[str, Any], **writer_options: Any) -> None:
         self.writer = SpoolWriter(directory, **writer_options)
-        self._spec_record = ('{"spec":%s}' % _spec_text(spec)).encode("utf-8")
-        self._spec_written = False
+        self._specs = _SpecVersions(spec)
+
+    def set_spec(self, spec: Dict[str, Any]) -> None:
+        self._specs.set(spec)
 
     @property
     def directory(self) -> str:
@@ -252,18 +296,20 @@ class SpoolTransport(Transport):
 
     def send(self, events: Sequence[str]) -> None:
         payloads = [('{"event":%s}' % e).encode("utf-8") for e in events]
-        if not self._spec_written:
-            payloads.insert(0, self._spec_record)
+        spec = self._specs.pending()
+        if spec is not None:
+            payloads.insert(0, ('{"spec":%s}' % spec[1]).encode("utf-8"))
         try:
             self.writer.append(payloads)
         except SpoolFullError as e:
             raise RetryableError(str(e)) from e
         except RecordTooLargeError:
             too_big = [i for i, p in enumerate(payloads) if len(p) > 1048576]
-            if not self._spec_written:
+            if spec is not None:
                 too_big = [i - 1 for i in too_big]
             raise RejectedError("events over the 1 MiB record limit", [i for i in too_big if i >= 0] or None)
-        self._spec_written = True
+        if spec is not None:
+            self._specs.delivered = spec[0]
 
     def close(self) -> None:
         self.writer.close()
@@ -276,9 +322,15 @@ class MemoryTransport(Transport):
 
     def __init__(self) -> None:
         self.events: List[Dict[str, Any]] = []
+        #: The spec versions given by ``set_spec`` (names declared at run time), in order.
+        self.specs: List[Dict[str, Any]] = []
         self.batches = 0
         self.closed = False
         self._lock = threading.Lock()
+
+    def set_spec(self, spec: Dict[str, Any]) -> None:
+        with self._lock:
+            self.specs.append(json.loads(json.dumps(spec)))
 
     def send(self, events: Sequence[str]) -> None:
         parsed = [json.loads(e) for e in events]

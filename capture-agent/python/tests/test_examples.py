@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from conftest import PKG_ROOT, REPO_ROOT, wait_until
+from conftest import PKG_ROOT, REPO_ROOT, in_ci, wait_until
 from fakes import FlakyIngest
 from test_real_services import embedded_stack  # noqa: F401 (a fixture)
 from provml_client.spool import read_spool
@@ -28,9 +28,25 @@ def all_readme_snippets():
         return re.findall(r"```python\n(.*?)```", f.read(), re.S)
 
 
-def readme_snippets():
-    """The snippets that capture (the query snippet reads what they captured)."""
-    return [code for code in all_readme_snippets() if README_QUERY not in code]
+#: Snippets of the integrations whose frameworks CI's default run does not install (tests_frameworks/ runs them).
+TORCH_SNIPPETS = ("integrations.lightning", "integrations.huggingface")
+
+
+def readme_snippets(torch=False):
+    """The snippets that capture (the query snippet reads what they captured); with ``torch``, only
+    those of the torch integrations, else none of them."""
+    return [code for code in all_readme_snippets()
+            if README_QUERY not in code and any(m in code for m in TORCH_SNIPPETS) == torch]
+
+
+def needs_installed(code):
+    """Skips (fails under CI=true) a snippet whose integration's framework is not installed."""
+    for marker, module in (("integrations.sklearn", "sklearn"), ("integrations.keras", "keras"),
+                           ("integrations.lightning", "lightning"), ("integrations.huggingface", "transformers")):
+        if marker in code and importlib.util.find_spec(module) is None:
+            if in_ci():
+                pytest.fail("CI=true: %s is missing for a README snippet" % module)
+            pytest.skip("%s is not installed: its README snippet cannot run" % module)
 
 
 def readme_query_snippets():
@@ -41,13 +57,18 @@ def run_snippet(code, url, tmp_dir=None, timeout=120):
     """Runs a README snippet from the repository root (as the README says), with its ingest at ``url``
     (and its temporary files in ``tmp_dir``)."""
     env = dict(os.environ, PYTHONPATH=PKG_ROOT)
-    if tmp_dir is not None:
-        env["TMPDIR"] = str(tmp_dir)
+    env.setdefault("KERAS_BACKEND", "jax")
     for k in [k for k in env if k.startswith("PROVML_")]:
         del env[k]
+    if tmp_dir is not None:
+        env["TMPDIR"] = str(tmp_dir)
+        env["PROVML_MODEL_DIR"] = os.path.join(str(tmp_dir), "models")  # the integrations' model files
+    # from the repository root where a snippet reads its files, else in the temporary directory (what
+    # frameworks write there: Lightning's checkpoints/, a Trainer's output directory)
+    cwd = REPO_ROOT if tmp_dir is None or "schemas/" in code else str(tmp_dir)
     return subprocess.run(
         [sys.executable, "-c", code.replace(README_INGEST, url)],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout,
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
     )
 
 
@@ -88,7 +109,12 @@ def test_the_readme_query_snippet_answers_what_the_quickstart_captured(embedded_
 
 @pytest.mark.parametrize("index", range(len(readme_snippets())))
 def test_every_readme_snippet_runs(index, tmp_path):
-    code = readme_snippets()[index]
+    check_snippet_delivers(readme_snippets()[index], tmp_path)
+
+
+def check_snippet_delivers(code, tmp_path):
+    """Runs a snippet against a local ingest: what it prints about delivery is what the ingest got."""
+    needs_installed(code)
     ingest = FlakyIngest()
     try:
         out = run_snippet(code, ingest.url, tmp_path)
@@ -97,8 +123,38 @@ def test_every_readme_snippet_runs(index, tmp_path):
         # what the snippet prints about delivery is what the ingest got
         m = re.search(r"delivered=(\d+)", out.stdout) or re.search(r"^(\d+) ", out.stdout, re.M)
         assert m and int(m.group(1)) == len(ingest.events), out.stdout
+        said = re.search(r"# DeliveryResult\(delivered=(\d+)", code)  # what the README says it prints
+        assert said is None or int(said.group(1)) == len(ingest.events), (said.group(0), len(ingest.events))
     finally:
         ingest.close()
+
+
+@pytest.mark.ingest
+def test_the_readme_integration_snippets_answer_in_the_views(embedded_stack, tmp_path):  # noqa: F811
+    from provml_client import query
+
+    ingest_url, query_url = embedded_stack
+    api = query.connect(query_url)
+    snippets = [code for code in readme_snippets() if "provml_client.integrations." in code]
+    assert [("sklearn" in code, "keras" in code) for code in snippets] == [(True, False), (False, True)]
+    for code in snippets:
+        needs_installed(code)
+        out = run_snippet(code, ingest_url, tmp_path)
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert re.match(r"DeliveryResult\(delivered=\d+, rejected=0, dropped=0, ", out.stdout), out.stdout
+    # scikit-learn: the run with C=0.5 on the content URI of its data, its best model by val_loss
+    assert wait_until(lambda: len(api.runs(hp={"C": 0.5})) == 1, timeout=60, interval=0.5)
+    (run,) = api.runs(hp={"C": 0.5})
+    assert run["trainingSet"].startswith("urn:provml:dataset:sha256:") and run["status"] == "finished"
+    assert {"final_loss", "final_accuracy", "final_val_loss", "final_val_accuracy"} <= set(run["outputs"])
+    best = api.best_model(run["trainingSet"], measure="val_loss")
+    assert best["hyperparameters"]["C"] == 0.5 and best["value"] == run["outputs"]["final_val_loss"]
+    assert best["uri"].startswith("file://" + str(tmp_path / "models")) and best["uri"].endswith(".pkl")
+    # Keras: two epochs, each a model file validated; the best of them by val_loss
+    assert wait_until(lambda: len(api.models("file:///data/keras-demo.npz")) == 2, timeout=60, interval=0.5)
+    best = api.best_model("file:///data/keras-demo.npz", measure="val_loss")
+    assert best["uri"].endswith(".keras") and best["hyperparameters"]["epochs"] == 2
+    assert best["hyperparameters"]["optimizer"] == "Adam"
 
 
 def run_example(name, tmp_path, *extra):

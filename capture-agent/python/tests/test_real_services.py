@@ -2,6 +2,7 @@
 once it exists, the sidecar agent's Unix socket. Skipped with a reason when the project's node
 dependencies or the agent are missing; under CI=true a missing piece fails instead."""
 
+import contextlib
 import json
 import os
 import shutil
@@ -211,16 +212,14 @@ def _agent_supports_socket():
         return "PROVML_AGENT_SOCKET" in f.read()
 
 
-@pytest.mark.agent
-def test_the_real_agent_spools_what_the_socket_sends(seismic_spec):
-    """`provml agent` offline with a spool: events over the Unix socket end up as spool records."""
+@contextlib.contextmanager
+def real_agent():
+    """`provml agent` offline (spool only: no Kafka needed) with its Unix socket: (spool dir, socket path)."""
     _node_ready()
     _need(
         _agent_supports_socket(),
         "the sidecar agent with a spool and a Unix socket (capture-agent/agent/src/agentService.ts) is not in this checkout yet",
     )
-    from provml_client.spool import read_spool
-
     d = tempfile.mkdtemp(prefix="pvml")
     spool_dir = os.path.join(d, "spool")
     sock = os.path.join(spool_dir, "agent.sock")
@@ -244,6 +243,19 @@ def test_the_real_agent_spools_what_the_socket_sends(seismic_spec):
         if not wait_until(lambda: os.path.exists(sock) or proc.poll() is not None, timeout=60, interval=0.2) or proc.poll() is not None:
             log.seek(0)
             pytest.fail("the agent did not open %s: %s" % (sock, log.read()[-3000:]))
+        yield spool_dir, sock
+    finally:
+        _stop(proc)
+        log.close()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.mark.agent
+def test_the_real_agent_spools_what_the_socket_sends(seismic_spec):
+    """`provml agent` offline with a spool: events over the Unix socket end up as spool records."""
+    from provml_client.spool import read_spool
+
+    with real_agent() as (spool_dir, sock):
         errors = []
         c = provml.init(seismic_spec, "E", socket_path=sock, env={}, on_error=errors.append, register_atexit=False)
         with c.workflow_execution("py-real-agent") as run, run.task("training", values={"learning_rate": 0.1}) as t:
@@ -261,7 +273,6 @@ def test_the_real_agent_spools_what_the_socket_sends(seismic_spec):
         t.end()
         r = c.shutdown(60)
         assert (r.rejected, r.delivered, r.undeclared) == (0, 4, 1), errors
-        _stop(proc)
         records = [json.loads(p) for _, p in read_spool(spool_dir)]
         events = [r["event"] for r in records if "event" in r]
         assert any("spec" in r for r in records)
@@ -269,10 +280,6 @@ def test_the_real_agent_spools_what_the_socket_sends(seismic_spec):
         agent_2 = [e for e in events if e["workflowExecution"] == "py-real-agent-2"]
         assert len(agent_2) == 4
         assert [e["values"] for e in agent_2 if e["task"] == "epoch" and e["phase"] == "begin"] == [{"epoch": 0}]
-    finally:
-        _stop(proc)
-        log.close()
-        shutil.rmtree(d, ignore_errors=True)
 
 
 EXAMPLE = os.path.join(REPO_ROOT, "capture-agent", "python", "examples", "train_stdlib.py")
