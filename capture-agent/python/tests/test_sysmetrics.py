@@ -3,6 +3,7 @@ trainer process and captured as declared output values; the GPU path through nvi
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -179,3 +180,23 @@ def test_read_before_start_is_empty_and_stop_is_idempotent():
         pass
     m.stop()
     assert not m.running
+
+
+def test_the_readme_snippet_prints_what_it_says(tmp_path):
+    from fakes import FlakyIngest
+    from test_examples import all_readme_snippets, run_snippet
+
+    [code] = [c for c in all_readme_snippets() if "SystemMetrics" in c]
+    ingest = FlakyIngest()
+    try:
+        out = run_snippet(code, ingest.url, tmp_path)
+    finally:
+        ingest.close()
+    assert out.returncode == 0, out.stderr
+    # the CPU and RSS values (and the GPU's where nvidia-smi is), all 8 events delivered, nothing undeclared
+    names = ["sys_cpu_percent", "sys_rss_mib"]
+    if shutil.which("nvidia-smi") is not None:
+        names = sorted(names + ["sys_gpu_memory_mib", "sys_gpu_utilization_percent"])
+    assert out.stdout.splitlines() == [repr(names), "8 0"]
+    epochs = [e for e in ingest.events if e["task"] == "epoch" and e["phase"] == "end"]
+    assert len(epochs) == 3 and all(sorted(e["values"]) == names for e in epochs)
