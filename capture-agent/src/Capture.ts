@@ -28,6 +28,7 @@ import { pastDeadline } from './deadline.ts';
 import { deliveryResult, type DeliveryResult } from './DeliveryResult.ts';
 import { collectExecutionContext } from './executionContext.ts';
 import { withRetry } from './retry.ts';
+import { draftParts, DRAFT_ENV } from './draft/draftParts.ts';
 import { SpecChecker, type RefInput } from './SpecChecker.ts';
 import { DiskfulCaptureExporter, type DiskfulOptions } from './spool/DiskfulCaptureExporter.ts';
 import { SpillingCaptureExporter, type SpillOptions } from './spool/SpillingCaptureExporter.ts';
@@ -495,9 +496,11 @@ function settingDelivery(options: CaptureOptions, workflow: string, report: (e: 
  * @throws ValidationError for an invalid spec or setting; Error when the spec cannot be published.
  */
 export async function init(options: CaptureOptions): Promise<Capture> {
+  const env = options.env ?? process.env;
+  const draft = env[DRAFT_ENV];
+  if (draft !== undefined && draft !== '') return initDraft(options, draft, env);
   const source = typeof options.spec === 'string' ? await readFile(options.spec, 'utf8') : options.spec;
   const compiled = compileSpec(source);
-  const env = options.env ?? process.env;
   const ranks = resolveCaptureRanks(options.captureRanks, env);
   const report = options.onError ?? warnOnError;
   const delivery = settingDelivery(options, compiled.spec.workflow, report);
@@ -531,5 +534,25 @@ export async function init(options: CaptureOptions): Promise<Capture> {
     options.shutdownTimeoutMs ?? 5000,
     distributed,
     silent,
+  );
+}
+
+/**
+ * A draft run (`provml spec init` sets `PROVML_SPEC_DRAFT`): every task and name is accepted, nothing
+ * is sent, and the names used are written to the draft file at shutdown (src/draft/).
+ */
+async function initDraft(
+  options: CaptureOptions,
+  path: string,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<Capture> {
+  const { compiled, recorder, checker } = await draftParts(options.spec, path, env);
+  return new Capture(
+    compiled,
+    new BatchProcessor(recorder, { onError: options.onError ?? warnOnError }),
+    { ...collectExecutionContext(env), ...options.context },
+    checker,
+    { exporter: recorder },
+    options.shutdownTimeoutMs ?? 5000,
   );
 }

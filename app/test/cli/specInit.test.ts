@@ -129,4 +129,30 @@ describe('provml spec init (README)', () => {
     expect(failed.stderr).toContain('exited with 3: no spec written');
     await expect(readFile(join(dir, 'never.json'))).rejects.toThrow();
   }, 60_000);
+  it('drafts the spec of a script using the TypeScript library, which then captures everything', async () => {
+    const out = join(dir, 'ts-spec.json');
+    const script = `node --import tsx app/test/fixtures/draftTraining.ts ${out}`;
+    const first = await sh(`npm run -s provml -- spec init --out ${out} -- ${script}`, { cwd: ROOT, env });
+    expect(JSON.parse(first.stdout)).toEqual({ events: 0, undeclared: 0 }); // a draft run sends nothing
+    expect(first.stderr).toContain('workflow draftTraining, 2 tasks, 7 names drafted from the run');
+    const drafted = JSON.parse(await readFile(out, 'utf8')) as ProspectiveSpec;
+    compileSpec(drafted);
+    const semantics = Object.fromEntries(
+      drafted.tasks.flatMap((t) =>
+        [...t.inputs, ...t.outputs].map((a) => [`${t.id}.${a.name}`, a.semantics]),
+      ),
+    );
+    expect(semantics).toEqual({
+      'training.learning_rate': 'hyperparameter',
+      'training.optimizer': 'hyperparameter',
+      'training.corpus': 'dataset-reference',
+      'training.final_f1': 'evaluation-measure',
+      'epoch.epoch': 'parameter',
+      'epoch.train_loss': 'evaluation-measure',
+      'epoch.checkpoint': 'model-reference',
+    });
+    expect(drafted.tasks.find((t) => t.id === 'epoch')!.parent).toBe('training');
+    const second = await sh(script, { cwd: ROOT, env });
+    expect(JSON.parse(second.stdout)).toEqual({ events: 6, undeclared: 0 });
+  }, 60_000);
 });
