@@ -143,6 +143,11 @@ export class TaskRun {
     readonly parent: string | null,
   ) {}
 
+  /** Whether it ended (`end`, `run` returning or throwing). */
+  get hasEnded(): boolean {
+    return this.ended;
+  }
+
   /**
    * Records a value for the end event (e.g. a loss computed inside a scoped helper). Checked here:
    * a name the spec does not declare for this task is dropped and reported once (throws with `strict`).
