@@ -200,3 +200,22 @@ def test_the_readme_snippet_prints_what_it_says(tmp_path):
     assert out.stdout.splitlines() == [repr(names), "8 0"]
     epochs = [e for e in ingest.events if e["task"] == "epoch" and e["phase"] == "end"]
     assert len(epochs) == 3 and all(sorted(e["values"]) == names for e in epochs)
+
+
+def test_the_interval_sampler_stops_when_its_client_shuts_down():
+    import threading
+
+    import provml_client as provml
+    from provml_client.transports import MemoryTransport
+
+    transport = MemoryTransport()
+    client = provml.init(declare_system_metrics(SMALL_SPEC, "system", parent="training"), transport=transport,
+                         register_atexit=False)
+    run = client.workflow_execution()
+    training = run.task("training")
+    metrics = SystemMetrics(interval=0.05, gpu=False, record=(training, "system")).start()
+    assert metrics.running
+    client.shutdown()  # no stop(): the sampler sees its client shut down and ends
+    metrics._thread.join(5)
+    assert not metrics.running
+    assert "provml-sysmetrics" not in [t.name for t in threading.enumerate()]
