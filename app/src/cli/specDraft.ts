@@ -57,7 +57,7 @@ export interface DraftedSpec {
 }
 
 const MEASURE =
-  /(loss|acc|accuracy|f1|precision|recall|auc|error|mse|mae|rmse|score|perplexity|bleu|rouge|iou|dice|r2)(_|$)/i;
+  /(loss|nll|acc|accuracy|f1|precision|recall|auc|error|mse|mae|rmse|score|perplexity|bleu|rouge|iou|dice|r2)(_|$)/i;
 const PARAMETER = /(^|_)(seed|index|idx|step|rank|device|workers?|epoch|batch_index|iteration|fold)$/i;
 const MODEL = /(model|checkpoint|ckpt|weights)/i;
 const DATASET = /(data|dataset|set|train|valid|val|test|corpus|split|features|labels)/i;
