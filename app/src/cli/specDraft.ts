@@ -67,8 +67,19 @@ const STAGE: [RegExp, TaskSpec['stage']][] = [
   [/^(test|testing)$/i, 'testing'],
 ];
 
-/** The semantics guessed for a name a task used on begin (`input`) or end (`output`). */
-export function guessSemantics(seen: SeenName, direction: 'input' | 'output'): Semantics {
+/** A loop index that says which model a task wrote (when it writes one). */
+const MODEL_INDEX = /^(epoch|step|global_step|iteration)$/i;
+
+/**
+ * The semantics guessed for a name a task used on begin (`input`) or end (`output`); `writesModel`:
+ * the task also used a model reference, so its epoch (or step) index is that model's hyperparameter.
+ */
+export function guessSemantics(
+  seen: SeenName,
+  direction: 'input' | 'output',
+  writesModel = false,
+): Semantics {
+  if (seen.kind === 'value' && writesModel && MODEL_INDEX.test(seen.name)) return 'model-hyperparameter';
   if (seen.kind === 'reference') {
     if (MODEL.test(seen.name)) return 'model-reference';
     if (DATASET.test(seen.name)) return 'dataset-reference';
@@ -79,8 +90,8 @@ export function guessSemantics(seen: SeenName, direction: 'input' | 'output'): S
   return MEASURE.test(seen.name) ? 'evaluation-measure' : 'output-value';
 }
 
-function attribute(seen: SeenName, direction: 'input' | 'output'): AttributeSpec {
-  const semantics = guessSemantics(seen, direction);
+function attribute(seen: SeenName, direction: 'input' | 'output', writesModel: boolean): AttributeSpec {
+  const semantics = guessSemantics(seen, direction, writesModel);
   const what =
     seen.kind === 'reference' ? `a reference, e.g. ${seen.uri ?? '?'}` : (seen.types ?? []).join(' or ');
   return {
@@ -117,10 +128,13 @@ export function draftSpec(
         };
       }
       const declared = new Set([...(task.inputs ?? []), ...(task.outputs ?? [])].map((a) => a.name));
+      const writesModel = [...seen.inputs, ...seen.outputs].some(
+        (n) => n.kind === 'reference' && guessSemantics(n, 'output') === 'model-reference',
+      );
       const fresh = (names: SeenName[], direction: 'input' | 'output'): AttributeSpec[] =>
         names
           .filter((n) => !declared.has(n.name))
-          .map((n) => (declared.add(n.name), attribute(n, direction)));
+          .map((n) => (declared.add(n.name), attribute(n, direction, writesModel)));
       const inputs = fresh(seen.inputs, 'input');
       const outputs = fresh(seen.outputs, 'output');
       if (inputs.length > 0) task = { ...task, inputs: [...(task.inputs ?? []), ...inputs] };

@@ -10,7 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BestModel } from '@provml/query-api';
 import { compileSpec, type ProspectiveSpec } from '@provml/schemas';
+import { startStack } from '../../../deploy/testing/stack.ts';
 
 const sh = promisify(exec);
 const ROOT = new URL('../../../', import.meta.url).pathname;
@@ -77,6 +79,7 @@ describe('provml spec init (README)', () => {
       final_accuracy: 'evaluation-measure',
     });
     expect(semantics('epoch')).toMatchObject({
+      epoch: 'model-hyperparameter', // the index of a task that writes a model: that model's
       loss: 'evaluation-measure',
       accuracy: 'evaluation-measure',
       model: 'model-reference',
@@ -109,6 +112,30 @@ describe('provml spec init (README)', () => {
     for (const t of spec.tasks)
       expect([...names.get(t.id)!].sort()).toEqual([...t.inputs, ...t.outputs].map((a) => a.name).sort());
   });
+
+  it('gives a run the views answer on: its spool replayed to an embedded stack, /v1/models/best finds its model', async () => {
+    const stack = await startStack();
+    try {
+      await sh(`npm run -s provml -- replay ${join(dir, 'my-spool')} --http ${stack.ingestUrl}`, {
+        cwd: ROOT,
+        env,
+      });
+      await stack.settle();
+      const query = new URLSearchParams({
+        trainingSet: 'synthetic://seismic-tiles/train?seed=42&n=512',
+        measure: 'val_loss',
+      });
+      const response = await fetch(`${stack.queryUrl}/v1/models/best?${query.toString()}`);
+      const best = (await response.json()) as BestModel;
+      expect(response.status, JSON.stringify(best)).toBe(200);
+      expect(best.uri).toMatch(/^file:.*model-epoch-\d\.json$/);
+      expect(Object.keys(best.modelHyperparameters)).toEqual(['epoch']); // drafted as the model's
+      expect(best.hyperparameters).toMatchObject({ learning_rate: 0.5, epochs: 3, batch_size: 32 });
+      expect(typeof best.value).toBe('number');
+    } finally {
+      await stack.shutdown();
+    }
+  }, 120_000);
 
   it('keeps a spec the script can read, adds only what it lacks, and writes nothing when the command fails', async () => {
     const given = join(dir, 'given.json');
@@ -147,7 +174,7 @@ describe('provml spec init (README)', () => {
       'training.optimizer': 'hyperparameter',
       'training.corpus': 'dataset-reference',
       'training.final_f1': 'evaluation-measure',
-      'epoch.epoch': 'parameter',
+      'epoch.epoch': 'model-hyperparameter',
       'epoch.train_loss': 'evaluation-measure',
       'epoch.checkpoint': 'model-reference',
     });
