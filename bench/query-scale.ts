@@ -311,7 +311,7 @@ async function runView(
       });
       const all = runs.map((r) => ({
         training: r.training,
-        trainingSet: r.trainingSet,
+        trainingSet: r.trainingSet ?? '', // a preparation filter: every run found used a set
         learningRate: str(r.hyperparameters.learning_rate),
         meanBatchSeconds: str(r.meanBatchSeconds),
         meanEpochSeconds: str(r.meanEpochSeconds),

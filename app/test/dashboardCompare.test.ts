@@ -11,7 +11,13 @@ import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EmbeddedStack } from '../src/embedded/EmbeddedStack.ts';
 import { startStack } from '../../deploy/testing/stack.ts';
-import { CHROMIUM, chromiumMissing as missing, openPage } from './fixtures/browser.ts';
+import {
+  CHROMIUM,
+  chromiumMissing as missing,
+  comparisonColumn,
+  comparisonShown,
+  openPage,
+} from './fixtures/browser.ts';
 import {
   CLASSIFIER_EPOCHS,
   CLASSIFIER_RUNS,
@@ -27,7 +33,6 @@ const LAST = CLASSIFIER_EPOCHS - 1;
 
 /** What the page exposes as `window.provmlDashboard`. */
 interface DashboardHandle {
-  comparison: { shown(): { measure: string | null; columns: string[]; rows: string[][] } };
   lineageNodes(): { id: string; label: string; kind: string }[];
 }
 type InPage = typeof globalThis & { provmlDashboard: DashboardHandle };
@@ -71,12 +76,9 @@ describe.skipIf(missing !== '' && !ci)(
       await stack?.shutdown();
     });
 
-    const shown = () => page.evaluate(() => (globalThis as InPage).provmlDashboard.comparison.shown());
+    const shown = () => comparisonShown(page);
     /** The table's cells of one column, in row order. */
-    const column = async (key: string): Promise<string[]> => {
-      const s = await shown();
-      return s.rows.map((r) => r[s.columns.indexOf(key)]!);
-    };
+    const column = (key: string): Promise<string[]> => comparisonColumn(page, key);
     /** The run ids of the table's rows, in order. */
     const runOrder = async (): Promise<string[]> => column('run');
 

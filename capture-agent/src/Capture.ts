@@ -28,6 +28,7 @@ import { pastDeadline } from './deadline.ts';
 import { deliveryResult, type DeliveryResult } from './DeliveryResult.ts';
 import { collectExecutionContext } from './executionContext.ts';
 import { withRetry } from './retry.ts';
+import { draftParts, DRAFT_ENV } from './draft/draftParts.ts';
 import { SpecChecker, type RefInput } from './SpecChecker.ts';
 import { DiskfulCaptureExporter, type DiskfulOptions } from './spool/DiskfulCaptureExporter.ts';
 import { SpillingCaptureExporter, type SpillOptions } from './spool/SpillingCaptureExporter.ts';
@@ -141,6 +142,11 @@ export class TaskRun {
     /** The enclosing task execution, or null for a top-level task. */
     readonly parent: string | null,
   ) {}
+
+  /** Whether it ended (`end`, `run` returning or throwing). */
+  get hasEnded(): boolean {
+    return this.ended;
+  }
 
   /**
    * Records a value for the end event (e.g. a loss computed inside a scoped helper). Checked here:
@@ -495,9 +501,11 @@ function settingDelivery(options: CaptureOptions, workflow: string, report: (e: 
  * @throws ValidationError for an invalid spec or setting; Error when the spec cannot be published.
  */
 export async function init(options: CaptureOptions): Promise<Capture> {
+  const env = options.env ?? process.env;
+  const draft = env[DRAFT_ENV];
+  if (draft !== undefined && draft !== '') return initDraft(options, draft, env);
   const source = typeof options.spec === 'string' ? await readFile(options.spec, 'utf8') : options.spec;
   const compiled = compileSpec(source);
-  const env = options.env ?? process.env;
   const ranks = resolveCaptureRanks(options.captureRanks, env);
   const report = options.onError ?? warnOnError;
   const delivery = settingDelivery(options, compiled.spec.workflow, report);
@@ -531,5 +539,25 @@ export async function init(options: CaptureOptions): Promise<Capture> {
     options.shutdownTimeoutMs ?? 5000,
     distributed,
     silent,
+  );
+}
+
+/**
+ * A draft run (`provml spec init` sets `PROVML_SPEC_DRAFT`): every task and name is accepted, nothing
+ * is sent, and the names used are written to the draft file at shutdown (src/draft/).
+ */
+async function initDraft(
+  options: CaptureOptions,
+  path: string,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<Capture> {
+  const { compiled, recorder, checker } = await draftParts(options.spec, path, env);
+  return new Capture(
+    compiled,
+    new BatchProcessor(recorder, { onError: options.onError ?? warnOnError }),
+    { ...collectExecutionContext(env), ...options.context },
+    checker,
+    { exporter: recorder },
+    options.shutdownTimeoutMs ?? 5000,
   );
 }

@@ -41,7 +41,7 @@ const NO_VALUES = Object.freeze({}) as Record<string, CaptureValue>;
 const NO_REFS = Object.freeze([]) as unknown as DataRef[];
 
 /** A value the contract allows: a boolean, a number (NaN and infinities included), a string or an array of finite numbers. */
-function allowed(v: unknown): boolean {
+export function allowedValue(v: unknown): boolean {
   switch (typeof v) {
     case 'number':
     case 'boolean':
@@ -145,7 +145,7 @@ export class SpecChecker {
       );
       return undefined;
     }
-    if (allowed(v)) return v as CaptureValue;
+    if (allowedValue(v)) return v as CaptureValue;
     this.mistake(
       new CaptureMistakeError(
         'invalid',

@@ -2,6 +2,13 @@
 export { init, Capture, WorkflowRun, TaskRun } from './Capture.ts';
 export type { CaptureOptions, TaskValues, EndValues, DataRefsInput, DataRefInput } from './Capture.ts';
 export { fileDigest } from './fileDigest.ts';
+export {
+  SystemMetrics,
+  SYSTEM_METRICS,
+  declareSystemMetrics,
+  systemMetricOutputs,
+} from './sysmetrics/SystemMetrics.ts';
+export type { SystemMetricsOptions } from './sysmetrics/SystemMetrics.ts';
 export { BatchProcessor, warnOnError } from './BatchProcessor.ts';
 export { deliveryResult } from './DeliveryResult.ts';
 export type { DeliveryResult } from './DeliveryResult.ts';

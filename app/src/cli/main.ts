@@ -47,6 +47,7 @@ npm run stack:up -- --services); each service on a port of its own (--port N):
   dlq        list|replay dead letters (provml dlq --help)
   export     the provenance of one execution, one workflow or everything, from the store, as
              TriG, N-Quads, PROV-N or PROV-JSON (provml export --help)
+  spec init  drafts a spec from a training script's first run (provml spec init --help)
 
   --data-dir DIR    where embedded keeps its log (events, specs, annotations, triples, positions);
                     the store is rebuilt from it on start (default .data/embedded)
@@ -302,6 +303,10 @@ async function main(argv: string[]): Promise<void> {
     return void (process.exitCode = await exportCommand(rest, process.env));
   }
   if (command === 'replay') return replay(rest);
+  if (command === 'spec' && rest[0] === 'init') {
+    const { specInitCommand } = await import('./specInit.ts');
+    return void (process.exitCode = await specInitCommand(rest.slice(1), process.env));
+  }
   if (command === 'processor' || command === 'sink' || command === 'query-api' || command === 'agent')
     return service(command, rest).catch((error: unknown) =>
       exitWithError(`provml ${command}`, error, portAdvice(command)),

@@ -27,6 +27,7 @@ from typing import Any, Callable, Dict, Mapping, Optional
 
 from ._capture import Client, TaskRun, WorkflowRun, now_micros
 from ._context import collect_execution_context
+from ._draft import DRAFT_ENV, draft_client
 from ._distributed import Distributed, detect_distributed, resolve_capture_ranks
 from ._errors import CaptureError
 from ._processor import BatchProcessor
@@ -229,9 +230,17 @@ def init(
     ``workflow_execution()`` are the job's (one run, named alike on every rank) and each rank's task
     executions carry its rank. ``capture_ranks`` (default ``PROVML_CAPTURE_RANKS``, else ``all``):
     ``all`` ranks capture, or only rank ``zero`` (the others send nothing and need no transport).
+
+    With ``PROVML_SPEC_DRAFT`` set (``provml spec init`` does), the client drafts a spec instead:
+    it accepts every name, sends nothing and records the names it saw in that file (``_draft.py``).
     """
-    compiled = compile_spec(spec)
     env_map = os.environ if env is None else env
+    if env_map.get(DRAFT_ENV):
+        drafting = draft_client(spec, env_map[DRAFT_ENV], env_map, context)
+        if register_atexit:
+            _live_clients.add(drafting)
+        return drafting
+    compiled = compile_spec(spec)
     s = resolve_setting(setting, queue_size, diskful, online, env_map)
     ranks = resolve_capture_ranks(capture_ranks, env_map)
     distributed = detect_distributed(env_map)

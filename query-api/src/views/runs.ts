@@ -31,7 +31,8 @@ export interface RunRow {
   training: string;
   /** The workflow execution the training is part of: in a distributed job, the job. */
   workflowExecution: string | null;
-  trainingSet: string;
+  /** The training set it used (its file, when a version of one); null for a run that used none. */
+  trainingSet: string | null;
   started: string | null;
   status: string | null;
   preparation: Values;
@@ -116,14 +117,17 @@ export async function listRuns(
   FILTER(?h${fragment(String(i))} = ${value})`,
     )
     .join('\n  ');
+  // a run that used no training set is a run too (to compare it), unless a preparation filter asks for its set
+  const usedSet = `?training prov:used ?trainingSet . ?trainingSet a provml:LearningDatasetReferenceValue .
+  OPTIONAL { ?trainingSet prov:specializationOf ?setFile }`;
+  const trainingSet = prep.length === 0 ? `OPTIONAL { ${usedSet} }` : usedSet;
   const matched = await rows(
     context,
     sparql`SELECT DISTINCT ?training ?trainingSet ?setFile ?started ?status WHERE {
   ${fragment(sets)}
-  ?training provml:executesTask/provml:hasStageType provml:Training ; prov:used ?trainingSet .
-  ?trainingSet a provml:LearningDatasetReferenceValue .
+  ?training provml:executesTask/provml:hasStageType provml:Training .
+  ${fragment(trainingSet)}
   ${fragment(hpPatterns)}
-  OPTIONAL { ?trainingSet prov:specializationOf ?setFile }
   OPTIONAL { ?training prov:startedAtTime ?started }
   OPTIONAL { ?training provml:status ?status }
 } ORDER BY ?started`,
@@ -173,7 +177,7 @@ export async function listRuns(
     return {
       training: m.training!,
       workflowExecution: p?.run ?? null,
-      trainingSet: m.setFile ?? m.trainingSet!,
+      trainingSet: m.setFile ?? m.trainingSet ?? null,
       started: m.started ?? null,
       status: m.status ?? (m.started === undefined ? null : 'running'),
       preparation: of('prep'),

@@ -124,15 +124,23 @@ export function paperQuery(name, params) {
 }
 
 /**
- * A training run with its data preparation, hyperparameters and the training's own outputs.
- * @typedef {{ training: string, trainingSet: string, started: string | null, status: string | null,
- *   preparation: Record<string, string | number | boolean>, hyperparameters: Record<string, string | number | boolean>,
+ * One rank's training in a distributed job's run.
+ * @typedef {{ rank: number, attempt: number, training: string, started: string | null, status: string | null,
  *   outputs: Record<string, string | number | boolean>, meanBatchSeconds: number | null,
- *   meanEpochSeconds: number | null }} Run
+ *   meanEpochSeconds: number | null }} RankRun
  */
 
 /**
- * Every training run (one that used a training set).
+ * A training run with its data preparation, hyperparameters and the training's own outputs; a
+ * distributed job is one run, its ranks in `ranks`; `trainingSet` is null for a run that used none.
+ * @typedef {{ training: string, trainingSet: string | null, started: string | null, status: string | null,
+ *   preparation: Record<string, string | number | boolean>, hyperparameters: Record<string, string | number | boolean>,
+ *   outputs: Record<string, string | number | boolean>, meanBatchSeconds: number | null,
+ *   meanEpochSeconds: number | null, ranks: RankRun[] | null }} Run
+ */
+
+/**
+ * Every training run (with or without a training set).
  * @returns {Promise<Run[]>}
  */
 export async function runs() {

@@ -9,7 +9,11 @@ import { esc, fmtValue, shortIri } from './format.js';
 import { SERIES } from './palette.js';
 import { curvesSvg, parallelSvg } from './svgPlots.js';
 
-/** @typedef {{ run: api.Run, name: string, workflow: string }} Candidate */
+/**
+ * A run to compare: a training, or one rank of a distributed job's (its `run` then carries that rank's
+ * training, status and outputs, and the job's hyperparameters; `job` names the job).
+ * @typedef {{ run: api.Run, name: string, workflow: string, job: string | null }} Candidate
+ */
 /** @typedef {{ key: string, label: string, value: (c: Candidate) => string | number | boolean | undefined, num?: boolean }} Column */
 
 /**
@@ -37,6 +41,28 @@ function compareValues(/** @type {unknown} */ a, /** @type {unknown} */ b) {
   if (b === undefined || b === null) return -1;
   if (typeof a === 'number' && typeof b === 'number') return a - b;
   return String(a).localeCompare(String(b), undefined, { numeric: true });
+}
+
+/**
+ * What a run is compared as: itself, or in a distributed job each rank (of each attempt) on its own,
+ * named as the executions list names the run.
+ * @param {api.Run} run
+ * @param {api.Execution[]} executions
+ * @returns {Candidate[]}
+ */
+function candidatesOf(run, executions) {
+  const e = executions.find((x) => x.execution === run.training);
+  const name = e === undefined ? shortIri(run.training) : shortIri(e.workflowExecution);
+  const workflow = e?.workflowLabel ?? (e === undefined ? '' : shortIri(e.workflow));
+  if (run.ranks === null || run.ranks.length === 0) return [{ run, name, workflow, job: null }];
+  const attempts = new Set(run.ranks.map((r) => r.attempt)).size;
+  return run.ranks.map((r) => ({
+    run: { ...run, training: r.training, status: r.status, outputs: r.outputs, ranks: null },
+    // the rank first: a long job name is cut at the end in the list and the table
+    name: `rank ${r.rank}${attempts > 1 ? ` (attempt ${r.attempt})` : ''} · ${name}`,
+    workflow,
+    job: name,
+  }));
 }
 
 export class RunComparison {
@@ -90,14 +116,7 @@ export class RunComparison {
     const first = this.candidates.length === 0;
     const trainings = new Set(runs.map((r) => r.training));
     this.rootTasks = new Set(executions.filter((e) => trainings.has(e.execution)).map((e) => e.label));
-    this.candidates = runs.map((run) => {
-      const e = executions.find((x) => x.execution === run.training);
-      return {
-        run,
-        name: e === undefined ? shortIri(run.training) : shortIri(e.workflowExecution),
-        workflow: e?.workflowLabel ?? (e === undefined ? '' : shortIri(e.workflow)),
-      };
-    });
+    this.candidates = runs.flatMap((run) => candidatesOf(run, executions));
     const groups = this.groups();
     const shown = this.el.group.value;
     this.el.group.innerHTML =
@@ -128,9 +147,12 @@ export class RunComparison {
       out.set(value, g);
     };
     for (const c of this.candidates)
-      add(`set:${c.run.trainingSet}`, `training set ${shortIri(c.run.trainingSet, 2)}`, c.run.training);
+      if (c.run.trainingSet !== null)
+        add(`set:${c.run.trainingSet}`, `training set ${shortIri(c.run.trainingSet, 2)}`, c.run.training);
     for (const c of this.candidates)
       if (c.workflow !== '') add(`workflow:${c.workflow}`, `workflow ${c.workflow}`, c.run.training);
+    for (const c of this.candidates)
+      if (c.job !== null) add(`job:${c.job}`, `ranks of ${c.job}`, c.run.training);
     return [...out.values()];
   }
 
