@@ -55,6 +55,9 @@ export async function buildAgent(outfile = AGENT_BUNDLE): Promise<string> {
     outfile,
     bundle: true,
     platform: 'node',
+    // a package's ES module build before its CommonJS one: n3's (src/) is tree-shaken to the parser and
+    // terms the agent uses, where its CommonJS build brings its store, writer, reasoner and streams
+    mainFields: ['module', 'main'],
     target: 'node20',
     format: 'esm',
     minifySyntax: true,
