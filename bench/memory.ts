@@ -145,8 +145,9 @@ agent: Node's built-in modules it loads (HTTP, TLS and crypto for kafkajs and pr
 streams) and the machine code it runs, TurboFan's among it (~4 MiB of the difference: without
 TurboFan the agent's file-backed pages stay near 38 MiB). Under load the V8 heap commits ~20–25 MiB
 (~15 MiB live: the bundle's source, bytecode, zod's schemas, kafkajs and Avro types) and malloc ~6–9
-MiB. Below 64 MiB at 2,000 events/s needs either TurboFan off (\`--max-opt=1\`, ~40% more CPU per
-event, and still ~73 MiB) or a smaller runtime (the Python client's spool writer, or a native agent).`;
+MiB. TurboFan off does not reach it either (\`--max-opt=1\` with these options: peak 68.1 MiB at 131 µs
+CPU per event, +66%); below 64 MiB at 2,000 events/s needs a smaller runtime (the Python client's
+spool writer, or a native agent).`;
 }
 
 /** The agent's highest RSS and its file-backed part at that moment. */
