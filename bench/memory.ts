@@ -104,23 +104,50 @@ ${fmt(peak.rss - peak.file)} MiB) is its own: the V8 heap, buffers and thread ar
 access control are plain \`node:http\` request listeners (no express, body-parser, MIME tables or
 iconv-lite; express mounts the same listener in other processes), and the build marks the workspaces'
 own modules free of side effects, so the schema-registry client (with Avro, Protobuf and JSON Schema
-support) is loaded only when a registry is configured. What remains is what the agent's functions
-need: Prometheus metrics, configuration validation (zod), the Kafka client, the Avro codec and the
-annotation parser (n3, for \`/v1/annotations\` and annotations on the socket).
+support) is initialized only when a registry is configured (its ~390 KiB of source are still in the
+file). The agent exports the essential process metrics (\`createMetrics(…, 'essential')\`: CPU
+seconds, start time, resident memory, heap, external memory and event-loop lag, under prom-client's
+names) instead of prom-client's default collector (its event-loop delay histogram, GC observer,
+heap-space, handle and descriptor gauges): 1–2 MiB at idle. n3 comes from its ES module build
+(\`mainFields\`), tree-shaken to the Turtle parser and the term factory (0.3 MiB where its CommonJS
+build with its store, writer, reasoner and streams cost 2.2 MiB alone), and zod is imported as
+\`import * as z\`, which leaves out its 60 other locales and its JSON Schema conversion (bundle 1967 →
+1567 KiB). What remains is what the agent's functions need: Prometheus metrics, validation (zod: the
+configuration and every event on the socket and HTTP paths, so it is loaded at start), the Kafka
+client, the Avro codec and the annotation parser (n3, for \`/v1/annotations\` and annotations on the
+socket).
 
 **Node options.** Under load the agent's garbage, not its live data, sets its peak: run with Node's
 defaults its V8 heap reached ~57 MiB and its RSS ~130 MiB in 40–60 s at 2,000 events/s; with
-\`--max-semi-space-size=1 --optimize-for-size\` the heap stayed near 23 MiB. \`--single-threaded\` (no V8
-worker threads: garbage collection and compilation run on the main thread) took another ~6 MiB off
-the peak in 45 s runs (80 MiB against 86, with 2,000 events/s still acknowledged), as did
-\`MALLOC_ARENA_MAX=2\` in the environment (fewer malloc arenas; the two together: 82, the same saving). A hard \`--max-old-space-size=40\` held
-the same peak but a 32 MB ingest request (the body limit) then killed the agent with an out-of-memory
-error, so the agent has no hard heap limit.
+\`--max-semi-space-size=1 --optimize-for-size\` the heap stayed near 23 MiB, and \`--single-threaded\` (no
+V8 worker threads) took another ~6 MiB off the peak. On one thread, incremental marking that starts
+only when the old generation's limit is all but reached lets the heap run ~7 MB past its live data
+(~15 MB under load) before the collection ends; \`--incremental-marking-soft-trigger=50
+--incremental-marking-hard-trigger=75\` start it at 50% (a task) and 75% (at once) of the limit, and
+\`--gc-memory-reducer-start-delay-ms=2000\` lets the idle-time full collections start 2 s after start-up
+instead of 8. Measured while choosing them (the agent alone, fed at 2,000 events/s for 60 s, idle
+read 3 s after start, on this loaded 2-core machine; one run each, ±2 MiB): the previous bundle and
+options idled at 73.1 and peaked at 81.3 MiB (78.7 µs CPU per event); this bundle with these options
+68.2 and 74.4 MiB (78.7 µs). Tried and left out: triggers at 25/50% (peak 71.8, CPU +16%) and 10/25%
+(71.0, +50%); \`--max-opt=1\` (Sparkplug, no TurboFan: peak 72.9, CPU 107.6 µs/event, +39%);
+\`--lite-mode\` or \`--max-opt=0\` (interpreter only: 70.7 and 70.2, CPU +80–90%);
+\`--max-lazy\`, \`--heap-growing-percent=10\`, \`--v8-pool-size=0\`, \`--initial-old-space-size=4\`,
+\`UV_THREADPOOL_SIZE=1\` and \`MALLOC_ARENA_MAX=1\` (no change); \`--no-incremental-marking\` (heap 45 MiB);
+\`MALLOC_MMAP_THRESHOLD_=32768 MALLOC_TRIM_THRESHOLD_=65536\` (−2 MiB of malloc heap at the peak, but
+glibc-only environment variables the deployments would have to set beside the command line). A hard
+\`--max-old-space-size=40\` held the same peak but a 32 MB ingest request (the body limit) then killed
+the agent with an out-of-memory error, so the agent has no hard heap limit.
 
-**What would meet 64 MB.** The executable's pages and V8's own start-up heap (an empty bundle:
+**What would meet 64 MB.** The \`node\` executable's pages and V8's own start-up heap (an empty bundle:
 ${fmt(costs.node)} MiB) leave ~${fmt(64 - costs.node)} MiB for the agent's code, heap and buffers, idle
-and under load; prom-client's default metrics, zod and kafkajs each cost about 5 MiB of it. A sidecar
-that must stay under 64 MB needs a smaller runtime (the Python client's spool writer, or a native agent).`;
+and under load. The executable's pages alone grow from ~34 MiB (empty) to ~42 MiB in the running
+agent: Node's built-in modules it loads (HTTP, TLS and crypto for kafkajs and prom-client, zlib,
+streams) and the machine code it runs, TurboFan's among it (~4 MiB of the difference: without
+TurboFan the agent's file-backed pages stay near 38 MiB). Under load the V8 heap commits ~20–25 MiB
+(~15 MiB live: the bundle's source, bytecode, zod's schemas, kafkajs and Avro types) and malloc ~6–9
+MiB. TurboFan off does not reach it either (\`--max-opt=1\` with these options: peak 68.1 MiB at 131 µs
+CPU per event, +66%); below 64 MiB at 2,000 events/s needs a smaller runtime (the Python client's
+spool writer, or a native agent).`;
 }
 
 /** The agent's highest RSS and its file-backed part at that moment. */

@@ -8,15 +8,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { AGENT_NODE_OPTIONS } from '../../deploy/build-agent.ts';
+import { AGENT_BUILD_SETTINGS, AGENT_NODE_OPTIONS } from '../../deploy/build-agent.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
 /** The packages the agent bundle holds, with the import that loads each as the agent does. */
 export const AGENT_PACKAGES: readonly [string, string][] = [
   [
-    'prom-client (default metrics on)',
-    "import { Registry, collectDefaultMetrics } from 'prom-client'; const r = new Registry(); collectDefaultMetrics({ register: r }); keep(r);",
+    'prom-client (essential process metrics)',
+    `import { Registry } from 'prom-client'; import { registerProcessMetrics } from '${ROOT}service/src/processMetrics.ts'; const r = new Registry(); registerProcessMetrics(r, ''); keep(r);`,
   ],
   ['zod', "import { z } from 'zod'; keep(z.object({ a: z.string() }));"],
   ['kafkajs', "import { Kafka } from 'kafkajs'; keep(new Kafka({ brokers: ['127.0.0.1:1'] }));"],
@@ -35,15 +35,8 @@ async function rssOf(source: string, dir: string): Promise<number> {
       loader: 'js',
     },
     outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    minifySyntax: true,
-    minifyWhitespace: true,
+    ...AGENT_BUILD_SETTINGS,
     logLevel: 'error',
-    banner: {
-      js: "import { createRequire as __r } from 'node:module'; const require = __r(import.meta.url);",
-    },
   });
   const r = spawnSync(process.execPath, [...AGENT_NODE_OPTIONS, outfile], { encoding: 'utf8' });
   return Number(r.stdout.trim()) / 2 ** 20;

@@ -1,5 +1,5 @@
 /** Configuration of the O&G lifecycle demo: survey, preparation variants and training runs. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ValidationError } from '@provml/schemas';
 
 const preparation = z

@@ -1,6 +1,6 @@
 /** The prospective workflow spec (README, Public contracts §2): format, validation and lookup. */
 import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ValidationError, type ValidationIssue } from './errors.ts';
 
 /** The PROV-ML meaning of a task input or output. */

@@ -1,5 +1,5 @@
 /** Validation of capture events: the JSON form at the ingest, and events against their workflow's spec. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { DIGEST_PATTERN, type CaptureEvent, type CaptureValue } from './CaptureEvent.ts';
 import type { ValidationIssue } from './errors.ts';
 import { isRfc3987Iri } from './iri.ts';

@@ -1,7 +1,7 @@
 /** The one typed configuration of the distributed services: command-line options over environment over a config file over defaults. */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ValidationError } from '@provml/schemas';
 import { DEFAULT_TOPICS, type TopicNames } from '@provml/log';
 import { storeConfigSchema } from '@provml/stores/config';

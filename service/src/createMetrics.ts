@@ -1,8 +1,10 @@
 /** Prometheus metrics of a process, read from the components' own counters when scraped. */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BatchProcessorStats } from '@provml/capture-agent';
 import type { ProcessorStats } from '@provml/stream-processors';
 import type { SinkStats } from '@provml/sinks';
+import { registerProcessMetrics } from './processMetrics.ts';
+import { registerStats, type StatMetric } from './statMetrics.ts';
 
 /** The components whose counters are exported; any may be absent in a given process. */
 export interface MetricSources {
@@ -24,65 +26,7 @@ export interface Metrics {
   loadDuration: Histogram;
 }
 
-/** A counter mirroring a monotonically growing total read at scrape time. */
-export function mirroredCounter(
-  registry: Registry,
-  name: string,
-  help: string,
-  read: () => number | undefined,
-): void {
-  let last = 0;
-  new Counter({
-    name,
-    help,
-    registers: [registry],
-    collect() {
-      const now = read();
-      if (now !== undefined && now > last) {
-        this.inc(now - last);
-        last = now;
-      }
-    },
-  });
-}
-
-/** A gauge set from a value read at scrape time (left unset while `read` gives undefined). */
-export function gauge(registry: Registry, name: string, help: string, read: () => number | undefined): void {
-  new Gauge({
-    name,
-    help,
-    registers: [registry],
-    collect() {
-      const v = read();
-      if (v !== undefined) this.set(v);
-    },
-  });
-}
-
-/** One metric of a component: its kind, its help, and how to read it from the component's stats. */
-export type StatMetric<S> = readonly [
-  kind: 'counter' | 'gauge',
-  help: string,
-  value: (stats: S) => number | undefined,
-];
-
-/**
- * Registers a component's metrics by name, read from its stats at scrape time: counters mirror a
- * growing total, gauges take the value; both stay unset while the component has no stats.
- */
-export function registerStats<S>(
-  registry: Registry,
-  stats: () => S | undefined,
-  metrics: Readonly<Record<string, StatMetric<S>>>,
-): void {
-  for (const [name, [kind, help, value]] of Object.entries(metrics)) {
-    const read = (): number | undefined => {
-      const s = stats();
-      return s === undefined ? undefined : value(s);
-    };
-    (kind === 'counter' ? mirroredCounter : gauge)(registry, name, help, read);
-  }
-}
+const PREFIX = 'provml_';
 
 type CaptureStats = readonly Readonly<BatchProcessorStats>[];
 const sum = (list: CaptureStats, key: keyof BatchProcessorStats): number =>
@@ -127,10 +71,20 @@ const LAG_METRICS: Record<string, StatMetric<{ processor: number; sink: number }
   provml_sink_lag_records: ['gauge', 'Records not yet loaded by the sink group', (l) => l.sink],
 };
 
-/** Creates a registry with process metrics and every component's counters. */
-export function createMetrics(sources: MetricSources): Metrics {
+/**
+ * Creates a registry with process metrics and every component's counters.
+ * @param processMetrics `default`: prom-client's default collector (GC, event-loop delay histogram,
+ *   heap spaces, handles, file descriptors); `essential`: only CPU, start time, resident memory, heap
+ *   and event-loop lag, under the same names (registerProcessMetrics), for the sidecar agent, whose
+ *   resident set must stay small. Default `default`.
+ */
+export function createMetrics(
+  sources: MetricSources,
+  processMetrics: 'default' | 'essential' = 'default',
+): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'provml_' });
+  if (processMetrics === 'default') collectDefaultMetrics({ register: registry, prefix: PREFIX });
+  else registerProcessMetrics(registry, PREFIX);
   registerStats(registry, () => sources.capture?.(), CAPTURE_METRICS);
   registerStats(registry, () => sources.processor?.(), PROCESSOR_METRICS);
   registerStats(registry, () => sources.sink?.(), SINK_METRICS);

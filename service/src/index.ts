@@ -13,8 +13,11 @@ export {
   tokenIdOf,
 } from './auth/authMiddleware.ts';
 export type { ResponseLocals } from './auth/authMiddleware.ts';
-export { createMetrics, gauge, mirroredCounter, registerStats } from './createMetrics.ts';
-export type { MetricSources, Metrics, StatMetric } from './createMetrics.ts';
+export { createMetrics } from './createMetrics.ts';
+export type { MetricSources, Metrics } from './createMetrics.ts';
+export { PROCESS_METRIC_NAMES } from './processMetrics.ts';
+export { gauge, mirroredCounter, registerStats } from './statMetrics.ts';
+export type { StatMetric } from './statMetrics.ts';
 export { connectLog, kafkaLogOptions, requireBroker } from './kafkaLog.ts';
 export { claimInstanceId } from './InstanceIdClaim.ts';
 export type { InstanceIdClaim } from './InstanceIdClaim.ts';

@@ -1,5 +1,5 @@
 /** The settings both the embedded process and the distributed services take: one schema, one set of limits, one environment name each. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { DEFAULT_IRI_BASE } from '@provml/stream-processors';
 
 /** A boolean from an option, a config file or an environment string. */

@@ -1,5 +1,5 @@
 /** Store choice as configuration: `oxigraph-embedded | rdf4j | sparql` and each adapter's settings, validated (no adapter loaded). */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ValidationError } from '@provml/schemas';
 
 const httpUrl = z

@@ -1,5 +1,5 @@
 /** The one typed configuration of the embedded all-in-one process: user values over environment over defaults. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ValidationError } from '@provml/schemas';
 import { SHARED_ENV, SHARED_SETTINGS } from '@provml/service';
 

@@ -90,7 +90,7 @@ export async function startAgent(config: ServiceConfig, logger: Logger): Promise
         };
   const target = new SpoolIngestTarget(spool, { remote, onAppend: () => publisher?.notify(), logger });
 
-  const metrics = createMetrics({});
+  const metrics = createMetrics({}, 'essential');
   const { records } = registerAgentMetrics(metrics.registry, {
     spool: () => spool.stats,
     publisher: () => publisher?.stats,

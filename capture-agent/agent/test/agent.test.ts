@@ -98,6 +98,10 @@ describe.skipIf(kafka.bootstrap === '')(`sidecar agent on a real broker ${kafka.
     expect(metrics).toMatch(/^provml_spool_depth_records 0$/m);
     expect(metrics).toMatch(/^provml_agent_records_total\{protocol="socket",outcome="rejected"\} 4$/m);
     expect(metrics).toMatch(/provml_spool_publish_lag_seconds/);
+    // the essential process metrics (bench/results/memory.md), not prom-client's whole default collector
+    expect(metrics).toMatch(/^provml_process_resident_memory_bytes \d+$/m);
+    expect(metrics).toMatch(/^provml_nodejs_heap_size_used_bytes \d+$/m);
+    expect(metrics).not.toMatch(/provml_nodejs_gc_duration_seconds|provml_nodejs_eventloop_lag_p99_seconds/);
   });
 
   it('offline: only spools; replay publishes it once with a summary, and a second replay sends nothing', async () => {

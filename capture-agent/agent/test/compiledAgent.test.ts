@@ -50,6 +50,15 @@ describe('the compiled agent bundle', () => {
     expect(inits[0]).toMatch(/Promise\.resolve\(\)\.then\(\(\)=>\(init_RegistryEventCodec\(\)$/);
   });
 
+  it("carries zod's English messages and not its other locales or JSON Schema conversion (import * as z)", () => {
+    const map = JSON.parse(readFileSync(`${script}.map`, 'utf8')) as { sources: string[] };
+    const zod = map.sources.filter((s) => s.includes('node_modules/zod/'));
+    expect(zod.length).toBeGreaterThan(0);
+    expect(
+      zod.filter((s) => /\/locales\/(?!en\.js|index\.js)|from-json-schema|json-schema-generator/.test(s)),
+    ).toEqual([]);
+  });
+
   it('is what npm run agent starts, with the agent Node options', () => {
     const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
       scripts: Record<string, string>;
@@ -71,7 +80,9 @@ describe('the compiled agent bundle', () => {
     });
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^provml-agent: /);
-    expect(r.stderr).toMatch(/fsync/);
+    expect(r.stderr).toMatch(
+      /^ {2}agent\.fsync: Invalid option: expected one of "batch"\|"interval"\|"never"$/m,
+    );
   });
 
   // Skips only when the global test setup could not start Kafka outside CI; under CI=true that setup fails the run instead.

@@ -1,6 +1,6 @@
 /** The access-control part of a service's configuration, its environment variables, and its resolution into a BearerAuth. */
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ValidationError, type Logger } from '@provml/schemas';
 import { BearerAuth, type Scope } from './BearerAuth.ts';
 
