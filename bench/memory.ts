@@ -4,7 +4,7 @@
  * and `provml sink` consuming; RSS (from /proc) and V8 heap used (from each service's /metrics)
  * sampled every second. Goals: agent RSS ≤ 64 MB; no growth in the others (slope over the second
  * half, MB/min). Writes bench/results/memory.md and .png.
- * Run: `node --import tsx bench/memory.ts [--quick] [--seconds S] [--rate N] [--store oxigraph-server|rdf4j|oxigraph-embedded]`.
+ * Run: `node --import tsx bench/memory.ts [--quick] [--seconds S] [--rate N] [--store oxigraph-server|rdf4j|oxigraph-embedded]` (`--help` lists the options).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -42,8 +42,22 @@ const { values: args } = parseArgs({
     agent: { type: 'string', default: 'compiled' },
     /** Node options of the compiled agent (space-separated); default AGENT_NODE_OPTIONS. */
     'agent-node-options': { type: 'string' },
+    help: { type: 'boolean', default: false },
   },
 });
+if (args.help) {
+  process.stdout.write(`node --import tsx bench/memory.ts [options]
+  --seconds S                 length of the fed run (default 600; 60 with --quick)
+  --quick                     a 60 s run
+  --rate N                    events per second fed to the agent (default 2000)
+  --store S                   oxigraph-server (default), rdf4j or oxigraph-embedded
+  --agent A                   compiled (dist/provml-agent.mjs, built first; default) or tsx
+  --agent-node-options "..."  Node options of the compiled agent (default: the launcher's)
+  --wait-quiet                wait for the load average to drop first
+  --help                      this list
+`);
+  process.exit(0);
+}
 const COMPILED = args.agent !== 'tsx';
 const AGENT_OPTIONS = args['agent-node-options']?.split(' ').filter((o) => o !== '') ?? AGENT_NODE_OPTIONS;
 const SECONDS = Number(args.seconds ?? (args.quick ? 60 : 600));
