@@ -22,7 +22,14 @@ const dashboard = JSON.parse(
 ) as { title: string; uid: string; panels: Panel[] };
 
 async function exported(): Promise<Map<string, string>> {
-  const { registry } = createMetrics({});
+  // every source a service may pass (the embedded stack passes them all)
+  const none = () => undefined;
+  const { registry } = createMetrics({
+    capture: () => [],
+    processor: none,
+    sink: none,
+    lag: () => ({ processor: 0, sink: 0 }),
+  });
   const agent = new Registry();
   const zeros = new Proxy({}, { get: () => 0 }) as never; // every counter of the spool at 0
   registerAgentMetrics(agent, { spool: () => zeros, publisher: () => zeros });

@@ -85,10 +85,11 @@ export function createMetrics(
   const registry = new Registry();
   if (processMetrics === 'default') collectDefaultMetrics({ register: registry, prefix: PREFIX });
   else registerProcessMetrics(registry, PREFIX);
-  registerStats(registry, () => sources.capture?.(), CAPTURE_METRICS);
-  registerStats(registry, () => sources.processor?.(), PROCESSOR_METRICS);
-  registerStats(registry, () => sources.sink?.(), SINK_METRICS);
-  registerStats(registry, () => sources.lag?.(), LAG_METRICS);
+  // only what this process has: the agent's /metrics lists no processor or sink counters
+  if (sources.capture) registerStats(registry, sources.capture, CAPTURE_METRICS);
+  if (sources.processor) registerStats(registry, sources.processor, PROCESSOR_METRICS);
+  if (sources.sink) registerStats(registry, sources.sink, SINK_METRICS);
+  if (sources.lag) registerStats(registry, sources.lag, LAG_METRICS);
   const queryDuration = new Histogram({
     name: 'provml_query_duration_seconds',
     help: 'SPARQL query latency',

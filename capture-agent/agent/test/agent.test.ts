@@ -96,6 +96,9 @@ describe.skipIf(kafka.bootstrap === '')(`sidecar agent on a real broker ${kafka.
     await until(() => agent.spool.stats.depthRecords === 0, 'the spool to drain');
     const metrics = await (await fetch(`${agent.url}/metrics`)).text();
     expect(metrics).toMatch(/^provml_spool_depth_records 0$/m);
+    expect(metrics, 'no processor or sink counters in the agent').not.toMatch(
+      /^provml_(processor_|sink_records|sink_lag)/m,
+    );
     expect(metrics).toMatch(/^provml_agent_records_total\{protocol="socket",outcome="rejected"\} 4$/m);
     expect(metrics).toMatch(/provml_spool_publish_lag_seconds/);
     // the essential process metrics (bench/results/memory.md), not prom-client's whole default collector
