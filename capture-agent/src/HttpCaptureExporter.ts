@@ -6,7 +6,7 @@ import {
   type ValidationIssue,
 } from '@provml/schemas';
 import type { CaptureExporter, ExportResult } from './CaptureExporter.ts';
-import { captureJson } from './captureJson.ts';
+import { eventJson } from './captureJson.ts';
 
 /** Where and how to send. */
 export interface HttpExporterOptions {
@@ -39,7 +39,7 @@ export class HttpCaptureExporter implements CaptureExporter {
   }
 
   exportEvents(events: readonly CaptureEvent[]): Promise<ExportResult> {
-    return this.post('/v1/events', 'application/x-ndjson', events.map((e) => captureJson(e)).join('\n'));
+    return this.post('/v1/events', 'application/x-ndjson', events.map(eventJson).join('\n'));
   }
 
   exportSpec(spec: ProspectiveSpec): Promise<ExportResult> {
