@@ -98,6 +98,7 @@ def training_loop(epochs, iterations, hooks, wait_ms=None):
     call = 0.0
     sink = 0
     cpu0 = time.process_time()
+    sys0 = os.times().system
     started = now()
     t = now()
     training = hooks.begin(
@@ -138,7 +139,14 @@ def training_loop(epochs, iterations, hooks, wait_ms=None):
     cpu = time.process_time() - cpu0
     if sink == -1:
         print(sink)
-    return {"loopMs": loop * 1000, "callMs": call * 1000, "yieldMs": waited * 1000, "cpuMs": cpu * 1000}
+    return {
+        "loopMs": loop * 1000,
+        "callMs": call * 1000,
+        "yieldMs": waited * 1000,
+        "cpuMs": cpu * 1000,
+        "cpuSystemMs": (os.times().system - sys0) * 1000,  # of cpuMs, in the kernel (writes, fsync)
+        "startCpuMs": cpu0 * 1000,  # before the loop: interpreter, imports, warm-up, init
+    }
 
 
 def provml_hooks(args):
