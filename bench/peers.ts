@@ -423,6 +423,12 @@ for (const c of CONFIGS) {
           ((median(rs.map((r) => r.cpuSystemMs!)) - median(base.map((r) => r.cpuSystemMs ?? NaN))) * 1000) /
             events,
         ),
+    isBase || rs.some((r) => r.cpuMainMs === undefined)
+      ? '–'
+      : fmt(
+          ((median(rs.map((r) => r.cpuMainMs!)) - median(base.map((r) => r.cpuMainMs ?? NaN))) * 1000) /
+            events,
+        ),
     optionalMedian(rs.map((r) => r.startCpuMs)),
     isBase ? '–' : optionalMedian(rs.map((r) => r.drainCpuMs)),
     c.agent === true
@@ -524,10 +530,12 @@ the TypeScript library with the TypeScript baseline (same loop in Node).
 inside the capture calls per event; *CPU µs/event* = the process's CPU time (all threads) over its
 baseline's, per event, during the loop: the least noisy figure on a shared machine. *Drain* = closing/flushing
 after the loop. *Of which kernel* = the part of the CPU per event spent in system calls (writes, fsync), over the
-baseline's. *Start-up CPU* = the process's CPU before its loop (interpreter, imports, warm-up, \`init\`), reported
+baseline's; *of which trainer thread* = the part on the thread that runs the loop (the calls, and in Node the
+event loop's background batching, encoding and spool writes), the rest being the client's threads (Python) or
+Node's GC, JIT and I/O-pool threads. *Start-up CPU* = the process's CPU before its loop (interpreter, imports, warm-up, \`init\`), reported
 apart from the per-event figures; *drain CPU* = its CPU while closing (TypeScript workers report both; '–': not reported).
 
-${table(['contender', 'run s (median)', 'run s (min – max)', 'overhead', 'µs/event (wall)', 'in-call µs/event', 'CPU µs/event', 'drain ms', 'capture calls', 'of which kernel µs/event', 'start-up CPU ms', 'drain CPU ms', 'agent CPU µs/event'], rows)}
+${table(['contender', 'run s (median)', 'run s (min – max)', 'overhead', 'µs/event (wall)', 'in-call µs/event', 'CPU µs/event', 'drain ms', 'capture calls', 'of which kernel µs/event', 'of which trainer thread µs/event', 'start-up CPU ms', 'drain CPU ms', 'agent CPU µs/event'], rows)}
 ${
   agent === undefined
     ? ''
