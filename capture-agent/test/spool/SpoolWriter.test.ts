@@ -91,19 +91,17 @@ describe('SpoolWriter and SpoolReader', () => {
   });
 
   it('appendEvents writes the bytes append writes for the same events as event envelopes (ASCII, non-ASCII, NaN)', async () => {
-    const event = (eventId: string, values: Record<string, number>, task = 'batch'): CaptureEvent => ({
-      eventId,
+    const run = {
       workflow: 'w',
       workflowExecution: 'run',
-      task,
-      taskExecution: `t-${eventId}`,
       parentTaskExecution: null,
-      phase: 'end',
-      time: 1_700_000_000_000_000,
-      values,
       dataRefs: [],
-      status: 'finished',
       context: {},
+    };
+    const event = (eventId: string, values: Record<string, number>, task = 'batch'): CaptureEvent => ({
+      ...run,
+      ...{ eventId, task, taskExecution: `t-${eventId}`, values },
+      ...{ phase: 'end', time: 1_700_000_000_000_000, status: 'finished' },
     });
     const batches = [
       [event('e0', { loss: 0.5 }), event('e1', { loss: NaN })],
