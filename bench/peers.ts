@@ -5,7 +5,8 @@
  * repetitions interleaved. Writes bench/results/peers.md and peers.png.
  *
  * Run: `node --import tsx bench/peers.ts [--quick] [--reps 5] [--events 15000] [--compute wait|busy] [--batch-ms 5]
- *       [--compute-us 1000] [--queue 50] [--only ts,py,provlake,flowcept,mlflow]` (`--help` lists the options)
+ *       [--compute-us 1000] [--queue 50] [--only ts,py,provlake,flowcept,mlflow]` (`--help` lists the options;
+ *       `--only` also takes ts-F-interval and the online settings through a `provml agent`: ts-D,ts-E,py-D,py-E)
  * The default length is the paper's steady state (~15,000 events per run); each process's start-up CPU
  * (interpreter, imports, `init`) is measured before its loop and reported apart from the per-event figures.
  * Compute per batch as in bench/fig5.ts: a GPU-like wait (default) or a CPU busy-loop.
