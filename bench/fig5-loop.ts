@@ -4,6 +4,7 @@
  * (`wait`, the default: the host thread waits for the kernel, so the event loop runs meanwhile) or a
  * calibrated CPU busy-loop (`busy`: the host thread itself computes).
  */
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Capture, TaskRun } from '@provml/capture-agent';
 
@@ -119,10 +120,21 @@ export interface LoopResult {
   cpuMs: number;
   /** Of `cpuMs`, the time in the kernel (system calls: file writes, fsync), ms. */
   cpuSystemMs?: number;
+  /** Of `cpuMs`, the trainer's own thread (the rest: GC, JIT and I/O threads, or the client's threads), ms. */
+  cpuMainMs?: number;
   /** CPU time of the whole process before the loop: start-up, imports, warm-up, `init` (ms). */
   startCpuMs?: number;
   /** Capture events emitted. */
   events: number;
+}
+
+/** CPU time of this process's main thread so far (ms; Linux /proc, undefined elsewhere). */
+function mainThreadCpuMs(): number | undefined {
+  try {
+    return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+  } catch {
+    return undefined;
+  }
 }
 
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -145,6 +157,7 @@ export async function trainingLoop(
   let yieldMs = 0;
   let sink = 0;
   const cpu0 = process.cpuUsage();
+  const main0 = mainThreadCpuMs();
   const startCpuMs = (cpu0.user + cpu0.system) / 1000;
   const started = now();
   let t = now();
@@ -196,6 +209,7 @@ export async function trainingLoop(
   callMs += now() - t;
   const loopMs = now() - started;
   const cpu = process.cpuUsage(cpu0);
+  const main1 = mainThreadCpuMs();
   if (sink === 0.5) console.log(sink); // keeps the busy-loop's result alive
   return {
     loopMs,
@@ -203,6 +217,7 @@ export async function trainingLoop(
     yieldMs,
     cpuMs: (cpu.user + cpu.system) / 1000,
     cpuSystemMs: cpu.system / 1000,
+    cpuMainMs: main0 === undefined || main1 === undefined ? undefined : main1 - main0,
     startCpuMs,
     events: capture === undefined ? 0 : eventsOf(epochs),
   };

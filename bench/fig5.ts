@@ -23,7 +23,13 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { AddressInfo } from 'node:net';
-import { init } from '@provml/capture-agent';
+import {
+  HttpCaptureExporter,
+  init,
+  SocketCaptureExporter,
+  type CaptureExporter,
+  type FsyncPolicy,
+} from '@provml/capture-agent';
 import { encodeCaptureEvent, silentLogger } from '@provml/schemas';
 import { DEFAULT_TOPICS, KafkaEventLog, LogCaptureExporter, type TopicNames } from '@provml/log';
 import {
@@ -72,6 +78,12 @@ const { values: args } = parseArgs({
     'wait-ms': { type: 'string' },
     spool: { type: 'string' },
     prefix: { type: 'string' },
+    // child mode, online settings through a `provml agent` instead of straight to Kafka:
+    // D posts to its HTTP ingest, E (and B) ship their spool over its socket (bench/peers.ts)
+    'agent-url': { type: 'string' },
+    // child mode: the spool's fsync policy (default batch)
+    fsync: { type: 'string' },
+    'agent-socket': { type: 'string' },
   },
 });
 const BROKERS = args.brokers.split(',');
@@ -91,6 +103,8 @@ interface RunResult extends LoopResult {
   drainMs: number;
   /** CPU time of the whole process during `shutdown()` (ms). */
   drainCpuMs?: number;
+  /** Events delivered, as `shutdown()` counts them (capture runs). */
+  delivered?: number;
 }
 
 /** Child mode (TypeScript): one run of the loop with one setting. */
@@ -109,8 +123,12 @@ async function worker(setting: 'baseline' | Setting): Promise<void> {
     result = { setting, ...(await trainingLoop(epochs, compute, undefined)), drainMs: 0 };
   } else {
     const s = SETTINGS[setting];
-    let exporter: LogCaptureExporter | undefined;
-    if (s.online) {
+    let exporter: CaptureExporter | undefined;
+    if (s.online && s.diskful && args['agent-socket'] !== undefined)
+      exporter = new SocketCaptureExporter({ path: args['agent-socket'] });
+    else if (s.online && !s.diskful && args['agent-url'] !== undefined)
+      exporter = new HttpCaptureExporter({ url: args['agent-url'] });
+    else if (s.online) {
       const log = new KafkaEventLog({ brokers: BROKERS, clientId: `fig5-${setting}`, logger: silentLogger });
       const producer = log.producer();
       await producer.send(topics.events, []); // connect before the clock starts
@@ -120,7 +138,9 @@ async function worker(setting: 'baseline' | Setting): Promise<void> {
       spec: FIG5_SPEC,
       exporter,
       queueSize: s.small ? 1 : QUEUE,
-      spool: s.diskful ? { dir: args.spool! } : undefined,
+      spool: s.diskful
+        ? { dir: args.spool!, ...(args.fsync === undefined ? {} : { fsync: args.fsync as FsyncPolicy }) }
+        : undefined,
       offline: !s.online,
       env: {},
       onError: (e) => process.stderr.write(`capture error: ${e.message}\n`),
@@ -128,12 +148,18 @@ async function worker(setting: 'baseline' | Setting): Promise<void> {
     const loop = await trainingLoop(epochs, compute, capture);
     const t = performance.now();
     const cpu0 = process.cpuUsage();
-    await capture.shutdown(Infinity);
+    const done = await capture.shutdown(Infinity);
     const drainMs = performance.now() - t;
     const drainCpu = process.cpuUsage(cpu0);
     const st = capture.stats;
     if (st.failed > 0 || st.dropped > 0) process.stderr.write(`setting ${setting}: ${JSON.stringify(st)}\n`);
-    result = { setting, ...loop, drainMs, drainCpuMs: (drainCpu.user + drainCpu.system) / 1000 };
+    result = {
+      setting,
+      ...loop,
+      drainMs,
+      drainCpuMs: (drainCpu.user + drainCpu.system) / 1000,
+      delivered: done.delivered,
+    };
   }
   process.stdout.write(`${JSON.stringify(result)}\n`);
   process.exit(0); // the Kafka client keeps sockets open; the result is out

@@ -5,7 +5,8 @@
  * repetitions interleaved. Writes bench/results/peers.md and peers.png.
  *
  * Run: `node --import tsx bench/peers.ts [--quick] [--reps 5] [--events 15000] [--compute wait|busy] [--batch-ms 5]
- *       [--compute-us 1000] [--queue 50] [--only ts,py,provlake,flowcept,mlflow]` (`--help` lists the options)
+ *       [--compute-us 1000] [--queue 50] [--only ts,py,provlake,flowcept,mlflow]` (`--help` lists the options;
+ *       `--only` also takes ts-F-interval and the online settings through a `provml agent`: ts-D,ts-E,py-D,py-E)
  * The default length is the paper's steady state (~15,000 events per run); each process's start-up CPU
  * (interpreter, imports, `init`) is measured before its loop and reported apart from the per-event figures.
  * Compute per batch as in bench/fig5.ts: a GPU-like wait (default) or a CPU busy-loop.
@@ -13,7 +14,7 @@
  * (Debian's `redis-server`) on a free localhost port for flowcept.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
@@ -43,6 +44,7 @@ const { values: args } = parseArgs({
     queue: { type: 'string', default: '50' },
     only: { type: 'string' },
     out: { type: 'string', default: 'peers' },
+    brokers: { type: 'string', default: '127.0.0.1:19092' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -58,7 +60,11 @@ if (args.help) {
   --settle-s S       wait up to S s for the 1-minute load average to drop below 2 (default 300)
   --out NAME         writes bench/results/NAME.md and NAME.png (default peers)
   --only LIST        contenders to run, comma-separated: ts (the TS library), py (the Python client),
-                     provlake, flowcept, mlflow; each language's baseline runs with it (default: all)
+                     provlake, flowcept, mlflow; each language's baseline runs with it (default: all of these);
+                     also, only when named: ts-F-interval (setting F with fsync 'interval'), and the online
+                     settings through a \`provml agent\` on the local Kafka (--brokers): ts-D, ts-E, py-D, py-E
+                     (the agent's CPU per event is reported beside the client's)
+  --brokers LIST     Kafka of the agent (default 127.0.0.1:19092)
 `);
   process.exit(0);
 }
@@ -71,6 +77,11 @@ interface Run extends LoopResult {
   /** CPU of the process during the drain (TypeScript workers). */
   drainCpuMs?: number;
   calls?: number;
+  /** Events delivered as the client's shutdown counts them (the project's clients). */
+  delivered?: number;
+  /** CPU of the agent process while this run's process lived (ms), and that time (ms). */
+  agentCpuMs?: number;
+  runWallMs?: number;
 }
 
 /** The median of a figure only some workers report, or '–'. */
@@ -137,19 +148,135 @@ async function startRedis(): Promise<{ port: number; proc?: ChildProcess }> {
   return { port, proc };
 }
 
+/** CPU time of a process so far (all its threads, dead ones included), ms, from /proc. */
+function processCpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+}
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/** The sidecar agent on the local Kafka (`provml agent`, auth off on 127.0.0.1): online settings D and E send to it. */
+async function startAgent(
+  dir: string,
+): Promise<{ url: string; socket: string; pid: number; stop: () => void }> {
+  const port = await freePort();
+  const spool = join(dir, 'agent');
+  const p = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'app/src/cli/main.ts',
+      'agent',
+      '--kafka',
+      args.brokers,
+      '--topic-prefix',
+      `bench-peers-${Date.now().toString(36)}.`,
+      '--spool',
+      spool,
+      '--port',
+      String(port),
+      '--log-level',
+      'warn',
+    ],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, PROVML_AUTH_DISABLED: 'true' },
+    },
+  );
+  const url = `http://127.0.0.1:${port}`;
+  const socket = join(spool, 'agent.sock');
+  for (let i = 0; i < 300 && p.exitCode === null; i++) {
+    const up =
+      existsSync(socket) &&
+      (await fetch(`${url}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      ));
+    if (up) return { url, socket, pid: p.pid!, stop: () => p.kill('SIGTERM') };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  p.kill('SIGKILL');
+  throw new Error(`provml agent did not answer on ${url} and ${socket} within 30 s`);
+}
+
 const quick = args.quick;
 const reps = Number(args.reps ?? (quick ? 2 : 5));
 const epochs = epochsFor(Number(args.events ?? (quick ? 300 : 15_000)));
 const mode = args.compute === 'busy' ? 'busy' : 'wait';
 const batchMs = Number(args['batch-ms'] ?? 5);
-/** `--only`: contender keys (`ts`, `py` for the project's clients, else a peer's name). */
+/**
+ * The contenders: Python ones share the Python baseline, the TS library's their own. `agent`: sends to
+ * the `provml agent` this benchmark starts (D: its HTTP ingest, E: its socket).
+ */
+interface Contender {
+  name: string;
+  lang: 'py' | 'ts';
+  /** The worker's peer (Python) or setting (TypeScript). */
+  peer: string;
+  key: string;
+  /** The Python client's setting. */
+  setting?: string;
+  agent?: boolean;
+  /** Runs only when `--only` names it. */
+  extra?: boolean;
+  /** TypeScript workers: the spool's fsync policy. */
+  fsync?: string;
+}
+const CONFIGS_ALL: Contender[] = [
+  { name: 'baseline (Python)', lang: 'py', peer: 'baseline', key: 'baseline' },
+  { name: 'provml Python client (F)', lang: 'py', peer: 'provml', key: 'py', setting: 'F' },
+  { name: 'provlake (offline file)', lang: 'py', peer: 'provlake', key: 'provlake' },
+  { name: 'flowcept (Redis MQ)', lang: 'py', peer: 'flowcept', key: 'flowcept' },
+  { name: 'mlflow (async, SQLite)', lang: 'py', peer: 'mlflow', key: 'mlflow' },
+  {
+    name: 'provml Python client (D, agent HTTP)',
+    lang: 'py',
+    peer: 'provml',
+    key: 'py-D',
+    setting: 'D',
+    agent: true,
+    extra: true,
+  },
+  {
+    name: 'provml Python client (E, agent socket)',
+    lang: 'py',
+    peer: 'provml',
+    key: 'py-E',
+    setting: 'E',
+    agent: true,
+    extra: true,
+  },
+  { name: 'baseline (TypeScript)', lang: 'ts', peer: 'baseline', key: 'baseline' },
+  { name: 'provml TS library (F)', lang: 'ts', peer: 'F', key: 'ts' },
+  {
+    name: 'provml TS library (F, fsync interval)',
+    lang: 'ts',
+    peer: 'F',
+    key: 'ts-F-interval',
+    extra: true,
+    fsync: 'interval',
+  },
+  { name: 'provml TS library (D, agent HTTP)', lang: 'ts', peer: 'D', key: 'ts-D', agent: true, extra: true },
+  {
+    name: 'provml TS library (E, own spool, agent socket)',
+    lang: 'ts',
+    peer: 'E',
+    key: 'ts-E',
+    agent: true,
+    extra: true,
+  },
+];
+/** `--only`: contender keys (`ts`, `py` for the project's clients in setting F, else a peer's name or an extra's key). */
 const only = args.only?.split(',').map((k) => k.trim());
-const selected = (c: { lang: string; peer: string }): boolean =>
-  only === undefined ||
-  (c.peer === 'baseline'
-    ? only.some((k) => k === c.lang || (c.lang === 'py' && k !== 'ts'))
-    : only.includes(c.peer === 'F' ? 'ts' : c.peer === 'provml' ? 'py' : c.peer));
-const anyPython = only === undefined || only.some((k) => k !== 'ts');
+const selected = (c: { lang: string; key: string; extra?: boolean }): boolean =>
+  c.key === 'baseline'
+    ? only === undefined || CONFIGS_ALL.some((o) => o.lang === c.lang && o.key !== 'baseline' && selected(o))
+    : only === undefined
+      ? c.extra !== true
+      : only.includes(c.key);
+const anyPython = CONFIGS_ALL.some((c) => c.lang === 'py' && c.key !== 'baseline' && selected(c));
 const computeUs = Number(args['compute-us'] ?? 1000);
 const queue = Number(args.queue);
 const events = eventsOf(epochs);
@@ -171,16 +298,8 @@ const tsIterations = mode === 'wait' ? 0 : calibrate(computeUs);
 const computeArgv = ['--compute', mode, '--wait-ms', String(batchMs)];
 const work = await mkdtemp(join(tmpdir(), 'peers-'));
 
-/** The contenders: Python ones share the Python baseline, the TS library has its own. */
-const CONFIGS = [
-  { name: 'baseline (Python)', lang: 'py', peer: 'baseline' },
-  { name: 'provml Python client (F)', lang: 'py', peer: 'provml' },
-  { name: 'provlake (offline file)', lang: 'py', peer: 'provlake' },
-  { name: 'flowcept (Redis MQ)', lang: 'py', peer: 'flowcept' },
-  { name: 'mlflow (async, SQLite)', lang: 'py', peer: 'mlflow' },
-  { name: 'baseline (TypeScript)', lang: 'ts', peer: 'baseline' },
-  { name: 'provml TS library (F)', lang: 'ts', peer: 'F' },
-].filter((c) => missing[c.peer] === undefined && selected(c));
+const CONFIGS = CONFIGS_ALL.filter((c) => missing[c.peer] === undefined && selected(c));
+const agent = CONFIGS.some((c) => c.agent === true) ? await startAgent(work) : undefined;
 const runs = new Map<string, Run[]>(CONFIGS.map((c) => [c.name, []]));
 const failures: Record<string, string> = {};
 
@@ -194,6 +313,8 @@ for (let r = 0; r < reps; r++) {
     if (failures[c.name] !== undefined) continue;
     const dir = await mkdtemp(join(work, 'run-'));
     try {
+      const agentCpu0 = agent === undefined ? 0 : processCpuMs(agent.pid);
+      const t0Run = performance.now();
       const result =
         c.lang === 'py'
           ? await runForJson<Run>(PY, [
@@ -211,6 +332,8 @@ for (let r = 0; r < reps; r++) {
               String(queue),
               '--redis-port',
               String(redis.port),
+              ...(c.setting === undefined ? [] : ['--setting', c.setting]),
+              ...(c.agent === true ? ['--http-url', agent!.url, '--socket', agent!.socket] : []),
             ])
           : await runForJson<Run>(process.execPath, [
               '--import',
@@ -227,7 +350,13 @@ for (let r = 0; r < reps; r++) {
               join(dir, 'spool'),
               '--queue',
               String(queue),
+              ...(c.fsync === undefined ? [] : ['--fsync', c.fsync]),
+              ...(c.agent === true ? ['--agent-url', agent!.url, '--agent-socket', agent!.socket] : []),
             ]);
+      if (agent !== undefined) {
+        result.runWallMs = performance.now() - t0Run;
+        result.agentCpuMs = processCpuMs(agent.pid) - agentCpu0;
+      }
       runs.get(c.name)!.push(result);
     } catch (error) {
       failures[c.name] = (error as Error).message;
@@ -241,6 +370,7 @@ for (let r = 0; r < reps; r++) {
 }
 const wallS = (performance.now() - t0) / 1000;
 redis.proc?.kill();
+agent?.stop();
 await rm(work, { recursive: true, force: true });
 
 const baselines = {
@@ -249,12 +379,20 @@ const baselines = {
 };
 const rows: (string | number)[][] = [];
 const boxes = [];
+// the agent's own CPU while no client sends to it (ms per ms of run), taken off the agent's figures
+const idleRuns = [...runs.entries()]
+  .filter(([name]) => CONFIGS.find((c) => c.name === name)?.agent !== true)
+  .flatMap(([, rs]) => rs)
+  .filter((r) => r.agentCpuMs !== undefined);
+const agentIdle = idleRuns.length === 0 ? 0 : median(idleRuns.map((r) => r.agentCpuMs! / r.runWallMs!));
+/** Runs whose client did not count every event delivered. */
+const undelivered: string[] = [];
 const wallPer: Record<string, number> = {};
 const cpuPer: Record<string, number> = {};
 for (const c of CONFIGS) {
   const rs = runs.get(c.name)!;
   if (rs.length === 0) continue;
-  const base = baselines[c.lang as 'py' | 'ts'];
+  const base = baselines[c.lang];
   const baseMs = median(base.map((r) => r.loopMs));
   const baseCpu = median(base.map((r) => r.cpuMs));
   const loop = summarise(rs.map((r) => r.loopMs / 1000));
@@ -286,9 +424,21 @@ for (const c of CONFIGS) {
           ((median(rs.map((r) => r.cpuSystemMs!)) - median(base.map((r) => r.cpuSystemMs ?? NaN))) * 1000) /
             events,
         ),
+    isBase || rs.some((r) => r.cpuMainMs === undefined)
+      ? '–'
+      : fmt(
+          ((median(rs.map((r) => r.cpuMainMs!)) - median(base.map((r) => r.cpuMainMs ?? NaN))) * 1000) /
+            events,
+        ),
     optionalMedian(rs.map((r) => r.startCpuMs)),
     isBase ? '–' : optionalMedian(rs.map((r) => r.drainCpuMs)),
+    c.agent === true
+      ? fmt(median(rs.map((r) => ((r.agentCpuMs! - agentIdle * r.runWallMs!) * 1000) / events)))
+      : '–',
   ]);
+  for (const r of rs)
+    if (r.delivered !== undefined && r.delivered < events)
+      undelivered.push(`${c.name}: ${r.delivered} of ${events} delivered`);
 }
 const peerNames = Object.keys(wallPer).filter((n) => !n.startsWith('provml'));
 const ours = Object.keys(wallPer).filter((n) => n.startsWith('provml'));
@@ -381,10 +531,25 @@ the TypeScript library with the TypeScript baseline (same loop in Node).
 inside the capture calls per event; *CPU µs/event* = the process's CPU time (all threads) over its
 baseline's, per event, during the loop: the least noisy figure on a shared machine. *Drain* = closing/flushing
 after the loop. *Of which kernel* = the part of the CPU per event spent in system calls (writes, fsync), over the
-baseline's. *Start-up CPU* = the process's CPU before its loop (interpreter, imports, warm-up, \`init\`), reported
+baseline's; *of which trainer thread* = the part on the thread that runs the loop (the calls, and in Node the
+event loop's background batching, encoding and spool writes), the rest being the client's threads (Python) or
+Node's GC, JIT and I/O-pool threads. *Start-up CPU* = the process's CPU before its loop (interpreter, imports, warm-up, \`init\`), reported
 apart from the per-event figures; *drain CPU* = its CPU while closing (TypeScript workers report both; '–': not reported).
 
-${table(['contender', 'run s (median)', 'run s (min – max)', 'overhead', 'µs/event (wall)', 'in-call µs/event', 'CPU µs/event', 'drain ms', 'capture calls', 'of which kernel µs/event', 'start-up CPU ms', 'drain CPU ms'], rows)}
+${table(['contender', 'run s (median)', 'run s (min – max)', 'overhead', 'µs/event (wall)', 'in-call µs/event', 'CPU µs/event', 'drain ms', 'capture calls', 'of which kernel µs/event', 'of which trainer thread µs/event', 'start-up CPU ms', 'drain CPU ms', 'agent CPU µs/event'], rows)}
+${
+  agent === undefined
+    ? ''
+    : `
+*Agent CPU µs/event* (online settings D and E): the CPU of the \`provml agent\` process (all threads, from
+/proc) while the client's process lived, less the agent's idle CPU over the same time (${fmt(agentIdle * 1000)} ms per s,
+measured during the other contenders' runs), per event: what the sidecar costs the node on top of the
+client's *CPU µs/event*. D posts NDJSON to the agent's HTTP ingest; E: the Python client sends over the
+agent's socket (the agent spools, fsync per batch), the TS library writes its own spool and its publisher
+ships it over the socket; the agent publishes to Kafka at ${args.brokers}. Every event was counted delivered
+by the client's shutdown${undelivered.length === 0 ? '' : `, except: ${undelivered.join('; ')}`}.
+`
+}
 
 **Ratios against the best peer** (${bw === undefined ? 'none ran' : `wall: ${bw[0]}, ${fmt(bw[1])} µs/event`}; ${bc === undefined ? '' : `CPU: ${bc[0]}, ${fmt(bc[1])} µs/event`}). Goal: ≥ 10× lower.
 

@@ -21,6 +21,7 @@ import fig5_python as loop  # noqa: E402
 
 class Counted:
     calls = 0
+    delivered = None
 
 
 class ProvLakeTask:
@@ -165,11 +166,18 @@ def mlflow_hooks(args):
 
 
 def provml_hooks(args):
-    ns = argparse.Namespace(setting="F", queue=args.queue, spool_dir=os.path.join(args.dir, "spool"))
+    """This project's client: setting F (its own spool), or D/E through a ``provml agent`` (HTTP/socket)."""
+    ns = argparse.Namespace(
+        setting=args.setting,
+        queue=args.queue,
+        spool_dir=os.path.join(args.dir, "spool"),
+        http_url=args.http_url,
+        socket=args.socket,
+    )
     client, run = loop.provml_hooks(ns)
 
     def close():
-        client.shutdown(120)
+        Counted.delivered = client.shutdown(120).delivered
 
     return run, close
 
@@ -187,6 +195,9 @@ def main():
     ap.add_argument("--queue", type=int, default=50)
     ap.add_argument("--dir", default=".")
     ap.add_argument("--redis-port", type=int, default=6379)
+    ap.add_argument("--setting", default="F", help="provml: F (own spool), D (--http-url) or E (--socket)")
+    ap.add_argument("--http-url")
+    ap.add_argument("--socket")
     args = ap.parse_args()
     wait_ms = args.wait_ms if args.compute == "wait" else None
     loop.training_loop(1, args.iterations, loop.NoCapture(), None if wait_ms is None else min(wait_ms, 1.0))  # warm-up
@@ -203,6 +214,8 @@ def main():
         close()
     result["drainMs"] = (time.perf_counter() - t) * 1000
     result["setting"] = args.peer
+    if Counted.delivered is not None:
+        result["delivered"] = Counted.delivered
     sys.stdout.flush()
     print(json.dumps(result), flush=True)
     os._exit(0)  # peers leave non-daemon threads behind

@@ -2,7 +2,7 @@
 import { connect, type Socket } from 'node:net';
 import { ValidationError, type CaptureEvent, type ProspectiveSpec, type SocketAnswer } from '@provml/schemas';
 import type { CaptureExporter, ExportResult } from './CaptureExporter.ts';
-import { captureJson } from './captureJson.ts';
+import { eventEnvelopeJson } from './captureJson.ts';
 
 /** Settings of the socket exporter. */
 export interface SocketExporterOptions {
@@ -29,7 +29,7 @@ export class SocketCaptureExporter implements CaptureExporter {
   }
 
   exportEvents(events: readonly CaptureEvent[]): Promise<ExportResult> {
-    return this.send(events.map((event) => captureJson({ event })));
+    return this.send(events.map(eventEnvelopeJson));
   }
 
   shutdown(): Promise<void> {

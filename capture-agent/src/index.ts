@@ -73,5 +73,5 @@ export type {
 export { DiskfulCaptureExporter } from './spool/DiskfulCaptureExporter.ts';
 export type { DiskfulOptions } from './spool/DiskfulCaptureExporter.ts';
 export { SocketCaptureExporter } from './SocketCaptureExporter.ts';
-export { captureJson } from './captureJson.ts';
+export { captureJson, eventJson, eventEnvelopeJson } from './captureJson.ts';
 export type { SocketExporterOptions } from './SocketCaptureExporter.ts';

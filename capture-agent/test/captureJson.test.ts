@@ -4,7 +4,14 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { captureJson, decodeEnvelope, encodeEnvelope, SocketCaptureExporter } from '@provml/capture-agent';
+import {
+  captureJson,
+  decodeEnvelope,
+  encodeEnvelope,
+  eventEnvelopeJson,
+  eventJson,
+  SocketCaptureExporter,
+} from '@provml/capture-agent';
 import { parseEventJson, type CaptureEvent } from '@provml/schemas';
 
 const event = (values: CaptureEvent['values']): CaptureEvent => ({
@@ -38,6 +45,26 @@ describe('captureJson', () => {
     expect(parseEventJson(parsed.event).ok).toBe(true); // null would have been refused
     const finite = event({ loss: 0.5, curve: [1, 2] });
     expect(captureJson(finite)).toBe(JSON.stringify(finite));
+  });
+
+  it('eventJson and eventEnvelopeJson (the hot path: only time and values are checked) write what captureJson writes', () => {
+    const cases = [
+      event({ loss: 0.5, curve: [1, 2], name: 'NaN', on: false }),
+      event({ loss: Number.NaN, lr: 0.1 }),
+      event({ curve: [1, Infinity] }),
+      event({}),
+      { ...event({ loss: 1 }), time: Number.NaN },
+      {
+        ...event({ loss: -Infinity }),
+        dataRefs: [{ name: 'm', uri: 'file:///m', store: null }],
+        context: { host: 'n1' },
+      },
+    ];
+    for (const e of cases) {
+      expect(eventJson(e)).toBe(captureJson(e));
+      expect(eventEnvelopeJson(e)).toBe(captureJson({ event: e }));
+    }
+    expect(JSON.parse(eventJson(cases[2]!)).values).toEqual({ curve: [1, 'Infinity'] });
   });
 
   it('writes them so into spool records', () => {

@@ -22,7 +22,7 @@ export class SpoolCaptureExporter implements CaptureExporter {
   }
 
   exportEvents(events: readonly CaptureEvent[]): Promise<ExportResult> {
-    return this.write(() => this.writer.append(events.map((event) => ({ event }))));
+    return this.write(() => this.writer.appendEvents(events));
   }
 
   /** Leaves the spool open: its owner closes it. */

@@ -82,6 +82,8 @@ export class SpoolPublisher {
     retries: 0,
     position: 0,
   };
+  /** `drain()` calls waiting for the background loop's next step. */
+  private readonly afterStep: (() => void)[] = [];
   private readonly reader: SpoolReader;
   private readonly logger: Logger;
   private position;
@@ -104,11 +106,21 @@ export class SpoolPublisher {
   /** Starts publishing in the background until `shutdown()`. */
   start(): void {
     this.loop ??= (async () => {
-      while (!this.stopped) {
-        const sent = await this.step();
-        if (sent === 0 && !this.stopped) await this.sleep(this.options.pollMs ?? 50);
+      try {
+        while (!this.stopped) {
+          const sent = await this.step();
+          this.stepped();
+          if (sent === 0 && !this.stopped) await this.sleep(this.options.pollMs ?? 50);
+        }
+      } finally {
+        this.stepped();
       }
     })();
+  }
+
+  /** Wakes the `drain()` calls waiting for the background loop's next step. */
+  private stepped(): void {
+    for (const resolve of this.afterStep.splice(0)) resolve();
   }
 
   /** Ends a wait for new records at once (call after an append). */
@@ -122,6 +134,12 @@ export class SpoolPublisher {
    */
   async drain(): Promise<void> {
     const end = this.writer.durableEnd;
+    // the background loop publishes: wait for its steps (stepping here too would send records twice)
+    while (this.loop !== undefined && !this.stopped && this.position.sequence < end) {
+      const next = new Promise<void>((resolve) => this.afterStep.push(resolve));
+      this.notify();
+      await next;
+    }
     while (!this.stopped && this.position.sequence < end) {
       if ((await this.step()) === 0 && this.position.sequence < end && !this.stopped)
         await this.sleep(this.options.pollMs ?? 50);

@@ -1,10 +1,16 @@
 /** The spool's one writer: appends batches of records to segments, fsyncs per policy, enforces the cap, owns the `published` cursor. */
 import { closeSync, fchmodSync, fdatasync, fsyncSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { silentLogger, SpoolFullError, type Logger } from '@provml/schemas';
+import { silentLogger, SpoolFullError, type CaptureEvent, type Logger } from '@provml/schemas';
 import { recoverSpool, type SegmentInfo, type SpoolPosition } from './recoverSpool.ts';
 import { acquireLock, fsyncDir, readPublished, releaseLock, writePublished } from './spoolFiles.ts';
-import { encodeEnvelopes, encodeRecord, segmentName, type SpoolEnvelope } from './spoolFormat.ts';
+import {
+  encodeEnvelopes,
+  encodeEventRecords,
+  encodeRecord,
+  segmentName,
+  type SpoolEnvelope,
+} from './spoolFormat.ts';
 
 /** Segments hold captured data: readable and writable by the spool's owner only. */
 const SEGMENT_MODE = 0o600;
@@ -165,6 +171,12 @@ export class SpoolWriter {
   /** Appends envelopes as one batch. See `appendPayloads`. */
   append(envelopes: readonly SpoolEnvelope[]): Promise<{ first: number; count: number }> {
     const { bytes, sizes } = encodeEnvelopes(envelopes);
+    return this.appendRecords(bytes, sizes);
+  }
+
+  /** Appends capture events as one batch of event envelopes (the capture library's hot path). See `appendPayloads`. */
+  appendEvents(events: readonly CaptureEvent[]): Promise<{ first: number; count: number }> {
+    const { bytes, sizes } = encodeEventRecords(events);
     return this.appendRecords(bytes, sizes);
   }
 

@@ -1,7 +1,7 @@
 /** The spool's wire format (capture-agent/AGENT.md), pure: record framing, segment names, envelopes, scanning. */
 import { crc32 } from 'node:zlib';
-import type { ProspectiveSpec } from '@provml/schemas';
-import { captureJson } from '../captureJson.ts';
+import type { CaptureEvent, ProspectiveSpec } from '@provml/schemas';
+import { captureJson, eventEnvelopeJson } from '../captureJson.ts';
 
 /** Bytes of a record's header: u32 BE payload length, u32 BE CRC-32 of the payload. */
 export const RECORD_HEADER_BYTES = 8;
@@ -37,8 +37,11 @@ export function encodeRecord(payload: Buffer): Buffer {
 
 /** Encodes an envelope as a record (UTF-8 JSON, no trailing newline; NaN and infinities as strings). */
 export function encodeEnvelope(envelope: SpoolEnvelope): Buffer {
-  // hot path (every spooled event): the JSON is written once, straight after the header
-  const json = captureJson(envelope);
+  return encodeJsonRecord(captureJson(envelope));
+}
+
+/** Frames one JSON text as a record: written once, straight after the header. */
+function encodeJsonRecord(json: string): Buffer {
   const length = Buffer.byteLength(json, 'utf8');
   if (length < 1 || length > MAX_PAYLOAD_BYTES)
     throw new RangeError(`record payload must be 1 … ${MAX_PAYLOAD_BYTES} bytes, got ${length}`);
@@ -49,22 +52,31 @@ export function encodeEnvelope(envelope: SpoolEnvelope): Buffer {
   return out;
 }
 
-/** Eight placeholder characters where each record's header goes (see `encodeEnvelopes`). */
+/** Eight placeholder characters where each record's header goes (see `encodeJsonRecords`). */
 const HEADER_PLACEHOLDER = '\0'.repeat(RECORD_HEADER_BYTES);
 
-/**
- * Envelopes as consecutive records, the bytes `encodeEnvelope` gives each, in one buffer, and the
- * size of each record. Hot path (every spooled batch): the JSON of the batch is encoded to UTF-8
- * in one call, with room for the headers, and each checksum is taken over the JSON text itself;
- * a batch with non-ASCII text (byte and character offsets differ) is encoded record by record.
- */
+/** Envelopes as consecutive records, the bytes `encodeEnvelope` gives each, in one buffer, and the size of each record. */
 export function encodeEnvelopes(envelopes: readonly SpoolEnvelope[]): { bytes: Buffer; sizes: number[] } {
-  if (envelopes.length === 0) return { bytes: Buffer.alloc(0), sizes: [] };
-  const jsons = envelopes.map(captureJson);
+  return encodeJsonRecords(envelopes.map(captureJson));
+}
+
+/** Capture events as consecutive event records (`encodeEnvelope({ event })` each), without building the envelopes. */
+export function encodeEventRecords(events: readonly CaptureEvent[]): { bytes: Buffer; sizes: number[] } {
+  return encodeJsonRecords(events.map(eventEnvelopeJson));
+}
+
+/**
+ * JSON texts as consecutive records in one buffer, and the size of each record. Hot path (every
+ * spooled batch): the texts are encoded to UTF-8 in one call, with room for the headers, and each
+ * checksum is taken over the JSON text itself; a batch with non-ASCII text (byte and character
+ * offsets differ) is encoded record by record.
+ */
+function encodeJsonRecords(jsons: readonly string[]): { bytes: Buffer; sizes: number[] } {
+  if (jsons.length === 0) return { bytes: Buffer.alloc(0), sizes: [] };
   const text = HEADER_PLACEHOLDER + jsons.join(HEADER_PLACEHOLDER);
   const bytes = Buffer.from(text, 'utf8');
   if (bytes.length !== text.length) {
-    const records = envelopes.map(encodeEnvelope);
+    const records = jsons.map(encodeJsonRecord);
     return { bytes: Buffer.concat(records), sizes: records.map((r) => r.length) };
   }
   const sizes: number[] = [];

@@ -87,6 +87,22 @@ describe('SpoolPublisher', () => {
     expect(w.stats).toMatchObject({ depthRecords: 0, depthBytes: 0 });
   });
 
+  it('drain() while the background loop runs sends every record once (the TS E setting drains at shutdown)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spool-pub-'));
+    const w = SpoolWriter.open(dir);
+    writers.push(w);
+    const port = new RecordingPort();
+    const p = new SpoolPublisher(w, port, { pollMs: 5 });
+    p.start();
+    for (let round = 0; round < 5; round++) {
+      await w.append([0, 1, 2].map((i) => ({ event: event(round * 3 + i) })));
+      p.notify();
+      await p.drain();
+    }
+    await p.shutdown();
+    expect(port.sent).toEqual([...Array(15).keys()].map((i) => `e${i}`));
+  });
+
   it('resumes from published after a restart and publishes in the background as records arrive', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'spool-pub-'));
     const w = SpoolWriter.open(dir, { segmentBytes: 400 });

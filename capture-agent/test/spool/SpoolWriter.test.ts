@@ -19,7 +19,7 @@ import {
   segmentName,
   type SpoolEnvelope,
 } from '@provml/capture-agent';
-import { SpoolFullError, SpoolLockedError } from '@provml/schemas';
+import { SpoolFullError, SpoolLockedError, type CaptureEvent } from '@provml/schemas';
 import { bootId, formatLock, parseLock, processStart } from '../../src/spool/spoolFiles.ts';
 
 const dirs: string[] = [];
@@ -88,6 +88,36 @@ describe('SpoolWriter and SpoolReader', () => {
       expect(written.equals(Buffer.concat(batches.flat().map(encodeEnvelope)))).toBe(true);
       expect(w.stats).toMatchObject({ appendedRecords: 7, next: 7 });
     }
+  });
+
+  it('appendEvents writes the bytes append writes for the same events as event envelopes (ASCII, non-ASCII, NaN)', async () => {
+    const run = {
+      workflow: 'w',
+      workflowExecution: 'run',
+      parentTaskExecution: null,
+      dataRefs: [],
+      context: {},
+    };
+    const event = (eventId: string, values: Record<string, number>, task = 'batch'): CaptureEvent => ({
+      ...run,
+      ...{ eventId, task, taskExecution: `t-${eventId}`, values },
+      ...{ phase: 'end', time: 1_700_000_000_000_000, status: 'finished' },
+    });
+    const batches = [
+      [event('e0', { loss: 0.5 }), event('e1', { loss: NaN })],
+      [event('e2', { best: -Infinity }, 'épochs ✓'), event('e3', {})],
+    ];
+    const viaEvents = fresh();
+    const viaEnvelopes = fresh();
+    const a = openSpool(viaEvents);
+    const b = openSpool(viaEnvelopes);
+    for (const batch of batches) {
+      await a.appendEvents(batch);
+      await b.append(batch.map((e) => ({ event: e })));
+    }
+    const bytes = (dir: string): Buffer => readFileSync(join(dir, 'segments', segs(dir)[0]!));
+    expect(bytes(viaEvents).equals(bytes(viaEnvelopes))).toBe(true);
+    expect(ids(viaEvents)).toEqual(['e0', 'e1', 'e2', 'e3']);
   });
 
   it('truncates a torn write at the end of the last segment and goes on from there', async () => {
