@@ -58,8 +58,9 @@ export interface GatheredTransactionsOptions {
 /**
  * Gathers batches into transactions of one transactional producer. kafkajs allows one open
  * transaction per producer, so a transaction is opened only to write what was gathered, and the
- * transactions are committed one after another in the order they closed; once one fails, every later
- * one fails too (the consumer then starts over from the committed offsets).
+ * transactions are committed one after another in the order they closed. A batch waits for its
+ * transaction before the next batch of its partition is handled, so a failed transaction (its batches
+ * delivered again from the committed offsets) never has a later batch of the same partition after it.
  */
 export class GatheredTransactions {
   private current: Gathering | undefined;
@@ -127,11 +128,13 @@ export class GatheredTransactions {
   private close(g: Gathering): void {
     g.closed = true;
     if (this.current === g) this.current = undefined;
-    const previous = this.last;
-    this.last = previous.then(
-      () => (g.failure === undefined ? this.commit(g) : Promise.reject(new SiblingFailedError(g.failure))),
-      (error: unknown) => Promise.reject(new SiblingFailedError(error)),
-    );
+    // one transaction at a time; one that failed leaves the next free (its batches' partitions are
+    // delivered again from their committed offsets, and no later batch of theirs joins another)
+    this.last = this.last
+      .catch(() => undefined)
+      .then(() =>
+        g.failure === undefined ? this.commit(g) : Promise.reject(new SiblingFailedError(g.failure)),
+      );
     this.last.then(g.settle.resolve, g.settle.reject);
   }
 
@@ -140,7 +143,9 @@ export class GatheredTransactions {
     const transaction = await producer.transaction();
     try {
       // one produce request per ~512 KiB of values, whatever the topics and partitions
-      const all = g.output.flatMap((rs, i) => rs.map((record) => ({ topic: g.topics[i]!, record, value: record.value })));
+      const all = g.output.flatMap((rs, i) =>
+        rs.map((record) => ({ topic: g.topics[i]!, record, value: record.value })),
+      );
       for (const part of chunks(all)) {
         const perTopic = new Map<string, ProducedRecord[]>();
         for (const { topic, record } of part) {

@@ -7,6 +7,8 @@ import type { NextOffset } from './GatheredTransactions.ts';
 
 interface Lane {
   pending: { next: NextOffset; done: boolean }[];
+  /** The highest offset committed: a batch delivered again after a restart never moves it back. */
+  committed: bigint;
   /** A batch of this partition failed: nothing after it is committed in this life of the consumer. */
   failed: boolean;
 }
@@ -41,7 +43,7 @@ export class OrderedCommits {
   track(next: NextOffset, handled: Promise<void>): void {
     const key = `${next.topic}\u0000${next.partition}`;
     let lane = this.lanes.get(key);
-    if (lane === undefined) this.lanes.set(key, (lane = { pending: [], failed: false }));
+    if (lane === undefined) this.lanes.set(key, (lane = { pending: [], committed: -1n, failed: false }));
     const entry = { next, done: false };
     lane.pending.push(entry);
     this.inFlight++;
@@ -67,7 +69,8 @@ export class OrderedCommits {
   /** Resolves once no batch is in flight and their commits are done (or `timeoutMs` passed). */
   async drain(timeoutMs: number): Promise<void> {
     const deadline = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref());
-    if (this.inFlight > 0) await Promise.race([new Promise<void>((resolve) => (this.idle = resolve)), deadline]);
+    if (this.inFlight > 0)
+      await Promise.race([new Promise<void>((resolve) => (this.idle = resolve)), deadline]);
     await Promise.race([this.commits, deadline]);
   }
 
@@ -75,7 +78,8 @@ export class OrderedCommits {
     if (lane.failed) return;
     let last: NextOffset | undefined;
     while (lane.pending.length > 0 && lane.pending[0]!.done) last = lane.pending.shift()!.next;
-    if (last === undefined) return;
+    if (last === undefined || BigInt(last.offset) <= lane.committed) return;
+    lane.committed = BigInt(last.offset);
     const next = last;
     this.commits = this.commits.then(() => this.commit([next])).catch((error: unknown) => this.fail(error));
   }
