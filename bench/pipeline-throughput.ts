@@ -140,11 +140,7 @@ async function runOnce(
     while (sampling) {
       const started = performance.now();
       const sample = await pipeline.sample().catch(() => samples[samples.length - 1]!);
-      // the producers' CPU too (the processes of this run only)
-      samples.push({
-        ...sample,
-        cpu: { ...sample.cpu, producers: kids.reduce((t, k) => t + cpuSeconds(k.pid), 0) },
-      });
+      samples.push({ ...sample, cpu: { ...sample.cpu, producers: producersCpu() } });
       await sleep(Math.max(0, 1000 - (performance.now() - started)));
     }
   })();
