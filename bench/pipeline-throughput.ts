@@ -19,7 +19,6 @@ import { requireBroker } from '@provml/service';
 import {
   KAFKA,
   bucketDelta,
-  cpuSeconds,
   histogramQuantile,
   killAll,
   load1,
@@ -37,6 +36,7 @@ import {
   STORE_LABEL,
   VARIANTS,
   drained,
+  sampleEverySecond,
   startPipeline,
   stopBenchStores,
   type Sample,
@@ -124,26 +124,9 @@ async function runOnce(
 ): Promise<RunResult> {
   const loadAtStart = loadavg();
   const pipeline = await startPipeline('throughput', store, { cpuProfDir: profileDir, variant });
-  const samples: Sample[] = [];
-  let sampling = true;
   const kids: ReportingChild[] = [];
-  // the producers' CPU too (the processes of this run only; an exited one keeps its last reading)
-  const producerCpu = new Map<number, number>();
-  const producersCpu = (): number => {
-    for (const k of kids) {
-      const c = cpuSeconds(k.pid);
-      if (Number.isFinite(c)) producerCpu.set(k.pid, c);
-    }
-    return [...producerCpu.values()].reduce((t, c) => t + c, 0);
-  };
-  const sampler = (async () => {
-    while (sampling) {
-      const started = performance.now();
-      const sample = await pipeline.sample().catch(() => samples[samples.length - 1]!);
-      samples.push({ ...sample, cpu: { ...sample.cpu, producers: producersCpu() } });
-      await sleep(Math.max(0, 1000 - (performance.now() - started)));
-    }
-  })();
+  const sampling = sampleEverySecond(pipeline, kids);
+  const samples = sampling.samples;
   try {
     for (let i = 0; i < PRODUCERS; i++)
       kids.push(
@@ -170,8 +153,7 @@ async function runOnce(
       await sleep(500);
     }
     const drainS = (performance.now() - drainStart) / 1000;
-    sampling = false;
-    await sampler;
+    await sampling.stop();
     const steps: StepResult[] = RATES.map((rate, i) => {
       // the second half of each step: the pipeline has settled to the new rate (or is falling behind)
       const from = startAt + (i + 0.5) * STEP_S * 1000;
@@ -205,7 +187,7 @@ async function runOnce(
       lost,
     };
   } finally {
-    sampling = false;
+    await sampling.stop();
     for (const k of kids) await k.stop(5000);
     await pipeline.stop();
   }

@@ -18,6 +18,7 @@ import {
   scrape,
   startService,
   topicsOf,
+  sleep,
   type Scrape,
   type Service,
 } from './pipeline.ts';
@@ -131,6 +132,8 @@ export interface Pipeline {
   processors: Service[];
   sinks: Service[];
   lagReader: LagReader;
+  /** Starts one more processor: it joins the group (a rebalance) and is sampled from then on. */
+  addProcessor(): Promise<Service>;
   sample(): Promise<Sample>;
   /** Stops the services (SIGTERM: they flush and write CPU profiles), drops the store and topics. */
   stop(): Promise<void>;
@@ -179,12 +182,12 @@ export async function startPipeline(
   const lagReader = new LagReader(topicsOf(names.prefix), names);
   const kafkaPid = pidOf('kafka.pid');
   const t0 = performance.now();
-  const pids: Record<string, number[]> = {
+  const servers = { broker: kafkaPid, 'store server': prepared.serverPid };
+  const pids = (): Record<string, number[]> => ({
     processor: processors.map((p) => p.pid),
     sink: sinks.map((x) => x.pid),
-    broker: kafkaPid === undefined ? [] : [kafkaPid],
-    'store server': prepared.serverPid === undefined ? [] : [prepared.serverPid],
-  };
+    ...Object.fromEntries(Object.entries(servers).map(([k, pid]) => [k, pid === undefined ? [] : [pid]])),
+  });
   return {
     prefix: names.prefix,
     processor,
@@ -192,6 +195,11 @@ export async function startPipeline(
     processors,
     sinks,
     lagReader,
+    addProcessor: async () => {
+      const added = await startService('processor', common);
+      processors.push(added);
+      return added;
+    },
     sample: async () => {
       const [ps, ss, lag] = await Promise.all([
         Promise.all(processors.map((x) => scrape(x.url))),
@@ -200,7 +208,7 @@ export async function startPipeline(
       ]);
       const cpu: Record<string, number> = {};
       const rss: Record<string, number> = {};
-      for (const [name, list] of Object.entries(pids))
+      for (const [name, list] of Object.entries(pids()))
         if (list.length > 0) {
           cpu[name] = list.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
           rss[name] = list.reduce((sum, pid) => sum + rssMiB(pid), 0);
@@ -227,6 +235,39 @@ export async function startPipeline(
       for (const x of sinks) await x.stop();
       await prepared.drop().catch(() => undefined);
       await lagReader.close();
+    },
+  };
+}
+
+/** Readings of a pipeline once a second until `stop()`, with the CPU of `producers` (processes of this run). */
+export function sampleEverySecond(
+  pipeline: Pipeline,
+  producers: readonly { pid: number }[],
+): { samples: Sample[]; stop(): Promise<void> } {
+  const samples: Sample[] = [];
+  let sampling = true;
+  // an exited producer keeps its last reading
+  const producerCpu = new Map<number, number>();
+  const producersCpu = (): number => {
+    for (const k of producers) {
+      const c = cpuSeconds(k.pid);
+      if (Number.isFinite(c)) producerCpu.set(k.pid, c);
+    }
+    return [...producerCpu.values()].reduce((t, c) => t + c, 0);
+  };
+  const sampler = (async () => {
+    while (sampling) {
+      const started = performance.now();
+      const sample = await pipeline.sample().catch(() => samples[samples.length - 1]!);
+      samples.push({ ...sample, cpu: { ...sample.cpu, producers: producersCpu() } });
+      await sleep(Math.max(0, 1000 - (performance.now() - started)));
+    }
+  })();
+  return {
+    samples,
+    stop: async () => {
+      sampling = false;
+      await sampler;
     },
   };
 }

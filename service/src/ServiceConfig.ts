@@ -149,11 +149,15 @@ const schema = z
     /** The sinks. */
     sink: z
       .object({
-        /** Store loads in flight at most; offsets are committed in order. Default 4; 1 = one at a time. */
-        maxInFlight: z.number().int().min(1).max(64).default(4),
+        /**
+         * Store loads in flight at most; offsets are committed in order. Default: 4 for a store
+         * server (loads wait on its answers), 1 for embedded Oxigraph (its loads run on the sink's
+         * own thread, so more in flight would only make them smaller).
+         */
+        maxInFlight: z.number().int().min(1).max(64).optional(),
       })
       .strict()
-      .default({ maxInFlight: 4 }),
+      .default({}),
     /** The query API's limits and policy. */
     query: z
       .object({

@@ -1,6 +1,6 @@
 /** The sink on a real Kafka broker with several loads in flight: offsets committed in order, a load that fails in the middle never skipped. */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { KafkaEventLog } from '@provml/log';
+import { DROP_GRAPH_HEADER, type KafkaEventLog } from '@provml/log';
 import { selectRows } from '@provml/stores';
 import { SinkService } from '@provml/sinks';
 import { kafka, kafkaLog, testTopics, unique, until } from '../../deploy/testing/kafkaTest.ts';
@@ -71,5 +71,39 @@ describe.skipIf(kafka.bootstrap === '')(
       expect([...(await loaded())].sort((a, b) => a - b)).toEqual(ids);
       await until(async () => (await committed()) === '24', 'everything committed');
     }, 90_000);
+
+    it('keeps a graph drop in order with the loads in flight around it: a slow load before it is dropped, the load after it stays', async () => {
+      const topics = testTopics();
+      const log = await kafkaLog(topics, 1);
+      logs.push(log);
+      const graph = `${EX}graph/source`;
+      const line = (name: string): string => `<${EX}${name}> <${EX}value> "${name}" <${graph}> .\n`;
+      // one batch each: the old document (slow to load), the drop, the new document
+      await log.producer().send(topics.triples, [
+        { key: 'source', value: Buffer.from(line('old')) },
+        { key: 'source', value: Buffer.alloc(0), headers: { [DROP_GRAPH_HEADER]: graph } },
+        { key: 'source', value: Buffer.from(line('new')) },
+      ]);
+      const store = new FaultyStore();
+      let slow = 3;
+      // the old document's load fails a few times first: loads after it must not overtake the drop
+      store.refuse = (body) => body.includes(`<${EX}old>`) && slow-- > 0;
+      const sink = new SinkService(log, store, {
+        topics,
+        groupId: `sink-${unique()}`,
+        maxBatchSize: 1,
+        maxInFlight: 4,
+        initialBackoffMs: 20,
+        maxBackoffMs: 20,
+      });
+      sinks.push(sink);
+      await sink.start();
+      await until(
+        () => sink.stats.graphsDropped === 1 && sink.stats.recordsLoaded === 2,
+        'the drop and both loads',
+      );
+      const rows = await selectRows(store, `SELECT ?s WHERE { GRAPH <${graph}> { ?s ?p ?o } }`);
+      expect(rows.map((r) => r['s'])).toEqual([`${EX}new`]);
+    }, 60_000);
   },
 );
