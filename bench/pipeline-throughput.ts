@@ -505,18 +505,19 @@ ${fmt(stages.avroBytes)} Avro bytes becomes ${fmt(stages.quads, 3)} quads, ${fmt
 at 20,000 events/s the sink reads ${fmt((20_000 * stages.triplesBytes) / 2 ** 20, 3)} MiB/s from the triples topic,
 inflates ${fmt((20_000 * stages.nquadsBytes) / 2 ** 20, 3)} MiB/s of N-Quads, parses and loads ${fmt(20_000 * stages.quads, 3)} quads/s into the store.
 
-So the mapping is not what limits the pipeline; the rest of each event's path is, and it all runs on the
-same 2 cores (shared with other work while this ran): the producers (capture, Avro encoding, kafkajs
-produce), the Kafka broker (a JVM), the processor's Kafka client (fetch, a transaction per batch of at
-most 1,000 events of one partition: produce with acks=all, offsets to the transaction, commit; kafkajs
-computes the record-batch CRC-32C in JavaScript, which shows in the profiles below), the sink (fetch,
-join the records' N-Quads, parse and load them) and, for the servers, the store process. The CPU columns
-in the per-store tables show how the cores were shared at each step. A processor that is waiting rather
-than computing (its CPU well under one core while its lag grows) is bound by the round trips of its
-transactions on a busy broker: one transactional producer can have one transaction open at a time, so
-partitions are processed one after the other. Ways forward, not taken here: more processor and sink
-instances (they are consumer groups; on more cores), a more compact triples payload (prefixes or a
-binary RDF encoding) to cut the bytes that cross Kafka twice, and larger transactions.
+So the mapping alone is not what limits the pipeline; the rest of each event's path is, and it all runs
+on the same 2 cores (shared with other work while this ran): the producers (capture, Avro encoding,
+kafkajs produce), the Kafka broker (a JVM), the processor's Kafka client (fetch; per fetch one
+transaction gathering the batches of every partition it returned: one produce request per ~512 KiB,
+offsets to the transaction, commit — \`before\`: one such transaction per partition batch, one after
+another; kafkajs computes the record-batch CRC-32C in JavaScript), the sink (fetch, inflate the
+records' N-Quads, parse and load them; with a store server, up to 4 loads in flight) and, for the
+servers, the store process. The CPU columns in the per-store tables and the table above show how the
+cores were shared at each step: a stage far above its isolated cost spends the difference in its Kafka
+client, HTTP, garbage collection and waiting for a core. Ways forward: more processor and sink
+instances on more cores (they are consumer groups: bench/results/scale-out.md), a cheaper load path
+into the store servers (Oxigraph's bulk load, \`store.bulkLoad\`), a binary RDF encoding that spares the
+sink the N-Quads parse.
 
 ## Per store
 
