@@ -303,7 +303,8 @@ Goal: p99 ≤ 1 s at 5,000 events/s (paper: under 5 s). Each row: medians over $
 median); variants run interleaved repetition by repetition: ${VARIANT_LIST.map((v) => `\`${v}\``).join(', ')}
 (\`before\`: one partition batch and one transaction at a time in the processor, one load at a time in the
 sink, \`PROVML_PROCESSOR_CONCURRENCY=1\`, \`PROVML_SINK_MAX_IN_FLIGHT=1\`; \`after\`: the defaults, 8
-partitions at once with one transaction per fetch, 4 loads in flight with ordered commits). "load" = the
+partitions at once with one transaction per fetch, the sink's default loads in flight with ordered
+commits: 4 for the Oxigraph server, 1 for RDF4J and embedded Oxigraph). "load" = the
 load averages (1, 5, 15 min) when each repetition began; the machine has 2 cores shared with other work.
 
 ${table(

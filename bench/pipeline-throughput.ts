@@ -474,7 +474,7 @@ ${table(
         `\`${v}\` = ${
           v === 'before'
             ? 'each processor handles one partition batch at a time, one Kafka transaction each, and each sink loads one batch at a time (`PROVML_PROCESSOR_CONCURRENCY=1`, `PROVML_SINK_MAX_IN_FLIGHT=1`: the services as they ran before)'
-            : 'the defaults: a processor maps up to 8 partitions at once and commits the batches of one fetch in one transaction; a sink keeps up to 4 loads in flight and commits offsets in order'
+            : 'the defaults: a processor maps up to 8 partitions at once and commits the batches of one fetch in one transaction; a sink keeps its default number of loads in flight (4 for the Oxigraph server, 1 for RDF4J and embedded Oxigraph) and commits offsets in order'
         }`,
     ).join('; ')}.
 
@@ -511,7 +511,7 @@ kafkajs produce), the Kafka broker (a JVM), the processor's Kafka client (fetch;
 transaction gathering the batches of every partition it returned: one produce request per ~512 KiB,
 offsets to the transaction, commit — \`before\`: one such transaction per partition batch, one after
 another; kafkajs computes the record-batch CRC-32C in JavaScript), the sink (fetch, inflate the
-records' N-Quads, parse and load them; with a store server, up to 4 loads in flight) and, for the
+records' N-Quads, parse and load them; with the Oxigraph server, up to 4 loads in flight) and, for the
 servers, the store process. The CPU columns in the per-store tables and the table above show how the
 cores were shared at each step: a stage far above its isolated cost spends the difference in its Kafka
 client, HTTP, garbage collection and waiting for a core. Ways forward: more processor and sink

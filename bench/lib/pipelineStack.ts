@@ -87,8 +87,9 @@ async function prepareStore(kind: StoreKind): Promise<PreparedStore> {
 
 /**
  * The processor and sink settings compared by the benchmarks: `after`, the defaults (a processor maps
- * 8 partitions at once and commits the batches of one fetch in one transaction; a sink keeps 4 loads
- * in flight with ordered commits); `before`, one batch at a time in both (one transaction per
+ * 8 partitions at once and commits the batches of one fetch in one transaction; a sink keeps its
+ * default loads in flight with ordered commits: 4 into the Oxigraph server, 1 into RDF4J and embedded
+ * Oxigraph); `before`, one batch at a time in both (one transaction per
  * partition batch, one load at a time), as the services ran before those two changes.
  */
 export const VARIANTS = {

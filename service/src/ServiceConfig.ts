@@ -150,9 +150,10 @@ const schema = z
     sink: z
       .object({
         /**
-         * Store loads in flight at most; offsets are committed in order. Default: 4 for a store
-         * server (loads wait on its answers), 1 for embedded Oxigraph (its loads run on the sink's
-         * own thread, so more in flight would only make them smaller).
+         * Store loads in flight at most; offsets are committed in order. Default: 4 for a SPARQL
+         * protocol store (the Oxigraph server: loads wait on its answers), 1 for RDF4J (its native
+         * store takes one writing transaction at a time, each synced on commit) and embedded Oxigraph
+         * (its loads run on the sink's own thread), where more in flight only makes loads smaller.
          */
         maxInFlight: z.number().int().min(1).max(64).optional(),
       })

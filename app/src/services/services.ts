@@ -147,7 +147,7 @@ export async function startSink(
   const sink = new SinkService(log, store, {
     topics: topicNames(config),
     groupId: config.groups.sink,
-    maxInFlight: config.sink.maxInFlight ?? (config.store?.store === 'oxigraph-embedded' ? 1 : 4),
+    maxInFlight: config.sink.maxInFlight ?? (config.store?.store === 'sparql' ? 4 : 1),
     logger: logger.child('sink'),
     observeFreshness: (seconds) => metrics.eventToStore.observe(seconds),
     observeLoad: (seconds) => metrics.loadDuration.observe(seconds),
