@@ -84,8 +84,8 @@ export interface ConsumerOptions {
   /** Records gathered into one transaction at most (the batch that crosses it closes it). Default 8000. */
   maxTransactionRecords?: number;
   /**
-   * Non-transactional consumers: batches handed to the handler before the earliest of them resolved
-   * (several store loads in flight). Offsets are committed in order: a partition's offset moves past
+   * Non-transactional Kafka consumers (the embedded log hands one batch at a time): batches handed to
+   * the handler before the earliest of them resolved (several store loads in flight). Offsets are committed in order: a partition's offset moves past
    * a batch only once it and every batch before it resolved; a batch that rejects stops the commits
    * of its partition and the consumer starts over from the committed offsets. Default 1.
    */
