@@ -21,7 +21,6 @@ import {
   killAll,
   load1,
   sleep,
-  spawnReporting,
   startTogether,
   topicsOf,
   waitForQuiet,
@@ -30,6 +29,7 @@ import {
 import {
   STORE_LABEL,
   VARIANTS,
+  spawnProducers,
   startPipeline,
   stopBenchStores,
   type Sample,
@@ -137,17 +137,7 @@ async function runOnce(store: StoreKind, rate: number, variant: Variant): Promis
   const kids: ReportingChild[] = [];
   const kafka = new KafkaEventLog({ brokers: [KAFKA], clientId: 'bench-probe' });
   try {
-    for (let i = 0; i < PRODUCERS; i++)
-      kids.push(
-        spawnReporting(`producer-${i}`, 'pipelineProducer', {
-          id: `p${i}`,
-          prefix: pipeline.prefix,
-          transport: 'kafka',
-          steps: [{ rate: rate / PRODUCERS, seconds: SECONDS }],
-          queueSize: QUEUE,
-          epochs: 10,
-        }),
-      );
+    kids.push(...spawnProducers(pipeline.prefix, PRODUCERS, [{ rate, seconds: SECONDS }], QUEUE));
     const capture = await init({
       spec: BENCH_SPEC,
       exporter: new LogCaptureExporter(kafka.producer(), encodeCaptureEvent, topicsOf(pipeline.prefix)),

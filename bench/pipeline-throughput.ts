@@ -25,7 +25,6 @@ import {
   profileByArea,
   mainProfileIn,
   sleep,
-  spawnReporting,
   startTogether,
   summariseProfile,
   waitForQuiet,
@@ -37,6 +36,7 @@ import {
   VARIANTS,
   drained,
   sampleEverySecond,
+  spawnProducers,
   startPipeline,
   stopBenchStores,
   type Sample,
@@ -128,17 +128,15 @@ async function runOnce(
   const sampling = sampleEverySecond(pipeline, kids);
   const samples = sampling.samples;
   try {
-    for (let i = 0; i < PRODUCERS; i++)
-      kids.push(
-        spawnReporting(`producer-${i}`, 'pipelineProducer', {
-          id: `p${i}`,
-          prefix: pipeline.prefix,
-          transport: 'kafka',
-          steps: RATES.map((r) => ({ rate: r / PRODUCERS, seconds: STEP_S })),
-          queueSize: 512,
-          epochs: EPOCHS,
-        }),
-      );
+    kids.push(
+      ...spawnProducers(
+        pipeline.prefix,
+        PRODUCERS,
+        RATES.map((rate) => ({ rate, seconds: STEP_S })),
+        512,
+        EPOCHS,
+      ),
+    );
     const startAt = await startTogether(kids);
     await sleep(Math.max(0, startAt - Date.now()));
     const done = await Promise.all(kids.map((k) => k.when('done', (RATES.length * STEP_S + 120) * 1000)));

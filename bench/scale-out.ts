@@ -12,18 +12,11 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KafkaEventLog, decodeTriples } from '@provml/log';
 import { requireBroker } from '@provml/service';
-import {
-  KAFKA,
-  killAll,
-  sleep,
-  spawnReporting,
-  startTogether,
-  topicsOf,
-  type ReportingChild,
-} from './lib/pipeline.ts';
+import { KAFKA, killAll, sleep, startTogether, topicsOf, type ReportingChild } from './lib/pipeline.ts';
 import {
   STORE_LABEL,
   sampleEverySecond,
+  spawnProducers,
   startPipeline,
   stopBenchStores,
   type Sample,
@@ -108,17 +101,7 @@ async function runOnce(processors: number, sinks: number): Promise<Result> {
   const kids: ReportingChild[] = [];
   const sampling = sampleEverySecond(pipeline, kids);
   try {
-    for (let i = 0; i < PRODUCERS; i++)
-      kids.push(
-        spawnReporting(`producer-${i}`, 'pipelineProducer', {
-          id: `p${i}`,
-          prefix: pipeline.prefix,
-          transport: 'kafka',
-          steps: [{ rate: RATE / PRODUCERS, seconds: SECONDS }],
-          queueSize: 512,
-          epochs: 10,
-        }),
-      );
+    kids.push(...spawnProducers(pipeline.prefix, PRODUCERS, [{ rate: RATE, seconds: SECONDS }], 512));
     const startAt = await startTogether(kids);
     await sleep(Math.max(0, startAt - Date.now()));
     // the other processors join under load, one after another: each join is a rebalance

@@ -19,6 +19,8 @@ import {
   startService,
   topicsOf,
   sleep,
+  spawnReporting,
+  type ReportingChild,
   type Scrape,
   type Service,
 } from './pipeline.ts';
@@ -271,4 +273,27 @@ export function sampleEverySecond(
       await sampler;
     },
   };
+}
+
+/**
+ * `count` producer processes (the real capture library publishing to Kafka under `prefix`), offering
+ * the rates of `steps` together (each its share), with a capture queue of `queueSize`.
+ */
+export function spawnProducers(
+  prefix: string,
+  count: number,
+  steps: readonly { rate: number; seconds: number }[],
+  queueSize: number,
+  epochs = 10,
+): ReportingChild[] {
+  return Array.from({ length: count }, (_, i) =>
+    spawnReporting(`producer-${i}`, 'pipelineProducer', {
+      id: `p${i}`,
+      prefix,
+      transport: 'kafka',
+      steps: steps.map((s) => ({ rate: s.rate / count, seconds: s.seconds })),
+      queueSize,
+      epochs,
+    }),
+  );
 }
