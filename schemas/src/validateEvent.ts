@@ -2,21 +2,19 @@
 import * as z from 'zod';
 import { DIGEST_PATTERN, type CaptureEvent, type CaptureValue } from './CaptureEvent.ts';
 import type { ValidationIssue } from './errors.ts';
-import { isRfc3987Iri } from './iri.ts';
+import { acceptEventFast } from './acceptEventFast.ts';
+import {
+  EVENT_LIMITS,
+  TEXT_LIMITS,
+  isAbsoluteIri,
+  isCaptureValue,
+  isEventTime,
+  wellFormed,
+} from './eventRules.ts';
 import { REFERENCE_SEMANTICS, type CompiledSpec } from './ProspectiveSpec.ts';
 
-/** Limits on one event; larger input is rejected, not truncated. */
-export const EVENT_LIMITS = {
-  idLength: 256,
-  stringValueLength: 65_536,
-  arrayValueLength: 100_000,
-  valueCount: 1_000,
-  dataRefCount: 1_000,
-  contextEntries: 100,
-} as const;
+export { EVENT_LIMITS, isAbsoluteIri };
 
-const MIN_TIME_US = 0;
-const MAX_TIME_US = Date.UTC(2200, 0, 1) * 1000;
 const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.(\d{1,9}))?(Z|[+-](\d{2}):(\d{2}))$/;
 
 /** Converts an ISO-8601 timestamp to microseconds since the epoch, keeping sub-millisecond digits. */
@@ -57,24 +55,6 @@ export function microsToIso(us: number): string {
   return `${new Date(seconds * 1000).toISOString().slice(0, 19)}.${String(micros).padStart(6, '0')}Z`;
 }
 
-/**
- * Whether `uri` is an absolute IRI an RDF store accepts: RFC 3987 (see `isRfc3987Iri`: no controls,
- * noncharacters, private-use characters or bad `%` escapes), at most 8192 characters, and one
- * that the WHATWG URL parser reads (a valid host and port).
- */
-export function isAbsoluteIri(uri: string): boolean {
-  if (uri.length === 0 || uri.length > 8192 || !isRfc3987Iri(uri)) return false;
-  try {
-    new URL(uri);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** A UTF-16 surrogate not in a pair (JSON can write one as `\ud800`): not Unicode text. */
-const LONE_SURROGATE = /\p{Cs}/u;
-const wellFormed = (s: string): boolean => !LONE_SURROGATE.test(s);
 /** Encoders replace a lone surrogate with U+FFFD, so distinct ids would collide: refused instead. */
 const UNPAIRED = 'holds an unpaired UTF-16 surrogate (\\ud800-\\udfff alone), which is not Unicode text';
 const text = (min: number, max: number) => z.string().min(min).max(max).refine(wellFormed, UNPAIRED);
@@ -99,14 +79,7 @@ function protoKeys(raw: unknown): ValidationIssue[] {
 const value = z.unknown().superRefine((v, ctx) => {
   if (typeof v === 'string' && !wellFormed(v))
     return void ctx.addIssue({ code: 'custom', message: UNPAIRED });
-  const ok =
-    typeof v === 'boolean' ||
-    (typeof v === 'number' && Number.isFinite(v)) ||
-    (typeof v === 'string' && v.length <= EVENT_LIMITS.stringValueLength) ||
-    (Array.isArray(v) &&
-      v.length <= EVENT_LIMITS.arrayValueLength &&
-      v.every((x) => typeof x === 'number' && Number.isFinite(x)));
-  if (!ok)
+  if (!isCaptureValue(v))
     ctx.addIssue({
       code: 'custom',
       message: `must be a boolean, a finite number, a string (≤ ${EVENT_LIMITS.stringValueLength} chars) or an array of numbers (≤ ${EVENT_LIMITS.arrayValueLength})`,
@@ -114,7 +87,7 @@ const value = z.unknown().superRefine((v, ctx) => {
 }) as z.ZodType<CaptureValue>;
 const time = z.unknown().transform((v, ctx): number => {
   const us = typeof v === 'number' ? v : typeof v === 'string' ? isoToMicros(v) : undefined;
-  if (us === undefined || !Number.isSafeInteger(us) || us < MIN_TIME_US || us > MAX_TIME_US) {
+  if (us === undefined || !isEventTime(us)) {
     ctx.addIssue({
       code: 'custom',
       message:
@@ -136,21 +109,21 @@ const eventJsonSchema = z
     phase: z.enum(['begin', 'end']),
     time,
     values: z
-      .record(key(200), value)
+      .record(key(TEXT_LIMITS.valueName), value)
       .refine((v) => Object.keys(v).length <= EVENT_LIMITS.valueCount, 'too many values')
       .optional(),
     dataRefs: z
       .array(
         z
           .object({
-            name: text(1, 200),
+            name: text(1, TEXT_LIMITS.refName),
             uri: z
               .string()
               .refine(
                 isAbsoluteIri,
                 'must be an absolute URI by RFC 3987 (scheme; no spaces, controls, <>"{}|\\^`, noncharacters or private use)',
               ),
-            store: text(1, 500).nullable().optional(),
+            store: text(1, TEXT_LIMITS.refStore).nullable().optional(),
             digest: z
               .string()
               .regex(DIGEST_PATTERN, 'must be sha256: and 64 lowercase hex digits')
@@ -163,7 +136,7 @@ const eventJsonSchema = z
       .optional(),
     status: z.enum(['finished', 'failed']).nullable().optional(),
     context: z
-      .record(key(100), text(0, 4096))
+      .record(key(TEXT_LIMITS.contextName), text(0, TEXT_LIMITS.contextValue))
       .refine((v) => Object.keys(v).length <= EVENT_LIMITS.contextEntries, 'too many context entries')
       .optional(),
   })
@@ -172,8 +145,18 @@ const eventJsonSchema = z
 /** Result of checking one JSON record: the event, or every problem with it. */
 export type EventCheck = { ok: true; event: CaptureEvent } | { ok: false; issues: ValidationIssue[] };
 
-/** Validates one capture event in its JSON form and normalises it (defaults filled, time in µs). */
+/**
+ * Validates one capture event in its JSON form and normalises it (defaults filled, time in µs).
+ * The common shape is accepted by `acceptEventFast` (a few µs less per event); everything else,
+ * and every error message, comes from the zod schema (`parseEventWithSchema`).
+ */
 export function parseEventJson(raw: unknown): EventCheck {
+  const event = acceptEventFast(raw);
+  return event !== undefined ? { ok: true, event } : parseEventWithSchema(raw);
+}
+
+/** `parseEventJson` by the zod schema alone: the contract the fast path is tested against. */
+export function parseEventWithSchema(raw: unknown): EventCheck {
   const r = eventJsonSchema.safeParse(raw);
   const proto = protoKeys(raw);
   if (!r.success || proto.length > 0)
