@@ -22,6 +22,7 @@ export type {
 } from './ProspectiveSpec.ts';
 export {
   parseEventJson,
+  parseEventWithSchema,
   checkEventAgainstSpec,
   isAbsoluteIri,
   isoToMicros,

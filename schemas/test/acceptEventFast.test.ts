@@ -7,7 +7,7 @@ import { EVENT_LIMITS, microsToIso, type CaptureEvent } from '@provml/schemas';
 import { captureEvent } from '../../deploy/testing/arbitraries.ts';
 import { acceptEventFast } from '../src/acceptEventFast.ts';
 import { TEXT_LIMITS } from '../src/eventRules.ts';
-import { parseEventJson, parseEventWithSchema } from '../src/validateEvent.ts';
+import { parseEventJson, parseEventWithSchema } from '../src/index.ts';
 
 type Raw = Record<string, unknown>;
 
