@@ -3,11 +3,16 @@
 // exactly as the schema alone (same event, same issues).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { EVENT_LIMITS, microsToIso, type CaptureEvent } from '@provml/schemas';
+import {
+  EVENT_LIMITS,
+  microsToIso,
+  parseEventJson,
+  parseEventWithSchema,
+  type CaptureEvent,
+} from '@provml/schemas';
 import { captureEvent } from '../../deploy/testing/arbitraries.ts';
 import { acceptEventFast } from '../src/acceptEventFast.ts';
 import { TEXT_LIMITS } from '../src/eventRules.ts';
-import { parseEventJson, parseEventWithSchema } from '../src/index.ts';
 
 type Raw = Record<string, unknown>;
 
@@ -23,6 +28,7 @@ function agree(raw: unknown): CaptureEvent | undefined {
   return fast;
 }
 
+/** The event the schema makes of `raw`, which must be valid. */
 function accepted(raw: unknown): CaptureEvent {
   const r = parseEventWithSchema(raw);
   if (!r.ok) throw new Error(JSON.stringify(r.issues));
