@@ -150,8 +150,12 @@ export class KafkaPartitionReader {
           const end = BigInt(partitions.find((e) => e.partition === data.partition)!.high);
           for (const m of batch.messages)
             if (BigInt(m.offset) < end) records.push(toRecord(this.topic, data.partition, m));
-          if (!batch.isEmptyIncludingFiltered())
-            this.positions.set(data.partition, BigInt(batch.lastOffset()) + 1n);
+          // records at or past `end` (written after the ends were listed) are left for the next
+          // read: the position stops at `end`, never past a record that was not returned
+          if (!batch.isEmptyIncludingFiltered()) {
+            const next = BigInt(batch.lastOffset()) + 1n;
+            this.positions.set(data.partition, next < end ? next : end);
+          }
         }
       }),
     );

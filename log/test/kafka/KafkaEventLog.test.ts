@@ -1,8 +1,9 @@
 /** The Kafka adapter of the log ports against a real broker: ordering, groups, transactions, tables. */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Logger } from '@provml/schemas';
-import { ConfigResourceTypes } from 'kafkajs';
+import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
 import { KafkaEventLog, type ConsumedRecord, type LogConsumer, type RecordBatch } from '@provml/log';
+import { KafkaPartitionReader } from '../../src/kafka/KafkaPartitionReader.ts';
 import { kafka, kafkaLog, testTopics, unique, until } from '../../../deploy/testing/kafkaTest.ts';
 
 // Skips only when the global test setup could not start Kafka outside CI; under CI=true that setup fails the run instead.
@@ -139,6 +140,33 @@ describe.skipIf(kafka.bootstrap === '')(`KafkaEventLog on a real broker ${kafka.
     await log.producer().send(topics.specs, [{ key: 'w1', value: Buffer.from('c') }]);
     await table.catchUp((r) => seen.push(r.value.toString()));
     expect(seen.sort()).toEqual(['a', 'b', 'c']);
+  });
+
+  it('never skips a record written between listing the ends and fetching (it is read by the next catch-up)', async () => {
+    const topics = testTopics();
+    const log = await newLog(topics, 1);
+    const producer = log.producer();
+    await producer.send(topics.specs, [{ key: 'w1', value: Buffer.from('a') }]);
+    const client = new Kafka({
+      brokers: [kafka.bootstrap],
+      clientId: 'provml-test',
+      logLevel: logLevel.NOTHING,
+    });
+    const admin = client.admin();
+    await admin.connect();
+    const reader = new KafkaPartitionReader(client, topics.specs);
+    try {
+      const ends = await admin.fetchTopicOffsets(topics.specs);
+      // appended after the ends were listed: the fetch returns it, past the end asked for
+      await producer.send(topics.specs, [{ key: 'w2', value: Buffer.from('b') }]);
+      const first = await reader.readTo(ends, Date.now() + 30_000);
+      expect(first.map((r) => r.value.toString())).toEqual(['a']);
+      const later = await reader.readTo(await admin.fetchTopicOffsets(topics.specs), Date.now() + 30_000);
+      expect(later.map((r) => r.value.toString())).toEqual(['b']);
+    } finally {
+      await reader.close();
+      await admin.disconnect();
+    }
   });
 
   it('reads a transactionally written topic as a table to its end (past the commit markers)', async () => {
