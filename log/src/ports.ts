@@ -51,8 +51,6 @@ export interface LogConsumer {
   /**
    * Hands batches to `handler` until `stop()`. A batch's offsets (and its output) are committed once
    * the handler resolves; if it rejects, nothing of the batch is committed and it is delivered again.
-   * With `concurrency` or `maxInFlight` above 1 the handler runs for several batches at once (each
-   * partition's batches are still handed over in order).
    */
   run(handler: (batch: RecordBatch, output: BatchOutput) => Promise<void>): Promise<void>;
   stop(): Promise<void>;
@@ -75,21 +73,6 @@ export interface ConsumerOptions {
    * consume-transform-produce). Consumers of transactional output read only committed records.
    */
   transactional?: boolean;
-  /**
-   * Partitions handled at once (Kafka; the embedded log hands one batch at a time). A transactional
-   * consumer gathers the output and offsets of the batches handled together, those of one fetch,
-   * into one transaction (bounded by `maxTransactionRecords`). Default 1: one batch, one transaction.
-   */
-  concurrency?: number;
-  /** Records gathered into one transaction at most (the batch that crosses it closes it). Default 8000. */
-  maxTransactionRecords?: number;
-  /**
-   * Non-transactional Kafka consumers (the embedded log hands one batch at a time): batches handed to
-   * the handler before the earliest of them resolved (several store loads in flight). Offsets are committed in order: a partition's offset moves past
-   * a batch only once it and every batch before it resolved; a batch that rejects stops the commits
-   * of its partition and the consumer starts over from the committed offsets. Default 1.
-   */
-  maxInFlight?: number;
 }
 
 /** How a topic keeps its records. */

@@ -9,10 +9,8 @@ import {
   type Producer,
 } from 'kafkajs';
 import { Backoff, type Logger } from '@provml/schemas';
-import type { ConsumerOptions, LogConsumer, LogProducer, RecordBatch } from '../ports.ts';
-import { GatheredTransactions, type NextOffset } from './GatheredTransactions.ts';
-import { toRecord } from './kafkaRecords.ts';
-import { OrderedCommits } from './OrderedCommits.ts';
+import type { BatchOutput, ConsumerOptions, LogConsumer, LogProducer, RecordBatch } from '../ports.ts';
+import { chunks, toMessages, toRecord } from './kafkaRecords.ts';
 
 /** What a group consumer takes from the log that creates it. */
 export interface GroupConsumerContext {
@@ -54,24 +52,11 @@ function isProducerFenced(error: unknown): boolean {
 
 /** How long a consumer kafkajs restarted by itself may take to rejoin its group before it is replaced, ms. */
 const RESTART_STALL_MS = 30_000;
-/** How long `stop()` waits for batches still in flight (and their commits), ms. */
-const DRAIN_MS = 30_000;
-
-/** What one life of the clients handles batches with. */
-interface Life {
-  consumer: Consumer;
-  /** Transactional: the transactions gathering the batches handled together. */
-  transactions?: GatheredTransactions;
-  /** Non-transactional with batches in flight: their ordered commits. */
-  inFlight?: OrderedCommits;
-}
 
 /**
  * Consumes its topics until `stop()`. Each chunk of at most `maxBatchSize` records goes to the
  * handler; its offsets are committed after the handler returns — with the handler's output in one
- * Kafka transaction when `transactional` (exactly once; the chunks of the `concurrency` partitions
- * handled together share one transaction), directly otherwise (at least once; with `maxInFlight`
- * chunks in flight, committed in order). When
+ * Kafka transaction when `transactional` (exactly once), directly otherwise (at least once). When
  * kafkajs gives up on its clients for good (e.g. the transactional producer fenced, or its
  * transaction expired while the broker was away), it starts over with fresh clients from the
  * committed offsets instead of idling silently.
@@ -82,7 +67,6 @@ export class KafkaGroupConsumer implements LogConsumer {
   private stopped: (() => void) | undefined;
   private stopping = false;
   private readonly maxBatch: number;
-  private inFlight: OrderedCommits | undefined;
   /** Commits past batches of only transaction markers (or aborted records), done before the next batch. */
   private markerCommits: Promise<void> = Promise.resolve();
 
@@ -113,8 +97,6 @@ export class KafkaGroupConsumer implements LogConsumer {
 
   async stop(): Promise<void> {
     this.stopping = true;
-    // loads still in flight finish and commit (the handler is told to stop by its owner)
-    await this.inFlight?.drain(DRAIN_MS);
     await this.consumer?.disconnect();
     await this.txProducer?.disconnect();
     this.stopped?.();
@@ -179,29 +161,6 @@ export class KafkaGroupConsumer implements LogConsumer {
       consumer.on(consumer.events.GROUP_JOIN, () => clearTimeout(stall));
       consumer.on(consumer.events.STOP, () => clearTimeout(stall));
     });
-    const life: Life = { consumer };
-    if (tx !== undefined)
-      life.transactions = new GatheredTransactions({
-        producer: tx,
-        groupId: this.options.groupId,
-        compression: this.context.compression,
-        maxRecords: this.options.maxTransactionRecords ?? 8000,
-      });
-    else if ((this.options.maxInFlight ?? 1) > 1) {
-      // a batch that failed (or a commit) leaves offsets uncommitted behind it: start over from them
-      life.inFlight = new OrderedCommits(
-        this.options.maxInFlight!,
-        (offsets) => consumer.commitOffsets(offsets),
-        (error) => {
-          this.context.logger.warn('a batch in flight failed; starting over from the committed offsets', {
-            groupId: this.options.groupId,
-            error,
-          });
-          producerLost();
-        },
-      );
-      this.inFlight = life.inFlight;
-    }
     // a fetch of only transaction markers (or aborted records) reaches no eachBatch: kafkajs reports
     // it by this event alone; committing past it is what lets the group's lag reach 0
     consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
@@ -211,8 +170,6 @@ export class KafkaGroupConsumer implements LogConsumer {
         partition: payload.partition,
         offset: String(BigInt(payload.lastOffset) + 1n),
       };
-      // batches in flight before it: its commit waits for theirs (never skips a batch still loading)
-      if (life.inFlight !== undefined) return life.inFlight.track(next, Promise.resolve());
       this.markerCommits = this.markerCommits
         .then(() => consumer.commitOffsets([next]))
         .catch((error: unknown) =>
@@ -222,9 +179,8 @@ export class KafkaGroupConsumer implements LogConsumer {
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: Math.max(1, this.options.concurrency ?? 1),
       eachBatch: (payload) =>
-        this.eachBatch(payload, handler, life).catch((error: unknown) => {
+        this.eachBatch(payload, handler, consumer, tx).catch((error: unknown) => {
           // a transactional producer the broker fenced (its transaction expired while a broker was
           // away, or a newer one took its id) never works again: start over with fresh clients
           if (tx !== undefined && isProducerFenced(error)) {
@@ -240,7 +196,12 @@ export class KafkaGroupConsumer implements LogConsumer {
     return Promise.race([done.then(() => 'stopped' as const), crashed]);
   }
 
-  private async eachBatch(payload: EachBatchPayload, handler: Handler, life: Life): Promise<void> {
+  private async eachBatch(
+    payload: EachBatchPayload,
+    handler: Handler,
+    consumer: Consumer,
+    tx: Producer | undefined,
+  ): Promise<void> {
     const { batch } = payload;
     await this.markerCommits;
     for (let i = 0; i < batch.messages.length; i += this.maxBatch) {
@@ -251,7 +212,7 @@ export class KafkaGroupConsumer implements LogConsumer {
       const last = records[records.length - 1]!;
       // the last chunk commits past the fetch's trailing transaction markers too (lag 0 when caught up)
       const end = i + this.maxBatch >= batch.messages.length ? BigInt(batch.lastOffset()) : 0n;
-      const next: NextOffset = {
+      const next = {
         topic: batch.topic,
         partition: batch.partition,
         offset: String((BigInt(last.offset) > end ? BigInt(last.offset) : end) + 1n),
@@ -263,27 +224,48 @@ export class KafkaGroupConsumer implements LogConsumer {
         this.context.heartbeatIntervalMs,
       );
       try {
-        if (life.transactions !== undefined) {
-          const part = life.transactions.join(records.length);
-          try {
-            await handler(recordBatch, part.output);
-          } catch (error) {
-            part.fail(error);
-            throw error;
-          }
-          await part.succeed(next);
-        } else if (life.inFlight !== undefined) {
-          await life.inFlight.admit();
-          life.inFlight.track(next, handler(recordBatch, this.context.producer));
-        } else {
+        if (tx !== undefined) await this.handleInTransaction(tx, recordBatch, handler, next);
+        else {
           await handler(recordBatch, this.context.producer);
-          await life.consumer.commitOffsets([next]);
+          await consumer.commitOffsets([next]);
         }
       } finally {
         clearInterval(beat);
       }
       payload.resolveOffset(String(BigInt(next.offset) - 1n));
       await payload.heartbeat();
+    }
+  }
+
+  /** The handler's output and the consumed offsets, committed together or not at all. */
+  private async handleInTransaction(
+    tx: Producer,
+    batch: RecordBatch,
+    handler: Handler,
+    next: { topic: string; partition: number; offset: string },
+  ): Promise<void> {
+    const transaction = await tx.transaction();
+    try {
+      const output: BatchOutput = {
+        send: async (topic, rs) => {
+          for (const part of chunks(rs))
+            await transaction.send({
+              topic,
+              acks: -1,
+              compression: this.context.compression,
+              messages: toMessages(part),
+            });
+        },
+      };
+      await handler(batch, output);
+      await transaction.sendOffsets({
+        consumerGroupId: this.options.groupId,
+        topics: [{ topic: next.topic, partitions: [{ partition: next.partition, offset: next.offset }] }],
+      });
+      await transaction.commit();
+    } catch (error) {
+      await transaction.abort().catch(() => undefined);
+      throw error;
     }
   }
 }

@@ -35,9 +35,9 @@ export const toMessages = (records: readonly ProducedRecord[]) =>
 const MAX_REQUEST_BYTES = 512 * 1024;
 
 /** Splits records into runs whose values add up to at most MAX_REQUEST_BYTES (a larger single record goes alone). */
-export function chunks<T extends { value: Buffer }>(records: readonly T[]): T[][] {
-  const out: T[][] = [];
-  let current: T[] = [];
+export function chunks(records: readonly ProducedRecord[]): ProducedRecord[][] {
+  const out: ProducedRecord[][] = [];
+  let current: ProducedRecord[] = [];
   let bytes = 0;
   for (const r of records) {
     if (current.length > 0 && bytes + r.value.length > MAX_REQUEST_BYTES) {

@@ -71,59 +71,6 @@ describe.skipIf(kafka.bootstrap === '')(`KafkaEventLog on a real broker ${kafka.
     expect(out).toEqual(['out-1', 'out-2', 'out-3']);
   });
 
-  it('gathers the batches of partitions handled at once into one transaction: a failed one takes its siblings’ output with it, and each input is committed once', async () => {
-    const topics = testTopics();
-    const log = await newLog(topics, 4);
-    const keys = Array.from({ length: 16 }, (_, i) => `run-${i}`);
-    for (let round = 0; round < 3; round++)
-      await log.producer().send(
-        topics.events,
-        keys.map((key) => ({ key, value: Buffer.from(`${key}:${round}`) })),
-      );
-    const group = `g-${unique()}`;
-    const handling = new Set<number>();
-    const arrived = new Set<number>();
-    let together = 0;
-    let failed = false;
-    let handled = 0;
-    const consumer = log.consumer({
-      groupId: group,
-      topics: [topics.events],
-      transactional: true,
-      concurrency: 4,
-    });
-    consumers.push(consumer);
-    void consumer.run(async (batch, output) => {
-      handling.add(batch.partition);
-      arrived.add(batch.partition);
-      together = Math.max(together, handling.size);
-      // every batch of the first fetch waits until its siblings are in hand too (one transaction)
-      await until(() => arrived.size === 4 || failed, 'the sibling batches');
-      await output.send(
-        topics.triples,
-        batch.records.map((r) => ({ key: r.key, value: Buffer.from(`out-${r.value.toString()}`) })),
-      );
-      handling.delete(batch.partition);
-      if (!failed && batch.partition === 2) {
-        failed = true;
-        throw new Error('one batch of the transaction fails after its siblings sent their output');
-      }
-      handled += batch.records.length;
-    });
-    await until(() => failed && handled >= 48, 'every batch handled after the failure');
-    expect(together).toBe(4);
-    // a read_committed reader: the aborted transaction's output (all four partitions') is not there
-    const out: string[] = [];
-    const reader = log.consumer({ groupId: `r-${unique()}`, topics: [topics.triples] });
-    consumers.push(reader);
-    void reader.run(async (batch) => void out.push(...batch.records.map((r) => r.value.toString())));
-    await until(() => out.length >= 48, 'committed output');
-    await until(async () => (await log.lag(group, [topics.events])) === 0, 'offsets committed', 15_000);
-    await new Promise((r) => setTimeout(r, 500));
-    const expected = keys.flatMap((k) => [0, 1, 2].map((round) => `out-${k}:${round}`));
-    expect(out.sort()).toEqual(expected.sort());
-  }, 60_000);
-
   it('reads a compacted topic as a table, catching up with what was appended since', async () => {
     const topics = testTopics();
     const log = await newLog(topics);
