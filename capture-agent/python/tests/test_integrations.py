@@ -29,6 +29,7 @@ def need(module, install="scikit-learn keras jax"):
     except ImportError:
         if in_ci():
             pytest.fail("CI=true: %s is missing (pip install %s)" % (module, install))
+        # skips only outside CI, where the optional framework is not installed; under CI=true it failed above
         pytest.skip("%s is not installed (pip install %s)" % (module, install))
 
 
