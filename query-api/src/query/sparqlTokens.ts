@@ -26,10 +26,14 @@ function matchEnd(regex: RegExp, text: string, at: number): number {
 const OPEN = new Set(['{', '(', '[']);
 const CLOSE = new Set(['}', ')', ']']);
 
+/** The characters a string's `\` escape may name (ECHAR, §19.8 [160]); any other ends the match. */
+const ECHAR = new Set(['t', 'b', 'n', 'r', 'f', '\\', '"', "'"]);
+
 /**
  * Finds where string literals end, in linear time overall: a scan that does not close is remembered
- * (to the end of its line for a short string, of the text for a long one), since every later scan for
- * the same quote inside that stretch meets the same characters and does not close either.
+ * (to the end of its line for a short string, to an escape the grammar has not, or to the end of the
+ * text), since every later scan for the same quote inside that stretch meets the same characters and
+ * does not close either.
  */
 class StringScanner {
   /** Per closing quote: scans for it starting before this offset do not close. */
@@ -44,8 +48,14 @@ class StringScanner {
     const short = close.length === 1;
     for (let i = from; i < text.length; i++) {
       const c = text[i]!;
-      if (c === '\\') i++;
-      else if (text.startsWith(close, i)) return i + close.length;
+      if (c === '\\') {
+        // `""""{\)"""` is no long string (`\)` is no escape): the lexer reads `""`, `""`, `{`, stops at `\`
+        if (!ECHAR.has(text[i + 1] ?? '')) {
+          this.failsBefore.set(close, i);
+          return -1;
+        }
+        i++;
+      } else if (text.startsWith(close, i)) return i + close.length;
       else if (short && (c === '\n' || c === '\r')) {
         this.failsBefore.set(close, i);
         return -1;

@@ -128,6 +128,10 @@ describe('nesting tokenizer properties', () => {
     expect(nestingDepth(`SELECT * WHERE { ?s ex:a${'\\)'.repeat(100)} ?o . ${nest}}`)).toBe(101);
     expect(nestingDepth(`SELECT * WHERE { ?s <http://e/${'a'.repeat(3000)}#> ?o . ${nest}}`)).toBe(101);
     expect(nestingDepth(`SELECT * WHERE { VALUES ?x { """ x" } ${nest}}`)).toBe(101);
+    // found by the first property (seed 2103829270): an escape the grammar has not ends a long string's
+    // match, so the lexer reads two empty strings and every bracket after them
+    expect(nestingDepth('""""{\\)"""')).toBe(1);
+    expect(nestingDepth(`SELECT * WHERE { ?s ?p """" ${'{ '.repeat(100)}\\) """ }`)).toBe(101);
   });
 });
 
