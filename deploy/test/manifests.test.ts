@@ -339,8 +339,8 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
     expect(workload('sink').object.spec?.replicas).toBeLessThanOrEqual(partitions);
   });
 
-  it('runs the processors as a StatefulSet with a headless Service: stable pod names, so stable transactional ids', () => {
-    // before: a Deployment, whose pods are renamed on rescheduling, so no successor fenced a predecessor
+  it('runs the processors as a StatefulSet with a headless Service: stable pod names, so stable instance ids', () => {
+    // before: a Deployment, whose pods are renamed on rescheduling
     const processor = workload('processor');
     expect(processor.object.kind).toBe('StatefulSet');
     const serviceName = (processor.object.spec as { serviceName?: string }).serviceName;
@@ -361,7 +361,7 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
     expect(container.args ?? []).toEqual([]);
   });
 
-  it('names each processor after its pod, so its transactional id is stable', () => {
+  it('names each processor after its pod, so its instance id is stable', () => {
     const container = workload('processor').object.spec!.template!.spec.containers[0]!;
     expect(container.env?.find((e) => e.name === 'PROVML_INSTANCE_ID')?.valueFrom?.fieldRef?.fieldPath).toBe(
       'metadata.name',

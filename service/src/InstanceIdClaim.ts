@@ -1,7 +1,7 @@
 /**
  * A stable default instance id for a process without `kafka.instanceId`: a persistent id kept under
- * the service's data directory, so a processor restarted there gets the transactional id of its
- * predecessor and fences it. Several processes sharing the directory each claim a slot of their own
+ * the service's data directory, so a processor restarted there keeps its predecessor's name in logs
+ * and metrics (fencing does not depend on it: transactional ids are per input partition). Several processes sharing the directory each claim a slot of their own
  * (`slot-<n>.id`, held by `slot-<n>.lock` naming the live holder's pid); the slot of a process that
  * died (even by SIGKILL) is taken over by the next one to start.
  */

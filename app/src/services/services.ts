@@ -80,7 +80,7 @@ function watchLag(
 
 /** Starts a processor: a member of the processor group, exactly-once through Kafka transactions. */
 export async function startProcessor(given: ServiceConfig, logger: Logger): Promise<RunningService> {
-  // without a configured instance id, a persistent one under the data directory: a restart fences
+  // without a configured instance id, a persistent one under the data directory: a restart keeps its name
   const claim =
     given.kafka.instanceId === undefined
       ? claimInstanceId(join(given.dataDir, 'instances', given.groups.processor))
@@ -88,7 +88,7 @@ export async function startProcessor(given: ServiceConfig, logger: Logger): Prom
   const config = { ...given, kafka: { ...given.kafka, instanceId: given.kafka.instanceId ?? claim!.id } };
   logger.info('processor instance', {
     instanceId: config.kafka.instanceId,
-    transactionalId: `${config.groups.processor}-${config.kafka.instanceId}`,
+    transactionalIds: `${config.groups.processor}-<topic>-<partition>`,
     ...(claim === undefined ? {} : { from: claim.file }),
   });
   const log = await connectLog(config, logger).catch((error: unknown) => {

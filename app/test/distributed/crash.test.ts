@@ -1,7 +1,8 @@
 /**
  * A processor process killed with SIGKILL mid-stream and restarted yields every triple exactly once
- * (Kafka transactions); started without `--instance-id`, the restarted one takes its predecessor's
- * persistent instance id from the data directory, so its transactional id is the same and fences it.
+ * (Kafka transactions, one producer per input partition: the restarted one's producer for a partition
+ * fences what its predecessor left open there); started without `--instance-id`, the restarted one
+ * takes its predecessor's persistent instance id (its name in logs and metrics) from the data directory.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync } from 'node:fs';
@@ -21,11 +22,11 @@ const SPEC = {
   ],
 };
 
-/** The transactional id a processor's log reports. */
-function transactionalIdIn(logFile: string): string | undefined {
+/** The instance id and the transactional ids a processor's log reports. */
+function instanceIn(logFile: string): { instanceId?: string; transactionalIds?: string } | undefined {
   for (const line of readFileSync(logFile, 'utf8').split('\n'))
     if (line.includes('"processor instance"'))
-      return (JSON.parse(line) as { transactionalId?: string }).transactionalId;
+      return JSON.parse(line) as { instanceId?: string; transactionalIds?: string };
   return undefined;
 }
 
@@ -152,9 +153,9 @@ describe.skipIf(kafka.bootstrap === '')(`processor crash on a real broker ${kafk
     const counts = starts();
     expect(counts.size).toBe(executions);
     expect([...counts.entries()].filter(([, n]) => n !== 1)).toEqual([]);
-    // before: without --instance-id each process had its own `<host>-<pid>` id, and none fenced
-    const firstId = transactionalIdIn(`${ROOT}test-output/crash-${id}-1.log`);
-    expect(firstId).toMatch(new RegExp(`^processor-${prefix.replaceAll('.', '\\.')}-i0-[0-9a-f]{8}$`));
-    expect(transactionalIdIn(`${ROOT}test-output/crash-${id}-2.log`)).toBe(firstId);
+    const named = instanceIn(`${ROOT}test-output/crash-${id}-1.log`);
+    expect(named?.instanceId).toMatch(/^i0-[0-9a-f]{8}$/);
+    expect(named?.transactionalIds).toBe(`processor-${prefix}-<topic>-<partition>`);
+    expect(instanceIn(`${ROOT}test-output/crash-${id}-2.log`)?.instanceId).toBe(named?.instanceId);
   }, 240_000);
 });

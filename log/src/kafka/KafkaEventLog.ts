@@ -44,8 +44,9 @@ export interface KafkaLogOptions {
    */
   minInsyncReplicas?: number;
   /**
-   * Identity of this process among the members of its groups; with the group id it forms the
-   * transactional id, so a restarted processor fences its predecessor's open transaction.
+   * Identity of this process among the members of its groups, for logs and operators. Exactly-once
+   * does not depend on it: transactional ids are per input partition (`<group>-<topic>-<partition>`),
+   * so whoever processes a partition next fences its previous owner, restarted or not.
    * Default `<hostname>-<pid>`.
    */
   instanceId?: string;
@@ -230,7 +231,7 @@ export class KafkaEventLog implements EventLog {
         settings: this.consumerSettings(),
         producer: this.producer(),
         compression: this.compression,
-        instanceId: this.instanceId,
+        admin: () => this.adminClient(),
         transactionTimeoutMs: this.options.transactionTimeoutMs ?? 15_000,
         heartbeatIntervalMs: this.options.heartbeatIntervalMs ?? 1000,
         logger: this.logger,

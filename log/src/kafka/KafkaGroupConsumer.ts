@@ -1,15 +1,16 @@
 /** A member of a Kafka consumer group as a LogConsumer: batches to a handler, offsets committed after it (in a transaction when asked). */
-import {
-  Partitioners,
-  type CompressionTypes,
-  type Consumer,
-  type ConsumerConfig,
-  type EachBatchPayload,
-  type Kafka,
-  type Producer,
+import type {
+  Admin,
+  CompressionTypes,
+  Consumer,
+  ConsumerConfig,
+  EachBatchPayload,
+  Kafka,
+  Producer,
 } from 'kafkajs';
 import { Backoff, type Logger } from '@provml/schemas';
 import type { BatchOutput, ConsumerOptions, LogConsumer, LogProducer, RecordBatch } from '../ports.ts';
+import { PartitionTransactions } from './PartitionTransactions.ts';
 import { chunks, toMessages, toRecord } from './kafkaRecords.ts';
 
 /** What a group consumer takes from the log that creates it. */
@@ -20,8 +21,8 @@ export interface GroupConsumerContext {
   /** The log's non-transactional producer, for handlers of non-transactional consumers. */
   producer: LogProducer;
   compression: CompressionTypes;
-  /** With the group id it forms the transactional id. */
-  instanceId: string;
+  /** The log's connected admin client: a transactional consumer reads its group's committed offsets. */
+  admin: () => Promise<Admin>;
   transactionTimeoutMs: number;
   heartbeatIntervalMs: number;
   logger: Logger;
@@ -29,41 +30,19 @@ export interface GroupConsumerContext {
 
 type Handler = Parameters<LogConsumer['run']>[0];
 
-/** Broker errors after which a transactional producer is useless: only a new one (initTransactions) works. */
-const FENCED = new Set([
-  'INVALID_PRODUCER_EPOCH',
-  'PRODUCER_FENCED',
-  'INVALID_PRODUCER_ID_MAPPING',
-  'UNKNOWN_PRODUCER_ID',
-]);
-
-/** Whether an error, or one of its causes, says the producer was fenced. */
-function isProducerFenced(error: unknown): boolean {
-  for (
-    let e = error as { type?: string; cause?: unknown } | undefined, depth = 0;
-    e !== undefined && depth < 5;
-    depth++
-  ) {
-    if (typeof e.type === 'string' && FENCED.has(e.type)) return true;
-    e = e.cause as typeof e;
-  }
-  return false;
-}
-
 /** How long a consumer kafkajs restarted by itself may take to rejoin its group before it is replaced, ms. */
 const RESTART_STALL_MS = 30_000;
 
 /**
  * Consumes its topics until `stop()`. Each chunk of at most `maxBatchSize` records goes to the
  * handler; its offsets are committed after the handler returns — with the handler's output in one
- * Kafka transaction when `transactional` (exactly once), directly otherwise (at least once). When
- * kafkajs gives up on its clients for good (e.g. the transactional producer fenced, or its
- * transaction expired while the broker was away), it starts over with fresh clients from the
- * committed offsets instead of idling silently.
+ * Kafka transaction when `transactional` (exactly once; a producer per input partition, see
+ * `PartitionTransactions`), directly otherwise (at least once). When kafkajs gives up on its clients
+ * for good, it starts over with fresh clients from the committed offsets instead of idling silently.
  */
 export class KafkaGroupConsumer implements LogConsumer {
   private consumer: Consumer | undefined;
-  private txProducer: Producer | undefined;
+  private transactions: PartitionTransactions | undefined;
   private stopped: (() => void) | undefined;
   private stopping = false;
   private readonly maxBatch: number;
@@ -98,7 +77,7 @@ export class KafkaGroupConsumer implements LogConsumer {
   async stop(): Promise<void> {
     this.stopping = true;
     await this.consumer?.disconnect();
-    await this.txProducer?.disconnect();
+    await this.transactions?.close();
     this.stopped?.();
   }
 
@@ -107,7 +86,7 @@ export class KafkaGroupConsumer implements LogConsumer {
     const bounded = (p: Promise<void> | undefined): Promise<unknown> =>
       Promise.race([p?.catch(() => undefined), new Promise((r) => setTimeout(r, 5000).unref())]);
     await bounded(this.consumer?.disconnect());
-    await bounded(this.txProducer?.disconnect());
+    await bounded(this.transactions?.close());
   }
 
   /** One life of the clients: resolves `stopped` on stop(), `crashed` when kafkajs gives up on them. */
@@ -121,27 +100,19 @@ export class KafkaGroupConsumer implements LogConsumer {
     this.consumer = consumer;
     await consumer.connect();
     await consumer.subscribe({ topics: [...this.options.topics], fromBeginning: true });
-    let tx: Producer | undefined;
-    if (this.options.transactional) {
-      tx = kafka.producer({
-        transactionalId: `${this.options.groupId}-${this.context.instanceId}`,
-        idempotent: true,
-        maxInFlightRequests: 1,
-        // a transactional send retries until the broker answers: limiting retries (the client's
-        // default of 8) would let kafkajs give up between a write that landed and its ack, which is
-        // what its "may invalidate EoS guarantees" warning was about. A transaction left open past
-        // transactionTimeoutMs is aborted by the broker, and its next send fails for good (fenced).
-        retry: { retries: Number.MAX_SAFE_INTEGER },
-        transactionTimeout: this.context.transactionTimeoutMs,
-        createPartitioner: Partitioners.DefaultPartitioner,
-      });
-      this.txProducer = tx;
-      await tx.connect();
-    }
+    const transactions = this.options.transactional
+      ? new PartitionTransactions({
+          kafka,
+          groupId: this.options.groupId,
+          transactionTimeoutMs: this.context.transactionTimeoutMs,
+          admin: this.context.admin,
+        })
+      : undefined;
+    this.transactions = transactions;
+    // each assignment makes every partition's producer ready again before the partition's next batch
+    consumer.on(consumer.events.GROUP_JOIN, () => transactions?.newGeneration());
     const done = new Promise<void>((resolve) => (this.stopped = resolve));
-    let producerLost: () => void = () => undefined;
     const crashed = new Promise<'crashed'>((resolve) => {
-      producerLost = () => resolve('crashed');
       let stall: NodeJS.Timeout | undefined;
       consumer.on(consumer.events.CRASH, ({ payload }) => {
         if (!payload.restart) return resolve('crashed');
@@ -179,19 +150,7 @@ export class KafkaGroupConsumer implements LogConsumer {
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      eachBatch: (payload) =>
-        this.eachBatch(payload, handler, consumer, tx).catch((error: unknown) => {
-          // a transactional producer the broker fenced (its transaction expired while a broker was
-          // away, or a newer one took its id) never works again: start over with fresh clients
-          if (tx !== undefined && isProducerFenced(error)) {
-            this.context.logger.warn('the transactional producer was fenced; starting over', {
-              groupId: this.options.groupId,
-              error,
-            });
-            producerLost();
-          }
-          throw error;
-        }),
+      eachBatch: (payload) => this.eachBatch(payload, handler, consumer, transactions),
     });
     return Promise.race([done.then(() => 'stopped' as const), crashed]);
   }
@@ -200,7 +159,7 @@ export class KafkaGroupConsumer implements LogConsumer {
     payload: EachBatchPayload,
     handler: Handler,
     consumer: Consumer,
-    tx: Producer | undefined,
+    transactions: PartitionTransactions | undefined,
   ): Promise<void> {
     const { batch } = payload;
     await this.markerCommits;
@@ -224,7 +183,21 @@ export class KafkaGroupConsumer implements LogConsumer {
         this.context.heartbeatIntervalMs,
       );
       try {
-        if (tx !== undefined) await this.handleInTransaction(tx, recordBatch, handler, next);
+        if (transactions !== undefined)
+          await transactions.run(batch.topic, batch.partition, async (producer, committed) => {
+            // records below the committed offset were processed by a committed transaction (this
+            // partition's previous owner's, or ours before a rebalance read an older offset)
+            const fresh = records.filter((r) => BigInt(r.offset) >= committed);
+            if (fresh.length < records.length)
+              this.context.logger.info('skipped records a committed transaction already processed', {
+                topic: batch.topic,
+                partition: batch.partition,
+                skipped: records.length - fresh.length,
+                committed: String(committed),
+              });
+            if (fresh.length > 0)
+              await this.handleInTransaction(producer, { ...recordBatch, records: fresh }, handler, next);
+          });
         else {
           await handler(recordBatch, this.context.producer);
           await consumer.commitOffsets([next]);

@@ -71,6 +71,58 @@ describe.skipIf(kafka.bootstrap === '')(`KafkaEventLog on a real broker ${kafka.
     expect(out).toEqual(['out-1', 'out-2', 'out-3']);
   });
 
+  it('fences a member that lost its partition mid-transaction: its late commit writes nothing', async () => {
+    // The zombie of a rebalance: member A is stuck in a batch (a GC pause, a slow store) past the
+    // rebalance timeout, B takes the partition and processes the batch, then A wakes up and commits.
+    // Before: A's producer (transactional id = group + instance id) was not fenced by B's, and kafkajs
+    // sends its offsets without the group generation — A's output was committed a second time.
+    const topics = testTopics();
+    const settings = { brokers: [kafka.bootstrap], sessionTimeoutMs: 6000, heartbeatIntervalMs: 500 };
+    const logA = new KafkaEventLog({ ...settings, clientId: 'zombie-a', instanceId: 'a' });
+    const logB = new KafkaEventLog({ ...settings, clientId: 'zombie-b', instanceId: 'b' });
+    open.push(logA, logB);
+    for (const t of [topics.events, topics.triples]) await logA.ensureTopic(t, 1);
+    await logA.producer().send(
+      topics.events,
+      [1, 2, 3].map((n) => ({ key: 'k', value: Buffer.from(String(n)) })),
+    );
+    const group = `g-${unique()}`;
+    let wake: () => void = () => undefined;
+    const woken = new Promise<void>((resolve) => (wake = resolve));
+    let aEntered = false;
+    let aAttempts = 0;
+    let bDone = 0;
+    const a = logA.consumer({ groupId: group, topics: [topics.events], transactional: true });
+    consumers.push(a);
+    void a.run(async (batch, output) => {
+      await output.send(
+        topics.triples,
+        batch.records.map((r) => ({ key: 'k', value: Buffer.from(`a-${r.value.toString()}`) })),
+      );
+      if (++aAttempts === 1) {
+        aEntered = true;
+        await woken; // stuck until B has taken the partition and committed
+      }
+    });
+    await until(() => aEntered, 'A inside its transaction');
+    const b = logB.consumer({ groupId: group, topics: [topics.events], transactional: true });
+    consumers.push(b);
+    void b.run(async (batch, output) => {
+      await output.send(
+        topics.triples,
+        batch.records.map((r) => ({ key: 'k', value: Buffer.from(`b-${r.value.toString()}`) })),
+      );
+      bDone += batch.records.length;
+    });
+    await until(() => bDone >= 3, 'B processed the batch A is stuck in', 60_000);
+    wake();
+    // A commits now, and then (fenced or not) rejoins; whoever holds the partition has nothing left
+    await until(async () => (await logA.lag(group, [topics.events])) === 0, 'the group caught up');
+    await new Promise((r) => setTimeout(r, 3000));
+    const out = (await logA.readTopic(topics.triples)).map((r) => r.value.toString());
+    expect(out.sort()).toEqual(['b-1', 'b-2', 'b-3']);
+  }, 90_000);
+
   it('reads a compacted topic as a table, catching up with what was appended since', async () => {
     const topics = testTopics();
     const log = await newLog(topics);
