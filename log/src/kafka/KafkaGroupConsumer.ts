@@ -110,7 +110,9 @@ export class KafkaGroupConsumer implements LogConsumer {
       : undefined;
     this.transactions = transactions;
     // each assignment makes every partition's producer ready again before the partition's next batch
-    consumer.on(consumer.events.GROUP_JOIN, () => transactions?.newGeneration());
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) =>
+      transactions?.newGeneration(payload.memberAssignment),
+    );
     const done = new Promise<void>((resolve) => (this.stopped = resolve));
     const crashed = new Promise<'crashed'>((resolve) => {
       let stall: NodeJS.Timeout | undefined;

@@ -38,15 +38,29 @@ const disconnected = (producer: Producer | undefined): Promise<unknown> =>
     new Promise((r) => setTimeout(r, 5000).unref()),
   ]);
 
+const keyOf = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+
 export class PartitionTransactions {
   private generation = 0;
   private readonly partitions = new Map<string, PartitionState>();
 
   constructor(private readonly context: PartitionTransactionsContext) {}
 
-  /** The group assigned partitions again: each partition's producer is made ready again before its next batch. */
-  newGeneration(): void {
+  /**
+   * The group assigned partitions again (`assigned`: partitions per topic): each partition's producer
+   * is made ready again before its next batch, and the producers of partitions no longer assigned are
+   * disconnected once their last batch is done.
+   */
+  newGeneration(assigned: Readonly<Record<string, readonly number[]>>): void {
     this.generation++;
+    const kept = new Set(
+      Object.entries(assigned).flatMap(([topic, partitions]) => partitions.map((p) => keyOf(topic, p))),
+    );
+    for (const [key, state] of this.partitions)
+      if (!kept.has(key)) {
+        this.partitions.delete(key);
+        void state.last.then(() => disconnected(state.producer));
+      }
   }
 
   /**
@@ -61,7 +75,7 @@ export class PartitionTransactions {
     partition: number,
     work: (producer: Producer, committed: bigint) => Promise<T>,
   ): Promise<T> {
-    const key = `${topic}\u0000${partition}`;
+    const key = keyOf(topic, partition);
     let state = this.partitions.get(key);
     if (state === undefined) {
       state = { producer: undefined, generation: -1, committed: -1n, last: Promise.resolve() };
