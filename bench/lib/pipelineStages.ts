@@ -12,12 +12,17 @@ import {
   encodeCaptureEvent,
   parseEventJson,
 } from '@provml/schemas';
-import { encodeTriples } from '@provml/log';
+import { decodeTriples, encodeTriples } from '@provml/log';
+import { OxigraphEmbeddedStore } from '@provml/stores';
 import { IriMinter, MappingState, mapEvent, toNQuads } from '@provml/stream-processors';
 import { BENCH_SPEC, Fig5Loop } from './pipelineWorkload.ts';
 
 /** Microseconds per event of each stage, and the sizes of what one event becomes. */
 export interface StageCosts {
+  /** The producer's side in process: capture calls of the training loop and Avro encoding (no Kafka client). */
+  captureUs: number;
+  /** The sink's side in process: inflate the triples records and load them into embedded Oxigraph. */
+  sinkUs: number;
   decodeUs: number;
   checkUs: number;
   mapUs: number;
@@ -42,11 +47,15 @@ export async function measureStages(count = 50_000): Promise<StageCosts> {
   const memory = new InMemoryCaptureExporter();
   const capture = await init({ spec: BENCH_SPEC, exporter: memory, env: {}, maxQueueSize: 1 << 22 });
   const loop = new Fig5Loop(capture, 10, 'stages');
+  const captureStart = performance.now();
   for (let i = 0; i < count; i++) loop.step();
   await capture.shutdown(Infinity);
   const values = memory.events.map((e) => encodeCaptureEvent(e));
+  const captureUs = ((performance.now() - captureStart) * 1000) / values.length;
   const spec = compileSpec(BENCH_SPEC);
   let out: StageCosts = {
+    captureUs,
+    sinkUs: 0,
     decodeUs: 0,
     checkUs: 0,
     mapUs: 0,
@@ -62,11 +71,14 @@ export async function measureStages(count = 50_000): Promise<StageCosts> {
     const iris = new IriMinter();
     const t = { decode: 0, check: 0, map: 0, serialise: 0, encode: 0 };
     const records = new Map<string, string[]>();
+    const batches: Buffer[][] = [];
     let triplesBytes = 0;
     const encodeBatch = (): void => {
       const a = performance.now();
-      for (const texts of records.values()) triplesBytes += encodeTriples(texts.join('')).length;
+      const batch = [...records.values()].map((texts) => encodeTriples(texts.join('')));
       t.encode += performance.now() - a;
+      for (const v of batch) triplesBytes += v.length;
+      batches.push(batch);
       records.clear();
     };
     let batched = 0;
@@ -108,7 +120,18 @@ export async function measureStages(count = 50_000): Promise<StageCosts> {
     }
     encodeBatch();
     const n = values.length;
+    // the sink's work on what the processor wrote: inflate each batch's records, one load per batch
+    const store = new OxigraphEmbeddedStore();
+    const sinkStart = performance.now();
+    for (const batch of batches) {
+      const result = await store.load(batch.map((v) => decodeTriples(v)).join('\n'));
+      if (result.kind !== 'success') throw new Error(`stage load failed: ${result.kind}`);
+    }
+    const sinkUs = ((performance.now() - sinkStart) * 1000) / n;
+    await store.close();
     out = {
+      captureUs,
+      sinkUs,
       decodeUs: (t.decode * 1000) / n,
       checkUs: (t.check * 1000) / n,
       mapUs: (t.map * 1000) / n,

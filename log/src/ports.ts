@@ -51,6 +51,8 @@ export interface LogConsumer {
   /**
    * Hands batches to `handler` until `stop()`. A batch's offsets (and its output) are committed once
    * the handler resolves; if it rejects, nothing of the batch is committed and it is delivered again.
+   * With `concurrency` or `maxInFlight` above 1 the handler runs for several batches at once (each
+   * partition's batches are still handed over in order).
    */
   run(handler: (batch: RecordBatch, output: BatchOutput) => Promise<void>): Promise<void>;
   stop(): Promise<void>;
@@ -73,6 +75,19 @@ export interface ConsumerOptions {
    * consume-transform-produce). Consumers of transactional output read only committed records.
    */
   transactional?: boolean;
+  /**
+   * Partitions handled at once (Kafka; the embedded log hands one batch at a time). A transactional
+   * consumer commits each partition's batch in its own transaction, on that partition's producer, so
+   * the batches of different partitions commit (or fail) independently. Default 1.
+   */
+  concurrency?: number;
+  /**
+   * Non-transactional Kafka consumers (the embedded log hands one batch at a time): batches handed to
+   * the handler before the earliest of them resolved (several store loads in flight). Offsets are committed in order: a partition's offset moves past
+   * a batch only once it and every batch before it resolved; a batch that rejects stops the commits
+   * of its partition and the consumer starts over from the committed offsets. Default 1.
+   */
+  maxInFlight?: number;
 }
 
 /** How a topic keeps its records. */

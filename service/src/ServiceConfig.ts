@@ -135,9 +135,30 @@ const schema = z
       .object({
         /** Close task executions still open after their run was silent this long (ms). Default 30 min; 0 = off. */
         incompleteAfterMs: SHARED_SETTINGS.incompleteAfterMs,
+        /**
+         * How triples records are written: `deflate` (default: N-Quads deflated with the vocabulary
+         * dictionary, ~5% of the bytes) or `nquads` (plain text, for tools that read the topic as
+         * text, e.g. kcat). Sinks and `provml dlq` read both.
+         */
+        triplesEncoding: z.enum(['deflate', 'nquads']).default('deflate'),
+        /** Partitions mapped at once, each batch in its own partition's transaction. Default 8. */
+        concurrency: z.number().int().min(1).max(256).default(8),
       })
       .strict()
-      .default({ incompleteAfterMs: 1_800_000 }),
+      .default({ incompleteAfterMs: 1_800_000, triplesEncoding: 'deflate', concurrency: 8 }),
+    /** The sinks. */
+    sink: z
+      .object({
+        /**
+         * Store loads in flight at most; offsets are committed in order. Default: 4 for a SPARQL
+         * protocol store (the Oxigraph server: loads wait on its answers), 1 for RDF4J (its native
+         * store takes one writing transaction at a time, each synced on commit) and embedded Oxigraph
+         * (its loads run on the sink's own thread), where more in flight only makes loads smaller.
+         */
+        maxInFlight: z.number().int().min(1).max(64).optional(),
+      })
+      .strict()
+      .default({}),
     /** The query API's limits and policy. */
     query: z
       .object({
@@ -229,6 +250,9 @@ export const SERVICE_ENV = {
   PROVML_AGENT_POLICY: 'agent.policy (reject|drop-oldest)',
   PROVML_AGENT_OFFLINE: 'agent.offline (true|false)',
   PROVML_LIVE: 'query.live (true|false)',
+  PROVML_TRIPLES_ENCODING: 'processor.triplesEncoding (deflate|nquads)',
+  PROVML_PROCESSOR_CONCURRENCY: 'processor.concurrency (partitions mapped at once)',
+  PROVML_SINK_MAX_IN_FLIGHT: 'sink.maxInFlight (store loads in flight)',
   ...sharedEnv({
     partitions: 'topics.partitions',
     incompleteAfterMs: 'processor.incompleteAfterMs',
@@ -315,7 +339,12 @@ function fromEnv(env: Readonly<Record<string, string | undefined>>, service?: Se
       policy: e('PROVML_AGENT_POLICY'),
       offline: e('PROVML_AGENT_OFFLINE') === undefined ? undefined : e('PROVML_AGENT_OFFLINE') === 'true',
     },
-    processor: { incompleteAfterMs: num(e('PROVML_INCOMPLETE_AFTER_MS')) },
+    processor: {
+      incompleteAfterMs: num(e('PROVML_INCOMPLETE_AFTER_MS')),
+      triplesEncoding: e('PROVML_TRIPLES_ENCODING'),
+      concurrency: num(e('PROVML_PROCESSOR_CONCURRENCY')),
+    },
+    sink: { maxInFlight: num(e('PROVML_SINK_MAX_IN_FLIGHT')) },
     query: {
       timeoutMs: num(e('PROVML_QUERY_TIMEOUT_MS')),
       maxResultRows: num(e('PROVML_MAX_RESULT_ROWS')),

@@ -35,6 +35,7 @@ export function serviceConfigFromArgs(argv: string[], service: ServiceName): Ser
       'max-bytes': { type: 'string' },
       policy: { type: 'string' },
       offline: { type: 'boolean' },
+      'triples-encoding': { type: 'string' },
     },
     strict: true,
   });
@@ -54,6 +55,7 @@ export function serviceConfigFromArgs(argv: string[], service: ServiceName): Ser
       http: { host: values.host, port: values.port === undefined ? undefined : Number(values.port) },
       logLevel: values['log-level'],
       dataDir: values['data-dir'],
+      processor: { triplesEncoding: values['triples-encoding'] },
     },
     process.env,
     values.config,

@@ -29,6 +29,12 @@ export interface SinkOptions {
   groupId?: string;
   /** Records handed to one load at most. Default 2000. */
   maxBatchSize?: number;
+  /**
+   * Loads in flight at most (across partitions and within one); offsets are committed in order, past
+   * a batch only once it and every batch before it were acknowledged. Default 4; 1 loads one batch at
+   * a time.
+   */
+  maxInFlight?: number;
   /** First and largest pause (ms) while the store reports retryable failures. Defaults 100 and 10000. */
   initialBackoffMs?: number;
   maxBackoffMs?: number;
@@ -74,7 +80,13 @@ export class SinkService {
   private consumer: LogConsumer | undefined;
   private running: Promise<void> | undefined;
   private stopping = false;
-  private wakeBackoff: (() => void) | undefined;
+  private readonly wakeBackoff = new Set<() => void>();
+  /**
+   * Per partition: every change handed to the store so far, and the last graph drop. Loads commute
+   * (the store is a set of quads) and may overlap; a drop waits for everything before it, and what
+   * follows it waits for the drop.
+   */
+  private readonly lanes = new Map<string, { all: Promise<void>; drop: Promise<void> }>();
 
   constructor(
     private readonly log: EventLog,
@@ -92,6 +104,7 @@ export class SinkService {
       groupId: this.options.groupId ?? 'provml-sink',
       topics: [this.topics.triples],
       maxBatchSize: this.options.maxBatchSize ?? 2000,
+      maxInFlight: this.options.maxInFlight ?? 4,
     });
     this.running = this.consumer
       .run((batch, output) => this.loadBatch(batch, output))
@@ -104,7 +117,7 @@ export class SinkService {
   /** Stops after the batch in hand (a batch waiting for the store is not committed). Idempotent. */
   async shutdown(): Promise<void> {
     this.stopping = true;
-    this.wakeBackoff?.();
+    for (const wake of this.wakeBackoff) wake();
     await this.consumer?.stop();
     await this.running;
   }
@@ -117,7 +130,17 @@ export class SinkService {
    */
   async loadBatch(batch: RecordBatch, output: BatchOutput): Promise<void> {
     const dead: ProducedRecord[] = [];
-    // a drop-graph record takes effect in order: what came before it is loaded first
+    const key = `${batch.topic}\u0000${batch.partition}`;
+    let lane = this.lanes.get(key);
+    if (lane === undefined) this.lanes.set(key, (lane = { all: Promise.resolve(), drop: Promise.resolve() }));
+    const settled = (p: Promise<void>): Promise<void> => p.catch(() => undefined);
+    // what is handed to the store, in this batch's order, chained behind the partition's earlier batches
+    const work: Promise<void>[] = [];
+    const load = (run: TriplesRecord[]): void => {
+      const p = settled(lane.drop).then(() => this.loadRecords(run, dead));
+      work.push(p);
+      lane.all = Promise.all([lane.all, settled(p)]).then(() => undefined);
+    };
     let run: TriplesRecord[] = [];
     for (const record of batch.records) {
       const graph = record.headers[DROP_GRAPH_HEADER];
@@ -130,11 +153,16 @@ export class SinkService {
         }
         continue;
       }
-      if (run.length > 0) await this.loadRecords(run, dead);
+      // a drop-graph record takes effect in order: what came before it is loaded first
+      if (run.length > 0) load(run);
       run = [];
-      await this.dropGraph(graph, record, dead);
+      const p = settled(lane.all).then(() => this.dropGraph(graph, record, dead));
+      work.push(p);
+      lane.drop = settled(p);
+      lane.all = lane.drop;
     }
-    if (run.length > 0) await this.loadRecords(run, dead);
+    if (run.length > 0) load(run);
+    await Promise.all(work);
     if (dead.length > 0) {
       await output.send(this.topics.deadLetters, dead);
       this.stats.deadLettered += dead.length;
@@ -257,11 +285,13 @@ export class SinkService {
         backoffMs: Math.round(backoff.ceilingMs),
       });
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, backoff.next());
-        this.wakeBackoff = () => {
+        const wake = (): void => {
           clearTimeout(timer);
+          this.wakeBackoff.delete(wake);
           resolve();
         };
+        const timer = setTimeout(wake, backoff.next());
+        this.wakeBackoff.add(wake);
       });
     }
   }

@@ -8,69 +8,15 @@ import {
   type ConsumedRecord,
   type ProducedRecord,
 } from '@provml/log';
-import {
-  OxigraphEmbeddedStore,
-  selectRows,
-  type QueryResponse,
-  type ResultFormat,
-  type StoreResult,
-  type TripleStore,
-} from '@provml/stores';
+import { selectRows, type TripleStore } from '@provml/stores';
 import { SinkService, type SinkOptions } from '@provml/sinks';
+import { FaultyStore } from './FaultyStore.ts';
 
 const TRIPLES = DEFAULT_TOPICS.triples;
 const DLQ = DEFAULT_TOPICS.deadLetters;
 const GROUP = 'provml-sink';
 const EX = 'http://example.org/';
 const FAST: SinkOptions = { initialBackoffMs: 5, maxBackoffMs: 20 };
-
-/**
- * A fault injector around a real OxigraphEmbeddedStore (not a fake store): it answers `retryable`
- * while `down`, or for the next `failNext` loads, and otherwise delegates. It records the bodies the
- * real store acknowledged.
- */
-class FaultyStore implements TripleStore {
-  down = false;
-  failNext = 0;
-  attempts = 0;
-  readonly acknowledged: string[] = [];
-  readonly failed: string[] = [];
-
-  constructor(readonly inner: OxigraphEmbeddedStore = new OxigraphEmbeddedStore()) {}
-
-  async load(nquads: string): Promise<StoreResult> {
-    this.attempts++;
-    if (this.down || this.failNext > 0) {
-      if (this.failNext > 0) this.failNext--;
-      return { kind: 'retryable', error: new Error('store unavailable (injected)') };
-    }
-    const result = await this.inner.load(nquads);
-    if (result.kind === 'success') this.acknowledged.push(nquads);
-    else this.failed.push(nquads);
-    return result;
-  }
-
-  async dropGraph(graph: string): Promise<StoreResult> {
-    this.attempts++;
-    if (this.down || this.failNext > 0) {
-      if (this.failNext > 0) this.failNext--;
-      return { kind: 'retryable', error: new Error('store unavailable (injected)') };
-    }
-    return this.inner.dropGraph(graph);
-  }
-
-  query(sparql: string, format?: ResultFormat): Promise<QueryResponse> {
-    return this.inner.query(sparql, format);
-  }
-
-  size(): Promise<number> {
-    return this.inner.size();
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-}
 
 /** Polls `condition` until it holds, failing after `timeoutMs` (a bound, not an expected duration). */
 async function waitFor(

@@ -58,6 +58,11 @@ export interface ProcessorOptions {
    * processors wrote before it. Readers take both.
    */
   triplesEncoding?: 'deflate' | 'nquads';
+  /**
+   * Partitions mapped at once, each batch in its own partition's Kafka transaction (its triples and
+   * offsets committed together, exactly once). Default 8; 1 maps one batch at a time.
+   */
+  concurrency?: number;
   logger?: Logger;
 }
 
@@ -126,6 +131,9 @@ export class ProcessorService {
   private incompleteTimer: NodeJS.Timeout | undefined;
   private eventPartitions: { count: number; at: number } | undefined;
   private readonly warnedForeign = new Set<string>();
+  /** The last catch-up of the spec and annotation state, and one queued behind it not begun yet. */
+  private catchingUp: Promise<void> = Promise.resolve();
+  private queuedCatchUp: Promise<void> | undefined;
 
   constructor(
     private readonly log: EventLog,
@@ -146,6 +154,7 @@ export class ProcessorService {
       groupId: this.options.groupId ?? 'provml-processor',
       topics: [this.topics.specs, this.topics.annotations, this.topics.events],
       transactional: true,
+      concurrency: this.options.concurrency ?? 8,
     });
     this.running = this.consumer
       .run((batch, output) => this.processBatch(batch, output))
@@ -305,8 +314,25 @@ export class ProcessorService {
     }
   }
 
-  /** Brings this member's spec registry and annotation index up to the ends of their topics. */
-  private async catchUpState(): Promise<void> {
+  /**
+   * Brings this member's spec registry and annotation index up to the ends of their topics, one
+   * catch-up after another: a caller waits for one that begins after its call (batches handled at
+   * once share the one queued).
+   */
+  private catchUpState(): Promise<void> {
+    if (this.queuedCatchUp !== undefined) return this.queuedCatchUp;
+    const next = this.catchingUp
+      .catch(() => undefined)
+      .then(() => {
+        this.queuedCatchUp = undefined;
+        return this.readState();
+      });
+    this.queuedCatchUp = next;
+    this.catchingUp = next;
+    return next;
+  }
+
+  private async readState(): Promise<void> {
     await this.specReader.catchUp((record) => {
       try {
         this.specs.set(compileSpec(JSON.parse(record.value.toString('utf8'))));

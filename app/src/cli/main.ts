@@ -22,6 +22,7 @@ const USAGE = `usage: provml [embedded|demo] [--no-demo] [--seed N] [--output-di
        provml processor|sink|query-api|agent [--config FILE] [--kafka HOST:PORT,...] [--topic-prefix P]
               [--instance-id ID] [--data-dir DIR] [--store rdf4j|sparql|oxigraph-embedded] [--store-url URL] [--repository ID]
               [--host H] [--port N] [--log-level L]
+              processor only: [--triples-encoding deflate|nquads]
               agent only: [--spool DIR] [--socket PATH] [--fsync batch|interval|never] [--max-bytes N]
               [--policy reject|drop-oldest] [--offline]
        provml replay DIR [--config FILE] [--kafka HOST:PORT,...] [--topic-prefix P] [--log-level L]
@@ -60,7 +61,8 @@ PROVML_PARTITIONS, PROVML_LOG_LEVEL, PROVML_DATA_DIR, PROVML_QUERY_WORKERS, PROV
 PROVML_HEAVY_QUERY_MS, PROVML_MAX_HEAVY_QUERIES_PER_CLIENT; distributed: PROVML_KAFKA_BROKERS, PROVML_KAFKA_SSL,
 PROVML_KAFKA_SASL_MECHANISM|USERNAME|PASSWORD, PROVML_INSTANCE_ID, PROVML_TOPIC_PREFIX, PROVML_STORE,
 PROVML_STORE_URL, PROVML_STORE_REPOSITORY, PROVML_HTTP_HOST, PROVML_HTTP_PORT, PROVML_AGENT_SPOOL,
-PROVML_AGENT_SOCKET, PROVML_AGENT_FSYNC, PROVML_AGENT_MAX_BYTES, PROVML_AGENT_POLICY, PROVML_AGENT_OFFLINE (options win over the
+PROVML_AGENT_SOCKET, PROVML_AGENT_FSYNC, PROVML_AGENT_MAX_BYTES, PROVML_AGENT_POLICY, PROVML_AGENT_OFFLINE,
+PROVML_TRIPLES_ENCODING, PROVML_PROCESSOR_CONCURRENCY, PROVML_SINK_MAX_IN_FLIGHT (options win over the
 environment, the environment over --config).
 
 Access control (sink, query-api, agent; deploy/README.md): bearer tokens from PROVML_INGEST_TOKEN_FILE,

@@ -102,6 +102,8 @@ export async function startProcessor(given: ServiceConfig, logger: Logger): Prom
     groupId: config.groups.processor,
     iris: new IriMinter(config.iriBase),
     incompleteAfterMs: config.processor.incompleteAfterMs,
+    triplesEncoding: config.processor.triplesEncoding,
+    concurrency: config.processor.concurrency,
     encodeEvent: codec.encode,
     logger: logger.child('processor'),
   });
@@ -145,6 +147,7 @@ export async function startSink(
   const sink = new SinkService(log, store, {
     topics: topicNames(config),
     groupId: config.groups.sink,
+    maxInFlight: config.sink.maxInFlight ?? (config.store?.store === 'sparql' ? 4 : 1),
     logger: logger.child('sink'),
     observeFreshness: (seconds) => metrics.eventToStore.observe(seconds),
     observeLoad: (seconds) => metrics.loadDuration.observe(seconds),

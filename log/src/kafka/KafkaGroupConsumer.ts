@@ -12,6 +12,7 @@ import { Backoff, type Logger } from '@provml/schemas';
 import type { BatchOutput, ConsumerOptions, LogConsumer, LogProducer, RecordBatch } from '../ports.ts';
 import { PartitionTransactions } from './PartitionTransactions.ts';
 import { chunks, toMessages, toRecord } from './kafkaRecords.ts';
+import { OrderedCommits, type NextOffset } from './OrderedCommits.ts';
 
 /** What a group consumer takes from the log that creates it. */
 export interface GroupConsumerContext {
@@ -32,13 +33,26 @@ type Handler = Parameters<LogConsumer['run']>[0];
 
 /** How long a consumer kafkajs restarted by itself may take to rejoin its group before it is replaced, ms. */
 const RESTART_STALL_MS = 30_000;
+/** How long `stop()` waits for batches still in flight (and their commits), ms. */
+const DRAIN_MS = 30_000;
+
+/** What one life of the clients handles batches with. */
+interface Life {
+  consumer: Consumer;
+  /** Transactional: the producers of the input partitions, one transaction per batch each. */
+  transactions?: PartitionTransactions;
+  /** Non-transactional with batches in flight: their ordered commits. */
+  inFlight?: OrderedCommits;
+}
 
 /**
  * Consumes its topics until `stop()`. Each chunk of at most `maxBatchSize` records goes to the
  * handler; its offsets are committed after the handler returns — with the handler's output in one
  * Kafka transaction when `transactional` (exactly once; a producer per input partition, see
- * `PartitionTransactions`), directly otherwise (at least once). When kafkajs gives up on its clients
- * for good, it starts over with fresh clients from the committed offsets instead of idling silently.
+ * `PartitionTransactions`; with `concurrency` above 1 the batches of several partitions run at once,
+ * each in its own transaction), directly otherwise (at least once; with `maxInFlight` chunks in
+ * flight, committed in order). When kafkajs gives up on its clients for good, it starts over with
+ * fresh clients from the committed offsets instead of idling silently.
  */
 export class KafkaGroupConsumer implements LogConsumer {
   private consumer: Consumer | undefined;
@@ -46,6 +60,7 @@ export class KafkaGroupConsumer implements LogConsumer {
   private stopped: (() => void) | undefined;
   private stopping = false;
   private readonly maxBatch: number;
+  private inFlight: OrderedCommits | undefined;
   /** Commits past batches of only transaction markers (or aborted records), done before the next batch. */
   private markerCommits: Promise<void> = Promise.resolve();
 
@@ -76,6 +91,8 @@ export class KafkaGroupConsumer implements LogConsumer {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    // loads still in flight finish and commit (the handler is told to stop by its owner)
+    await this.inFlight?.drain(DRAIN_MS);
     await this.consumer?.disconnect();
     await this.transactions?.close();
     this.stopped?.();
@@ -100,21 +117,24 @@ export class KafkaGroupConsumer implements LogConsumer {
     this.consumer = consumer;
     await consumer.connect();
     await consumer.subscribe({ topics: [...this.options.topics], fromBeginning: true });
-    const transactions = this.options.transactional
-      ? new PartitionTransactions({
-          kafka,
-          groupId: this.options.groupId,
-          transactionTimeoutMs: this.context.transactionTimeoutMs,
-          admin: this.context.admin,
-        })
-      : undefined;
-    this.transactions = transactions;
-    // each assignment makes every partition's producer ready again before the partition's next batch
-    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) =>
-      transactions?.newGeneration(payload.memberAssignment),
-    );
+    const life: Life = { consumer };
+    if (this.options.transactional) {
+      const transactions = new PartitionTransactions({
+        kafka,
+        groupId: this.options.groupId,
+        transactionTimeoutMs: this.context.transactionTimeoutMs,
+        admin: this.context.admin,
+      });
+      life.transactions = this.transactions = transactions;
+      // each assignment makes every partition's producer ready again before the partition's next batch
+      consumer.on(consumer.events.GROUP_JOIN, ({ payload }) =>
+        transactions.newGeneration(payload.memberAssignment),
+      );
+    }
     const done = new Promise<void>((resolve) => (this.stopped = resolve));
+    let startOver: () => void = () => undefined;
     const crashed = new Promise<'crashed'>((resolve) => {
+      startOver = () => resolve('crashed');
       let stall: NodeJS.Timeout | undefined;
       consumer.on(consumer.events.CRASH, ({ payload }) => {
         if (!payload.restart) return resolve('crashed');
@@ -134,6 +154,21 @@ export class KafkaGroupConsumer implements LogConsumer {
       consumer.on(consumer.events.GROUP_JOIN, () => clearTimeout(stall));
       consumer.on(consumer.events.STOP, () => clearTimeout(stall));
     });
+    if (!this.options.transactional && (this.options.maxInFlight ?? 1) > 1) {
+      // a batch that failed (or a commit) leaves offsets uncommitted behind it: start over from them
+      life.inFlight = new OrderedCommits(
+        this.options.maxInFlight!,
+        (offsets) => consumer.commitOffsets(offsets),
+        (error) => {
+          this.context.logger.warn('a batch in flight failed; starting over from the committed offsets', {
+            groupId: this.options.groupId,
+            error,
+          });
+          startOver();
+        },
+      );
+      this.inFlight = life.inFlight;
+    }
     // a fetch of only transaction markers (or aborted records) reaches no eachBatch: kafkajs reports
     // it by this event alone; committing past it is what lets the group's lag reach 0
     consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
@@ -143,6 +178,8 @@ export class KafkaGroupConsumer implements LogConsumer {
         partition: payload.partition,
         offset: String(BigInt(payload.lastOffset) + 1n),
       };
+      // batches in flight before it: its commit waits for theirs (never skips a batch still loading)
+      if (life.inFlight !== undefined) return life.inFlight.track(next, Promise.resolve());
       this.markerCommits = this.markerCommits
         .then(() => consumer.commitOffsets([next]))
         .catch((error: unknown) =>
@@ -152,17 +189,13 @@ export class KafkaGroupConsumer implements LogConsumer {
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      eachBatch: (payload) => this.eachBatch(payload, handler, consumer, transactions),
+      partitionsConsumedConcurrently: Math.max(1, this.options.concurrency ?? 1),
+      eachBatch: (payload) => this.eachBatch(payload, handler, life),
     });
     return Promise.race([done.then(() => 'stopped' as const), crashed]);
   }
 
-  private async eachBatch(
-    payload: EachBatchPayload,
-    handler: Handler,
-    consumer: Consumer,
-    transactions: PartitionTransactions | undefined,
-  ): Promise<void> {
+  private async eachBatch(payload: EachBatchPayload, handler: Handler, life: Life): Promise<void> {
     const { batch } = payload;
     await this.markerCommits;
     for (let i = 0; i < batch.messages.length; i += this.maxBatch) {
@@ -173,7 +206,7 @@ export class KafkaGroupConsumer implements LogConsumer {
       const last = records[records.length - 1]!;
       // the last chunk commits past the fetch's trailing transaction markers too (lag 0 when caught up)
       const end = i + this.maxBatch >= batch.messages.length ? BigInt(batch.lastOffset()) : 0n;
-      const next = {
+      const next: NextOffset = {
         topic: batch.topic,
         partition: batch.partition,
         offset: String((BigInt(last.offset) > end ? BigInt(last.offset) : end) + 1n),
@@ -185,8 +218,8 @@ export class KafkaGroupConsumer implements LogConsumer {
         this.context.heartbeatIntervalMs,
       );
       try {
-        if (transactions !== undefined)
-          await transactions.run(batch.topic, batch.partition, async (producer, committed) => {
+        if (life.transactions !== undefined)
+          await life.transactions.run(batch.topic, batch.partition, async (producer, committed) => {
             // records below the committed offset were processed by a committed transaction (this
             // partition's previous owner's, or ours before a rebalance read an older offset)
             const fresh = records.filter((r) => BigInt(r.offset) >= committed);
@@ -200,9 +233,12 @@ export class KafkaGroupConsumer implements LogConsumer {
             if (fresh.length > 0)
               await this.handleInTransaction(producer, { ...recordBatch, records: fresh }, handler, next);
           });
-        else {
+        else if (life.inFlight !== undefined) {
+          await life.inFlight.admit();
+          life.inFlight.track(next, handler(recordBatch, this.context.producer));
+        } else {
           await handler(recordBatch, this.context.producer);
-          await consumer.commitOffsets([next]);
+          await life.consumer.commitOffsets([next]);
         }
       } finally {
         clearInterval(beat);

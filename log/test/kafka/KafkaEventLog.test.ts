@@ -123,6 +123,69 @@ describe.skipIf(kafka.bootstrap === '')(`KafkaEventLog on a real broker ${kafka.
     expect(out.sort()).toEqual(['b-1', 'b-2', 'b-3']);
   }, 90_000);
 
+  it('runs several partitions’ batches at once, each in its own transaction: a failed one takes nothing of the others with it, and each input is committed once', async () => {
+    const topics = testTopics();
+    const log = await newLog(topics, 4);
+    const keys = Array.from({ length: 16 }, (_, i) => `run-${i}`);
+    for (let round = 0; round < 3; round++)
+      await log.producer().send(
+        topics.events,
+        keys.map((key) => ({ key, value: Buffer.from(`${key}:${round}`) })),
+      );
+    const group = `g-${unique()}`;
+    const inside = new Set<number>();
+    const arrived = new Set<number>();
+    let together = 0;
+    let failed: number | undefined;
+    /** How often each input record was handed to the handler. */
+    const handed = new Map<string, number>();
+    let handled = 0;
+    const consumer = log.consumer({
+      groupId: group,
+      topics: [topics.events],
+      transactional: true,
+      concurrency: 4,
+    });
+    consumers.push(consumer);
+    void consumer.run(async (batch, output) => {
+      for (const r of batch.records)
+        handed.set(r.value.toString(), (handed.get(r.value.toString()) ?? 0) + 1);
+      inside.add(batch.partition);
+      arrived.add(batch.partition);
+      together = Math.max(together, inside.size);
+      // each batch of the first fetch stays inside its transaction until every partition's is open too
+      await until(() => arrived.size === 4, 'the other partitions’ batches');
+      await output.send(
+        topics.triples,
+        batch.records.map((r) => ({ key: r.key, value: Buffer.from(`out-${r.value.toString()}`) })),
+      );
+      inside.delete(batch.partition);
+      if (failed === undefined) {
+        failed = batch.partition;
+        throw new Error('one batch fails after sending its output, while the others are in flight');
+      }
+      handled += batch.records.length;
+    });
+    await until(() => handled >= 48, 'every batch handled after the failure');
+    expect(together).toBe(4);
+    // only the failed batch was delivered again: the other partitions' transactions were committed
+    const again = [...handed].filter(([, n]) => n > 1).map(([value]) => value);
+    const failedKeys = keys.filter((k) => again.includes(`${k}:0`));
+    expect(failedKeys.length).toBeGreaterThan(0);
+    expect(again.sort()).toEqual(failedKeys.flatMap((k) => [0, 1, 2].map((round) => `${k}:${round}`)).sort());
+    expect([...handed.values()].every((n) => n <= 2)).toBe(true);
+    // a read_committed reader: the failed transaction's output is not there, each input's output once
+    const out: string[] = [];
+    const reader = log.consumer({ groupId: `r-${unique()}`, topics: [topics.triples] });
+    consumers.push(reader);
+    void reader.run(async (batch) => void out.push(...batch.records.map((r) => r.value.toString())));
+    await until(() => out.length >= 48, 'committed output');
+    await until(async () => (await log.lag(group, [topics.events])) === 0, 'offsets committed', 15_000);
+    await new Promise((r) => setTimeout(r, 500));
+    const expected = keys.flatMap((k) => [0, 1, 2].map((round) => `out-${k}:${round}`));
+    expect(out.sort()).toEqual(expected.sort());
+  }, 60_000);
+
   it('reads a compacted topic as a table, catching up with what was appended since', async () => {
     const topics = testTopics();
     const log = await newLog(topics);
