@@ -13,11 +13,12 @@ import { parseArgs } from 'node:util';
 import {
   killAll,
   load1,
+  type ReportingChild,
+  runBench,
   sleep,
   spawnReporting,
   startTogether,
   waitForQuiet,
-  type ReportingChild,
 } from './lib/pipeline.ts';
 import { drained, startPipeline, stopBenchStores, type Pipeline, type Sample } from './lib/pipelineStack.ts';
 import { eventsPerRun } from './lib/pipelineWorkload.ts';
@@ -218,12 +219,4 @@ small value as x grows; bounded lag means the consumers drain within seconds of 
   log(`wrote ${path}`);
 }
 
-// exits when done: a client library may keep a handle open after closing
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    killAll();
-    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exit(1);
-  },
-);
+runBench('fig6', main);

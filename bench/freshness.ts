@@ -15,16 +15,17 @@ import { encodeCaptureEvent } from '@provml/schemas';
 import { IriMinter } from '@provml/stream-processors';
 import { KafkaEventLog, LogCaptureExporter } from '@provml/log';
 import {
-  KAFKA,
   bucketDelta,
   histogramQuantile,
+  KAFKA,
   killAll,
   load1,
+  type ReportingChild,
+  runBench,
   sleep,
   startTogether,
   topicsOf,
   waitForQuiet,
-  type ReportingChild,
 } from './lib/pipeline.ts';
 import {
   STORE_LABEL,
@@ -320,12 +321,4 @@ ${table(
   log(`wrote ${path}`);
 }
 
-// exits when done: a client library may keep a handle open after closing
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    killAll();
-    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exit(1);
-  },
-);
+runBench('freshness', main);

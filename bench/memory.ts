@@ -15,15 +15,16 @@ import {
   killAll,
   load1,
   metric,
+  type ReportingChild,
   rssMiB,
+  runBench,
   scrape,
+  type Service,
   sleep,
   spawnReporting,
   startService,
   startTogether,
   waitForQuiet,
-  type ReportingChild,
-  type Service,
 } from './lib/pipeline.ts';
 import { AGENT_NODE_OPTIONS, buildAgent } from '../deploy/build-agent.ts';
 import { agentPackageCosts } from './lib/bundleCost.ts';
@@ -344,12 +345,4 @@ ${agentLimits(costs, { rss: idle.agent ?? NaN, file: idleFile }, peakOf(points))
   log(`wrote ${path}`);
 }
 
-// exits when done: a client library may keep a handle open after closing
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    killAll();
-    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exit(1);
-  },
-);
+runBench('memory', main);

@@ -14,22 +14,22 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ProvmlError } from '@provml/schemas';
 import { requireBroker } from '@provml/service';
 import {
-  KAFKA,
   bucketDelta,
   histogramQuantile,
+  type HotFunction,
+  KAFKA,
   killAll,
   load1,
-  profileByArea,
   mainProfileIn,
+  profileByArea,
+  type ReportingChild,
+  runBench,
   sleep,
   startTogether,
   summariseProfile,
   waitForQuiet,
-  type HotFunction,
-  type ReportingChild,
 } from './lib/pipeline.ts';
 import {
   STORE_LABEL,
@@ -525,16 +525,4 @@ ${sections.join('\n')}
   log(`wrote ${path}`);
 }
 
-// exits when done: a client library may keep a handle open after closing
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    killAll();
-    // an expected condition (no broker) in one line; a bug with its stack
-    const known = error instanceof ProvmlError;
-    process.stderr.write(
-      `${error instanceof Error ? (known ? `pipeline-throughput: ${error.message}` : (error.stack ?? error.message)) : String(error)}\n`,
-    );
-    process.exit(1);
-  },
-);
+runBench('pipeline-throughput', main);

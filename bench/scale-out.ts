@@ -12,7 +12,15 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KafkaEventLog, decodeTriples } from '@provml/log';
 import { requireBroker } from '@provml/service';
-import { KAFKA, killAll, sleep, startTogether, topicsOf, type ReportingChild } from './lib/pipeline.ts';
+import {
+  KAFKA,
+  killAll,
+  type ReportingChild,
+  runBench,
+  sleep,
+  startTogether,
+  topicsOf,
+} from './lib/pipeline.ts';
 import {
   STORE_LABEL,
   sampleEverySecond,
@@ -308,11 +316,4 @@ ${table(
   log(`wrote ${path}`);
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    killAll();
-    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exit(1);
-  },
-);
+runBench('scale-out', main);

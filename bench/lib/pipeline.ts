@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { DEFAULT_TOPICS, KafkaEventLog, type TopicNames } from '@provml/log';
+import { ProvmlError } from '@provml/schemas';
 import { ROOT } from './report.ts';
 
 /** The local broker the benchmarks use. */
@@ -61,6 +62,27 @@ export function killAll(): void {
       // already gone
     }
   }
+}
+/**
+ * Runs a benchmark's `main` and exits when it is done (a client library may keep a handle open after
+ * closing); on failure kills every child first and prints an expected condition (a `ProvmlError`, e.g.
+ * no broker) in one line, a bug with its stack.
+ */
+export function runBench(name: string, main: () => Promise<void>): void {
+  main().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      killAll();
+      const text =
+        error instanceof ProvmlError
+          ? `${name}: ${error.message}`
+          : error instanceof Error
+            ? (error.stack ?? error.message)
+            : String(error);
+      process.stderr.write(`${text}\n`);
+      process.exit(1);
+    },
+  );
 }
 process.once('exit', killAll);
 for (const signal of ['SIGINT', 'SIGTERM'] as const)
