@@ -17,7 +17,9 @@ import {
 } from '@provml/capture-agent';
 import type { CaptureEvent } from '@provml/schemas';
 import { boxOf, boxPlotConfig, plot } from './lib/plot.ts';
-import { fmt, RESULTS, summarise, table, writeResult } from './lib/report.ts';
+import { fmt, RESULTS, summarise, table, writeResult, helpFromHeader } from './lib/report.ts';
+
+helpFromHeader(import.meta.url);
 
 const { values } = parseArgs({
   options: {

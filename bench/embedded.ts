@@ -18,7 +18,9 @@ import { bindQuery, loadQueries } from '@provml/query-api';
 import { send, sparqlFrom as sparql, startEmbedded } from '../deploy/testing/embeddedProcess.ts';
 import { pickParameters } from './lib/lifecycleAnswers.ts';
 import { generateLifecycle, type SurveyFacts } from './lib/provenanceGenerator.ts';
-import { ROOT, fmt, summarise, table, thisCommand, writeResult } from './lib/report.ts';
+import { ROOT, fmt, summarise, table, thisCommand, writeResult, helpFromHeader } from './lib/report.ts';
+
+helpFromHeader(import.meta.url);
 
 const { values: args } = parseArgs({
   options: {

@@ -11,7 +11,9 @@ import { parseArgs } from 'node:util';
 import { SpoolWriter } from '@provml/capture-agent';
 import { encodeCaptureEvent, type CaptureEvent } from '@provml/schemas';
 import { LogCaptureExporter } from '@provml/log';
-import { median } from './lib/report.ts';
+import { median, helpFromHeader } from './lib/report.ts';
+
+helpFromHeader(import.meta.url);
 
 const { values } = parseArgs({ options: { events: { type: 'string', default: '200000' } } });
 const N = Number(values.events);

@@ -44,7 +44,9 @@ import {
   waitForQuiet,
 } from './fig5-loop.ts';
 import { runForJson } from './lib/jsonChild.ts';
-import { fmt, median, RESULTS, ROOT, summarise, table, writeResult } from './lib/report.ts';
+import { fmt, median, RESULTS, ROOT, summarise, table, writeResult, helpFromHeader } from './lib/report.ts';
+
+helpFromHeader(import.meta.url);
 
 /** The paper's settings (capture-agent/AGENT.md): queue 1 or large, diskful, online. */
 export const SETTINGS = {

@@ -23,7 +23,9 @@ import {
 import { drained, startPipeline, stopBenchStores, type Pipeline, type Sample } from './lib/pipelineStack.ts';
 import { eventsPerRun } from './lib/pipelineWorkload.ts';
 import { boxOf, boxPlotConfig, plot } from './lib/plot.ts';
-import { RESULTS, fmt, median, table, thisCommand, writeResult } from './lib/report.ts';
+import { RESULTS, fmt, median, table, thisCommand, writeResult, helpFromHeader } from './lib/report.ts';
+
+helpFromHeader(import.meta.url);
 
 const { values: args } = parseArgs({
   options: {

@@ -39,7 +39,18 @@ import {
 } from './lib/pipelineStack.ts';
 import { BENCH_SPEC } from './lib/pipelineWorkload.ts';
 import { plot } from './lib/plot.ts';
-import { RESULTS, fmt, median, quantile, table, thisCommand, writeResult } from './lib/report.ts';
+import {
+  RESULTS,
+  fmt,
+  median,
+  quantile,
+  table,
+  thisCommand,
+  writeResult,
+  helpFromHeader,
+} from './lib/report.ts';
+
+helpFromHeader(import.meta.url);
 
 const { values: args } = parseArgs({
   options: {

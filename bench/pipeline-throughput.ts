@@ -45,7 +45,9 @@ import {
 } from './lib/pipelineStack.ts';
 import { measureStages, type StageCosts } from './lib/pipelineStages.ts';
 import { plot } from './lib/plot.ts';
-import { RESULTS, fmt, median, table, thisCommand, writeResult } from './lib/report.ts';
+import { RESULTS, fmt, median, table, thisCommand, writeResult, helpFromHeader } from './lib/report.ts';
+
+helpFromHeader(import.meta.url);
 
 const { values: args } = parseArgs({
   options: {

@@ -6,6 +6,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { boxOf, boxPlotConfig, plot } from './lib/plot.ts';
+import { helpFromHeader } from './lib/report.ts';
+
+helpFromHeader(import.meta.url);
 
 const [input, output] = process.argv.slice(2);
 if (input === undefined || output === undefined) {

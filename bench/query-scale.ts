@@ -50,8 +50,11 @@ import {
   thisCommand,
   writeResult,
   type Summary,
+  helpFromHeader,
 } from './lib/report.ts';
 import { explainOxigraph, explainRdf4j } from './lib/explainQuery.ts';
+
+helpFromHeader(import.meta.url);
 
 const { values: args } = parseArgs({
   options: {

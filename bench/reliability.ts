@@ -11,7 +11,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FaultRecord } from '../deploy/testing/faultReport.ts';
-import { ROOT, table, thisCommand, writeResult } from './lib/report.ts';
+import { ROOT, table, thisCommand, writeResult, helpFromHeader } from './lib/report.ts';
+
+helpFromHeader(import.meta.url);
 
 const full = process.argv.includes('--full');
 const run = !process.argv.includes('--no-run');

@@ -12,7 +12,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { requireBroker } from '@provml/service';
 import { KAFKA } from './lib/pipeline.ts';
-import { ROOT } from './lib/report.ts';
+import { ROOT, helpFromHeader } from './lib/report.ts';
+
+helpFromHeader(import.meta.url);
 
 const { values } = parseArgs({
   options: { only: { type: 'string' }, full: { type: 'boolean', default: false } },

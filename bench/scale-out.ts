@@ -31,7 +31,9 @@ import {
   type StoreKind,
 } from './lib/pipelineStack.ts';
 import { plot } from './lib/plot.ts';
-import { RESULTS, fmt, median, table, thisCommand, writeResult } from './lib/report.ts';
+import { RESULTS, fmt, median, table, thisCommand, writeResult, helpFromHeader } from './lib/report.ts';
+
+helpFromHeader(import.meta.url);
 
 const { values: args } = parseArgs({
   options: {

@@ -19,7 +19,9 @@ import { bindQuery, guardQuery, loadQueries, SparqlParseWorker } from '@provml/q
 import { ensureRdf4j } from '../deploy/local/stores.ts';
 import { pickParameters } from './lib/lifecycleAnswers.ts';
 import { generateLifecycle, type SurveyFacts } from './lib/provenanceGenerator.ts';
-import { fmt, summarise, table, thisCommand, writeResult } from './lib/report.ts';
+import { fmt, summarise, table, thisCommand, writeResult, helpFromHeader } from './lib/report.ts';
+
+helpFromHeader(import.meta.url);
 
 const { values: args } = parseArgs({
   options: {

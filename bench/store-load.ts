@@ -10,7 +10,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { RESULTS } from './lib/report.ts';
+import { RESULTS, helpFromHeader } from './lib/report.ts';
 import { checkEventAgainstSpec, compileSpec, type CaptureEvent } from '@provml/schemas';
 import { IriMinter, MappingState, mapEvent, mapSpec, toNQuads } from '@provml/stream-processors';
 import {
@@ -30,6 +30,8 @@ import {
   ensureRdf4j,
   stopStore,
 } from '../deploy/local/stores.ts';
+
+helpFromHeader(import.meta.url);
 
 const ROOT = resolve(import.meta.dirname, '..');
 const { values: args } = parseArgs({

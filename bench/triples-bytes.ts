@@ -31,7 +31,9 @@ import { decodeCaptureEvent, encodeCaptureEvent } from '@provml/schemas';
 import { ProcessorService } from '@provml/stream-processors';
 import { load1 } from './lib/pipeline.ts';
 import { BENCH_SPEC, Fig5Loop } from './lib/pipelineWorkload.ts';
-import { fmt, table, thisCommand, writeResult } from './lib/report.ts';
+import { fmt, table, thisCommand, writeResult, helpFromHeader } from './lib/report.ts';
+
+helpFromHeader(import.meta.url);
 
 const { values: args } = parseArgs({
   options: {

@@ -11,7 +11,9 @@
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { microsToIso, parseEventJson, parseEventWithSchema, type EventCheck } from '@provml/schemas';
-import { fmt, median, table, thisCommand, writeResult } from './lib/report.ts';
+import { fmt, median, table, thisCommand, writeResult, helpFromHeader } from './lib/report.ts';
+
+helpFromHeader(import.meta.url);
 
 const { values: args } = parseArgs({
   options: {

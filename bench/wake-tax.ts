@@ -14,6 +14,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { init } from '@provml/capture-agent';
 import { FIG5_SPEC } from './fig5-loop.ts';
+import { helpFromHeader } from './lib/report.ts';
+
+helpFromHeader(import.meta.url);
 
 const { values: args } = parseArgs({
   options: { n: { type: 'string', default: '3000' }, 'wait-ms': { type: 'string', default: '5' } },

@@ -1,8 +1,10 @@
 /** What every benchmark shares: statistics, the machine it ran on, and a results file with its command. */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** The repository root. */
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -109,4 +111,16 @@ export async function writeResult(
 export function thisCommand(): string {
   const script = process.argv[1] === undefined ? '' : process.argv[1].replace(`${ROOT}/`, '');
   return ['node --import tsx', script, ...process.argv.slice(2)].join(' ');
+}
+
+/**
+ * `--help` / `-h` for a benchmark whose options live in its header comment: prints that comment (what
+ * it measures, its command and options) and exits, before anything is started. Call it first.
+ */
+export function helpFromHeader(moduleUrl: string): void {
+  if (!process.argv.slice(2).some((a) => a === '--help' || a === '-h')) return;
+  const text = readFileSync(fileURLToPath(moduleUrl), 'utf8');
+  const header = /\/\*\*([\s\S]*?)\*\//.exec(text)?.[1] ?? '';
+  process.stdout.write(`${header.replace(/^[ \t]*\* ?/gm, '').trim()}\n`);
+  process.exit(0);
 }
