@@ -30,6 +30,7 @@ import {
 } from './fig5-loop.ts';
 import { boxOf, boxPlotConfig, plot } from './lib/plot.ts';
 import { runForJson } from './lib/jsonChild.ts';
+import { startService, type Service } from './lib/pipeline.ts';
 import { fmt, median, RESULTS, ROOT, summarise, table, writeResult } from './lib/report.ts';
 
 const { values: args } = parseArgs({
@@ -156,49 +157,16 @@ function processCpuMs(pid: number): number {
 const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
 /** The sidecar agent on the local Kafka (`provml agent`, auth off on 127.0.0.1): online settings D and E send to it. */
-async function startAgent(
-  dir: string,
-): Promise<{ url: string; socket: string; pid: number; stop: () => void }> {
-  const port = await freePort();
+async function startAgent(dir: string): Promise<Service & { socket: string }> {
   const spool = join(dir, 'agent');
-  const p = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      'app/src/cli/main.ts',
-      'agent',
-      '--kafka',
-      args.brokers,
-      '--topic-prefix',
-      `bench-peers-${Date.now().toString(36)}.`,
-      '--spool',
-      spool,
-      '--port',
-      String(port),
-      '--log-level',
-      'warn',
-    ],
-    {
-      cwd: ROOT,
-      stdio: ['ignore', 'ignore', 'inherit'],
-      env: { ...process.env, PROVML_AUTH_DISABLED: 'true' },
-    },
-  );
-  const url = `http://127.0.0.1:${port}`;
-  const socket = join(spool, 'agent.sock');
-  for (let i = 0; i < 300 && p.exitCode === null; i++) {
-    const up =
-      existsSync(socket) &&
-      (await fetch(`${url}/healthz`).then(
-        (r) => r.ok,
-        () => false,
-      ));
-    if (up) return { url, socket, pid: p.pid!, stop: () => p.kill('SIGTERM') };
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  p.kill('SIGKILL');
-  throw new Error(`provml agent did not answer on ${url} and ${socket} within 30 s`);
+  const agent = await startService('agent', {
+    prefix: `bench-peers-${Date.now().toString(36)}.`,
+    processorGroup: 'unused',
+    sinkGroup: 'unused',
+    spool,
+    kafka: args.brokers,
+  });
+  return { ...agent, socket: join(spool, 'agent.sock') };
 }
 
 const quick = args.quick;
@@ -370,7 +338,7 @@ for (let r = 0; r < reps; r++) {
 }
 const wallS = (performance.now() - t0) / 1000;
 redis.proc?.kill();
-agent?.stop();
+await agent?.stop();
 await rm(work, { recursive: true, force: true });
 
 const baselines = {

@@ -159,6 +159,8 @@ export interface Service extends Child {
 /** What a service process is started with. */
 export interface ServiceOptions {
   prefix: string;
+  /** Bootstrap brokers, comma-separated. Default `KAFKA`. */
+  kafka?: string;
   processorGroup: string;
   sinkGroup: string;
   /** Sink store: `oxigraph-embedded`, `rdf4j` (url, repository) or `sparql` (Oxigraph server url). */
@@ -189,7 +191,7 @@ export async function startService(
   const args = [
     ...entry,
     '--kafka',
-    KAFKA,
+    o.kafka ?? KAFKA,
     '--topic-prefix',
     o.prefix,
     '--port',

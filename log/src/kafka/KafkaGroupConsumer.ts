@@ -10,7 +10,7 @@ import type {
 } from 'kafkajs';
 import { Backoff, type Logger } from '@provml/schemas';
 import type { BatchOutput, ConsumerOptions, LogConsumer, LogProducer, RecordBatch } from '../ports.ts';
-import { PartitionTransactions } from './PartitionTransactions.ts';
+import { PartitionTransactions, settledWithin5s } from './PartitionTransactions.ts';
 import { chunks, toMessages, toRecord } from './kafkaRecords.ts';
 import { OrderedCommits, type NextOffset } from './OrderedCommits.ts';
 
@@ -100,10 +100,8 @@ export class KafkaGroupConsumer implements LogConsumer {
 
   /** Disconnects the clients of a life that failed; a client that does not answer is left behind after 5 s. */
   private async disconnect(): Promise<void> {
-    const bounded = (p: Promise<void> | undefined): Promise<unknown> =>
-      Promise.race([p?.catch(() => undefined), new Promise((r) => setTimeout(r, 5000).unref())]);
-    await bounded(this.consumer?.disconnect());
-    await bounded(this.transactions?.close());
+    await settledWithin5s(this.consumer?.disconnect());
+    await settledWithin5s(this.transactions?.close());
   }
 
   /** One life of the clients: resolves `stopped` on stop(), `crashed` when kafkajs gives up on them. */

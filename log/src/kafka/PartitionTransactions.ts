@@ -31,12 +31,12 @@ interface PartitionState {
   last: Promise<void>;
 }
 
-/** Waits for a client's disconnect at most 5 s (a client a frozen broker holds is left behind). */
+/** Waits for a client's `disconnect()` (or any `p`) at most 5 s, failed or not: a client a frozen broker holds is left behind. */
+export const settledWithin5s = (p: Promise<unknown> | undefined): Promise<unknown> =>
+  Promise.race([p?.catch(() => undefined), new Promise((r) => setTimeout(r, 5000).unref())]);
+
 const disconnected = (producer: Producer | undefined): Promise<unknown> =>
-  Promise.race([
-    producer?.disconnect().catch(() => undefined),
-    new Promise((r) => setTimeout(r, 5000).unref()),
-  ]);
+  settledWithin5s(producer?.disconnect());
 
 const keyOf = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
 
