@@ -228,3 +228,14 @@ func eventSizeBound(e Event) int {
 	}
 	return n
 }
+
+// Envelope decodes a spool record's payload (spoolFormat.ts decodeEnvelope): its kind and fields,
+// and whether it held an unpaired surrogate escape; ok false when it is not an envelope.
+func Envelope(payload []byte) (kind string, env map[string]any, unpaired bool, ok bool) {
+	p, err := parseLine(string(payload))
+	if err != nil {
+		return "", nil, false, false
+	}
+	kind, env = classify(p.value)
+	return kind, env, p.unpaired, kind != ""
+}
