@@ -58,7 +58,7 @@ const taskSchema = z
   })
   .strict();
 
-/** A prospective spec as written (also the source of the Go agent's JSON Schema: capture-agent/agent-go/generateSchemas.ts). */
+/** A prospective spec as written (also the source of the Go agent's JSON Schema: deploy/agent-go-schemas.ts). */
 export const specSchema = z
   .object({
     workflow: identifier,

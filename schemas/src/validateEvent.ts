@@ -98,7 +98,7 @@ const time = z.unknown().transform((v, ctx): number => {
   return us;
 });
 
-/** The JSON form of one capture event (also the source of the Go agent's JSON Schema: capture-agent/agent-go/generateSchemas.ts). */
+/** The JSON form of one capture event (also the source of the Go agent's JSON Schema: deploy/agent-go-schemas.ts). */
 export const eventJsonSchema = z
   .object({
     eventId: id,

@@ -38,7 +38,7 @@ type DataRef struct {
 }
 
 // SchemaText is CaptureEvent v2 (a copy of schemas/src/avro/CaptureEvent.v2.avsc written by
-// generateSchemas.ts; its test fails when the copy is stale).
+// deploy/agent-go-schemas.ts; its test fails when the copy is stale).
 //
 //go:embed CaptureEvent.avsc
 var SchemaText string

@@ -268,4 +268,3 @@ func (k *Kafka) Close() {
 	k.producer.Close()
 	k.specs.Close()
 }
-

@@ -223,4 +223,3 @@ func (p *Publisher) send(ctx context.Context, run []item) bool {
 		delay = min(2*delay, 5*time.Second)
 	}
 }
-

@@ -15,7 +15,7 @@ import (
 	"github.com/provml/provml/capture-agent/agent-go/internal/issues"
 )
 
-// The JSON Schemas generated from the zod schemas (capture-agent/agent-go/generateSchemas.ts).
+// The JSON Schemas generated from the zod schemas (deploy/agent-go-schemas.ts).
 //
 //go:embed schemas/*.schema.json
 var schemaFiles embed.FS

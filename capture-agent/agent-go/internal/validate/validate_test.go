@@ -37,16 +37,16 @@ func TestValidBatchIsAccepted(t *testing.T) {
 
 func TestInvalidEventsNameTheirPaths(t *testing.T) {
 	cases := map[string]string{
-		event(`,"values":{"loss":1e400}`):                         "event.values.loss",
-		event(`,"time":-1`):                                       "event.time",
-		event(`,"dataRefs":[{"name":"data","uri":"not a uri"}]`):  "event.dataRefs.0.uri",
-		event(`,"values":{"nope":1}`):                             "event.values.nope",
-		event(`,"values":{"loss":"\ud800"}`):                      "event.values.loss",
-		event(`,"extra":1`):                                       "event",
-		`{"event":{"eventId":"e1"}}`:                              "event.workflow",
-		event(`,"values":{"data":1}`):                             "event.values.data",
-		`{"event":{},"spec":{}}`:                                  "",
-		`{"spec":{"workflow":"w2","phase":"nope","tasks":[]}}`:    "spec.phase",
+		event(`,"values":{"loss":1e400}`):                        "event.values.loss",
+		event(`,"time":-1`):                                      "event.time",
+		event(`,"dataRefs":[{"name":"data","uri":"not a uri"}]`): "event.dataRefs.0.uri",
+		event(`,"values":{"nope":1}`):                            "event.values.nope",
+		event(`,"values":{"loss":"\ud800"}`):                     "event.values.loss",
+		event(`,"extra":1`):                                      "event",
+		`{"event":{"eventId":"e1"}}`:                             "event.workflow",
+		event(`,"values":{"data":1}`):                            "event.values.data",
+		`{"event":{},"spec":{}}`:                                 "",
+		`{"spec":{"workflow":"w2","phase":"nope","tasks":[]}}`:   "spec.phase",
 	}
 	for line, want := range cases {
 		line = strings.Replace(line, `"time":1700000000000000,"time"`, `"time"`, 1)

@@ -4,8 +4,8 @@
  * schemas/src/avro/CaptureEvent.v2.avsc in internal/capture) from the zod schemas of @provml/schemas, so both agents
  * read one contract. What JSON Schema cannot say (refinements: event times, captured values, IRIs,
  * unpaired surrogates, a spec's cross-field checks) is written in Go beside the validator, each
- * naming its TypeScript rule. capture-agent/agent-go/test/schemas.test.ts fails when the committed
- * files are stale. Run: `node --import tsx capture-agent/agent-go/generateSchemas.ts`.
+ * naming its TypeScript rule. capture-agent/agent-go/test/goAgent.test.ts fails when the committed
+ * files are stale. Run: `node --import tsx deploy/agent-go-schemas.ts` (or `npm run build:agent-go`).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,10 +14,11 @@ import * as z from 'zod';
 import { EVENT_LIMITS, eventJsonSchema, specSchema } from '@provml/schemas';
 
 /** Where the generated files are committed (embedded into the Go binary), by file name. */
+const MODULE = join(import.meta.dirname, '..', 'capture-agent', 'agent-go');
 const DIRS: Record<string, string> = {
-  'event.schema.json': join(import.meta.dirname, 'internal', 'validate', 'schemas'),
-  'spec.schema.json': join(import.meta.dirname, 'internal', 'validate', 'schemas'),
-  'CaptureEvent.avsc': join(import.meta.dirname, 'internal', 'capture'),
+  'event.schema.json': join(MODULE, 'internal', 'validate', 'schemas'),
+  'spec.schema.json': join(MODULE, 'internal', 'validate', 'schemas'),
+  'CaptureEvent.avsc': join(MODULE, 'internal', 'capture'),
 };
 
 /** The path of each generated file. */
@@ -35,7 +36,7 @@ export async function generatedSchemas(): Promise<Record<string, string>> {
   const options = { ...(await resolveConfig(generatedPath('event.schema.json'))), parser: 'json' };
   const text = (s: JsonSchema): Promise<string> => format(JSON.stringify(s), options);
   // the Avro schema events are published with (a copy: go:embed reads only the module's own files)
-  const avsc = readFileSync(new URL('../../schemas/src/avro/CaptureEvent.v2.avsc', import.meta.url), 'utf8');
+  const avsc = readFileSync(new URL('../schemas/src/avro/CaptureEvent.v2.avsc', import.meta.url), 'utf8');
   return {
     'event.schema.json': await text(event),
     'spec.schema.json': await text(spec),
