@@ -4,7 +4,7 @@
  * schemas/src/avro/CaptureEvent.v2.avsc in internal/capture) from the zod schemas of @provml/schemas, so both agents
  * read one contract. What JSON Schema cannot say (refinements: event times, captured values, IRIs,
  * unpaired surrogates, a spec's cross-field checks) is written in Go beside the validator, each
- * naming its TypeScript rule. capture-agent/agent-go/test/goAgent.test.ts fails when the committed
+ * naming its TypeScript rule. capture-agent/agent/test/goAgent.test.ts fails when the committed
  * files are stale. Run: `node --import tsx deploy/agent-go-schemas.ts` (or `npm run build:agent-go`).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
