@@ -36,7 +36,7 @@ const goMissing = !hasGo();
 if (goMissing && process.env.CI === 'true')
   throw new Error('go is not installed: the Go agent cannot be built');
 const describeGo = goMissing ? describe.skip : describe;
-const describeGoKafka = goMissing || kafka.unavailable !== undefined ? describe.skip : describe;
+const describeGoKafka = goMissing || kafka.bootstrap === '' ? describe.skip : describe;
 
 /** Every record of a topic now, as [key, decoded value] sorted by key and value. */
 async function topicRecords(prefix: string, topic: 'events' | 'specs'): Promise<ConsumedRecord[]> {
@@ -214,8 +214,8 @@ describeGoKafka('the Go agent against the Node agent', () => {
     ]);
     expect(fromGo.map(shape)).toEqual(fromNode.map(shape));
     expect(fromGo[0]).toEqual({ accepted: 4 });
-    await until(async () => (await decodedEvents(go.prefix)).length === 5, '5 events from the Go agent');
-    await until(async () => (await decodedEvents(node.prefix)).length === 5, '5 events from the Node agent');
+    await until(async () => (await decodedEvents(go.prefix)).length === 4, '4 events from the Go agent');
+    await until(async () => (await decodedEvents(node.prefix)).length === 4, '4 events from the Node agent');
     expect(await decodedEvents(go.prefix)).toEqual(await decodedEvents(node.prefix));
     const specs = async (p: string): Promise<[string | null, unknown][]> =>
       (await topicRecords(p, 'specs')).map((r) => [r.key, JSON.parse(r.value.toString()) as unknown]);

@@ -71,6 +71,7 @@ func NewKafka(o KafkaOptions) (*Kafka, error) {
 		kgo.ClientID(o.ClientID),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)), // murmur2 of the key, as Java and kafkajs
+		kgo.ProducerBatchCompression(kgo.NoCompression()),    // as the Node agent (kafka.compression none); franz-go's default is snappy
 		kgo.ProducerLinger(5*time.Millisecond),
 		kgo.RecordDeliveryTimeout(30*time.Second),
 		kgo.ProduceRequestTimeout(10*time.Second),

@@ -50,18 +50,10 @@ func ParseBatch(lines []string, specs SpecLookup) (*Batch, *issues.Report) {
 			break
 		}
 		line := i + 1
-		push := func(path, prefix string, found []issues.Issue) {
+		// parseEnvelopeBatch.ts names an issue `event.${path}` / `spec.${path}` (`event.` for the event itself)
+		push := func(prefix string, found []issues.Issue) {
 			for _, is := range found {
-				p := prefix
-				if is.Path != "" {
-					if p != "" {
-						p += "."
-					}
-					p += is.Path
-				} else if p == "" {
-					p = path
-				}
-				list.Push(issues.Issue{Path: p, Message: is.Message, Line: line})
+				list.Push(issues.Issue{Path: prefix + "." + is.Path, Message: is.Message, Line: line})
 			}
 		}
 		if len(text) > maxPayloadBytes {
@@ -83,7 +75,7 @@ func ParseBatch(lines []string, specs SpecLookup) (*Batch, *issues.Report) {
 		case "event":
 			e, found := ParseEvent(env["event"], p.unpaired)
 			if len(found) > 0 {
-				push("event", "event", found)
+				push("event", found)
 				break
 			}
 			if size := eventSizeIssue(e); size != "" {
@@ -96,13 +88,13 @@ func ParseBatch(lines []string, specs SpecLookup) (*Batch, *issues.Report) {
 			if spec := specOf(e.Workflow); spec == nil {
 				list.Push(issues.Issue{Path: "event.workflow", Message: fmt.Sprintf("unknown workflow '%s': send its spec first", e.Workflow), Line: line})
 			} else {
-				push("event", "event", CheckEvent(e, spec))
+				push("event", CheckEvent(e, spec))
 			}
 			b.Counts.Events++
 		case "spec":
 			c, found := CompileSpec(env["spec"])
 			if len(found) > 0 {
-				push("spec", "spec", found)
+				push("spec", found)
 				break
 			}
 			if n := len(marshalJS(c.Spec)); n > MaxRecordBytes {

@@ -42,7 +42,7 @@ func TestInvalidEventsNameTheirPaths(t *testing.T) {
 		event(`,"dataRefs":[{"name":"data","uri":"not a uri"}]`): "event.dataRefs.0.uri",
 		event(`,"values":{"nope":1}`):                            "event.values.nope",
 		event(`,"values":{"loss":"\ud800"}`):                     "event.values.loss",
-		event(`,"extra":1`):                                      "event",
+		event(`,"extra":1`):                                      "event.",
 		`{"event":{"eventId":"e1"}}`:                             "event.workflow",
 		event(`,"values":{"data":1}`):                            "event.values.data",
 		`{"event":{},"spec":{}}`:                                 "",
