@@ -37,8 +37,7 @@ func main() {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(40 << 20) // a soft limit: collect harder before the heap grows past it
 	}
-	log := newLogger(cfg.LogLevel)
-	if err := run(cfg, log); err != nil {
+	if err := run(cfg, newLogger(cfg.LogLevel)); err != nil {
 		fail(err)
 	}
 }
@@ -60,12 +59,17 @@ func newLogger(level string) *slog.Logger {
 		}
 		return a
 	}})
-	return slog.New(h).With("component", "provml.agent")
+	return slog.New(h)
+}
+
+// component is the logger of one part of the agent (as the Node agent's logger.child names).
+func component(log *slog.Logger, name string) *slog.Logger {
+	return log.With("component", "provml.agent"+name)
 }
 
 func run(cfg config.Config, log *slog.Logger) error {
 	w, err := spool.Open(cfg.SpoolDir, spool.Options{
-		Fsync: spool.FsyncPolicy(cfg.Fsync), MaxBytes: cfg.MaxBytes, Policy: spool.CapPolicy(cfg.Policy), Logger: log.With("component", "provml.agent.spool"),
+		Fsync: spool.FsyncPolicy(cfg.Fsync), MaxBytes: cfg.MaxBytes, Policy: spool.CapPolicy(cfg.Policy), Logger: component(log, ".spool"),
 	})
 	if err != nil {
 		return err
@@ -77,13 +81,13 @@ func run(cfg config.Config, log *slog.Logger) error {
 		kafka, err = publish.NewKafka(publish.KafkaOptions{
 			Brokers: cfg.Brokers, ClientID: cfg.InstanceID, Topics: publish.TopicsWithPrefix(cfg.TopicPrefix),
 			Partitions: cfg.Partitions, ReplicationFactor: cfg.ReplicationFactor, MinInsyncReplicas: cfg.MinInsyncReplicas,
-			RegistryURL: cfg.RegistryURL, Logger: log,
+			RegistryURL: cfg.RegistryURL,
 		})
 		if err != nil {
 			w.Close()
 			return err
 		}
-		publisher = publish.NewPublisher(w, kafka, log.With("component", "provml.agent.publisher"))
+		publisher = publish.NewPublisher(w, kafka, component(log, ".publisher"))
 		remote = kafka
 	}
 	ctx, stopPublishing := context.WithCancel(context.Background())
@@ -95,8 +99,8 @@ func run(cfg config.Config, log *slog.Logger) error {
 	} else {
 		close(published)
 	}
-	target := ingest.NewTarget(w, remote, notify, log.With("component", "provml.agent"))
-	socket := ingest.NewServer(target, log.With("component", "provml.agent.socket"))
+	target := ingest.NewTarget(w, remote, notify, component(log, ""))
+	socket := ingest.NewServer(target, component(log, ".socket"))
 	closeAll := func() {
 		socket.Close()
 		stopPublishing()

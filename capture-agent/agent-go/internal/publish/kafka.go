@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"sync"
 	"time"
 
@@ -45,7 +44,6 @@ type KafkaOptions struct {
 	ReplicationFactor int16 // -1: the broker's default
 	MinInsyncReplicas string
 	RegistryURL       string // Confluent wire format when set
-	Logger            *slog.Logger
 }
 
 // Kafka is a connection to the topics: a producer, and a reader of the specs topic.
