@@ -112,6 +112,7 @@ func Parse(args []string, env func(string) string) (Config, error) {
 	fs.Int64Var(&c.MaxBytes, "max-bytes", c.MaxBytes, "")
 	fs.StringVar(&c.Policy, "policy", c.Policy, "")
 	fs.BoolVar(&c.Offline, "offline", c.Offline, "")
+	httpIngest := fs.Bool("http", false, "")
 	help := fs.Bool("help", false, "")
 	fs.BoolVar(help, "h", false, "")
 	// options of the other provml services that provml agent accepts and does not use
@@ -126,6 +127,9 @@ func Parse(args []string, env func(string) string) (Config, error) {
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *httpIngest {
+		return c, errors.New("--http: the HTTP ingest (POST /v1/events, /v1/workflows, /v1/annotations) is not part of provml-agent-go; run provml agent (Node) for it, or send over the Unix socket")
 	}
 	if *configFile != "" {
 		return c, errors.New("--config: configuration files are not supported by provml-agent-go; use flags or PROVML_* environment variables")
