@@ -259,15 +259,25 @@ func (w *Writer) AppendPayloads(payloads [][]byte) (first int64, err error) {
 	return first, nil
 }
 
-// failed: a write or fsync error leaves the spool's tail unknown; the writer is closed and the
-// error returned (the batch is answered `unavailable`; a restart recovers the tail).
+// failed: after a write or fsync error the tail of the active segment is unknown, so the writer
+// reads the spool again as at open (a torn record is truncated; whole records of the failed batch
+// stay, and its client, answered `unavailable`, sends it again: a duplicate the pipeline absorbs by
+// eventId). Appends go on when the disk recovers; until then each batch fails the same way.
 func (w *Writer) failed(err error) error {
-	w.opts.Logger.Error("spool write failed; the spool is closed", "dir", w.Dir, "error", err.Error())
-	w.closed = true
+	w.opts.Logger.Error("spool write failed; reading the spool again", "dir", w.Dir, "error", err.Error())
 	if w.f != nil {
 		_ = w.f.Close()
 		w.f = nil
 	}
+	fresh, rerr := open(w.Dir, w.opts)
+	if rerr != nil {
+		w.opts.Logger.Error("reading the spool again failed", "dir", w.Dir, "error", rerr.Error())
+		return err
+	}
+	if fresh.stopTicker != nil {
+		close(fresh.stopTicker) // this writer's own ticker goes on
+	}
+	w.segments, w.f, w.activeBytes, w.next, w.durable = fresh.segments, fresh.f, fresh.activeBytes, fresh.next, fresh.next
 	return err
 }
 
