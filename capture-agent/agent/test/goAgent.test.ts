@@ -11,10 +11,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { init, SocketCaptureExporter } from '@provml/capture-agent';
 import { decodeCaptureEvent } from '@provml/schemas';
-import { KafkaEventLog, type ConsumedRecord } from '@provml/log';
+import { KafkaEventLog, RegistryEventCodec, type ConsumedRecord } from '@provml/log';
 import { topicNames, resolveServiceConfig } from '@provml/service';
 import { buildGoAgent, GO_AGENT_MODULE, hasGo } from '../../../deploy/build-agent-go.ts';
 import { generatedPath, generatedSchemas } from '../../../deploy/agent-go-schemas.ts';
@@ -69,7 +69,10 @@ function startAgent(
   kind: 'node' | 'go',
   prefix: string,
   spool = mkdtempSync(join(tmpdir(), `pvg-${kind}-`)),
+  registryUrl?: string,
 ): Agent {
+  // the child's environment is copied at spawn
+  if (registryUrl !== undefined) process.env.PROVML_REGISTRY_URL = registryUrl;
   const child = startAgentProcess({
     spool,
     bootstrap: kafka.bootstrap,
@@ -77,6 +80,7 @@ function startAgent(
     name: `go-compare-${kind}`,
     ...(kind === 'go' ? { binary: BINARY } : {}),
   });
+  delete process.env.PROVML_REGISTRY_URL;
   return { child, spool, prefix };
 }
 
@@ -295,4 +299,25 @@ assert c.shutdown(20)
       );
     }, 'the library and the Python client events on the events topic');
   }, 180_000);
+
+  const registryUrl = inject('registryUrl');
+  it.skipIf(registryUrl === '')(
+    'writes the registry wire format when a registry is configured',
+    async () => {
+      const prefix = `goreg-${unique()}.`;
+      const agent = startAgent('go', prefix, undefined, registryUrl);
+      agents.push(agent);
+      const client = new AgentSocketClient(join(agent.spool, 'agent.sock'));
+      await client.connect();
+      expect(await client.send(BATCHES[0]!)).toEqual({ accepted: 4 });
+      client.close();
+      const codec = new RegistryEventCodec({ url: registryUrl, subject: `${prefix}provml.events-value` });
+      let records: ConsumedRecord[] = [];
+      await until(async () => (records = await topicRecords(prefix, 'events')).length === 3, '3 events');
+      const events = await Promise.all(records.map((r) => codec.decode(r.value)));
+      expect(records.every((r) => r.value[0] === 0)).toBe(true);
+      expect(events.map((e) => e.eventId).sort()).toEqual(['ok-1', 'ok-2', 'ok-3']);
+    },
+    120_000,
+  );
 });
