@@ -59,6 +59,9 @@ func Parse(args []string, env func(string) string) (Config, error) {
 			return c, fmt.Errorf("%s: Kafka TLS and SASL are not supported by provml-agent-go; use provml agent (Node)", name)
 		}
 	}
+	if env("PROVML_PROTECT_METRICS") == "true" {
+		return c, errors.New("PROVML_PROTECT_METRICS: provml-agent-go has no access control; its /metrics is open (keep its port on 127.0.0.1 or a private network), or run provml agent (Node)")
+	}
 	var errs []error
 	str := func(name string, into *string) {
 		if v := env(name); v != "" {

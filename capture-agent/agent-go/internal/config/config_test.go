@@ -31,6 +31,7 @@ func TestWhatIsNotSupportedIsRefusedByName(t *testing.T) {
 		{[]string{"--fsync", "sometimes"}, nil, "agent.fsync"},
 		{[]string{"--kafka", "nohost"}, nil, "host:port"},
 		{[]string{"--http"}, nil, "HTTP ingest"},
+		{nil, map[string]string{"PROVML_PROTECT_METRICS": "true"}, "PROVML_PROTECT_METRICS"},
 	} {
 		_, err := Parse(tc.args, env(tc.env))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
