@@ -59,6 +59,10 @@ async function decodedEvents(prefix: string) {
     .sort((a, b) => a.event.eventId.localeCompare(b.event.eventId));
 }
 
+/** The decoded events now, or none while the topic is not readable yet (just created: no leader). */
+const eventsSoFar = (prefix: string): ReturnType<typeof decodedEvents> =>
+  decodedEvents(prefix).catch(() => []);
+
 interface Agent {
   child: ChildProcess;
   spool: string;
@@ -70,6 +74,7 @@ function startAgent(
   prefix: string,
   spool = mkdtempSync(join(tmpdir(), `pvg-${kind}-`)),
   registryUrl?: string,
+  extra: string[] = [],
 ): Agent {
   // the child's environment is copied at spawn
   if (registryUrl !== undefined) process.env.PROVML_REGISTRY_URL = registryUrl;
@@ -79,6 +84,7 @@ function startAgent(
     prefix,
     name: `go-compare-${kind}`,
     ...(kind === 'go' ? { binary: BINARY } : {}),
+    extra,
   });
   delete process.env.PROVML_REGISTRY_URL;
   return { child, spool, prefix };
@@ -218,8 +224,8 @@ describeGoKafka('the Go agent against the Node agent', () => {
     ]);
     expect(fromGo.map(shape)).toEqual(fromNode.map(shape));
     expect(fromGo[0]).toEqual({ accepted: 4 });
-    await until(async () => (await decodedEvents(go.prefix)).length === 4, '4 events from the Go agent');
-    await until(async () => (await decodedEvents(node.prefix)).length === 4, '4 events from the Node agent');
+    await until(async () => (await eventsSoFar(go.prefix)).length === 4, '4 events from the Go agent');
+    await until(async () => (await eventsSoFar(node.prefix)).length === 4, '4 events from the Node agent');
     expect(await decodedEvents(go.prefix)).toEqual(await decodedEvents(node.prefix));
     const specs = async (p: string): Promise<[string | null, unknown][]> =>
       (await topicRecords(p, 'specs')).map((r) => [r.key, JSON.parse(r.value.toString()) as unknown]);
@@ -243,7 +249,7 @@ describeGoKafka('the Go agent against the Node agent', () => {
       }
     });
     expect(killed).toBe(true);
-    const ids = async () => new Set((await decodedEvents(prefix)).map((e) => e.event.eventId));
+    const ids = async () => new Set((await eventsSoFar(prefix)).map((e) => e.event.eventId));
     await until(
       async () => (await ids()).size === eventIds.length,
       `${eventIds.length} distinct events`,
@@ -292,7 +298,7 @@ assert c.shutdown(20)
       stdio: 'pipe',
     });
     await until(async () => {
-      const events = await decodedEvents(prefix);
+      const events = await eventsSoFar(prefix);
       return (
         events.filter((e) => e.event.workflow === AGENT_SPEC.workflow).length === 62 &&
         events.filter((e) => e.event.workflow === 'py-go').length === 2
@@ -313,11 +319,38 @@ assert c.shutdown(20)
       client.close();
       const codec = new RegistryEventCodec({ url: registryUrl, subject: `${prefix}provml.events-value` });
       let records: ConsumedRecord[] = [];
-      await until(async () => (records = await topicRecords(prefix, 'events')).length === 3, '3 events');
+      await until(
+        async () => (records = await topicRecords(prefix, 'events').catch(() => [])).length === 3,
+        '3 events',
+      );
       const events = await Promise.all(records.map((r) => codec.decode(r.value)));
       expect(records.every((r) => r.value[0] === 0)).toBe(true);
       expect(events.map((e) => e.eventId).sort()).toEqual(['ok-1', 'ok-2', 'ok-3']);
     },
     120_000,
   );
+
+  it('publishes a spool the other agent wrote offline, either way round', async () => {
+    for (const [writer, publisher] of [
+      ['go', 'node'],
+      ['node', 'go'],
+    ] as const) {
+      const prefix = `gospool-${writer}-${unique()}.`;
+      const offline = startAgent(writer, prefix, undefined, undefined, ['--offline']);
+      agents.push(offline);
+      const client = new AgentSocketClient(join(offline.spool, 'agent.sock'));
+      await client.connect();
+      expect(await client.send(BATCHES[0]!)).toEqual({ accepted: 4 });
+      client.close();
+      await stopChild(offline.child, 'SIGTERM');
+      const online = startAgent(publisher, prefix, offline.spool);
+      agents.push(online);
+      await until(
+        async () => (await decodedEvents(prefix)).length === 3,
+        `3 events ${writer} spooled, ${publisher} sent`,
+      );
+      expect((await decodedEvents(prefix)).map((e) => e.event.eventId)).toEqual(['ok-1', 'ok-2', 'ok-3']);
+      await stopChild(online.child, 'SIGTERM');
+    }
+  }, 180_000);
 });
