@@ -8,7 +8,8 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -352,5 +353,93 @@ assert c.shutdown(20)
       expect((await decodedEvents(prefix)).map((e) => e.event.eventId)).toEqual(['ok-1', 'ok-2', 'ok-3']);
       await stopChild(online.child, 'SIGTERM');
     }
+  }, 180_000);
+
+  it('answers the HTTP ingest of events and specs as the Node agent does', async () => {
+    const started = (['node', 'go'] as const).map((kind) => {
+      const name = `go-http-${kind}-${unique()}`;
+      const prefix = `gohttp-${kind}-${unique()}.`;
+      const spool = mkdtempSync(join(tmpdir(), `pvg-${kind}-`));
+      const child = startAgentProcess({
+        spool,
+        bootstrap: kafka.bootstrap,
+        prefix,
+        name,
+        ...(kind === 'go' ? { binary: BINARY } : {}),
+      });
+      agents.push({ child, spool, prefix });
+      return { name, prefix };
+    });
+    const urls = await Promise.all(
+      started.map(async ({ name }) => {
+        const log = join(ROOT, 'test-output', `agent-${name}.log`);
+        let url: string | undefined;
+        await until(
+          () =>
+            (url = existsSync(log)
+              ? /running at (http:\/\/\S+)/.exec(readFileSync(log, 'utf8'))?.[1]
+              : undefined) !== undefined,
+          `${name} running`,
+        );
+        return url!;
+      }),
+    );
+    const ev = (id: string, extra: Record<string, unknown> = {}): string => line(event(id, extra).event);
+    const requests: { path: string; body: string | Buffer; headers?: Record<string, string> }[] = [
+      { path: '/v1/workflows', body: JSON.stringify(SPEC) },
+      {
+        path: '/v1/events',
+        body: `${ev('h-1', { values: { loss: 'NaN' } })}\n\n${ev('h-2', { taskExecution: 'te-2' })}\n`,
+      },
+      { path: '/v1/events', body: `[${ev('h-3', { taskExecution: 'te-3', values: { curve: [1, 2] } })}]` },
+      {
+        path: '/v1/events',
+        body: gzipSync(`[${ev('h-4', { taskExecution: 'te-4' })}]`),
+        headers: { 'content-encoding': 'gzip' },
+      },
+      {
+        path: '/v1/events',
+        body: `${ev('h-5', { taskExecution: 'te-5' })}\n${ev('h-6', { taskExecution: 'te-5' })}`,
+      },
+      {
+        path: '/v1/events',
+        body: `${ev('h-7', { taskExecution: 'te-7', phase: 'begin', time: 9 })}\n${ev('h-8', { taskExecution: 'te-7', time: 5 })}`,
+      },
+      {
+        path: '/v1/events',
+        body: `${ev('h-9', { time: 'yesterday' })}\n${ev('h-10', { workflow: 'nobody' })}\n{oops`,
+      },
+      { path: '/v1/events', body: '[{"eventId": 1}, 2]' },
+      { path: '/v1/events', body: '' },
+      { path: '/v1/events', body: Buffer.from([0xff, 0xfe, 0x0a]) },
+      { path: '/v1/workflows', body: JSON.stringify({ workflow: 'x', phase: 'nope', tasks: [] }) },
+      { path: '/v1/workflows', body: 'workflow: y\nphase: learning\ntasks:\n  - id: a\n' },
+    ];
+    const answersOfHttp = async (url: string): Promise<unknown[]> => {
+      const out: unknown[] = [];
+      for (const r of requests) {
+        const res = await fetch(`${url}${r.path}`, { method: 'POST', body: r.body, headers: r.headers });
+        const body = (await res.json()) as Record<string, unknown>;
+        const issues = ((body.issues ?? []) as { line?: number; path: string }[]).map(
+          (i) => `${i.line ?? 0}:${i.path}`,
+        );
+        out.push({
+          status: res.status,
+          error: body.error,
+          accepted: body.accepted,
+          workflow: body.workflow,
+          tasks: body.tasks,
+          issues: [...new Set(issues)].sort(),
+        });
+      }
+      out.push((await fetch(`${url}/healthz`)).status);
+      return out;
+    };
+    const [fromNode, fromGo] = [await answersOfHttp(urls[0]!), await answersOfHttp(urls[1]!)];
+    expect(fromGo).toEqual(fromNode);
+    const [node, go] = started.map((s) => s.prefix);
+    await until(async () => (await eventsSoFar(go!)).length === 4, '4 events from the Go agent');
+    await until(async () => (await eventsSoFar(node!)).length === 4, '4 events from the Node agent');
+    expect(await decodedEvents(go!)).toEqual(await decodedEvents(node!));
   }, 180_000);
 });

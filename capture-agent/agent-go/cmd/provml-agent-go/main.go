@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/provml/provml/capture-agent/agent-go/internal/config"
+	"github.com/provml/provml/capture-agent/agent-go/internal/httpingest"
 	"github.com/provml/provml/capture-agent/agent-go/internal/ingest"
 	"github.com/provml/provml/capture-agent/agent-go/internal/metrics"
 	"github.com/provml/provml/capture-agent/agent-go/internal/publish"
@@ -90,6 +91,17 @@ func run(cfg config.Config, log *slog.Logger) error {
 		publisher = publish.NewPublisher(w, kafka, component(log, ".publisher"))
 		remote = kafka
 	}
+	auth, err := httpingest.AuthFromEnv(os.Getenv) // HTTP only: the socket is local (mode 0660)
+	if err != nil {
+		w.Close()
+		if kafka != nil {
+			kafka.Close()
+		}
+		return err
+	}
+	if auth == nil {
+		component(log, ".ingest").Warn("ACCESS CONTROL IS DISABLED (PROVML_AUTH_DISABLED=true): anyone who reaches this port may write provenance")
+	}
 	ctx, stopPublishing := context.WithCancel(context.Background())
 	published := make(chan struct{})
 	notify := func() {}
@@ -119,7 +131,8 @@ func run(cfg config.Config, log *slog.Logger) error {
 		closeAll()
 		return fmt.Errorf("cannot listen on %s:%d: %w; choose another with --port N (PROVML_INGEST_PORT or PROVML_HTTP_PORT)", cfg.Host, cfg.Port, err)
 	}
-	server := &http.Server{Handler: metrics.Handler(w, publisher, &socket.Counts), ReadHeaderTimeout: 10 * time.Second}
+	handler := &httpingest.Handler{Target: target, Auth: auth, Log: component(log, ".ingest"), Next: metrics.Handler(w, publisher, &socket.Counts)}
+	server := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = server.Serve(listener) }()
 	url := "http://" + listener.Addr().String()
 	fmt.Printf("provml agent running at %s (Kafka %s)\n", url, strings.Join(cfg.Brokers, ","))

@@ -41,9 +41,9 @@ const Usage = `usage: provml-agent-go [--kafka HOST:PORT,...] [--topic-prefix P]
               [--fsync batch|interval|never] [--max-bytes N] [--policy reject|drop-oldest] [--offline]
 
 The sidecar agent in Go (capture-agent/AGENT.md, "The Go agent"): the Unix socket (<spool>/agent.sock)
-into the same durable spool as provml agent, published to Kafka unless --offline. Its HTTP port serves
-GET /metrics only: the HTTP ingest, annotations, --config files, Kafka TLS/SASL and access control are
-provml agent's (Node). Environment: the PROVML_* variables of provml agent for what it supports.`
+and the HTTP ingest of events and workflow specs into the same durable spool as provml agent, published
+to Kafka unless --offline. Annotations, --config files and Kafka TLS/SASL are provml agent's (Node).
+Environment and access control: the PROVML_* variables of provml agent for what it supports.`
 
 // ErrHelp is returned for --help.
 var ErrHelp = errors.New("help")
@@ -115,7 +115,6 @@ func Parse(args []string, env func(string) string) (Config, error) {
 	fs.Int64Var(&c.MaxBytes, "max-bytes", c.MaxBytes, "")
 	fs.StringVar(&c.Policy, "policy", c.Policy, "")
 	fs.BoolVar(&c.Offline, "offline", c.Offline, "")
-	httpIngest := fs.Bool("http", false, "")
 	help := fs.Bool("help", false, "")
 	fs.BoolVar(help, "h", false, "")
 	// options of the other provml services that provml agent accepts and does not use
@@ -130,9 +129,6 @@ func Parse(args []string, env func(string) string) (Config, error) {
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	if *httpIngest {
-		return c, errors.New("--http: the HTTP ingest (POST /v1/events, /v1/workflows, /v1/annotations) is not part of provml-agent-go; run provml agent (Node) for it, or send over the Unix socket")
 	}
 	if *configFile != "" {
 		return c, errors.New("--config: configuration files are not supported by provml-agent-go; use flags or PROVML_* environment variables")

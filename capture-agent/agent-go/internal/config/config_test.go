@@ -30,7 +30,6 @@ func TestWhatIsNotSupportedIsRefusedByName(t *testing.T) {
 		{nil, map[string]string{"PROVML_KAFKA_SASL_MECHANISM": "plain"}, "PROVML_KAFKA_SASL_MECHANISM"},
 		{[]string{"--fsync", "sometimes"}, nil, "agent.fsync"},
 		{[]string{"--kafka", "nohost"}, nil, "host:port"},
-		{[]string{"--http"}, nil, "HTTP ingest"},
 		{nil, map[string]string{"PROVML_PROTECT_METRICS": "true"}, "PROVML_PROTECT_METRICS"},
 	} {
 		_, err := Parse(tc.args, env(tc.env))

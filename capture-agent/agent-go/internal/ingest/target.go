@@ -68,7 +68,7 @@ func (t *Target) AppendValidated(b *validate.Batch) error {
 	}
 	t.mu.Lock()
 	for _, s := range b.Specs {
-		t.local[s.Spec.Workflow] = s
+		t.local[s.Spec.Workflow] = validate.ExtendSpec(t.local[s.Spec.Workflow], s) // SpecRegistry.set
 	}
 	t.mu.Unlock()
 	if t.onAppend != nil {

@@ -1,6 +1,5 @@
-// Package metrics serves the Go agent's HTTP port: GET /metrics (Prometheus text: records by
-// outcome, spool and publisher counters, resident set and Go heap), and a clear refusal of the
-// HTTP ingest, which only provml agent (Node) serves.
+// Package metrics serves GET /metrics on the Go agent's HTTP port (Prometheus text: records by
+// outcome, spool and publisher counters, resident set and Go heap), and 404 for unknown routes.
 package metrics
 
 import (
@@ -16,7 +15,7 @@ import (
 	"github.com/provml/provml/capture-agent/agent-go/internal/spool"
 )
 
-// Handler serves /metrics and refuses everything else.
+// Handler serves /metrics, and answers 404 to everything else.
 func Handler(w *spool.Writer, p *publish.Publisher, counts *ingest.Counts) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /metrics", func(rw http.ResponseWriter, _ *http.Request) {
@@ -50,14 +49,9 @@ func Handler(w *spool.Writer, p *publish.Publisher, counts *ingest.Counts) http.
 		_, _ = rw.Write([]byte(b.String()))
 	})
 	mux.HandleFunc("/", func(rw http.ResponseWriter, r *http.Request) {
-		rw.Header().Set("Content-Type", "application/json")
-		if strings.HasPrefix(r.URL.Path, "/v1/") {
-			rw.WriteHeader(http.StatusNotImplemented)
-			_, _ = rw.Write([]byte(`{"error":"not-implemented","message":"provml-agent-go has no HTTP ingest: send over its Unix socket, or run provml agent (Node) for HTTP"}` + "\n"))
-			return
-		}
+		rw.Header().Set("Content-Type", "application/json; charset=utf-8")
 		rw.WriteHeader(http.StatusNotFound)
-		_, _ = rw.Write([]byte(`{"error":"not-found","message":"provml-agent-go serves GET /metrics only"}` + "\n"))
+		_, _ = fmt.Fprintf(rw, `{"error":"not-found","message":"no route %s %s"}`, r.Method, strings.ReplaceAll(r.URL.Path, `"`, `\"`))
 	})
 	return mux
 }
