@@ -27,6 +27,7 @@ import {
   waitForQuiet,
 } from './lib/pipeline.ts';
 import { AGENT_NODE_OPTIONS, buildAgent } from '../deploy/build-agent.ts';
+import { buildGoAgent, GO_AGENT_BINARY } from '../deploy/build-agent-go.ts';
 import { agentPackageCosts } from './lib/bundleCost.ts';
 import { STORE_LABEL, startPipeline, stopBenchStores, type StoreKind } from './lib/pipelineStack.ts';
 import { plot } from './lib/plot.ts';
@@ -39,7 +40,10 @@ const { values: args } = parseArgs({
     rate: { type: 'string', default: '2000' },
     store: { type: 'string', default: 'oxigraph-server' },
     'wait-quiet': { type: 'boolean', default: false },
-    /** `compiled`: dist/provml-agent.mjs with plain Node (built first); `tsx`: `provml agent` under tsx. */
+    /**
+     * `compiled`: dist/provml-agent.mjs with plain Node (built first); `tsx`: `provml agent` under tsx;
+     * `go`: the Go agent dist/provml-agent-go (built first; results in memory-go.md).
+     */
     agent: { type: 'string', default: 'compiled' },
     /** Node options of the compiled agent (space-separated); default AGENT_NODE_OPTIONS. */
     'agent-node-options': { type: 'string' },
@@ -52,14 +56,21 @@ if (args.help) {
   --quick                     a 60 s run
   --rate N                    events per second fed to the agent (default 2000)
   --store S                   oxigraph-server (default), rdf4j or oxigraph-embedded
-  --agent A                   compiled (dist/provml-agent.mjs, built first; default) or tsx
+  --agent A                   compiled (dist/provml-agent.mjs, built first; default), tsx, or go
+                              (dist/provml-agent-go, built first; writes bench/results/memory-go.md)
   --agent-node-options "..."  Node options of the compiled agent (default: the launcher's)
   --wait-quiet                wait for the load average to drop first
   --help                      this list
 `);
   process.exit(0);
 }
-const COMPILED = args.agent !== 'tsx';
+const GO = args.agent === 'go';
+const COMPILED = args.agent === 'compiled';
+if (!GO && !COMPILED && args.agent !== 'tsx') throw new Error(`--agent ${args.agent}: compiled, tsx or go`);
+/** Where the results go: memory.md for the Node agent, memory-go.md for the Go agent. */
+const RESULT = GO ? 'memory-go' : 'memory';
+/** The agent's heap metric: V8's heap used (Node), or the Go heap's in-use spans. */
+const AGENT_HEAP = GO ? 'go_memstats_heap_inuse_bytes' : 'provml_nodejs_heap_size_used_bytes';
 const AGENT_OPTIONS = args['agent-node-options']?.split(' ').filter((o) => o !== '') ?? AGENT_NODE_OPTIONS;
 const SECONDS = Number(args.seconds ?? (args.quick ? 60 : 600));
 const RATE = Number(args.rate);
@@ -165,6 +176,16 @@ CPU per event, +66%); below 64 MiB at 2,000 events/s needs a smaller runtime (th
 spool writer, or a native agent).`;
 }
 
+/** What the Go agent's resident set is made of: its binary's pages, and the rest. */
+function goAgentMemory(idle: { rss: number; file: number }, peak: { rss: number; file: number }): string {
+  return `## What the Go agent's memory is made of
+
+Of its resident set, the pages of the \`provml-agent-go\` executable it has run (file-backed) were
+${fmt(idle.file)} MiB idle and ${fmt(peak.file)} MiB at the peak; the rest (${fmt(idle.rss - idle.file)} and
+${fmt(peak.rss - peak.file)} MiB) is its own: the Go heap (a soft limit of 40 MiB, \`GOMEMLIMIT\` overrides
+it), goroutine stacks and read buffers.`;
+}
+
 /** The agent's highest RSS and its file-backed part at that moment. */
 function peakOf(points: readonly Point[]): { rss: number; file: number } {
   let best = { rss: NaN, file: NaN };
@@ -175,7 +196,8 @@ function peakOf(points: readonly Point[]): { rss: number; file: number } {
 async function main(): Promise<void> {
   const loadBefore = args['wait-quiet'] ? await waitForQuiet(1.5, 600_000, log) : load1();
   if (COMPILED) log(`built ${await buildAgent()}`);
-  const costs = await agentPackageCosts();
+  if (GO) log(`built ${buildGoAgent()}`);
+  const costs = GO ? undefined : await agentPackageCosts();
   const spool = await mkdtemp(join(tmpdir(), 'provml-memory-agent-'));
   const pipeline = await startPipeline('memory', STORE);
   let agent: Service | undefined;
@@ -191,6 +213,7 @@ async function main(): Promise<void> {
       sinkGroup: 'unused',
       spool,
       ...(COMPILED ? { compiled: { script: 'dist/provml-agent.mjs', nodeArgs: AGENT_OPTIONS } } : {}),
+      ...(GO ? { binary: GO_AGENT_BINARY } : {}),
       env: { PROVML_INSTANCE_ID: `agent-${randomBytes(3).toString('hex')}` },
     });
     const services: Record<string, Service> = { agent, processor: pipeline.processor, sink: pipeline.sink };
@@ -201,7 +224,8 @@ async function main(): Promise<void> {
       await Promise.all(
         Object.entries(services).map(async ([name, s]) => {
           rss[name] = rssMiB(s.pid);
-          heap[name] = metric(await scrape(s.url), 'provml_nodejs_heap_size_used_bytes') / 2 ** 20;
+          const heapMetric = name === 'agent' ? AGENT_HEAP : 'provml_nodejs_heap_size_used_bytes';
+          heap[name] = metric(await scrape(s.url), heapMetric) / 2 ** 20;
         }),
       );
       return { rss, heap, agentFile };
@@ -276,7 +300,7 @@ async function main(): Promise<void> {
   };
   const step = Math.max(1, Math.floor(points.length / 300));
   const thin = points.filter((_, i) => i % step === 0);
-  await plot(join(RESULTS, 'memory.png'), {
+  await plot(join(RESULTS, `${RESULT}.png`), {
     type: 'line',
     data: {
       datasets: names.flatMap((n) => [
@@ -307,13 +331,19 @@ async function main(): Promise<void> {
     },
   });
   const path = await writeResult(
-    'memory',
-    'Memory: agent, processor and sink under sustained load',
+    RESULT,
+    `Memory: ${GO ? 'the Go agent' : 'agent'}, processor and sink under sustained load`,
     thisCommand(),
     `1-minute load average when the benchmark began: ${loadBefore.toFixed(2)} (2 shared cores).
 
 **What is measured.** The sidecar agent (its own spool folder, fsync per batch, publishing to Kafka),
-${COMPILED ? `compiled (\`npm run build:agent\`: one JavaScript file) and run as \`node ${AGENT_OPTIONS.join(' ')} dist/provml-agent.mjs\`` : 'run as `provml agent` under tsx'},
+${
+  GO
+    ? 'the Go agent (`npm run build:agent-go`: dist/provml-agent-go, capture-agent/agent-go), run as `dist/provml-agent-go` (its heap column: `go_memstats_heap_inuse_bytes`)'
+    : COMPILED
+      ? `compiled (\`npm run build:agent\`: one JavaScript file) and run as \`node ${AGENT_OPTIONS.join(' ')} dist/provml-agent.mjs\``
+      : 'run as `provml agent` under tsx'
+},
 is fed over its Unix socket by a producer process (the TypeScript capture library with
 \`SocketCaptureExporter\`, queue 50) at a steady ${fmt(RATE)} events/s of the Fig. 5-shaped loop for
 ${SECONDS} s (${fmt(fed)} events acknowledged). A \`provml processor\` and a \`provml sink\` into
@@ -337,9 +367,13 @@ ${table(
   rows,
 )}
 
-![memory](memory.png)
+![memory](${RESULT}.png)
 
-${agentLimits(costs, { rss: idle.agent ?? NaN, file: idleFile }, peakOf(points))}
+${
+  costs === undefined
+    ? goAgentMemory({ rss: idle.agent ?? NaN, file: idleFile }, peakOf(points))
+    : agentLimits(costs, { rss: idle.agent ?? NaN, file: idleFile }, peakOf(points))
+}
 `,
   );
   log(`wrote ${path}`);

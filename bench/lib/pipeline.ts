@@ -104,7 +104,17 @@ export function spawnNode(
   } = {},
 ): Child {
   const loader = options.tsx === false ? [] : ['--import', 'tsx'];
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...loader, ...args], {
+  return spawnChild(name, process.execPath, [...(options.nodeArgs ?? []), ...loader, ...args], options);
+}
+
+/** Spawns `command …args` (in its own process group) with `onLine` called per output line. */
+export function spawnChild(
+  name: string,
+  command: string,
+  args: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; onLine?: (line: string) => void } = {},
+): Child {
+  const child = spawn(command, args, {
     cwd: ROOT,
     env: { ...process.env, ...options.env },
     detached: true,
@@ -174,6 +184,8 @@ export interface ServiceOptions {
    * plain Node and these Node options, instead of `provml agent` under tsx.
    */
   compiled?: { script: string; nodeArgs: readonly string[] };
+  /** Agent only: run this executable (dist/provml-agent-go, `npm run build:agent-go`) instead of Node. */
+  binary?: string;
   extraArgs?: readonly string[];
   env?: NodeJS.ProcessEnv;
 }
@@ -187,7 +199,12 @@ export async function startService(
   kind: 'processor' | 'sink' | 'agent',
   o: ServiceOptions,
 ): Promise<Service> {
-  const entry = o.compiled === undefined ? ['app/src/cli/main.ts', kind] : [o.compiled.script];
+  const entry =
+    o.binary !== undefined
+      ? []
+      : o.compiled === undefined
+        ? ['app/src/cli/main.ts', kind]
+        : [o.compiled.script];
   const args = [
     ...entry,
     '--kafka',
@@ -210,7 +227,9 @@ export async function startService(
   args.push(...(o.extraArgs ?? []));
   let found: (url: string) => void = () => undefined;
   const url = new Promise<string>((resolve) => (found = resolve));
-  const child = spawnNode(kind, args, {
+  const spawnIt = (options: Parameters<typeof spawnNode>[2]): Child =>
+    o.binary === undefined ? spawnNode(kind, args, options) : spawnChild(kind, o.binary, args, options);
+  const child = spawnIt({
     nodeArgs: [
       ...(o.compiled?.nodeArgs ?? []),
       ...(o.cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', o.cpuProfDir]),

@@ -7,7 +7,8 @@ const ROOT = new URL('../../', import.meta.url).pathname;
 
 /**
  * Starts `provml agent` as one node process (tsx loader), so SIGKILL kills the agent itself; or,
- * with `compiled`, that compiled agent (`npm run build:agent`) with plain Node and the agent's options.
+ * with `compiled`, that compiled agent (`npm run build:agent`) with plain Node and the agent's options;
+ * with `binary`, that executable (the Go agent, `npm run build:agent-go`).
  */
 export function startAgentProcess(options: {
   spool: string;
@@ -16,16 +17,23 @@ export function startAgentProcess(options: {
   name: string;
   extra?: string[];
   compiled?: { script: string; nodeArgs: readonly string[] };
+  /** An agent executable to run instead of Node (the Go agent, dist/provml-agent-go). */
+  binary?: string;
   /** A command that runs the agent, e.g. `unshare … --` to run it as PID 1 of a new PID namespace. */
   wrap?: readonly string[];
 }): ChildProcess {
   mkdirSync(`${ROOT}test-output`, { recursive: true });
   const log = openSync(`${ROOT}test-output/agent-${options.name}.log`, 'a');
   const entry =
-    options.compiled === undefined
-      ? ['--import', 'tsx', 'app/src/cli/main.ts', 'agent']
-      : [...options.compiled.nodeArgs, options.compiled.script];
-  const [command = process.execPath, ...prefix] = [...(options.wrap ?? []), process.execPath];
+    options.binary !== undefined
+      ? []
+      : options.compiled === undefined
+        ? ['--import', 'tsx', 'app/src/cli/main.ts', 'agent']
+        : [...options.compiled.nodeArgs, options.compiled.script];
+  const [command = process.execPath, ...prefix] = [
+    ...(options.wrap ?? []),
+    options.binary ?? process.execPath,
+  ];
   return spawn(
     command,
     [

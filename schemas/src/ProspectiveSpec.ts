@@ -58,7 +58,8 @@ const taskSchema = z
   })
   .strict();
 
-const specSchema = z
+/** A prospective spec as written (also the source of the Go agent's JSON Schema: deploy/agent-go-schemas.ts). */
+export const specSchema = z
   .object({
     workflow: identifier,
     name: z.string().max(500).optional(),

@@ -3,6 +3,7 @@ export type { CaptureEvent, CaptureValue, DataRef, Phase, ExecutionStatus } from
 export { DIGEST_PATTERN, withoutNullDigests } from './CaptureEvent.ts';
 export {
   compileSpec,
+  specSchema,
   SEMANTICS,
   REFERENCE_SEMANTICS,
   LIFECYCLE_PHASES,
@@ -23,6 +24,7 @@ export type {
 export {
   parseEventJson,
   parseEventWithSchema,
+  eventJsonSchema,
   checkEventAgainstSpec,
   isAbsoluteIri,
   isoToMicros,

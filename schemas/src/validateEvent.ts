@@ -98,7 +98,8 @@ const time = z.unknown().transform((v, ctx): number => {
   return us;
 });
 
-const eventJsonSchema = z
+/** The JSON form of one capture event (also the source of the Go agent's JSON Schema: deploy/agent-go-schemas.ts). */
+export const eventJsonSchema = z
   .object({
     eventId: id,
     workflow: id,
