@@ -562,8 +562,11 @@ describe('Dockerfile (deploy/Dockerfile)', () => {
     ).toEqual([]);
   });
 
-  it('builds on node:22-slim and runs as a non-root user', () => {
-    expect(all.filter((i) => i.keyword === 'FROM').map((i) => i.args)).toEqual(['node:22-slim']);
+  it('builds on node:22-slim (the Go agent in a stage of its own) and runs as a non-root user', () => {
+    expect(all.filter((i) => i.keyword === 'FROM').map((i) => i.args)).toEqual([
+      'golang:1.26-bookworm AS agent-go',
+      'node:22-slim',
+    ]);
     expect(last('USER')).toBeDefined();
     expect(['root', '0', '0:0']).not.toContain(last('USER'));
   });
@@ -629,9 +632,27 @@ describe('Dockerfile (deploy/Dockerfile)', () => {
     expect(compiledAgent().at(-1)).toBe('dist/provml-agent.mjs');
   });
 
+  it('builds the Go agent in a stage of its own and copies only its binary into the image', () => {
+    const stage = all.findIndex((i) => i.keyword === 'FROM' && / AS agent-go$/.test(i.args));
+    const final = all.findIndex((i) => i.keyword === 'FROM' && i.args === 'node:22-slim');
+    expect(stage).toBeGreaterThanOrEqual(0);
+    expect(final).toBeGreaterThan(stage);
+    const built = all.slice(stage, final);
+    expect(built.filter((i) => i.keyword === 'COPY').map((i) => i.args)).toEqual([
+      'capture-agent/agent-go/ ./',
+    ]);
+    expect(built.find((i) => i.keyword === 'RUN')?.args).toMatch(
+      /go build .*-o \/out\/provml-agent-go \.\/cmd\/provml-agent-go$/,
+    );
+    expect(existsSync(join(ROOT, 'capture-agent/agent-go/cmd/provml-agent-go/main.go'))).toBe(true);
+    expect(all.slice(final).filter((i) => i.args.startsWith('--from='))).toEqual([
+      { keyword: 'COPY', args: '--from=agent-go /out/provml-agent-go dist/provml-agent-go' },
+    ]);
+  });
+
   it('copies only what exists, and every workspace', () => {
     const copies = all
-      .filter((i) => i.keyword === 'COPY')
+      .filter((i) => i.keyword === 'COPY' && !i.args.startsWith('--from='))
       .map((i) => i.args.split(/\s+/).filter((a) => !a.startsWith('--')));
     for (const args of copies)
       for (const source of args.slice(0, -1)) expect(existsSync(join(ROOT, source)), source).toBe(true);
