@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/sasl"
+
 	"github.com/provml/provml/capture-agent/agent-go/internal/config"
 	"github.com/provml/provml/capture-agent/agent-go/internal/httpingest"
 	"github.com/provml/provml/capture-agent/agent-go/internal/ingest"
@@ -79,10 +81,17 @@ func run(cfg config.Config, log *slog.Logger) error {
 	var publisher *publish.Publisher
 	var remote ingest.RemoteSpecs
 	if !cfg.Offline {
+		var mechanism sasl.Mechanism
+		if cfg.SASL != nil {
+			if mechanism, err = publish.SASLMechanism(cfg.SASL.Mechanism, cfg.SASL.Username, cfg.SASL.Password); err != nil {
+				w.Close()
+				return err
+			}
+		}
 		kafka, err = publish.NewKafka(publish.KafkaOptions{
 			Brokers: cfg.Brokers, ClientID: cfg.InstanceID, Topics: publish.TopicsWithPrefix(cfg.TopicPrefix),
 			Partitions: cfg.Partitions, ReplicationFactor: cfg.ReplicationFactor, MinInsyncReplicas: cfg.MinInsyncReplicas,
-			RegistryURL: cfg.RegistryURL,
+			RegistryURL: cfg.RegistryURL, TLS: cfg.SSL, SASL: mechanism,
 		})
 		if err != nil {
 			w.Close()
