@@ -48,6 +48,7 @@ describe.skipIf(kafka.bootstrap === '' || goMissing)(
     const goBinary = join(dir, 'provml-agent-go');
     const keystore = join(dir, 'broker.pem');
     const ca = join(dir, 'ca.pem');
+    const otherCa = join(dir, 'other-ca.pem');
     let nodeScript = '';
     let saslBootstrap = '';
     let tlsBootstrap = '';
@@ -55,28 +56,32 @@ describe.skipIf(kafka.bootstrap === '' || goMissing)(
 
     beforeAll(async () => {
       // a self-signed certificate for 127.0.0.1: the broker's keystore (certificate and key in one
-      // PEM file) and the clients' trusted CA
-      execFileSync(
-        'openssl',
-        [
-          'req',
-          '-x509',
-          '-newkey',
-          'rsa:2048',
-          '-nodes',
-          '-days',
-          '1',
-          '-subj',
-          '/CN=127.0.0.1',
-          '-addext',
-          'subjectAltName=IP:127.0.0.1',
-          '-keyout',
-          join(dir, 'key.pem'),
-          '-out',
-          ca,
-        ],
-        { stdio: 'ignore' },
-      );
+      // PEM file) and the clients' trusted CA; and another one, a CA the broker's is not signed by
+      const selfSigned = (cert: string, key: string): void => {
+        execFileSync(
+          'openssl',
+          [
+            'req',
+            '-x509',
+            '-newkey',
+            'rsa:2048',
+            '-nodes',
+            '-days',
+            '1',
+            '-subj',
+            '/CN=127.0.0.1',
+            '-addext',
+            'subjectAltName=IP:127.0.0.1',
+            '-keyout',
+            key,
+            '-out',
+            cert,
+          ],
+          { stdio: 'ignore' },
+        );
+      };
+      selfSigned(ca, join(dir, 'key.pem'));
+      selfSigned(otherCa, join(dir, 'other-key.pem'));
       writeFileSync(keystore, readFileSync(ca, 'utf8') + readFileSync(join(dir, 'key.pem'), 'utf8'));
       const [port, controllerPort, saslPort, tlsPort] = [
         await freePort(),
@@ -212,6 +217,16 @@ describe.skipIf(kafka.bootstrap === '' || goMissing)(
         await stopChild(agent.child, 'SIGKILL');
       }, 60_000);
 
+    it('both agents refuse to start with a mechanism but no username or password, naming both settings', async () => {
+      for (const kind of ['go', 'node'] as const) {
+        const agent = startAgent(kind, saslBootstrap, { PROVML_KAFKA_SASL_MECHANISM: 'scram-sha-512' });
+        const code = await new Promise((r) => agent.child.once('exit', r));
+        const log = readFileSync(agent.log, 'utf8');
+        expect(code, log).toBe(1);
+        expect(log).toMatch(/kafka\.sasl\.username: .*\n.*kafka\.sasl\.password: /);
+      }
+    }, 60_000);
+
     for (const kind of ['go', 'node'] as const)
       it(`the ${kind} agent delivers through TLS and SASL scram-sha-512, trusting the broker's CA`, async () => {
         // the CA comes from the environment: NODE_EXTRA_CA_CERTS for Node, SSL_CERT_FILE for Go
@@ -227,6 +242,23 @@ describe.skipIf(kafka.bootstrap === '' || goMissing)(
         });
         await stopChild(agent.child, 'SIGTERM');
         expect(agent.child.exitCode).toBe(0);
+      }, 60_000);
+
+    for (const kind of ['go', 'node'] as const)
+      it(`the ${kind} agent refuses a broker certificate it does not trust, and says so`, async () => {
+        const agent = startAgent(kind, tlsBootstrap, {
+          ...sasl('scram-sha-512'),
+          PROVML_KAFKA_SSL: 'true',
+          ...(kind === 'go' ? { SSL_CERT_FILE: otherCa } : { NODE_EXTRA_CA_CERTS: otherCa }),
+        });
+        await sendAll(`${agent.spool}/agent.sock`, [[JSON.stringify({ spec: AGENT_SPEC })]]);
+        await until(
+          () => /certificate/i.test(readFileSync(agent.log, 'utf8')),
+          `a certificate error in ${agent.log}`,
+          20_000,
+        );
+        expect(agent.child.exitCode).toBeNull();
+        await stopChild(agent.child, 'SIGKILL');
       }, 60_000);
   },
 );
