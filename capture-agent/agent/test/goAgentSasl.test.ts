@@ -244,6 +244,22 @@ describe.skipIf(kafka.bootstrap === '' || goMissing)(
         expect(agent.child.exitCode).toBe(0);
       }, 60_000);
 
+    it('the Go agent warns at start when TLS is on and no CA certificate is trusted', async () => {
+      const agent = startAgent('go', tlsBootstrap, {
+        ...sasl('scram-sha-512'),
+        PROVML_KAFKA_SSL: 'true',
+        SSL_CERT_FILE: join(dir, 'none.pem'),
+        SSL_CERT_DIR: join(dir, 'none'),
+      });
+      await until(
+        () => readFileSync(agent.log, 'utf8').includes('provml agent running at'),
+        `the agent's start in ${agent.log}`,
+        20_000,
+      );
+      expect(readFileSync(agent.log, 'utf8')).toMatch(/no CA certificates are trusted.*SSL_CERT_FILE/);
+      await stopChild(agent.child, 'SIGKILL');
+    }, 60_000);
+
     for (const kind of ['go', 'node'] as const)
       it(`the ${kind} agent refuses a broker certificate it does not trust, and says so`, async () => {
         const agent = startAgent(kind, tlsBootstrap, {
