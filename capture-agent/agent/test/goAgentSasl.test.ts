@@ -1,12 +1,14 @@
 /**
- * Kafka SASL (and TLS) of the two agents against a real broker of the test's own (deploy/local/kafka.ts
+ * Kafka SASL and TLS of the two agents against a real broker of the test's own (deploy/local/kafka.ts
  * with `security`: a SASL_PLAINTEXT listener and a SASL_SSL one whose PEM keystore openssl makes here,
  * users written as SCRAM credentials when the storage is formatted): the Go agent (capture-agent/agent-go)
- * and the compiled Node agent (dist/provml-agent.mjs) each deliver a training stream through SASL PLAIN
- * and SCRAM-SHA-512, read back with kafkajs under the same credentials; with a wrong password each keeps
- * what it accepted in its spool and logs the broker's authentication failure, within seconds, instead of
- * hanging silently. Needs Kafka's jars (skipped when the global setup could not start Kafka outside CI)
- * and Go (skipped without it unless CI=true).
+ * and the compiled Node agent (dist/provml-agent.mjs) each deliver a training stream through SASL PLAIN,
+ * SCRAM-SHA-256 and SCRAM-SHA-512, and through TLS with SCRAM-SHA-512 trusting the broker's CA from the
+ * environment, read back with kafkajs under the same credentials. With a wrong password, or a broker
+ * certificate from a CA they do not trust, each keeps what it accepted in its spool and logs the failure
+ * within seconds instead of hanging silently; without a username or password neither starts. Needs
+ * Kafka's jars (skipped when the global setup could not start Kafka outside CI) and Go and openssl
+ * (skipped without Go unless CI=true).
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -38,7 +40,7 @@ if (goMissing && process.env.CI === 'true')
 const USER = 'provml-agent';
 const PASSWORD = 'sasl-test-secret';
 type Kind = 'go' | 'node';
-type Mechanism = 'plain' | 'scram-sha-512';
+type Mechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
 
 describe.skipIf(kafka.bootstrap === '' || goMissing)(
   `the agents through Kafka SASL and TLS ${kafka.unavailable}`,
@@ -190,7 +192,7 @@ describe.skipIf(kafka.bootstrap === '' || goMissing)(
     }
 
     for (const kind of ['go', 'node'] as const)
-      for (const mechanism of ['plain', 'scram-sha-512'] as const)
+      for (const mechanism of ['plain', 'scram-sha-256', 'scram-sha-512'] as const)
         it(`the ${kind} agent delivers through SASL ${mechanism}`, async () => {
           const agent = startAgent(kind, saslBootstrap, sasl(mechanism));
           await deliver(agent, {
