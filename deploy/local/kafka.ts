@@ -5,7 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { isPortOpen, isRunning, startProcess, stopProcess, waitUntil, withLock } from './processes.ts';
 
@@ -43,6 +43,27 @@ export interface KafkaPorts {
   instance?: string;
   /** One node of a multi-node KRaft cluster (kafkaCluster.ts); default a single combined node. */
   node?: ClusterNode;
+  /**
+   * Listeners with client authentication besides the PLAINTEXT one (a broker of its own: tests of
+   * SASL and TLS clients). The users and their SCRAM credentials are written when the storage is
+   * formatted, so give a fresh `instance` (or remove it with `removeKafkaInstance`).
+   */
+  security?: KafkaSecurity;
+  /** Heap of the JVM, e.g. `256m` (default 768m, or the cluster node's). */
+  heap?: string;
+}
+
+/** Extra listeners of a broker that authenticate clients (`KafkaPorts.security`). */
+export interface KafkaSecurity {
+  /** Users and passwords (letters, digits, `-`, `_`), for PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 alike. */
+  users: Readonly<Record<string, string>>;
+  /** Port of a SASL_PLAINTEXT listener on 127.0.0.1 (mechanisms PLAIN, SCRAM-SHA-256, SCRAM-SHA-512). */
+  saslPort?: number;
+  /**
+   * A SASL_SSL listener on 127.0.0.1 (the same mechanisms over TLS), its certificate chain and
+   * unencrypted PKCS#8 private key in one PEM file (`ssl.keystore.type=PEM`), e.g. made with openssl.
+   */
+  saslSsl?: { port: number; keystorePem: string };
 }
 
 /** A node's place in a multi-node cluster: every node is broker and controller. */
@@ -91,12 +112,60 @@ function java(args: string[]): { status: number | null; output: string } {
   return { status: r.status, output: `${r.stdout}${r.stderr}` };
 }
 
+/** `,SASL_PLAINTEXT://…,SASL_SSL://…` of the listeners that authenticate clients. */
+function securedListeners(security?: KafkaSecurity): string {
+  return [
+    ...(security?.saslPort === undefined ? [] : [`SASL_PLAINTEXT://127.0.0.1:${security.saslPort}`]),
+    ...(security?.saslSsl === undefined ? [] : [`SASL_SSL://127.0.0.1:${security.saslSsl.port}`]),
+  ]
+    .map((l) => `,${l}`)
+    .join('');
+}
+
+/** The SASL mechanisms of the secured listeners, their JAAS settings, and the TLS keystore. */
+function securityProperties(security?: KafkaSecurity): string[] {
+  if (security === undefined) return [];
+  const quote = (v: string): string => JSON.stringify(v).replaceAll('\\', '\\\\'); // JAAS string, then .properties escaping
+  const plainUsers = Object.entries(security.users)
+    .map(([user, password]) => `user_${user}=${quote(password)}`)
+    .join(' ');
+  const names = [
+    ...(security.saslPort === undefined ? [] : ['sasl_plaintext']),
+    ...(security.saslSsl === undefined ? [] : ['sasl_ssl']),
+  ];
+  return [
+    'sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512',
+    ...names.flatMap((n) => [
+      `listener.name.${n}.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required ${plainUsers};`,
+      `listener.name.${n}.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;`,
+      `listener.name.${n}.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;`,
+    ]),
+    ...(security.saslSsl === undefined
+      ? []
+      : [
+          'listener.name.sasl_ssl.ssl.keystore.type=PEM',
+          `listener.name.sasl_ssl.ssl.keystore.location=${security.saslSsl.keystorePem}`,
+        ]),
+  ];
+}
+
+/** `--add-scram` arguments of the storage format: every user with SCRAM-SHA-256 and SCRAM-SHA-512. */
+function scramUsers(security?: KafkaSecurity): string[] {
+  return Object.entries(security?.users ?? {}).flatMap(([name, password]) =>
+    ['SCRAM-SHA-256', 'SCRAM-SHA-512'].flatMap((m) => [
+      '--add-scram',
+      `${m}=[name=${name},password=${password}]`,
+    ]),
+  );
+}
+
 function writeConfig(
   port: number,
   controllerPort: number,
   run: string,
   data: string,
   node?: ClusterNode,
+  security?: KafkaSecurity,
 ): string {
   mkdirSync(run, { recursive: true });
   const props = join(run, 'kafka.properties');
@@ -109,11 +178,12 @@ function writeConfig(
       'process.roles=broker,controller',
       `node.id=${node?.id ?? 1}`,
       `controller.quorum.voters=${node?.voters ?? `1@127.0.0.1:${controllerPort}`}`,
-      `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-      `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+      `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}${securedListeners(security)}`,
+      `advertised.listeners=PLAINTEXT://127.0.0.1:${port}${securedListeners(security)}`,
       'controller.listener.names=CONTROLLER',
       'inter.broker.listener.name=PLAINTEXT',
-      'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+      `listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT${security === undefined ? '' : ',SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL'}`,
+      ...securityProperties(security),
       `log.dirs=${data}`,
       'num.partitions=4',
       `offsets.topic.replication.factor=${replicas}`,
@@ -166,14 +236,22 @@ export async function launchKafka(ports: KafkaPorts = {}): Promise<void> {
   const { run, data, pid, log } = files(ports.instance);
   if (isRunning(pid) !== undefined) return;
   fetchKafka();
-  const props = writeConfig(port, controllerPort, run, data, ports.node);
+  const props = writeConfig(port, controllerPort, run, data, ports.node, ports.security);
   if (!existsSync(join(data, 'meta.properties'))) {
     mkdirSync(data, { recursive: true });
     const clusterId = ports.node?.clusterId ?? randomUUID().replaceAll('-', '').slice(0, 22);
-    const format = java(['kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props]);
+    const format = java([
+      'kafka.tools.StorageTool',
+      'format',
+      '-t',
+      clusterId,
+      '-c',
+      props,
+      ...scramUsers(ports.security),
+    ]);
     if (format.status !== 0) throw new Error(`formatting Kafka storage failed: ${format.output}`);
   }
-  const heap = ports.node?.heap;
+  const heap = ports.heap ?? ports.node?.heap;
   await startProcess({
     command: 'java',
     args: [
@@ -226,6 +304,14 @@ export async function ensureKafka(ports: KafkaPorts = {}): Promise<KafkaEndpoint
 /** Stops the broker started by `ensureKafka` (SIGTERM, then SIGKILL); leaves nothing running. */
 export async function stopKafka(instance?: string): Promise<void> {
   await stopProcess(files(instance).pid, { graceMs: 30_000 });
+}
+
+/** Stops a broker of its own (`KafkaPorts.instance`) and removes its data, pid and log files. */
+export async function removeKafkaInstance(instance: string): Promise<void> {
+  await stopKafka(instance);
+  const { run, data } = files(instance);
+  rmSync(data, { recursive: true, force: true });
+  rmSync(run, { recursive: true, force: true });
 }
 
 /** Kills the broker at once (fault injection), without a clean shutdown. */

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +18,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/sasl"
 
 	"github.com/provml/provml/capture-agent/agent-go/internal/config"
 	"github.com/provml/provml/capture-agent/agent-go/internal/httpingest"
@@ -40,6 +43,15 @@ func main() {
 	}
 	if err := run(cfg, newLogger(cfg.LogLevel)); err != nil {
 		fail(err)
+	}
+}
+
+// warnWithoutTrustedCAs says at start what TLS would only say at each connection: that no CA
+// certificate is trusted (an image without the system's CA bundle, as node:*-slim), and how to give one.
+func warnWithoutTrustedCAs(log *slog.Logger) {
+	if pool, err := x509.SystemCertPool(); err != nil || pool.Equal(x509.NewCertPool()) {
+		log.Warn("PROVML_KAFKA_SSL=true but no CA certificates are trusted: the brokers' certificates cannot be verified; " +
+			"install the system's CA bundle or point SSL_CERT_FILE at a PEM file of the CAs (SSL_CERT_DIR at a directory)")
 	}
 }
 
@@ -79,10 +91,17 @@ func run(cfg config.Config, log *slog.Logger) error {
 	var publisher *publish.Publisher
 	var remote ingest.RemoteSpecs
 	if !cfg.Offline {
+		var mechanism sasl.Mechanism
+		if cfg.SASL != nil {
+			if mechanism, err = publish.SASLMechanism(cfg.SASL.Mechanism, cfg.SASL.Username, cfg.SASL.Password); err != nil {
+				w.Close()
+				return err
+			}
+		}
 		kafka, err = publish.NewKafka(publish.KafkaOptions{
 			Brokers: cfg.Brokers, ClientID: cfg.InstanceID, Topics: publish.TopicsWithPrefix(cfg.TopicPrefix),
 			Partitions: cfg.Partitions, ReplicationFactor: cfg.ReplicationFactor, MinInsyncReplicas: cfg.MinInsyncReplicas,
-			RegistryURL: cfg.RegistryURL,
+			RegistryURL: cfg.RegistryURL, TLS: cfg.SSL, SASL: mechanism,
 		})
 		if err != nil {
 			w.Close()
@@ -98,6 +117,9 @@ func run(cfg config.Config, log *slog.Logger) error {
 			kafka.Close()
 		}
 		return err
+	}
+	if cfg.SSL && !cfg.Offline {
+		warnWithoutTrustedCAs(component(log, ".kafka"))
 	}
 	if auth == nil {
 		component(log, ".ingest").Warn("ACCESS CONTROL IS DISABLED (PROVML_AUTH_DISABLED=true): anyone who reaches this port may write provenance")

@@ -1,6 +1,7 @@
 // Package config reads the Go agent's one configuration from its flags and the environment, with
 // the names of `provml agent` (capture-agent/agent/src/agentMain.ts, service/src/ServiceConfig.ts).
 // What the Go agent does not support is refused with a clear error, never silently ignored.
+// Kafka TLS and SASL are configured as for provml agent: PROVML_KAFKA_SSL and PROVML_KAFKA_SASL_*.
 package config
 
 import (
@@ -33,6 +34,18 @@ type Config struct {
 	MaxBytes          int64
 	Policy            string
 	Offline           bool
+	// TLS to the brokers (PROVML_KAFKA_SSL=true), verified against the system's trust store
+	// (SSL_CERT_FILE / SSL_CERT_DIR add or replace it, as NODE_EXTRA_CA_CERTS for the Node agent).
+	SSL bool
+	// SASL, nil without PROVML_KAFKA_SASL_MECHANISM (as kafka.sasl of service/src/ServiceConfig.ts).
+	SASL *SASL
+}
+
+// SASL is the mechanism and credentials of PROVML_KAFKA_SASL_*; the password is never logged.
+type SASL struct {
+	Mechanism string // plain, scram-sha-256 or scram-sha-512
+	Username  string
+	Password  string
 }
 
 // Usage is printed by --help.
@@ -42,8 +55,10 @@ const Usage = `usage: provml-agent-go [--kafka HOST:PORT,...] [--topic-prefix P]
 
 The sidecar agent in Go (capture-agent/AGENT.md, "The Go agent"): the Unix socket (<spool>/agent.sock)
 and the HTTP ingest of events and workflow specs into the same durable spool as provml agent, published
-to Kafka unless --offline. Annotations, --config files and Kafka TLS/SASL are provml agent's (Node).
-Environment and access control: the PROVML_* variables of provml agent for what it supports.`
+to Kafka unless --offline. Annotations and --config files are provml agent's (Node).
+Environment and access control: the PROVML_* variables of provml agent for what it supports, Kafka
+TLS (PROVML_KAFKA_SSL=true; trust store: the system's, or SSL_CERT_FILE) and SASL included
+(PROVML_KAFKA_SASL_MECHANISM plain|scram-sha-256|scram-sha-512, PROVML_KAFKA_SASL_USERNAME, _PASSWORD).`
 
 // ErrHelp is returned for --help.
 var ErrHelp = errors.New("help")
@@ -54,11 +69,6 @@ var brokerRe = regexp.MustCompile(`^[^\s:]+:\d+$`)
 func Parse(args []string, env func(string) string) (Config, error) {
 	c := Config{Brokers: []string{"127.0.0.1:19092"}, Host: "127.0.0.1", Port: 7071, LogLevel: "info",
 		SpoolDir: ".data/agent/spool", Fsync: "batch", MaxBytes: 1 << 30, Policy: "reject", Partitions: 4, ReplicationFactor: -1}
-	for _, name := range []string{"PROVML_KAFKA_SSL", "PROVML_KAFKA_SASL_MECHANISM", "PROVML_KAFKA_SASL_USERNAME", "PROVML_KAFKA_SASL_PASSWORD"} {
-		if env(name) != "" && !(name == "PROVML_KAFKA_SSL" && env(name) == "false") {
-			return c, fmt.Errorf("%s: Kafka TLS and SASL are not supported by provml-agent-go; use provml agent (Node)", name)
-		}
-	}
 	if env("PROVML_PROTECT_METRICS") == "true" {
 		return c, errors.New("PROVML_PROTECT_METRICS: provml-agent-go has no access control; its /metrics is open (keep its port on 127.0.0.1 or a private network), or run provml agent (Node)")
 	}
@@ -98,6 +108,23 @@ func Parse(args []string, env func(string) string) (Config, error) {
 	num("PROVML_AGENT_MAX_BYTES", &c.MaxBytes)
 	if v := env("PROVML_AGENT_OFFLINE"); v != "" {
 		c.Offline = v == "true"
+	}
+	// as ServiceConfig.ts fromEnv: TLS only for "true"; SASL when a mechanism is given, and then
+	// its username and password are required
+	c.SSL = env("PROVML_KAFKA_SSL") == "true"
+	if m := env("PROVML_KAFKA_SASL_MECHANISM"); m != "" {
+		c.SASL = &SASL{Mechanism: m, Username: env("PROVML_KAFKA_SASL_USERNAME"), Password: env("PROVML_KAFKA_SASL_PASSWORD")}
+		switch m {
+		case "plain", "scram-sha-256", "scram-sha-512":
+		default:
+			errs = append(errs, fmt.Errorf("kafka.sasl.mechanism: %q must be plain, scram-sha-256 or scram-sha-512 (PROVML_KAFKA_SASL_MECHANISM)", m))
+		}
+		if c.SASL.Username == "" {
+			errs = append(errs, errors.New("kafka.sasl.username: missing (PROVML_KAFKA_SASL_USERNAME)"))
+		}
+		if c.SASL.Password == "" {
+			errs = append(errs, errors.New("kafka.sasl.password: missing (PROVML_KAFKA_SASL_PASSWORD)"))
+		}
 	}
 
 	fs := flag.NewFlagSet("provml-agent-go", flag.ContinueOnError)

@@ -27,7 +27,9 @@ func TestWhatIsNotSupportedIsRefusedByName(t *testing.T) {
 		want string
 	}{
 		{[]string{"--config", "x.yaml"}, nil, "--config"},
-		{nil, map[string]string{"PROVML_KAFKA_SASL_MECHANISM": "plain"}, "PROVML_KAFKA_SASL_MECHANISM"},
+		{nil, map[string]string{"PROVML_KAFKA_SASL_MECHANISM": "plain", "PROVML_KAFKA_SASL_PASSWORD": "p"}, "kafka.sasl.username"},
+		{nil, map[string]string{"PROVML_KAFKA_SASL_MECHANISM": "scram-sha-512", "PROVML_KAFKA_SASL_USERNAME": "u"}, "kafka.sasl.password"},
+		{nil, map[string]string{"PROVML_KAFKA_SASL_MECHANISM": "gssapi", "PROVML_KAFKA_SASL_USERNAME": "u", "PROVML_KAFKA_SASL_PASSWORD": "p"}, "kafka.sasl.mechanism"},
 		{[]string{"--fsync", "sometimes"}, nil, "agent.fsync"},
 		{[]string{"--kafka", "nohost"}, nil, "host:port"},
 		{nil, map[string]string{"PROVML_PROTECT_METRICS": "true"}, "PROVML_PROTECT_METRICS"},
@@ -39,5 +41,28 @@ func TestWhatIsNotSupportedIsRefusedByName(t *testing.T) {
 	}
 	if _, err := Parse([]string{"--help"}, env(nil)); !errors.Is(err, ErrHelp) {
 		t.Fatalf("--help: %v", err)
+	}
+}
+
+func TestKafkaTLSAndSASLAsTheNodeAgent(t *testing.T) {
+	c, err := Parse(nil, env(map[string]string{"PROVML_KAFKA_SSL": "true", "PROVML_KAFKA_SASL_MECHANISM": "scram-sha-256",
+		"PROVML_KAFKA_SASL_USERNAME": "provml", "PROVML_KAFKA_SASL_PASSWORD": "secret"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.SSL || c.SASL == nil || *c.SASL != (SASL{Mechanism: "scram-sha-256", Username: "provml", Password: "secret"}) {
+		t.Fatalf("%+v", c)
+	}
+	// as ServiceConfig.ts: TLS only for "true", no SASL without a mechanism
+	for _, v := range []string{"", "false", "yes"} {
+		c, err := Parse(nil, env(map[string]string{"PROVML_KAFKA_SSL": v, "PROVML_KAFKA_SASL_USERNAME": "u"}))
+		if err != nil || c.SSL || c.SASL != nil {
+			t.Fatalf("PROVML_KAFKA_SSL=%q: %+v %v", v, c, err)
+		}
+	}
+	// both credentials missing: both named, in one error
+	_, err = Parse(nil, env(map[string]string{"PROVML_KAFKA_SASL_MECHANISM": "plain"}))
+	if err == nil || !strings.Contains(err.Error(), "kafka.sasl.username") || !strings.Contains(err.Error(), "kafka.sasl.password") {
+		t.Fatalf("error %v", err)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
 
 	"github.com/provml/provml/capture-agent/agent-go/internal/capture"
 	"github.com/provml/provml/capture-agent/agent-go/internal/validate"
@@ -43,7 +44,9 @@ type KafkaOptions struct {
 	Partitions        int32 // of events, triples and dead letters (default 4)
 	ReplicationFactor int16 // -1: the broker's default
 	MinInsyncReplicas string
-	RegistryURL       string // Confluent wire format when set
+	RegistryURL       string         // Confluent wire format when set
+	TLS               bool           // PROVML_KAFKA_SSL=true (security.go)
+	SASL              sasl.Mechanism // nil: none (SASLMechanism)
 }
 
 // Kafka is a connection to the topics: a producer, and a reader of the specs topic.
@@ -64,7 +67,7 @@ func NewKafka(o KafkaOptions) (*Kafka, error) {
 	if o.Partitions <= 0 {
 		o.Partitions = 4
 	}
-	producer, err := kgo.NewClient(
+	producer, err := kgo.NewClient(append(securityOpts(o),
 		kgo.SeedBrokers(o.Brokers...),
 		kgo.ClientID(o.ClientID),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
@@ -74,17 +77,17 @@ func NewKafka(o KafkaOptions) (*Kafka, error) {
 		kgo.RecordDeliveryTimeout(30*time.Second),
 		kgo.ProduceRequestTimeout(10*time.Second),
 		kgo.MaxBufferedRecords(20_000),
-	)
+	)...)
 	if err != nil {
 		return nil, err
 	}
-	specs, err := kgo.NewClient(
+	specs, err := kgo.NewClient(append(securityOpts(o),
 		kgo.SeedBrokers(o.Brokers...),
 		kgo.ClientID(o.ClientID+"-specs"),
 		kgo.ConsumeTopics(o.Topics.Specs),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchMaxBytes(8<<20),
-	)
+	)...)
 	if err != nil {
 		producer.Close()
 		return nil, err
