@@ -647,6 +647,10 @@ describe('Dockerfile (deploy/Dockerfile)', () => {
     expect(existsSync(join(ROOT, 'capture-agent/agent-go/cmd/provml-agent-go/main.go'))).toBe(true);
     expect(all.slice(final).filter((i) => i.args.startsWith('--from='))).toEqual([
       { keyword: 'COPY', args: '--from=agent-go /out/provml-agent-go dist/provml-agent-go' },
+      {
+        keyword: 'COPY',
+        args: '--from=agent-go /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt',
+      },
     ]);
   });
 
