@@ -6,7 +6,8 @@
  *
  * Run: `node --import tsx bench/peers.ts [--quick] [--reps 5] [--events 15000] [--compute wait|busy] [--batch-ms 5]
  *       [--compute-us 1000] [--queue 50] [--only ts,py,provlake,flowcept,mlflow]` (`--help` lists the options;
- *       `--only` also takes ts-F-interval and the online settings through a `provml agent`: ts-D,ts-E,py-D,py-E)
+ *       `--only` also takes ts-F-interval and the online settings through a `provml agent`: ts-D,ts-E,py-D,py-E,
+ *       or through the Go agent (dist/provml-agent-go, built first): ts-D-go,ts-E-go,py-D-go,py-E-go)
  * The default length is the paper's steady state (~15,000 events per run); each process's start-up CPU
  * (interpreter, imports, `init`) is measured before its loop and reported apart from the per-event figures.
  * Compute per batch as in bench/fig5.ts: a GPU-like wait (default) or a CPU busy-loop.
@@ -31,6 +32,7 @@ import {
 import { boxOf, boxPlotConfig, plot } from './lib/plot.ts';
 import { runForJson } from './lib/jsonChild.ts';
 import { startService, type Service } from './lib/pipeline.ts';
+import { buildGoAgent } from '../deploy/build-agent-go.ts';
 import { fmt, median, RESULTS, ROOT, summarise, table, writeResult } from './lib/report.ts';
 
 const { values: args } = parseArgs({
@@ -63,8 +65,9 @@ if (args.help) {
   --only LIST        contenders to run, comma-separated: ts (the TS library), py (the Python client),
                      provlake, flowcept, mlflow; each language's baseline runs with it (default: all of these);
                      also, only when named: ts-F-interval (setting F with fsync 'interval'), and the online
-                     settings through a \`provml agent\` on the local Kafka (--brokers): ts-D, ts-E, py-D, py-E
-                     (the agent's CPU per event is reported beside the client's)
+                     settings through a \`provml agent\` on the local Kafka (--brokers): ts-D, ts-E, py-D, py-E,
+                     or through the Go agent (dist/provml-agent-go, built first): ts-D-go, ts-E-go, py-D-go,
+                     py-E-go (each agent's CPU per event is reported beside the client's)
   --brokers LIST     Kafka of the agent (default 127.0.0.1:19092)
 `);
   process.exit(0);
@@ -80,8 +83,8 @@ interface Run extends LoopResult {
   calls?: number;
   /** Events delivered as the client's shutdown counts them (the project's clients). */
   delivered?: number;
-  /** CPU of the agent process while this run's process lived (ms), and that time (ms). */
-  agentCpuMs?: number;
+  /** CPU of each agent process while this run's process lived (ms, by agent), and that time (ms). */
+  agentCpuMs?: Partial<Record<'node' | 'go', number>>;
   runWallMs?: number;
 }
 
@@ -156,15 +159,19 @@ function processCpuMs(pid: number): number {
 }
 const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
-/** The sidecar agent on the local Kafka (`provml agent`, auth off on 127.0.0.1): online settings D and E send to it. */
-async function startAgent(dir: string): Promise<Service & { socket: string }> {
-  const spool = join(dir, 'agent');
+/**
+ * A sidecar agent on the local Kafka (auth off on 127.0.0.1): online settings D and E send to it.
+ * `node`: `provml agent`; `go`: the Go agent, built first (dist/provml-agent-go).
+ */
+async function startAgent(dir: string, kind: 'node' | 'go'): Promise<Service & { socket: string }> {
+  const spool = join(dir, `agent-${kind}`);
   const agent = await startService('agent', {
-    prefix: `bench-peers-${Date.now().toString(36)}.`,
+    prefix: `bench-peers-${kind}-${Date.now().toString(36)}.`,
     processorGroup: 'unused',
     sinkGroup: 'unused',
     spool,
     kafka: args.brokers,
+    ...(kind === 'go' ? { binary: buildGoAgent() } : {}),
   });
   return { ...agent, socket: join(spool, 'agent.sock') };
 }
@@ -186,7 +193,8 @@ interface Contender {
   key: string;
   /** The Python client's setting. */
   setting?: string;
-  agent?: boolean;
+  /** Sends to the sidecar this benchmark starts: `provml agent` (Node) or the Go agent (dist/provml-agent-go). */
+  agent?: 'node' | 'go';
   /** Runs only when `--only` names it. */
   extra?: boolean;
   /** TypeScript workers: the spool's fsync policy. */
@@ -204,7 +212,7 @@ const CONFIGS_ALL: Contender[] = [
     peer: 'provml',
     key: 'py-D',
     setting: 'D',
-    agent: true,
+    agent: 'node',
     extra: true,
   },
   {
@@ -213,7 +221,25 @@ const CONFIGS_ALL: Contender[] = [
     peer: 'provml',
     key: 'py-E',
     setting: 'E',
-    agent: true,
+    agent: 'node',
+    extra: true,
+  },
+  {
+    name: 'provml Python client (D, Go agent HTTP)',
+    lang: 'py',
+    peer: 'provml',
+    key: 'py-D-go',
+    setting: 'D',
+    agent: 'go',
+    extra: true,
+  },
+  {
+    name: 'provml Python client (E, Go agent socket)',
+    lang: 'py',
+    peer: 'provml',
+    key: 'py-E-go',
+    setting: 'E',
+    agent: 'go',
     extra: true,
   },
   { name: 'baseline (TypeScript)', lang: 'ts', peer: 'baseline', key: 'baseline' },
@@ -226,13 +252,36 @@ const CONFIGS_ALL: Contender[] = [
     extra: true,
     fsync: 'interval',
   },
-  { name: 'provml TS library (D, agent HTTP)', lang: 'ts', peer: 'D', key: 'ts-D', agent: true, extra: true },
+  {
+    name: 'provml TS library (D, agent HTTP)',
+    lang: 'ts',
+    peer: 'D',
+    key: 'ts-D',
+    agent: 'node',
+    extra: true,
+  },
   {
     name: 'provml TS library (E, own spool, agent socket)',
     lang: 'ts',
     peer: 'E',
     key: 'ts-E',
-    agent: true,
+    agent: 'node',
+    extra: true,
+  },
+  {
+    name: 'provml TS library (D, Go agent HTTP)',
+    lang: 'ts',
+    peer: 'D',
+    key: 'ts-D-go',
+    agent: 'go',
+    extra: true,
+  },
+  {
+    name: 'provml TS library (E, own spool, Go agent socket)',
+    lang: 'ts',
+    peer: 'E',
+    key: 'ts-E-go',
+    agent: 'go',
     extra: true,
   },
 ];
@@ -267,7 +316,9 @@ const computeArgv = ['--compute', mode, '--wait-ms', String(batchMs)];
 const work = await mkdtemp(join(tmpdir(), 'peers-'));
 
 const CONFIGS = CONFIGS_ALL.filter((c) => missing[c.peer] === undefined && selected(c));
-const agent = CONFIGS.some((c) => c.agent === true) ? await startAgent(work) : undefined;
+const agents = new Map<'node' | 'go', Service & { socket: string }>();
+for (const kind of ['node', 'go'] as const)
+  if (CONFIGS.some((c) => c.agent === kind)) agents.set(kind, await startAgent(work, kind));
 const runs = new Map<string, Run[]>(CONFIGS.map((c) => [c.name, []]));
 const failures: Record<string, string> = {};
 
@@ -281,7 +332,8 @@ for (let r = 0; r < reps; r++) {
     if (failures[c.name] !== undefined) continue;
     const dir = await mkdtemp(join(work, 'run-'));
     try {
-      const agentCpu0 = agent === undefined ? 0 : processCpuMs(agent.pid);
+      const agentCpu0 = new Map([...agents].map(([kind, a]) => [kind, processCpuMs(a.pid)]));
+      const agent = c.agent === undefined ? undefined : agents.get(c.agent)!;
       const t0Run = performance.now();
       const result =
         c.lang === 'py'
@@ -301,7 +353,7 @@ for (let r = 0; r < reps; r++) {
               '--redis-port',
               String(redis.port),
               ...(c.setting === undefined ? [] : ['--setting', c.setting]),
-              ...(c.agent === true ? ['--http-url', agent!.url, '--socket', agent!.socket] : []),
+              ...(agent === undefined ? [] : ['--http-url', agent.url, '--socket', agent.socket]),
             ])
           : await runForJson<Run>(process.execPath, [
               '--import',
@@ -319,11 +371,13 @@ for (let r = 0; r < reps; r++) {
               '--queue',
               String(queue),
               ...(c.fsync === undefined ? [] : ['--fsync', c.fsync]),
-              ...(c.agent === true ? ['--agent-url', agent!.url, '--agent-socket', agent!.socket] : []),
+              ...(agent === undefined ? [] : ['--agent-url', agent.url, '--agent-socket', agent.socket]),
             ]);
-      if (agent !== undefined) {
+      if (agents.size > 0) {
         result.runWallMs = performance.now() - t0Run;
-        result.agentCpuMs = processCpuMs(agent.pid) - agentCpu0;
+        result.agentCpuMs = Object.fromEntries(
+          [...agents].map(([kind, a]) => [kind, processCpuMs(a.pid) - agentCpu0.get(kind)!]),
+        );
       }
       runs.get(c.name)!.push(result);
     } catch (error) {
@@ -338,7 +392,7 @@ for (let r = 0; r < reps; r++) {
 }
 const wallS = (performance.now() - t0) / 1000;
 redis.proc?.kill();
-await agent?.stop();
+for (const a of agents.values()) await a.stop();
 await rm(work, { recursive: true, force: true });
 
 const baselines = {
@@ -347,12 +401,15 @@ const baselines = {
 };
 const rows: (string | number)[][] = [];
 const boxes = [];
-// the agent's own CPU while no client sends to it (ms per ms of run), taken off the agent's figures
-const idleRuns = [...runs.entries()]
-  .filter(([name]) => CONFIGS.find((c) => c.name === name)?.agent !== true)
-  .flatMap(([, rs]) => rs)
-  .filter((r) => r.agentCpuMs !== undefined);
-const agentIdle = idleRuns.length === 0 ? 0 : median(idleRuns.map((r) => r.agentCpuMs! / r.runWallMs!));
+/** Each agent's own CPU while no client sends to it (ms per ms of run), taken off its figures. */
+const agentIdle = (kind: 'node' | 'go'): number => {
+  const idle = [...runs.entries()]
+    .filter(([name]) => CONFIGS.find((c) => c.name === name)?.agent !== kind)
+    .flatMap(([, rs]) => rs)
+    .filter((r) => r.agentCpuMs?.[kind] !== undefined)
+    .map((r) => r.agentCpuMs![kind]! / r.runWallMs!);
+  return idle.length === 0 ? 0 : median(idle);
+};
 /** Runs whose client did not count every event delivered. */
 const undelivered: string[] = [];
 const wallPer: Record<string, number> = {};
@@ -400,9 +457,13 @@ for (const c of CONFIGS) {
         ),
     optionalMedian(rs.map((r) => r.startCpuMs)),
     isBase ? '–' : optionalMedian(rs.map((r) => r.drainCpuMs)),
-    c.agent === true
-      ? fmt(median(rs.map((r) => ((r.agentCpuMs! - agentIdle * r.runWallMs!) * 1000) / events)))
-      : '–',
+    c.agent === undefined
+      ? '–'
+      : fmt(
+          median(
+            rs.map((r) => ((r.agentCpuMs![c.agent!]! - agentIdle(c.agent!) * r.runWallMs!) * 1000) / events),
+          ),
+        ),
   ]);
   for (const r of rs)
     if (r.delivered !== undefined && r.delivered < events)
@@ -506,11 +567,12 @@ apart from the per-event figures; *drain CPU* = its CPU while closing (TypeScrip
 
 ${table(['contender', 'run s (median)', 'run s (min – max)', 'overhead', 'µs/event (wall)', 'in-call µs/event', 'CPU µs/event', 'drain ms', 'capture calls', 'of which kernel µs/event', 'of which trainer thread µs/event', 'start-up CPU ms', 'drain CPU ms', 'agent CPU µs/event'], rows)}
 ${
-  agent === undefined
+  agents.size === 0
     ? ''
     : `
-*Agent CPU µs/event* (online settings D and E): the CPU of the \`provml agent\` process (all threads, from
-/proc) while the client's process lived, less the agent's idle CPU over the same time (${fmt(agentIdle * 1000)} ms per s,
+*Agent CPU µs/event* (online settings D and E): the CPU of the agent process (\`provml agent\`, or the Go
+agent \`dist/provml-agent-go\` where the name says so; all threads, from /proc) while the client's process
+lived, less the agent's idle CPU over the same time (${[...agents.keys()].map((k) => `${k === 'go' ? 'Go agent' : 'provml agent'} ${fmt(agentIdle(k) * 1000)} ms per s`).join(', ')},
 measured during the other contenders' runs), per event: what the sidecar costs the node on top of the
 client's *CPU µs/event*. D posts NDJSON to the agent's HTTP ingest; E: the Python client sends over the
 agent's socket (the agent spools, fsync per batch), the TS library writes its own spool and its publisher
