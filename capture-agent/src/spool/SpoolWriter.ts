@@ -32,6 +32,11 @@ export interface SpoolOptions {
   maxBytes?: number;
   /** Default `reject` (nothing lost; the writer retries). */
   policy?: CapPolicy;
+  /**
+   * How often at most the `published` cursor file is written, ms (each write is a file, an fsync,
+   * a rename and an fsync of the directory). Default 1000; 0 writes it at every advance.
+   */
+  publishedSyncMs?: number;
   logger?: Logger;
 }
 
@@ -63,6 +68,10 @@ export class SpoolWriter {
   private syncing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** The `published` cursor as last written to its file (what a restart resumes from). */
+  private persisted: number;
+  private persistedAt = 0;
+  private persistTimer: NodeJS.Timeout | undefined;
   /** (end sequence, append time) of recent batches, for the publish lag. */
   private marks: { end: number; at: number }[] = [];
   private readonly stats_ = { appendedRecords: 0, appendedBatches: 0, rejectedBatches: 0, droppedRecords: 0 };
@@ -70,6 +79,7 @@ export class SpoolWriter {
   private readonly segmentBytes: number;
   private readonly maxBytes: number;
   private readonly policy: CapPolicy;
+  private readonly publishedSyncMs: number;
 
   private constructor(
     /** The spool directory. */
@@ -85,6 +95,8 @@ export class SpoolWriter {
     this.segmentBytes = options.segmentBytes ?? 16 << 20;
     this.maxBytes = options.maxBytes ?? 1 << 30;
     this.policy = options.policy ?? 'reject';
+    this.publishedSyncMs = options.publishedSyncMs ?? 1000;
+    this.persisted = published;
     this.durable = next;
     if (next > 0) this.marks.push({ end: next, at: Date.now() });
     if (this.fsync === 'interval') {
@@ -293,14 +305,38 @@ export class SpoolWriter {
   }
 
   /**
-   * Advances the `published` cursor (written atomically) after the broker acknowledged every record
-   * before `position.sequence`, and deletes segments wholly below it. Going backwards is ignored.
+   * Advances the `published` cursor after the broker acknowledged every record before
+   * `position.sequence`. Going backwards is ignored. The cursor file is written at most once per
+   * `publishedSyncMs` (and at `close()`); segments wholly below the cursor as written are deleted
+   * then. Durability: a crash between two writes loses no record, since nothing below the written
+   * cursor is deleted; a restart resumes from the written cursor and sends again what was
+   * acknowledged after it, at most `publishedSyncMs` of records. That is the spool's promise anyway
+   * (at least once: a record may be sent twice, never lost; AGENT.md): the processor does not drop
+   * a repeated event, it maps it to the same triples (IRIs from its ids), which the store holds once.
    */
   markPublished(position: SpoolPosition): void {
     if (position.sequence <= this.published || this.closed) return;
-    this.setPublished(position);
+    this.published = position.sequence;
+    this.publishedPos = position;
+    const wait = this.persistedAt + this.publishedSyncMs - Date.now();
+    if (wait <= 0) this.persistPublished();
+    else
+      this.persistTimer ??= setTimeout(() => {
+        this.persistTimer = undefined;
+        if (!this.closed) this.persistPublished();
+      }, wait).unref();
+  }
+
+  /** Writes the `published` cursor file (atomically) and deletes the segments wholly below it. */
+  private persistPublished(): void {
+    if (this.persistTimer !== undefined) clearTimeout(this.persistTimer);
+    this.persistTimer = undefined;
+    this.persistedAt = Date.now();
+    if (this.persisted === this.published) return;
+    writePublished(this.dir, this.published);
+    this.persisted = this.published;
     let deleted = false;
-    while (this.segments.length > 1 && this.segments[0]!.first + this.segments[0]!.count <= this.published) {
+    while (this.segments.length > 1 && this.segments[0]!.first + this.segments[0]!.count <= this.persisted) {
       rmSync(join(this.dir, 'segments', segmentName(this.segments.shift()!.first)), { force: true });
       deleted = true;
     }
@@ -308,10 +344,11 @@ export class SpoolWriter {
     this.marks = this.marks.filter((m) => m.end > this.published);
   }
 
+  /** Moves the cursor and writes it at once (records dropped under the cap). */
   private setPublished(position: SpoolPosition): void {
     this.published = position.sequence;
     this.publishedPos = position;
-    writePublished(this.dir, position.sequence);
+    this.persistPublished();
   }
 
   /** Forces everything appended to disk. */
@@ -323,6 +360,8 @@ export class SpoolWriter {
   async close(): Promise<void> {
     if (this.closed) return;
     await this.flush().catch(() => undefined);
+    if (this.persisted !== this.published) this.persistPublished();
+    clearTimeout(this.persistTimer);
     this.closed = true;
     if (this.timer !== undefined) clearInterval(this.timer);
     if (this.fd !== undefined) closeSync(this.fd);

@@ -1,5 +1,5 @@
 // The spool publisher: in order, by kind, published only after acknowledgement, resuming after a restart, retrying failures.
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -122,6 +122,39 @@ describe('SpoolPublisher', () => {
     await p2.shutdown();
     expect(port.sent).toEqual([...Array(11).keys()].map((i) => `e${i}`));
     expect(w2.stats.depthRecords).toBe(0);
+  });
+
+  it('writes the published cursor at most once per publishedSyncMs and at close; a crash resends only what came after the written cursor', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spool-pub-'));
+    // small segments: each batch of two records (153 bytes each) fills one, so deletions below the cursor show
+    const w = SpoolWriter.open(dir, { publishedSyncMs: 60_000, segmentBytes: 320 });
+    writers.push(w);
+    const port = new RecordingPort();
+    const p = new SpoolPublisher(w, port);
+    const cursor = (d: string): string => readFileSync(join(d, 'published'), 'utf8');
+    await w.append([0, 1].map((i) => ({ event: event(i) })));
+    await p.drain();
+    expect(cursor(dir)).toBe('2\n'); // the first advance is written at once
+    for (let round = 1; round < 4; round++) {
+      await w.append([0, 1].map((i) => ({ event: event(round * 2 + i) })));
+      await p.drain();
+    }
+    expect(p.stats.position).toBe(8);
+    expect(cursor(dir)).toBe('2\n'); // acknowledged, not yet written
+    // what a crash now leaves on disk: the segments of 2 … 7 are all still there
+    const crashed = mkdtempSync(join(tmpdir(), 'spool-crash-'));
+    cpSync(dir, crashed, { recursive: true });
+    rmSync(join(crashed, 'LOCK'));
+    const w2 = SpoolWriter.open(crashed);
+    writers.push(w2);
+    const again = new RecordingPort();
+    await new SpoolPublisher(w2, again).drain();
+    expect(again.sent).toEqual(['e2', 'e3', 'e4', 'e5', 'e6', 'e7']); // sent twice, none lost
+    expect(port.sent).toEqual([...Array(8).keys()].map((i) => `e${i}`));
+
+    await w.close();
+    expect(cursor(dir)).toBe('8\n');
+    expect(readdirSync(join(dir, 'segments')).length).toBe(1); // the segments below 8 went at the write
   });
 
   it('skips and counts records the port refuses for good, halving a refused batch to send the others', async () => {
