@@ -1,8 +1,7 @@
 /**
  * Capture CPU per event through the sidecar agent (issue #21, settings D and E), client and agent
  * apart, as an interleaved A/B of two checkouts of the repository: `after` (this one) and `before`
- * (`--before DIR`: another checkout with its node_modules, e.g. `git archive` of the base commit plus a
- * hard-linked copy of node_modules). Per repetition, per setting, per variant (order rotated each
+ * (`--before REV`: a git revision, e.g. the base commit). Per repetition, per setting, per variant (order rotated each
  * repetition): a fresh `provml agent` of that variant on the local Kafka, its idle CPU over
  * `--idle-s`, then one Fig. 5 worker of that variant (`bench/fig5.ts --worker D|E`: D posts NDJSON to
  * the agent's HTTP ingest, E writes its own spool and ships it over the agent's socket), then the wait
@@ -10,15 +9,17 @@
  * rate, per event, beside the client's CPU during its loop (all threads) over a baseline worker's
  * (no capture) of the same repetition.
  *
- * Run: `node --import tsx bench/capture-online.ts --before DIR [--settings D,E] [--reps 3] [--epochs 60]
+ * Run: `node --import tsx bench/capture-online.ts --before REV [--after REV] [--settings D,E] [--reps 3] [--epochs 60]
  *       [--wait-ms 5] [--queue 50] [--idle-s 2] [--brokers 127.0.0.1:19092] [--cpu-prof DIR] [--out NAME]`
- * `--before` absent: only this checkout (no A/B). `--cpu-prof DIR`: profiles of this checkout's agent
+ * `--before REV`, `--after REV`: git revisions of this repository, each checked out (git archive)
+ * in a temporary directory with this checkout's node_modules hard-linked in; `--after` absent: this
+ * checkout as it is. `--before` absent: only the after variant (no A/B). `--cpu-prof DIR`: profiles of this checkout's agent
  * and workers go to DIR (the figures then carry the profiler's cost). Writes bench/results/NAME.md
  * (default capture-cost-online-ab).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
@@ -34,6 +35,7 @@ helpFromHeader(import.meta.url);
 const { values: args } = parseArgs({
   options: {
     before: { type: 'string' },
+    after: { type: 'string' },
     settings: { type: 'string', default: 'D,E' },
     reps: { type: 'string', default: '3' },
     epochs: { type: 'string', default: '60' },
@@ -51,9 +53,30 @@ const reps = Number(args.reps);
 const epochs = Number(args.epochs);
 const events = eventsOf(epochs);
 const idleMs = Number(args['idle-s']) * 1000;
-const variants: { name: string; root: string }[] = [
-  ...(args.before === undefined ? [] : [{ name: 'before', root: resolve(args.before) }]),
-  { name: 'after', root: ROOT },
+const checkouts: string[] = [];
+/**
+ * A checkout of `rev` (a git revision of this repository): its files from `git archive` in a
+ * temporary directory, with this checkout's node_modules hard-linked in (the workspace packages in
+ * it are relative links, so they resolve to the checkout's own sources).
+ */
+function checkout(rev: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `capture-online-${rev.replace(/[^\w.-]/g, '_')}-`));
+  const tar = spawnSync('sh', ['-c', `git -C "${ROOT}" archive "${rev}" | tar -x -C "${dir}"`], {
+    stdio: 'inherit',
+  });
+  if (tar.status !== 0) throw new Error(`git archive ${rev} failed`);
+  const cp = spawnSync('cp', ['-al', join(ROOT, 'node_modules'), dir], { stdio: 'inherit' });
+  if (cp.status !== 0) throw new Error('could not link node_modules');
+  checkouts.push(dir);
+  return dir;
+}
+const variants: { name: string; root: string; rev: string }[] = [
+  ...(args.before === undefined ? [] : [{ name: 'before', root: checkout(args.before), rev: args.before }]),
+  {
+    name: 'after',
+    root: args.after === undefined ? ROOT : checkout(args.after),
+    rev: args.after ?? 'this checkout',
+  },
 ];
 const prefix = `bench-online-${Date.now().toString(36)}.`;
 const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
@@ -272,6 +295,7 @@ for (let r = 0; r < reps; r++) {
 }
 const wallS = (performance.now() - t0) / 1000;
 await rm(work, { recursive: true, force: true });
+for (const dir of checkouts) await rm(dir, { recursive: true, force: true });
 const load1 = loadavg();
 
 const base = median(baselines.map((b) => b['cpuMs']!));
@@ -305,7 +329,7 @@ const path = await writeResult(
 ${reps} repetitions, each: one baseline worker (no capture, this checkout), then every (setting, variant) in an order
 rotated each repetition, each with a fresh agent of its variant. Load average (1, 5, 15 min) at the start
 ${load0.map((l) => l.toFixed(2)).join(', ')}, at the end ${load1.map((l) => l.toFixed(2)).join(', ')}; wall time ${fmt(wallS)} s.
-${args.before === undefined ? '' : `Variants: before = the checkout given as --before, after = this checkout.`}
+Variants: ${variants.map((v) => `${v.name} = ${v.rev}`).join(', ')}.
 ${args['cpu-prof'] === undefined ? '' : 'Profiled (--cpu-prof): the after variant carries the profiler.'}
 
 *Client CPU µs/event*: the worker process's CPU during its loop (all threads) less the baseline median
