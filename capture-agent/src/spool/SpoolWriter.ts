@@ -8,6 +8,7 @@ import {
   encodeEnvelopes,
   encodeEventRecords,
   encodeRecord,
+  RECORD_HEADER_BYTES,
   segmentName,
   type SpoolEnvelope,
 } from './spoolFormat.ts';
@@ -60,6 +61,26 @@ export interface SpoolStats {
   next: number;
 }
 
+/**
+ * Records this writer appended, still in memory: what a publisher in the same process sends without
+ * reading them back from disk (`SpoolWriter.appended`).
+ */
+export interface AppendedRecords {
+  /** The payload (UTF-8 JSON of one envelope) of each record, from sequence `first` on. */
+  payloads: Buffer[];
+  first: number;
+  /** Where the record after the last one lies. */
+  end: SpoolPosition;
+  /**
+   * Every payload is a valid envelope, its event or spec valid: written by `appendEvents` (events
+   * the capture library built and checked) or `appendPayloads` (lines the agent validated).
+   */
+  checked: boolean;
+}
+
+/** Bytes of appended batches kept in memory for the publisher at most (older ones are read from disk). */
+const HANDOFF_BYTES = 4 << 20;
+
 /** Appends to one spool directory; holds its LOCK until `close()`. Create with `SpoolWriter.open`. */
 export class SpoolWriter {
   private fd: number | undefined;
@@ -72,6 +93,15 @@ export class SpoolWriter {
   private persisted: number;
   private persistedAt = 0;
   private persistTimer: NodeJS.Timeout | undefined;
+  /** Batches appended and not yet taken by `appended()`, oldest first, and their bytes. */
+  private handoff: {
+    bytes: Buffer;
+    sizes: readonly number[];
+    first: number;
+    end: SpoolPosition;
+    checked: boolean;
+  }[] = [];
+  private handoffBytes = 0;
   /** (end sequence, append time) of recent batches, for the publish lag. */
   private marks: { end: number; at: number }[] = [];
   private readonly stats_ = { appendedRecords: 0, appendedBatches: 0, rejectedBatches: 0, droppedRecords: 0 };
@@ -183,13 +213,13 @@ export class SpoolWriter {
   /** Appends envelopes as one batch. See `appendPayloads`. */
   append(envelopes: readonly SpoolEnvelope[]): Promise<{ first: number; count: number }> {
     const { bytes, sizes } = encodeEnvelopes(envelopes);
-    return this.appendRecords(bytes, sizes);
+    return this.appendRecords(bytes, sizes, false);
   }
 
   /** Appends capture events as one batch of event envelopes (the capture library's hot path). See `appendPayloads`. */
   appendEvents(events: readonly CaptureEvent[]): Promise<{ first: number; count: number }> {
     const { bytes, sizes } = encodeEventRecords(events);
-    return this.appendRecords(bytes, sizes);
+    return this.appendRecords(bytes, sizes, true);
   }
 
   /** Appends UTF-8 JSON payloads (already-validated envelopes) as one batch. */
@@ -198,6 +228,7 @@ export class SpoolWriter {
     return this.appendRecords(
       records.length === 1 ? records[0]! : Buffer.concat(records),
       records.map((r) => r.length),
+      true,
     );
   }
 
@@ -209,6 +240,7 @@ export class SpoolWriter {
   private async appendRecords(
     bytes: Buffer,
     sizes: readonly number[],
+    checked: boolean,
   ): Promise<{ first: number; count: number }> {
     if (this.closed) throw new Error(`spool ${this.dir} is closed`);
     const total = bytes.length;
@@ -242,6 +274,7 @@ export class SpoolWriter {
       this.next++;
     }
     writePending();
+    this.keepForPublisher(bytes, sizes, first, checked);
     this.stats_.appendedRecords += sizes.length;
     this.stats_.appendedBatches++;
     // coarse marks (one per 100 ms) are enough for the lag gauge and keep this array short
@@ -251,6 +284,46 @@ export class SpoolWriter {
     else lastMark.end = this.next;
     if (this.fsync === 'batch') await this.syncTo(this.next);
     return { first, count: sizes.length };
+  }
+
+  /** Keeps a batch just written for the publisher of this process (the oldest go past HANDOFF_BYTES). */
+  private keepForPublisher(bytes: Buffer, sizes: readonly number[], first: number, checked: boolean): void {
+    const seg = this.segments[this.segments.length - 1]!;
+    const end = { sequence: this.next, segment: seg.first, offset: this.activeBytes };
+    this.handoff.push({ bytes, sizes, first, end, checked });
+    this.handoffBytes += bytes.length;
+    while (this.handoffBytes > HANDOFF_BYTES && this.handoff.length > 0)
+      this.handoffBytes -= this.handoff.shift()!.bytes.length;
+  }
+
+  /**
+   * The records appended by this writer from `sequence` on, durable per the fsync policy, whole
+   * batches up to about `maxRecords`, taken from memory: undefined when they are not all there
+   * (after a restart, a backlog past HANDOFF_BYTES, records dropped under the cap, a batch not yet
+   * durable): then read them from disk. Batches before `sequence` are forgotten.
+   */
+  appended(sequence: number, maxRecords: number): AppendedRecords | undefined {
+    while (this.handoff.length > 0 && this.handoff[0]!.end.sequence <= sequence)
+      this.handoffBytes -= this.handoff.shift()!.bytes.length;
+    const limit = this.durableEnd;
+    const head = this.handoff[0];
+    if (head === undefined || head.first !== sequence || head.end.sequence > limit) return undefined;
+    const out: AppendedRecords = { payloads: [], first: sequence, end: head.end, checked: true };
+    for (const b of this.handoff) {
+      if (
+        b.end.sequence > limit ||
+        (out.payloads.length > 0 && out.payloads.length + b.sizes.length > maxRecords)
+      )
+        break;
+      let offset = 0;
+      for (const size of b.sizes) {
+        out.payloads.push(b.bytes.subarray(offset + RECORD_HEADER_BYTES, offset + size));
+        offset += size;
+      }
+      out.end = b.end;
+      out.checked &&= b.checked;
+    }
+    return out;
   }
 
   /** Closes the active segment (fsynced) and starts a new one named after the next sequence number. */

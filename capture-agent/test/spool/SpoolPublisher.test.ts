@@ -10,7 +10,13 @@ import {
   type SpoolEnvelope,
   type SpoolPublishPort,
 } from '@provml/capture-agent';
-import { DependencyError, silentLogger, type CaptureEvent, type ProspectiveSpec } from '@provml/schemas';
+import {
+  DependencyError,
+  parseEventJson,
+  silentLogger,
+  type CaptureEvent,
+  type ProspectiveSpec,
+} from '@provml/schemas';
 
 const SPEC = { workflow: 'w', phase: 'learning', tasks: [{ id: 'train' }] };
 const event = (i: number): Record<string, unknown> => ({
@@ -29,7 +35,7 @@ class RecordingPort implements SpoolPublishPort {
   readonly batches: number[] = [];
   failing = 0;
   refused = new Set<string>();
-  private answer(what: string[]): Promise<ExportResult> {
+  protected answer(what: string[]): Promise<ExportResult> {
     this.batches.push(what.length);
     if (what.some((w) => this.refused.has(w)))
       return Promise.resolve({ kind: 'failure', error: new Error('400 invalid-input') });
@@ -50,6 +56,24 @@ class RecordingPort implements SpoolPublishPort {
     return this.answer([`ann:${source ?? ''}:${turtle.length}`]);
   }
 }
+
+/** A port that also takes event records as they are (as the agent's socket does), keeping their text. */
+class RawPort extends RecordingPort {
+  readonly raw: string[] = [];
+  publishEventRecords(payloads: readonly Buffer[]): Promise<ExportResult> {
+    const texts = payloads.map((p) => p.toString('utf8'));
+    this.raw.push(...texts);
+    return this.answer(texts.map((t) => (JSON.parse(t) as { event: { eventId: string } }).event.eventId));
+  }
+}
+
+/** Capture events as the library builds them (defaults filled). */
+const captureEvents = (ids: number[]): CaptureEvent[] =>
+  ids.map((i) => {
+    const parsed = parseEventJson(event(i));
+    if (!parsed.ok) throw new Error('bad test event');
+    return parsed.event;
+  });
 
 const writers: SpoolWriter[] = [];
 afterEach(async () => {
@@ -155,6 +179,50 @@ describe('SpoolPublisher', () => {
     await w.close();
     expect(cursor(dir)).toBe('8\n');
     expect(readdirSync(join(dir, 'segments')).length).toBe(1); // the segments below 8 went at the write
+  });
+
+  it('hands the events this process just appended to the port as they are, without reading the spool back', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spool-pub-'));
+    const w = SpoolWriter.open(dir);
+    writers.push(w);
+    const port = new RawPort();
+    const p = new SpoolPublisher(w, port);
+    await w.appendEvents(captureEvents([0, 1, 2]));
+    await w.appendEvents(captureEvents([3]));
+    // the records are on disk (appended, fsynced); take the file away: only memory can send them now
+    const segments = join(dir, 'segments');
+    for (const f of readdirSync(segments)) rmSync(join(segments, f));
+    await p.drain();
+    expect(port.sent).toEqual(['e0', 'e1', 'e2', 'e3']);
+    // the JSON the library spooled, as it is: each the envelope of its event
+    expect(port.raw.map((t) => JSON.parse(t) as unknown)).toEqual(
+      captureEvents([0, 1, 2, 3]).map((e) => ({ event: JSON.parse(JSON.stringify(e)) as unknown })),
+    );
+    expect(p.stats).toMatchObject({ events: 4, invalid: 0, position: 4 });
+  }, 10_000);
+
+  it('reads from the spool what memory no longer holds (after a restart), in order, then hands off again', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spool-pub-'));
+    const w = SpoolWriter.open(dir);
+    await w.appendEvents(captureEvents([0, 1]));
+    await w.append([{ event: { eventId: 'bad' } }]); // not checked: decoded, skipped as invalid
+    await w.close(); // a restart: nothing published
+    const w2 = SpoolWriter.open(dir);
+    writers.push(w2);
+    const port = new RawPort();
+    const p = new SpoolPublisher(w2, port, { pollMs: 5 });
+    p.start();
+    await w2.appendEvents(captureEvents([2, 3]));
+    p.notify();
+    await p.drain();
+    await p.shutdown();
+    expect(port.sent).toEqual(['e0', 'e1', 'e2', 'e3']);
+    // e0 and e1 came back from disk (decoded, as any spool), e2 and e3 from memory as they are
+    expect(port.raw.map((t) => (JSON.parse(t) as { event: { eventId: string } }).event.eventId)).toEqual([
+      'e2',
+      'e3',
+    ]);
+    expect(p.stats).toMatchObject({ events: 4, invalid: 1, position: 5 });
   });
 
   it('skips and counts records the port refuses for good, halving a refused batch to send the others', async () => {

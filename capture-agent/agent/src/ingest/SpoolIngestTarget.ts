@@ -81,7 +81,7 @@ export class SpoolIngestTarget implements IngestTarget {
   }
 
   async publishEvents(events: readonly CaptureEvent[]): Promise<void> {
-    await this.writer.append(events.map((event) => ({ event })));
+    await this.writer.appendEvents(events); // validated: handed to the publisher as checked
     this.options.onAppend?.();
   }
 
