@@ -77,6 +77,9 @@ type Item =
   | { kind: 'spec'; spec: ProspectiveSpec }
   | { kind: 'annotations'; turtle: string; source: string | undefined; agent: string | undefined };
 
+/** A record to send: read from the spool, or handed over by its writer with its validated event. */
+type HandedRecord = Pick<SpoolRecord, 'sequence' | 'payload'> & { event?: CaptureEvent };
+
 /** The bytes `{"event":` that every event record this library or the agent's socket spools starts with. */
 const EVENT_PREFIX = Buffer.from('{"event":');
 
@@ -197,7 +200,11 @@ export class SpoolPublisher {
       handed === undefined
         ? this.reader.read(this.position, { maxRecords, limit: this.writer.durableEnd })
         : {
-            records: handed.payloads.map((payload, i) => ({ sequence: handed.first + i, payload })),
+            records: handed.payloads.map((payload, i) => ({
+              sequence: handed.first + i,
+              payload,
+              event: handed.checked ? handed.events[i] : undefined,
+            })),
             next: handed.end,
             skipped: 0,
           };
@@ -219,12 +226,16 @@ export class SpoolPublisher {
    * `checked` records (valid envelopes this process appended) that are events go to a port that
    * takes them as JSON as they are.
    */
-  private runs(records: readonly Pick<SpoolRecord, 'sequence' | 'payload'>[], checked: boolean): Item[][] {
+  private runs(records: readonly HandedRecord[], checked: boolean): Item[][] {
     const raw = checked && this.port.publishEventRecords !== undefined;
     const out: Item[][] = [];
     for (const r of records) {
       const item: Item | undefined =
-        raw && isEventPayload(r.payload) ? { kind: 'eventRecord', payload: r.payload } : this.decode(r);
+        raw && isEventPayload(r.payload)
+          ? { kind: 'eventRecord', payload: r.payload }
+          : r.event !== undefined
+            ? { kind: 'event', event: r.event } // validated before it was appended: not parsed again
+            : this.decode(r);
       if (item === undefined) continue;
       const last = out[out.length - 1];
       if (

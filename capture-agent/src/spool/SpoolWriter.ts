@@ -76,6 +76,12 @@ export interface AppendedRecords {
    * the capture library built and checked) or `appendPayloads` (lines the agent validated).
    */
   checked: boolean;
+  /**
+   * The event each record holds, as the writer was given it (checked and normalised by whoever
+   * validated it: the capture library, the agent's ingest), where known; aligned with `payloads`.
+   * A publisher sends these instead of parsing and validating the payloads again.
+   */
+  events: (CaptureEvent | undefined)[];
 }
 
 /** Bytes of appended batches kept in memory for the publisher at most (older ones are read from disk). */
@@ -100,6 +106,7 @@ export class SpoolWriter {
     first: number;
     end: SpoolPosition;
     checked: boolean;
+    events: readonly (CaptureEvent | undefined)[] | undefined;
   }[] = [];
   private handoffBytes = 0;
   /** (end sequence, append time) of recent batches, for the publish lag. */
@@ -219,16 +226,23 @@ export class SpoolWriter {
   /** Appends capture events as one batch of event envelopes (the capture library's hot path). See `appendPayloads`. */
   appendEvents(events: readonly CaptureEvent[]): Promise<{ first: number; count: number }> {
     const { bytes, sizes } = encodeEventRecords(events);
-    return this.appendRecords(bytes, sizes, true);
+    return this.appendRecords(bytes, sizes, true, events);
   }
 
-  /** Appends UTF-8 JSON payloads (already-validated envelopes) as one batch. */
-  appendPayloads(payloads: readonly Buffer[]): Promise<{ first: number; count: number }> {
+  /**
+   * Appends UTF-8 JSON payloads (already-validated envelopes) as one batch; `events`: the event of
+   * each payload as validated (undefined for other records), for the publisher of this process.
+   */
+  appendPayloads(
+    payloads: readonly Buffer[],
+    events?: readonly (CaptureEvent | undefined)[],
+  ): Promise<{ first: number; count: number }> {
     const records = payloads.map(encodeRecord);
     return this.appendRecords(
       records.length === 1 ? records[0]! : Buffer.concat(records),
       records.map((r) => r.length),
       true,
+      events,
     );
   }
 
@@ -241,6 +255,7 @@ export class SpoolWriter {
     bytes: Buffer,
     sizes: readonly number[],
     checked: boolean,
+    events?: readonly (CaptureEvent | undefined)[],
   ): Promise<{ first: number; count: number }> {
     if (this.closed) throw new Error(`spool ${this.dir} is closed`);
     const total = bytes.length;
@@ -274,7 +289,7 @@ export class SpoolWriter {
       this.next++;
     }
     writePending();
-    this.keepForPublisher(bytes, sizes, first, checked);
+    this.keepForPublisher(bytes, sizes, first, checked, events);
     this.stats_.appendedRecords += sizes.length;
     this.stats_.appendedBatches++;
     // coarse marks (one per 100 ms) are enough for the lag gauge and keep this array short
@@ -287,10 +302,16 @@ export class SpoolWriter {
   }
 
   /** Keeps a batch just written for the publisher of this process (the oldest go past HANDOFF_BYTES). */
-  private keepForPublisher(bytes: Buffer, sizes: readonly number[], first: number, checked: boolean): void {
+  private keepForPublisher(
+    bytes: Buffer,
+    sizes: readonly number[],
+    first: number,
+    checked: boolean,
+    events: readonly (CaptureEvent | undefined)[] | undefined,
+  ): void {
     const seg = this.segments[this.segments.length - 1]!;
     const end = { sequence: this.next, segment: seg.first, offset: this.activeBytes };
-    this.handoff.push({ bytes, sizes, first, end, checked });
+    this.handoff.push({ bytes, sizes, first, end, checked, events });
     this.handoffBytes += bytes.length;
     while (this.handoffBytes > HANDOFF_BYTES && this.handoff.length > 0)
       this.handoffBytes -= this.handoff.shift()!.bytes.length;
@@ -308,7 +329,7 @@ export class SpoolWriter {
     const limit = this.durableEnd;
     const head = this.handoff[0];
     if (head === undefined || head.first !== sequence || head.end.sequence > limit) return undefined;
-    const out: AppendedRecords = { payloads: [], first: sequence, end: head.end, checked: true };
+    const out: AppendedRecords = { payloads: [], first: sequence, end: head.end, checked: true, events: [] };
     for (const b of this.handoff) {
       if (
         b.end.sequence > limit ||
@@ -316,8 +337,9 @@ export class SpoolWriter {
       )
         break;
       let offset = 0;
-      for (const size of b.sizes) {
+      for (const [i, size] of b.sizes.entries()) {
         out.payloads.push(b.bytes.subarray(offset + RECORD_HEADER_BYTES, offset + size));
+        out.events.push(b.events?.[i]);
         offset += size;
       }
       out.end = b.end;

@@ -32,6 +32,8 @@ const event = (i: number): Record<string, unknown> => ({
 /** A port that records what it got, fails while `failing` is set, and refuses any batch holding a `refused` event id. */
 class RecordingPort implements SpoolPublishPort {
   readonly sent: string[] = [];
+  /** The event objects `publishEvents` got. */
+  readonly objects: CaptureEvent[] = [];
   readonly batches: number[] = [];
   failing = 0;
   refused = new Set<string>();
@@ -47,6 +49,7 @@ class RecordingPort implements SpoolPublishPort {
     return Promise.resolve({ kind: 'success' });
   }
   publishEvents(events: readonly CaptureEvent[]): Promise<ExportResult> {
+    this.objects.push(...events);
     return this.answer(events.map((e) => e.eventId));
   }
   publishSpec(spec: ProspectiveSpec): Promise<ExportResult> {
@@ -200,6 +203,23 @@ describe('SpoolPublisher', () => {
     );
     expect(p.stats).toMatchObject({ events: 4, invalid: 0, position: 4 });
   }, 10_000);
+
+  it('sends the events the agent validated at ingest as they were validated, without parsing their records again', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spool-pub-'));
+    const w = SpoolWriter.open(dir);
+    writers.push(w);
+    const port = new RecordingPort(); // a port of event objects (the agent's, to Kafka)
+    const validated = captureEvents([0, 1]);
+    const payloads = [
+      Buffer.from(JSON.stringify({ spec: SPEC })),
+      ...validated.map((e) => Buffer.from(JSON.stringify({ event: e }))),
+    ];
+    await w.appendPayloads(payloads, [undefined, ...validated]);
+    await new SpoolPublisher(w, port).drain();
+    expect(port.sent).toEqual(['spec:w', 'e0', 'e1']);
+    expect(port.objects[0]).toBe(validated[0]); // the very object: not parsed from the record
+    expect(port.objects[1]).toBe(validated[1]);
+  });
 
   it('reads from the spool what memory no longer holds (after a restart), in order, then hands off again', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'spool-pub-'));
