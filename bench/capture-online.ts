@@ -312,6 +312,7 @@ const tableRows = cells.map((c) => {
     fmt(median(rs.map((x) => us(x.clientMainMs - baseMain)))),
     fmt(median(rs.map((x) => us(x.clientSysMs - baseSys)))),
     `**${fmt(median(agent))}** (${agent.map((x) => fmt(x)).join(', ')})`,
+    fmt(median(rs.map((x) => us(x.agentRawMs)))),
     fmt(median(rs.map((x) => us(x.agentMainMs)))),
     fmt(median(rs.map((x) => us(x.agentSysMs)))),
     fmt(median(rs.map((x) => us(x.clientCpuMs - base + x.agentCpuMs)))),
@@ -338,7 +339,8 @@ ${args['cpu-prof'] === undefined ? '' : 'Profiled (--cpu-prof): the after varian
 *Client CPU µs/event*: the worker process's CPU during its loop (all threads) less the baseline median
 (${fmt(base)} ms), per event; *trainer thread* and *kernel*: the same for its main thread and its system time.
 *Agent CPU µs/event*: the agent process's CPU from the worker's start until Kafka acknowledged every
-record (provml_spool_depth_records 0), less its idle rate measured just before (*idle ms/s*), per event; of it, its main thread (JavaScript) and its
+record (provml_spool_depth_records 0), less its idle rate measured just before (*idle ms/s*), per event; *idle not taken off*: all the agent's CPU over
+that time per event (what the node pays while the client runs); its main thread (JavaScript) and its
 kernel time, not less the idle rate (an upper bound of each).
 *Delivered*: the client's shutdown counted every event delivered and the agent published all of them
 (${events} events and the spec; when a run published more records, events went twice, their count is given).
@@ -350,6 +352,7 @@ ${table(
     'of which trainer thread',
     'of which kernel',
     'agent CPU µs/event (runs)',
+    'agent CPU µs/event, idle not taken off',
     "agent's main thread (with idle)",
     "agent's kernel (with idle)",
     'client + agent',
