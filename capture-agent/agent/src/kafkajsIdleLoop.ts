@@ -6,7 +6,8 @@
  * This skips the check when there is nothing to check: a request that cannot go at once is queued
  * by `push`, which schedules the check itself, and every answer checks the queue again.
  */
-import { createRequire } from 'node:module';
+// the module kafkajs's connections use (a static import: the compiled agent bundles the same one)
+import RequestQueueClass from 'kafkajs/src/network/requestQueue/index.js';
 
 interface RequestQueue {
   pending: unknown[];
@@ -16,10 +17,9 @@ interface RequestQueue {
 
 let applied = false;
 
-/** The RequestQueue class of the kafkajs that `@provml/log` uses. */
+/** The RequestQueue class of kafkajs. */
 export function kafkajsRequestQueue(): { prototype: RequestQueue } {
-  const fromLog = createRequire(createRequire(import.meta.url).resolve('@provml/log'));
-  return fromLog('kafkajs/src/network/requestQueue/index.js') as { prototype: RequestQueue };
+  return RequestQueueClass as { prototype: RequestQueue };
 }
 
 /** Stops the idle 1 ms timer loop of kafkajs's request queues in this process. Idempotent. */
