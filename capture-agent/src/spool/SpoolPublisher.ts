@@ -122,6 +122,7 @@ export class SpoolPublisher {
     this.logger = options.logger ?? silentLogger;
     this.position = writer.publishedPosition;
     this.stats.position = this.position.sequence;
+    writer.keepAppended(); // what is appended from now on is sent from memory
   }
 
   /** Starts publishing in the background until `shutdown()`. */

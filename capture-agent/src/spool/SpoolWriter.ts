@@ -109,6 +109,8 @@ export class SpoolWriter {
     events: readonly (CaptureEvent | undefined)[] | undefined;
   }[] = [];
   private handoffBytes = 0;
+  /** Whether a publisher in this process takes appended batches (`keepAppended()`; none offline). */
+  private handoffWanted = false;
   /** (end sequence, append time) of recent batches, for the publish lag. */
   private marks: { end: number; at: number }[] = [];
   private readonly stats_ = { appendedRecords: 0, appendedBatches: 0, rejectedBatches: 0, droppedRecords: 0 };
@@ -301,6 +303,11 @@ export class SpoolWriter {
     return { first, count: sizes.length };
   }
 
+  /** From now on keeps the batches appended for `appended()` (a publisher in this process calls it). */
+  keepAppended(): void {
+    this.handoffWanted = true;
+  }
+
   /** Keeps a batch just written for the publisher of this process (the oldest go past HANDOFF_BYTES). */
   private keepForPublisher(
     bytes: Buffer,
@@ -309,6 +316,7 @@ export class SpoolWriter {
     checked: boolean,
     events: readonly (CaptureEvent | undefined)[] | undefined,
   ): void {
+    if (!this.handoffWanted) return; // offline (no publisher in this process): nothing kept
     const seg = this.segments[this.segments.length - 1]!;
     const end = { sequence: this.next, segment: seg.first, offset: this.activeBytes };
     this.handoff.push({ bytes, sizes, first, end, checked, events });
@@ -321,7 +329,8 @@ export class SpoolWriter {
    * The records appended by this writer from `sequence` on, durable per the fsync policy, whole
    * batches up to about `maxRecords`, taken from memory: undefined when they are not all there
    * (after a restart, a backlog past HANDOFF_BYTES, records dropped under the cap, a batch not yet
-   * durable): then read them from disk. Batches before `sequence` are forgotten.
+   * durable): then read them from disk. Batches before `sequence` are forgotten. Kept only after
+   * `keepAppended()`.
    */
   appended(sequence: number, maxRecords: number): AppendedRecords | undefined {
     while (this.handoff.length > 0 && this.handoff[0]!.end.sequence <= sequence)

@@ -208,17 +208,22 @@ describe('SpoolPublisher', () => {
     const dir = mkdtempSync(join(tmpdir(), 'spool-pub-'));
     const w = SpoolWriter.open(dir);
     writers.push(w);
+    await w.appendEvents(captureEvents([9])); // offline so far: no publisher, nothing kept in memory
+    expect(w.appended(0, 10)).toBeUndefined();
     const port = new RecordingPort(); // a port of event objects (the agent's, to Kafka)
+    const p = new SpoolPublisher(w, port); // as the agent does: the publisher first, then the ingest
+    await p.drain(); // e9, read back from the spool
     const validated = captureEvents([0, 1]);
     const payloads = [
       Buffer.from(JSON.stringify({ spec: SPEC })),
       ...validated.map((e) => Buffer.from(JSON.stringify({ event: e }))),
     ];
     await w.appendPayloads(payloads, [undefined, ...validated]);
-    await new SpoolPublisher(w, port).drain();
-    expect(port.sent).toEqual(['spec:w', 'e0', 'e1']);
-    expect(port.objects[0]).toBe(validated[0]); // the very object: not parsed from the record
-    expect(port.objects[1]).toBe(validated[1]);
+    await p.drain();
+    expect(port.sent).toEqual(['e9', 'spec:w', 'e0', 'e1']);
+    expect(port.objects[0]).not.toBe(captureEvents([9])[0]);
+    expect(port.objects[1]).toBe(validated[0]); // the very object: not parsed from the record
+    expect(port.objects[2]).toBe(validated[1]);
   });
 
   it('reads from the spool what memory no longer holds (after a restart), in order, then hands off again', async () => {
