@@ -35,7 +35,8 @@ export interface SpoolOptions {
   policy?: CapPolicy;
   /**
    * How often at most the `published` cursor file is written, ms (each write is a file, an fsync,
-   * a rename and an fsync of the directory). Default 1000; 0 writes it at every advance.
+   * a rename and an fsync of the directory, on the publisher's thread). Default 0: at every
+   * advance. With N > 0 a crash resends up to N ms of acknowledged records (see `markPublished`).
    */
   publishedSyncMs?: number;
   logger?: Logger;
@@ -134,7 +135,7 @@ export class SpoolWriter {
     this.segmentBytes = options.segmentBytes ?? 16 << 20;
     this.maxBytes = options.maxBytes ?? 1 << 30;
     this.policy = options.policy ?? 'reject';
-    this.publishedSyncMs = options.publishedSyncMs ?? 1000;
+    this.publishedSyncMs = options.publishedSyncMs ?? 0;
     this.persisted = published;
     this.durable = next;
     if (next > 0) this.marks.push({ end: next, at: Date.now() });
@@ -415,8 +416,10 @@ export class SpoolWriter {
    * then. Durability: a crash between two writes loses no record, since nothing below the written
    * cursor is deleted; a restart resumes from the written cursor and sends again what was
    * acknowledged after it, at most `publishedSyncMs` of records. That is the spool's promise anyway
-   * (at least once: a record may be sent twice, never lost; AGENT.md): the processor does not drop
-   * a repeated event, it maps it to the same triples (IRIs from its ids), which the store holds once.
+   * (at least once: a record may be sent twice, never lost; AGENT.md), but the processor does not
+   * drop a repeated event: it maps it again, to the same triples (IRIs from its ids), which the store
+   * holds once, and a resent suffix of a run is mapped in order (a begin again before its end). As
+   * the processor keeps no record of event ids, the default stays a write per advance (issue #21).
    */
   markPublished(position: SpoolPosition): void {
     if (position.sequence <= this.published || this.closed) return;
