@@ -435,8 +435,9 @@ export class Capture {
   shutdown(timeoutMs = this.shutdownTimeoutMs): Promise<DeliveryResult> {
     this.closed ??= (async () => {
       const deadline = Date.now() + timeoutMs;
-      // a tenth of the time (at least 100 ms) is kept for spilling what is left and closing the spill spool
-      const closeBy = deadline - Math.max(100, timeoutMs / 10);
+      // a tenth of the time (at least 100 ms) is kept for spilling what is left and closing the spill
+      // spool; none with no limit (Infinity − Infinity / 10 is NaN, a deadline already past)
+      const closeBy = timeoutMs === Infinity ? Infinity : deadline - Math.max(100, timeoutMs / 10);
       let timedOut = await pastDeadline(this.processor.flush(), closeBy);
       const spill = this.delivery.spill;
       if (spill !== undefined) {

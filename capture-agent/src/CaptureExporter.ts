@@ -10,6 +10,12 @@ export interface CaptureExporter {
   exportSpec(spec: ProspectiveSpec): Promise<ExportResult>;
   /** Publishes a batch of events, in order. At most one call is in flight at a time. */
   exportEvents(events: readonly CaptureEvent[]): Promise<ExportResult>;
+  /**
+   * Optional: publishes a batch of events given as event envelopes in their JSON form
+   * (`{"event":…}`, UTF-8, valid), in order, as `exportEvents` would: a transport that sends JSON
+   * sends them as they are (the spool publisher of setting E, from records it just appended).
+   */
+  exportEventRecords?(payloads: readonly Buffer[]): Promise<ExportResult>;
   /** Releases resources; called once by the batch processor's shutdown. */
   shutdown(): Promise<void>;
 }

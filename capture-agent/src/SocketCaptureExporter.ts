@@ -4,6 +4,8 @@ import { ValidationError, type CaptureEvent, type ProspectiveSpec, type SocketAn
 import type { CaptureExporter, ExportResult } from './CaptureExporter.ts';
 import { eventEnvelopeJson } from './captureJson.ts';
 
+const NEWLINE = Buffer.from('\n');
+
 /** Settings of the socket exporter. */
 export interface SocketExporterOptions {
   /** The agent's socket, e.g. `<spool>/agent.sock`. */
@@ -32,13 +34,22 @@ export class SocketCaptureExporter implements CaptureExporter {
     return this.send(events.map(eventEnvelopeJson));
   }
 
+  /** Event envelopes as they are (the socket's lines are envelopes): one write of the batch's bytes. */
+  exportEventRecords(payloads: readonly Buffer[]): Promise<ExportResult> {
+    const parts: Buffer[] = [];
+    for (const p of payloads) parts.push(p, NEWLINE);
+    parts.push(NEWLINE);
+    return this.send(Buffer.concat(parts));
+  }
+
   shutdown(): Promise<void> {
     this.socket?.destroy();
     this.socket = undefined;
     return Promise.resolve();
   }
 
-  private async send(lines: readonly string[]): Promise<ExportResult> {
+  /** Sends one batch (envelope lines, or the bytes of a whole batch with its empty line). */
+  private async send(lines: readonly string[] | Buffer): Promise<ExportResult> {
     let answer: SocketAnswer | Error;
     try {
       const socket = await this.connected();
@@ -51,7 +62,7 @@ export class SocketCaptureExporter implements CaptureExporter {
           clearTimeout(timer);
           resolve(a);
         };
-        socket.write(`${lines.join('\n')}\n\n`);
+        socket.write(Buffer.isBuffer(lines) ? lines : `${lines.join('\n')}\n\n`);
       });
     } catch (error) {
       answer = error as Error;

@@ -413,6 +413,30 @@ describe('lifecycle', () => {
     expect(byPhase(exporter.events, 'epoch', 'end').map((e) => e.values.loss)).toEqual([0, 1, 2, 3, 4]);
   });
 
+  it('shutdown(Infinity) waits for a slow transport as long as it takes: nothing is spilled', async () => {
+    /** Answers each batch after 30 ms. */
+    class SlowExporter extends RecordingExporter {
+      override async exportEvents(events: readonly CaptureEvent[]): Promise<ExportResult> {
+        await new Promise((r) => setTimeout(r, 30));
+        return super.exportEvents(events);
+      }
+    }
+    const exporter = new SlowExporter();
+    const errors: Error[] = [];
+    const capture = await init({
+      spec: SPEC,
+      exporter,
+      scheduledDelayMs: 60_000,
+      spill: { dir: await mkdtemp(join(tmpdir(), 'provml-spill-infinity-')) },
+      onError: (e) => errors.push(e),
+    });
+    capture.workflowExecution('wfe-1').begin('training').end();
+    const result = await capture.shutdown(Infinity);
+    expect(errors.map((e) => e.message)).toEqual([]); // before: "capture transport down (no answer within 2000 ms)" at once
+    expect(result).toMatchObject({ delivered: 2, spooled: 0, ok: true });
+    expect(exporter.events).toHaveLength(2);
+  });
+
   it('shutdown() flushes, closes the exporter once and is idempotent', async () => {
     const { capture, exporter } = await start();
     capture.workflowExecution('wfe-1').begin('training').end();

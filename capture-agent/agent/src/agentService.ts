@@ -26,6 +26,7 @@ import { LogPublishPort } from './ingest/LogPublishPort.ts';
 import { SocketIngestServer } from './ingest/SocketIngestServer.ts';
 import { SpoolIngestTarget } from './ingest/SpoolIngestTarget.ts';
 import { registerAgentMetrics } from './agentMetrics.ts';
+import { stopKafkajsIdleLoop } from './kafkajsIdleLoop.ts';
 
 /** A running agent: its HTTP URL, socket path and spool, and how to stop it. */
 export interface RunningAgent extends RunningService {
@@ -65,6 +66,7 @@ export function kafkaPublishPort(config: ServiceConfig, logger: Logger): LogPubl
  */
 export async function startAgent(config: ServiceConfig, logger: Logger): Promise<RunningAgent> {
   const a = config.agent;
+  stopKafkajsIdleLoop(); // a sidecar idles most of the time: no 1 ms timer loop per broker connection
   const auth = resolveAuth(config.auth, ['ingest'], logger); // HTTP only: the socket is local (mode 0660)
   const spool = SpoolWriter.open(a.spoolDir, spoolOptions(config, logger));
   const kafka = a.offline ? undefined : kafkaPublishPort(config, logger);

@@ -4,6 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { init, SocketCaptureExporter } from '@provml/capture-agent';
 import { decodeCaptureEvent, silentLogger } from '@provml/schemas';
 import type { ConsumedRecord, KafkaEventLog, TopicNames } from '@provml/log';
 import { kafka, kafkaLog, unique, until } from '../../../deploy/testing/kafkaTest.ts';
@@ -105,6 +106,34 @@ describe.skipIf(kafka.bootstrap === '')(`sidecar agent on a real broker ${kafka.
     expect(metrics).toMatch(/^provml_process_resident_memory_bytes \d+$/m);
     expect(metrics).toMatch(/^provml_nodejs_heap_size_used_bytes \d+$/m);
     expect(metrics).not.toMatch(/provml_nodejs_gc_duration_seconds|provml_nodejs_eventloop_lag_p99_seconds/);
+  });
+
+  it('setting E: the library spools, its publisher ships the records as they are over the socket, across an agent restart; every event reaches Kafka', async () => {
+    const prefix = `agent-e-${unique()}.`;
+    const topics = topicNames(resolveServiceConfig({ topics: { prefix } }, {}));
+    const log = await kafkaLog(topics, 4);
+    cleanup.push(() => log.close());
+    const agentDir = mkdtempSync(join(tmpdir(), 'agent-'));
+    let agent = await startAgent(configFor(prefix, agentDir), silentLogger);
+    const capture = await init({
+      spec: AGENT_SPEC,
+      env: {},
+      queueSize: 50,
+      spool: { dir: mkdtempSync(join(tmpdir(), 'agent-lib-spool-')) },
+      exporter: new SocketCaptureExporter({ path: agent.socketPath }),
+    });
+    const training = capture.workflowExecution('run-e').begin('training');
+    for (let b = 0; b < 100; b++) training.begin('batch').end({ values: { loss: b } });
+    await capture.flush();
+    await agent.shutdown(); // the publisher retries, its spool grows
+    for (let b = 100; b < 200; b++) training.begin('batch').end({ values: { loss: b } });
+    await capture.flush();
+    agent = await start(configFor(prefix, agentDir));
+    training.end();
+    expect(await capture.shutdown(30_000)).toMatchObject({ dropped: 0, rejected: 0, ok: true });
+    const ids = await eventIdsOn(log, topics, 402);
+    expect(new Set(ids).size).toBe(402);
+    await until(() => agent.spool.stats.depthRecords === 0, 'the agent spool to drain');
   });
 
   it('offline: only spools; replay publishes it once with a summary, and a second replay sends nothing', async () => {

@@ -44,7 +44,13 @@ export class SpoolCaptureExporter implements CaptureExporter {
 
 /** Publishes spooled records through a capture exporter (annotations are refused: exporters carry none). */
 export class ExporterPublishPort implements SpoolPublishPort {
-  constructor(private readonly exporter: CaptureExporter) {}
+  /** Event records as they are, when the exporter takes them (the agent's socket). */
+  readonly publishEventRecords?: (payloads: readonly Buffer[]) => Promise<ExportResult>;
+
+  constructor(private readonly exporter: CaptureExporter) {
+    if (exporter.exportEventRecords !== undefined)
+      this.publishEventRecords = (payloads) => exporter.exportEventRecords!(payloads);
+  }
 
   publishEvents(events: readonly CaptureEvent[]): Promise<ExportResult> {
     return this.exporter.exportEvents(events);

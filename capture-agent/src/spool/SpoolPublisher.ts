@@ -18,6 +18,12 @@ import type { SpoolWriter } from './SpoolWriter.ts';
 export interface SpoolPublishPort {
   /** Events, in order, keyed by workflow execution. */
   publishEvents(events: readonly CaptureEvent[]): Promise<ExportResult>;
+  /**
+   * Optional: events as the spool holds them, each the UTF-8 JSON of a valid event envelope
+   * (`{"event":…}`), in order: a port that sends JSON sends them as they are, without parsing them
+   * and writing them again. Used for records this process appended and checked (`AppendedRecords`).
+   */
+  publishEventRecords?(payloads: readonly Buffer[]): Promise<ExportResult>;
   publishSpec(spec: ProspectiveSpec): Promise<ExportResult>;
   /**
    * The whole document of an annotation source, replacing what it said before (`''` withdraws it);
@@ -67,8 +73,23 @@ export interface SpoolPublisherStats {
 
 type Item =
   | { kind: 'event'; event: CaptureEvent }
+  | { kind: 'eventRecord'; payload: Buffer }
   | { kind: 'spec'; spec: ProspectiveSpec }
   | { kind: 'annotations'; turtle: string; source: string | undefined; agent: string | undefined };
+
+/** A record to send: read from the spool, or handed over by its writer with its validated event. */
+type HandedRecord = Pick<SpoolRecord, 'sequence' | 'payload'> & { event?: CaptureEvent };
+
+/** The bytes `{"event":` that every event record this library or the agent's socket spools starts with. */
+const EVENT_PREFIX = Buffer.from('{"event":');
+
+/** Whether a record's payload is an event envelope as the capture library writes it (`{"event":…}`). */
+function isEventPayload(payload: Buffer): boolean {
+  return (
+    payload.length > EVENT_PREFIX.length &&
+    payload.compare(EVENT_PREFIX, 0, EVENT_PREFIX.length, 0, EVENT_PREFIX.length) === 0
+  );
+}
 
 /** Reads records from the spool's `published` cursor on and sends them in order. */
 export class SpoolPublisher {
@@ -101,6 +122,7 @@ export class SpoolPublisher {
     this.logger = options.logger ?? silentLogger;
     this.position = writer.publishedPosition;
     this.stats.position = this.position.sequence;
+    writer.keepAppended(); // what is appended from now on is sent from memory
   }
 
   /** Starts publishing in the background until `shutdown()`. */
@@ -165,17 +187,32 @@ export class SpoolPublisher {
     clearTimeout(timer);
   }
 
-  /** Reads one batch and sends it; returns the number of records handled. */
+  /**
+   * Sends the next batch, returns the number of records handled: the batches the writer of this
+   * process just appended, from memory, or else what the spool holds from the position on (after
+   * a restart, a backlog, records dropped under the cap).
+   */
   private async step(): Promise<number> {
     if (this.position.sequence < this.writer.publishedPosition.sequence)
       this.position = this.writer.publishedPosition; // records dropped under the cap
-    const read = this.reader.read(this.position, {
-      maxRecords: this.options.maxRecords ?? 5000,
-      limit: this.writer.durableEnd,
-    });
+    const maxRecords = this.options.maxRecords ?? 5000;
+    const handed = this.writer.appended(this.position.sequence, maxRecords);
+    const read =
+      handed === undefined
+        ? this.reader.read(this.position, { maxRecords, limit: this.writer.durableEnd })
+        : {
+            records: handed.payloads.map((payload, i) => ({
+              sequence: handed.first + i,
+              payload,
+              event: handed.checked ? handed.events[i] : undefined,
+            })),
+            next: handed.end,
+            skipped: 0,
+          };
     this.stats.skipped += read.skipped;
     if (read.records.length > 0) {
-      for (const run of this.runs(read.records)) if (!(await this.send(run))) return 0;
+      for (const run of this.runs(read.records, handed?.checked === true))
+        if (!(await this.send(run))) return 0;
     }
     if (read.next.sequence > this.position.sequence) {
       this.writer.markPublished(read.next);
@@ -185,20 +222,36 @@ export class SpoolPublisher {
     return read.records.length + read.skipped;
   }
 
-  /** Decodes records and groups consecutive ones of a kind (events are sent many per request). */
-  private runs(records: readonly SpoolRecord[]): Item[][] {
+  /**
+   * Decodes records and groups consecutive ones of a kind (events are sent many per request).
+   * `checked` records (valid envelopes this process appended) that are events go to a port that
+   * takes them as JSON as they are.
+   */
+  private runs(records: readonly HandedRecord[], checked: boolean): Item[][] {
+    const raw = checked && this.port.publishEventRecords !== undefined;
     const out: Item[][] = [];
     for (const r of records) {
-      const item = this.decode(r);
+      const item: Item | undefined =
+        raw && isEventPayload(r.payload)
+          ? { kind: 'eventRecord', payload: r.payload }
+          : r.event !== undefined
+            ? { kind: 'event', event: r.event } // validated before it was appended: not parsed again
+            : this.decode(r);
       if (item === undefined) continue;
       const last = out[out.length - 1];
-      if (last !== undefined && item.kind === 'event' && last[0]!.kind === 'event') last.push(item);
+      if (
+        last !== undefined &&
+        item.kind === last[0]!.kind &&
+        item.kind !== 'spec' &&
+        item.kind !== 'annotations'
+      )
+        last.push(item);
       else out.push([item]);
     }
     return out;
   }
 
-  private decode(record: SpoolRecord): Item | undefined {
+  private decode(record: Pick<SpoolRecord, 'sequence' | 'payload'>): Item | undefined {
     const d = decodeEnvelope(record.payload);
     const invalid = (why: string): undefined => {
       this.stats.invalid++;
@@ -227,11 +280,13 @@ export class SpoolPublisher {
   private async attempt(run: readonly Item[]): Promise<ExportResult> {
     const first = run[0]!;
     try {
-      return first.kind === 'event'
-        ? await this.port.publishEvents(run.map((i) => (i as { event: CaptureEvent }).event))
-        : first.kind === 'spec'
-          ? await this.port.publishSpec(first.spec)
-          : await this.port.publishAnnotations(first.turtle, first.source, first.agent);
+      return first.kind === 'eventRecord'
+        ? await this.port.publishEventRecords!(run.map((i) => (i as { payload: Buffer }).payload))
+        : first.kind === 'event'
+          ? await this.port.publishEvents(run.map((i) => (i as { event: CaptureEvent }).event))
+          : first.kind === 'spec'
+            ? await this.port.publishSpec(first.spec)
+            : await this.port.publishAnnotations(first.turtle, first.source, first.agent);
     } catch (error) {
       return { kind: 'retryable', error: error as Error };
     }
@@ -250,8 +305,13 @@ export class SpoolPublisher {
       const first = run[0]!;
       const result = await this.attempt(run);
       if (result.kind === 'success') {
-        this.stats[first.kind === 'event' ? 'events' : first.kind === 'spec' ? 'specs' : 'annotations'] +=
-          run.length;
+        this.stats[
+          first.kind === 'event' || first.kind === 'eventRecord'
+            ? 'events'
+            : first.kind === 'spec'
+              ? 'specs'
+              : 'annotations'
+        ] += run.length;
         return true;
       }
       if (result.kind === 'failure') {
@@ -263,6 +323,7 @@ export class SpoolPublisher {
         this.logger.error('the destination refused a spool record; skipped', {
           kind: first.kind,
           ...(first.kind === 'event' ? { eventId: first.event.eventId } : {}),
+          ...(first.kind === 'eventRecord' ? { record: first.payload.toString('utf8').slice(0, 200) } : {}),
           error: result.error.message,
         });
         return true;

@@ -8,6 +8,7 @@ import {
   encodeEnvelopes,
   encodeEventRecords,
   encodeRecord,
+  RECORD_HEADER_BYTES,
   segmentName,
   type SpoolEnvelope,
 } from './spoolFormat.ts';
@@ -32,6 +33,12 @@ export interface SpoolOptions {
   maxBytes?: number;
   /** Default `reject` (nothing lost; the writer retries). */
   policy?: CapPolicy;
+  /**
+   * How often at most the `published` cursor file is written, ms (each write is a file, an fsync,
+   * a rename and an fsync of the directory, on the publisher's thread). Default 0: at every
+   * advance. With N > 0 a crash resends up to N ms of acknowledged records (see `markPublished`).
+   */
+  publishedSyncMs?: number;
   logger?: Logger;
 }
 
@@ -55,6 +62,32 @@ export interface SpoolStats {
   next: number;
 }
 
+/**
+ * Records this writer appended, still in memory: what a publisher in the same process sends without
+ * reading them back from disk (`SpoolWriter.appended`).
+ */
+export interface AppendedRecords {
+  /** The payload (UTF-8 JSON of one envelope) of each record, from sequence `first` on. */
+  payloads: Buffer[];
+  first: number;
+  /** Where the record after the last one lies. */
+  end: SpoolPosition;
+  /**
+   * Every payload is a valid envelope, its event or spec valid: written by `appendEvents` (events
+   * the capture library built and checked) or `appendPayloads` (lines the agent validated).
+   */
+  checked: boolean;
+  /**
+   * The event each record holds, as the writer was given it (checked and normalised by whoever
+   * validated it: the capture library, the agent's ingest), where known; aligned with `payloads`.
+   * A publisher sends these instead of parsing and validating the payloads again.
+   */
+  events: (CaptureEvent | undefined)[];
+}
+
+/** Bytes of appended batches kept in memory for the publisher at most (older ones are read from disk). */
+const HANDOFF_BYTES = 4 << 20;
+
 /** Appends to one spool directory; holds its LOCK until `close()`. Create with `SpoolWriter.open`. */
 export class SpoolWriter {
   private fd: number | undefined;
@@ -63,6 +96,22 @@ export class SpoolWriter {
   private syncing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** The `published` cursor as last written to its file (what a restart resumes from). */
+  private persisted: number;
+  private persistedAt = 0;
+  private persistTimer: NodeJS.Timeout | undefined;
+  /** Batches appended and not yet taken by `appended()`, oldest first, and their bytes. */
+  private handoff: {
+    bytes: Buffer;
+    sizes: readonly number[];
+    first: number;
+    end: SpoolPosition;
+    checked: boolean;
+    events: readonly (CaptureEvent | undefined)[] | undefined;
+  }[] = [];
+  private handoffBytes = 0;
+  /** Whether a publisher in this process takes appended batches (`keepAppended()`; none offline). */
+  private handoffWanted = false;
   /** (end sequence, append time) of recent batches, for the publish lag. */
   private marks: { end: number; at: number }[] = [];
   private readonly stats_ = { appendedRecords: 0, appendedBatches: 0, rejectedBatches: 0, droppedRecords: 0 };
@@ -70,6 +119,7 @@ export class SpoolWriter {
   private readonly segmentBytes: number;
   private readonly maxBytes: number;
   private readonly policy: CapPolicy;
+  private readonly publishedSyncMs: number;
 
   private constructor(
     /** The spool directory. */
@@ -85,6 +135,8 @@ export class SpoolWriter {
     this.segmentBytes = options.segmentBytes ?? 16 << 20;
     this.maxBytes = options.maxBytes ?? 1 << 30;
     this.policy = options.policy ?? 'reject';
+    this.publishedSyncMs = options.publishedSyncMs ?? 0;
+    this.persisted = published;
     this.durable = next;
     if (next > 0) this.marks.push({ end: next, at: Date.now() });
     if (this.fsync === 'interval') {
@@ -171,21 +223,29 @@ export class SpoolWriter {
   /** Appends envelopes as one batch. See `appendPayloads`. */
   append(envelopes: readonly SpoolEnvelope[]): Promise<{ first: number; count: number }> {
     const { bytes, sizes } = encodeEnvelopes(envelopes);
-    return this.appendRecords(bytes, sizes);
+    return this.appendRecords(bytes, sizes, false);
   }
 
   /** Appends capture events as one batch of event envelopes (the capture library's hot path). See `appendPayloads`. */
   appendEvents(events: readonly CaptureEvent[]): Promise<{ first: number; count: number }> {
     const { bytes, sizes } = encodeEventRecords(events);
-    return this.appendRecords(bytes, sizes);
+    return this.appendRecords(bytes, sizes, true, events);
   }
 
-  /** Appends UTF-8 JSON payloads (already-validated envelopes) as one batch. */
-  appendPayloads(payloads: readonly Buffer[]): Promise<{ first: number; count: number }> {
+  /**
+   * Appends UTF-8 JSON payloads (already-validated envelopes) as one batch; `events`: the event of
+   * each payload as validated (undefined for other records), for the publisher of this process.
+   */
+  appendPayloads(
+    payloads: readonly Buffer[],
+    events?: readonly (CaptureEvent | undefined)[],
+  ): Promise<{ first: number; count: number }> {
     const records = payloads.map(encodeRecord);
     return this.appendRecords(
       records.length === 1 ? records[0]! : Buffer.concat(records),
       records.map((r) => r.length),
+      true,
+      events,
     );
   }
 
@@ -197,6 +257,8 @@ export class SpoolWriter {
   private async appendRecords(
     bytes: Buffer,
     sizes: readonly number[],
+    checked: boolean,
+    events?: readonly (CaptureEvent | undefined)[],
   ): Promise<{ first: number; count: number }> {
     if (this.closed) throw new Error(`spool ${this.dir} is closed`);
     const total = bytes.length;
@@ -230,6 +292,7 @@ export class SpoolWriter {
       this.next++;
     }
     writePending();
+    this.keepForPublisher(bytes, sizes, first, checked, events);
     this.stats_.appendedRecords += sizes.length;
     this.stats_.appendedBatches++;
     // coarse marks (one per 100 ms) are enough for the lag gauge and keep this array short
@@ -239,6 +302,60 @@ export class SpoolWriter {
     else lastMark.end = this.next;
     if (this.fsync === 'batch') await this.syncTo(this.next);
     return { first, count: sizes.length };
+  }
+
+  /** From now on keeps the batches appended for `appended()` (a publisher in this process calls it). */
+  keepAppended(): void {
+    this.handoffWanted = true;
+  }
+
+  /** Keeps a batch just written for the publisher of this process (the oldest go past HANDOFF_BYTES). */
+  private keepForPublisher(
+    bytes: Buffer,
+    sizes: readonly number[],
+    first: number,
+    checked: boolean,
+    events: readonly (CaptureEvent | undefined)[] | undefined,
+  ): void {
+    if (!this.handoffWanted) return; // offline (no publisher in this process): nothing kept
+    const seg = this.segments[this.segments.length - 1]!;
+    const end = { sequence: this.next, segment: seg.first, offset: this.activeBytes };
+    this.handoff.push({ bytes, sizes, first, end, checked, events });
+    this.handoffBytes += bytes.length;
+    while (this.handoffBytes > HANDOFF_BYTES && this.handoff.length > 0)
+      this.handoffBytes -= this.handoff.shift()!.bytes.length;
+  }
+
+  /**
+   * The records appended by this writer from `sequence` on, durable per the fsync policy, whole
+   * batches up to about `maxRecords`, taken from memory: undefined when they are not all there
+   * (after a restart, a backlog past HANDOFF_BYTES, records dropped under the cap, a batch not yet
+   * durable): then read them from disk. Batches before `sequence` are forgotten. Kept only after
+   * `keepAppended()`.
+   */
+  appended(sequence: number, maxRecords: number): AppendedRecords | undefined {
+    while (this.handoff.length > 0 && this.handoff[0]!.end.sequence <= sequence)
+      this.handoffBytes -= this.handoff.shift()!.bytes.length;
+    const limit = this.durableEnd;
+    const head = this.handoff[0];
+    if (head === undefined || head.first !== sequence || head.end.sequence > limit) return undefined;
+    const out: AppendedRecords = { payloads: [], first: sequence, end: head.end, checked: true, events: [] };
+    for (const b of this.handoff) {
+      if (
+        b.end.sequence > limit ||
+        (out.payloads.length > 0 && out.payloads.length + b.sizes.length > maxRecords)
+      )
+        break;
+      let offset = 0;
+      for (const [i, size] of b.sizes.entries()) {
+        out.payloads.push(b.bytes.subarray(offset + RECORD_HEADER_BYTES, offset + size));
+        out.events.push(b.events?.[i]);
+        offset += size;
+      }
+      out.end = b.end;
+      out.checked &&= b.checked;
+    }
+    return out;
   }
 
   /** Closes the active segment (fsynced) and starts a new one named after the next sequence number. */
@@ -293,14 +410,40 @@ export class SpoolWriter {
   }
 
   /**
-   * Advances the `published` cursor (written atomically) after the broker acknowledged every record
-   * before `position.sequence`, and deletes segments wholly below it. Going backwards is ignored.
+   * Advances the `published` cursor after the broker acknowledged every record before
+   * `position.sequence`. Going backwards is ignored. The cursor file is written at most once per
+   * `publishedSyncMs` (and at `close()`); segments wholly below the cursor as written are deleted
+   * then. Durability: a crash between two writes loses no record, since nothing below the written
+   * cursor is deleted; a restart resumes from the written cursor and sends again what was
+   * acknowledged after it, at most `publishedSyncMs` of records. That is the spool's promise anyway
+   * (at least once: a record may be sent twice, never lost; AGENT.md), but the processor does not
+   * drop a repeated event: it maps it again, to the same triples (IRIs from its ids), which the store
+   * holds once, and a resent suffix of a run is mapped in order (a begin again before its end). As
+   * the processor keeps no record of event ids, the default stays a write per advance (issue #21).
    */
   markPublished(position: SpoolPosition): void {
     if (position.sequence <= this.published || this.closed) return;
-    this.setPublished(position);
+    this.published = position.sequence;
+    this.publishedPos = position;
+    const wait = this.persistedAt + this.publishedSyncMs - Date.now();
+    if (wait <= 0) this.persistPublished();
+    else
+      this.persistTimer ??= setTimeout(() => {
+        this.persistTimer = undefined;
+        if (!this.closed) this.persistPublished();
+      }, wait).unref();
+  }
+
+  /** Writes the `published` cursor file (atomically) and deletes the segments wholly below it. */
+  private persistPublished(): void {
+    if (this.persistTimer !== undefined) clearTimeout(this.persistTimer);
+    this.persistTimer = undefined;
+    this.persistedAt = Date.now();
+    if (this.persisted === this.published) return;
+    writePublished(this.dir, this.published);
+    this.persisted = this.published;
     let deleted = false;
-    while (this.segments.length > 1 && this.segments[0]!.first + this.segments[0]!.count <= this.published) {
+    while (this.segments.length > 1 && this.segments[0]!.first + this.segments[0]!.count <= this.persisted) {
       rmSync(join(this.dir, 'segments', segmentName(this.segments.shift()!.first)), { force: true });
       deleted = true;
     }
@@ -308,10 +451,11 @@ export class SpoolWriter {
     this.marks = this.marks.filter((m) => m.end > this.published);
   }
 
+  /** Moves the cursor and writes it at once (records dropped under the cap). */
   private setPublished(position: SpoolPosition): void {
     this.published = position.sequence;
     this.publishedPos = position;
-    writePublished(this.dir, position.sequence);
+    this.persistPublished();
   }
 
   /** Forces everything appended to disk. */
@@ -323,6 +467,8 @@ export class SpoolWriter {
   async close(): Promise<void> {
     if (this.closed) return;
     await this.flush().catch(() => undefined);
+    if (this.persisted !== this.published) this.persistPublished();
+    clearTimeout(this.persistTimer);
     this.closed = true;
     if (this.timer !== undefined) clearInterval(this.timer);
     if (this.fd !== undefined) closeSync(this.fd);

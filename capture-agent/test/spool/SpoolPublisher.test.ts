@@ -1,5 +1,5 @@
 // The spool publisher: in order, by kind, published only after acknowledgement, resuming after a restart, retrying failures.
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -10,7 +10,13 @@ import {
   type SpoolEnvelope,
   type SpoolPublishPort,
 } from '@provml/capture-agent';
-import { DependencyError, silentLogger, type CaptureEvent, type ProspectiveSpec } from '@provml/schemas';
+import {
+  DependencyError,
+  parseEventJson,
+  silentLogger,
+  type CaptureEvent,
+  type ProspectiveSpec,
+} from '@provml/schemas';
 
 const SPEC = { workflow: 'w', phase: 'learning', tasks: [{ id: 'train' }] };
 const event = (i: number): Record<string, unknown> => ({
@@ -26,10 +32,12 @@ const event = (i: number): Record<string, unknown> => ({
 /** A port that records what it got, fails while `failing` is set, and refuses any batch holding a `refused` event id. */
 class RecordingPort implements SpoolPublishPort {
   readonly sent: string[] = [];
+  /** The event objects `publishEvents` got. */
+  readonly objects: CaptureEvent[] = [];
   readonly batches: number[] = [];
   failing = 0;
   refused = new Set<string>();
-  private answer(what: string[]): Promise<ExportResult> {
+  protected answer(what: string[]): Promise<ExportResult> {
     this.batches.push(what.length);
     if (what.some((w) => this.refused.has(w)))
       return Promise.resolve({ kind: 'failure', error: new Error('400 invalid-input') });
@@ -41,6 +49,7 @@ class RecordingPort implements SpoolPublishPort {
     return Promise.resolve({ kind: 'success' });
   }
   publishEvents(events: readonly CaptureEvent[]): Promise<ExportResult> {
+    this.objects.push(...events);
     return this.answer(events.map((e) => e.eventId));
   }
   publishSpec(spec: ProspectiveSpec): Promise<ExportResult> {
@@ -50,6 +59,24 @@ class RecordingPort implements SpoolPublishPort {
     return this.answer([`ann:${source ?? ''}:${turtle.length}`]);
   }
 }
+
+/** A port that also takes event records as they are (as the agent's socket does), keeping their text. */
+class RawPort extends RecordingPort {
+  readonly raw: string[] = [];
+  publishEventRecords(payloads: readonly Buffer[]): Promise<ExportResult> {
+    const texts = payloads.map((p) => p.toString('utf8'));
+    this.raw.push(...texts);
+    return this.answer(texts.map((t) => (JSON.parse(t) as { event: { eventId: string } }).event.eventId));
+  }
+}
+
+/** Capture events as the library builds them (defaults filled). */
+const captureEvents = (ids: number[]): CaptureEvent[] =>
+  ids.map((i) => {
+    const parsed = parseEventJson(event(i));
+    if (!parsed.ok) throw new Error('bad test event');
+    return parsed.event;
+  });
 
 const writers: SpoolWriter[] = [];
 afterEach(async () => {
@@ -122,6 +149,105 @@ describe('SpoolPublisher', () => {
     await p2.shutdown();
     expect(port.sent).toEqual([...Array(11).keys()].map((i) => `e${i}`));
     expect(w2.stats.depthRecords).toBe(0);
+  });
+
+  it('writes the published cursor at most once per publishedSyncMs and at close; a crash resends only what came after the written cursor', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spool-pub-'));
+    // small segments: each batch of two records (153 bytes each) fills one, so deletions below the cursor show
+    const w = SpoolWriter.open(dir, { publishedSyncMs: 60_000, segmentBytes: 320 });
+    writers.push(w);
+    const port = new RecordingPort();
+    const p = new SpoolPublisher(w, port);
+    const cursor = (d: string): string => readFileSync(join(d, 'published'), 'utf8');
+    await w.append([0, 1].map((i) => ({ event: event(i) })));
+    await p.drain();
+    expect(cursor(dir)).toBe('2\n'); // the first advance is written at once
+    for (let round = 1; round < 4; round++) {
+      await w.append([0, 1].map((i) => ({ event: event(round * 2 + i) })));
+      await p.drain();
+    }
+    expect(p.stats.position).toBe(8);
+    expect(cursor(dir)).toBe('2\n'); // acknowledged, not yet written
+    // what a crash now leaves on disk: the segments of 2 … 7 are all still there
+    const crashed = mkdtempSync(join(tmpdir(), 'spool-crash-'));
+    cpSync(dir, crashed, { recursive: true });
+    rmSync(join(crashed, 'LOCK'));
+    const w2 = SpoolWriter.open(crashed);
+    writers.push(w2);
+    const again = new RecordingPort();
+    await new SpoolPublisher(w2, again).drain();
+    expect(again.sent).toEqual(['e2', 'e3', 'e4', 'e5', 'e6', 'e7']); // sent twice, none lost
+    expect(port.sent).toEqual([...Array(8).keys()].map((i) => `e${i}`));
+
+    await w.close();
+    expect(cursor(dir)).toBe('8\n');
+    expect(readdirSync(join(dir, 'segments')).length).toBe(1); // the segments below 8 went at the write
+  });
+
+  it('hands the events this process just appended to the port as they are, without reading the spool back', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spool-pub-'));
+    const w = SpoolWriter.open(dir);
+    writers.push(w);
+    const port = new RawPort();
+    const p = new SpoolPublisher(w, port);
+    await w.appendEvents(captureEvents([0, 1, 2]));
+    await w.appendEvents(captureEvents([3]));
+    // the records are on disk (appended, fsynced); take the file away: only memory can send them now
+    const segments = join(dir, 'segments');
+    for (const f of readdirSync(segments)) rmSync(join(segments, f));
+    await p.drain();
+    expect(port.sent).toEqual(['e0', 'e1', 'e2', 'e3']);
+    // the JSON the library spooled, as it is: each the envelope of its event
+    expect(port.raw.map((t) => JSON.parse(t) as unknown)).toEqual(
+      captureEvents([0, 1, 2, 3]).map((e) => ({ event: JSON.parse(JSON.stringify(e)) as unknown })),
+    );
+    expect(p.stats).toMatchObject({ events: 4, invalid: 0, position: 4 });
+  }, 10_000);
+
+  it('sends the events the agent validated at ingest as they were validated, without parsing their records again', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spool-pub-'));
+    const w = SpoolWriter.open(dir);
+    writers.push(w);
+    await w.appendEvents(captureEvents([9])); // offline so far: no publisher, nothing kept in memory
+    expect(w.appended(0, 10)).toBeUndefined();
+    const port = new RecordingPort(); // a port of event objects (the agent's, to Kafka)
+    const p = new SpoolPublisher(w, port); // as the agent does: the publisher first, then the ingest
+    await p.drain(); // e9, read back from the spool
+    const validated = captureEvents([0, 1]);
+    const payloads = [
+      Buffer.from(JSON.stringify({ spec: SPEC })),
+      ...validated.map((e) => Buffer.from(JSON.stringify({ event: e }))),
+    ];
+    await w.appendPayloads(payloads, [undefined, ...validated]);
+    await p.drain();
+    expect(port.sent).toEqual(['e9', 'spec:w', 'e0', 'e1']);
+    expect(port.objects[0]).not.toBe(captureEvents([9])[0]);
+    expect(port.objects[1]).toBe(validated[0]); // the very object: not parsed from the record
+    expect(port.objects[2]).toBe(validated[1]);
+  });
+
+  it('reads from the spool what memory no longer holds (after a restart), in order, then hands off again', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spool-pub-'));
+    const w = SpoolWriter.open(dir);
+    await w.appendEvents(captureEvents([0, 1]));
+    await w.append([{ event: { eventId: 'bad' } }]); // not checked: decoded, skipped as invalid
+    await w.close(); // a restart: nothing published
+    const w2 = SpoolWriter.open(dir);
+    writers.push(w2);
+    const port = new RawPort();
+    const p = new SpoolPublisher(w2, port, { pollMs: 5 });
+    p.start();
+    await w2.appendEvents(captureEvents([2, 3]));
+    p.notify();
+    await p.drain();
+    await p.shutdown();
+    expect(port.sent).toEqual(['e0', 'e1', 'e2', 'e3']);
+    // e0 and e1 came back from disk (decoded, as any spool), e2 and e3 from memory as they are
+    expect(port.raw.map((t) => (JSON.parse(t) as { event: { eventId: string } }).event.eventId)).toEqual([
+      'e2',
+      'e3',
+    ]);
+    expect(p.stats).toMatchObject({ events: 4, invalid: 1, position: 5 });
   });
 
   it('skips and counts records the port refuses for good, halving a refused batch to send the others', async () => {

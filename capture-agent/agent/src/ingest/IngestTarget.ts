@@ -85,7 +85,15 @@ export class LogIngestTarget implements IngestTarget {
   }
 
   async publishEvents(events: readonly CaptureEvent[]): Promise<void> {
-    const values = await Promise.all(events.map(async (e) => this.encodeEvent(e)));
+    // the codec of the agent encodes synchronously: no promise per event unless it returns one
+    const values: Buffer[] = [];
+    const later: Promise<void>[] = [];
+    for (const [i, e] of events.entries()) {
+      const v = this.encodeEvent(e);
+      if (v instanceof Promise) later.push(v.then((b) => void (values[i] = b)));
+      else values[i] = v;
+    }
+    if (later.length > 0) await Promise.all(later);
     await this.producer.send(
       this.topics.events,
       events.map((e, i) => ({ key: e.workflowExecution, value: values[i]! })),

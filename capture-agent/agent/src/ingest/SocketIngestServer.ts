@@ -132,7 +132,7 @@ export class SocketIngestServer {
       };
     }
     try {
-      await target.appendValidated(parsed.payloads, parsed.specs);
+      await target.appendValidated(parsed.payloads, parsed.specs, parsed.events);
     } catch (error) {
       const code = (error as { code?: string }).code;
       count('rejected', lines.length);

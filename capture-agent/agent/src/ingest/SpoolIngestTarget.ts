@@ -81,7 +81,7 @@ export class SpoolIngestTarget implements IngestTarget {
   }
 
   async publishEvents(events: readonly CaptureEvent[]): Promise<void> {
-    await this.writer.append(events.map((event) => ({ event })));
+    await this.writer.appendEvents(events); // validated: handed to the publisher as checked
     this.options.onAppend?.();
   }
 
@@ -124,9 +124,16 @@ export class SpoolIngestTarget implements IngestTarget {
     return answer;
   }
 
-  /** Appends lines already validated by `parseEnvelopeBatch`, registering the specs among them. */
-  async appendValidated(payloads: readonly Buffer[], specs: readonly CompiledSpec[]): Promise<void> {
-    await this.writer.appendPayloads(payloads);
+  /**
+   * Appends lines already validated by `parseEnvelopeBatch`, registering the specs among them;
+   * `events`: the validated event of each line (undefined for others).
+   */
+  async appendValidated(
+    payloads: readonly Buffer[],
+    specs: readonly CompiledSpec[],
+    events?: readonly (CaptureEvent | undefined)[],
+  ): Promise<void> {
+    await this.writer.appendPayloads(payloads, events); // the publisher sends these events unparsed
     for (const s of specs) this.local.set(s);
     this.options.onAppend?.();
   }

@@ -164,8 +164,14 @@ export function createIngestApp(options: IngestAppOptions): RequestListener {
   const postEvents: Route = async (_req, res, body) => {
     const text = bodyText(body, res);
     if (text === undefined) return count('events', 'rejected', 1);
-    await target.refreshSpecs();
-    const parsed = parseEventBody(text, (w) => target.spec(w));
+    // the specs this agent knows first; only a body they refuse (an unknown workflow, or a task or
+    // value of a version registered elsewhere) waits for the broker's specs and is checked again.
+    // Versions only add names (extendSpec), so what the known specs accept the latest accepts too.
+    let parsed = parseEventBody(text, (w) => target.spec(w));
+    if (!parsed.ok && !parsed.tooLarge) {
+      await target.refreshSpecs();
+      parsed = parseEventBody(text, (w) => target.spec(w));
+    }
     if (!parsed.ok) {
       count('events', 'rejected', 1);
       if (parsed.tooLarge)

@@ -6,6 +6,7 @@ import {
   extendSpec,
   parseEventJson,
   ValidationError,
+  type CaptureEvent,
   type CompiledSpec,
 } from '@provml/schemas';
 import { parseAnnotations, type IriMinter } from '@provml/stream-processors';
@@ -16,6 +17,8 @@ import { annotationSizeIssue, eventSizeIssue, specSizeIssue } from './recordLimi
 /** A valid batch: the payload of each line to spool, and what it holds. */
 export interface EnvelopeBatch {
   payloads: Buffer[];
+  /** The event of each payload as validated (normalised), undefined for a spec or annotations. */
+  events: (CaptureEvent | undefined)[];
   /** Specs in the batch, compiled (they count for the events after them). */
   specs: CompiledSpec[];
   counts: { events: number; specs: number; annotations: number };
@@ -37,6 +40,7 @@ export function parseEnvelopeBatch(
 ): ParsedBatch {
   const issues = new IssueList();
   const payloads: Buffer[] = [];
+  const events: (CaptureEvent | undefined)[] = [];
   const batchSpecs = new Map<string, CompiledSpec>();
   const seen = new Map<string, number>();
   const counts = { events: 0, specs: 0, annotations: 0 };
@@ -77,12 +81,14 @@ export function parseEnvelopeBatch(
       agent?: string;
     };
     const before = issues.count;
+    let valid: CaptureEvent | undefined;
     if (envelope.kind === 'event') {
       const parsed = parseEventJson(e.event);
       if (!parsed.ok)
         for (const issue of parsed.issues) issues.push({ ...issue, path: `event.${issue.path}`, line });
       else {
         const event = parsed.event;
+        valid = event;
         const size = eventSizeIssue(event);
         if (size !== undefined) issues.push({ ...size, path: 'event', line });
         const first = seen.get(event.eventId);
@@ -134,10 +140,13 @@ export function parseEnvelopeBatch(
             });
         }
     }
-    if (issues.count === before) payloads.push(payload);
+    if (issues.count === before) {
+      payloads.push(payload);
+      events.push(valid);
+    }
   }
   if (lines.length === 0) issues.push({ path: '', message: 'empty batch' });
   return issues.count > 0
     ? { ok: false, ...issues.report() }
-    : { ok: true, payloads, specs: [...batchSpecs.values()], counts };
+    : { ok: true, payloads, events, specs: [...batchSpecs.values()], counts };
 }
