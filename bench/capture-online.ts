@@ -28,6 +28,7 @@ import { parseArgs } from 'node:util';
 import { silentLogger } from '@provml/schemas';
 import { DEFAULT_TOPICS, KafkaEventLog } from '@provml/log';
 import { eventsOf } from './fig5-loop.ts';
+import { runForJson } from './lib/jsonChild.ts';
 import { fmt, median, ROOT, table, thisCommand, writeResult, helpFromHeader } from './lib/report.ts';
 
 helpFromHeader(import.meta.url);
@@ -169,44 +170,30 @@ async function startAgent(root: string, dir: string, prof: boolean): Promise<Age
 
 /** Runs one Fig. 5 worker of a checkout; its JSON line. */
 function worker(root: string, setting: string, dir: string, agent: Agent | undefined, prof: boolean) {
-  return new Promise<Record<string, number>>((res, rej) => {
-    const p = spawn(
-      process.execPath,
-      [
-        ...(prof ? ['--cpu-prof', '--cpu-prof-dir', resolve(args['cpu-prof']!)] : []),
-        '--import',
-        'tsx',
-        'bench/fig5.ts',
-        '--worker',
-        setting,
-        '--epochs',
-        String(epochs),
-        '--compute',
-        'wait',
-        '--wait-ms',
-        args['wait-ms'],
-        '--queue',
-        args.queue,
-        '--spool',
-        join(dir, 'spool'),
-        ...(agent === undefined ? [] : ['--agent-url', agent.url, '--agent-socket', agent.socket]),
-      ],
-      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    p.on('close', (code) => {
-      const line = out.trim().split('\n').pop() ?? '';
-      if (code !== 0 || !line.startsWith('{'))
-        rej(new Error(`worker ${setting} exited ${code}: ${err.slice(-1500)}`));
-      else {
-        if (err.trim() !== '') process.stderr.write(err);
-        res(JSON.parse(line) as Record<string, number>);
-      }
-    });
-  });
+  return runForJson<Record<string, number>>(
+    process.execPath,
+    [
+      ...(prof ? ['--cpu-prof', '--cpu-prof-dir', resolve(args['cpu-prof']!)] : []),
+      '--import',
+      'tsx',
+      'bench/fig5.ts',
+      '--worker',
+      setting,
+      '--epochs',
+      String(epochs),
+      '--compute',
+      'wait',
+      '--wait-ms',
+      args['wait-ms'],
+      '--queue',
+      args.queue,
+      '--spool',
+      join(dir, 'spool'),
+      ...(agent === undefined ? [] : ['--agent-url', agent.url, '--agent-socket', agent.socket]),
+    ],
+    true,
+    root,
+  );
 }
 
 interface Row {

@@ -3,13 +3,18 @@ import { spawn } from 'node:child_process';
 import { ROOT } from './report.ts';
 
 /**
- * Runs `cmd argv` in the repository root and resolves with the JSON object on the last line of its
- * standard output. Its standard error is passed on when `echoStderr` (progress, warnings).
+ * Runs `cmd argv` in `cwd` (default: the repository root) and resolves with the JSON object on the last
+ * line of its standard output. Its standard error is passed on when `echoStderr` (progress, warnings).
  * @throws Error with the command, exit code and the tail of its output when it fails or prints no JSON
  */
-export function runForJson<T>(cmd: string, argv: readonly string[], echoStderr = false): Promise<T> {
+export function runForJson<T>(
+  cmd: string,
+  argv: readonly string[],
+  echoStderr = false,
+  cwd = ROOT,
+): Promise<T> {
   return new Promise((resolve, reject) => {
-    const p = spawn(cmd, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(cmd, argv, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
