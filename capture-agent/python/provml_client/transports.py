@@ -47,6 +47,9 @@ class Transport:
 
     #: A short name for errors and stats.
     name = "transport"
+    #: True when ``send`` never waits on a peer (a write to local disk): without a spill spool, the
+    #: client's one background thread then encodes and sends (``BatchProcessor.inline_send``).
+    local = False
 
     def send(self, events: Sequence[str]) -> None:  # pragma: no cover - interface
         raise NotImplementedError
@@ -281,6 +284,7 @@ class SpoolTransport(Transport):
     """
 
     name = "spool"
+    local = True
 
     def __init__(self, directory: str, spec: Dict[str, Any], **writer_options: Any) -> None:
         self.writer = SpoolWriter(directory, **writer_options)
