@@ -34,7 +34,7 @@ from typing import Any, Deque, List, Optional, Tuple
 
 from ._encode import encode_event
 from ._errors import CaptureError, ErrorHandler, default_error_handler
-from ._fork import ForkedDrops, track
+from ._fork import CHECK_INTERVAL, ForkedDrops, track
 from ._spill import SpillSpool
 from ._stats import DeliveryResult, Stats
 from .spool import SpoolError, SpoolFullError
@@ -479,6 +479,8 @@ class BatchProcessor:
         wake = self._wake
         inline = self.inline_send
         backoff = _Backoff(self.retry_initial, self.retry_max) if inline else None
+        forks = self._forks
+        next_fork_check = 0.0
         try:
             while True:
                 timed_out = False
@@ -486,7 +488,11 @@ class BatchProcessor:
                     timed_out = not wake.wait(self.flush_interval)
                 wake.clear()
                 self._woken = False
-                self._collect_child_drops()
+                if forks.active:  # only once this process forked (the pipe is made then), and not per batch
+                    now = time.monotonic()
+                    if now >= next_fork_check or self._closing:
+                        next_fork_check = now + CHECK_INTERVAL
+                        self._collect_child_drops()
                 if self._dropped - self._forks.count != self._reported_drops:
                     self._report_drops()
                 while q:

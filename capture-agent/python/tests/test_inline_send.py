@@ -214,6 +214,7 @@ def test_a_forked_child_drops_and_counts_and_the_parent_spool_stays_whole(tmp_pa
     c = provml.init(small_spec, "F", spool_dir=d, env={}, register_atexit=False)
     run = c.workflow_execution()
     run.begin("training").end()
+    assert not c._processor._forks.active  # no pipe (and no read of it per batch) until a fork
     ctx = multiprocessing.get_context("fork")
     parent, child = ctx.Pipe()
     import warnings
@@ -224,6 +225,7 @@ def test_a_forked_child_drops_and_counts_and_the_parent_spool_stays_whole(tmp_pa
         p.start()
     assert parent.recv() == "done"
     p.join(20)
+    assert c._processor._forks.active
     run.begin("training").end()
     r = c.shutdown(20)
     assert r.delivered == 4 and c.stats.child_dropped == 2
