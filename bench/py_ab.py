@@ -46,6 +46,13 @@ def worker(args):
     sys.path.insert(0, os.path.join(args.tree, "bench"))
     import fig5_python as loop
 
+    if args.fsync:  # a diagnostic: the client's spool fsync policy (batch|interval|never)
+        sys.path.insert(0, os.path.join(args.tree, "capture-agent", "python"))
+        import functools
+
+        import provml_client
+
+        provml_client.init = functools.partial(provml_client.init, fsync=args.fsync)
     wait_ms = args.wait_ms
     loop.training_loop(1, 10000, loop.NoCapture(), min(wait_ms, 1.0))  # warm-up, as fig5_python.py
     client = None
@@ -106,6 +113,7 @@ def main():
     ap.add_argument("--setting", default="F")
     ap.add_argument("--http-url")
     ap.add_argument("--socket")
+    ap.add_argument("--fsync", help="the spool's fsync policy (batch, the default; interval; never): a diagnostic")
     ap.add_argument("--profile", action="store_true", help="cProfile of the trainer's thread, to stderr")
     ap.add_argument("--md", help="append the results to this Markdown file")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -129,6 +137,8 @@ def main():
                 cmd = [sys.executable, os.path.join(HERE, "py_ab.py"), "--worker", "--tree", path, "--dir", d,
                        "--setting", setting, "--epochs", str(args.epochs), "--wait-ms", str(args.wait_ms),
                        "--queue", str(args.queue)]
+                if args.fsync and setting != "baseline":
+                    cmd += ["--fsync", args.fsync]
                 for k in ("http_url", "socket"):
                     if getattr(args, k):
                         cmd += ["--" + k.replace("_", "-"), getattr(args, k)]

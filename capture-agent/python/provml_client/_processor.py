@@ -24,8 +24,10 @@ one background thread per client, one wake-up per batch instead of two hand-offs
 back-off, flush, shutdown's bound and its give-up work as with two threads.
 """
 
+import functools
 import json
 import logging
+import queue
 import random
 import threading
 import time
@@ -49,6 +51,35 @@ _SHUTDOWN_RESERVE = 0.1
 
 _MEMORY = "memory"
 _SPOOL = "spool"
+
+
+class _Wake:
+    """The export thread's wake-up, as ``threading.Event`` (``set``, ``wait``, ``clear``) on a C
+    ``SimpleQueue`` of tokens: ``set`` and ``wait`` are one C call each, where the Event's are Python code
+    around a Condition that allocates a lock per wait (issue #21: the trainer sets it once per batch).
+    ``set`` leaves a token that a later ``wait`` takes at once, as a set Event stays set; ``clear``
+    drops the tokens left."""
+
+    __slots__ = ("_tokens", "set")
+
+    def __init__(self) -> None:
+        self._tokens: "queue.SimpleQueue[None]" = queue.SimpleQueue()
+        self.set = functools.partial(self._tokens.put_nowait, None)  # C all the way
+
+    def wait(self, timeout: float) -> bool:
+        try:
+            self._tokens.get(True, timeout)
+            return True
+        except queue.Empty:
+            return False
+
+    def clear(self) -> None:
+        tokens = self._tokens
+        while not tokens.empty():
+            try:
+                tokens.get_nowait()
+            except queue.Empty:
+                return
 
 
 class _Batch:
@@ -101,7 +132,7 @@ class BatchProcessor:
         self._high_water = max(batch_size, max_queue_size // 2)
         # -- the caller's side
         self._q: Deque[Any] = deque()
-        self._wake = threading.Event()
+        self._wake = _Wake()
         self._woken = False
         self._room = threading.Condition(threading.Lock())
         self._waiting_for_room = 0
