@@ -8,12 +8,16 @@ with ``git archive`` into a temporary directory, so the revision's own loop and 
 
     python3 bench/py_ab.py --trees HEAD~1,. --reps 3                 # before/after, setting F
     python3 bench/py_ab.py --trees . --reps 3 --epochs 60 --profile  # + per-thread CPU and a cProfile
+    python3 bench/py_ab.py --trees . --reps 1 --epochs 60 --split    # + where the client thread's CPU goes
     python3 bench/py_ab.py --help
 
 Prints, per tree, the medians over its runs of: CPU µs/event over the baseline's median (all
 threads; of which kernel; of which the trainer's thread), in-call µs/event over the baseline's, and
 the CPU of each client thread (from /proc/self/task/<tid>/schedstat, ns on CPU) per event; every run
 checks that every event was delivered. ``--md FILE`` appends the table, the command and ``uptime``.
+``--split`` times the pieces of the client's background work in the loop (CPU of the calling thread,
+``time.thread_time``, around the encoding of a batch, its framing, the write, the fdatasync, the wake-up
+wait, ...): where the client threads' CPU goes, at the cost of a few µs of timing per batch.
 """
 
 import argparse
@@ -42,6 +46,42 @@ def _thread_cpu_ns():
     return out
 
 
+def _split(tree, acc):
+    """Wraps the pieces of the client's background work with thread-CPU timers (the pieces this tree has)."""
+    sys.path.insert(0, os.path.join(tree, "capture-agent", "python"))
+    from provml_client import _processor as P
+    from provml_client import spool as S
+    from provml_client import transports as T
+
+    def timed(f, key):
+        def w(*a, **k):
+            t = time.thread_time()
+            try:
+                return f(*a, **k)
+            finally:
+                acc[key] = acc.get(key, 0.0) + time.thread_time() - t
+
+        return w
+
+    for owner, name, key in (
+        (P.BatchProcessor, "_encode_batch", "encode a batch (JSON of each event)"),
+        (P.BatchProcessor, "_attempt", "send a batch (transport.send and its bookkeeping)"),
+        (T.SpoolTransport, "send", "of which transport.send"),
+        (T, "frame_texts", "of which framing (frame_texts)"),
+        (S.SpoolWriter, "_write", "of which write()"),
+        (S, "_datasync", "of which fdatasync()"),
+        (P.BatchProcessor, "_collect_child_drops", "read the fork pipe"),
+    ):
+        if hasattr(owner, name):
+            setattr(owner, name, timed(getattr(owner, name), key))
+    if not hasattr(S, "_datasync"):
+        import types
+
+        S.os = types.SimpleNamespace(**vars(os))  # this module's os only
+        S.os.fsync = timed(os.fsync, "of which fsync()")
+    return timed
+
+
 def worker(args):
     sys.path.insert(0, os.path.join(args.tree, "bench"))
     import fig5_python as loop
@@ -61,7 +101,16 @@ def worker(args):
     else:
         ns = argparse.Namespace(setting=args.setting, queue=args.queue, spool_dir=os.path.join(args.dir, "spool"),
                                 http_url=args.http_url, socket=args.socket)
+        acc = {}
+        timed = _split(args.tree, acc) if args.split else None
         client, hooks = loop.provml_hooks(ns)
+        if timed is not None:
+            w = client._processor._wake
+            key = "wait for the trainer's wake-up (and the GIL)"
+            if hasattr(w, "__dict__"):  # a threading.Event
+                w.wait = timed(w.wait, key)
+            else:
+                type(w).wait = timed(type(w).wait, key)
     prof = None
     if args.profile:
         import cProfile
@@ -76,6 +125,8 @@ def worker(args):
     after = _thread_cpu_ns()
     result["threads"] = {k: (after[k] - before.get(k, 0)) / 1e6 for k in after}
     result["events"] = loop.events_of(args.epochs) if client is not None else 0
+    if client is not None and args.split:
+        result["split"] = {k: v * 1e3 for k, v in acc.items()}
     t = time.perf_counter()
     if client is not None:
         r = client.shutdown(120)
@@ -114,6 +165,7 @@ def main():
     ap.add_argument("--http-url")
     ap.add_argument("--socket")
     ap.add_argument("--fsync", help="the spool's fsync policy (batch, the default; interval; never): a diagnostic")
+    ap.add_argument("--split", action="store_true", help="time the pieces of the client's background work")
     ap.add_argument("--profile", action="store_true", help="cProfile of the trainer's thread, to stderr")
     ap.add_argument("--md", help="append the results to this Markdown file")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -144,6 +196,8 @@ def main():
                         cmd += ["--" + k.replace("_", "-"), getattr(args, k)]
                 if args.profile and setting != "baseline":
                     cmd.append("--profile")
+                if args.split and setting != "baseline":
+                    cmd.append("--split")
                 p = subprocess.run(cmd, capture_output=True, text=True)
                 if p.returncode != 0:
                     sys.stderr.write(p.stderr)
@@ -173,6 +227,13 @@ def main():
             lines.append("| %s | **%.1f** (%s) | %.1f | %.1f | %s | %.2f | %.1f |" % (
                 name, per("cpuMs"), each, per("cpuSystemMs"), per("cpuMainMs"), th or "–", per("callMs"),
                 median([r["drainMs"] for r in rs])))
+        if args.split:
+            lines += ["", "| tree | piece of the client's background work | CPU µs/event (median) |", "|---|---|---:|"]
+            for name, _, setting in contenders[1:]:
+                rs = runs[name]
+                for k in sorted({k for r in rs for k in r.get("split", {})}):
+                    v = median([r["split"].get(k, 0.0) for r in rs]) * 1000 / rs[0]["events"]
+                    lines.append("| %s | %s | %.2f |" % (name, k, v))
         cmdline = "python3 bench/py_ab.py " + " ".join(sys.argv[1:])
         text = "\n".join(lines)
         print(text)
