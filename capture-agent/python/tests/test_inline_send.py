@@ -48,19 +48,20 @@ def emit(client, n, task="training"):
         run.begin(task).end()
 
 
-def capture_threads():
-    return sorted(t.name for t in threading.enumerate() if t.name.startswith("provml-capture"))
+def new_threads(before):
+    return sorted(t.name for t in threading.enumerate() if t not in before)
 
 
 def test_setting_f_runs_one_background_thread_and_online_settings_two(tmp_path, small_spec):
-    before = capture_threads()
+    before = set(threading.enumerate())
     c = provml.init(small_spec, "F", spool_dir=str(tmp_path / "f"), env={}, register_atexit=False)
     assert c._processor.inline_send
-    assert capture_threads() == sorted(before + ["provml-capture"])
+    assert new_threads(before) == ["provml-capture"]
     c.shutdown(20)
+    before = set(threading.enumerate())
     online = provml.init(small_spec, "D", transport=ScriptedTransport(), env={}, register_atexit=False, spill=False)
     assert not online._processor.inline_send  # the transport is not local: it may wait on a peer
-    assert capture_threads() == sorted(before + ["provml-capture", "provml-capture-send"])
+    assert new_threads(before) == ["provml-capture", "provml-capture-send"]
     online.shutdown(20)
     with pytest.raises(ValueError):
         BatchProcessor(LocalScripted(), spill=object(), inline_send=True)  # type: ignore[arg-type]
