@@ -67,6 +67,8 @@ def frame_texts(texts: Sequence[str], prefix: str = "", suffix: str = "") -> Tup
     and one CRC per record over a slice of it when the batch is ASCII (the usual case: ids, numbers,
     names); record by record otherwise. Raises RecordTooLargeError (before anything is written) when a
     payload is out of range."""
+    if not texts:
+        return b"", []
     whole = prefix + (suffix + prefix).join(texts) + suffix
     data = whole.encode("utf-8")
     if len(data) != len(whole):  # non-ASCII somewhere: the character counts are not byte counts
@@ -468,7 +470,9 @@ class SpoolWriter:
                     "spool %s holds its cap (%d + %d of %d unpublished bytes)" % (self.directory, self._bytes, total, self.max_bytes)
                 )
         first_seq = self._next_seq
-        if self._seg_size + total <= self.segment_bytes or not sizes:
+        if not sizes:
+            return first_seq
+        if self._seg_size + total <= self.segment_bytes:
             self._write([data], total)
             self._next_seq += len(sizes)
         else:  # rolls over: split at record boundaries, as ``append``

@@ -374,6 +374,8 @@ def test_a_framed_batch_over_the_cap_or_the_record_limit_writes_nothing(tmp_path
     with pytest.raises(SpoolFullError):
         w.append_framed(*spool.frame_texts(['{"n":3}', '{"n":4}'], '{"event":', "}"))
     assert w.next_seq == 2
+    assert spool.frame_texts([], '{"event":', "}") == (b"", [])
+    assert w.append_framed(b"", []) == 2 and w.next_seq == 2  # an empty batch writes nothing
     with pytest.raises(spool.RecordTooLargeError):
         spool.frame_texts(['{"n":5}', '"%s"' % ("x" * 1048576)], '{"event":', "}")
     w.close()
