@@ -83,6 +83,7 @@ def _split(tree, acc):
 
 
 def worker(args):
+    sys.dont_write_bytecode = True  # no bench/__pycache__ left in the tree
     sys.path.insert(0, os.path.join(args.tree, "bench"))
     import fig5_python as loop
 
