@@ -24,7 +24,6 @@ one background thread per client, one wake-up per batch instead of two hand-offs
 back-off, flush, shutdown's bound and its give-up work as with two threads.
 """
 
-import functools
 import json
 import logging
 import queue
@@ -57,14 +56,19 @@ class _Wake:
     """The export thread's wake-up, as ``threading.Event`` (``set``, ``wait``, ``clear``) on a C
     ``SimpleQueue`` of tokens: ``set`` and ``wait`` are one C call each, where the Event's are Python code
     around a Condition that allocates a lock per wait (issue #21: the trainer sets it once per batch).
-    ``set`` leaves a token that a later ``wait`` takes at once, as a set Event stays set; ``clear``
-    drops the tokens left."""
+    ``set`` leaves a token that a later ``wait`` takes at once, as a set Event stays set (at most two
+    wait: a burst of drops while the export thread is busy does not pile them up); ``clear`` drops the
+    tokens left."""
 
-    __slots__ = ("_tokens", "set")
+    __slots__ = ("_tokens",)
 
     def __init__(self) -> None:
         self._tokens: "queue.SimpleQueue[None]" = queue.SimpleQueue()
-        self.set = functools.partial(self._tokens.put_nowait, None)  # C all the way
+
+    def set(self) -> None:
+        tokens = self._tokens
+        if tokens.qsize() < 2:
+            tokens.put_nowait(None)
 
     def wait(self, timeout: float) -> bool:
         try:
