@@ -7,6 +7,12 @@ their events. Each drop is written as a 4-byte count to a pipe the parent create
 it reads to ``Stats.dropped`` (and ``Stats.child_dropped``) and reports it. Both ends are
 non-blocking: a child never waits for its parent, and a count that does not fit in a full pipe is
 carried over to the child's next write.
+
+The pipe is made lazily, in the parent just before its first fork (``os.register_at_fork``): a client
+whose process never forks has none, and its background thread reads nothing (issue #21: a read of an
+empty pipe per batch, raising ``BlockingIOError``, cost about 40 µs of CPU per batch). Once a fork has
+happened, the export thread reads it at most every ``CHECK_INTERVAL`` s; ``stats``, ``flush`` and
+``shutdown`` read it at once.
 """
 
 import os
@@ -17,6 +23,8 @@ from typing import Any, Optional
 
 _COUNT = struct.Struct("<I")
 _READ_BYTES = 65536  # a multiple of the message size
+#: Seconds between two reads of the pipe by the export thread, once a fork happened.
+CHECK_INTERVAL = 0.25
 
 
 class ForkedDrops:
@@ -25,6 +33,22 @@ class ForkedDrops:
     def __init__(self) -> None:
         self._r: Optional[int] = None
         self._w: Optional[int] = None
+        self._closed = False
+        self._lock = threading.Lock()
+        self._rest = b""
+        self._pending = 0  # in a child: drops not written yet (the pipe was full)
+        #: In the parent: events the children reported dropped so far.
+        self.count = 0
+
+    @property
+    def active(self) -> bool:
+        """Whether the pipe exists (this process forked since the client started)."""
+        return self._r is not None
+
+    def before_fork(self) -> None:
+        """In the parent, just before a fork: makes the pipe the first time."""
+        if self._r is not None or self._closed:
+            return
         try:
             r, w = os.pipe()
             os.set_blocking(r, False)
@@ -32,11 +56,6 @@ class ForkedDrops:
             self._r, self._w = r, w
         except (OSError, AttributeError):  # no pipes (or no os.set_blocking): children drop uncounted
             pass
-        self._lock = threading.Lock()
-        self._rest = b""
-        self._pending = 0  # in a child: drops not written yet (the pipe was full)
-        #: In the parent: events the children reported dropped so far.
-        self.count = 0
 
     def after_fork_in_child(self) -> None:
         """In the child: a fresh lock (the parent's may have been held by another thread)."""
@@ -84,6 +103,7 @@ class ForkedDrops:
     def close(self) -> None:
         """In the parent, after a last ``collect``: children forked later drop uncounted."""
         with self._lock:
+            self._closed = True
             for fd in (self._r, self._w):
                 if fd is not None:
                     try:
@@ -103,6 +123,11 @@ def track(processor: Any) -> None:
     _processors.add(processor)
 
 
+def _before_fork() -> None:
+    for p in list(_processors):
+        p._forks.before_fork()
+
+
 def _after_fork_in_child() -> None:
     for p in list(_processors):
         p._forked()
@@ -110,4 +135,4 @@ def _after_fork_in_child() -> None:
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+    os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)

@@ -1,4 +1,4 @@
-"""The capture queue: the caller's thread appends to a deque; two daemon threads deliver.
+"""The capture queue: the caller's thread appends to a deque; one or two daemon threads deliver.
 
 - The caller never waits on I/O: a capture call appends to a bounded deque. When it is full,
   ``overflow`` decides: ``drop`` (the default: dropped and counted) or ``block`` (the call waits for
@@ -17,10 +17,16 @@
 Without a spill spool (the offline settings, whose transport is a spool already, or ``spill=False``)
 failed batches are retried in memory until ``retry_deadline`` or shutdown's timeout, then counted as
 failed. Every event that is not delivered is counted and reported to the one error handler.
+
+When the transport is local (``Transport.local``: the offline spool, a write to local disk that never
+waits on a peer) and there is no spill spool, the export thread sends each batch itself (``inline_send``):
+one background thread per client, one wake-up per batch instead of two hand-offs (issue #21). Retries,
+back-off, flush, shutdown's bound and its give-up work as with two threads.
 """
 
 import json
 import logging
+import queue
 import random
 import threading
 import time
@@ -29,7 +35,7 @@ from typing import Any, Deque, List, Optional, Tuple
 
 from ._encode import encode_event
 from ._errors import CaptureError, ErrorHandler, default_error_handler
-from ._fork import ForkedDrops, track
+from ._fork import CHECK_INTERVAL, ForkedDrops, track
 from ._spill import SpillSpool
 from ._stats import DeliveryResult, Stats
 from .spool import SpoolError, SpoolFullError
@@ -44,6 +50,40 @@ _SHUTDOWN_RESERVE = 0.1
 
 _MEMORY = "memory"
 _SPOOL = "spool"
+
+
+class _Wake:
+    """The export thread's wake-up, as ``threading.Event`` (``set``, ``wait``, ``clear``) on a C
+    ``SimpleQueue`` of tokens: ``set`` and ``wait`` are one C call each, where the Event's are Python code
+    around a Condition that allocates a lock per wait (issue #21: the trainer sets it once per batch).
+    ``set`` leaves a token that a later ``wait`` takes at once, as a set Event stays set (at most two
+    wait: a burst of drops while the export thread is busy does not pile them up); ``clear`` drops the
+    tokens left."""
+
+    __slots__ = ("_tokens",)
+
+    def __init__(self) -> None:
+        self._tokens: "queue.SimpleQueue[None]" = queue.SimpleQueue()
+
+    def set(self) -> None:
+        tokens = self._tokens
+        if tokens.qsize() < 2:
+            tokens.put_nowait(None)
+
+    def wait(self, timeout: float) -> bool:
+        try:
+            self._tokens.get(True, timeout)
+            return True
+        except queue.Empty:
+            return False
+
+    def clear(self) -> None:
+        tokens = self._tokens
+        while not tokens.empty():
+            try:
+                tokens.get_nowait()
+            except queue.Empty:
+                return
 
 
 class _Batch:
@@ -72,6 +112,7 @@ class BatchProcessor:
         on_error: Optional[ErrorHandler] = None,
         spill: Optional[SpillSpool] = None,
         name: str = "provml-capture",
+        inline_send: Optional[bool] = None,
     ) -> None:
         if overflow not in ("block", "drop"):
             raise ValueError("overflow must be 'drop' or 'block'")
@@ -95,7 +136,7 @@ class BatchProcessor:
         self._high_water = max(batch_size, max_queue_size // 2)
         # -- the caller's side
         self._q: Deque[Any] = deque()
-        self._wake = threading.Event()
+        self._wake = _Wake()
         self._woken = False
         self._room = threading.Condition(threading.Lock())
         self._waiting_for_room = 0
@@ -141,12 +182,22 @@ class BatchProcessor:
         self._encode = json.JSONEncoder(
             ensure_ascii=False, check_circular=False, allow_nan=False, separators=(",", ":")
         ).encode
+        if inline_send is None:
+            inline_send = spill is None and getattr(transport, "local", False)
+        elif inline_send and spill is not None:
+            raise ValueError("inline_send needs a processor without a spill spool")
         if spill is not None and spill.is_open and spill.unsent:
             self._spilling = True  # an earlier process's events go first
+        #: The export thread sends too (no sender thread): a local transport without a spill spool.
+        self.inline_send = bool(inline_send)
         self._export_thread = threading.Thread(target=self._run_export, name=name, daemon=True)
-        self._send_thread = threading.Thread(target=self._run_send, name=name + "-send", daemon=True)
+        if self.inline_send:
+            self._send_thread = self._export_thread  # one thread: joins and liveness checks name it twice
+        else:
+            self._send_thread = threading.Thread(target=self._run_send, name=name + "-send", daemon=True)
         self._export_thread.start()
-        self._send_thread.start()
+        if not self.inline_send:
+            self._send_thread.start()
         track(self)
 
     # -- the caller's side ----------------------------------------------------------------------
@@ -461,6 +512,10 @@ class BatchProcessor:
     def _run_export(self) -> None:
         q = self._q
         wake = self._wake
+        inline = self.inline_send
+        backoff = _Backoff(self.retry_initial, self.retry_max) if inline else None
+        forks = self._forks
+        next_fork_check = 0.0
         try:
             while True:
                 timed_out = False
@@ -468,7 +523,11 @@ class BatchProcessor:
                     timed_out = not wake.wait(self.flush_interval)
                 wake.clear()
                 self._woken = False
-                self._collect_child_drops()
+                if forks.active:  # only once this process forked (the pipe is made then), and not per batch
+                    now = time.monotonic()
+                    if now >= next_fork_check or self._closing:
+                        next_fork_check = now + CHECK_INTERVAL
+                        self._collect_child_drops()
                 if self._dropped - self._forks.count != self._reported_drops:
                     self._report_drops()
                 while q:
@@ -485,6 +544,8 @@ class BatchProcessor:
                         with self._room:
                             self._room.notify_all()
                     self._route(self._encode_batch(batch))
+                    if inline and not self._send_outbox(backoff):  # type: ignore[arg-type]
+                        return  # abandoned by shutdown
                 if self._closing and not q:
                     self._report_drops()
                     return
@@ -494,6 +555,26 @@ class BatchProcessor:
         finally:
             self._export_done.set()
             self._send_wake.set()
+            if inline:
+                with self._changed:
+                    self._changed.notify_all()
+
+    def _send_outbox(self, backoff: "_Backoff") -> bool:
+        """``inline_send``: the export thread sends what it routed (False: shutdown abandoned a send)."""
+        while True:
+            with self._changed:
+                if self._abandoned:
+                    return False
+                if not self._outbox:
+                    return True
+                b = self._outbox.popleft()
+                self._outbox_events -= b.events
+                if self._give_up.is_set():  # shutdown's time is up: nothing new is tried
+                    self._fail_locked(b, "shutdown's timeout passed")
+                    continue
+                self._inflight = b
+            if not self._deliver(b, backoff):
+                return False
 
     def _wait_for_outbox_room(self) -> None:
         """While the sender is behind: waits, and spills once the queue is half full."""
@@ -530,7 +611,8 @@ class BatchProcessor:
             else:
                 self._outbox.append(_Batch(texts, _MEMORY))
                 self._outbox_events += len(texts)
-                self._send_wake.set()
+                if not self.inline_send:
+                    self._send_wake.set()
             self._changed.notify_all()
 
     # -- the spill spool (under _lock) ----------------------------------------------------------
@@ -605,49 +687,55 @@ class BatchProcessor:
                 batch = self._next_batch(backoff)
                 if batch is None:
                     return
-                while True:  # attempts of this batch
-                    outcome, err = self._attempt(batch)
-                    if outcome == "done":
-                        if backoff.failing_since is not None:
-                            _log.info("provml capture: %s delivers again", self.transport.name)
-                        backoff.succeeded()
-                        break
-                    if outcome == "abandoned":
-                        self._close_transport()  # shutdown left it to this thread
-                        return
-                    backoff.failed()
-                    if backoff.new_step:  # one report per back-off step, not per attempt
-                        self._report(
-                            CaptureError(
-                                "retrying",
-                                "delivery via %s failed (%d failed attempts so far); next try in %.2f s%s: %s"
-                                % (
-                                    self.transport.name,
-                                    self._retries,
-                                    backoff.delay,
-                                    "; meanwhile events go to the spill spool %s" % self.spill.path if self.spill is not None else "",
-                                    err,
-                                ),
-                                batch.events,
-                                err,
-                            )
-                        )
-                    if batch.source == _MEMORY:
-                        if self._spill_failed(batch):
-                            break  # in the spill spool now: sent from there
-                        failing_for = time.monotonic() - backoff.failing_since  # type: ignore[operator]
-                        if self.spill is None and self.retry_deadline is not None and failing_for + backoff.delay > self.retry_deadline:
-                            self._fail(batch, "given up after %.1f s (retry_deadline): %s" % (failing_for, err))
-                            break
-                    if not self._back_off(backoff.retry_at):
-                        self._give_up_batch(batch)
-                        break
+                if not self._deliver(batch, backoff):
+                    return
         except BaseException as e:  # a bug here must not pass silently
             self._report(CaptureError("internal", "capture sender stopped: %r" % e, 0, e))
             raise
         finally:
             with self._changed:
                 self._changed.notify_all()
+
+    def _deliver(self, batch: _Batch, backoff: "_Backoff") -> bool:
+        """Sends a batch, retrying with back-off; False when shutdown abandoned the send (stop)."""
+        while True:  # attempts of this batch
+            outcome, err = self._attempt(batch)
+            if outcome == "done":
+                if backoff.failing_since is not None:
+                    _log.info("provml capture: %s delivers again", self.transport.name)
+                backoff.succeeded()
+                break
+            if outcome == "abandoned":
+                self._close_transport()  # shutdown left it to this thread
+                return False
+            backoff.failed()
+            if backoff.new_step:  # one report per back-off step, not per attempt
+                self._report(
+                    CaptureError(
+                        "retrying",
+                        "delivery via %s failed (%d failed attempts so far); next try in %.2f s%s: %s"
+                        % (
+                            self.transport.name,
+                            self._retries,
+                            backoff.delay,
+                            "; meanwhile events go to the spill spool %s" % self.spill.path if self.spill is not None else "",
+                            err,
+                        ),
+                        batch.events,
+                        err,
+                    )
+                )
+            if batch.source == _MEMORY:
+                if self._spill_failed(batch):
+                    break  # in the spill spool now: sent from there
+                failing_for = time.monotonic() - backoff.failing_since  # type: ignore[operator]
+                if self.spill is None and self.retry_deadline is not None and failing_for + backoff.delay > self.retry_deadline:
+                    self._fail(batch, "given up after %.1f s (retry_deadline): %s" % (failing_for, err))
+                    break
+            if not self._back_off(backoff.retry_at):
+                self._give_up_batch(batch)
+                break
+        return True
 
     def _back_off(self, retry_at: float) -> bool:
         """Waits until ``retry_at`` (or until a flush or shutdown asks for a try now); False: shutdown's

@@ -15,7 +15,7 @@ import threading
 import urllib.parse
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence
 
-from .spool import RecordTooLargeError, SpoolFullError, SpoolWriter
+from .spool import RecordTooLargeError, SpoolFullError, SpoolWriter, frame_texts
 
 if TYPE_CHECKING:  # http.client (with email parsing, ~10 ms) is imported by the HTTP transport only
     from http.client import HTTPConnection
@@ -47,6 +47,9 @@ class Transport:
 
     #: A short name for errors and stats.
     name = "transport"
+    #: True when ``send`` never waits on a peer (a write to local disk): without a spill spool, the
+    #: client's one background thread then encodes and sends (``BatchProcessor.inline_send``).
+    local = False
 
     def send(self, events: Sequence[str]) -> None:  # pragma: no cover - interface
         raise NotImplementedError
@@ -281,6 +284,7 @@ class SpoolTransport(Transport):
     """
 
     name = "spool"
+    local = True
 
     def __init__(self, directory: str, spec: Dict[str, Any], **writer_options: Any) -> None:
         self.writer = SpoolWriter(directory, **writer_options)
@@ -295,19 +299,19 @@ class SpoolTransport(Transport):
         return self.writer.directory
 
     def send(self, events: Sequence[str]) -> None:
-        payloads = [('{"event":%s}' % e).encode("utf-8") for e in events]
         spec = self._specs.pending()
-        if spec is not None:
-            payloads.insert(0, ('{"spec":%s}' % spec[1]).encode("utf-8"))
         try:
+            if spec is None:  # the batch framed in one pass, written in one call (issue #21)
+                self.writer.append_framed(*frame_texts(events, '{"event":', "}"))
+                return
+            payloads = [('{"event":%s}' % e).encode("utf-8") for e in events]
+            payloads.insert(0, ('{"spec":%s}' % spec[1]).encode("utf-8"))
             self.writer.append(payloads)
         except SpoolFullError as e:
             raise RetryableError(str(e)) from e
-        except RecordTooLargeError:
-            too_big = [i for i, p in enumerate(payloads) if len(p) > 1048576]
-            if spec is not None:
-                too_big = [i - 1 for i in too_big]
-            raise RejectedError("events over the 1 MiB record limit", [i for i in too_big if i >= 0] or None)
+        except RecordTooLargeError:  # nothing was written; the spec alone too large: the whole batch
+            too_big = [i for i, e in enumerate(events) if len(('{"event":%s}' % e).encode("utf-8")) > 1048576]
+            raise RejectedError("events over the 1 MiB record limit", too_big or None)
         if spec is not None:
             self._specs.delivered = spec[0]
 

@@ -335,3 +335,62 @@ def test_the_typescript_reader_agrees_when_available(tmp_path, small_spec):
     )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.strip().splitlines()[-1]) == {"n": 1 + 2 + 6 + 24, "kinds": {"spec": 1, "event": 32}}
+
+
+def _segment_bytes(directory):
+    seg_dir = os.path.join(directory, "segments")
+    return [(n, open(os.path.join(seg_dir, n), "rb").read()) for n in sorted(os.listdir(seg_dir))]
+
+
+@pytest.mark.parametrize("segment_bytes", [100, 16 * 1024 * 1024])
+def test_a_batch_framed_in_one_pass_writes_the_bytes_of_record_by_record(tmp_path, segment_bytes):
+    # issue #21: frame_texts + append_framed (one encoding, one write) against encode_record + append
+    batches = [
+        ['{"i":%d,"pad":"%s"}' % (i, "x" * (i % 7)) for i in range(12)],
+        ['{"i":12,"note":"é → ✓"}', '{"i":13}'],  # non-ASCII: framed record by record
+        ['{"i":14}'],
+    ]
+    one, each = str(tmp_path / "one"), str(tmp_path / "each")
+    a, b = SpoolWriter(one, segment_bytes=segment_bytes), SpoolWriter(each, segment_bytes=segment_bytes)
+    for texts in batches:
+        data, sizes = spool.frame_texts(texts, '{"event":', "}")
+        assert sizes == [len(spool.encode_record(('{"event":%s}' % t).encode())) for t in texts]
+        first_a = a.append_framed(data, sizes)
+        first_b = b.append([('{"event":%s}' % t).encode() for t in texts])
+        assert first_a == first_b
+    assert a.next_seq == b.next_seq == 15
+    a.close()
+    b.close()
+    assert _segment_bytes(one) == _segment_bytes(each)
+    segments = len(_segment_bytes(one))
+    assert segments == 1 if segment_bytes > 1000 else segments > 3  # the small segments rolled over
+    assert [json.loads(p)["event"]["i"] for p in verify_spool(one)] == list(range(15))
+
+
+def test_a_framed_batch_over_the_cap_or_the_record_limit_writes_nothing(tmp_path):
+    d = str(tmp_path / "spool")
+    w = SpoolWriter(d, segment_bytes=60, max_bytes=80)
+    w.append_framed(*spool.frame_texts(['{"n":1}', '{"n":2}'], '{"event":', "}"))
+    with pytest.raises(SpoolFullError):
+        w.append_framed(*spool.frame_texts(['{"n":3}', '{"n":4}'], '{"event":', "}"))
+    assert w.next_seq == 2
+    assert spool.frame_texts([], '{"event":', "}") == (b"", [])
+    assert w.append_framed(b"", []) == 2 and w.next_seq == 2  # an empty batch writes nothing
+    with pytest.raises(spool.RecordTooLargeError):
+        spool.frame_texts(['{"n":5}', '"%s"' % ("x" * 1048576)], '{"event":', "}")
+    w.close()
+    assert len(verify_spool(d)) == 2
+
+
+def test_the_spool_transport_rejects_only_the_events_over_the_record_limit(tmp_path, small_spec):
+    from provml_client import RejectedError
+    from provml_client.transports import SpoolTransport
+
+    t = SpoolTransport(str(tmp_path / "spool"), small_spec)
+    t.send(['{"n":1}'])  # the spec record, then the event
+    with pytest.raises(RejectedError) as e:
+        t.send(['{"n":2}', '"%s"' % ("x" * 1048576), '{"n":3}'])
+    assert e.value.indexes == [1]
+    t.send(['{"n":2}', '{"n":3}'])
+    t.close()
+    assert [json.loads(p) for p in verify_spool(str(tmp_path / "spool"))][1:] == [{"event": {"n": n}} for n in (1, 2, 3)]
