@@ -34,9 +34,10 @@ export interface SpoolOptions {
   /** Default `reject` (nothing lost; the writer retries). */
   policy?: CapPolicy;
   /**
-   * How often at most the `published` cursor file is written, ms (each write is a file, an fsync,
-   * a rename and an fsync of the directory, on the publisher's thread). Default 0: at every
-   * advance. With N > 0 a crash resends up to N ms of acknowledged records (see `markPublished`).
+   * How often at most the `published` cursor is made durable (its file fsynced, then the segments
+   * below it deleted), ms. Between two, every advance still writes the file (atomically, without
+   * fsync): a crash of the process resends nothing, one of the machine at most this long of records.
+   * Default 1000; 0: durable at every advance (two fsyncs per publish step).
    */
   publishedSyncMs?: number;
   logger?: Logger;
@@ -135,7 +136,7 @@ export class SpoolWriter {
     this.segmentBytes = options.segmentBytes ?? 16 << 20;
     this.maxBytes = options.maxBytes ?? 1 << 30;
     this.policy = options.policy ?? 'reject';
-    this.publishedSyncMs = options.publishedSyncMs ?? 0;
+    this.publishedSyncMs = options.publishedSyncMs ?? 1000;
     this.persisted = published;
     this.durable = next;
     if (next > 0) this.marks.push({ end: next, at: Date.now() });
@@ -411,15 +412,16 @@ export class SpoolWriter {
 
   /**
    * Advances the `published` cursor after the broker acknowledged every record before
-   * `position.sequence`. Going backwards is ignored. The cursor file is written at most once per
-   * `publishedSyncMs` (and at `close()`); segments wholly below the cursor as written are deleted
-   * then. Durability: a crash between two writes loses no record, since nothing below the written
-   * cursor is deleted; a restart resumes from the written cursor and sends again what was
-   * acknowledged after it, at most `publishedSyncMs` of records. That is the spool's promise anyway
-   * (at least once: a record may be sent twice, never lost; AGENT.md), but the processor does not
-   * drop a repeated event: it maps it again, to the same triples (IRIs from its ids), which the store
-   * holds once, and a resent suffix of a run is mapped in order (a begin again before its end). As
-   * the processor keeps no record of event ids, the default stays a write per advance (issue #21).
+   * `position.sequence`. Going backwards is ignored. Every advance writes the cursor file
+   * (atomically); it is made durable (fsync of the file and the directory) at most once per
+   * `publishedSyncMs` (and at `close()`), and segments wholly below the cursor are deleted only then.
+   * A crash of the process therefore resends nothing: the kernel holds the file it wrote. A crash of
+   * the machine finds the cursor as last made durable (or an earlier one) and sends again what was
+   * acknowledged after it, at most `publishedSyncMs` of records — the spool's promise (at least once:
+   * a record may be sent twice, never lost; AGENT.md); the processor maps a repeated event to the
+   * same triples (IRIs from its ids), which the store holds once. Nothing below a durable cursor is
+   * deleted, so no record is lost either way. (Issue #21: the two fsyncs per publish step were the
+   * largest part of setting E's kernel time in the trainer's process.)
    */
   markPublished(position: SpoolPosition): void {
     if (position.sequence <= this.published || this.closed) return;
@@ -427,14 +429,16 @@ export class SpoolWriter {
     this.publishedPos = position;
     const wait = this.persistedAt + this.publishedSyncMs - Date.now();
     if (wait <= 0) this.persistPublished();
-    else
+    else {
+      writePublished(this.dir, this.published, false);
       this.persistTimer ??= setTimeout(() => {
         this.persistTimer = undefined;
         if (!this.closed) this.persistPublished();
       }, wait).unref();
+    }
   }
 
-  /** Writes the `published` cursor file (atomically) and deletes the segments wholly below it. */
+  /** Writes the `published` cursor file (atomically, fsynced) and deletes the segments wholly below it. */
   private persistPublished(): void {
     if (this.persistTimer !== undefined) clearTimeout(this.persistTimer);
     this.persistTimer = undefined;

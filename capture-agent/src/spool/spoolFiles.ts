@@ -161,16 +161,21 @@ export function readPublished(dir: string): number {
   }
 }
 
-/** Replaces the `published` cursor atomically: write a temporary file, fsync it, rename, fsync the directory. */
-export function writePublished(dir: string, sequence: number): void {
+/**
+ * Replaces the `published` cursor atomically: write a temporary file, fsync it, rename, fsync the
+ * directory. `durable: false` leaves out both fsyncs: the new cursor then survives a crash of this
+ * process (the kernel holds the file) but not necessarily one of the machine, after which the file
+ * holds an earlier cursor or none (read as 0): records are sent again, never lost.
+ */
+export function writePublished(dir: string, sequence: number, durable = true): void {
   const tmp = join(dir, `published.tmp-${process.pid}`);
   const fd = openSync(tmp, 'w');
   try {
     writeSync(fd, `${sequence}\n`);
-    fsyncSync(fd);
+    if (durable) fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
   renameSync(tmp, join(dir, 'published'));
-  fsyncDir(dir);
+  if (durable) fsyncDir(dir);
 }

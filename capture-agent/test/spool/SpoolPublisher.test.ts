@@ -1,5 +1,5 @@
 // The spool publisher: in order, by kind, published only after acknowledgement, resuming after a restart, retrying failures.
-import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -151,7 +151,7 @@ describe('SpoolPublisher', () => {
     expect(w2.stats.depthRecords).toBe(0);
   });
 
-  it('writes the published cursor at most once per publishedSyncMs and at close; a crash resends only what came after the written cursor', async () => {
+  it('writes the published cursor at every advance, makes it durable and deletes segments below it at most once per publishedSyncMs; a crash of the process resends nothing', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'spool-pub-'));
     // small segments: each batch of two records (153 bytes each) fills one, so deletions below the cursor show
     const w = SpoolWriter.open(dir, { publishedSyncMs: 60_000, segmentBytes: 320 });
@@ -161,27 +161,41 @@ describe('SpoolPublisher', () => {
     const cursor = (d: string): string => readFileSync(join(d, 'published'), 'utf8');
     await w.append([0, 1].map((i) => ({ event: event(i) })));
     await p.drain();
-    expect(cursor(dir)).toBe('2\n'); // the first advance is written at once
+    expect(cursor(dir)).toBe('2\n'); // the first advance is made durable at once
+    const segmentsAfterFirst = readdirSync(join(dir, 'segments')).length;
     for (let round = 1; round < 4; round++) {
       await w.append([0, 1].map((i) => ({ event: event(round * 2 + i) })));
       await p.drain();
+      expect(cursor(dir)).toBe(`${(round + 1) * 2}\n`); // written at every advance (not fsynced)
     }
     expect(p.stats.position).toBe(8);
-    expect(cursor(dir)).toBe('2\n'); // acknowledged, not yet written
-    // what a crash now leaves on disk: the segments of 2 … 7 are all still there
-    const crashed = mkdtempSync(join(tmpdir(), 'spool-crash-'));
-    cpSync(dir, crashed, { recursive: true });
-    rmSync(join(crashed, 'LOCK'));
-    const w2 = SpoolWriter.open(crashed);
-    writers.push(w2);
-    const again = new RecordingPort();
-    await new SpoolPublisher(w2, again).drain();
-    expect(again.sent).toEqual(['e2', 'e3', 'e4', 'e5', 'e6', 'e7']); // sent twice, none lost
+    // no segment deleted below a cursor that is not durable yet: the segments of 2 … 7 are all still there
+    expect(readdirSync(join(dir, 'segments')).length).toBe(segmentsAfterFirst + 3);
+    // what a crash now leaves on disk: of the process, the kernel's copy of the files; of the machine,
+    // possibly the cursor as last made durable (2)
+    const crashed = (cursorOnDisk?: string): string => {
+      const copy = mkdtempSync(join(tmpdir(), 'spool-crash-'));
+      cpSync(dir, copy, { recursive: true });
+      rmSync(join(copy, 'LOCK'));
+      if (cursorOnDisk !== undefined) writeFileSync(join(copy, 'published'), cursorOnDisk);
+      return copy;
+    };
+    const resentAfter = async (copy: string): Promise<string[]> => {
+      const w2 = SpoolWriter.open(copy);
+      writers.push(w2);
+      const again = new RecordingPort();
+      await new SpoolPublisher(w2, again).drain();
+      return again.sent;
+    };
+    const processCrash = crashed();
+    const machineCrash = crashed('2\n');
+    expect(await resentAfter(processCrash)).toEqual([]); // nothing sent twice
+    expect(await resentAfter(machineCrash)).toEqual(['e2', 'e3', 'e4', 'e5', 'e6', 'e7']); // sent twice, none lost
     expect(port.sent).toEqual([...Array(8).keys()].map((i) => `e${i}`));
 
     await w.close();
     expect(cursor(dir)).toBe('8\n');
-    expect(readdirSync(join(dir, 'segments')).length).toBe(1); // the segments below 8 went at the write
+    expect(readdirSync(join(dir, 'segments')).length).toBe(1); // the segments below 8 went at the durable write
   });
 
   it('hands the events this process just appended to the port as they are, without reading the spool back', async () => {
