@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -41,8 +42,30 @@ func main() {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(40 << 20) // a soft limit: collect harder before the heap grows past it
 	}
-	if err := run(cfg, newLogger(cfg.LogLevel)); err != nil {
+	stopProfile := startCPUProfile(os.Getenv("PROVML_GO_CPUPROFILE"))
+	err = run(cfg, newLogger(cfg.LogLevel))
+	stopProfile()
+	if err != nil {
 		fail(err)
+	}
+}
+
+// startCPUProfile writes a pprof CPU profile of the whole run to path when it is set (off by
+// default; `go tool pprof dist/provml-agent-go PATH` reads it), complete once the agent stopped.
+func startCPUProfile(path string) (stop func()) {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		fail(fmt.Errorf("PROVML_GO_CPUPROFILE: %w", err))
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fail(fmt.Errorf("PROVML_GO_CPUPROFILE: %w", err))
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
 	}
 }
 
