@@ -28,6 +28,7 @@ import (
 	"github.com/provml/provml/capture-agent/agent-go/internal/metrics"
 	"github.com/provml/provml/capture-agent/agent-go/internal/publish"
 	"github.com/provml/provml/capture-agent/agent-go/internal/spool"
+	"github.com/provml/provml/capture-agent/agent-go/internal/validate"
 )
 
 func main() {
@@ -149,14 +150,14 @@ func run(cfg config.Config, log *slog.Logger) error {
 	}
 	ctx, stopPublishing := context.WithCancel(context.Background())
 	published := make(chan struct{})
-	notify := func() {}
+	var appended func(first int64, b *validate.Batch)
 	if publisher != nil {
-		notify = publisher.Notify
+		appended = func(first int64, b *validate.Batch) { publisher.Appended(first, b.Payloads, b.Events) }
 		go func() { publisher.Run(ctx); close(published) }()
 	} else {
 		close(published)
 	}
-	target := ingest.NewTarget(w, remote, notify, component(log, ""))
+	target := ingest.NewTarget(w, remote, appended, component(log, ""))
 	socket := ingest.NewServer(target, component(log, ".socket"))
 	closeAll := func() {
 		socket.Close()

@@ -117,10 +117,12 @@ func (h *Handler) postEvents(rw http.ResponseWriter, text string) {
 		return
 	}
 	payloads := make([][]byte, len(res.Events))
-	for i, e := range res.Events {
-		payloads[i] = validate.EventJSON(e)
+	events := make([]*validate.Event, len(res.Events))
+	for i := range res.Events {
+		payloads[i] = validate.EventJSON(res.Events[i])
+		events[i] = &res.Events[i] // what the payload decodes to (validate.EventJSON is its normal form)
 	}
-	if h.spool(rw, &validate.Batch{Payloads: payloads}) {
+	if h.spool(rw, &validate.Batch{Payloads: payloads, Events: events}) {
 		sendJSON(rw, 202, map[string]int{"accepted": len(res.Events)})
 	}
 }
