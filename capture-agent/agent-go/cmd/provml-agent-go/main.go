@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -27,6 +28,7 @@ import (
 	"github.com/provml/provml/capture-agent/agent-go/internal/metrics"
 	"github.com/provml/provml/capture-agent/agent-go/internal/publish"
 	"github.com/provml/provml/capture-agent/agent-go/internal/spool"
+	"github.com/provml/provml/capture-agent/agent-go/internal/validate"
 )
 
 func main() {
@@ -41,8 +43,30 @@ func main() {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(40 << 20) // a soft limit: collect harder before the heap grows past it
 	}
-	if err := run(cfg, newLogger(cfg.LogLevel)); err != nil {
+	stopProfile := startCPUProfile(os.Getenv("PROVML_GO_CPUPROFILE"))
+	err = run(cfg, newLogger(cfg.LogLevel))
+	stopProfile()
+	if err != nil {
 		fail(err)
+	}
+}
+
+// startCPUProfile writes a pprof CPU profile of the whole run to path when it is set (off by
+// default; `go tool pprof dist/provml-agent-go PATH` reads it), complete once the agent stopped.
+func startCPUProfile(path string) (stop func()) {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		fail(fmt.Errorf("PROVML_GO_CPUPROFILE: %w", err))
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fail(fmt.Errorf("PROVML_GO_CPUPROFILE: %w", err))
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
 	}
 }
 
@@ -126,14 +150,14 @@ func run(cfg config.Config, log *slog.Logger) error {
 	}
 	ctx, stopPublishing := context.WithCancel(context.Background())
 	published := make(chan struct{})
-	notify := func() {}
+	var appended func(first int64, b *validate.Batch)
 	if publisher != nil {
-		notify = publisher.Notify
+		appended = func(first int64, b *validate.Batch) { publisher.Appended(first, b.Payloads, b.Events) }
 		go func() { publisher.Run(ctx); close(published) }()
 	} else {
 		close(published)
 	}
-	target := ingest.NewTarget(w, remote, notify, component(log, ""))
+	target := ingest.NewTarget(w, remote, appended, component(log, ""))
 	socket := ingest.NewServer(target, component(log, ".socket"))
 	closeAll := func() {
 		socket.Close()

@@ -117,10 +117,20 @@ func (h *Handler) postEvents(rw http.ResponseWriter, text string) {
 		return
 	}
 	payloads := make([][]byte, len(res.Events))
-	for i, e := range res.Events {
-		payloads[i] = validate.EventJSON(e)
+	events := make([]*validate.Event, len(res.Events))
+	size := 0
+	for i := range res.Events {
+		payloads[i] = validate.EventJSON(res.Events[i])
+		events[i] = &res.Events[i] // what the payload decodes to (validate.EventJSON is its normal form)
+		size += len(payloads[i])
 	}
-	if h.spool(rw, &validate.Batch{Payloads: payloads}) {
+	b := &validate.Batch{Payloads: payloads}
+	if len(text) <= 2*size+4096 {
+		// the events' strings are slices of the body: handed to the publisher (which keeps them until
+		// it sends them) only when the body is not much larger than the events
+		b.Events = events
+	}
+	if h.spool(rw, b) {
 		sendJSON(rw, 202, map[string]int{"accepted": len(res.Events)})
 	}
 }

@@ -25,14 +25,15 @@ type RemoteSpecs interface {
 type Target struct {
 	writer   *spool.Writer
 	remote   RemoteSpecs
-	onAppend func()
+	onAppend func(first int64, b *validate.Batch)
 	log      *slog.Logger
 	mu       sync.Mutex
 	local    map[string]*validate.CompiledSpec
 }
 
-// NewTarget registers every spec still in the spool.
-func NewTarget(w *spool.Writer, remote RemoteSpecs, onAppend func(), log *slog.Logger) *Target {
+// NewTarget registers every spec still in the spool; onAppend (optional) is told of each batch
+// appended, from its first sequence number on.
+func NewTarget(w *spool.Writer, remote RemoteSpecs, onAppend func(first int64, b *validate.Batch), log *slog.Logger) *Target {
 	t := &Target{writer: w, remote: remote, onAppend: onAppend, log: log, local: map[string]*validate.CompiledSpec{}}
 	t.loadSpooledSpecs()
 	return t
@@ -63,7 +64,8 @@ func (t *Target) RefreshSpecs() {
 
 // AppendValidated appends lines already validated by validate.ParseBatch, registering the specs among them.
 func (t *Target) AppendValidated(b *validate.Batch) error {
-	if _, err := t.writer.AppendPayloads(b.Payloads); err != nil {
+	first, err := t.writer.AppendPayloads(b.Payloads)
+	if err != nil {
 		return err
 	}
 	t.mu.Lock()
@@ -72,7 +74,7 @@ func (t *Target) AppendValidated(b *validate.Batch) error {
 	}
 	t.mu.Unlock()
 	if t.onAppend != nil {
-		t.onAppend()
+		t.onAppend(first, b)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package publish
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"sync"
@@ -36,11 +37,71 @@ type Publisher struct {
 	mu     sync.Mutex
 	stats  Stats
 	pos    spool.Position
+	// decoded: events this process appended and validated, by sequence number, with their payload;
+	// a record read back with the same bytes is not decoded again (decoding is a pure function of
+	// the bytes, so the outcome is the same). Bounded; entries the cursor passed are dropped.
+	decoded      map[int64]decodedEvent
+	decodedBytes int
+}
+
+type decodedEvent struct {
+	payload []byte
+	event   *capture.Event
+}
+
+// Bounds of the decoded events kept (what one spool read returns at most); past them, records
+// are decoded from the spool as after a restart.
+const (
+	maxDecoded      = 5000
+	maxDecodedBytes = 4 << 20
+)
+
+// Appended is told of each batch appended to the spool from sequence number first on: its
+// payloads and the event each decodes to (nil for other records), then ends a wait as Notify.
+func (p *Publisher) Appended(first int64, payloads [][]byte, events []*capture.Event) {
+	p.mu.Lock()
+	for i, e := range events {
+		if e == nil || i >= len(payloads) {
+			continue
+		}
+		if len(p.decoded) >= maxDecoded || p.decodedBytes+len(payloads[i]) > maxDecodedBytes {
+			break
+		}
+		p.decoded[first+int64(i)] = decodedEvent{payloads[i], e}
+		p.decodedBytes += len(payloads[i])
+	}
+	p.mu.Unlock()
+	p.Notify()
+}
+
+// decodedAt takes the event decoded at sequence when its payload is payload.
+func (p *Publisher) decodedAt(sequence int64, payload []byte) (*capture.Event, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	d, ok := p.decoded[sequence]
+	if !ok {
+		return nil, false
+	}
+	delete(p.decoded, sequence)
+	p.decodedBytes -= len(d.payload)
+	return d.event, bytes.Equal(d.payload, payload)
+}
+
+// forgetBelow drops the decoded events before sequence (published, or dropped under the cap).
+func (p *Publisher) forgetBelow(sequence int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for s, d := range p.decoded {
+		if s < sequence {
+			delete(p.decoded, s)
+			p.decodedBytes -= len(d.payload)
+		}
+	}
 }
 
 // NewPublisher starts at the writer's `published` position.
 func NewPublisher(w *spool.Writer, port Port, log *slog.Logger) *Publisher {
-	p := &Publisher{writer: w, port: port, log: log, reader: spool.Reader{Dir: w.Dir}, wake: make(chan struct{}, 1), pos: w.PublishedPosition()}
+	p := &Publisher{writer: w, port: port, log: log, reader: spool.Reader{Dir: w.Dir}, wake: make(chan struct{}, 1), pos: w.PublishedPosition(), decoded: map[int64]decodedEvent{}}
 	p.stats.Position = p.pos.Sequence
 	return p
 }
@@ -121,6 +182,7 @@ func (p *Publisher) step(ctx context.Context) int {
 		p.mu.Lock()
 		p.stats.Position = read.Next.Sequence
 		p.mu.Unlock()
+		p.forgetBelow(read.Next.Sequence)
 	}
 	return len(read.Records) + int(read.Skipped)
 }
@@ -149,6 +211,9 @@ func (p *Publisher) decode(r spool.Record) (item, bool) {
 		p.mu.Unlock()
 		p.log.Error("skipping an invalid spool record", "sequence", r.Sequence, "why", why)
 		return item{}, false
+	}
+	if e, ok := p.decodedAt(r.Sequence, r.Payload); ok {
+		return item{kind: "event", event: *e}, true
 	}
 	kind, env, unpaired, ok := validate.Envelope(r.Payload)
 	if !ok {

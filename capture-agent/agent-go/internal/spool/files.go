@@ -178,15 +178,19 @@ func ReadPublished(dir string) int64 {
 	return n
 }
 
-// writePublished replaces the cursor atomically: write a temporary file, fsync, rename, fsync the directory.
-func writePublished(dir string, sequence int64) error {
+// writePublished replaces the cursor atomically: write a temporary file, fsync, rename, fsync the
+// directory (the fsyncs only when durable: spoolFiles.ts writePublished).
+func writePublished(dir string, sequence int64, durable bool) error {
 	tmp := filepath.Join(dir, fmt.Sprintf("published.tmp-%d", os.Getpid()))
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
 	}
 	_, werr := f.WriteString(strconv.FormatInt(sequence, 10) + "\n")
-	serr := f.Sync()
+	var serr error
+	if durable {
+		serr = f.Sync()
+	}
 	cerr := f.Close()
 	if err := errors.Join(werr, serr, cerr); err != nil {
 		return err
@@ -194,6 +198,8 @@ func writePublished(dir string, sequence int64) error {
 	if err := os.Rename(tmp, filepath.Join(dir, "published")); err != nil {
 		return err
 	}
-	fsyncDir(dir)
+	if durable {
+		fsyncDir(dir)
+	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 func payloads(n int) [][]byte {
@@ -157,5 +158,39 @@ func TestTheCapRefusesOrDropsTheOldest(t *testing.T) {
 	}
 	if s := w.Stats(); s.DroppedRecords == 0 || s.Published == 0 {
 		t.Fatalf("stats %+v", s)
+	}
+}
+
+// The cursor file follows every advance at once; it is made durable, and the segments below it
+// deleted, at most once per PublishedSync (SpoolWriter.ts markPublished).
+func TestPublishedCursorIsWrittenAtOnceAndMadeDurableAtMostOncePerPeriod(t *testing.T) {
+	dir := t.TempDir()
+	w, _ := Open(dir, Options{SegmentBytes: 100, PublishedSync: 300 * time.Millisecond})
+	defer w.Close()
+	w.AppendPayloads(payloads(6)) // several segments
+	segments := len(ListSegments(dir))
+	if segments < 3 {
+		t.Fatalf("%d segments", segments)
+	}
+	r := readAll(t, dir, w.PublishedPosition(), w.DurableEnd())
+	first := Position{Sequence: 1, Segment: r.Next.Segment}
+	if err := w.MarkPublished(first); err != nil { // the first advance is durable at once
+		t.Fatal(err)
+	}
+	if err := w.MarkPublished(r.Next); err != nil {
+		t.Fatal(err)
+	}
+	if ReadPublished(dir) != r.Next.Sequence {
+		t.Fatalf("published file says %d, want %d at once", ReadPublished(dir), r.Next.Sequence)
+	}
+	if n := len(ListSegments(dir)); n != segments {
+		t.Fatalf("%d segments of %d left before the cursor was durable", n, segments)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(ListSegments(dir)) == segments && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := len(ListSegments(dir)); n != segments-1 { // the first segment: wholly below r.Next
+		t.Fatalf("%d segments left after the cursor was made durable, want %d", n, segments-1)
 	}
 }

@@ -34,6 +34,9 @@ type Options struct {
 	SegmentBytes  int64         // default 16 MiB
 	MaxBytes      int64         // default 1 GiB
 	Policy        CapPolicy     // default reject
+	// PublishedSync: how often at most the `published` cursor is made durable (SpoolWriter.ts
+	// publishedSyncMs): default 1 s; negative: at every advance.
+	PublishedSync time.Duration
 	Logger        *slog.Logger
 }
 
@@ -58,6 +61,9 @@ type Writer struct {
 	durable      int64
 	published    int64
 	publishedPos Position
+	persisted    int64 // the cursor as last made durable
+	persistedAt  time.Time
+	persistTimer *time.Timer
 	closed       bool
 	stats        Stats
 	stopTicker   chan struct{}
@@ -83,6 +89,9 @@ func Open(dir string, opts Options) (*Writer, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.PublishedSync == 0 {
+		opts.PublishedSync = time.Second
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -120,7 +129,7 @@ func open(dir string, opts Options) (*Writer, error) {
 		last = &r.Segments[len(r.Segments)-1]
 		next = max(published, last.First+last.Count)
 	}
-	w := &Writer{Dir: dir, opts: opts, segments: r.Segments, next: next, durable: next, published: published, publishedPos: r.PublishedPosition}
+	w := &Writer{Dir: dir, opts: opts, segments: r.Segments, next: next, durable: next, published: published, publishedPos: r.PublishedPosition, persisted: published}
 	if last != nil && last.First+last.Count == next && last.Bytes < opts.SegmentBytes {
 		f, err := os.OpenFile(filepath.Join(dir, "segments", SegmentName(last.First)), os.O_WRONLY|os.O_APPEND|os.O_CREATE, segmentMode)
 		if err != nil {
@@ -350,18 +359,57 @@ func (w *Writer) dropOldest(incoming int64) bool {
 }
 
 // MarkPublished advances the cursor after the broker acknowledged every record before
-// position.Sequence, and deletes segments wholly below it. Going backwards is ignored.
+// position.Sequence (SpoolWriter.ts markPublished). Going backwards is ignored. Every advance writes
+// the cursor file (atomically); it is made durable (fsync of the file and the directory) at most once
+// per PublishedSync (and at Close), and segments wholly below the cursor are deleted only then: a
+// crash of the process resends nothing (the kernel holds the file), one of the machine at most
+// PublishedSync of records acknowledged after the durable cursor (at least once, never lost).
 func (w *Writer) MarkPublished(position Position) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if position.Sequence <= w.published || w.closed {
 		return nil
 	}
-	if err := w.setPublished(position); err != nil {
+	w.published = position.Sequence
+	w.publishedPos = position
+	wait := time.Until(w.persistedAt.Add(w.opts.PublishedSync))
+	if wait <= 0 {
+		return w.persistPublished()
+	}
+	if err := writePublished(w.Dir, w.published, false); err != nil {
 		return err
 	}
+	if w.persistTimer == nil {
+		w.persistTimer = time.AfterFunc(wait, func() {
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			w.persistTimer = nil
+			if !w.closed {
+				if err := w.persistPublished(); err != nil {
+					w.opts.Logger.Error("writing the published cursor failed", "dir", w.Dir, "error", err.Error())
+				}
+			}
+		})
+	}
+	return nil
+}
+
+// persistPublished writes the cursor durably and deletes the segments wholly below it.
+func (w *Writer) persistPublished() error {
+	if w.persistTimer != nil {
+		w.persistTimer.Stop()
+		w.persistTimer = nil
+	}
+	w.persistedAt = time.Now()
+	if w.persisted == w.published {
+		return nil
+	}
+	if err := writePublished(w.Dir, w.published, true); err != nil {
+		return err
+	}
+	w.persisted = w.published
 	deleted := false
-	for len(w.segments) > 1 && w.segments[0].First+w.segments[0].Count <= w.published {
+	for len(w.segments) > 1 && w.segments[0].First+w.segments[0].Count <= w.persisted {
 		_ = os.Remove(filepath.Join(w.Dir, "segments", SegmentName(w.segments[0].First)))
 		w.segments = w.segments[1:]
 		deleted = true
@@ -372,10 +420,11 @@ func (w *Writer) MarkPublished(position Position) error {
 	return nil
 }
 
+// setPublished moves the cursor and makes it durable at once (records dropped under the cap).
 func (w *Writer) setPublished(p Position) error {
 	w.published = p.Sequence
 	w.publishedPos = p
-	return writePublished(w.Dir, p.Sequence)
+	return w.persistPublished()
 }
 
 // Close flushes, closes the active segment and releases the LOCK. Idempotent.
@@ -389,6 +438,13 @@ func (w *Writer) Close() error {
 	var err error
 	if w.opts.Fsync != FsyncNever {
 		err = w.syncLocked()
+	}
+	if w.persisted != w.published {
+		err = errors.Join(err, w.persistPublished())
+	}
+	if w.persistTimer != nil {
+		w.persistTimer.Stop()
+		w.persistTimer = nil
 	}
 	w.closed = true
 	if w.stopTicker != nil {

@@ -16,9 +16,11 @@ const MaxRecordBytes = 1_000_000
 const maxPayloadBytes = 1_048_576
 
 // Batch is a valid batch: the payload of each line to spool, and the specs among them (compiled;
-// they count for the events after them).
+// they count for the events after them). Events, when set, holds beside each payload the event it
+// decodes to (nil for other records), so that the publisher need not decode it again.
 type Batch struct {
 	Payloads [][]byte
+	Events   []*Event
 	Specs    []*CompiledSpec
 	Counts   struct{ Events, Specs, Annotations int }
 }
@@ -71,6 +73,7 @@ func ParseBatch(lines []string, specs SpecLookup) (*Batch, *issues.Report) {
 			continue
 		}
 		before := list.Count()
+		var event *Event
 		switch kind {
 		case "event":
 			e, found := ParseEvent(env["event"], p.unpaired)
@@ -90,6 +93,7 @@ func ParseBatch(lines []string, specs SpecLookup) (*Batch, *issues.Report) {
 			} else {
 				push("event", CheckEvent(e, spec))
 			}
+			event = &e
 			b.Counts.Events++
 		case "spec":
 			c, found := CompileSpec(env["spec"])
@@ -118,6 +122,7 @@ func ParseBatch(lines []string, specs SpecLookup) (*Batch, *issues.Report) {
 		}
 		if list.Count() == before {
 			b.Payloads = append(b.Payloads, []byte(text))
+			b.Events = append(b.Events, event)
 		}
 	}
 	if len(lines) == 0 {

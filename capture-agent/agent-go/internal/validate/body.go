@@ -28,6 +28,15 @@ type numbered struct {
 
 // decodeJSON parses one JSON text as JSON.parse would (numbers kept as json.Number).
 func decodeJSON(text string) (any, error) {
+	return decodeJSONWith(text, true)
+}
+
+func decodeJSONWith(text string, fast bool) (any, error) {
+	if fast {
+		if v, ok := fastDecode(text); ok {
+			return v, nil
+		}
+	}
 	d := json.NewDecoder(strings.NewReader(text))
 	d.UseNumber()
 	var v any

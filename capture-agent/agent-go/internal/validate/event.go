@@ -39,7 +39,10 @@ const unpairedMessage = `holds an unpaired UTF-16 surrogate (\ud800-\udfff alone
 // ParseEvent validates one capture event in its JSON form and normalises it (parseEventJson).
 // Paths name the field as zod does (`time`, `values.loss`, `dataRefs.0.uri`).
 func ParseEvent(raw any, unpaired bool) (Event, []issues.Issue) {
-	found := schemaIssues(eventSchema, raw)
+	var found []issues.Issue
+	if !eventValid(raw) {
+		found = schemaIssues(eventSchema, raw)
+	}
 	obj, ok := raw.(map[string]any)
 	if !ok {
 		return Event{}, found

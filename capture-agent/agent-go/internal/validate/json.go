@@ -24,6 +24,9 @@ type parsed struct {
 // parseLine decodes one JSON text as JSON.parse would accept it.
 func parseLine(line string) (parsed, error) {
 	text, unpaired := markUnpairedSurrogates(line)
+	if v, ok := fastDecode(text); ok {
+		return parsed{value: v, unpaired: unpaired}, nil
+	}
 	v, err := jsonschema.UnmarshalJSON(strings.NewReader(text))
 	if err != nil {
 		return parsed{}, err
