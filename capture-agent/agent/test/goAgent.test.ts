@@ -347,7 +347,7 @@ assert c.shutdown(20)
       const online = startAgent(publisher, prefix, offline.spool);
       agents.push(online);
       await until(
-        async () => (await decodedEvents(prefix)).length === 3,
+        async () => (await eventsSoFar(prefix)).length === 3,
         `3 events ${writer} spooled, ${publisher} sent`,
       );
       expect((await decodedEvents(prefix)).map((e) => e.event.eventId)).toEqual(['ok-1', 'ok-2', 'ok-3']);
