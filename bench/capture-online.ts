@@ -21,7 +21,6 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -29,6 +28,8 @@ import { silentLogger } from '@provml/schemas';
 import { DEFAULT_TOPICS, KafkaEventLog } from '@provml/log';
 import { eventsOf } from './fig5-loop.ts';
 import { runForJson } from './lib/jsonChild.ts';
+import { cpuSeconds } from './lib/pipeline.ts';
+import { freePort } from '../deploy/testing/embeddedProcess.ts';
 import { fmt, median, ROOT, table, thisCommand, writeResult, helpFromHeader } from './lib/report.ts';
 
 helpFromHeader(import.meta.url);
@@ -82,11 +83,6 @@ const variants: { name: string; root: string; rev: string }[] = [
 const prefix = `bench-online-${Date.now().toString(36)}.`;
 const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
-/** CPU time of a process so far (all its threads), ms, from /proc. */
-function processCpuMs(pid: number): number {
-  return cpuOf(pid).all;
-}
-
 /** CPU of a process so far, ms: all threads, of which in the kernel, and its main thread. */
 function cpuOf(pid: number): { all: number; system: number; main: number } {
   const ticks = (path: string): number[] => {
@@ -99,16 +95,6 @@ function cpuOf(pid: number): { all: number; system: number; main: number } {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-const freePort = (): Promise<number> =>
-  new Promise((res, rej) => {
-    const s = createServer();
-    s.on('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
 
 interface Agent {
   proc: ChildProcess;
@@ -237,9 +223,9 @@ for (let r = 0; r < reps; r++) {
     const agent = await startAgent(c.root, dir, prof);
     try {
       await sleep(3000); // the agent's start-up settles (JIT, Kafka connection)
-      const idle0 = processCpuMs(agent.proc.pid!);
+      const idle0 = cpuSeconds(agent.proc.pid!) * 1000;
       await sleep(idleMs);
-      const idleRate = (processCpuMs(agent.proc.pid!) - idle0) / idleMs;
+      const idleRate = (cpuSeconds(agent.proc.pid!) * 1000 - idle0) / idleMs;
       const cpu0 = cpuOf(agent.proc.pid!);
       const tRun = performance.now();
       const w = await worker(c.root, c.setting, dir, agent, prof);
