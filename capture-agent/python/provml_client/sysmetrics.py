@@ -212,6 +212,7 @@ class SystemMetrics:
         self._env = env
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._sampled = threading.Event()  # set after the sampler thread's first sample
         self._thread: Optional[threading.Thread] = None
         self._window: Optional[_Window] = None
         self._last: Dict[str, float] = {}
@@ -226,7 +227,8 @@ class SystemMetrics:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> "SystemMetrics":
-        """Starts the sampler thread (once); the first sample is taken on it at once."""
+        """Starts the sampler thread (once) and waits for its first sample (at most 2 s), so that the
+        first ``read()`` has values even when the trainer's thread holds the GIL from the start."""
         with self._lock:
             if self._thread is not None:
                 return self
@@ -234,6 +236,7 @@ class SystemMetrics:
             self._thread = threading.Thread(target=self._run, name="provml-sysmetrics", daemon=True)
         _live.add(self)
         self._thread.start()
+        self._sampled.wait(2.0)
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -286,6 +289,7 @@ class SystemMetrics:
                 self.gpu_source = source
         while True:
             self._sample(rss, gpu)
+            self._sampled.set()
             if self._record is not None and self.samples > 1:  # a window of one instant says nothing
                 self._record_window()
             if self._stop.wait(self.interval):

@@ -219,3 +219,15 @@ def test_the_interval_sampler_stops_when_its_client_shuts_down():
     metrics._thread.join(5)
     assert not metrics.running
     assert "provml-sysmetrics" not in [t.name for t in threading.enumerate()]
+
+
+def test_start_returns_after_the_first_sample_so_the_first_read_has_values():
+    # the README's loop reads right after a busy epoch that holds the GIL: before, a sampler thread that
+    # had not run yet left the first epoch without values (seen once in CI)
+    m = SystemMetrics(interval=60, gpu=False)
+    try:
+        m.start()
+        assert m.samples == 1
+        assert sorted(m.read()) == ["sys_cpu_percent", "sys_rss_mib"]
+    finally:
+        m.stop()
